@@ -1,0 +1,57 @@
+"""edgespace: analytical design-space exploration of efficient vision models on edge devices.
+
+The public surface is small; heavy parts (torch, timm, onnx) load only when a function that
+needs them is called.
+"""
+
+from __future__ import annotations
+
+from edgespace._errors import EdgespaceError, ProfileError, SpecError, UnavailableError
+from edgespace._layer_table import CONV_OPS, layer_table, table_totals
+from edgespace._spec import (
+    EFFICIENTNET_PRESETS,
+    PRECISIONS,
+    ArchSpec,
+    efficientnet,
+    efficientnet_preset,
+    mobilenet,
+)
+from edgespace.archs import list_families, register_family
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchSpec",
+    "CONV_OPS",
+    "EFFICIENTNET_PRESETS",
+    "EdgespaceError",
+    "PRECISIONS",
+    "ProfileError",
+    "SpecError",
+    "UnavailableError",
+    "build",
+    "efficientnet",
+    "efficientnet_preset",
+    "export_onnx",
+    "layer_table",
+    "list_families",
+    "mobilenet",
+    "register_family",
+    "table_totals",
+]
+
+# name -> module that defines it; imported on first use (torch and timm are slow to import).
+_LAZY = {
+    "build": "edgespace._build",
+    "export_onnx": "edgespace._build",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'edgespace' has no attribute {name!r}")

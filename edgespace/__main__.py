@@ -1,0 +1,3 @@
+from edgespace.cli import run
+
+run()

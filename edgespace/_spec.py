@@ -1,0 +1,175 @@
+"""ArchSpec, the one description of a design point, and the spec constructors.
+
+Compound scaling lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edgespace._errors import SpecError
+from edgespace.archs import get_family, list_families
+
+__all__ = [
+    "ArchSpec",
+    "PRECISIONS",
+    "BYTES_PER_ELEMENT",
+    "EFFICIENTNET_PRESETS",
+    "efficientnet",
+    "efficientnet_preset",
+    "mobilenet",
+]
+
+PRECISIONS = ("fp32", "fp16", "int8")
+#: Storage size of one tensor element at each precision, in bytes.
+BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "int8": 1}
+
+# Allowed ranges: wide enough for every published variant (MobileNet ×0.35, EfficientNet-B7
+# at 600 px) and for searches somewhat beyond them; narrow enough to catch unit slips
+# (a width of 35 meant as 0.35, a resolution of 2.24).
+WIDTH_RANGE = (0.1, 4.0)
+DEPTH_RANGE = (0.1, 6.0)
+RESOLUTION_RANGE = (32, 1024)
+NUM_CLASSES_RANGE = (1, 100_000)
+
+#: EfficientNet B0–B7 as published: (width, depth, resolution). Source: Tan & Le, 2019,
+#: https://arxiv.org/abs/1905.11946, and the reference implementation's parameter table
+#: (tensorflow/tpu models/official/efficientnet/efficientnet_builder.py, efficientnet_params).
+EFFICIENTNET_PRESETS: dict[str, tuple[float, float, int]] = {
+    "b0": (1.0, 1.0, 224),
+    "b1": (1.0, 1.1, 240),
+    "b2": (1.1, 1.2, 260),
+    "b3": (1.2, 1.4, 300),
+    "b4": (1.4, 1.8, 380),
+    "b5": (1.6, 2.2, 456),
+    "b6": (1.8, 2.6, 528),
+    "b7": (2.0, 3.1, 600),
+}
+
+
+def _check_range(field: str, value, lo, hi) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"ArchSpec.{field}={value!r} is not a finite number; allowed: {lo} to {hi}")
+    if not lo <= value <= hi:
+        raise SpecError(f"ArchSpec.{field}={value!r} is out of range; allowed: {lo} to {hi}")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """One design point.
+
+    ``width``: channel multiplier (timm's ``channel_multiplier``); ``depth``: per-stage repeat
+    multiplier (timm's ``depth_multiplier``, ceil-rounded per stage); ``resolution``: square
+    input side in pixels; ``precision``: storage and compute precision of weights and
+    activations.
+    """
+
+    family: str
+    width: float = 1.0
+    depth: float = 1.0
+    resolution: int = 224
+    precision: str = "fp32"
+    num_classes: int = 1000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.family, str) or self.family not in list_families():
+            get_family(self.family)  # raises SpecError naming the allowed families
+        _check_range("width", self.width, *WIDTH_RANGE)
+        _check_range("depth", self.depth, *DEPTH_RANGE)
+        if isinstance(self.resolution, float) and self.resolution.is_integer():
+            object.__setattr__(self, "resolution", int(self.resolution))
+        if not isinstance(self.resolution, int) or isinstance(self.resolution, bool):
+            raise SpecError(
+                f"ArchSpec.resolution={self.resolution!r} must be an integer number of pixels; "
+                f"allowed: {RESOLUTION_RANGE[0]} to {RESOLUTION_RANGE[1]}"
+            )
+        _check_range("resolution", self.resolution, *RESOLUTION_RANGE)
+        if self.precision not in PRECISIONS:
+            raise SpecError(f"ArchSpec.precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
+        if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool):
+            raise SpecError(f"ArchSpec.num_classes={self.num_classes!r} must be an integer; allowed: 1 to 100000")
+        _check_range("num_classes", self.num_classes, *NUM_CLASSES_RANGE)
+        object.__setattr__(self, "width", float(self.width))
+        object.__setattr__(self, "depth", float(self.depth))
+
+    @property
+    def bytes_per_element(self) -> int:
+        return BYTES_PER_ELEMENT[self.precision]
+
+    def to_dict(self) -> dict:
+        return {
+            "family": self.family,
+            "width": self.width,
+            "depth": self.depth,
+            "resolution": self.resolution,
+            "precision": self.precision,
+            "num_classes": self.num_classes,
+        }
+
+    def short_name(self) -> str:
+        """A readable id, e.g. ``efficientnet_w1.1_d1.2_r260_fp16``."""
+        return f"{self.family}_w{self.width:g}_d{self.depth:g}_r{self.resolution}_{self.precision}"
+
+
+def efficientnet(
+    phi: float,
+    alpha: float = 1.2,
+    beta: float = 1.1,
+    gamma: float = 1.15,
+    *,
+    resolution_divisor: int = 8,
+    precision: str = "fp32",
+    num_classes: int = 1000,
+) -> ArchSpec:
+    """EfficientNet compound scaling on the B0 base (Tan & Le, 2019, eq. 3).
+
+    depth = α^φ, width = β^φ, resolution = 224·γ^φ. Rounding rule: depth and width are kept
+    to 4 decimals (timm then applies its own ceil-per-stage depth and divisible-by-8 channel
+    rounding); the resolution is rounded to the nearest multiple of ``resolution_divisor``
+    (default 8, so that every stride-2 stage's feature map stays a whole number of 8-pixel
+    tiles; pass 1 for the unrounded value). The paper's published B1–B7 do not follow the
+    formula exactly; use :func:`efficientnet_preset` for those.
+    """
+    for name, value in (("phi", phi), ("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SpecError(f"efficientnet({name}={value!r}): must be a finite number")
+    for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        if not 1.0 <= value <= 2.0:
+            raise SpecError(f"efficientnet({name}={value!r}) is out of range; allowed: 1.0 to 2.0")
+    if not -4.0 <= phi <= 8.0:
+        raise SpecError(f"efficientnet(phi={phi!r}) is out of range; allowed: -4.0 to 8.0")
+    if not isinstance(resolution_divisor, int) or not 1 <= resolution_divisor <= 64:
+        raise SpecError(f"efficientnet(resolution_divisor={resolution_divisor!r}): allowed: an integer 1 to 64")
+    depth = round(alpha**phi, 4)
+    width = round(beta**phi, 4)
+    resolution = int(resolution_divisor * round(224 * gamma**phi / resolution_divisor))
+    return ArchSpec("efficientnet", width, depth, resolution, precision, num_classes)
+
+
+def efficientnet_preset(name: str, *, precision: str = "fp32", num_classes: int = 1000) -> ArchSpec:
+    """A published EfficientNet variant, ``"b0"`` … ``"b7"`` (case-insensitive)."""
+    key = str(name).lower().removeprefix("efficientnet").lstrip("-_")
+    if key not in EFFICIENTNET_PRESETS:
+        raise SpecError(f"efficientnet preset {name!r} is unknown; allowed: {', '.join(EFFICIENTNET_PRESETS)}")
+    width, depth, resolution = EFFICIENTNET_PRESETS[key]
+    return ArchSpec("efficientnet", width, depth, resolution, precision, num_classes)
+
+
+def mobilenet(
+    family: str,
+    width: float = 1.0,
+    resolution: int = 224,
+    *,
+    depth: float = 1.0,
+    precision: str = "fp32",
+    num_classes: int = 1000,
+) -> ArchSpec:
+    """MobileNetV2/V3 width-multiplier × resolution (``family`` = ``mobilenetv2``,
+    ``mobilenetv3_large`` or ``mobilenetv3_small``)."""
+    if family not in ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small"):
+        raise SpecError(
+            f"mobilenet(family={family!r}) is not a MobileNet family; "
+            "allowed: mobilenetv2, mobilenetv3_large, mobilenetv3_small"
+        )
+    return ArchSpec(family, width, depth, resolution, precision, num_classes)

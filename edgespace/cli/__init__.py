@@ -1,0 +1,55 @@
+"""The ``edgespace`` command line: a thin layer over the public API.
+
+Each command lives in its own module that exposes ``configure(subparsers)``; it registers its
+parser and sets ``func`` (args → exit code). Bad input exits 2 with one line on stderr and no
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from edgespace._errors import EdgespaceError
+
+__all__ = ["main", "COMMAND_MODULES", "UsageError"]
+
+#: Modules that each add one command (or group of commands); new commands add a line here.
+COMMAND_MODULES = ("edgespace.cli._layers",)
+
+
+class UsageError(EdgespaceError, ValueError):
+    """Bad command-line input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="edgespace", description="Design-space exploration of vision models on edge devices.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).configure(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _make_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except (EdgespaceError, ValueError) as exc:
+        print(f"edgespace: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `edgespace layers ... | head`
+        return 0
+    except KeyboardInterrupt:
+        print("edgespace: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    sys.exit(main())
