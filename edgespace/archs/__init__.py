@@ -9,7 +9,7 @@ from edgespace.archs._arch_def import (
     round_channels,
     scale_stage_depth,
 )
-from edgespace.archs._registry import FamilyDef, SEDef, get_family, list_families, register_family
+from edgespace.archs._registry import FamilyDef, SEDef, get_family, list_families, register_family, unregister_family
 
 __all__ = [
     "BlockSpec",
@@ -23,4 +23,5 @@ __all__ = [
     "register_family",
     "round_channels",
     "scale_stage_depth",
+    "unregister_family",
 ]

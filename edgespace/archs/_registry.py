@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from edgespace._errors import SpecError
 
-__all__ = ["FamilyDef", "SEDef", "register_family", "get_family", "list_families"]
+__all__ = ["FamilyDef", "SEDef", "register_family", "unregister_family", "get_family", "list_families"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,13 @@ def register_family(family: FamilyDef) -> FamilyDef:
     if family.name in _FAMILIES:
         warnings.warn(f"Overwriting family {family.name!r} in the edgespace registry.", stacklevel=2)
     _FAMILIES[family.name] = family
+    return family
+
+
+def unregister_family(name: str) -> FamilyDef:
+    """Remove a family (for plug-ins and tests that register temporary ones)."""
+    family = get_family(name)
+    del _FAMILIES[name]
     return family
 
 
