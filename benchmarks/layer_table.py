@@ -1,0 +1,116 @@
+"""Analytic layer table vs. timm build + fvcore count, measured side by side in one run.
+
+    python benchmarks/layer_table.py [--specs 16] [--seed 0]
+
+For each of N fresh random specs (all four families, widths 0.35–2.0, depths 1.0–3.1,
+resolutions 96–600, MACs ≤ 2 G so the baseline stays affordable) it times, interleaved:
+  * ``layer_table(spec)`` cold: the structural cache cleared first, so nothing is reused;
+  * ``layer_table(spec)`` warm: the same family/width/depth seen before at another resolution
+    (what a search does most of the time);
+  * building the timm module and counting it with fvcore (the naive path).
+Prints medians with their interquartile spread and the ratio of the medians, and checks that
+both paths count the same MACs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.progress import track  # noqa: E402
+
+from edgespace import ArchSpec, build, layer_table, list_families, table_totals  # noqa: E402
+from edgespace._layer_table import layer_skeleton  # noqa: E402
+
+
+def _draw(n: int, seed: int) -> list[ArchSpec]:
+    rng = np.random.default_rng(seed)
+    families = list_families()
+    specs: list[ArchSpec] = []
+    while len(specs) < n:
+        spec = ArchSpec(
+            families[len(specs) % len(families)],
+            round(float(rng.uniform(0.35, 2.0)), 4),
+            round(float(rng.uniform(1.0, 3.1)), 4),
+            int(rng.integers(96, 601)),
+        )
+        if table_totals(layer_table(spec))["macs"] <= 2e9:
+            specs.append(spec)
+    return specs
+
+
+def _timed(fn, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    q1, q2, q3 = np.percentile(values, [25, 50, 75])
+    return float(q1), float(q2), float(q3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--specs", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    torch.set_num_threads(2)
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    specs = _draw(args.specs, args.seed)
+    cold, warm, naive, ratios = [], [], [], []
+    for spec in track(specs, description="timing"):
+        layer_skeleton.cache_clear()
+        cold_s = _timed(lambda: layer_table(spec))
+        other = ArchSpec(spec.family, spec.width, spec.depth, spec.resolution + 8)
+        layer_table(other)  # the structure is now cached; the spec itself is still new
+        warm_s = _timed(lambda: layer_table(spec))
+        ours = table_totals(layer_table(spec))["macs"]
+
+        def naive_count():
+            model = build(spec)
+            counts = FlopCountAnalysis(model, torch.zeros(1, 3, spec.resolution, spec.resolution))
+            counts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            by_op = counts.by_operator()
+            return by_op["conv"] + by_op["linear"]
+
+        t0 = time.perf_counter()
+        theirs = naive_count()
+        naive_s = time.perf_counter() - t0
+        if theirs != ours:
+            raise SystemExit(f"MAC mismatch for {spec.short_name()}: analytic {ours}, fvcore {theirs}")
+        cold.append(cold_s)
+        warm.append(warm_s)
+        naive.append(naive_s)
+        ratios.append(naive_s / cold_s)
+
+    console = Console()
+    c, w, nv = _quartiles(cold), _quartiles(warm), _quartiles(naive)
+    console.print(f"{len(specs)} fresh specs, MACs identical on both paths for every spec")
+    console.print(f"layer_table cold : median {c[1] * 1e3:8.3f} ms  (IQR {c[0] * 1e3:.3f}–{c[2] * 1e3:.3f})")
+    console.print(f"layer_table warm : median {w[1] * 1e3:8.3f} ms  (IQR {w[0] * 1e3:.3f}–{w[2] * 1e3:.3f})")
+    console.print(f"build + fvcore   : median {nv[1] * 1e3:8.1f} ms  (IQR {nv[0] * 1e3:.1f}–{nv[2] * 1e3:.1f})")
+    console.print(f"ratio of medians : cold {nv[1] / c[1]:,.0f}×   warm {nv[1] / w[1]:,.0f}×   (goal ≥ 1000×)")
+    r = _quartiles(ratios)
+    console.print(f"per-spec ratio (cold): median {r[1]:,.0f}×  (IQR {r[0]:,.0f}–{r[2]:,.0f}×)")
+    console.print(f"median of per-spec totals: {statistics.median(table_totals(layer_table(s))['macs'] for s in specs) / 1e6:,.0f} M MACs")
+
+
+if __name__ == "__main__":
+    main()
