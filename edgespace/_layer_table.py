@@ -158,6 +158,18 @@ class _Walk:
     def reshape(self, name: str) -> int:
         return self._emit(name, True, "reshape", "", self.c, self.level, 1, 1, 1, 0, 0, 0, (self.last,))
 
+    def repeat(self, first: int, end: int, old_name: str, new_name: str) -> None:
+        """Append a copy of rows ``first:end`` (a whole block whose input was row ``first - 1``)
+        as block ``new_name`` reading the current tensor. Deep networks repeat the same block
+        many times per stage; copying is several times faster than walking it again."""
+        offset = len(self.rows) - first
+        cut = len(old_name)
+        for row in self.rows[first:end]:
+            self.rows.append(
+                (new_name + row[0][cut:], row[1], new_name) + row[3:18] + (tuple(r + offset for r in row[18]),)
+            )
+        self.last = len(self.rows) - 1
+
     def squeeze_excite(self, prefix: str, block_in_chs: int, exp_ratio: float, se_ratio: float, block_act: str) -> None:
         se = self.family.se
         x = self.last
@@ -265,14 +277,22 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     walk.bn("bn1", fam.act)
     for stage_idx, stage in enumerate(_decoded(fam.name, depth)):
         walk.stage = stage_idx
+        template = None  # (key, first row, end row, name) of the last block walked in full
         for block_idx, blk in enumerate(stage):
             name = f"blocks.{stage_idx}.{block_idx}"
             walk.block = name
+            key = (blk, walk.c, walk.level)
+            if template is not None and template[0] == key:
+                # A repeat of the block before (same spec, same input): same rows, renamed.
+                walk.repeat(template[1], template[2], template[3], name)
+                continue
+            first = len(walk.rows)
             in_chs, block_in = walk.c, walk.last
             out_chs = round_channels(blk.out_chs, width, fam.channel_divisor)
             _BLOCK_WALKERS[blk.block_type](walk, blk, name, out_chs, blk.act or fam.act)
             if _has_skip(blk, in_chs, out_chs):
                 walk.binary(f"{name}.skip_add", "add", block_in, is_module=False)
+            template = (key, first, len(walk.rows), name)
     walk.stage, walk.block = -1, "head"
     _HEAD_WALKERS[fam.head](walk, _num_features(fam, width))
 
