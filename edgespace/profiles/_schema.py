@@ -15,7 +15,8 @@ the aliases.
     achievable_fraction: {value: 0.7, estimate: "STREAM copy reaches ~70% of LPDDR5 peak"}
 
 ``source`` cites a datasheet, developer guide, paper, configuration file or "measured by
-edgespace on DATE: METHOD"; a leading ``[key]`` refers to the profile's ``references`` table.
+edgespace on DATE: METHOD"; a ``[key]`` anywhere in it cites the profile's ``references`` table
+(an unknown key is an error).
 ``estimate`` is a one-line rationale for a number nobody published. A bare number, or one with
 neither (or both), is rejected when the profile is loaded.
 
@@ -162,7 +163,7 @@ def _bounded(lo: float | None = None, hi: float | None = None, *, lo_open: bool 
         v = s.value
         bad = (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi)
         if bad:
-            raise ValueError(f"{v!r} is not allowed; {what}")
+            raise ValueError(f"{v:g} is not allowed; {what}")
         return s
 
     return AfterValidator(check)
@@ -527,10 +528,10 @@ class HardwareProfile(_Model):
             if mode.name != key:
                 raise ValueError(f"modes.{key}.name is {mode.name!r}; it must equal its key {key!r} or be left out")
         for path, s in self.sourced_values():
-            ref = re.match(r"\s*\[([^\]]+)\]", s.source or "")
-            if ref and ref.group(1) not in self.references:
-                known = ", ".join(self.references) or "(none)"
-                raise ValueError(f"{path}.source cites [{ref.group(1)}], which is not in references; known: {known}")
+            for key in _REF.findall(s.source or ""):
+                if key not in self.references:
+                    known = ", ".join(self.references) or "(none)"
+                    raise ValueError(f"{path}.source cites [{key}], which is not in references; known: {known}")
         return self
 
     # -- accessors ------------------------------------------------------------------------
@@ -557,12 +558,16 @@ class HardwareProfile(_Model):
         return out
 
     def resolve_source(self, s: Sourced) -> str:
-        """A value's provenance with a leading ``[key]`` expanded from ``references``."""
-        if s.source:
-            m = re.match(r"\s*\[([^\]]+)\]\s*(.*)", s.source)
-            if m and m.group(1) in self.references:
-                return f"source: {self.references[m.group(1)]} — {m.group(2)}".rstrip(" —")
-        return s.provenance
+        """A value's provenance with every ``[key]`` it cites spelled out from ``references``."""
+        keys = list(dict.fromkeys(_REF.findall(s.source or "")))
+        if not keys:
+            return s.provenance
+        cited = "; ".join(f"[{k}] = {self.references[k]}" for k in keys)
+        return f"{s.provenance} — {cited}"
+
+
+#: A citation of the profile's ``references`` table inside a source text: ``[key]``.
+_REF = re.compile(r"\[([a-z][a-z0-9_]*)\]")
 
 
 def _collect(obj: Any, path: str, out: list) -> None:
