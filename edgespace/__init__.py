@@ -25,7 +25,9 @@ __all__ = [
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
+    "HardwareProfile",
     "PRECISIONS",
+    "PowerMode",
     "ProfileError",
     "SpecError",
     "UnavailableError",
@@ -35,6 +37,8 @@ __all__ = [
     "export_onnx",
     "layer_table",
     "list_families",
+    "list_profiles",
+    "load_profile",
     "mobilenet",
     "register_family",
     "table_totals",
@@ -44,6 +48,10 @@ __all__ = [
 _LAZY = {
     "build": "edgespace._build",
     "export_onnx": "edgespace._build",
+    "HardwareProfile": "edgespace.profiles",
+    "PowerMode": "edgespace.profiles",
+    "list_profiles": "edgespace.profiles",
+    "load_profile": "edgespace.profiles",
 }
 
 

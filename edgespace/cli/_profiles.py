@@ -1,0 +1,101 @@
+"""``edgespace profiles list|show|validate``: the hardware profiles, with every number's source."""
+
+from __future__ import annotations
+
+import json
+
+from edgespace.profiles import HardwareProfile, list_profiles, load_profile, parse_profile
+from edgespace.profiles._loader import _load_file
+
+
+def configure(sub) -> None:
+    p = sub.add_parser("profiles", help="list, show and validate hardware profiles")
+    verbs = p.add_subparsers(dest="profiles_command", metavar="{list,show,validate}")
+    verbs.required = True
+
+    ls = verbs.add_parser("list", help="the profiles that load_profile() accepts")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=_list)
+
+    show = verbs.add_parser("show", help="one profile: modes, engines and the source of every number")
+    show.add_argument("name", metavar="NAME", help="a profile name (see `profiles list`) or a path to a .yaml file")
+    show.add_argument("--json", action="store_true", help="print the validated profile as JSON")
+    show.add_argument("--remeasure", action="store_true", help="for `host`: measure this machine again")
+    show.set_defaults(func=_show)
+
+    val = verbs.add_parser("validate", help="check a profile file; exit 2 with one line if it is bad")
+    val.add_argument("path", metavar="PATH", help="a profile .yaml file ('-' reads standard input)")
+    val.set_defaults(func=_validate)
+
+
+def _list(args) -> int:
+    rows = []
+    for name in list_profiles():
+        if name == "host":  # listing must not start a measurement
+            rows.append({"name": name, "kind": "host", "device": "this machine, measured on first use", "modes": []})
+            continue
+        p = load_profile(name)
+        rows.append({"name": p.name, "kind": p.kind, "device": p.device, "modes": p.mode_names})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        modes = ", ".join(r["modes"]) or "-"
+        print(f"{r['name']:<{width}}  {r['kind']:<15}  modes: {modes:<32}  {r['device']}")
+    return 0
+
+
+def _show(args) -> int:
+    p = load_profile(args.name, remeasure=args.remeasure)
+    if args.json:
+        print(json.dumps(p.model_dump(mode="json")))
+        return 0
+    print(f"{p.name}: {p.device} [{p.kind}]")
+    if p.origin:
+        print(f"  file: {p.origin}")
+    print(f"  default mode: {p.default_mode}; sleep {p.sleep_w:g} W")
+    for mode in p.modes.values():
+        print(f"\n  mode {mode.name}: {mode.description}")
+        print(
+            f"    budget {mode.budget_w:g} W, idle {mode.idle_w:g} W, static {mode.static_w:g} W; "
+            f"memory {mode.memory.capacity_gb.value:g} GB ({mode.usable_memory_bytes / 1e9:.1f} GB usable), "
+            f"{mode.memory.peak_bandwidth_gb_s.value:g} GB/s x {mode.memory.achievable_fraction.value:g}"
+        )
+        t = mode.thermal
+        print(
+            f"    thermal: R {t.thermal_resistance_c_per_w.value:g} C/W, C {t.heat_capacity_j_per_c.value:g} J/C "
+            f"(tau {t.time_constant_s:.0f} s), trip {t.trip_c.value:g} C, {t.cooling}; "
+            f"sustainable {t.sustainable_power_w:.1f} W at {t.ambient_c.value:g} C"
+        )
+        for name, e in mode.engines.items():
+            role = " (primary)" if name == mode.primary_engine else " (fallback)" if name == mode.fallback_engine else ""
+            peaks = ", ".join(
+                f"{q} {e.peak_ops_per_s(q) / 1e12:.3g} T" for q in ("fp32", "fp16", "int8") if e.peak(q) is not None
+            )
+            print(f"    {name}{role}: {e.kind} {e.clock_mhz.value:g} MHz, dense peak/s {peaks}; {e.active_power_w.value:g} W")
+    print("\n  sources:")
+    for path, s in p.sourced_values():
+        print(f"    {path} = {s.value:g}  [{p.resolve_source(s)}]")
+    return 0
+
+
+def _validate(args) -> int:
+    if args.path == "-":
+        import sys
+
+        profile: HardwareProfile = parse_profile(sys.stdin.read(), origin="<stdin>")
+    else:
+        from pathlib import Path
+
+        path = Path(args.path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        profile = _load_file(path)
+    values = profile.sourced_values()
+    estimates = sum(s.is_estimate for _, s in values)
+    print(
+        f"ok: {args.path}: {profile.name} ({profile.kind}), {len(profile.modes)} mode(s), "
+        f"{len(values)} numbers: {len(values) - estimates} sourced, {estimates} estimates"
+    )
+    return 0

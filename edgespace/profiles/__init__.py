@@ -1,0 +1,64 @@
+"""Hardware profiles: devices, their named power modes, and every number with its source.
+
+>>> from edgespace.profiles import load_profile, list_profiles
+>>> p = load_profile("jetson-orin-nano-8gb")
+>>> gpu = p.mode("15W").engine("gpu")
+>>> gpu.peak_ops_per_s("int8")          # dense, operations per second
+
+Shipped profiles live in the package's ``hwprofiles/`` folder; add your own by path or in a
+directory named by ``EDGESPACE_PROFILE_PATH``. ``host`` is this machine, measured.
+"""
+
+from __future__ import annotations
+
+from edgespace.profiles._host import CACHE_DIR_ENV, host_cache_path, measure_host
+from edgespace.profiles._loader import (
+    PROFILE_PATH_ENV,
+    builtin_profile_dir,
+    list_profiles,
+    load_profile,
+    parse_profile,
+    profile_dirs,
+    validate_profile,
+)
+from edgespace.profiles._schema import (
+    ACTIVATIONS,
+    DEFAULT_EFFICIENCY,
+    OP_CLASSES,
+    DvfsLevel,
+    Engine,
+    HardwareProfile,
+    MemorySpec,
+    OpSupport,
+    PowerMode,
+    PowerSpec,
+    Sourced,
+    StandbySpec,
+    ThermalSpec,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "CACHE_DIR_ENV",
+    "DEFAULT_EFFICIENCY",
+    "DvfsLevel",
+    "Engine",
+    "HardwareProfile",
+    "MemorySpec",
+    "OP_CLASSES",
+    "OpSupport",
+    "PROFILE_PATH_ENV",
+    "PowerMode",
+    "PowerSpec",
+    "Sourced",
+    "StandbySpec",
+    "ThermalSpec",
+    "builtin_profile_dir",
+    "host_cache_path",
+    "list_profiles",
+    "load_profile",
+    "measure_host",
+    "parse_profile",
+    "profile_dirs",
+    "validate_profile",
+]
