@@ -16,16 +16,23 @@ from edgespace._spec import (
     efficientnet_preset,
     mobilenet,
 )
+from edgespace.accuracy import AccuracyEstimate, AccuracyModel, PublishedAccuracy, predict_accuracy
+from edgespace.accuracy import predict_many as predict_accuracy_many
 from edgespace.archs import list_families, register_family
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccuracyEstimate",
+    "AccuracyModel",
     "ArchSpec",
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
+    "EvaluatorAccuracy",
+    "ImageFolderProxy",
     "PRECISIONS",
+    "PublishedAccuracy",
     "ProfileError",
     "SpecError",
     "UnavailableError",
@@ -36,6 +43,8 @@ __all__ = [
     "layer_table",
     "list_families",
     "mobilenet",
+    "predict_accuracy",
+    "predict_accuracy_many",
     "register_family",
     "table_totals",
 ]
@@ -44,6 +53,8 @@ __all__ = [
 _LAZY = {
     "build": "edgespace._build",
     "export_onnx": "edgespace._build",
+    "EvaluatorAccuracy": "edgespace.accuracy._evaluator",
+    "ImageFolderProxy": "edgespace.accuracy._evaluator",
 }
 
 

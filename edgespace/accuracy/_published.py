@@ -432,7 +432,7 @@ def _validate_columns(fit, family, width, depth, resolution, precision) -> None:
                                    ("resolution", resolution, RESOLUTION_RANGE)):  # fmt: skip
         bad_mask = ~np.isfinite(values) | (values < lo) | (values > hi)
         if bad_mask.any():
-            raise SpecError(f"predict_many(): {name}={values[bad_mask][0]!r} is out of range; allowed: {lo} to {hi}")
+            raise SpecError(f"predict_many(): {name}={float(values[bad_mask][0])!r} is out of range; allowed: {lo} to {hi}")
     if not np.array_equal(resolution, np.round(resolution)):
         raise SpecError("predict_many(): resolution must be whole pixels")
     bad = sorted(set(precision) - set(PRECISIONS))
