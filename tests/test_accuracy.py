@@ -259,7 +259,12 @@ def test_image_folder_proxy_learns_a_separable_task(tmp_path):
     root = _colour_folder(tmp_path / "colours")
     threads = torch.get_num_threads()
     proxy = ImageFolderProxy(root, steps=40, batch_size=12, num_threads=1, seed=0)
-    ev = EvaluatorAccuracy(proxy, name="colours", cache_path=tmp_path / "cache.json")
+
+    def seeded_build(spec):  # random initial weights, but the same ones on every run
+        torch.manual_seed(0)
+        return edgespace.build(spec)
+
+    ev = EvaluatorAccuracy(proxy, name="colours", cache_path=tmp_path / "cache.json", build=seeded_build)
     spec = ArchSpec("mobilenetv3_small", 0.5, 1.0, 64, num_classes=3)
     est = ev.predict(spec)
     assert torch.get_num_threads() == threads  # restored
@@ -267,7 +272,8 @@ def test_image_folder_proxy_learns_a_separable_task(tmp_path):
     assert est.top1 >= 66.0
     losses = np.array(proxy.last_losses)
     assert len(losses) == 40
-    assert losses[-10:].mean() < losses[:5].mean()
+    # medians: the switch to frozen batch-norm statistics makes a step or two spike
+    assert np.median(losses[-10:]) < 0.5 * losses[0]
     assert ev.predict(spec).top1 == est.top1 and ev.calls == 1
 
 
@@ -276,3 +282,18 @@ def test_image_folder_proxy_bad_input(tmp_path):
         ImageFolderProxy(tmp_path / "missing")
     with pytest.raises(ValueError, match=r"steps=0.*allowed"):
         ImageFolderProxy(tmp_path, steps=0)
+
+
+def test_evaluator_builds_the_real_model_by_default(tmp_path):
+    pytest.importorskip("torch")
+    seen = {}
+
+    def fn(model, spec):
+        seen["classes"] = model.num_classes
+        seen["params"] = sum(p.numel() for p in model.parameters())
+        return 50.0
+
+    spec = ArchSpec("mobilenetv3_small", 0.5, 1.0, 96, num_classes=10)
+    assert EvaluatorAccuracy(fn, name="count", cache_path=tmp_path / "c.json").predict(spec).top1 == 50.0
+    assert seen["classes"] == 10
+    assert seen["params"] == int(edgespace.layer_table(spec)["params"].sum())
