@@ -16,18 +16,25 @@ from edgespace._spec import (
     efficientnet_preset,
     mobilenet,
 )
+from edgespace.accuracy import AccuracyEstimate, AccuracyModel, PublishedAccuracy, predict_accuracy
+from edgespace.accuracy import predict_many as predict_accuracy_many
 from edgespace.archs import list_families, register_family
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccuracyEstimate",
+    "AccuracyModel",
     "ArchSpec",
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
+    "EvaluatorAccuracy",
     "HardwareProfile",
+    "ImageFolderProxy",
     "PRECISIONS",
     "PowerMode",
+    "PublishedAccuracy",
     "ProfileError",
     "SpecError",
     "UnavailableError",
@@ -40,6 +47,8 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "mobilenet",
+    "predict_accuracy",
+    "predict_accuracy_many",
     "register_family",
     "table_totals",
 ]
@@ -52,6 +61,8 @@ _LAZY = {
     "PowerMode": "edgespace.profiles",
     "list_profiles": "edgespace.profiles",
     "load_profile": "edgespace.profiles",
+    "EvaluatorAccuracy": "edgespace.accuracy._evaluator",
+    "ImageFolderProxy": "edgespace.accuracy._evaluator",
 }
 
 

@@ -195,7 +195,8 @@ def _format(origin: str, exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
     loc = [p for p in first["loc"] if not _is_internal_loc(p)]
-    path = ".".join(str(p) for p in loc) or "(top level)"
+    # A key can hold any text (even newlines); quote odd ones so the message stays one line.
+    path = ".".join(str(p) if str(p).isprintable() and " " not in str(p) else repr(str(p)) for p in loc) or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])

@@ -1,0 +1,53 @@
+"""Accuracy models: ImageNet top-1 from published results, or from the user's own evaluator.
+
+The search takes any :class:`AccuracyModel` (an object with ``predict(spec)``). edgespace ships
+:class:`PublishedAccuracy` (a fit to published ImageNet results, :func:`predict_accuracy`),
+:class:`EvaluatorAccuracy` (calls a user's ``fn(model, spec) -> float`` on the built model and
+caches the result on disk) and :class:`ImageFolderProxy` (briefly fine-tunes a built model on a
+local ImageFolder and reports held-out accuracy). The last two import torch when used.
+"""
+
+from __future__ import annotations
+
+from edgespace.accuracy._data import RECIPES, load_published
+from edgespace.accuracy._published import (
+    K_OUT,
+    AccuracyEstimate,
+    AccuracyModel,
+    PublishedAccuracy,
+    PublishedFit,
+    fit_published,
+    predict_accuracy,
+    predict_many,
+)
+from edgespace.accuracy._quant import INT8_DROP, QUANTIZATION_MODES, Int8Drop
+
+__all__ = [
+    "AccuracyEstimate",
+    "AccuracyModel",
+    "EvaluatorAccuracy",
+    "ImageFolderProxy",
+    "INT8_DROP",
+    "Int8Drop",
+    "K_OUT",
+    "PublishedAccuracy",
+    "PublishedFit",
+    "QUANTIZATION_MODES",
+    "RECIPES",
+    "fit_published",
+    "load_published",
+    "predict_accuracy",
+    "predict_many",
+]
+
+_LAZY = {"EvaluatorAccuracy": "edgespace.accuracy._evaluator", "ImageFolderProxy": "edgespace.accuracy._evaluator"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'edgespace.accuracy' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Data files shipped with edgespace (read with importlib.resources)."""
