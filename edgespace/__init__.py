@@ -29,6 +29,7 @@ __all__ = [
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
+    "Estimate",
     "EvaluatorAccuracy",
     "HardwareProfile",
     "ImageFolderProxy",
@@ -41,6 +42,8 @@ __all__ = [
     "build",
     "efficientnet",
     "efficientnet_preset",
+    "estimate",
+    "estimate_many",
     "export_onnx",
     "layer_table",
     "list_families",
@@ -50,6 +53,7 @@ __all__ = [
     "predict_accuracy",
     "predict_accuracy_many",
     "register_family",
+    "simulate_thermal",
     "table_totals",
 ]
 
@@ -62,6 +66,10 @@ _LAZY = {
     "list_profiles": "edgespace.profiles",
     "load_profile": "edgespace.profiles",
     "EvaluatorAccuracy": "edgespace.accuracy._evaluator",
+    "Estimate": "edgespace.cost",
+    "estimate": "edgespace.cost",
+    "estimate_many": "edgespace.cost",
+    "simulate_thermal": "edgespace.cost",
     "ImageFolderProxy": "edgespace.accuracy._evaluator",
 }
 

@@ -42,7 +42,7 @@ LAYER_COLUMNS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: skeletons are memoised and used as cache keys
 class LayerSkeleton:
     """The resolution-free part of a layer table: one entry per row, as numpy arrays.
 

@@ -1,0 +1,69 @@
+"""``edgespace estimate``: the analytic cost of one design point on a profile's power modes."""
+
+from __future__ import annotations
+
+import json
+
+from edgespace._spec import PRECISIONS, ArchSpec
+from edgespace.archs import list_families
+
+_SHOWN = (
+    ("mode", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
+    ("time_to_throttle_s", "{:.0f}"), ("energy_mj", "{:.2f}"), ("sustained_energy_mj", "{:.2f}"),
+    ("avg_power_w", "{:.2f}"), ("peak_activation_mb", "{:.2f}"), ("total_memory_mb", "{:.2f}"),
+    ("fits_memory", "{}"), ("n_fallback_ops", "{}"),
+)  # fmt: skip
+
+
+def configure(sub) -> None:
+    p = sub.add_parser("estimate", help="latency, energy, memory and thermal estimates of one design point")
+    p.add_argument("--profile", required=True, help="a profile name (see `edgespace profiles list`) or a YAML path")
+    p.add_argument("--mode", help="a power mode of the profile; default: every mode, as a table")
+    p.add_argument("--family", required=True, help=f"one of: {', '.join(list_families())}")
+    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--depth", type=float, default=1.0)
+    p.add_argument("--resolution", type=int, default=224)
+    p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
+    p.add_argument("--ambient-c", type=float, help="ambient temperature in °C (default: the profile's)")
+    p.add_argument("--layers", action="store_true", help="with --mode: also print the per-layer breakdown")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from edgespace.cost import estimate
+    from edgespace.profiles import load_profile
+
+    spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision)
+    profile = load_profile(args.profile)
+    modes = [args.mode] if args.mode else list(profile.modes)
+    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c) for m in modes]
+    if args.json:
+        docs = [e.to_dict(layers=args.layers) for e in estimates]
+        print(json.dumps(docs[0] if args.mode else docs, default=_jsonable))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{spec.short_name()} on {profile.name}")
+    for name, _ in _SHOWN:
+        table.add_column(name, justify="right")
+    for e in estimates:
+        table.add_row(*[fmt.format(getattr(e, name)) for name, fmt in _SHOWN])
+    console = Console(width=200)
+    console.print(table)
+    for e in estimates:
+        if not e.runnable:
+            console.print(f"{e.mode}: cannot run: no engine supports {', '.join(e.unsupported_ops[:5])} ...")
+    if args.layers and args.mode:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.width", 200):
+            print(estimates[0].layers.to_string())
+    return 0
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,283 @@
+"""The cost models: roofline latency, liveness memory, energy, DVFS and thermal throttling.
+
+One vectorised evaluation over many resolutions of one network structure in one mode and
+precision; :func:`~edgespace.cost.estimate` and :func:`~edgespace.cost.estimate_many` both
+call it, so single and batch answers are the same numbers. Pure numpy: no I/O, no torch.
+
+Equations (SI units; n = design point, r = layer row, j = DVFS level of the primary engine,
+s_j = f_j / f_max its clock ratio):
+
+* ops_r = 2·MACs (conv-like) or element operations (bn, act, pool, mul, add); fused rows 0.
+* bytes_r = (weights + inputs + outputs)·element size; fused rows 0 (see ``_graph``).
+* t_r,j = max(ops_r / (peak_e · eff_e,op · s_j), bytes_r / BW) + dispatch_e  (roofline, one
+  kernel per unfused row; s_j applies to rows on the primary engine).
+* T_j = Σ_r t_r,j + crossing bytes / interconnect BW + syncs · t_sync + call overhead.
+* E_dyn,j = Σ_r ops_r · e_op,e · κ_j + (Σ bytes + crossing bytes) · e_byte, with
+  e_op = active power / peak (J per op at full load, profile) and κ_j = (P_j / s_j) / P_max
+  the energy per op at level j relative to the maximum (from the DVFS table's full-load powers).
+* Power cap: a mode cannot draw more than its budget: T_j ← max(T_j, E_dyn,j / (budget − static)).
+* Engines also draw BUSY_POWER_FRACTION of their full-load power P_j whenever they execute a
+  kernel (memory-bound or not): E_dyn,j += β · P_j · (busy time at level j); the switching
+  term above is scaled by (1 − β) so that a compute-bound kernel at full efficiency draws P_j.
+* Energy per inference E_j = static · T_j + E_dyn,j; average power while inferring back to
+  back P_j = E_j / T_j (≤ budget by the cap).
+* Thermal (lumped RC, profile): the hot spot settles at T_amb + P·R with time constant R·C;
+  time to throttle from a cold start t = −RC·ln(1 − (T_trip − T_amb) / (P·R)). The governor
+  holds the average temperature at T_trip − hysteresis/2, so the sustainable power is
+  P_s = (T_trip − h/2 − T_amb) / R; sustained operation mixes the two DVFS levels around P_s
+  (time fraction α at the higher one, α·P_a + (1 − α)·P_b = P_s), or, below the lowest level,
+  duty-cycles it with idle.
+* Peak activation memory: a materialised tensor lives from the kernel that writes it to the
+  last kernel that reads it (a residual's input thus stays live across its block); the peak
+  over kernels of the live bytes. Total memory = deployed weights + peak activations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from edgespace._layer_table import LayerSkeleton
+from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS
+from edgespace.cost._graph import Placement, place, structure_of
+from edgespace.cost._params import FALLBACK, PRIMARY, ModeParams
+
+__all__ = ["evaluate", "Evaluation", "sustainable_power_w", "time_to_throttle_s", "BUSY_POWER_FRACTION"]
+
+#: Share of an engine's full-load power it draws whenever it is executing a kernel, whatever
+#: the arithmetic intensity (clock tree, instruction issue, on-chip SRAM at the raised DVFS
+#: voltage); the rest scales with the operations performed. Estimate: GPU power models put the
+#: constant part of an active SM's power at roughly a third to a half (Hong & Kim, "An
+#: integrated GPU power and performance model", ISCA 2010; Leng et al., "GPUWattch", ISCA
+#: 2013); calibration against a power meter replaces it.
+BUSY_POWER_FRACTION = 0.4
+
+
+def sustainable_power_w(mp: ModeParams, ambient_c: float) -> float:
+    """Average power the lumped RC model sustains with the governor cycling at the trip."""
+    headroom = mp.trip_c - 0.5 * mp.hysteresis_c - ambient_c
+    return max(0.0, headroom) / mp.thermal_resistance_c_per_w
+
+
+def time_to_throttle_s(power_w: np.ndarray, mp: ModeParams, ambient_c: float) -> np.ndarray:
+    """Closed-form time from a cold start (at ambient) until the hot spot reaches the trip."""
+    power_w = np.asarray(power_w, dtype=float)
+    margin = mp.trip_c - ambient_c
+    rise = power_w * mp.thermal_resistance_c_per_w
+    tau = mp.thermal_resistance_c_per_w * mp.heat_capacity_j_per_c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = -tau * np.log1p(-margin / rise)
+    t = np.where(rise <= margin, np.inf, t)
+    return np.where(margin <= 0, 0.0, t)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Arrays over design points (shape (N,)), SI units, plus the per-level tables that the
+    thermal simulation needs."""
+
+    runnable: bool
+    latency_s: np.ndarray
+    energy_j: np.ndarray
+    avg_power_w: np.ndarray
+    sustained_fps: np.ndarray
+    sustained_energy_j: np.ndarray
+    sustained_power_w: np.ndarray
+    sustained_clock_hz: np.ndarray
+    time_to_throttle_s: np.ndarray
+    weights_bytes: np.ndarray
+    peak_activation_bytes: np.ndarray
+    macs: np.ndarray
+    params: int
+    # per DVFS level (N, J): latency and average power while inferring back to back
+    level_latency_s: np.ndarray
+    level_power_w: np.ndarray
+    placement: Placement
+    layers: pd.DataFrame | None = None
+
+
+def evaluate(
+    sk: LayerSkeleton,
+    mp: ModeParams,
+    precision: str,
+    resolutions: np.ndarray,
+    *,
+    ambient_c: float | None = None,
+    keep_layers: bool = False,
+) -> Evaluation:
+    """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure."""
+    st = structure_of(sk)
+    pl = place(sk, mp, precision)
+    p = PRECISIONS.index(precision)
+    bpe = BYTES_PER_ELEMENT[precision]
+    amb = mp.ambient_c if ambient_c is None else float(ambient_c)
+    res = np.atleast_1d(np.asarray(resolutions, dtype=np.int64))
+    n = len(res)
+
+    sizes = sk.level_sizes(res)  # (N, L)
+    out_hw = sizes[:, sk.out_level]
+    in_hw = sizes[:, sk.in_level]
+    ex_hw = sizes[:, sk.extra_in_level]
+    out_px = (out_hw * out_hw).astype(np.float64)
+    in_px = (in_hw * in_hw).astype(np.float64)
+    active = ~pl.fused
+
+    macs = np.where(st.conv_like, sk.macs_per_px * out_px, 0.0)
+    ops = np.where(st.conv_like, 2.0 * macs, sk.elem_ops_per_px * np.where(st.is_pool, in_px, out_px)) * active
+    elems_out = sk.out_c * out_px
+    elems_in = sk.in_c * in_px + sk.extra_in_c * (ex_hw * ex_hw)
+    bytes_ = (sk.params + elems_in + elems_out) * (bpe * active)
+
+    engine = pl.engine
+    with np.errstate(invalid="ignore"):
+        rate = mp.peak_ops_per_s[engine, p] * mp.efficiency[engine, st.op_idx]  # (R,)
+    rate = np.where(active, rate, np.inf)  # fused rows: no compute of their own
+    t_comp = ops / rate
+    t_mem = bytes_ / mp.bandwidth_bytes_per_s
+    dispatch = float(mp.dispatch_s[engine[active]].sum())
+
+    src = pl.cross_src[:, 1]
+    cross_elems = np.zeros(n)
+    if len(src):
+        inp = src == -1
+        cross_elems += inp.sum() * 3.0 * res.astype(np.float64) ** 2
+        if (~inp).any():
+            cross_elems += elems_out[:, src[~inp]].sum(axis=1)
+    cross_s = cross_elems * bpe / mp.interconnect_bytes_per_s + pl.n_sync * mp.sync_s
+
+    on_primary = (engine == PRIMARY) & active
+    ratio = mp.dvfs_ratio
+    level_layers = np.stack(
+        [np.maximum(t_comp * np.where(on_primary, 1.0 / s, 1.0), t_mem).sum(axis=1) for s in ratio], axis=1
+    )  # (N, J)
+    level_t = level_layers + (dispatch + mp.call_s) + cross_s[:, None]
+
+    on_fallback = (engine == FALLBACK) & active
+    e_op = np.nan_to_num(mp.energy_per_op_j[:, p])  # an engine that runs no row adds nothing
+    # Switching energy of the arithmetic, plus the floor an engine burns whenever it is busy
+    # (clocks, control, SRAM at the raised voltage), memory-bound kernels included.
+    busy_primary = np.stack(
+        [(np.maximum(t_comp * np.where(on_primary, 1.0 / s, 0.0), t_mem) * on_primary).sum(axis=1) for s in ratio],
+        axis=1,
+    )  # (N, J) seconds the primary engine is busy at each level
+    busy_fallback = (np.maximum(t_comp, t_mem) * on_fallback).sum(axis=1)
+    e_primary = (ops * on_primary).sum(axis=1) * e_op[PRIMARY] * (1 - BUSY_POWER_FRACTION)
+    e_fallback = (ops * on_fallback).sum(axis=1) * e_op[FALLBACK] * (1 - BUSY_POWER_FRACTION)
+    e_fallback += busy_fallback * BUSY_POWER_FRACTION * mp.fallback_power_w
+    e_mem = (bytes_.sum(axis=1) + cross_elems * bpe) * mp.energy_j_per_byte
+    kappa = (mp.dvfs_power_w / ratio) / mp.dvfs_power_w[0]
+    e_dyn = (
+        e_primary[:, None] * kappa[None, :]
+        + busy_primary * (BUSY_POWER_FRACTION * mp.dvfs_power_w)[None, :]
+        + (e_fallback + e_mem)[:, None]
+    )  # (N, J)
+    headroom = mp.budget_w - mp.static_w
+    if headroom > 0:
+        level_t = np.maximum(level_t, e_dyn / headroom)
+    level_e = mp.static_w * level_t + e_dyn
+    level_p = level_e / level_t
+
+    latency = level_t[:, 0]
+    energy = level_e[:, 0]
+    power = level_p[:, 0]
+
+    # Sustained operation under the thermal governor. The RC body is the package holding the
+    # primary engine: for a discrete accelerator (its own interconnect) the mode's static power
+    # is the host's and does not heat it.
+    heat_offset = mp.static_w if mp.discrete_accelerator else 0.0
+    p_s = sustainable_power_w(mp, amb) + heat_offset
+    ok = level_p <= p_s
+    # A device whose steady state stays below the trip never throttles at all.
+    never = level_p[:, 0] - heat_offset <= max(0.0, mp.trip_c - amb) / mp.thermal_resistance_c_per_w
+    any_ok = ok.any(axis=1) | never
+    first = np.where(never, 0, np.argmax(ok, axis=1))
+    rows = np.arange(n)
+    hi = np.maximum(first - 1, 0)
+    p_hi, p_lo = level_p[rows, hi], level_p[rows, first]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(first > 0, (p_s - p_lo) / (p_hi - p_lo), 1.0)
+    alpha = np.clip(np.nan_to_num(alpha, nan=1.0), 0.0, 1.0)
+    fps_mix = alpha / level_t[rows, hi] + (1 - alpha) / level_t[rows, first]
+    clock_mix = alpha * mp.dvfs_clock_hz[hi] + (1 - alpha) * mp.dvfs_clock_hz[first]
+    power_mix = np.where(first > 0, p_s, level_p[rows, 0])
+    # Below the lowest level: run it with a duty cycle d and idle the rest of the time.
+    p_low, t_low = level_p[:, -1], level_t[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        duty = np.clip((p_s - mp.idle_w) / (p_low - mp.idle_w), 0.0, 1.0)
+    duty = np.nan_to_num(duty)
+    sustained_fps = np.where(any_ok, fps_mix, duty / t_low)
+    sustained_power = np.where(any_ok, power_mix, duty * p_low + (1 - duty) * mp.idle_w)
+    sustained_clock = np.where(any_ok, clock_mix, mp.dvfs_clock_hz[-1])
+    with np.errstate(divide="ignore"):
+        sustained_energy = sustained_power / sustained_fps
+
+    # Memory: deployed weights + liveness peak of materialised tensors.
+    heads = np.flatnonzero(active)
+    head_sizes = elems_out[:, pl.tail[heads]]  # (N, H)
+    delta = np.zeros((n, len(st.op_idx) + 1))
+    delta[:, heads] += head_sizes
+    np.add.at(delta.T, pl.last_use[heads] + 1, -head_sizes.T)
+    input_elems = 3.0 * res.astype(np.float64) ** 2
+    delta[:, 0] += input_elems
+    delta[:, pl.input_last_use + 1] -= input_elems
+    peak_act = np.cumsum(delta, axis=1)[:, :-1].max(axis=1) * bpe
+    weights = np.full(n, pl.weight_elems * bpe, dtype=np.float64)
+
+    if not pl.runnable:
+        nan = np.full(n, np.nan)
+        inf = np.full(n, np.inf)
+        latency, energy, power = inf, nan, nan
+        sustained_fps, sustained_energy, sustained_power, sustained_clock = np.zeros(n), nan, nan, nan
+        level_t = np.full_like(level_t, np.inf)
+        level_p = np.full_like(level_p, np.nan)
+
+    layers = None
+    if keep_layers:
+        layers = _layers_frame(sk, mp, pl, precision, t_comp[0], t_mem[0], ops[0], bytes_[0], active)
+    return Evaluation(
+        runnable=pl.runnable,
+        latency_s=latency,
+        energy_j=energy,
+        avg_power_w=power,
+        sustained_fps=sustained_fps,
+        sustained_energy_j=sustained_energy,
+        sustained_power_w=sustained_power,
+        sustained_clock_hz=sustained_clock,
+        time_to_throttle_s=time_to_throttle_s(power - heat_offset, mp, amb) if pl.runnable else np.full(n, np.nan),
+        weights_bytes=weights,
+        peak_activation_bytes=peak_act,
+        macs=macs.sum(axis=1),
+        params=int(sk.params.sum()),
+        level_latency_s=level_t,
+        level_power_w=level_p,
+        placement=pl,
+        layers=layers,
+    )
+
+
+def _layers_frame(sk, mp: ModeParams, pl: Placement, precision, t_comp, t_mem, ops, bytes_, active) -> pd.DataFrame:
+    p = PRECISIONS.index(precision)
+    engine_names = np.array([mp.engine_names[0], mp.engine_names[1] or ""], dtype=object)
+    dispatch = np.where(active, mp.dispatch_s[pl.engine], 0.0)
+    time_s = np.where(active, np.maximum(t_comp, t_mem) + dispatch, 0.0)
+    e_op = np.nan_to_num(mp.energy_per_op_j[pl.engine, p])
+    bound = np.where(~active, "fused", np.where(t_comp >= t_mem, "compute", "memory"))
+    fused_into = np.where(pl.fused, np.asarray(sk.name, dtype=object)[pl.group], "")
+    return pd.DataFrame(
+        {
+            "name": np.asarray(sk.name, dtype=object),
+            "op": np.asarray(sk.op, dtype=object),
+            "engine": engine_names[pl.engine],
+            "bound": bound,
+            "fused_into": fused_into,
+            "time_ms": time_s * 1e3,
+            "compute_ms": np.where(active, t_comp, 0.0) * 1e3,
+            "memory_ms": t_mem * 1e3,
+            "dispatch_ms": dispatch * 1e3,
+            "ops": ops,
+            "bytes": bytes_,
+            "energy_mj": (ops * e_op + bytes_ * mp.energy_j_per_byte) * 1e3,
+        }
+    )
