@@ -129,10 +129,12 @@ def _resolve_energy(
 
 
 def _replace_energy(budget: Budget, name: str, value: Any, scale: float) -> Budget:
-    try:
-        return budget.replace(energy_per_frame_j=float(value) * scale if not isinstance(value, bool) else value)
-    except BudgetError as exc:
-        raise BudgetError(str(exc).replace("Budget.energy_per_frame_j", f"feasibility: {name}")) from None
+    unit = "mJ" if name.endswith("_mj") else "J"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise BudgetError(f"feasibility: {name}: {value!r} is not allowed; expected a number of {unit}")
+    if not math.isfinite(value) or value < 0:
+        raise BudgetError(f"feasibility: {name}: {value!r} is not allowed; must be >= 0 {unit}")
+    return budget.replace(energy_per_frame_j=float(value) * scale)
 
 
 # -- the hourly model ----------------------------------------------------------------------------

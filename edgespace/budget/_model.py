@@ -180,6 +180,7 @@ class Budget:
         put("sunset_h", _ranged("sunset_h", self.sunset_h, 0.0, 24.0, what="must be an hour in [0, 24]"))
         if self.sunset_h <= self.sunrise_h:
             raise _fail("sunset_h", self.sunset_h, f"must be later than sunrise_h ({self.sunrise_h:g})")
+        frames_given = self.frames_per_day
         put("frames_per_day", _per_day(
             "frames_per_day", self.frames_per_day, hi=SECONDS_PER_DAY,
             what="must be >= 0 and at most 86,400 frames per day (more frames than seconds in a day)",
@@ -206,24 +207,26 @@ class Budget:
             raise _fail("policy", self.policy, f"allowed: {', '.join(POLICIES)}")
         put("idle_timeout_s", _ranged("idle_timeout_s", self.idle_timeout_s, 0.0, what="must be >= 0 s"))
         if self.policy == "periodic":
+            given = self.wake_period_s
             if self.wake_period_s is None:
                 raise BudgetError("Budget.wake_period_s: missing; policy 'periodic' needs the time between wakes in s (> 0)")
             put("wake_period_s", _ranged("wake_period_s", self.wake_period_s, 0.0, lo_open=True, what="must be > 0 s"))
             if self.wake_period_s < self.wake_s + self.idle_timeout_s:
                 raise _fail(
-                    "wake_period_s", self.wake_period_s,
+                    "wake_period_s", given,
                     f"must be at least wake_s + idle_timeout_s = {self.wake_s + self.idle_timeout_s:g} s "
                     "(the device cannot wake again before it has gone back to sleep)",
                 )  # fmt: skip
         elif self.wake_period_s is not None:
             raise _fail("wake_period_s", self.wake_period_s, f"only policy 'periodic' uses it (policy is {self.policy!r})")
         busy = self.inference_s or 0.0
+        given_frames = frames_given if isinstance(frames_given, (Sequence, np.ndarray)) else [frames_given]
         for i, f in enumerate(self.frames_series(len(self.frames_per_day) if isinstance(self.frames_per_day, tuple) else 1)):
             peak = f * self.trigger_weights().max()
             if peak * busy > 3600.0:
                 where = "frames_per_day" if not isinstance(self.frames_per_day, tuple) else f"frames_per_day[{i}]"
                 raise _fail(
-                    where, f,
+                    where, given_frames[i],
                     f"with inference_s = {busy:g} s per frame the busiest hour needs {peak * busy:,.0f} s of "
                     "inference, more than the 3,600 s in an hour",
                 )  # fmt: skip
