@@ -377,3 +377,15 @@ def test_cli_subprocess_exits_2_without_traceback():
         "edgespace: error: Budget.frames_per_day: 100000.0 is not allowed; must be >= 0 and at most 86,400 "
         "frames per day (more frames than seconds in a day)"
     )
+
+
+def test_camera_trap_study_prints_the_headline_numbers(capsys):
+    import runpy
+
+    runpy.run_path(str(ROOT / "studies" / "camera_trap.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "(7 x 2,000 frames) = 12.86 J per frame" in out
+    assert "idle floor: 3 W x 24 h = 72.00 Wh/day" in out
+    assert "1.96 days at 410 mJ, 1.98 days at 70 mJ" in out
+    assert "2,000 frames/day at  70 mJ: 2.50 Wh/day,  20.0 days of autonomy" in out
+    assert out.count("-> feasible") == 5 and "-> infeasible" in out
