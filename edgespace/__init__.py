@@ -19,6 +19,7 @@ from edgespace._spec import (
 from edgespace.accuracy import AccuracyEstimate, AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.accuracy import predict_many as predict_accuracy_many
 from edgespace.archs import list_families, register_family
+from edgespace.budget import Budget, BudgetError, FeasibilityResult, feasibility
 
 __version__ = "0.1.0"
 
@@ -26,11 +27,14 @@ __all__ = [
     "AccuracyEstimate",
     "AccuracyModel",
     "ArchSpec",
+    "Budget",
+    "BudgetError",
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
     "Estimate",
     "EvaluatorAccuracy",
+    "FeasibilityResult",
     "HardwareProfile",
     "ImageFolderProxy",
     "PRECISIONS",
@@ -45,6 +49,7 @@ __all__ = [
     "estimate",
     "estimate_many",
     "export_onnx",
+    "feasibility",
     "layer_table",
     "list_families",
     "list_profiles",
