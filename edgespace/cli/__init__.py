@@ -16,7 +16,7 @@ from edgespace._errors import EdgespaceError
 __all__ = ["main", "COMMAND_MODULES", "UsageError"]
 
 #: Modules that each add one command (or group of commands); new commands add a line here.
-COMMAND_MODULES = ("edgespace.cli._layers", "edgespace.cli._profiles")
+COMMAND_MODULES = ("edgespace.cli._layers", "edgespace.cli._profiles", "edgespace.cli._calibrate")
 
 
 class UsageError(EdgespaceError, ValueError):

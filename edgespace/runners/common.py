@@ -28,10 +28,10 @@ class Measurement:
     ``throughput_series`` holds ``(t_s, fps)`` per window, ``peak_fps`` the best window and
     ``sustained_fps`` the median of the last third of the windows.
 
-    Memory is ONNX Runtime's own accounting: ``peak_memory_bytes`` is the largest
-    ``mem_bytes_requested_in_use`` its profiler reports over a profiled run (what the arena had
-    handed out at the busiest moment: activations and kernel workspace; initializers live
-    outside it), ``memory_source`` says so; ``rss_delta_bytes`` is the process's resident-set
+    Memory is ONNX Runtime's own accounting: ``peak_memory_bytes`` is the peak of live
+    intermediate tensors (and kernel workspace) that its arena handed out during the first run of
+    a profiled session, weights excluded (see :func:`edgespace.calibration.read_ort_profile`);
+    ``memory_source`` says so; ``rss_delta_bytes`` is the process's resident-set
     growth from before the session was created to after the runs (weights, arena, code pages).
 
     ``node_profile`` (when profiled) holds per-kernel times; see

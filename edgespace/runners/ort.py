@@ -21,7 +21,12 @@ from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners.common import Measurement, Runner, register_runner
 
-__all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "rss_bytes"]
+__all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "measure_interleaved", "rss_bytes"]
+
+
+MEMORY_SOURCE = ("onnxruntime profiler, first run of a profiled session: peak mem_bytes_requested_in_use "
+                 "minus the arena's use before the first kernel (live intermediate tensors + workspace; "
+                 "weights excluded)")
 
 
 def rss_bytes() -> int | None:
@@ -182,8 +187,7 @@ class OnnxRuntimeRunner(Runner):
             peak_fps=peak_fps,
             sustained_fps=sustained_fps,
             peak_memory_bytes=prof.peak_memory_bytes if prof is not None else None,
-            memory_source=("onnxruntime profiler: max mem_bytes_requested_in_use over kernel events "
-                           "(arena allocations: activations + workspace, not initializers)")
+            memory_source=MEMORY_SOURCE
             if prof is not None and prof.peak_memory_bytes is not None
             else "not profiled (profile=False)",  # fmt: skip
             rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
@@ -201,3 +205,79 @@ class OnnxRuntimeRunner(Runner):
 
 
 _ = NullMeter  # re-exported for type checkers
+
+
+def measure_interleaved(
+    paths: list,
+    specs: list[ArchSpec],
+    *,
+    threads: int,
+    rounds: int = 5,
+    round_s: float = 0.08,
+    warmup: int = 3,
+    profile_runs: int = 10,
+    provider: str = "CPUExecutionProvider",
+    progress=None,
+) -> list[Measurement]:
+    """Time many networks fairly on a shared machine: one session each, then ``rounds`` rounds
+    that each run every network for about ``round_s`` seconds in turn, so that a slow spell hits
+    all of them alike. ``latency_ms_robust`` is the minimum of each network's per-round medians.
+    Each network is then profiled (``profile_runs`` runs) for node times and memory.
+    ``progress(step, total)`` is called after every unit of work."""
+    import onnxruntime as ort
+
+    runner = OnnxRuntimeRunner(provider)
+    total = len(specs) * (rounds + 2)
+    step = 0
+
+    def tick() -> None:
+        nonlocal step
+        step += 1
+        if progress is not None:
+            progress(step, total)
+
+    sessions, feeds, counts = [], [], []
+    for path, spec in zip(paths, specs):
+        s = make_session(path, threads, provider=provider)
+        f = input_for(s, spec.resolution)
+        t0 = time.perf_counter()
+        for _ in range(warmup):
+            s.run(None, f)
+        per = (time.perf_counter() - t0) / max(1, warmup)
+        sessions.append(s)
+        feeds.append(f)
+        counts.append(int(min(50, max(3, round(round_s / max(per, 1e-5))))))
+        tick()
+    lat: list[list[list[float]]] = [[] for _ in specs]
+    for _ in range(rounds):
+        for i, (s, f) in enumerate(zip(sessions, feeds)):
+            one = []
+            for _ in range(counts[i]):
+                t0 = time.perf_counter()
+                s.run(None, f)
+                one.append(time.perf_counter() - t0)
+            lat[i].append(one)
+        step += len(specs) - 1
+        tick()
+    del sessions
+    out = []
+    for i, (path, spec) in enumerate(zip(paths, specs)):
+        prof = runner.profile(path, spec, threads=threads, runs=profile_runs)
+        tick()
+        all_ms = np.concatenate([np.array(r) for r in lat[i]]) * 1e3
+        medians = np.array([np.median(r) for r in lat[i]]) * 1e3
+        p50, p90, p99 = _percentiles(all_ms)
+        out.append(Measurement(
+            spec=spec, backend=runner.name, provider=provider, precision=spec.precision, threads=int(threads),
+            warmup=warmup, runs=len(all_ms), rounds=rounds, latency_ms_p50=p50, latency_ms_p90=p90,
+            latency_ms_p99=p99, latency_ms_mean=float(all_ms.mean()), latency_ms_min=float(all_ms.min()),
+            latency_ms_robust=float(medians.min()),
+            latency_spread_pct=float((medians.max() - medians.min()) / medians.min() * 100),
+            throughput_fps=float(1e3 / all_ms.mean()), peak_memory_bytes=prof.peak_memory_bytes,
+            memory_source=MEMORY_SOURCE,
+            energy_unavailable_reason="not metered in interleaved calibration runs", node_profile=prof,
+            onnx_path=str(path), runtime_version=f"onnxruntime {ort.__version__}",
+            clean_process="torch" not in sys.modules,
+            date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        ))  # fmt: skip
+    return out
