@@ -22,14 +22,16 @@ The mapping rule (tested on real exports in tests/test_measure.py):
    GlobalAveragePool → ``pool``).
 3. **Rows covered.** Rows are cut into *segments*, one per conv-like row (``conv``,
    ``depthwise``, ``pointwise``, ``linear``) holding it and the non-conv rows after it up to the
-   next conv-like row. Within a segment, a node covers the rows after the previous node's anchor
-   up to its own anchor; rows after the last anchor (a skip ``add`` or activation fused into the
+   next conv-like row. Within a segment, a node covers the rows after the previous node's rows
+   up to its own anchor, plus the ``bn`` rows right after its anchor (batch norm is folded into
+   the conv at export); rows after the last anchor (a skip ``add`` or activation fused into the
    conv before it) belong to the segment's last node. So a Conv named after its fused activation
    covers conv + bn + act, and a Conv named after itself with the skip add fused in covers
    conv + bn + add.
 4. **Time.** A node's time goes to the segment of its anchor. A node without a path (layout
    reorders) is charged to the next node that has one (it feeds that node), or to the last segment
-   if none follows; the preprocessing nodes form segment ``-1``.
+   if none follows; the preprocessing nodes form segment ``-1``. A node whose path matches no row
+   (not expected from an edgespace export) is charged to the last segment.
 
 Segments, not single rows, are what the latency model learns from: their boundaries do not depend
 on which fusions a runtime happens to apply, so they can be predicted from the layer table alone.
@@ -173,9 +175,9 @@ def map_nodes(nodes: list[NodeTime], table: pd.DataFrame) -> pd.DataFrame:
     last_seg = int(seg_of[-1]) if len(seg_of) else 0
     nxt = None
     for k in range(n - 1, -1, -1):
-        if anchors[k] >= 0:
+        if anchors[k] >= 0 or paths[k] == "":
             nxt = segment[k]
-        elif paths[k] is None or paths[k] != "":
+        elif paths[k] is None:
             segment[k] = nxt if nxt is not None else last_seg
     # Rows covered: within a segment, from after the previous anchor up to this node's anchor.
     covered: list[tuple[int, ...]] = [() for _ in range(n)]
@@ -186,17 +188,22 @@ def map_nodes(nodes: list[NodeTime], table: pd.DataFrame) -> pd.DataFrame:
     seg_end: dict[int, int] = {}
     for i, s in enumerate(seg_of):
         seg_end[int(s)] = i
+    ops = table["op"].to_numpy().astype(str)
+    anchored = set(int(a) for a in anchors if a >= 0)
     for s, ks in by_seg.items():
         start = s
         ks = sorted(ks, key=lambda k: (anchors[k], k))
         for j, k in enumerate(ks):
             a = int(anchors[k])
-            stop = seg_end[s] if j == len(ks) - 1 else a
             if a < start:  # a second node anchored on the same row: shares it
                 covered[k] = (a,)
                 continue
+            end = a
+            while end + 1 <= seg_end[s] and ops[end + 1] == "bn" and end + 1 not in anchored:
+                end += 1  # batch norm is folded into the conv before it at export
+            stop = seg_end[s] if j == len(ks) - 1 else end
             covered[k] = tuple(range(start, stop + 1))
-            start = a + 1
+            start = stop + 1
     return pd.DataFrame(
         {
             "node": [nd.name for nd in nodes],

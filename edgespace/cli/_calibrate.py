@@ -7,25 +7,17 @@ import json
 from edgespace.calibration._draw import DEFAULT_FAMILIES
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an integer") from None
-    return value
-
-
 def configure(sub) -> None:
     p = sub.add_parser("calibrate", help="measure ONNX Runtime runs on this machine and fit the latency model",
                        description="Draw random specs, export them (child process), time them with ONNX Runtime "
                                    "(interleaved rounds, profiled), fit the per-operator latency model and write "
                                    "a calibration file with provenance.")  # fmt: skip
     p.add_argument("--profile", default="host", help="base hardware profile (default: host)")
-    p.add_argument("--samples", type=_positive_int, default=30, help="networks to measure (>= 3; default 30)")
-    p.add_argument("--threads", type=_positive_int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    p.add_argument("--samples", type=int, default=30, help="networks to measure (>= 3; default 30)")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
-    p.add_argument("--rounds", type=_positive_int, default=10, help="interleaved timing rounds (default 10)")
+    p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
     p.add_argument("--out", default=None, help="calibration file to write (default: the cache directory)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_run)
