@@ -1,0 +1,119 @@
+"""Fidelity of the calibrated latency model and the liveness memory model against real ONNX Runtime runs.
+
+    python benchmarks/fidelity.py                 # 1 and 2 threads, about 5-8 minutes on 2 cores
+    python benchmarks/fidelity.py --threads 1 --train 24 --test 10 --family-test 6   # quicker
+
+For each thread count: calibrate on random specs of three families (efficientnet, mobilenetv2,
+mobilenetv3_small), then predict specs never used for calibration: other widths, depths and
+resolutions of the same families, and a family held out entirely (mobilenetv3_large). Prints,
+for the calibrated model, a FLOPs-proportional baseline and (when this build has it) the
+uncalibrated roofline: the fraction within ±10% of measured end-to-end latency, Kendall τ,
+MAPE and the worst error. Peak memory: liveness over the layer table against ONNX Runtime's
+own accounting (fraction within ±20%). The noise floor: the test networks are measured twice,
+independently, and the same figures are printed for "second measurement vs first".
+
+Measured latencies are the minimum of per-round medians over interleaved rounds, in a process
+that never imports torch (exports run in a child process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edgespace import layer_table, table_totals  # noqa: E402
+from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, peak_activation_bytes  # noqa: E402
+from edgespace.calibration import calibrate, draw_specs, latency_errors  # noqa: E402
+from edgespace.calibration._loop import collect  # noqa: E402
+from edgespace.runners import export_many  # noqa: E402
+
+TRAIN_FAMILIES = ("efficientnet", "mobilenetv2", "mobilenetv3_small")
+HELD_OUT_FAMILY = "mobilenetv3_large"
+
+
+def _roofline():
+    try:
+        from edgespace import estimate  # issue 4
+
+        return estimate
+    except (ImportError, AttributeError):
+        return None
+
+
+def _row(name: str, rep: dict) -> str:
+    return (f"  {name:<26} {rep['within_10pct']:>7.0%} {rep['kendall_tau']:>7.3f} {rep['mape_pct']:>7.1f}% "
+            f"{rep['worst_pct']:>7.1f}%  (n={rep['n']})")  # fmt: skip
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--train", type=int, default=36, help="calibration networks (default 36)")
+    ap.add_argument("--test", type=int, default=16, help="held-out networks of the calibration families (default 16)")
+    ap.add_argument("--family-test", type=int, default=10, help=f"networks of the held-out family {HELD_OUT_FAMILY}")
+    ap.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
+
+    train = draw_specs(args.train, families=TRAIN_FAMILIES, seed=args.seed)
+    test = draw_specs(args.test, families=TRAIN_FAMILIES, seed=args.seed + 1, exclude=train)
+    fam = draw_specs(args.family_test, families=(HELD_OUT_FAMILY,), seed=args.seed + 2)
+    t0 = time.perf_counter()
+    export_many(train + test + fam)
+    print(f"exported {len(train) + len(test) + len(fam)} networks in {time.perf_counter() - t0:.0f} s (child process)")
+    estimate = _roofline()
+    host = None
+    if estimate is not None:
+        from edgespace import load_profile
+
+        host = load_profile("host")
+
+    for threads in [int(t) for t in args.threads.split(",")]:
+        t0 = time.perf_counter()
+        ms = collect(train + test + fam, threads=threads, rounds=args.rounds)
+        again = collect(test + fam, threads=threads, rounds=args.rounds, profile_runs=1)
+        elapsed = time.perf_counter() - t0
+        m_train, m_test, m_fam = ms[: len(train)], ms[len(train) : len(train) + len(test)], ms[len(train) + len(test) :]
+        cal = calibrate("host", m_train, threads=threads)
+        spreads = np.array([m.latency_spread_pct for m in ms])
+        print(f"\n=== {threads} thread(s): measured {len(ms)} networks in {elapsed:.0f} s; per-network spread of "
+              f"round medians: median {np.median(spreads):.1f}%, 90th pct {np.percentile(spreads, 90):.1f}% ===")  # fmt: skip
+        macs_tr = np.array([table_totals(layer_table(m.spec))["macs"] for m in m_train], float)
+        e2e_tr = np.array([m.latency_ms_robust for m in m_train])
+        k_flops = float(np.median(e2e_tr / macs_tr))
+        print(f"  {'latency (vs measured)':<26} {'±10%':>7} {'τ':>7} {'MAPE':>8} {'worst':>8}")
+        for label, group, rep_group in (("same families", m_test, again[: len(test)]),
+                                        (f"held-out {HELD_OUT_FAMILY}", m_fam, again[len(test) :])):  # fmt: skip
+            y = np.array([m.latency_ms_robust for m in group])
+            print(f" {label}:")
+            print(_row("calibrated (per-segment)", latency_errors(cal.predict_many_ms([m.spec for m in group]), y)))
+            macs = np.array([table_totals(layer_table(m.spec))["macs"] for m in group], float)
+            print(_row("FLOPs-proportional", latency_errors(k_flops * macs, y)))
+            if estimate is not None:
+                try:
+                    roof = np.array([estimate(m.spec, host).latency_ms for m in group])
+                    print(_row("roofline (uncalibrated)", latency_errors(roof, y)))
+                except Exception as exc:  # the roofline is issue 4's; report, do not crash
+                    print(f"  roofline: failed ({type(exc).__name__}: {exc})")
+            else:
+                print("  roofline: not available in this build")
+            y2 = np.array([m.latency_ms_robust for m in rep_group])
+            print(_row("noise: 2nd measurement", latency_errors(y2, y)))
+        mem_m = np.array([m.peak_memory_bytes for m in ms], float)
+        mem_p = np.array([peak_activation_bytes(layer_table(m.spec), unfused_acts=ORT_CPU_UNFUSED_ACTS) for m in ms], float)
+        rel = np.abs(mem_p - mem_m) / mem_m
+        print(f"  peak memory (liveness vs ORT accounting): {np.mean(rel <= 0.20):.0%} within ±20%, "
+              f"median error {np.median(rel) * 100:.2f}%, worst {rel.max() * 100:.2f}% (n={len(rel)})")  # fmt: skip
+        print(f"  calibration file report: {cal.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

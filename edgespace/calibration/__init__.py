@@ -1,0 +1,36 @@
+"""Calibration: per-node profiler times mapped to layer-table rows, a per-operator latency model
+fitted to them, and readers for profiles captured on other devices (ONNX Runtime, TensorRT).
+
+>>> from edgespace.calibration import calibrate, load_calibration
+>>> cal = calibrate("host", measurements)      # Measurements from edgespace.runners, profiled
+>>> cal.save("host-1t.json"); load_calibration("host-1t.json").predict_latency_ms(spec)
+"""
+
+from __future__ import annotations
+
+from edgespace.calibration._calibrate import (
+    FORMAT,
+    CalibratedProfile,
+    CalibrationError,
+    calibrate,
+    latency_errors,
+    load_calibration,
+    training_samples,
+)
+from edgespace.calibration._draw import DEFAULT_FAMILIES, DEFAULT_RANGES, draw_specs
+from edgespace.calibration._ingest import (
+    IngestError,
+    NodeProfile,
+    read_ort_profile,
+    read_trtexec_profile,
+    read_trtexec_times,
+)
+from edgespace.calibration._mapping import INPUT_SEGMENT, NodeTime, map_nodes, module_path, segment_ids, segment_times
+from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
+
+__all__ = [
+    "CalibratedProfile", "CalibrationError", "DEFAULT_FAMILIES", "DEFAULT_RANGES", "FEATURES", "FORMAT",
+    "INPUT_SEGMENT", "IngestError", "NodeProfile", "NodeTime", "SegmentLatencyModel", "calibrate", "draw_specs",
+    "latency_errors", "load_calibration", "map_nodes", "module_path", "read_ort_profile", "read_trtexec_profile",
+    "read_trtexec_times", "segment_features", "segment_ids", "segment_times", "training_samples",
+]  # fmt: skip

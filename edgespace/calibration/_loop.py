@@ -1,0 +1,69 @@
+"""The whole calibration loop on this machine: draw specs, export (child process), measure
+(interleaved, profiled), fit, write."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edgespace._errors import SpecError
+from edgespace.calibration._calibrate import CalibratedProfile, calibrate
+from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
+
+__all__ = ["collect", "run_calibration", "default_calibration_path"]
+
+
+def default_calibration_path(profile: str, threads: int) -> Path:
+    from edgespace.profiles._host import _cache_dir
+
+    return _cache_dir() / "calibration" / f"{profile}-{threads}t.json"
+
+
+def collect(specs, *, threads: int, rounds: int = 10, round_s: float = 0.05, profile_runs: int = 10,
+            cache_dir=None, progress=None, on_export=None):  # fmt: skip
+    """Export ``specs`` (one child process, cached) and measure them interleaved in this process:
+    a list of :class:`~edgespace.runners.Measurement` with node profiles."""
+    from edgespace.runners._export import export_many
+    from edgespace.runners.ort import measure_interleaved
+
+    paths = export_many(list(specs), cache_dir)
+    if on_export is not None:
+        on_export()
+    return measure_interleaved(paths, list(specs), threads=threads, rounds=rounds, round_s=round_s,
+                               profile_runs=profile_runs, progress=progress)  # fmt: skip
+
+
+def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 1, seed: int = 0,
+                    families=DEFAULT_FAMILIES, ranges=None, rounds: int = 10, out: str | os.PathLike | None = None,
+                    cache_dir=None, show_progress: bool = True) -> tuple[CalibratedProfile, Path, list]:  # fmt: skip
+    """Draw ``samples`` specs, measure them with ``threads`` threads, fit and write the file.
+    Returns (calibration, path written, measurements)."""
+    if not isinstance(samples, int) or samples < 3:
+        raise SpecError(f"samples={samples!r}: allowed: an integer >= 3 (networks to measure)")
+    if not isinstance(threads, int) or threads < 1:
+        raise SpecError(f"threads={threads!r}: allowed: an integer >= 1")
+    from edgespace.profiles import load_profile
+
+    base = load_profile(profile)
+    specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed)
+    if show_progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      transient=False) as bar:  # fmt: skip
+            export = bar.add_task(f"export {len(specs)} networks", total=1)
+            meas = bar.add_task(f"measure ({threads} thread{'s' if threads > 1 else ''})", total=None)
+
+            def tick(step: int, total: int) -> None:
+                bar.update(meas, completed=step, total=total)
+
+            ms = collect(specs, threads=threads, rounds=rounds, cache_dir=cache_dir, progress=tick,
+                         on_export=lambda: bar.update(export, completed=1))  # fmt: skip
+            fit = bar.add_task("fit", total=1)
+            cal = calibrate(base, ms, threads=threads)
+            bar.update(fit, completed=1)
+    else:
+        ms = collect(specs, threads=threads, rounds=rounds, cache_dir=cache_dir)
+        cal = calibrate(base, ms, threads=threads)
+    path = cal.save(out if out is not None else default_calibration_path(base.name, threads))
+    return cal, path, ms

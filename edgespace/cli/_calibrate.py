@@ -1,0 +1,50 @@
+"""``edgespace calibrate``: measure real ONNX Runtime runs here and fit the per-operator model."""
+
+from __future__ import annotations
+
+import json
+
+from edgespace.calibration._draw import DEFAULT_FAMILIES
+
+
+def configure(sub) -> None:
+    p = sub.add_parser("calibrate", help="measure ONNX Runtime runs on this machine and fit the latency model",
+                       description="Draw random specs, export them (child process), time them with ONNX Runtime "
+                                   "(interleaved rounds, profiled), fit the per-operator latency model and write "
+                                   "a calibration file with provenance.")  # fmt: skip
+    p.add_argument("--profile", default="host", help="base hardware profile (default: host)")
+    p.add_argument("--samples", type=int, default=30, help="networks to measure (>= 3; default 30)")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
+    p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
+    p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
+    p.add_argument("--out", default=None, help="calibration file to write (default: the cache directory)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from edgespace.archs import list_families
+    from edgespace.calibration._loop import run_calibration
+
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    bad = [f for f in families if f not in list_families()]
+    if bad or not families:
+        raise ValueError(f"--families {args.families!r}: unknown {bad}; allowed: {', '.join(list_families())}")
+    if args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: allowed: an integer >= 1")
+    if args.rounds < 1:
+        raise ValueError(f"--rounds {args.rounds}: allowed: an integer >= 1")
+    cal, path, ms = run_calibration(args.profile, args.samples, threads=args.threads, seed=args.seed,
+                                    families=families, rounds=args.rounds, out=args.out,
+                                    show_progress=not args.json)  # fmt: skip
+    if args.json:
+        print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))
+        return 0
+    print(f"wrote {path}")
+    print(f"  {cal.provenance['networks']} networks, {cal.provenance['segments']} segments, "
+          f"{cal.provenance['runtime']}, {cal.provenance['threads']} thread(s)")  # fmt: skip
+    for name, rep in cal.report.items():
+        print(f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
+              f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})")  # fmt: skip
+    return 0

@@ -1,0 +1,40 @@
+"""NVIDIA GPU energy through NVML (``nvmlDeviceGetTotalEnergyConsumption``, Volta and newer).
+
+Needs the ``nvidia-ml-py`` package (imported as ``pynvml``) and an NVIDIA driver. The counter is
+the board's energy since the driver loaded, in millijoules.
+"""
+
+from __future__ import annotations
+
+from edgespace.meters.common import MeterInitError, PowerMeter
+
+__all__ = ["NvmlMeter"]
+
+
+class NvmlMeter(PowerMeter):
+    name = "nvml"
+
+    def __init__(self, index: int = 0) -> None:
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._nvml = pynvml
+            self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            pynvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
+        except ImportError:
+            raise MeterInitError("NVML: the nvidia-ml-py package is not installed (pip install nvidia-ml-py)") from None
+        except Exception as exc:  # pynvml raises NVMLError subclasses
+            raise MeterInitError(f"NVML: cannot read GPU {index}'s energy counter ({exc})") from None
+        self.name = f"nvml:{index}"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        try:
+            cls()
+            return True
+        except Exception:
+            return False
+
+    def _read_mj(self) -> float:
+        return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))

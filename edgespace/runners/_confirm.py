@@ -1,0 +1,94 @@
+"""``confirm(spec, ...)``: export (in a child process, cached), derive the precision, run, measure."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from edgespace._errors import SpecError
+from edgespace._spec import PRECISIONS, ArchSpec
+from edgespace.meters import get_meter
+from edgespace.runners.common import Measurement, get_runner
+
+__all__ = ["confirm", "prepare_onnx"]
+
+
+def prepare_onnx(spec: ArchSpec, precision: str, *, provider: str = "CPUExecutionProvider", model=None,
+                 calibration_data=None, cache_dir: str | os.PathLike | None = None) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+    """The ONNX file to run for ``spec`` at ``precision`` (and notes on how it was made)."""
+    from edgespace.runners._export import cached_onnx_path, export_many
+    from edgespace.runners._precision import calibration_images, convert_fp16, quantize_int8
+
+    notes: list[str] = []
+    if model is not None:
+        # The caller's own module: torch is loaded in this process already, so export here.
+        from edgespace._build import export_onnx
+        import tempfile
+
+        path = export_onnx(spec, os.path.join(tempfile.mkdtemp(prefix="edgespace-onnx-"), "model.onnx"), model=model)
+        notes.append("exported in-process from the given model (torch threads may slow the timing)")
+    else:
+        path = export_many([spec], cache_dir)[0]
+    if precision == "int8":
+        images = calibration_images(calibration_data, spec.resolution)
+        path = quantize_int8(path, images)
+        src = "generated images" if calibration_data is None else f"{len(images)} calibration images"
+        notes.append(f"int8: ONNX Runtime static quantization (QDQ, per-channel, MinMax) calibrated on {src}")
+    elif precision == "fp16":
+        path = convert_fp16(path, provider)
+    return str(path), tuple(notes)
+
+
+def confirm(
+    spec: ArchSpec,
+    backend: str = "onnxruntime",
+    *,
+    precision: str | None = None,
+    threads: int | None = None,
+    warmup: int = 10,
+    runs: int | None = 100,
+    duration_s: float | None = None,
+    rounds: int = 5,
+    model=None,
+    calibration_data=None,
+    profile: bool = True,
+    profile_runs: int = 10,
+    meter: str = "auto",
+    provider: str = "CPUExecutionProvider",
+    cache_dir: str | os.PathLike | None = None,
+) -> Measurement:
+    """Run ``spec``'s real network and return what was measured (see :class:`Measurement`).
+
+    ``precision`` defaults to the spec's: ``fp32``; ``int8`` (ONNX Runtime static QDQ
+    quantization, calibrated on ``calibration_data``: an image folder, an array of images, or
+    ``None`` for generated images); ``fp16`` where the provider computes in fp16 (otherwise
+    :class:`~edgespace.UnavailableError`). Give either ``runs`` (count, in ``rounds`` rounds) or
+    ``duration_s`` (a sustained run, with throughput over time). ``threads`` defaults to the
+    machine's core count. The export runs in a child process and is cached, so this process
+    never loads torch (unless ``model`` is given: it is exported here). Energy is measured only
+    where a power meter exists (``meter``: ``auto``, ``none`` or a name from
+    :data:`edgespace.meters.METERS`); otherwise ``energy_mj`` is None and
+    ``energy_unavailable_reason`` says why.
+    """
+    if not isinstance(spec, ArchSpec):
+        raise TypeError(f"confirm() takes an ArchSpec, got {type(spec).__name__}")
+    precision = spec.precision if precision is None else precision
+    if precision not in PRECISIONS:
+        raise SpecError(f"confirm(precision={precision!r}) is not allowed; allowed: {', '.join(PRECISIONS)}")
+    if (runs is None) == (duration_s is None):
+        raise SpecError("confirm(): give exactly one of runs=N or duration_s=S")
+    if runs is not None and (not isinstance(runs, int) or runs < 1):
+        raise SpecError(f"confirm(runs={runs!r}): allowed: an integer >= 1")
+    if duration_s is not None and not (isinstance(duration_s, (int, float)) and 0 < duration_s <= 86400):
+        raise SpecError(f"confirm(duration_s={duration_s!r}): allowed: 0 < seconds <= 86400")
+    threads = threads if threads is not None else (os.cpu_count() or 1)
+    if not isinstance(threads, int) or threads < 1:
+        raise SpecError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
+    runner = get_runner(backend, provider=provider) if backend == "onnxruntime" else get_runner(backend)
+    path, notes = prepare_onnx(spec, precision, provider=provider, model=model,
+                               calibration_data=calibration_data, cache_dir=cache_dir)  # fmt: skip
+    if "torch" in sys.modules:
+        notes += ("torch is loaded in this process; its idle OpenMP threads can slow ORT timings",)
+    return runner.measure(path, spec, precision=precision, threads=threads, warmup=warmup, runs=runs,
+                          duration_s=duration_s, rounds=rounds, profile=profile, profile_runs=profile_runs,
+                          meter=get_meter(meter), notes=notes)  # fmt: skip

@@ -1,0 +1,123 @@
+"""The runner contract: one ABC, the :class:`Measurement` it returns, and the runner registry.
+
+A runner executes a real network on a real backend and reports only what it measured. Units are
+in field names (``latency_ms_p50``, ``peak_memory_bytes``, ``energy_mj``). A number nobody
+measured is ``None`` with the reason beside it, never a model's guess.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+
+from edgespace._errors import UnavailableError
+from edgespace._spec import ArchSpec
+
+__all__ = ["Measurement", "Runner", "register_runner", "get_runner", "list_runners", "RUNNERS"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One confirmation run of one spec.
+
+    Latency statistics are over every timed run (``runs`` of them), taken in ``rounds`` rounds;
+    ``latency_ms_robust`` is the minimum of the per-round medians (robust to a neighbour stealing
+    the cores for a while) and ``latency_spread_pct`` the spread of those medians
+    (``(max - min) / min``), the noise floor of this measurement. ``throughput_fps`` is runs per
+    second of timed wall clock (one inference at a time). For a duration run,
+    ``throughput_series`` holds ``(t_s, fps)`` per window, ``peak_fps`` the best window and
+    ``sustained_fps`` the median of the last third of the windows.
+
+    Memory is ONNX Runtime's own accounting: ``peak_memory_bytes`` is the peak of live
+    intermediate tensors (and kernel workspace) that its arena handed out during the first run of
+    a profiled session, weights excluded (see :func:`edgespace.calibration.read_ort_profile`);
+    ``memory_source`` says so; ``rss_delta_bytes`` is the process's resident-set
+    growth from before the session was created to after the runs (weights, arena, code pages).
+
+    ``node_profile`` (when profiled) holds per-kernel times; see
+    :func:`edgespace.calibration.map_nodes` for mapping them to layer-table rows.
+    """
+
+    spec: ArchSpec
+    backend: str
+    provider: str
+    precision: str
+    threads: int
+    warmup: int
+    runs: int
+    rounds: int
+    latency_ms_p50: float
+    latency_ms_p90: float
+    latency_ms_p99: float
+    latency_ms_mean: float
+    latency_ms_min: float
+    latency_ms_robust: float
+    latency_spread_pct: float
+    throughput_fps: float
+    duration_s: float | None = None
+    throughput_series: tuple[tuple[float, float], ...] = ()
+    peak_fps: float | None = None
+    sustained_fps: float | None = None
+    peak_memory_bytes: int | None = None
+    memory_source: str = ""
+    rss_delta_bytes: int | None = None
+    energy_mj: float | None = None
+    energy_unavailable_reason: str | None = None
+    avg_power_w: float | None = None
+    meter: str = "none"
+    node_profile: object | None = field(default=None, repr=False, compare=False)
+    onnx_path: str = ""
+    runtime_version: str = ""
+    clean_process: bool = True
+    date: str = ""
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready); the node profile as a list of ``[name, op_type, time_us]``."""
+        d = asdict(self) if self.node_profile is None else asdict(self.__class__(**{**self.__dict__, "node_profile": None}))
+        d["spec"] = self.spec.to_dict()
+        d["throughput_series"] = [list(p) for p in self.throughput_series]
+        if self.node_profile is not None:
+            d["node_profile"] = [[n.name, n.op_type, n.time_us] for n in self.node_profile.nodes]
+        return d
+
+
+class Runner(abc.ABC):
+    """A backend that runs ONNX files. ``is_available()`` never raises; ``measure`` does the work."""
+
+    name: str = "runner"
+
+    @classmethod
+    @abc.abstractmethod
+    def is_available(cls) -> bool:
+        """Whether the backend can run here (its package imports, a device is present)."""
+
+    @classmethod
+    def unavailable_reason(cls) -> str:
+        return f"backend {cls.name!r} is not available here"
+
+    @abc.abstractmethod
+    def measure(self, onnx_path, spec: ArchSpec, **kwargs) -> Measurement:
+        """Time ``onnx_path`` (the network of ``spec``) and return what was measured."""
+
+
+RUNNERS: dict[str, type[Runner]] = {}
+
+
+def register_runner(cls: type[Runner]) -> type[Runner]:
+    """Class decorator: make a runner available to :func:`confirm` by its ``name``."""
+    RUNNERS[cls.name] = cls
+    return cls
+
+
+def list_runners(available_only: bool = False) -> list[str]:
+    return sorted(n for n, c in RUNNERS.items() if not available_only or c.is_available())
+
+
+def get_runner(name: str, **kwargs) -> Runner:
+    if name not in RUNNERS:
+        raise ValueError(f"backend={name!r} is unknown; allowed: {', '.join(sorted(RUNNERS))}")
+    cls = RUNNERS[name]
+    if not cls.is_available():
+        raise UnavailableError(cls.unavailable_reason())
+    return cls(**kwargs)

@@ -1,0 +1,283 @@
+"""ONNX Runtime runner: timed runs, a separate profiled pass for per-node times and memory.
+
+Sessions run one inference at a time (sequential executor, ``intra_op_num_threads = threads``,
+``inter_op_num_threads = 1``) on a fixed uint8 image. The timed session is not profiled (the
+profiler adds per-node overhead); the profiled pass is a second session of ``profile_runs`` runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgespace._spec import ArchSpec
+from edgespace.meters import NullMeter, PowerMeter, get_meter
+from edgespace.runners.common import Measurement, Runner, register_runner
+
+__all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "measure_interleaved", "rss_bytes"]
+
+
+MEMORY_SOURCE = ("onnxruntime profiler, first run of a profiled session: peak mem_bytes_requested_in_use "
+                 "minus the arena's use before the first kernel (live intermediate tensors + workspace; "
+                 "weights excluded)")
+
+
+def rss_bytes() -> int | None:
+    """This process's resident set size (Linux ``/proc/self/statm``), or None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def make_session(path, threads: int, *, provider: str = "CPUExecutionProvider", profile_prefix: str | None = None):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = int(threads)
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    if profile_prefix is not None:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(str(path), so, providers=[provider])
+
+
+def input_for(session, resolution: int, seed: int = 0) -> dict:
+    inp = session.get_inputs()[0]
+    dtype = np.uint8 if "uint8" in inp.type else np.float32
+    x = np.random.default_rng(seed).integers(0, 256, size=(1, 3, resolution, resolution)).astype(dtype)
+    return {inp.name: x}
+
+
+def _percentiles(lat_ms: np.ndarray) -> tuple[float, float, float]:
+    p50, p90, p99 = np.percentile(lat_ms, [50, 90, 99])
+    return float(p50), float(p90), float(p99)
+
+
+@register_runner
+class OnnxRuntimeRunner(Runner):
+    name = "onnxruntime"
+
+    def __init__(self, provider: str = "CPUExecutionProvider") -> None:
+        self.provider = provider
+
+    @classmethod
+    def is_available(cls) -> bool:
+        try:
+            import onnxruntime  # noqa: F401
+
+            return True
+        except Exception:
+            return False
+
+    @classmethod
+    def unavailable_reason(cls) -> str:
+        return "backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)"
+
+    def profile(self, onnx_path, spec: ArchSpec, *, threads: int, runs: int = 10):
+        """Per-node times and ORT's memory accounting from a profiled session (``runs`` runs
+        after one discarded warm-up run). Returns a :class:`~edgespace.calibration.NodeProfile`."""
+        from edgespace.calibration._ingest import read_ort_profile
+
+        with tempfile.TemporaryDirectory(prefix="edgespace-prof-") as tmp:
+            sess = make_session(onnx_path, threads, provider=self.provider, profile_prefix=str(Path(tmp) / "ort"))
+            feed = input_for(sess, spec.resolution)
+            for _ in range(runs + 1):
+                sess.run(None, feed)
+            prof = read_ort_profile(sess.end_profiling())
+        return prof
+
+    def measure(
+        self,
+        onnx_path,
+        spec: ArchSpec,
+        *,
+        precision: str = "fp32",
+        threads: int = 1,
+        warmup: int = 10,
+        runs: int | None = 100,
+        duration_s: float | None = None,
+        rounds: int = 5,
+        profile: bool = True,
+        profile_runs: int = 10,
+        meter: PowerMeter | None = None,
+        notes: tuple[str, ...] = (),
+    ) -> Measurement:
+        import onnxruntime as ort
+
+        meter = meter if meter is not None else get_meter()
+        rss0 = rss_bytes()
+        sess = make_session(onnx_path, threads, provider=self.provider)
+        feed = input_for(sess, spec.resolution)
+        for _ in range(max(0, warmup)):
+            sess.run(None, feed)
+        lat: list[float] = []
+        ends: list[float] = []
+        token = meter.begin_window()
+        t_start = time.perf_counter()
+        if duration_s is not None:
+            while True:
+                t0 = time.perf_counter()
+                sess.run(None, feed)
+                t1 = time.perf_counter()
+                lat.append(t1 - t0)
+                ends.append(t1 - t_start)
+                if t1 - t_start >= duration_s:
+                    break
+        else:
+            for _ in range(int(runs)):
+                t0 = time.perf_counter()
+                sess.run(None, feed)
+                t1 = time.perf_counter()
+                lat.append(t1 - t0)
+                ends.append(t1 - t_start)
+        wall = time.perf_counter() - t_start
+        window = meter.end_window(token)
+        rss1 = rss_bytes()
+        lat_ms = np.array(lat) * 1e3
+        ends_a = np.array(ends)
+        series: tuple[tuple[float, float], ...] = ()
+        peak_fps = sustained_fps = None
+        if duration_s is not None:
+            n_win = int(min(20, max(2, math.floor(duration_s))))
+            edges = np.linspace(0, ends_a[-1], n_win + 1)
+            counts = np.histogram(ends_a, bins=edges)[0]
+            width = edges[1] - edges[0]
+            series = tuple((float(edges[i + 1]), float(counts[i] / width)) for i in range(n_win))
+            fps = np.array([f for _, f in series])
+            peak_fps = float(fps.max())
+            sustained_fps = float(np.median(fps[-max(1, n_win // 3) :]))
+            groups = np.array_split(lat_ms, n_win)
+        else:
+            groups = np.array_split(lat_ms, max(1, min(rounds, len(lat_ms))))
+        medians = np.array([np.median(g) for g in groups if len(g)])
+        robust = float(medians.min())
+        prof = self.profile(onnx_path, spec, threads=threads, runs=profile_runs) if profile else None
+        p50, p90, p99 = _percentiles(lat_ms)
+        energy_reason = window.unavailable_reason
+        return Measurement(
+            spec=spec,
+            backend=self.name,
+            provider=self.provider,
+            precision=precision,
+            threads=int(threads),
+            warmup=int(warmup),
+            runs=len(lat_ms),
+            rounds=len(medians),
+            latency_ms_p50=p50,
+            latency_ms_p90=p90,
+            latency_ms_p99=p99,
+            latency_ms_mean=float(lat_ms.mean()),
+            latency_ms_min=float(lat_ms.min()),
+            latency_ms_robust=robust,
+            latency_spread_pct=float((medians.max() - robust) / robust * 100),
+            throughput_fps=float(len(lat_ms) / wall),
+            duration_s=float(wall) if duration_s is not None else None,
+            throughput_series=series,
+            peak_fps=peak_fps,
+            sustained_fps=sustained_fps,
+            peak_memory_bytes=prof.peak_memory_bytes if prof is not None else None,
+            memory_source=MEMORY_SOURCE
+            if prof is not None and prof.peak_memory_bytes is not None
+            else "not profiled (profile=False)",  # fmt: skip
+            rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
+            energy_mj=window.energy_mj,
+            energy_unavailable_reason=energy_reason,
+            avg_power_w=window.avg_power_w,
+            meter=window.meter,
+            node_profile=prof,
+            onnx_path=str(onnx_path),
+            runtime_version=f"onnxruntime {ort.__version__}",
+            clean_process="torch" not in sys.modules,
+            date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            notes=tuple(notes),
+        )
+
+
+_ = NullMeter  # re-exported for type checkers
+
+
+def measure_interleaved(
+    paths: list,
+    specs: list[ArchSpec],
+    *,
+    threads: int,
+    rounds: int = 5,
+    round_s: float = 0.08,
+    warmup: int = 3,
+    profile_runs: int = 10,
+    provider: str = "CPUExecutionProvider",
+    progress=None,
+) -> list[Measurement]:
+    """Time many networks fairly on a shared machine: one session each, then ``rounds`` rounds
+    that each run every network for about ``round_s`` seconds in turn, so that a slow spell hits
+    all of them alike. ``latency_ms_robust`` is the minimum of each network's per-round medians.
+    Each network is then profiled (``profile_runs`` runs) for node times and memory.
+    ``progress(step, total)`` is called after every unit of work."""
+    import onnxruntime as ort
+
+    runner = OnnxRuntimeRunner(provider)
+    total = len(specs) * (rounds + 2)
+    step = 0
+
+    def tick() -> None:
+        nonlocal step
+        step += 1
+        if progress is not None:
+            progress(step, total)
+
+    sessions, feeds, counts = [], [], []
+    for path, spec in zip(paths, specs):
+        s = make_session(path, threads, provider=provider)
+        f = input_for(s, spec.resolution)
+        t0 = time.perf_counter()
+        for _ in range(warmup):
+            s.run(None, f)
+        per = (time.perf_counter() - t0) / max(1, warmup)
+        sessions.append(s)
+        feeds.append(f)
+        counts.append(int(min(50, max(3, round(round_s / max(per, 1e-5))))))
+        tick()
+    lat: list[list[list[float]]] = [[] for _ in specs]
+    for _ in range(rounds):
+        for i, (s, f) in enumerate(zip(sessions, feeds)):
+            one = []
+            for _ in range(counts[i]):
+                t0 = time.perf_counter()
+                s.run(None, f)
+                one.append(time.perf_counter() - t0)
+            lat[i].append(one)
+        step += len(specs) - 1
+        tick()
+    del sessions
+    out = []
+    for i, (path, spec) in enumerate(zip(paths, specs)):
+        prof = runner.profile(path, spec, threads=threads, runs=profile_runs)
+        tick()
+        all_ms = np.concatenate([np.array(r) for r in lat[i]]) * 1e3
+        medians = np.array([np.median(r) for r in lat[i]]) * 1e3
+        p50, p90, p99 = _percentiles(all_ms)
+        out.append(Measurement(
+            spec=spec, backend=runner.name, provider=provider, precision=spec.precision, threads=int(threads),
+            warmup=warmup, runs=len(all_ms), rounds=rounds, latency_ms_p50=p50, latency_ms_p90=p90,
+            latency_ms_p99=p99, latency_ms_mean=float(all_ms.mean()), latency_ms_min=float(all_ms.min()),
+            latency_ms_robust=float(medians.min()),
+            latency_spread_pct=float((medians.max() - medians.min()) / medians.min() * 100),
+            throughput_fps=float(1e3 / all_ms.mean()), peak_memory_bytes=prof.peak_memory_bytes,
+            memory_source=MEMORY_SOURCE,
+            energy_unavailable_reason="not metered in interleaved calibration runs", node_profile=prof,
+            onnx_path=str(path), runtime_version=f"onnxruntime {ort.__version__}",
+            clean_process="torch" not in sys.modules,
+            date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        ))  # fmt: skip
+    return out

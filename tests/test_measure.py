@@ -1,0 +1,302 @@
+"""Real ONNX Runtime runs on tiny networks, the profiler-node → layer-row mapping, calibration,
+ingest of captured profiles, power meters, and ``edgespace calibrate``.
+
+All networks are exported once, in one child process, into a per-session cache (the timing
+process stays free of torch work)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import edgespace as es
+from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, live_bytes, peak_activation_bytes
+from edgespace.calibration import (
+    IngestError,
+    NodeTime,
+    calibrate,
+    draw_specs,
+    load_calibration,
+    map_nodes,
+    module_path,
+    read_ort_profile,
+    read_trtexec_profile,
+    read_trtexec_times,
+    segment_ids,
+)
+from edgespace.calibration._calibrate import CalibrationError
+from edgespace.cli import main
+from edgespace.meters import NullMeter, RaplMeter, get_meter
+from edgespace.runners import Fp16UnavailableError, confirm, export_many, fp16_supported
+
+DATA = Path(__file__).resolve().parent / "data"
+TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
+#: one tiny network per family: the mapping rule is checked on each family's real export
+FAMILY_TINY = [
+    TINY,
+    es.ArchSpec("efficientnet", 0.35, 0.5, 64),
+    es.ArchSpec("mobilenetv2", 0.35, 0.5, 64),
+    es.ArchSpec("mobilenetv3_large", 0.35, 0.5, 64),
+]
+#: what `edgespace calibrate --samples 3 --families mobilenetv3_small --seed 0` draws, and more
+CAL_SPECS = draw_specs(6, families=("mobilenetv3_small",), seed=0, ranges={"resolution": (64, 128)})
+CONV_LIKE = ("conv", "depthwise", "pointwise", "linear")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("edgespace-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGESPACE_CACHE_DIR", str(root))
+    export_many(FAMILY_TINY + CAL_SPECS)  # one child process for all of them
+    yield root
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(cache):
+    return confirm(TINY, threads=1, warmup=3, runs=30, rounds=3, profile_runs=3)
+
+
+def test_confirm_real_run_is_sane_and_never_invents_energy(tiny_run):
+    m = tiny_run
+    assert 0 < m.latency_ms_min <= m.latency_ms_p50 <= m.latency_ms_p90 <= m.latency_ms_p99
+    assert m.runs == 30 and m.rounds == 3 and m.threads == 1 and m.precision == "fp32"
+    assert m.throughput_fps > 0 and m.latency_ms_robust > 0 and m.latency_spread_pct >= 0
+    if not RaplMeter.is_available():  # no meter here: None plus the reason, never a number
+        assert m.energy_mj is None and m.avg_power_w is None
+        assert m.energy_unavailable_reason and "RAPL" in m.energy_unavailable_reason
+    assert m.clean_process  # this test process never imported torch for the run
+    # memory from ORT's own accounting equals liveness over the layer table
+    pred = peak_activation_bytes(es.layer_table(TINY), unfused_acts=ORT_CPU_UNFUSED_ACTS)
+    assert m.peak_memory_bytes == pytest.approx(pred, rel=0.2)
+    assert "onnxruntime profiler" in m.memory_source
+    d = m.to_dict()
+    json.dumps(d)
+    assert d["spec"]["family"] == "mobilenetv3_small" and d["energy_mj"] is None
+
+
+def test_duration_run_reports_throughput_over_time(cache):
+    m = confirm(TINY, threads=1, warmup=2, runs=None, duration_s=1.0, profile=False)
+    assert m.duration_s >= 1.0 and len(m.throughput_series) >= 2
+    assert m.peak_fps >= m.sustained_fps > 0
+    assert m.peak_memory_bytes is None and "not profiled" in m.memory_source
+
+
+def test_int8_static_qdq_runs_and_has_quantize_nodes(cache):
+    import onnx
+
+    m = confirm(TINY, precision="int8", threads=1, warmup=2, runs=10, profile=False)
+    graph = onnx.load(m.onnx_path).graph
+    assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 10
+    assert m.precision == "int8" and m.latency_ms_p50 > 0 and any("QDQ" in n for n in m.notes)
+
+
+def test_fp16_on_cpu_gives_a_clear_error(cache):
+    if fp16_supported("CPUExecutionProvider"):
+        pytest.skip("this CPU's ONNX Runtime computes Conv in fp16")
+    with pytest.raises(Fp16UnavailableError, match="fp16 unsupported on CPUExecutionProvider.*use fp32 or int8"):
+        confirm(TINY, precision="fp16", runs=1)
+
+
+def test_confirm_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="exactly one of runs"):
+        confirm(TINY, runs=None, duration_s=None)
+    with pytest.raises(ValueError, match="precision='bf16'"):
+        confirm(TINY, precision="bf16")
+    with pytest.raises(ValueError, match="backend='nope'"):
+        confirm(TINY, backend="nope")
+
+
+def test_module_path_rule():
+    assert module_path("/model/blocks/blocks.1/blocks.1.0/conv_dw/Conv_output_0_nchwc_kernel_time") == "blocks.1.0.conv_dw.Conv_output_0"
+    assert module_path("/model/bn1/act/Mul/QuickGeluFusion/_kernel_time") == "bn1.act.Mul.QuickGeluFusion"
+    assert module_path("/model/blocks/blocks.2/blocks.2.1/se/gate/HardSigmoid_output_0_nchwc") == "blocks.2.1.se.gate.HardSigmoid_output_0"
+    assert module_path("/Cast_kernel_time") == ""  # the folded preprocessing
+    assert module_path("ReorderInput_token_13_kernel_time") is None  # a layout node ORT inserted
+    assert module_path("Reformatting CopyNode for Input Tensor 0 to /model/conv_stem/Conv") is None
+
+
+@pytest.mark.parametrize("spec", FAMILY_TINY, ids=lambda s: s.family)
+def test_profiler_nodes_cover_every_conv_like_row_of_a_real_export(cache, spec):
+    from edgespace.runners.ort import OnnxRuntimeRunner
+
+    path = export_many([spec])[0]
+    prof = OnnxRuntimeRunner().profile(path, spec, threads=1, runs=1)
+    table = es.layer_table(spec)
+    mapped = map_nodes(list(prof.nodes), table)
+    covered = {i for rows in mapped["rows"] for i in rows}
+    conv_rows = set(np.flatnonzero(table["op"].isin(CONV_LIKE).to_numpy()))
+    assert conv_rows <= covered, [table["name"].iat[i] for i in sorted(conv_rows - covered)]
+    assert covered == set(range(len(table)))  # and, in fact, every row
+    model_nodes = mapped[mapped["path"].fillna("").str.len() > 0]
+    assert (model_nodes["anchor"] >= 0).all()  # every /model/ node lands on a row
+    assert mapped["time_us"].sum() == pytest.approx(prof.node_total_ms * 1e3)
+    seg = segment_ids(table)
+    for _, node in mapped.iterrows():  # a node's rows all lie in its segment
+        assert all(seg[r] == node["segment"] for r in node["rows"])
+    # the fused stem: conv + bn (+ act when fused) is one node's group
+    stem = mapped[mapped["rows"].apply(lambda r: 0 in r)].iloc[0]
+    assert {0, 1} <= set(stem["rows"])
+
+
+def test_liveness_keeps_the_residual_input_alive():
+    # input(100) -> a(400) -> b(100) -> add(b, input)(100): the input lives across the block
+    t = pd.DataFrame({
+        "name": ["a", "b", "add"], "op": ["pointwise", "pointwise", "add"], "act": ["", "", ""],
+        "input_bytes": [100, 400, 200], "output_bytes": [400, 100, 100], "reads": [(-1,), (0,), (1, -1)],
+    })  # fmt: skip
+    assert list(live_bytes(t)) == [500, 600, 300]
+    assert peak_activation_bytes(t) == 600
+    no_skip = t.assign(reads=[(-1,), (0,), (1,)])
+    assert peak_activation_bytes(no_skip) == 500
+
+
+def test_liveness_narrow_skip_needs_less_than_a_wide_one():
+    spec = es.ArchSpec("mobilenetv2", 1.0, 1.0, 224)
+    t = es.layer_table(spec)
+    peak = peak_activation_bytes(t)
+    # the skip on the expanded middle: every residual add also reads the expanded tensor
+    wide = t.copy()
+    reads = list(wide["reads"])
+    for i in np.flatnonzero(wide["op"].to_numpy() == "add"):
+        block = wide["block"].iat[i]
+        dw = [j for j in range(i) if wide["block"].iat[j] == block and wide["op"].iat[j] == "depthwise"][0]
+        reads[i] = reads[i] + (dw - 1,)
+    wide["reads"] = reads
+    adds = wide["op"].to_numpy() == "add"
+    assert (live_bytes(wide)[adds] > live_bytes(t)[adds]).all()
+    assert peak_activation_bytes(wide) >= peak
+
+
+@pytest.fixture(scope="module")
+def cal_measurements(cache):
+    from edgespace.calibration._loop import collect
+
+    return collect(CAL_SPECS, threads=1, rounds=5, round_s=0.02, profile_runs=5)
+
+
+def test_calibration_predicts_a_held_out_spec_and_round_trips(cal_measurements, tmp_path):
+    # hold out the network in the middle by MACs: interpolation, as a calibration is used
+    macs = [es.table_totals(es.layer_table(m.spec))["macs"] for m in cal_measurements]
+    mid = int(np.argsort(macs)[len(macs) // 2])
+    held = cal_measurements[mid]
+    train = [m for i, m in enumerate(cal_measurements) if i != mid]
+    cal = calibrate("host", train, threads=1)
+    pred = cal.predict_latency_ms(held.spec)
+    # a loose bound: five tiny networks, timed for a fraction of a second on a shared machine
+    assert pred == pytest.approx(held.latency_ms_robust, rel=0.5)
+    prov = cal.provenance
+    assert prov["networks"] == 5 and prov["threads"] == 1 and prov["runtime"].startswith("onnxruntime ")
+    assert prov["date"] and prov["segments"] > 100 and prov["families"] == ["mobilenetv3_small"]
+    assert set(cal.efficiency) >= {"conv", "depthwise", "pointwise"}
+    path = cal.save(tmp_path / "host-1t.json")
+    back = load_calibration(path)
+    assert back.provenance == prov
+    assert back.predict_latency_ms(held.spec) == pytest.approx(pred, rel=1e-9)
+
+
+def test_calibration_rejects_bad_input(tmp_path, cal_measurements):
+    with pytest.raises(CalibrationError, match="need at least 3"):
+        calibrate(None, cal_measurements[:2])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(CalibrationError, match="format: 'something-else'"):
+        load_calibration(bad)
+    with pytest.raises(CalibrationError, match="no such calibration file"):
+        load_calibration(tmp_path / "missing.json")
+
+
+def test_ingest_ort_profile_fixture():
+    prof = read_ort_profile(DATA / "ort_profile_mnv3s_w035_r64.json")
+    assert prof.runs == 1 and len(prof.run_ms) == 1 and len(prof.nodes) > 50
+    assert prof.peak_memory_bytes == peak_activation_bytes(es.layer_table(TINY), unfused_acts=ORT_CPU_UNFUSED_ACTS)
+    mapped = map_nodes(list(prof.nodes), es.layer_table(TINY))
+    assert set(range(len(es.layer_table(TINY)))) == {i for r in mapped["rows"] for i in r}
+
+
+def test_ingest_trtexec_profile_and_times_fixtures():
+    prof = read_trtexec_profile(DATA / "trtexec_profile_mnv3s_w035_r64.json")
+    assert prof.runs == 200 and prof.nodes[0].name.startswith("Reformatting CopyNode")
+    table = es.layer_table(TINY)
+    mapped = map_nodes(list(prof.nodes), table)
+    fused = mapped[mapped["node"].str.contains(r" \+ ")]
+    assert len(fused) > 5 and (fused["anchor"] >= 0).all()
+    conv_rows = set(np.flatnonzero(table["op"].isin(CONV_LIKE).to_numpy()))
+    assert conv_rows <= {i for r in mapped["rows"] for i in r}
+    times = read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")
+    assert times["runs"] == 20 and times["latency_ms_p50"] <= times["latency_ms_p99"]
+    assert times["compute_ms_p50"] < times["latency_ms_p50"]
+    # calibrating a device from captured files: (spec, node profile, end-to-end ms) triples
+    items = [(TINY, prof, times["latency_ms_p50"])] * 3
+    cal = calibrate(None, items, threads=None, precision="fp16")
+    assert cal.provenance["runtime"].startswith("unknown") and cal.predict_latency_ms(TINY) > 0
+
+
+def test_ingest_rejects_other_files(tmp_path):
+    f = tmp_path / "x.json"
+    f.write_text("[1, 2]")
+    with pytest.raises(IngestError, match="list of trace events"):
+        read_ort_profile(f)
+    with pytest.raises(IngestError, match=r'starting with \{"count": N\}'):
+        read_trtexec_profile(f)
+    f.write_text("not json")
+    with pytest.raises(IngestError, match="not JSON"):
+        read_trtexec_times(f)
+    with pytest.raises(IngestError, match="no such file"):
+        read_ort_profile(tmp_path / "nope.json")
+
+
+def test_meters_fall_back_to_null_and_rapl_reads_a_fake_powercap(tmp_path):
+    assert isinstance(get_meter("none"), NullMeter)
+    w = NullMeter("because").end_window(NullMeter().begin_window())
+    assert w.energy_mj is None and w.unavailable_reason == "because" and w.avg_power_w is None
+    dom = tmp_path / "intel-rapl:0"
+    dom.mkdir()
+    (dom / "energy_uj").write_text("999000000")
+    (dom / "max_energy_range_uj").write_text("1000000000")
+    assert RaplMeter.is_available(root=tmp_path)
+    meter = RaplMeter(root=tmp_path)
+    token = meter.begin_window()
+    (dom / "energy_uj").write_text("2000000")  # wrapped: 1 J to the top, then 2 J
+    assert meter.end_window(token).energy_mj == pytest.approx(3000.0)
+    assert not RaplMeter.is_available(root=tmp_path / "missing")
+    with pytest.raises(ValueError, match="meter='x'"):
+        get_meter("x")
+
+
+def test_cli_calibrate_runs_the_loop(cache, tmp_path, capsys):
+    out = tmp_path / "cal.json"
+    rc = main(["calibrate", "--samples", "3", "--families", "mobilenetv3_small", "--rounds", "2",
+               "--out", str(out), "--json"])  # fmt: skip
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["path"] == str(out) and printed["provenance"]["networks"] == 3
+    assert load_calibration(out).provenance["threads"] == 1
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["calibrate", "--samples", "2"], "samples=2"),
+    (["calibrate", "--samples", "x"], "--samples: invalid int value: 'x'"),
+    (["calibrate", "--threads", "0"], "--threads 0"),
+    (["calibrate", "--families", "resnet"], "unknown ['resnet']"),
+    (["calibrate", "--profile", "no-such-device", "--samples", "3"], "no-such-device"),
+])  # fmt: skip
+def test_cli_calibrate_bad_input_exits_2_with_one_line(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err
+
+
+def test_public_names_are_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys, edgespace; assert 'onnxruntime' not in sys.modules; "
+            "edgespace.confirm, edgespace.calibrate, edgespace.Measurement, edgespace.load_calibration; "
+            "assert 'torch' not in sys.modules")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
