@@ -29,13 +29,16 @@ __all__ = [
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
+    "EfficientNetSpace",
     "Estimate",
     "EvaluatorAccuracy",
     "HardwareProfile",
     "ImageFolderProxy",
+    "MobileNetSpace",
     "PRECISIONS",
     "PowerMode",
     "PublishedAccuracy",
+    "SearchResult",
     "ProfileError",
     "SpecError",
     "UnavailableError",
@@ -53,6 +56,8 @@ __all__ = [
     "predict_accuracy",
     "predict_accuracy_many",
     "register_family",
+    "screen",
+    "search",
     "simulate_thermal",
     "table_totals",
 ]
@@ -71,6 +76,12 @@ _LAZY = {
     "estimate_many": "edgespace.cost",
     "simulate_thermal": "edgespace.cost",
     "ImageFolderProxy": "edgespace.accuracy._evaluator",
+    # the search imports optuna
+    "EfficientNetSpace": "edgespace.search",
+    "MobileNetSpace": "edgespace.search",
+    "SearchResult": "edgespace.search",
+    "screen": "edgespace.search",
+    "search": "edgespace.search",
 }
 
 

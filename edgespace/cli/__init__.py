@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "edgespace.cli._layers",
     "edgespace.cli._profiles",
     "edgespace.cli._estimate",
+    "edgespace.cli._search",
 )
 
 
