@@ -499,6 +499,8 @@ def search(
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # we beat for asked trials ourselves (_Heartbeat), which Optuna does only in optimize()
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         _run(ctx, n_jobs)
     return SearchResult(study, space=space, profile=prof, objectives=objs, constraints=cons, storage=store_text, told=ctx.told)
 

@@ -65,7 +65,12 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
     description of it (no password)."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+    def journal(path: Path):
+        # The lock is a symlink held for one append; a process killed while holding it leaves it
+        # behind, and the next writer breaks it after the grace period (Optuna's default: 30 s).
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileSymlinkLock(str(path), grace_period=10)))
 
     if storage is not None and not isinstance(storage, (str, os.PathLike)):
         if isinstance(storage, optuna.storages.BaseStorage):
@@ -75,7 +80,7 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
         folder = run_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{check_study_name(study_name)}.journal"
-        return JournalStorage(JournalFileBackend(str(path))), f"journal:{path}"
+        return journal(path), f"journal:{path}"
     text = os.fspath(storage)
     if text in ("memory", ":memory:"):
         return optuna.storages.InMemoryStorage(), "memory"
@@ -83,7 +88,7 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
         path = Path(text.removeprefix("journal:").removeprefix("//"))
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path))), f"journal:{path}"
+        return journal(path), f"journal:{path}"
     if "://" not in text:
         raise SearchError(f"storage {text!r}: not understood; allowed: 'memory', 'journal:PATH', a path ending in .journal, "
                           "or an Optuna RDB URL such as sqlite:///study.db or postgresql://user@host/db")  # fmt: skip
@@ -105,7 +110,12 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
         raise SearchError(f"storage {text.split('@')[-1]!r}: a database driver is missing: {exc}") from None
     except Exception as exc:  # sqlalchemy errors: bad URL, server down, auth
         raise SearchError(f"storage {text.split('@')[-1]!r}: cannot open: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    return rdb, text.split("@")[-1] if "@" in text else text
+    return rdb, _without_credentials(text)
+
+
+def _without_credentials(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
 
 
 def has_heartbeat(storage: Any) -> bool:
