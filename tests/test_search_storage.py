@@ -124,8 +124,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def postgres_url(tmp_path_factory):
     """``EDGESPACE_TEST_POSTGRES_URL`` (set by .ci/run, which starts Debian's postgresql), or a
-    throw-away server started here with initdb/pg_ctl on loopback; skipped, saying why, only
-    when neither is possible."""
+    throw-away server started here with initdb/pg_ctl on loopback (as the postgres user when we
+    are root); skipped, saying why, only when neither is possible."""
     url = os.environ.get("EDGESPACE_TEST_POSTGRES_URL")
     if url:
         yield url
@@ -134,23 +134,35 @@ def postgres_url(tmp_path_factory):
     initdb = shutil.which("initdb") or (str(bins[-1]) if bins else None)
     if initdb is None:
         pytest.skip("no PostgreSQL server: EDGESPACE_TEST_POSTGRES_URL is unset and initdb is not installed (apt-get install postgresql)")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        pytest.skip("no PostgreSQL server: EDGESPACE_TEST_POSTGRES_URL is unset and initdb refuses to run as root "
-                    "(.ci/run starts a cluster with pg_ctlcluster and sets the variable)")  # fmt: skip
-    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
+    prefix: list[str] = []
     data = tmp_path_factory.mktemp("pgdata")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+        import pwd
+        import tempfile
+
+        try:
+            pg_user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("no PostgreSQL server: EDGESPACE_TEST_POSTGRES_URL is unset, we are root (initdb refuses) and "
+                        "there is no postgres user to run it as (.ci/run starts one with pg_ctlcluster)")  # fmt: skip
+        data = Path(tempfile.mkdtemp(prefix="edgespace-pg-", dir="/tmp"))
+        os.chown(data, pg_user.pw_uid, pg_user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
     port = _free_port()
-    r = subprocess.run([initdb, "-D", str(data), "-U", "edgespace", "--auth=trust", "-E", "UTF8"], capture_output=True, text=True)
+    r = subprocess.run([*prefix, initdb, "-D", str(data), "-U", "edgespace", "--auth=trust", "-E", "UTF8"], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"no PostgreSQL server: initdb failed: {r.stderr.strip()[:200]}")
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {data}"
-    r = subprocess.run([pg_ctl, "-D", str(data), "-o", opts, "-l", str(data / "log"), "-w", "start"], capture_output=True, text=True)
+    r = subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(data / "log"), "-w", "start"], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"no PostgreSQL server: pg_ctl start failed: {r.stderr.strip()[:200]}")
     try:
         yield f"postgresql://edgespace@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        if prefix:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 def test_postgresql_backed_search_and_worker(postgres_url, tmp_path):

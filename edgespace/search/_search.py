@@ -423,9 +423,10 @@ def search(
 
     ``objectives``: names from :data:`~edgespace.search.OBJECTIVES` (each has its direction).
     ``constraints``: strings such as ``"sustained_latency_ms <= 33"``, ``"fits_memory"``,
-    ``"energy_mj <= 70"``, or callables ``fn(row) -> bool | float``; they reach Optuna's
-    ``constraints_func`` (NSGA-II, TPE), are recorded with every trial, and infeasible trials
-    never enter :meth:`SearchResult.pareto_front`. A point that cannot run on its mode is always
+    ``"energy_mj <= 70"``, or callables ``fn(row) -> bool | float``; they reach Optuna as the
+    trial's constraint (``Trial.set_constraint``: the sum of violations, which NSGA-II and TPE
+    rank infeasible trials by), are recorded with every trial, and infeasible trials never
+    enter :meth:`SearchResult.pareto_front`. A point that cannot run on its mode is always
     infeasible.
 
     ``n_trials``: the study's total of complete trials (default 1000; the grid sampler: the
