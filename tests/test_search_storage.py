@@ -102,7 +102,7 @@ def test_rdb_heartbeat_retries_the_trial_of_a_dead_worker(tmp_path):
     study = first.study
     dead = study.ask(SPACE.distributions(prof))
     study._storage.record_heartbeat(dead._trial_id)
-    time.sleep(2.5)  # > grace period (2 x heartbeat_interval)
+    time.sleep(3.5)  # > grace period (2 x heartbeat_interval), with SQLite's whole-second timestamps
     again = search(SPACE, prof, ["accuracy", "energy_mj"], n_trials=15, population_size=10, storage=url, study_name="hb",
                    heartbeat_interval=1)  # fmt: skip
     trials = again.study.get_trials(deepcopy=False)
