@@ -33,15 +33,18 @@ __all__ = [
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
+    "EfficientNetSpace",
     "Estimate",
     "EvaluatorAccuracy",
     "FeasibilityResult",
     "HardwareProfile",
     "Measurement",
     "ImageFolderProxy",
+    "MobileNetSpace",
     "PRECISIONS",
     "PowerMode",
     "PublishedAccuracy",
+    "SearchResult",
     "ProfileError",
     "SpecError",
     "UnavailableError",
@@ -64,6 +67,8 @@ __all__ = [
     "predict_accuracy",
     "predict_accuracy_many",
     "register_family",
+    "screen",
+    "search",
     "simulate_thermal",
     "table_totals",
 ]
@@ -89,6 +94,12 @@ _LAZY = {
     "load_calibration": "edgespace.calibration",
     "CalibratedProfile": "edgespace.calibration",
     "peak_activation_bytes": "edgespace._liveness",
+    # the search imports optuna
+    "EfficientNetSpace": "edgespace.search",
+    "MobileNetSpace": "edgespace.search",
+    "SearchResult": "edgespace.search",
+    "screen": "edgespace.search",
+    "search": "edgespace.search",
 }
 
 

@@ -1,0 +1,151 @@
+"""``edgespace search`` (a multi-objective search, printed as its Pareto front) and
+``edgespace worker`` (join a stored study from another process or machine)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from edgespace._spec import PRECISIONS
+
+_SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
+_SHOWN = ("accuracy", "energy_mj", "sustained_latency_ms", "mode", "precision", "family", "width", "depth", "resolution")
+_FORMATS = {"accuracy": "{:.2f}", "energy_mj": "{:.2f}", "sustained_latency_ms": "{:.2f}", "width": "{:g}", "depth": "{:g}",
+            "accuracy_per_joule": "{:.1f}", "sustained_fps": "{:.1f}", "latency_ms": "{:.2f}", "total_memory_mb": "{:.1f}",
+            "fps": "{:.1f}", "sustained_energy_mj": "{:.2f}", "peak_activation_mb": "{:.2f}"}  # fmt: skip
+
+
+def _add_run_options(p) -> None:
+    p.add_argument("--storage", help="an Optuna storage URL (sqlite:///x.db, postgresql://user:pw@host/db), "
+                   "journal:PATH, or 'memory'; default: a journal file under $EDGESPACE_RUN_DIR or ./runs")  # fmt: skip
+    p.add_argument("--seed", type=int)
+    p.add_argument("--stale-after-s", type=float, default=600.0,
+                   help="journal storages: a RUNNING trial older than this is presumed dead and queued again")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def configure(sub) -> None:
+    p = sub.add_parser("search", help="multi-objective search of a design space; prints the Pareto front")
+    p.add_argument("--profile", required=True, help="a profile name (see `edgespace profiles list`) or a YAML path")
+    p.add_argument("--space", default="all", help=f"one of: {', '.join(_SPACES)} (default: all)")
+    p.add_argument("--objectives", default="accuracy,energy_mj", help="comma-separated; see the README for the list")
+    p.add_argument("--constraint", action="append", default=[], metavar="EXPR",
+                   help="e.g. 'sustained_latency_ms<=33', 'fits_memory', 'energy_mj<=70' (repeatable)")  # fmt: skip
+    p.add_argument("--trials", type=int, default=1000, help="total complete trials of the study (default 1000)")
+    p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, random, grid")
+    p.add_argument("--study", help="study name (default: derived from the search's definition; the same name resumes)")
+    p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
+    p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
+    p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
+    _add_run_options(p)
+    p.set_defaults(func=_run_search)
+
+    w = sub.add_parser("worker", help="join a stored search study and evaluate its trials")
+    w.add_argument("--storage", required=True, help="the study's storage (URL or journal path)")
+    w.add_argument("--study", required=True, help="the study name")
+    w.add_argument("--trials", type=int, help="the study's total of complete trials (default: as defined)")
+    w.add_argument("--seed", type=int)
+    w.add_argument("--stale-after-s", type=float, default=600.0)
+    w.add_argument("--json", action="store_true")
+    w.add_argument("--quiet", action="store_true")
+    w.set_defaults(func=_run_worker)
+
+
+class _Progress:
+    """A rich progress bar on stderr (transient), fed by ``search(progress=...)``."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.label = label
+        self.bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)  # fmt: skip
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _split(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _run_search(args) -> int:
+    from edgespace.search import named_space, search
+
+    if args.space not in _SPACES:
+        raise ValueError(f"--space {args.space!r}: allowed: {', '.join(_SPACES)}")
+    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes))
+    t0 = time.perf_counter()
+    with _Progress(not (args.quiet or args.json), "search") as progress:
+        result = search(space, args.profile, args.objectives, args.constraint, n_trials=args.trials, sampler=args.sampler,
+                        storage=args.storage, study_name=args.study, seed=args.seed, population_size=args.population_size,
+                        stale_after_s=args.stale_after_s, progress=progress)  # fmt: skip
+    return _print(result, args, time.perf_counter() - t0)
+
+
+def _run_worker(args) -> int:
+    from edgespace.search import run_worker
+
+    t0 = time.perf_counter()
+    with _Progress(not (args.quiet or args.json), f"worker {args.study}") as progress:
+        result = run_worker(args.storage, args.study, n_trials=args.trials, seed=args.seed,
+                            stale_after_s=args.stale_after_s, progress=progress)  # fmt: skip
+    return _print(result, args, time.perf_counter() - t0)
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _print(result, args, seconds: float) -> int:
+    import math
+
+    frame = result.trials_frame()
+    complete = frame[frame["state"] == "COMPLETE"] if len(frame) else frame
+    n_feasible = int(complete["feasible"].sum()) if len(complete) else 0
+    front = result.pareto_front()
+    objectives = [o.name for o in result.objectives]
+    shown = list(dict.fromkeys([*objectives, *_SHOWN]))
+    if args.json:
+        rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+                for r in front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")]  # fmt: skip
+        doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,
+               "objectives": [{"name": o.name, "direction": o.direction} for o in result.objectives],
+               "constraints": [str(c) for c in result.constraints], "trials": len(frame), "complete": len(complete),
+               "feasible": n_feasible, "evaluated_now": result.told, "seconds": round(seconds, 3), "front": rows}  # fmt: skip
+        print(json.dumps(doc, default=_jsonable))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=200)
+    cons = "; ".join(str(c) for c in result.constraints) or "none"
+    title = (f"Pareto front: {', '.join(f'{o.name} ({o.direction[:3]})' for o in result.objectives)} on {result.profile.name}"
+             f" | constraints: {cons}")  # fmt: skip
+    table = Table(title=title)
+    for c in shown:
+        table.add_column(c, justify="right")
+    for r in front.to_dict(orient="records"):
+        table.add_row(*[_FORMATS.get(c, "{}").format(r[c]) if r.get(c) is not None else "-" for c in shown])
+    console.print(table)
+    console.print(f"study {result.study_name!r} ({result.storage}): {len(complete)} complete trials "
+                  f"({result.told} evaluated now, {n_feasible} feasible), {len(front)} on the front, {seconds:.1f} s")  # fmt: skip
+    return 0

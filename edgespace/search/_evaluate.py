@@ -1,0 +1,82 @@
+"""Vectorised evaluation of design points: every Estimate field, accuracy, and derived metrics.
+
+One call per batch of trials (a generation of NSGA-II): :func:`~edgespace.cost.estimate_many`
+once per power mode present, and the accuracy model once over the distinct architectures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from edgespace._spec import ArchSpec
+from edgespace.cost import ESTIMATE_COLUMNS, estimate_many
+from edgespace.search._errors import SearchError
+
+__all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS"]
+
+SPEC_COLUMNS = ["family", "width", "depth", "resolution", "precision"]
+_INT = ("macs", "params", "n_fallback_ops")
+_BOOL = ("fits_memory", "runnable")
+
+
+def accuracy_ref(accuracy: Any) -> str:
+    """How a study records its accuracy model (a worker can rebuild only ``published:*``)."""
+    from edgespace.accuracy import PublishedAccuracy
+
+    if accuracy is None:
+        return "published:ptq"
+    if isinstance(accuracy, PublishedAccuracy):
+        return f"published:{accuracy.quantization}"
+    name = getattr(accuracy, "name", None)
+    version = getattr(accuracy, "version", None)
+    return f"custom:{type(accuracy).__name__}" + (f":{name}" if name else "") + (f":{version}" if version else "")
+
+
+def _predict_accuracy(frame: pd.DataFrame, accuracy: Any) -> pd.DataFrame:
+    """top1/top1_std/in_range for the distinct (family, width, depth, resolution, precision)."""
+    from edgespace.accuracy import predict_many
+
+    if accuracy is None:
+        return predict_many(frame)
+    if hasattr(accuracy, "predict_many"):
+        return accuracy.predict_many(frame)
+    if not hasattr(accuracy, "predict"):
+        raise SearchError(f"accuracy={accuracy!r}: give an AccuracyModel (an object with predict(spec)) or None")
+    rows = []
+    for r in frame.itertuples(index=False):
+        est = accuracy.predict(ArchSpec(r.family, float(r.width), float(r.depth), int(r.resolution), r.precision))
+        top1 = getattr(est, "top1", est)
+        rows.append({"top1": float(top1), "top1_std": float(getattr(est, "top1_std", np.nan)),
+                     "in_range": bool(getattr(est, "in_range", True))})  # fmt: skip
+    return pd.DataFrame(rows, index=frame.index)
+
+
+def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambient_c: float | None = None) -> pd.DataFrame:
+    """``points`` (family, width, depth, resolution, precision, mode, ...) plus every scalar
+    Estimate field, ``accuracy``, ``accuracy_std``, ``accuracy_in_range`` and
+    ``accuracy_per_joule`` (top-1 points × inferences per joule), on the same row order."""
+    out = points.reset_index(drop=True).copy()
+    n = len(out)
+    cols = {k: np.empty(n, dtype=bool if k in _BOOL else np.int64 if k in _INT else np.float64) for k in ESTIMATE_COLUMNS}
+    spec = out[SPEC_COLUMNS].astype({"width": float, "depth": float, "resolution": np.int64})
+    modes = out["mode"].to_numpy()
+    for mode in pd.unique(modes):
+        idx = np.flatnonzero(modes == mode)
+        est = estimate_many(spec.iloc[idx], profile, modes=[mode], ambient_c=ambient_c)
+        for k in ESTIMATE_COLUMNS:
+            cols[k][idx] = est[k].to_numpy()
+    for k in ESTIMATE_COLUMNS:
+        out[k] = cols[k]
+    uniq = spec.drop_duplicates(ignore_index=True)
+    acc = _predict_accuracy(uniq, accuracy)
+    uniq = uniq.assign(accuracy=acc["top1"].to_numpy(dtype=float), accuracy_std=acc["top1_std"].to_numpy(dtype=float),
+                       accuracy_in_range=acc["in_range"].to_numpy(dtype=bool))  # fmt: skip
+    merged = spec.merge(uniq, on=SPEC_COLUMNS, how="left")
+    for k in ("accuracy", "accuracy_std", "accuracy_in_range"):
+        out[k] = merged[k].to_numpy()
+    with np.errstate(invalid="ignore"):
+        out["accuracy_per_joule"] = np.where(out["runnable"], out["accuracy"] * out["inferences_per_joule"], np.nan)
+    return out
