@@ -269,3 +269,47 @@ def test_cli_bad_input_exits_2(argv, message, capsys, tmp_path, monkeypatch):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("edgespace: error:") and message in err and "Traceback" not in err
+
+
+def test_budget_constraint_keeps_only_deployable_designs():
+    """search(..., budget=Budget(...), constraints=["days_autonomy >= 7"]) (issue 9): each
+    candidate's sustained energy per inference is checked against the battery, and the front
+    holds only designs that meet the autonomy."""
+    from edgespace import Budget
+
+    # A 1 Wh battery, no harvest, 80,000 frames a day: the energy per inference decides.
+    budget = Budget(battery_wh=1.0, frames_per_day=80_000)
+    space = es.MobileNetSpace()
+    result = es.search(space, "jetson-orin-nano-8gb", ["accuracy", "energy_mj"], ["days_autonomy >= 7"],
+                       n_trials=120, storage="memory", seed=3, budget=budget)  # fmt: skip
+    trials = result.trials_frame()
+    assert {"days_autonomy", "budget_feasible", "budget_margin_fraction"} <= set(trials.columns)
+    # autonomy = usable energy / daily load, by hand, for every runnable trial
+    ok = trials["runnable"]
+    expected = 3600.0 / (80_000 * trials.loc[ok, "sustained_energy_mj"] / 1e3)
+    assert np.allclose(trials.loc[ok, "days_autonomy"], expected, rtol=1e-9)
+    assert (~trials["feasible"]).any() and trials["feasible"].any()
+    front = result.pareto_front()
+    assert len(front) and (front["days_autonomy"] >= 7).all()
+    assert (trials.loc[trials["days_autonomy"] < 7, "feasible"] == False).all()  # noqa: E712
+    # without the budget, the front reaches designs the battery cannot carry
+    free = es.search(space, "jetson-orin-nano-8gb", ["accuracy", "energy_mj"], n_trials=120, storage="memory", seed=3)
+    assert free.pareto_front()["sustained_energy_mj"].max() > front["sustained_energy_mj"].max()
+    with pytest.raises(es.EdgespaceError, match="needs an energy budget"):
+        es.search(space, "jetson-orin-nano-8gb", ["accuracy"], ["days_autonomy >= 7"], n_trials=5, storage="memory")
+
+
+def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
+    from edgespace import Budget, load_profile
+    from edgespace.search._evaluate import budget_from_dict, budget_to_dict
+
+    budget = Budget.from_profile("jetson-orin-nano-8gb", "7W", battery_wh=50, frames_per_day=2000, sleep_w=0.05)
+    frame = es.screen(es.MobileNetSpace(families=("mobilenetv2",), widths=(1.0, 1.0), resolutions=(224, 224)),
+                      "jetson-orin-nano-8gb", budget=budget)  # fmt: skip
+    profile = load_profile("jetson-orin-nano-8gb")
+    by_mode = frame.groupby("mode")["budget_daily_margin_j"].max()
+    idle = {m: profile.mode(m).idle_w for m in by_mode.index}
+    # a mode with a higher idle floor leaves less margin (always-on: idle all day)
+    order = sorted(idle, key=idle.get)
+    assert list(by_mode[order]) == sorted(by_mode[order], reverse=True)
+    assert budget_from_dict(budget_to_dict(budget)) == budget

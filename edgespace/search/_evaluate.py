@@ -15,7 +15,11 @@ from edgespace._spec import ArchSpec
 from edgespace.cost import ESTIMATE_COLUMNS, estimate_many
 from edgespace.search._errors import SearchError
 
-__all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS"]
+__all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS", "BUDGET_COLUMNS", "budget_to_dict", "budget_from_dict"]
+
+#: Columns added when a search runs under an energy budget (constraints may name them).
+BUDGET_COLUMNS = ("days_autonomy", "budget_daily_margin_j", "budget_margin_fraction", "budget_feasible")
+_FLOORS = ("idle_w", "sleep_w", "wake_s", "wake_energy_j")
 
 SPEC_COLUMNS = ["family", "width", "depth", "resolution", "precision"]
 _INT = ("macs", "params", "n_fallback_ops")
@@ -54,10 +58,71 @@ def _predict_accuracy(frame: pd.DataFrame, accuracy: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, index=frame.index)
 
 
-def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambient_c: float | None = None) -> pd.DataFrame:
+def budget_to_dict(budget) -> dict:
+    """A Budget as plain JSON data (stored with a study so that workers can rebuild it)."""
+    import dataclasses
+
+    out = {}
+    for f in dataclasses.fields(budget):
+        value = getattr(budget, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else dict(value) if f.name == "provenance" else value
+    return out
+
+
+def budget_from_dict(data: dict):
+    from edgespace.budget import Budget
+
+    return Budget(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _mode_budget(budget, profile, mode: str):
+    """The budget a candidate in ``mode`` must meet: when its floors came from a hardware
+    profile (``Budget.from_profile``), they follow the candidate's power mode; floors given by
+    hand stay as they are."""
+    from_profile = [k for k in _FLOORS if budget.provenance.get(k, "given") != "given"]
+    if not from_profile:
+        return budget
+    from edgespace.budget import Budget
+
+    keep = budget_to_dict(budget)
+    for k in from_profile + ["provenance"]:
+        keep.pop(k, None)
+    return Budget.from_profile(profile, mode, **{k: tuple(v) if isinstance(v, list) else v for k, v in keep.items()})
+
+
+def _budget_columns(out: pd.DataFrame, profile, budget) -> None:
+    from edgespace.budget import budget_metrics
+
+    n = len(out)
+    days = np.full(n, np.nan)
+    margin_j = np.full(n, np.nan)
+    margin = np.full(n, np.nan)
+    ok = np.zeros(n, dtype=bool)
+    modes = out["mode"].to_numpy()
+    energy_j = out["sustained_energy_mj"].to_numpy(dtype=float) / 1e3
+    runnable = out["runnable"].to_numpy(dtype=bool) & np.isfinite(energy_j)
+    for mode in pd.unique(modes):
+        idx = np.flatnonzero((modes == mode) & runnable)
+        if len(idx) == 0:
+            continue
+        m = budget_metrics(_mode_budget(budget, profile, mode), energy_j[idx])
+        days[idx] = m["days_autonomy"].to_numpy()
+        margin_j[idx] = m["daily_margin_j"].to_numpy()
+        margin[idx] = m["margin_fraction"].to_numpy()
+        ok[idx] = m["feasible"].to_numpy()
+    out["days_autonomy"] = days
+    out["budget_daily_margin_j"] = margin_j
+    out["budget_margin_fraction"] = margin
+    out["budget_feasible"] = ok
+
+
+def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambient_c: float | None = None,
+                    budget: Any = None) -> pd.DataFrame:  # fmt: skip
     """``points`` (family, width, depth, resolution, precision, mode, ...) plus every scalar
     Estimate field, ``accuracy``, ``accuracy_std``, ``accuracy_in_range`` and
-    ``accuracy_per_joule`` (top-1 points × inferences per joule), on the same row order."""
+    ``accuracy_per_joule`` (top-1 points × inferences per joule), on the same row order. With a
+    ``budget`` (:class:`~edgespace.budget.Budget`), each candidate's sustained energy per
+    inference in its mode is checked against it: :data:`BUDGET_COLUMNS`."""
     out = points.reset_index(drop=True).copy()
     n = len(out)
     cols = {k: np.empty(n, dtype=bool if k in _BOOL else np.int64 if k in _INT else np.float64) for k in ESTIMATE_COLUMNS}
@@ -79,4 +144,6 @@ def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambi
         out[k] = merged[k].to_numpy()
     with np.errstate(invalid="ignore"):
         out["accuracy_per_joule"] = np.where(out["runnable"], out["accuracy"] * out["inferences_per_joule"], np.nan)
+    if budget is not None:
+        _budget_columns(out, profile, budget)
     return out

@@ -18,7 +18,7 @@ import pandas as pd
 
 from edgespace.cost import ESTIMATE_COLUMNS
 from edgespace.search._errors import SearchError
-from edgespace.search._evaluate import accuracy_ref, evaluate_points
+from edgespace.search._evaluate import BUDGET_COLUMNS, accuracy_ref, budget_from_dict, budget_to_dict, evaluate_points
 from edgespace.search._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.search._pareto import hypervolume as _hypervolume
 from edgespace.search._pareto import pareto_mask
@@ -111,6 +111,7 @@ class _Context:
     constraints: list[Constraint]
     accuracy: Any
     ambient_c: float | None
+    budget: Any
     target: int
     batch_size: int
     grid: pd.DataFrame | None
@@ -286,7 +287,8 @@ def _evaluate_cached(ctx: _Context, points: pd.DataFrame) -> pd.DataFrame:
     todo = [k for k in dict.fromkeys(keys) if k not in ctx.cache]
     if todo:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
-        fresh = evaluate_points(points.iloc[[first[k] for k in todo]], ctx.profile, accuracy=ctx.accuracy, ambient_c=ctx.ambient_c)
+        fresh = evaluate_points(points.iloc[[first[k] for k in todo]], ctx.profile, accuracy=ctx.accuracy,
+                                ambient_c=ctx.ambient_c, budget=ctx.budget)  # fmt: skip
         for k, row in zip(todo, fresh.to_dict(orient="records")):
             ctx.cache[k] = row
     return pd.DataFrame([{**ctx.cache[k], **{c: v for c, v in p.items() if c not in ctx.cache[k]}}
@@ -366,8 +368,8 @@ def _run(ctx: _Context, n_jobs: int) -> None:
 # ----------------------------------------------------------------------------- public entry points
 
 
-def _definition(space, profile_ref, objectives, constraints, accuracy, ambient_c) -> dict:
-    return {
+def _definition(space, profile_ref, objectives, constraints, accuracy, ambient_c, budget=None) -> dict:
+    out = {
         "format": _FORMAT,
         "space": space.to_dict(),
         "profile": profile_ref,
@@ -377,6 +379,9 @@ def _definition(space, profile_ref, objectives, constraints, accuracy, ambient_c
         "accuracy": accuracy_ref(accuracy),
         "ambient_c": ambient_c,
     }
+    if budget is not None:  # only then, so that studies made before budgets existed still resume
+        out["budget"] = budget_to_dict(budget)
+    return out
 
 
 def _default_study_name(definition: dict, sampler, seed) -> str:
@@ -413,6 +418,7 @@ def search(
     n_jobs: int = 1,
     accuracy=None,
     ambient_c: float | None = None,
+    budget=None,
     population_size: int = 50,
     batch_size: int | None = None,
     stale_after_s: float | None = 600.0,
@@ -438,6 +444,13 @@ def search(
     definition, so the same call resumes. Trials are asked and told in batches (a generation
     of ``population_size`` for NSGA-II), each evaluated with one vectorised cost/accuracy call;
     ``n_jobs`` threads run batches side by side (useful only with a slow ``accuracy`` model).
+
+    ``budget``: an energy budget (:class:`~edgespace.Budget`); each candidate's sustained
+    energy per inference in its mode is checked against it and the columns ``days_autonomy``,
+    ``budget_feasible``, ``budget_margin_fraction`` and ``budget_daily_margin_j`` join the trial
+    record, so constraints such as ``"days_autonomy >= 7"`` or ``"budget_feasible"`` keep only
+    deployable designs. Floors taken from a profile (``Budget.from_profile``) follow each
+    candidate's power mode.
 
     Dead workers: RDB storages use heartbeats (``heartbeat_interval`` s) and queue a stale trial
     again; journal files have no heartbeat, so a RUNNING trial older than ``stale_after_s`` is
@@ -465,7 +478,10 @@ def search(
         n_trials = len(grid) if grid is not None else 1000
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
         raise SearchError(f"n_trials={n_trials!r}: allowed: an integer >= 0")
-    definition = _definition(space, profile_ref, objs, cons, accuracy, ambient_c)
+    if budget is not None and not hasattr(budget, "provenance"):
+        raise SearchError(f"budget={budget!r}: give an edgespace.Budget (or None)")
+    _check_budget_constraints(cons, budget)
+    definition = _definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget)
     name = check_study_name(study_name) if study_name is not None else _default_study_name(definition, sampler, seed)
     store, store_text = open_storage(storage, name, heartbeat_interval=heartbeat_interval)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -494,7 +510,7 @@ def search(
     default_batch = population_size if sampler == "nsga2" else _DEFAULT_BATCH.get(sampler, 32)
     ctx = _Context(
         study=study, storage=store, storage_text=store_text, space=space, profile=prof, objectives=objs, constraints=cons,
-        accuracy=accuracy, ambient_c=ambient_c, target=n_trials, batch_size=batch_size or default_batch, grid=grid,
+        accuracy=accuracy, ambient_c=ambient_c, budget=budget, target=n_trials, batch_size=batch_size or default_batch, grid=grid,
         distributions=dists, stale_after_s=stale_after_s,
         heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None, progress=progress,
     )  # fmt: skip
@@ -504,6 +520,15 @@ def search(
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         _run(ctx, n_jobs)
     return SearchResult(study, space=space, profile=prof, objectives=objs, constraints=cons, storage=store_text, told=ctx.told)
+
+
+def _check_budget_constraints(constraints, budget) -> None:
+    if budget is not None:
+        return
+    for c in constraints:
+        if c.text is not None and any(k in c.text for k in BUDGET_COLUMNS):
+            raise SearchError(f"constraint {c.text!r} needs an energy budget: pass budget=Budget(...) "
+                              "(CLI: --battery-wh, --frames-per-day, ...)")  # fmt: skip
 
 
 def load_search(storage, study_name: str, *, accuracy=None) -> tuple[dict, dict]:
@@ -545,21 +570,23 @@ def run_worker(storage, study_name: str, *, n_trials: int | None = None, accurac
         space_from_dict(definition["space"]), definition["profile"], definition["objectives"], definition["constraints"],
         n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials, sampler=run.get("sampler", "nsga2"),
         storage=storage, study_name=study_name, seed=seed, accuracy=accuracy, ambient_c=definition.get("ambient_c"),
+        budget=budget_from_dict(definition["budget"]) if definition.get("budget") else None,
         population_size=run.get("population_size", 50), progress=progress, **kwargs,
     )  # fmt: skip
 
 
 def screen(space: Space | str, profile, objectives: str | Sequence[str] | None = None,
            constraints: str | Callable | Sequence[str | Callable] = (), *, accuracy=None,
-           ambient_c: float | None = None) -> pd.DataFrame:  # fmt: skip
+           ambient_c: float | None = None, budget=None) -> pd.DataFrame:  # fmt: skip
     """Every point of the discretised ``space`` (architecture × precision × mode) evaluated at
     once: the design point, every Estimate field, accuracy, ``accuracy_per_joule``, constraint
     values, ``feasible`` and, when ``objectives`` are given, ``pareto`` (on the feasible front)."""
     space = _check_space(space)
     prof, _ = _profile(profile)
     cons = parse_constraints(constraints)
+    _check_budget_constraints(cons, budget)
     objs = parse_objectives(objectives) if objectives is not None else None
-    frame = evaluate_points(space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c)
+    frame = evaluate_points(space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c, budget=budget)
     values = [np.where(frame["runnable"].to_numpy(), 0.0, 1.0)] + [c.violation(frame) for c in cons]
     for i, v in enumerate(values[1:]):
         frame[f"constraint_{i}"] = v
