@@ -82,7 +82,7 @@ def _profile(profile: str | HardwareProfile) -> HardwareProfile:
     return profile if isinstance(profile, HardwareProfile) else load_profile(profile)
 
 
-def _columns(ev: Evaluation, mp, amb_unused=None) -> dict[str, np.ndarray]:
+def _columns(ev: Evaluation, mp) -> dict[str, np.ndarray]:
     latency_ms = ev.latency_s * 1e3
     with np.errstate(divide="ignore"):
         fps = 1.0 / ev.latency_s
@@ -200,7 +200,6 @@ def estimate_many(
     pms = [prof.mode(m) for m in mode_names]
     frame = _validated(specs_frame)
     n = len(frame)
-    results: dict[str, np.ndarray] = {}
     blocks = []
     groups = frame.groupby(["family", "width", "depth", "num_classes", "precision"], sort=False).indices
     res_all = frame["resolution"].to_numpy()
@@ -220,7 +219,6 @@ def estimate_many(
         for k in ESTIMATE_COLUMNS:
             block[k] = cols[k]
         blocks.append(block)
-    del results
     return pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
 
 
