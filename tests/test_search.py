@@ -313,3 +313,18 @@ def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     order = sorted(idle, key=idle.get)
     assert list(by_mode[order]) == sorted(by_mode[order], reverse=True)
     assert budget_from_dict(budget_to_dict(budget)) == budget
+
+
+def test_cli_search_with_an_energy_budget(capsys):
+    """Always on, the awake floor decides: 100 Wh lasts 1.39 days at the 7W mode's 3 W idle and
+    less in the modes that idle higher, so 'days_autonomy>=1.3' keeps only 7W designs."""
+    argv = ["search", "--profile", "jetson-orin-nano-8gb", "--space", "mobilenetv2", "--trials", "60", "--storage", "memory",
+            "--seed", "1", "--battery-wh", "100", "--frames-per-day", "2000", "--duty-policy", "always-on",
+            "--constraint", "days_autonomy>=1.3", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["front"] and all(r["days_autonomy"] >= 1.3 and r["mode"] == "7W" for r in doc["front"])
+    assert doc["feasible"] < doc["complete"]
+    no_frames = [a for a in argv if a not in ("--frames-per-day", "2000")]
+    assert main(no_frames) == 2
+    assert "--battery-wh needs --frames-per-day" in capsys.readouterr().err
