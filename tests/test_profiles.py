@@ -404,7 +404,8 @@ def _mutation(draw):
     return text
 
 
-@settings(max_examples=int(os.environ.get("EDGESPACE_HYPOTHESIS_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("EDGESPACE_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
+          derandomize="EDGESPACE_HYPOTHESIS_RANDOM" not in os.environ, suppress_health_check=[HealthCheck.too_slow])
 @given(_mutation())
 def test_mutated_profiles_are_valid_or_a_profile_error(text):
     try:

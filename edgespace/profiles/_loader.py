@@ -149,7 +149,8 @@ def validate_profile(data: Any, *, origin: str = "<data>") -> HardwareProfile:
     try:
         profile = HardwareProfile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_format(origin, exc)) from None
+        # one line whatever the input held (keys and values are quoted, this is the last guard)
+        raise ProfileError(_format(origin, exc).replace("\n", "\\n")) from None
     except RecursionError:
         raise ProfileError(f"{origin}: (top level): nested too deeply") from None
     profile._origin = origin
@@ -196,7 +197,7 @@ def _format(origin: str, exc: ValidationError) -> str:
     first = errors[0]
     loc = [p for p in first["loc"] if not _is_internal_loc(p)]
     # A key can hold any text (even newlines); quote odd ones so the message stays one line.
-    path = ".".join(str(p) if str(p).isprintable() and " " not in str(p) else repr(str(p)) for p in loc) or "(top level)"
+    path = ".".join(_key(p) for p in loc) or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
@@ -217,11 +218,17 @@ def _is_internal_loc(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part[:1].isupper())
 
 
+def _key(k: Any) -> str:
+    """A mapping key for a one-line message: as written, or quoted when it holds odd characters."""
+    text = str(k)
+    return text if text.isprintable() and " " not in text else repr(text)
+
+
 def _show(value: Any, limit: int = 60) -> str:
     if isinstance(value, dict) and "value" in value:
         value = value["value"]
     elif isinstance(value, dict):
-        keys = ", ".join(map(str, list(value)[:6]))
+        keys = ", ".join(map(_key, list(value)[:6]))
         return "{" + keys + (", ..." if len(value) > 6 else "") + "}"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
