@@ -100,8 +100,12 @@ class _Walk:
     last: int = -1  # row index of the tensor that is "current"; -1 = network input
     stage: int = -1
     block: str = "stem"
-    rows: list = field(default_factory=list)
+    rows: list = field(default_factory=list)  # rows walked in full
     level_defs: list = field(default_factory=list)
+    # Final row order: for each final row, its position in ``rows`` (a repeated block's rows
+    # point at its template's), and the repeated blocks as (start, first, end, old, new name).
+    pos_of: list = field(default_factory=list)
+    segments: list = field(default_factory=list)
 
     def _emit(self, name, is_module, op, act, out_c, out_level, kernel, stride, groups, params, macs_per_px,
               elem_ops_per_px, reads, extra_in_c=0, extra_in_level=0) -> int:  # fmt: skip
@@ -110,7 +114,8 @@ class _Walk:
              macs_per_px, elem_ops_per_px, self.level, out_level, extra_in_c, extra_in_level, reads)
         )  # fmt: skip
         self.c, self.level = out_c, out_level
-        self.last = len(self.rows) - 1
+        self.pos_of.append(len(self.rows) - 1)
+        self.last = len(self.pos_of) - 1
         return self.last
 
     def conv(self, name: str, out_c: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = False) -> int:
@@ -146,7 +151,7 @@ class _Walk:
     def binary(self, name: str, op: str, other: int, is_module: bool) -> int:
         """``mul`` (SE scale: current × gate row ``other``) or ``add`` (residual: current + row
         ``other``); the output has the current tensor's shape."""
-        o_c, o_level = (self.rows[other][7], self.rows[other][15]) if other >= 0 else (3, 1)
+        o_c, o_level = (self.rows[self.pos_of[other]][7], self.rows[self.pos_of[other]][15]) if other >= 0 else (3, 1)
         return self._emit(name, is_module, op, "", self.c, self.level, 1, 1, 1, 0, 0, self.c, (self.last, other),
                           extra_in_c=o_c, extra_in_level=o_level)  # fmt: skip
 
@@ -159,16 +164,14 @@ class _Walk:
         return self._emit(name, True, "reshape", "", self.c, self.level, 1, 1, 1, 0, 0, 0, (self.last,))
 
     def repeat(self, first: int, end: int, old_name: str, new_name: str) -> None:
-        """Append a copy of rows ``first:end`` (a whole block whose input was row ``first - 1``)
-        as block ``new_name`` reading the current tensor. Deep networks repeat the same block
-        many times per stage; copying is several times faster than walking it again."""
-        offset = len(self.rows) - first
-        cut = len(old_name)
-        for row in self.rows[first:end]:
-            self.rows.append(
-                (new_name + row[0][cut:], row[1], new_name) + row[3:18] + (tuple(r + offset for r in row[18]),)
-            )
-        self.last = len(self.rows) - 1
+        """Repeat final rows ``first:end`` (a whole block whose input was row ``first - 1``) as
+        block ``new_name`` reading the current tensor. Deep networks repeat the same block many
+        times per stage; the copy is recorded, not walked again, and expanded in
+        :func:`layer_skeleton` with vector operations."""
+        start = len(self.pos_of)
+        self.segments.append((start, first, end, old_name, new_name))
+        self.pos_of.extend(self.pos_of[first:end])
+        self.last = len(self.pos_of) - 1
 
     def squeeze_excite(self, prefix: str, block_in_chs: int, exp_ratio: float, se_ratio: float, block_act: str) -> None:
         se = self.family.se
@@ -286,35 +289,51 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
                 # A repeat of the block before (same spec, same input): same rows, renamed.
                 walk.repeat(template[1], template[2], template[3], name)
                 continue
-            first = len(walk.rows)
+            first = len(walk.pos_of)
             in_chs, block_in = walk.c, walk.last
             out_chs = round_channels(blk.out_chs, width, fam.channel_divisor)
             _BLOCK_WALKERS[blk.block_type](walk, blk, name, out_chs, blk.act or fam.act)
             if _has_skip(blk, in_chs, out_chs):
                 walk.binary(f"{name}.skip_add", "add", block_in, is_module=False)
-            template = (key, first, len(walk.rows), name)
+            template = (key, first, len(walk.pos_of), name)
     walk.stage, walk.block = -1, "head"
     _HEAD_WALKERS[fam.head](walk, _num_features(fam, width))
 
     cols = list(zip(*walk.rows))
-    n = len(walk.rows)
+    walked = len(walk.rows)
+    pos = np.array(walk.pos_of, dtype=np.int64)
+    n = len(pos)
 
     def ints(i: int) -> np.ndarray:
-        return np.fromiter(cols[i], dtype=np.int64, count=n)
+        return np.fromiter(cols[i], dtype=np.int64, count=walked)[pos]
 
-    def strings(i: int) -> pd.api.extensions.ExtensionArray:
-        # Converted once here: pandas' str dtype conversion is a large share of a frame's cost.
-        return pd.array(np.array(cols[i], dtype=object), dtype="str")
-
+    names = np.array(cols[0], dtype=object)[pos]
+    blocks = np.array(cols[2], dtype=object)[pos]
+    # Operands: a repeated block's rows read its template's rows shifted by the distance.
+    read_a = np.array([r[0] for r in cols[18]], dtype=np.int64)[pos]
+    read_b = np.array([r[1] if len(r) > 1 else -2 for r in cols[18]], dtype=np.int64)[pos]
+    offset = np.zeros(n, dtype=np.int64)
+    for start, first, end, old, new in walk.segments:
+        stop = start + end - first
+        offset[start:stop] = start - first
+        cut = len(old)
+        names[start:stop] = [new + t[cut:] for t in names[start:stop]]
+        blocks[start:stop] = new
+    read_a = np.where(read_a >= 0, read_a + offset, read_a)
+    read_b = np.where(read_b >= 0, read_b + offset, read_b)
     reads = np.empty(n, dtype=object)
-    reads[:] = cols[18]
+    reads[:] = [(a,) if b == -2 else (a, b) for a, b in zip(read_a.tolist(), read_b.tolist())]
+
+    def strings(values) -> pd.api.extensions.ExtensionArray:
+        # Converted once here: pandas' str dtype conversion is a large share of a frame's cost.
+        return pd.array(values, dtype="str")
     skeleton = LayerSkeleton(
-        name=strings(0),
-        is_module=np.fromiter(cols[1], dtype=bool, count=n),
-        block=strings(2),
+        name=strings(names),
+        is_module=np.fromiter(cols[1], dtype=bool, count=walked)[pos],
+        block=strings(blocks),
         stage=ints(3),
-        op=strings(4),
-        act=strings(5),
+        op=strings(np.array(cols[4], dtype=object)[pos]),
+        act=strings(np.array(cols[5], dtype=object)[pos]),
         in_c=ints(6),
         out_c=ints(7),
         kernel=ints(8),
