@@ -6,6 +6,7 @@ import json
 
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.archs import list_families
+from edgespace.cli._common import jsonable
 
 _SHOWN = (
     ("mode", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
@@ -40,7 +41,7 @@ def _run(args) -> int:
     estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c) for m in modes]
     if args.json:
         docs = [e.to_dict(layers=args.layers) for e in estimates]
-        print(json.dumps(docs[0] if args.mode else docs, default=_jsonable))
+        print(json.dumps(docs[0] if args.mode else docs, default=jsonable))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -61,9 +62,3 @@ def _run(args) -> int:
         with pd.option_context("display.max_rows", None, "display.width", 200):
             print(estimates[0].layers.to_string())
     return 0
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

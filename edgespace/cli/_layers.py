@@ -7,6 +7,7 @@ import json
 from edgespace._layer_table import layer_table, table_totals
 from edgespace._spec import PRECISIONS, ArchSpec, efficientnet_preset
 from edgespace.archs import list_families
+from edgespace.cli._common import jsonable
 
 _SHOWN = ["name", "op", "act", "in_c", "in_h", "out_c", "out_h", "kernel", "stride", "groups", "macs", "params"]
 
@@ -35,7 +36,7 @@ def _run(args) -> int:
     totals = table_totals(table)
     if args.json:
         rows = table.assign(reads=table["reads"].map(list)).to_dict(orient="records")
-        print(json.dumps({"spec": spec.to_dict(), "totals": totals, "layers": rows}, default=_jsonable))
+        print(json.dumps({"spec": spec.to_dict(), "totals": totals, "layers": rows}, default=jsonable))
         return 0
     import pandas as pd
 
@@ -46,9 +47,3 @@ def _run(args) -> int:
         f"{totals['params'] / 1e6:,.3f} M params, {totals['weight_mb']:,.2f} MB weights at {spec.precision}"
     )
     return 0
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -8,6 +8,7 @@ import sys
 import time
 
 from edgespace._spec import PRECISIONS
+from edgespace.cli._common import jsonable
 
 _SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
 _SHOWN = ("accuracy", "energy_mj", "sustained_latency_ms", "mode", "precision", "family", "width", "depth", "resolution")
@@ -139,11 +140,6 @@ def _run_worker(args) -> int:
     return _print(result, args, time.perf_counter() - t0)
 
 
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
 
 def _print(result, args, seconds: float) -> int:
     import math
@@ -161,7 +157,7 @@ def _print(result, args, seconds: float) -> int:
                "objectives": [{"name": o.name, "direction": o.direction} for o in result.objectives],
                "constraints": [str(c) for c in result.constraints], "trials": len(frame), "complete": len(complete),
                "feasible": n_feasible, "evaluated_now": result.told, "seconds": round(seconds, 3), "front": rows}  # fmt: skip
-        print(json.dumps(doc, default=_jsonable))
+        print(json.dumps(doc, default=jsonable))
         return 0
     from rich.console import Console
     from rich.table import Table
