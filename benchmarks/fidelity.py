@@ -1,6 +1,6 @@
 """Fidelity of the calibrated latency model and the liveness memory model against real ONNX Runtime runs.
 
-    python benchmarks/fidelity.py                 # 1 and 2 threads, about 5-8 minutes on 2 cores
+    python benchmarks/fidelity.py                 # 1 and 2 threads, about 10-15 minutes on 2 cores
     python benchmarks/fidelity.py --threads 1 --train 24 --test 10 --family-test 6   # quicker
 
 For each thread count: calibrate on random specs of three families (efficientnet, mobilenetv2,
@@ -10,10 +10,14 @@ for the calibrated model, a FLOPs-proportional baseline and (when this build has
 uncalibrated roofline: the fraction within ±10% of measured end-to-end latency, Kendall τ,
 MAPE and the worst error. Peak memory: liveness over the layer table against ONNX Runtime's
 own accounting (fraction within ±20%). The noise floor: the test networks are measured twice,
-independently, and the same figures are printed for "second measurement vs first".
+independently, and the same figures are printed for "second measurement vs first" (as measured,
+and with the second scaled by the median ratio between the two, which removes a shift of the
+whole machine's speed between the two measurements and leaves the per-network noise).
 
-Measured latencies are the minimum of per-round medians over interleaved rounds, in a process
-that never imports torch (exports run in a child process).
+Measured latency is what calibration fits to (``Measurement.latency_ms_calibration``): each
+network's time over the reference network's, timed back to back in interleaved rounds, times the
+reference's median; threads pinned to CPUs; in a process that never imports torch (exports run in
+a child process).
 """
 
 from __future__ import annotations
@@ -55,8 +59,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--train", type=int, default=36, help="calibration networks (default 36)")
-    ap.add_argument("--test", type=int, default=16, help="held-out networks of the calibration families (default 16)")
-    ap.add_argument("--family-test", type=int, default=10, help=f"networks of the held-out family {HELD_OUT_FAMILY}")
+    ap.add_argument("--test", type=int, default=30, help="held-out networks of the calibration families (default 30)")
+    ap.add_argument("--family-test", type=int, default=20,
+                    help=f"networks of the held-out family {HELD_OUT_FAMILY} (default 20)")
     ap.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
@@ -85,13 +90,14 @@ def main(argv=None) -> int:
         spreads = np.array([m.latency_spread_pct for m in ms])
         print(f"\n=== {threads} thread(s): measured {len(ms)} networks in {elapsed:.0f} s; per-network spread of "
               f"round medians: median {np.median(spreads):.1f}%, 90th pct {np.percentile(spreads, 90):.1f}% ===")  # fmt: skip
+        print(f"  paired with {ms[0].reference or 'nothing'}; {'; '.join(ms[0].notes) or 'threads not pinned'}")
         macs_tr = np.array([table_totals(layer_table(m.spec))["macs"] for m in m_train], float)
-        e2e_tr = np.array([m.latency_ms_robust for m in m_train])
+        e2e_tr = np.array([m.latency_ms_calibration for m in m_train])
         k_flops = float(np.median(e2e_tr / macs_tr))
         print(f"  {'latency (vs measured)':<26} {'±10%':>7} {'τ':>7} {'MAPE':>8} {'worst':>8}")
         for label, group, rep_group in (("same families", m_test, again[: len(test)]),
                                         (f"held-out {HELD_OUT_FAMILY}", m_fam, again[len(test) :])):  # fmt: skip
-            y = np.array([m.latency_ms_robust for m in group])
+            y = np.array([m.latency_ms_calibration for m in group])
             print(f" {label}:")
             print(_row("calibrated (per-segment)", latency_errors(cal.predict_many_ms([m.spec for m in group]), y)))
             macs = np.array([table_totals(layer_table(m.spec))["macs"] for m in group], float)
@@ -104,8 +110,9 @@ def main(argv=None) -> int:
                     print(f"  roofline: failed ({type(exc).__name__}: {exc})")
             else:
                 print("  roofline: not available in this build")
-            y2 = np.array([m.latency_ms_robust for m in rep_group])
+            y2 = np.array([m.latency_ms_calibration for m in rep_group])
             print(_row("noise: 2nd measurement", latency_errors(y2, y)))
+            print(_row("noise: 2nd, level-free", latency_errors(y2 * np.median(y / y2), y)))
         mem_m = np.array([m.peak_memory_bytes for m in ms], float)
         mem_p = np.array([peak_activation_bytes(layer_table(m.spec), unfused_acts=ORT_CPU_UNFUSED_ACTS) for m in ms], float)
         rel = np.abs(mem_p - mem_m) / mem_m

@@ -6,6 +6,7 @@ process stays free of torch work)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -183,6 +184,19 @@ def cal_measurements(cache):
     return collect(CAL_SPECS, threads=1, rounds=5, round_s=0.02, profile_runs=5)
 
 
+def test_interleaved_measurements_are_paired_with_the_reference(cal_measurements):
+    from edgespace.calibration._loop import REFERENCE_SPEC
+
+    for m in cal_measurements:
+        assert m.reference == REFERENCE_SPEC.short_name() and len(m.round_medians_ms) == m.rounds == 5
+        # the paired latency is a typical level: between the fastest and slowest single run
+        assert m.latency_ms_min <= m.latency_ms_paired <= m.latency_ms_p99 * 1.5
+        assert m.latency_ms_calibration == m.latency_ms_paired
+    m = cal_measurements[0]
+    unpaired = dataclasses.replace(m, latency_ms_paired=None)
+    assert unpaired.latency_ms_calibration == pytest.approx(float(np.median(m.round_medians_ms)))
+
+
 def test_calibration_predicts_a_held_out_spec_and_round_trips(cal_measurements, tmp_path):
     # hold out the network in the middle by MACs: interpolation, as a calibration is used
     macs = [es.table_totals(es.layer_table(m.spec))["macs"] for m in cal_measurements]
@@ -192,7 +206,7 @@ def test_calibration_predicts_a_held_out_spec_and_round_trips(cal_measurements, 
     cal = calibrate("host", train, threads=1)
     pred = cal.predict_latency_ms(held.spec)
     # a loose bound: five tiny networks, timed for a fraction of a second on a shared machine
-    assert pred == pytest.approx(held.latency_ms_robust, rel=0.5)
+    assert pred == pytest.approx(held.latency_ms_calibration, rel=0.5)
     prov = cal.provenance
     assert prov["networks"] == 5 and prov["threads"] == 1 and prov["runtime"].startswith("onnxruntime ")
     assert prov["date"] and prov["segments"] > 100 and prov["families"] == ["mobilenetv3_small"]
@@ -252,6 +266,77 @@ def test_ingest_rejects_other_files(tmp_path):
         read_trtexec_times(f)
     with pytest.raises(IngestError, match="no such file"):
         read_ort_profile(tmp_path / "nope.json")
+
+
+def test_capture_set_timed_by_the_capture_script_calibrates_from_the_cli(cache, tmp_path, capsys):
+    from edgespace.calibration._captures import read_capture_set, write_capture_set
+    from edgespace.calibration.capture import capture
+
+    d = tmp_path / "captures"
+    specs = CAL_SPECS[:3]
+    manifest = write_capture_set(specs, d)
+    doc = json.loads(manifest.read_text())
+    assert doc["format"] == "edgespace-captures/1" and len(doc["models"]) == 3
+    assert all((d / e["onnx"]).is_file() for e in doc["models"])
+    assert read_capture_set(d).missing == sorted(e["name"] for e in doc["models"])  # nothing timed yet
+    capture(d, threads=1, rounds=2, round_s=0.01, profile_runs=2, out=sys.stderr)
+    found = read_capture_set(d)
+    assert not found.missing and found.sources == ["onnxruntime"] * 3 and found.threads == 1
+    assert {s.short_name() for s, _, _ in found.items} == {s.short_name() for s in specs}
+    assert all(e2e > 0 and prof.nodes for _, prof, e2e in found.items)
+    out = tmp_path / "device.json"
+    assert main(["calibrate", "--profile", "host", "--from", str(d), "--out", str(out), "--json"]) == 0
+    prov = json.loads(capsys.readouterr().out)["provenance"]
+    assert prov["networks"] == 3 and prov["threads"] == 1 and "onnxruntime" in prov["runtime"]
+    assert "latency.json" in prov["note"]
+    assert load_calibration(out).predict_latency_ms(CAL_SPECS[3]) > 0
+
+
+def test_capture_set_pairs_trtexec_files_and_rejects_bad_sets(cache, tmp_path, capsys):
+    import shutil
+
+    from edgespace.calibration._captures import read_capture_set, write_capture_set
+
+    d = tmp_path / "trt"
+    write_capture_set([TINY], d)
+    name = json.loads((d / "manifest.json").read_text())["models"][0]["name"]
+    shutil.copy(DATA / "trtexec_profile_mnv3s_w035_r64.json", d / f"{name}.profile.json")
+    shutil.copy(DATA / "trtexec_times_mnv3s_w035_r64.json", d / f"{name}.times.json")
+    found = read_capture_set(d)
+    assert found.sources == ["tensorrt"] and found.threads is None and found.e2e_from == [f"{name}.times.json"]
+    assert found.items[0][2] == read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")["latency_ms_p50"]
+    # one captured model is too few: exit 2, one line, naming the directory and what is needed
+    assert main(["calibrate", "--from", str(d)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "1 captured model(s); need at least 3" in err
+    (d / "manifest.json").write_text(json.dumps({"format": "edgespace-captures/1", "models": [{"name": "x"}]}))
+    with pytest.raises(IngestError, match=r"models\[0\]: expected keys 'name' and 'spec'"):
+        read_capture_set(d)
+    assert main(["calibrate", "--from", str(tmp_path / "empty-dir-that-is-missing")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    (tmp_path / "nomanifest").mkdir()
+    assert main(["calibrate", "--from", str(tmp_path / "nomanifest")]) == 2
+    assert "manifest.json: no such file; a capture set is written by `edgespace export" in capsys.readouterr().err
+
+
+def test_cli_export_writes_a_capture_set_and_says_how_to_capture(cache, tmp_path, capsys):
+    d = tmp_path / "set"
+    argv = ["export", "--family", "mobilenetv3_small", "--width", "0.35", "--resolution", "64", "--out-dir", str(d)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "trtexec --onnx=" in out and f"edgespace calibrate --profile PROFILE --from {d}" in out
+    models = json.loads((d / "manifest.json").read_text())["models"]
+    assert [m["spec"] for m in models] == [TINY.to_dict()]
+    # a second export extends the set; nothing already written is lost
+    assert main(["export", "--family", "efficientnet", "--width", "0.35", "--depth", "0.5", "--resolution", "64",
+                 "--out-dir", str(d)]) == 0  # fmt: skip
+    assert len(json.loads((d / "manifest.json").read_text())["models"]) == 2
+    for bad, needle in ((["export", "--out-dir", str(d)], "either --samples N"),
+                        (["export", "--samples", "2", "--out-dir", str(d)], "--samples 2"),
+                        (["export", "--samples", "3", "--families", "resnet", "--out-dir", str(d)], "unknown ['resnet']")):  # fmt: skip
+        assert main(bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err
 
 
 def test_meters_fall_back_to_null_and_rapl_reads_a_fake_powercap(tmp_path):

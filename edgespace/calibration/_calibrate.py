@@ -75,7 +75,7 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
             spec, prof, e2e = item
             spread = float("nan")
         else:
-            spec, prof, e2e, spread = item.spec, item.node_profile, item.latency_ms_robust, item.latency_spread_pct
+            spec, prof, e2e, spread = item.spec, item.node_profile, item.latency_ms_calibration, item.latency_spread_pct
         if not isinstance(prof, NodeProfile) or not prof.nodes:
             raise CalibrationError(f"measurement {k} ({spec.short_name()}) has no node times; measure with profile=True")
         table = layer_table(spec)
@@ -109,7 +109,7 @@ class CalibratedProfile:
 
     @property
     def threads(self) -> int:
-        return int(self.provenance.get("threads", 0))
+        return int(self.provenance.get("threads") or 0)
 
     def predict_latency_ms(self, spec_or_table) -> float:
         table = layer_table(spec_or_table) if isinstance(spec_or_table, ArchSpec) else spec_or_table

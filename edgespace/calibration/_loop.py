@@ -7,30 +7,42 @@ import os
 from pathlib import Path
 
 from edgespace._errors import SpecError
+from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import CalibratedProfile, calibrate
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
 
-__all__ = ["collect", "run_calibration", "default_calibration_path"]
+__all__ = ["collect", "run_calibration", "default_calibration_path", "REFERENCE_SPEC"]
+
+#: The network every calibration measurement is paired with (timed back to back, see
+#: :func:`edgespace.runners.ort.measure_interleaved`): mid-sized for the calibration range
+#: (~4 ms on one core here), so that it feels a slow spell of the core as the others do.
+REFERENCE_SPEC = ArchSpec("mobilenetv2", 0.75, 1.0, 160)
 
 
-def default_calibration_path(profile: str, threads: int) -> Path:
+def default_calibration_path(profile: str, threads: int | None) -> Path:
+    """``<cache>/calibration/<profile>-<threads>t.json`` (``<profile>.json`` when the thread count
+    is unknown, e.g. TensorRT captures)."""
     from edgespace.profiles._host import _cache_dir
 
-    return _cache_dir() / "calibration" / f"{profile}-{threads}t.json"
+    return _cache_dir() / "calibration" / (f"{profile}-{threads}t.json" if threads else f"{profile}.json")
 
 
 def collect(specs, *, threads: int, rounds: int = 10, round_s: float = 0.05, profile_runs: int = 10,
-            cache_dir=None, progress=None, on_export=None):  # fmt: skip
-    """Export ``specs`` (one child process, cached) and measure them interleaved in this process:
-    a list of :class:`~edgespace.runners.Measurement` with node profiles."""
+            cache_dir=None, progress=None, on_export=None, reference: ArchSpec | None = REFERENCE_SPEC):  # fmt: skip
+    """Export ``specs`` (one child process, cached) and measure them interleaved in this process,
+    each paired with ``reference`` (None: unpaired): a list of
+    :class:`~edgespace.runners.Measurement` with node profiles."""
     from edgespace.runners._export import export_many
     from edgespace.runners.ort import measure_interleaved
 
-    paths = export_many(list(specs), cache_dir)
+    specs = list(specs)
+    paths = export_many(specs + ([reference] if reference is not None else []), cache_dir)
     if on_export is not None:
         on_export()
-    return measure_interleaved(paths, list(specs), threads=threads, rounds=rounds, round_s=round_s,
-                               profile_runs=profile_runs, progress=progress)  # fmt: skip
+    ref_path = paths.pop() if reference is not None else None
+    return measure_interleaved(paths, specs, threads=threads, rounds=rounds, round_s=round_s,
+                               profile_runs=profile_runs, progress=progress, reference_path=ref_path,
+                               reference_name=reference.short_name() if reference is not None else "")  # fmt: skip
 
 
 def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 1, seed: int = 0,

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "edgespace.cli._profiles",
     "edgespace.cli._estimate",
     "edgespace.cli._budget",
+    "edgespace.cli._export",
     "edgespace.cli._calibrate",
     "edgespace.cli._search",
 )

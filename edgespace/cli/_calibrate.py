@@ -14,19 +14,66 @@ def configure(sub) -> None:
                                    "a calibration file with provenance.")  # fmt: skip
     p.add_argument("--profile", default="host", help="base hardware profile (default: host)")
     p.add_argument("--samples", type=int, default=30, help="networks to measure (>= 3; default 30)")
-    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="ONNX Runtime intra-op threads (default 1; with --from: as the captures say)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
+    p.add_argument("--from", dest="from_dir", default=None, metavar="DIR",
+                   help="calibrate from profiles captured on a device (a capture set written by "
+                        "`edgespace export`) instead of measuring here")
     p.add_argument("--out", default=None, help="calibration file to write (default: the cache directory)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_run)
 
 
+def _report(cal, path) -> None:
+    print(f"wrote {path}")
+    print(f"  {cal.provenance['networks']} networks, {cal.provenance['segments']} segments, "
+          f"{cal.provenance['runtime']}, {cal.provenance['threads']} thread(s)")  # fmt: skip
+    for name, rep in cal.report.items():
+        print(f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
+              f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})")  # fmt: skip
+
+
+def _run_from(args) -> int:
+    from collections import Counter
+    from pathlib import Path
+
+    from edgespace.calibration import calibrate
+    from edgespace.calibration._captures import read_capture_set
+    from edgespace.calibration._loop import default_calibration_path
+    from edgespace.profiles import load_profile
+
+    base = load_profile(args.profile)  # a bad name fails before any file is read
+    found = read_capture_set(args.from_dir)
+    if found.missing:
+        shown = ", ".join(found.missing[:5]) + (" ..." if len(found.missing) > 5 else "")
+        print(f"note: {len(found.missing)} model(s) in {args.from_dir} have no capture files, skipped: {shown}")
+    if len(found.items) < 3:
+        raise ValueError(f"--from {args.from_dir}: {len(found.items)} captured model(s); need at least 3 "
+                         "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx)")
+    e2e = Counter(found.e2e_from if len(set(found.e2e_from)) < 4 else ["per-model files"])
+    cal = calibrate(base, found.items, threads=args.threads if args.threads is not None else found.threads,
+                    note=f"ingested from {Path(args.from_dir).resolve().name}: {found.runtime}; "
+                         f"end-to-end latency from {dict(e2e)}")  # fmt: skip
+    cal.provenance["runtime"] = found.runtime
+    out = args.out if args.out is not None else default_calibration_path(base.name, cal.threads)
+    if args.json:
+        path = cal.save(out)
+        print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))
+        return 0
+    _report(cal, cal.save(out))
+    return 0
+
+
 def _run(args) -> int:
+    if args.from_dir is not None:
+        return _run_from(args)
     from edgespace.archs import list_families
     from edgespace.calibration._loop import run_calibration
 
+    args.threads = 1 if args.threads is None else args.threads
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     bad = [f for f in families if f not in list_families()]
     if bad or not families:
@@ -41,10 +88,5 @@ def _run(args) -> int:
     if args.json:
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))
         return 0
-    print(f"wrote {path}")
-    print(f"  {cal.provenance['networks']} networks, {cal.provenance['segments']} segments, "
-          f"{cal.provenance['runtime']}, {cal.provenance['threads']} thread(s)")  # fmt: skip
-    for name, rep in cal.report.items():
-        print(f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
-              f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})")  # fmt: skip
+    _report(cal, path)
     return 0

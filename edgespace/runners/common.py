@@ -10,6 +10,8 @@ from __future__ import annotations
 import abc
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from edgespace._errors import UnavailableError
 from edgespace._spec import ArchSpec
 
@@ -23,9 +25,12 @@ class Measurement:
     Latency statistics are over every timed run (``runs`` of them), taken in ``rounds`` rounds;
     ``latency_ms_robust`` is the minimum of the per-round medians (robust to a neighbour stealing
     the cores for a while) and ``latency_spread_pct`` the spread of those medians
-    (``(max - min) / min``), the noise floor of this measurement. ``throughput_fps`` is runs per
-    second of timed wall clock (one inference at a time). For a duration run,
-    ``throughput_series`` holds ``(t_s, fps)`` per window, ``peak_fps`` the best window and
+    (``(max - min) / min``), the noise floor of this measurement; ``round_medians_ms`` holds the
+    medians themselves. ``latency_ms_paired`` (interleaved calibration runs with a reference
+    network, see :func:`~edgespace.runners.ort.measure_interleaved`) is the median ratio of this
+    network's time to the reference's, timed back to back, times the reference's median latency
+    over the whole measurement; ``reference`` names the reference. ``throughput_fps`` is runs per
+    second of timed wall clock (one inference at a time). For a duration run, ``throughput_series`` holds ``(t_s, fps)`` per window, ``peak_fps`` the best window and
     ``sustained_fps`` the median of the last third of the windows.
 
     Memory is ONNX Runtime's own accounting: ``peak_memory_bytes`` is the peak of live
@@ -71,6 +76,19 @@ class Measurement:
     clean_process: bool = True
     date: str = ""
     notes: tuple[str, ...] = ()
+    round_medians_ms: tuple[float, ...] = ()
+    latency_ms_paired: float | None = None
+    reference: str = ""
+
+    @property
+    def latency_ms_calibration(self) -> float:
+        """The latency calibration fits to: the reference-paired latency where the measurement
+        has one, else the median of the per-round medians, else ``latency_ms_robust``."""
+        if self.latency_ms_paired is not None:
+            return float(self.latency_ms_paired)
+        if self.round_medians_ms:
+            return float(np.median(self.round_medians_ms))
+        return float(self.latency_ms_robust)
 
     def to_dict(self) -> dict:
         """Plain data (JSON-ready); the node profile as a list of ``[name, op_type, time_us]``."""

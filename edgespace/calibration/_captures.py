@@ -1,0 +1,173 @@
+"""Capture sets: models exported here, timed on another device, calibrated here.
+
+A *capture set* is a directory with ``manifest.json`` (``format: edgespace-captures/1``) and one
+ONNX file per spec. On the device, each model's profile is saved next to it under the model's
+name (the README gives the command lines):
+
+* ONNX Runtime: ``NAME.ort.json`` (the file ``InferenceSession.end_profiling()`` writes) and,
+  optionally, ``NAME.latency.json`` holding ``{"latency_ms": ...}`` measured without the profiler;
+* TensorRT: ``NAME.profile.json`` (``trtexec --exportProfile``) and ``NAME.times.json``
+  (``trtexec --exportTimes``).
+
+:func:`read_capture_set` pairs the files with the manifest's specs into the
+``(spec, NodeProfile, end_to_end_ms)`` triples :func:`~edgespace.calibration.calibrate` takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgespace._errors import SpecError
+from edgespace._spec import ArchSpec
+from edgespace.calibration._ingest import (
+    IngestError,
+    NodeProfile,
+    read_ort_profile,
+    read_trtexec_profile,
+    read_trtexec_times,
+)
+
+__all__ = ["CAPTURE_FORMAT", "CaptureSet", "write_capture_set", "read_capture_set"]
+
+CAPTURE_FORMAT = "edgespace-captures/1"
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class CaptureSet:
+    """What :func:`read_capture_set` found: the usable triples, where each came from, and the
+    models the directory has no capture for."""
+
+    items: list = field(default_factory=list)  # (spec, NodeProfile, e2e_ms or None)
+    sources: list = field(default_factory=list)  # per item: "onnxruntime" or "tensorrt"
+    missing: list = field(default_factory=list)  # model names with no capture files
+    e2e_from: list = field(default_factory=list)  # per item: where its end-to-end latency came from
+    threads: int | None = None  # as the capture script recorded it (one value for the whole set)
+
+    @property
+    def runtime(self) -> str:
+        kinds = sorted(set(self.sources))
+        return " + ".join(f"{k} (captured on the device)" for k in kinds) or "none"
+
+
+def _name(spec: ArchSpec) -> str:
+    return spec.short_name().replace("_fp32", "")
+
+
+def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> Path:
+    """Export ``specs`` (fp32 ONNX, uint8 NCHW input, preprocessing folded in; the export runs in a
+    child process and is cached) into ``out_dir`` with a manifest. Returns the manifest's path.
+    An existing manifest in ``out_dir`` is kept and extended, never overwritten with less."""
+    from edgespace.runners._export import export_many
+
+    specs = list(specs)
+    if not specs:
+        raise SpecError("write_capture_set(): no specs given")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / MANIFEST
+    entries: dict[str, dict] = {}
+    if manifest_path.is_file():
+        for e in _load_manifest(out)["models"]:
+            entries[e["name"]] = e
+    paths = export_many(specs, cache_dir)
+    for spec, src in zip(specs, paths):
+        name = _name(spec)
+        dst = out / f"{name}.onnx"
+        if not dst.is_file():
+            tmp = dst.with_suffix(".tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        entries[name] = {"name": name, "onnx": dst.name, "spec": dict(spec.to_dict(), precision="fp32"),
+                         "input": {"name": "image", "dtype": "uint8", "shape": [1, 3, spec.resolution, spec.resolution]}}  # fmt: skip
+    doc = {"format": CAPTURE_FORMAT, "models": sorted(entries.values(), key=lambda e: e["name"])}
+    tmp = manifest_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, manifest_path)
+    return manifest_path
+
+
+def _load_manifest(directory: Path) -> dict:
+    p = directory / MANIFEST
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise IngestError(f"{p}: no such file; a capture set is written by `edgespace export --out-dir DIR`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IngestError(f"{p}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != CAPTURE_FORMAT:
+        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise IngestError(f"{p}: format: {got!r}: expected {CAPTURE_FORMAT!r}")
+    models = doc.get("models")
+    if not isinstance(models, list):
+        raise IngestError(f"{p}: models: expected a list of {{name, onnx, spec}}")
+    for i, e in enumerate(models):
+        if not isinstance(e, dict) or not {"name", "spec"} <= e.keys():
+            raise IngestError(f"{p}: models[{i}]: expected keys 'name' and 'spec', got {e!r}"[:300])
+    return doc
+
+
+def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
+    """Pair each model of the capture set in ``directory`` with its capture files (see the module
+    docstring). A model with no capture files is listed in ``missing``; a capture file that
+    cannot be read raises :class:`IngestError` naming it."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise IngestError(f"{d}: not a directory (a capture set directory with {MANIFEST} expected)")
+    doc = _load_manifest(d)
+    out = CaptureSet()
+    threads_seen: set[int] = set()
+    for i, e in enumerate(doc["models"]):
+        try:
+            spec = ArchSpec(**e["spec"])
+        except (TypeError, ValueError) as exc:
+            raise IngestError(f"{d / MANIFEST}: models[{i}].spec: {exc}") from None
+        name = str(e["name"])
+        ort_p, trt_p, times_p = d / f"{name}.ort.json", d / f"{name}.profile.json", d / f"{name}.times.json"
+        if ort_p.is_file():
+            prof: NodeProfile = read_ort_profile(ort_p)
+            lat_p = d / f"{name}.latency.json"
+            if lat_p.is_file():
+                e2e, meta = _read_latency(lat_p)
+                how = lat_p.name
+                if isinstance(meta.get("threads"), int):
+                    threads_seen.add(meta["threads"])
+            elif prof.run_ms:
+                e2e, how = float(np.median(prof.run_ms)), f"{ort_p.name} (profiled runs: includes the profiler's overhead)"
+            else:
+                e2e, how = None, "node total"
+            out.sources.append("onnxruntime")
+        elif trt_p.is_file():
+            prof = read_trtexec_profile(trt_p)
+            if times_p.is_file():
+                e2e, how = read_trtexec_times(times_p)["latency_ms_p50"], times_p.name
+            else:
+                e2e, how = None, "node total"
+            out.sources.append("tensorrt")
+        else:
+            out.missing.append(name)
+            continue
+        out.items.append((spec, prof, e2e))
+        out.e2e_from.append(how)
+    if len(threads_seen) > 1:
+        raise IngestError(f"{d}: captures were timed with different thread counts {sorted(threads_seen)}; "
+                          "calibrate one thread count at a time (one directory each)")
+    out.threads = threads_seen.pop() if threads_seen else None
+    return out
+
+
+def _read_latency(p: Path) -> tuple[float, dict]:
+    try:
+        doc = json.loads(p.read_text())
+        value = float(doc["latency_ms"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise IngestError(f"{p}: expected {{\"latency_ms\": <number>}} ({type(exc).__name__}: {exc})") from None
+    if not value > 0:
+        raise IngestError(f"{p}: latency_ms: {value!r}: expected a positive number of milliseconds")
+    return value, doc

@@ -1,0 +1,111 @@
+"""Time a capture set with ONNX Runtime on the device it is meant for.
+
+    python -m edgespace.calibration.capture DIR [--threads N] [--provider CUDAExecutionProvider]
+
+For every ``NAME.onnx`` in ``DIR`` (written by ``edgespace export``), writes ``NAME.latency.json``
+(median latency over interleaved rounds, without the profiler) and ``NAME.ort.json`` (a profiled
+session's trace, for per-node times and memory). Then ``edgespace calibrate --from DIR`` fits the
+device's latency model.
+
+This file needs only the standard library, NumPy and onnxruntime (no torch, no edgespace), so it
+can be copied to a device on its own and run there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _session(ort, path, threads, provider, profile_prefix=None):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    if profile_prefix is not None:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(str(path), so, providers=[provider])
+
+
+def _feed(np, session):
+    inp = session.get_inputs()[0]
+    side = int(inp.shape[2]) if isinstance(inp.shape[2], int) else 224
+    dtype = np.uint8 if "uint8" in inp.type else np.float32
+    return {inp.name: np.random.default_rng(0).integers(0, 256, (1, 3, side, side)).astype(dtype)}
+
+
+def capture(directory, *, threads: int = 1, provider: str = "CPUExecutionProvider", rounds: int = 5,
+            round_s: float = 0.2, profile_runs: int = 20, out=sys.stdout) -> list[Path]:  # fmt: skip
+    """Time and profile every model in ``directory``; returns the files written."""
+    import numpy as np
+    import onnxruntime as ort
+
+    d = Path(directory)
+    models = sorted(p for p in d.glob("*.onnx"))
+    if not models:
+        raise SystemExit(f"capture: {d}: no .onnx files (write a capture set with `edgespace export --out-dir {d}`)")
+    if provider not in ort.get_available_providers():
+        raise SystemExit(f"capture: --provider {provider}: not available; available: {', '.join(ort.get_available_providers())}")
+    sessions = []
+    for p in models:
+        s = _session(ort, p, threads, provider)
+        f = _feed(np, s)
+        for _ in range(5):
+            s.run(None, f)
+        sessions.append((p, s, f))
+    lat = {p: [] for p in models}
+    for r in range(rounds):  # interleaved: a slow spell of the device hits every model alike
+        for p, s, f in sessions:
+            t_end = time.perf_counter() + round_s
+            one = []
+            while time.perf_counter() < t_end or len(one) < 3:
+                t0 = time.perf_counter()
+                s.run(None, f)
+                one.append(time.perf_counter() - t0)
+            lat[p].append(float(np.median(one)) * 1e3)
+        print(f"round {r + 1}/{rounds} timed", file=out, flush=True)
+    del sessions
+    written = []
+    meta = {"onnxruntime": ort.__version__, "provider": provider, "threads": threads, "rounds": rounds}
+    for p in models:
+        name = p.name[: -len(".onnx")]
+        lat_p = d / f"{name}.latency.json"
+        lat_p.write_text(json.dumps({"latency_ms": float(np.median(lat[p])), "round_medians_ms": lat[p], **meta}))
+        with tempfile.TemporaryDirectory() as tmp:
+            s = _session(ort, p, threads, provider, profile_prefix=os.path.join(tmp, "ort"))
+            f = _feed(np, s)
+            for _ in range(profile_runs + 1):
+                s.run(None, f)
+            trace = s.end_profiling()
+            shutil.move(trace, d / f"{name}.ort.json")
+        written += [lat_p, d / f"{name}.ort.json"]
+        print(f"{name}: {np.median(lat[p]):.3f} ms", file=out, flush=True)
+    return written
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edgespace.calibration.capture", description=__doc__.splitlines()[0])
+    ap.add_argument("directory")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--provider", default="CPUExecutionProvider")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--round-s", type=float, default=0.2)
+    ap.add_argument("--profile-runs", type=int, default=20)
+    a = ap.parse_args(argv)
+    if a.threads < 1 or a.rounds < 1 or a.round_s <= 0 or a.profile_runs < 1:
+        ap.error("--threads, --rounds and --profile-runs must be >= 1 and --round-s > 0")
+    capture(a.directory, threads=a.threads, provider=a.provider, rounds=a.rounds, round_s=a.round_s,
+            profile_runs=a.profile_runs)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

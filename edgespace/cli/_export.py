@@ -1,0 +1,56 @@
+"""``edgespace export``: ONNX files for timing on another device (a capture set)."""
+
+from __future__ import annotations
+
+from edgespace.calibration._draw import DEFAULT_FAMILIES
+
+CAPTURE_HELP = """\
+Next, on the device, save each model's profile next to it (NAME = the file name without .onnx):
+  TensorRT:
+    for f in {d}/*.onnx; do n=${{f%.onnx}}; trtexec --onnx=$f --fp16 --separateProfileRun \\
+      --profilingVerbosity=detailed --exportProfile=$n.profile.json --exportTimes=$n.times.json; done
+  ONNX Runtime (any provider; threads as you will deploy):
+    python -m edgespace.calibration.capture {d} --threads 4
+    (or by hand: a session with SessionOptions.enable_profiling, 20 runs, end_profiling() saved
+     as NAME.ort.json; optionally {{"latency_ms": ...}} without the profiler in NAME.latency.json)
+Then, here:  edgespace calibrate --profile PROFILE --from {d} --out PROFILE-calibration.json"""
+
+
+def configure(sub) -> None:
+    p = sub.add_parser("export", help="export ONNX models (a capture set) to time on another device",
+                       description="Export ONNX files (uint8 NCHW input, preprocessing folded in) with a "
+                                   "manifest, to time them on a device and calibrate its profile from the "
+                                   "captured profiles with `edgespace calibrate --from DIR`.")  # fmt: skip
+    p.add_argument("--out-dir", required=True, help="directory for the models and manifest.json (extended if present)")
+    p.add_argument("--samples", type=int, default=None, help="draw this many random specs (as `calibrate` does)")
+    p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
+    p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
+    p.add_argument("--family", help="export one spec instead: its family (with --width/--depth/--resolution)")
+    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--depth", type=float, default=1.0)
+    p.add_argument("--resolution", type=int, default=224)
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from edgespace._spec import ArchSpec
+    from edgespace.archs import list_families
+    from edgespace.calibration._captures import write_capture_set
+    from edgespace.calibration._draw import draw_specs
+
+    if (args.samples is None) == (args.family is None):
+        raise ValueError("export: pass either --samples N (random specs) or --family F (one spec)")
+    if args.family is not None:
+        specs = [ArchSpec(args.family, args.width, args.depth, args.resolution)]
+    else:
+        families = [f.strip() for f in args.families.split(",") if f.strip()]
+        bad = [f for f in families if f not in list_families()]
+        if bad or not families:
+            raise ValueError(f"--families {args.families!r}: unknown {bad}; allowed: {', '.join(list_families())}")
+        if args.samples < 3:
+            raise ValueError(f"--samples {args.samples}: allowed: an integer >= 3 (calibration needs 3 networks)")
+        specs = draw_specs(args.samples, families=tuple(families), seed=args.seed)
+    manifest = write_capture_set(specs, args.out_dir)
+    print(f"wrote {len(specs)} model(s) and {manifest}")
+    print(CAPTURE_HELP.format(d=args.out_dir))
+    return 0
