@@ -1,6 +1,6 @@
 """Fidelity of the calibrated latency model and the liveness memory model against real ONNX Runtime runs.
 
-    python benchmarks/fidelity.py                 # 1 and 2 threads, about 10-15 minutes on 2 cores
+    python benchmarks/fidelity.py                 # 1 and 2 threads, about 15-20 minutes on 2 cores
     python benchmarks/fidelity.py --threads 1 --train 24 --test 10 --family-test 6   # quicker
 
 For each thread count: calibrate on random specs of three families (efficientnet, mobilenetv2,
@@ -62,7 +62,9 @@ def main(argv=None) -> int:
     ap.add_argument("--test", type=int, default=30, help="held-out networks of the calibration families (default 30)")
     ap.add_argument("--family-test", type=int, default=20,
                     help=f"networks of the held-out family {HELD_OUT_FAMILY} (default 20)")
-    ap.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="interleaved timing rounds (default 10 x threads: two threads on a shared 2-core "
+                         "machine are noisier and need more)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
@@ -82,14 +84,15 @@ def main(argv=None) -> int:
 
     for threads in [int(t) for t in args.threads.split(",")]:
         t0 = time.perf_counter()
-        ms = collect(train + test + fam, threads=threads, rounds=args.rounds)
-        again = collect(test + fam, threads=threads, rounds=args.rounds, profile_runs=1)
+        rounds = args.rounds if args.rounds is not None else 10 * threads
+        ms = collect(train + test + fam, threads=threads, rounds=rounds)
+        again = collect(test + fam, threads=threads, rounds=rounds, profile_runs=1)
         elapsed = time.perf_counter() - t0
         m_train, m_test, m_fam = ms[: len(train)], ms[len(train) : len(train) + len(test)], ms[len(train) + len(test) :]
         cal = calibrate("host", m_train, threads=threads)
         spreads = np.array([m.latency_spread_pct for m in ms])
-        print(f"\n=== {threads} thread(s): measured {len(ms)} networks in {elapsed:.0f} s; per-network spread of "
-              f"round medians: median {np.median(spreads):.1f}%, 90th pct {np.percentile(spreads, 90):.1f}% ===")  # fmt: skip
+        print(f"\n=== {threads} thread(s), {rounds} rounds: measured {len(ms)} networks in {elapsed:.0f} s; "
+              f"per-network spread of round medians: median {np.median(spreads):.1f}%, 90th pct {np.percentile(spreads, 90):.1f}% ===")  # fmt: skip
         print(f"  paired with {ms[0].reference or 'nothing'}; {'; '.join(ms[0].notes) or 'threads not pinned'}")
         macs_tr = np.array([table_totals(layer_table(m.spec))["macs"] for m in m_train], float)
         e2e_tr = np.array([m.latency_ms_calibration for m in m_train])

@@ -17,6 +17,7 @@ from edgespace.calibration._calibrate import (
     load_calibration,
     training_samples,
 )
+from edgespace.calibration._captures import CAPTURE_FORMAT, CaptureSet, read_capture_set, write_capture_set
 from edgespace.calibration._draw import DEFAULT_FAMILIES, DEFAULT_RANGES, draw_specs
 from edgespace.calibration._ingest import (
     IngestError,
@@ -29,6 +30,7 @@ from edgespace.calibration._mapping import INPUT_SEGMENT, NodeTime, map_nodes, m
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
 
 __all__ = [
+    "CAPTURE_FORMAT", "CaptureSet", "read_capture_set", "write_capture_set",
     "CalibratedProfile", "CalibrationError", "DEFAULT_FAMILIES", "DEFAULT_RANGES", "FEATURES", "FORMAT",
     "INPUT_SEGMENT", "IngestError", "NodeProfile", "NodeTime", "SegmentLatencyModel", "calibrate", "draw_specs",
     "latency_errors", "load_calibration", "map_nodes", "module_path", "read_ort_profile", "read_trtexec_profile",
