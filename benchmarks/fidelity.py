@@ -3,11 +3,11 @@
     python benchmarks/fidelity.py                 # 1 and 2 threads, about 15-20 minutes on 2 cores
     python benchmarks/fidelity.py --threads 1 --train 24 --test 10 --family-test 6   # quicker
 
-For each thread count: calibrate on random specs of three families (efficientnet, mobilenetv2,
-mobilenetv3_small), then predict specs never used for calibration: other widths, depths and
-resolutions of the same families, and a family held out entirely (mobilenetv3_large). Prints,
-for the calibrated model, a FLOPs-proportional baseline and (when this build has it) the
-uncalibrated roofline: the fraction within ±10% of measured end-to-end latency, Kendall τ,
+For each thread count: calibrate on specs of three families (efficientnet, mobilenetv2,
+mobilenetv3_small; each range's corners plus a Latin hypercube), then predict random specs never
+used for calibration: other widths, depths and resolutions of the same families, and a family
+held out entirely (mobilenetv3_large). Prints, for the calibrated model, a FLOPs-proportional
+baseline and the uncalibrated roofline: the fraction within ±10% of measured end-to-end latency, Kendall τ,
 MAPE and the worst error. Peak memory: liveness over the layer table against ONNX Runtime's
 own accounting (fraction within ±20%). The noise floor: the test networks are measured twice,
 independently, and the same figures are printed for "second measurement vs first" (as measured,
@@ -23,6 +23,7 @@ a child process).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -66,10 +67,12 @@ def main(argv=None) -> int:
                     help="interleaved timing rounds (default 10 x threads: two threads on a shared 2-core "
                          "machine are noisier and need more)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--save", default=None, metavar="DIR",
+                    help="write every measurement (JSON, with node times) to DIR/fidelity-<threads>t.json")
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
 
-    train = draw_specs(args.train, families=TRAIN_FAMILIES, seed=args.seed)
+    train = draw_specs(args.train, families=TRAIN_FAMILIES, seed=args.seed, cover=True)
     test = draw_specs(args.test, families=TRAIN_FAMILIES, seed=args.seed + 1, exclude=train)
     fam = draw_specs(args.family_test, families=(HELD_OUT_FAMILY,), seed=args.seed + 2)
     t0 = time.perf_counter()
@@ -102,7 +105,8 @@ def main(argv=None) -> int:
                                         (f"held-out {HELD_OUT_FAMILY}", m_fam, again[len(test) :])):  # fmt: skip
             y = np.array([m.latency_ms_calibration for m in group])
             print(f" {label}:")
-            print(_row("calibrated (per-segment)", latency_errors(cal.predict_many_ms([m.spec for m in group]), y)))
+            pred = cal.predict_many_ms([m.spec for m in group])
+            print(_row("calibrated (per-segment)", latency_errors(pred, y)))
             macs = np.array([table_totals(layer_table(m.spec))["macs"] for m in group], float)
             print(_row("FLOPs-proportional", latency_errors(k_flops * macs, y)))
             if estimate is not None:
@@ -116,12 +120,22 @@ def main(argv=None) -> int:
             y2 = np.array([m.latency_ms_calibration for m in rep_group])
             print(_row("noise: 2nd measurement", latency_errors(y2, y)))
             print(_row("noise: 2nd, level-free", latency_errors(y2 * np.median(y / y2), y)))
+            worst = np.argsort(-np.abs(pred / y - 1))[:3]
+            print("  worst calibrated: " + "; ".join(
+                f"{group[i].spec.short_name()} {pred[i]:.2f} vs {y[i]:.2f} ms (2nd {y2[i]:.2f}, "
+                f"round spread {group[i].latency_spread_pct:.0f}%)" for i in worst))  # fmt: skip
         mem_m = np.array([m.peak_memory_bytes for m in ms], float)
         mem_p = np.array([peak_activation_bytes(layer_table(m.spec), unfused_acts=ORT_CPU_UNFUSED_ACTS) for m in ms], float)
         rel = np.abs(mem_p - mem_m) / mem_m
         print(f"  peak memory (liveness vs ORT accounting): {np.mean(rel <= 0.20):.0%} within ±20%, "
               f"median error {np.median(rel) * 100:.2f}%, worst {rel.max() * 100:.2f}% (n={len(rel)})")  # fmt: skip
         print(f"  calibration file report: {cal.report}")
+        if args.save:
+            out = Path(args.save) / f"fidelity-{threads}t.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            sets = {"train": m_train, "test": m_test, "held_out_family": m_fam, "repeat": again}
+            out.write_text(json.dumps({k: [m.to_dict() for m in v] for k, v in sets.items()}))
+            print(f"  measurements written to {out}")
     return 0
 
 

@@ -217,6 +217,23 @@ def test_calibration_predicts_a_held_out_spec_and_round_trips(cal_measurements, 
     assert back.predict_latency_ms(held.spec) == pytest.approx(pred, rel=1e-9)
 
 
+def test_calibration_draw_covers_the_corners_and_spreads_each_knob():
+    fams = ("efficientnet", "mobilenetv2", "mobilenetv3_small")
+    ranges = {"width": (0.35, 1.3), "depth": (0.5, 1.4), "resolution": (96, 256)}
+    specs = draw_specs(36, families=fams, seed=5, ranges=ranges, cover=True)
+    assert len(specs) == len(set(specs)) == 36
+    for fam in fams:
+        mine = [s for s in specs if s.family == fam]
+        assert len(mine) == 12
+        assert es.ArchSpec(fam, 0.35, 0.5, 96) in mine and es.ArchSpec(fam, 1.3, 1.4, 256) in mine
+        # Latin hypercube: the other 10 points fall in 10 different tenths of the width range
+        inner = [s for s in mine if s.resolution not in (96, 256) or s.width not in (0.35, 1.3)]
+        tenths = {min(int((s.width - 0.35) / 0.95 * 10), 9) for s in inner}
+        assert len(tenths) >= 8  # grid snapping (0.05 steps) can merge neighbouring tenths
+    # the uniform draw (test sets) is unchanged by the option's existence and never a corner set
+    assert draw_specs(6, families=fams, seed=5, ranges=ranges) != specs[:6]
+
+
 def _synthetic_segments(specs, run0=0):
     """Segment features of real layer tables with times from a known additive law: a power law
     in MACs and output bytes for the conv-like kernel plus a per-byte cost for stand-alone hard-swish

@@ -14,24 +14,58 @@ DEFAULT_FAMILIES = ("efficientnet", "mobilenetv2", "mobilenetv3_small", "mobilen
 DEFAULT_RANGES = {"width": (0.35, 1.3), "depth": (0.5, 1.4), "resolution": (96, 256)}
 
 
+def _snap(fam: str, u: np.ndarray, r: dict, precision: str) -> tuple[tuple, ArchSpec]:
+    """A point of the unit cube → a spec on the grid (width to 0.05, depth to 0.1, 16 px)."""
+    w = round((r["width"][0] + u[0] * (r["width"][1] - r["width"][0])) / 0.05) * 0.05
+    d = round((r["depth"][0] + u[1] * (r["depth"][1] - r["depth"][0])) / 0.1) * 0.1
+    res = int(16 * round((r["resolution"][0] + u[2] * (r["resolution"][1] - r["resolution"][0])) / 16))
+    w = min(max(w, r["width"][0]), r["width"][1])
+    d = min(max(d, r["depth"][0]), r["depth"][1])
+    res = min(max(res, 16 * int(np.ceil(r["resolution"][0] / 16))), 16 * int(r["resolution"][1] // 16))
+    key = (fam, round(w, 2), round(d, 1), res)
+    return key, ArchSpec(fam, round(w, 2), round(d, 1), res, precision)
+
+
 def draw_specs(n: int, *, families=DEFAULT_FAMILIES, ranges=None, seed: int = 0, exclude=(),
-               precision: str = "fp32") -> list[ArchSpec]:  # fmt: skip
-    """``n`` distinct specs drawn uniformly (width to 0.05, depth to 0.1, resolution to 16 px),
-    families in turn; none of ``exclude``."""
+               precision: str = "fp32", cover: bool = False) -> list[ArchSpec]:  # fmt: skip
+    """``n`` distinct specs (width to 0.05, depth to 0.1, resolution to 16 px), families in turn;
+    none of ``exclude``.
+
+    ``cover=False`` draws uniformly at random (test sets). ``cover=True`` is for calibration: each
+    family gets its smallest and largest corner of the ranges (so that a prediction anywhere in
+    the ranges interpolates; the one network a fidelity run missed by a third was smaller than
+    every calibration network) and a Latin hypercube (scipy ``qmc.LatinHypercube``) for the rest,
+    which spreads the points over every knob's range."""
     r = dict(DEFAULT_RANGES, **(ranges or {}))
     rng = np.random.default_rng(seed)
     seen = {(s.family, s.width, s.depth, s.resolution) for s in exclude}
     out: list[ArchSpec] = []
+    if cover:
+        from scipy.stats import qmc
+
+        per_family = [n // len(families) + (1 if k < n % len(families) else 0) for k in range(len(families))]
+        chosen: list[list[ArchSpec]] = []
+        for k, (fam, m) in enumerate(zip(families, per_family)):
+            points = [np.zeros(3), np.ones(3)] if m >= 4 else []
+            if m > len(points):
+                points += list(qmc.LatinHypercube(d=3, seed=seed * 1009 + k).random(m - len(points)))
+            mine = []
+            for u in points:
+                key, spec = _snap(fam, np.asarray(u), r, precision)
+                if key not in seen:
+                    seen.add(key)
+                    mine.append(spec)
+            chosen.append(mine)
+        # families in turn, as without cover
+        for i in range(max(map(len, chosen), default=0)):
+            out += [c[i] for c in chosen if i < len(c)]
     tries = 0
-    while len(out) < n and tries < 100 * n + 100:
+    while len(out) < n and tries < 100 * n + 100:  # uniform draws (and any duplicates' stand-ins)
         tries += 1
         fam = families[len(out) % len(families)]
-        w = round(float(rng.uniform(*r["width"])) / 0.05) * 0.05
-        d = round(float(rng.uniform(*r["depth"])) / 0.1) * 0.1
-        res = int(16 * round(rng.uniform(*r["resolution"]) / 16))
-        key = (fam, round(w, 2), round(d, 1), res)
+        key, spec = _snap(fam, rng.uniform(size=3), r, precision)
         if key in seen:
             continue
         seen.add(key)
-        out.append(ArchSpec(fam, round(w, 2), round(d, 1), res, precision))
-    return out
+        out.append(spec)
+    return out[:n]

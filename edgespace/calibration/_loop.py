@@ -57,7 +57,7 @@ def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 
     from edgespace.profiles import load_profile
 
     base = load_profile(profile)
-    specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed)
+    specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed, cover=True)
     if show_progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -49,7 +49,7 @@ def _run(args) -> int:
             raise ValueError(f"--families {args.families!r}: unknown {bad}; allowed: {', '.join(list_families())}")
         if args.samples < 3:
             raise ValueError(f"--samples {args.samples}: allowed: an integer >= 3 (calibration needs 3 networks)")
-        specs = draw_specs(args.samples, families=tuple(families), seed=args.seed)
+        specs = draw_specs(args.samples, families=tuple(families), seed=args.seed, cover=True)
     manifest = write_capture_set(specs, args.out_dir)
     print(f"wrote {len(specs)} model(s) and {manifest}")
     print(CAPTURE_HELP.format(d=args.out_dir))
