@@ -28,7 +28,7 @@ import pandas as pd
 from edgespace._errors import EdgespaceError, ProfileError
 from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
-from edgespace.calibration._ingest import NodeProfile
+from edgespace.calibration._ingest import NodeProfile, load_format_json
 from edgespace.calibration._mapping import INPUT_SEGMENT, map_nodes
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
 
@@ -243,15 +243,7 @@ def calibrate(profile, measurements, *, threads: int | None = None, precision: s
 def load_calibration(path: str | os.PathLike) -> CalibratedProfile:
     """Read a calibration file written by :meth:`CalibratedProfile.save` and refit its model."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise CalibrationError(f"{p}: no such calibration file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationError(f"{p}: not JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise CalibrationError(f"{p}: format: {got!r}: expected {FORMAT!r}")
+    data = load_format_json(p, FORMAT, CalibrationError, missing="no such calibration file")
     for key in ("provenance", "runs", "samples", "model"):
         if key not in data:
             raise CalibrationError(f"{p}: {key}: missing")

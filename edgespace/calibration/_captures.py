@@ -28,6 +28,7 @@ from edgespace._spec import ArchSpec
 from edgespace.calibration._ingest import (
     IngestError,
     NodeProfile,
+    load_format_json,
     read_ort_profile,
     read_trtexec_profile,
     read_trtexec_times,
@@ -95,15 +96,8 @@ def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> P
 
 def _load_manifest(directory: Path) -> dict:
     p = directory / MANIFEST
-    try:
-        doc = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise IngestError(f"{p}: no such file; a capture set is written by `edgespace export --out-dir DIR`") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IngestError(f"{p}: not JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != CAPTURE_FORMAT:
-        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise IngestError(f"{p}: format: {got!r}: expected {CAPTURE_FORMAT!r}")
+    doc = load_format_json(p, CAPTURE_FORMAT,
+                           missing="no such file; a capture set is written by `edgespace export --out-dir DIR`")
     models = doc.get("models")
     if not isinstance(models, list):
         raise IngestError(f"{p}: models: expected a list of {{name, onnx, spec}}")

@@ -65,6 +65,23 @@ def _load(path_or_data, what: str):
     return path_or_data, "<data>"
 
 
+def load_format_json(path, fmt: str, error=None, *, missing: str = "no such file") -> dict:
+    """A JSON object whose ``format`` is ``fmt`` (calibration files, capture-set manifests);
+    ``error`` (default :class:`IngestError`) names the file and what is wrong."""
+    error = error or IngestError
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise error(f"{p}: {missing}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{p}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise error(f"{p}: format: {got!r}: expected {fmt!r}")
+    return doc
+
+
 def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
     """Parse an ONNX Runtime profile (path or the loaded event list).
 

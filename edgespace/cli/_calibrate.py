@@ -70,14 +70,11 @@ def _run_from(args) -> int:
 def _run(args) -> int:
     if args.from_dir is not None:
         return _run_from(args)
-    from edgespace.archs import list_families
     from edgespace.calibration._loop import run_calibration
+    from edgespace.cli._common import parse_families
 
     args.threads = 1 if args.threads is None else args.threads
-    families = [f.strip() for f in args.families.split(",") if f.strip()]
-    bad = [f for f in families if f not in list_families()]
-    if bad or not families:
-        raise ValueError(f"--families {args.families!r}: unknown {bad}; allowed: {', '.join(list_families())}")
+    families = parse_families(args.families)
     if args.threads < 1:
         raise ValueError(f"--threads {args.threads}: allowed: an integer >= 1")
     if args.rounds < 1:

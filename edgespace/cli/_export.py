@@ -34,8 +34,8 @@ def configure(sub) -> None:
 
 def _run(args) -> int:
     from edgespace._spec import ArchSpec
-    from edgespace.archs import list_families
     from edgespace.calibration._captures import write_capture_set
+    from edgespace.cli._common import parse_families
     from edgespace.calibration._draw import draw_specs
 
     if (args.samples is None) == (args.family is None):
@@ -43,10 +43,7 @@ def _run(args) -> int:
     if args.family is not None:
         specs = [ArchSpec(args.family, args.width, args.depth, args.resolution)]
     else:
-        families = [f.strip() for f in args.families.split(",") if f.strip()]
-        bad = [f for f in families if f not in list_families()]
-        if bad or not families:
-            raise ValueError(f"--families {args.families!r}: unknown {bad}; allowed: {', '.join(list_families())}")
+        families = parse_families(args.families)
         if args.samples < 3:
             raise ValueError(f"--samples {args.samples}: allowed: an integer >= 3 (calibration needs 3 networks)")
         specs = draw_specs(args.samples, families=tuple(families), seed=args.seed, cover=True)
