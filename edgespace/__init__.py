@@ -6,7 +6,7 @@ needs them is called.
 
 from __future__ import annotations
 
-from edgespace._errors import EdgespaceError, ProfileError, SpecError, UnavailableError
+from edgespace._errors import CalibrationError, EdgespaceError, ProfileError, SpecError, UnavailableError
 from edgespace._layer_table import CONV_OPS, layer_table, table_totals
 from edgespace._spec import (
     EFFICIENTNET_PRESETS,
@@ -30,6 +30,7 @@ __all__ = [
     "Budget",
     "BudgetError",
     "CalibratedProfile",
+    "CalibrationError",
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
@@ -44,6 +45,7 @@ __all__ = [
     "PRECISIONS",
     "PowerMode",
     "PublishedAccuracy",
+    "SearchError",
     "SearchResult",
     "ProfileError",
     "SpecError",
@@ -98,6 +100,7 @@ _LAZY = {
     "EfficientNetSpace": "edgespace.search",
     "MobileNetSpace": "edgespace.search",
     "SearchResult": "edgespace.search",
+    "SearchError": "edgespace.search",
     "screen": "edgespace.search",
     "search": "edgespace.search",
 }

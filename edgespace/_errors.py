@@ -2,7 +2,16 @@
 
 Every error edgespace raises on purpose subclasses :class:`EdgespaceError`, and, where the
 cause is a bad value, also :class:`ValueError`, so ``except ValueError`` keeps working for
-callers who do not know edgespace.
+callers who do not know edgespace. One type per domain:
+
+* :class:`SpecError`: an architecture spec or an estimate argument;
+* :class:`ProfileError`: a hardware profile file or name;
+* ``BudgetError`` (``edgespace.budget``): an energy budget or a feasibility argument;
+* ``SearchError`` (``edgespace.search``): a space, objective, constraint, sampler or storage;
+* :class:`CalibrationError`: a calibration or capture file, or calibration input;
+* :class:`UnavailableError`: a backend, provider or meter that is not present here.
+
+The command line prints any of them as one line and exits 2.
 """
 
 from __future__ import annotations
@@ -22,3 +31,8 @@ class ProfileError(EdgespaceError, ValueError):
 
 class UnavailableError(EdgespaceError, RuntimeError):
     """An optional backend or meter (TensorRT, NVML, Jetson rails, ...) is not present here."""
+
+
+class CalibrationError(EdgespaceError, ValueError):
+    """Calibration input is unusable: too few networks, no node times, a bad calibration or
+    capture file (the message names the file, the entry and the field)."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgespace._errors import EdgespaceError, ProfileError
+from edgespace._errors import CalibrationError, ProfileError
 from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
 from edgespace.calibration._ingest import NodeProfile, load_format_json
@@ -36,10 +36,6 @@ __all__ = ["calibrate", "CalibratedProfile", "load_calibration", "CalibrationErr
            "latency_errors"]  # fmt: skip
 
 FORMAT = "edgespace-calibration/1"
-
-
-class CalibrationError(EdgespaceError, ValueError):
-    """Calibration input is unusable (too few networks, no node times, a bad file)."""
 
 
 def latency_errors(predicted, measured) -> dict:

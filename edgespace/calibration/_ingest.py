@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgespace._errors import EdgespaceError
+from edgespace._errors import CalibrationError
 from edgespace.calibration._mapping import NodeTime
 
 __all__ = ["NodeProfile", "IngestError", "read_ort_profile", "read_trtexec_profile", "read_trtexec_times"]
 
 
-class IngestError(EdgespaceError, ValueError):
+class IngestError(CalibrationError):
     """A profile file cannot be read or is not in the format its reader expects."""
 
 

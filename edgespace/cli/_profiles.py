@@ -84,7 +84,10 @@ def _validate(args) -> int:
     if args.path == "-":
         import sys
 
-        profile: HardwareProfile = parse_profile(sys.stdin.read(), origin="<stdin>")
+        from edgespace.profiles._loader import MAX_PROFILE_BYTES
+
+        # read one character past the bound: parse_profile refuses it before parsing
+        profile: HardwareProfile = parse_profile(sys.stdin.read(MAX_PROFILE_BYTES + 1), origin="<stdin>")
     else:
         from pathlib import Path
 
