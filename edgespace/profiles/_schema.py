@@ -544,7 +544,7 @@ class HardwareProfile(_Model):
         key = self.default_mode if name is None else name
         try:
             return self.modes[key]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable name (a list, a dict)
             raise ProfileError(f"{self.name}: mode {key!r}: unknown; modes: {', '.join(self.modes)}") from None
 
     @property
