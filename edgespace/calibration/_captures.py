@@ -16,6 +16,7 @@ name (the README gives the command lines):
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -162,6 +163,6 @@ def _read_latency(p: Path) -> tuple[float, dict]:
         value = float(doc["latency_ms"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise IngestError(f"{p}: expected {{\"latency_ms\": <number>}} ({type(exc).__name__}: {exc})") from None
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise IngestError(f"{p}: latency_ms: {value!r}: expected a positive number of milliseconds")
     return value, doc

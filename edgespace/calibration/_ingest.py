@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,9 +61,39 @@ def _load(path_or_data, what: str):
             return json.loads(p.read_text()), str(p)
         except FileNotFoundError:
             raise IngestError(f"{p}: no such file ({what} expected)") from None
+        except OSError as exc:
+            raise IngestError(f"{p}: cannot read: {exc.strerror or exc} ({what} expected)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IngestError(f"{p}: not JSON ({exc}); {what} expected") from None
+        except RecursionError:
+            raise IngestError(f"{p}: not JSON (nested too deeply); {what} expected") from None
     return path_or_data, "<data>"
+
+
+def _num(src: str, where: str, entry, key: str, *, default=None, positive: bool = False) -> float:
+    """``entry[key]`` as a finite float, or an :class:`IngestError` naming the file, the entry
+    and the field (JSON's ``Infinity``/``NaN``, text, ``true`` and a missing key are refused)."""
+    if not isinstance(entry, dict):
+        raise IngestError(f"{src}: {where}: expected a JSON object, got {type(entry).__name__}")
+    if key not in entry:
+        if default is not None:
+            return default
+        raise IngestError(f"{src}: {where}: field {key!r} is missing")
+    v = entry[key]
+    if isinstance(v, str):  # ORT writes some numbers (allocator accounting) as text
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise IngestError(f"{src}: {where}: {key}: {str(v)[:40]!r}: expected a number")
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f) or (positive and f < 0):
+        raise IngestError(f"{src}: {where}: {key}: {v!r}: expected a finite number{' >= 0' if positive else ''}")
+    return f
 
 
 def load_format_json(path, fmt: str, error=None, *, missing: str = "no such file") -> dict:
@@ -101,8 +132,26 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         events = events["traceEvents"]
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise IngestError(f"{src}: an ONNX Runtime profile is a JSON list of trace events")
-    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
-    kernels = [e for e in events if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")]
+    def where(i: int, e: dict) -> str:
+        return f"event {i} ({str(e.get('name', '?'))[:60]})"
+
+    runs = []
+    kernels = []
+    for i, e in enumerate(events):
+        is_run = e.get("cat") == "Session" and e.get("name") == "model_run"
+        if is_run or (e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")):
+            ts = _num(src, where(i, e), e, "ts", positive=True)
+            dur = _num(src, where(i, e), e, "dur", positive=True)
+            if is_run:
+                runs.append((ts, ts + dur))
+            else:
+                args = e.get("args", {})
+                if not isinstance(args, dict):
+                    raise IngestError(f"{src}: {where(i, e)}: args: expected a JSON object, got {type(args).__name__}")
+                mem = {k: int(_num(src, where(i, e), args, k, positive=k != "mem_requested_in_use_delta"))
+                       for k in ("mem_bytes_requested_in_use", "mem_requested_in_use_delta") if k in args}  # fmt: skip
+                kernels.append({"name": str(e["name"]), "ts": ts, "dur": dur, "op": str(args.get("op_name", "")), "mem": mem})
+    runs.sort()
     if not kernels:
         raise IngestError(f"{src}: no kernel events (cat 'Node', name '*_kernel_time'); was profiling enabled?")
     starts = np.array([r[0] for r in runs]) if runs else np.zeros(0)
@@ -115,10 +164,10 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         keys = keys[1:]
     peak = 0
     first = sorted(per_run[min(per_run)], key=lambda e: e["ts"])
-    if first and "mem_bytes_requested_in_use" in first[0].get("args", {}):
-        a0 = first[0]["args"]
-        base = int(a0["mem_bytes_requested_in_use"]) - int(a0.get("mem_requested_in_use_delta", 0))
-        peak = max(int(e["args"].get("mem_bytes_requested_in_use", 0)) for e in first) - base
+    if first and "mem_bytes_requested_in_use" in first[0]["mem"]:
+        a0 = first[0]["mem"]
+        base = a0["mem_bytes_requested_in_use"] - a0.get("mem_requested_in_use_delta", 0)
+        peak = max(e["mem"].get("mem_bytes_requested_in_use", 0) for e in first) - base
     order: dict[str, str] = {}
     times: dict[str, list[float]] = {}
     for k in keys:
@@ -126,7 +175,7 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         for e in sorted(per_run[k], key=lambda e: e["ts"]):
             name = e["name"]
             seen[name] = seen.get(name, 0.0) + float(e["dur"])  # a node run twice in one run: summed
-            order.setdefault(name, str(e.get("args", {}).get("op_name", "")))
+            order.setdefault(name, e["op"])
         for name, d in seen.items():
             times.setdefault(name, []).append(d)
     nodes = tuple(NodeTime(name, op, float(np.median(times[name]))) for name, op in order.items())
@@ -139,13 +188,15 @@ def read_trtexec_profile(path_or_data) -> NodeProfile:
     data, src = _load(path_or_data, "a trtexec --exportProfile file")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict) or "count" not in data[0]:
         raise IngestError(f"{src}: a trtexec --exportProfile file is a list starting with {{\"count\": N}}")
+    count = _num(src, "entry 0", data[0], "count", positive=True)
     nodes = []
     for i, row in enumerate(data[1:], start=1):
         if not isinstance(row, dict) or "name" not in row or not ({"averageMs", "medianMs"} & row.keys()):
-            raise IngestError(f"{src}: entry {i}: expected 'name' and 'averageMs'/'medianMs', got {sorted(row) if isinstance(row, dict) else row!r}")
-        ms = float(row.get("medianMs", row.get("averageMs")))
+            got = sorted(map(str, row))[:8] if isinstance(row, dict) else type(row).__name__
+            raise IngestError(f"{src}: entry {i}: expected 'name' and 'averageMs'/'medianMs', got {got}")
+        ms = _num(src, f"entry {i} ({str(row['name'])[:60]})", row, "medianMs" if "medianMs" in row else "averageMs", positive=True)
         nodes.append(NodeTime(str(row["name"]), "", ms * 1e3))
-    return NodeProfile(tuple(nodes), (), None, src, int(data[0]["count"]))
+    return NodeProfile(tuple(nodes), (), None, src, int(count))
 
 
 def read_trtexec_times(path_or_data) -> dict:
@@ -157,8 +208,8 @@ def read_trtexec_times(path_or_data) -> dict:
     lat_key = "latencyMs" if "latencyMs" in data[0] else "endToEndMs" if "endToEndMs" in data[0] else None
     if lat_key is None or "computeMs" not in data[0]:
         raise IngestError(f"{src}: entries need 'latencyMs' (or 'endToEndMs') and 'computeMs'; got {sorted(data[0])}")
-    lat = np.array([float(r[lat_key]) for r in data])
-    comp = np.array([float(r["computeMs"]) for r in data])
+    lat = np.array([_num(src, f"entry {i}", r, lat_key, positive=True) for i, r in enumerate(data)])
+    comp = np.array([_num(src, f"entry {i}", r, "computeMs", positive=True) for i, r in enumerate(data)])
     return {
         "latency_ms_p50": float(np.percentile(lat, 50)),
         "latency_ms_p90": float(np.percentile(lat, 90)),
