@@ -36,3 +36,8 @@ class UnavailableError(EdgespaceError, RuntimeError):
 class CalibrationError(EdgespaceError, ValueError):
     """Calibration input is unusable: too few networks, no node times, a bad calibration or
     capture file (the message names the file, the entry and the field)."""
+
+
+class NotFoundError(UnavailableError, ValueError):
+    """A backend, provider or meter name that nothing here provides (a typo, or an optional
+    package that is not installed); the message lists what exists."""
