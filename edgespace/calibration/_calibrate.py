@@ -130,7 +130,9 @@ class CalibratedProfile:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        p = Path(path)
+        from edgespace._paths import output_file
+
+        p = output_file(path, "calibration file", CalibrationError)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(p.suffix + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=float))

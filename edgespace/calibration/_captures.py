@@ -68,10 +68,12 @@ def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> P
     An existing manifest in ``out_dir`` is kept and extended, never overwritten with less."""
     from edgespace.runners._export import export_many
 
+    from edgespace._paths import output_dir
+
     specs = list(specs)
     if not specs:
         raise SpecError("write_capture_set(): no specs given")
-    out = Path(out_dir)
+    out = output_dir(out_dir, "capture set folder", IngestError)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     entries: dict[str, dict] = {}

@@ -93,7 +93,7 @@ def _validate(args) -> int:
 
         path = Path(args.path)
         if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+            raise ValueError(f"{path}: {'is a directory, not a profile file' if path.is_dir() else 'no such file'}")
         profile = _load_file(path)
     values = profile.sourced_values()
     estimates = sum(s.is_estimate for _, s in values)
