@@ -13,7 +13,7 @@ import pandas as pd
 
 from edgespace._spec import ArchSpec
 from edgespace.cost import ESTIMATE_COLUMNS, estimate_many
-from edgespace.search._errors import SearchError
+from edgespace.study._errors import SearchError
 
 __all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS", "BUDGET_COLUMNS", "budget_to_dict", "budget_from_dict"]
 
