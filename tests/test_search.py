@@ -319,7 +319,6 @@ def test_budget_constraint_keeps_only_deployable_designs():
 
 def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     from edgespace import Budget, load_profile
-    from edgespace.study._evaluate import budget_from_dict, budget_to_dict
 
     budget = Budget.from_profile("jetson-orin-nano-8gb", "7W", battery_wh=50, frames_per_day=2000, sleep_w=0.05)
     frame = es.screen(es.MobileNetSpace(families=("mobilenetv2",), widths=(1.0, 1.0), resolutions=(224, 224)),
@@ -330,7 +329,10 @@ def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     # a mode with a higher idle floor leaves less margin (always-on: idle all day)
     order = sorted(idle, key=idle.get)
     assert list(by_mode[order]) == sorted(by_mode[order], reverse=True)
-    assert budget_from_dict(budget_to_dict(budget)) == budget
+    assert Budget.from_dict(budget.to_dict()) == budget and Budget.from_dict(budget.to_dict()).provenance == budget.provenance
+    # the study stores it as JSON; a worker rebuilds the same budget, and its per-mode floors
+    assert Budget.from_dict(json.loads(json.dumps(budget.to_dict()))) == budget
+    assert budget.for_mode(profile, "15W").idle_w == profile.mode("15W").idle_w and budget.for_mode(profile, "15W").sleep_w == 0.05
 
 
 def test_cli_search_with_an_energy_budget(capsys):

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from edgespace.study._errors import SearchError
-from edgespace.study._evaluate import BUDGET_COLUMNS, accuracy_ref, budget_to_dict
+from edgespace.study._evaluate import BUDGET_COLUMNS, accuracy_ref
 from edgespace.study._space import Space
 from edgespace.study._storage import check_study_name, open_storage
 
@@ -75,7 +75,7 @@ def build_definition(space, profile_ref, objectives, constraints, accuracy, ambi
         "ambient_c": ambient_c,
     }
     if budget is not None:  # only then, so that studies made before budgets existed still resume
-        out["budget"] = budget_to_dict(budget)
+        out["budget"] = budget.to_dict()
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from edgespace.budget import Budget
 from edgespace.study._definition import (
     CONSTRAINT_KEY,
     FORMAT,
@@ -29,7 +30,7 @@ from edgespace.study._definition import (
     resolve_profile,
 )
 from edgespace.study._errors import SearchError
-from edgespace.study._evaluate import budget_from_dict, evaluate_points
+from edgespace.study._evaluate import evaluate_points
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
@@ -379,6 +380,6 @@ def run_worker(storage, study_name: str, *, n_trials: int | None = None, accurac
         space_from_dict(definition["space"]), definition["profile"], definition["objectives"], definition["constraints"],
         n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials, sampler=run.get("sampler", "nsga2"),
         storage=storage, study_name=study_name, seed=seed, accuracy=accuracy, ambient_c=definition.get("ambient_c"),
-        budget=budget_from_dict(definition["budget"]) if definition.get("budget") else None,
+        budget=Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
         population_size=run.get("population_size", 50), progress=progress, **kwargs,
     )  # fmt: skip
