@@ -6,7 +6,15 @@ needs them is called.
 
 from __future__ import annotations
 
-from edgespace._errors import CalibrationError, EdgespaceError, ProfileError, SpecError, UnavailableError
+from edgespace._errors import (
+    BudgetError,
+    CalibrationError,
+    EdgespaceError,
+    ProfileError,
+    SearchError,
+    SpecError,
+    UnavailableError,
+)
 from edgespace._layer_table import CONV_OPS, layer_table, table_totals
 from edgespace._spec import (
     EFFICIENTNET_PRESETS,
@@ -19,7 +27,7 @@ from edgespace._spec import (
 from edgespace.accuracy import AccuracyEstimate, AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.accuracy import predict_many as predict_accuracy_many
 from edgespace.archs import list_families, register_family
-from edgespace.budget import Budget, BudgetError, FeasibilityResult, feasibility
+from edgespace.budget import Budget, FeasibilityResult, feasibility
 
 __version__ = "0.1.0"
 
@@ -96,13 +104,12 @@ _LAZY = {
     "load_calibration": "edgespace.calibration",
     "CalibratedProfile": "edgespace.calibration",
     "peak_activation_bytes": "edgespace._liveness",
-    # the search imports optuna
-    "EfficientNetSpace": "edgespace.search",
-    "MobileNetSpace": "edgespace.search",
-    "SearchResult": "edgespace.search",
-    "SearchError": "edgespace.search",
-    "screen": "edgespace.search",
-    "search": "edgespace.search",
+    # studies import optuna
+    "EfficientNetSpace": "edgespace.study",
+    "MobileNetSpace": "edgespace.study",
+    "SearchResult": "edgespace.study",
+    "screen": "edgespace.study",
+    "search": "edgespace.study",
 }
 
 

@@ -6,8 +6,8 @@ callers who do not know edgespace. One type per domain:
 
 * :class:`SpecError`: an architecture spec or an estimate argument;
 * :class:`ProfileError`: a hardware profile file or name;
-* ``BudgetError`` (``edgespace.budget``): an energy budget or a feasibility argument;
-* ``SearchError`` (``edgespace.search``): a space, objective, constraint, sampler or storage;
+* :class:`BudgetError`: an energy budget or a feasibility argument;
+* :class:`SearchError`: a space, objective, constraint, sampler, storage or journal;
 * :class:`CalibrationError`: a calibration or capture file, or calibration input;
 * :class:`UnavailableError`: a backend, provider or meter that is not present here.
 
@@ -27,6 +27,15 @@ class SpecError(EdgespaceError, ValueError):
 
 class ProfileError(EdgespaceError, ValueError):
     """A hardware profile is missing, malformed, or holds a value outside what is allowed."""
+
+
+class BudgetError(EdgespaceError, ValueError):
+    """A budget field is missing, negative, out of range or inconsistent with another field."""
+
+
+class SearchError(EdgespaceError, ValueError):
+    """A search was given a bad space, objective, constraint, sampler or storage, a stored study
+    does not match the search asked for, or its journal file is damaged."""
 
 
 class UnavailableError(EdgespaceError, RuntimeError):
