@@ -167,12 +167,12 @@ class Budget:
         put = lambda name, v: object.__setattr__(self, name, v)  # noqa: E731 - frozen dataclass
         if self.battery_wh is None:
             raise BudgetError("Budget.battery_wh: missing; give the battery's nominal capacity in Wh (> 0)")
-        put("battery_wh", _ranged("battery_wh", self.battery_wh, 0.0, MAX_WH, lo_open=True, what=f"must be > 0 and at most {MAX_WH:g} Wh"))
+        put("battery_wh", _ranged("battery_wh", self.battery_wh, 0.0, MAX_WH, lo_open=True, what=f"must be > 0 Wh and at most {MAX_WH:g} Wh"))
         fraction = "must be a fraction in (0, 1]"
         put("usable_fraction", _ranged("usable_fraction", self.usable_fraction, 0.0, 1.0, lo_open=True, what=fraction))
         put("charge_efficiency", _ranged("charge_efficiency", self.charge_efficiency, 0.0, 1.0, lo_open=True, what=fraction))
         put("initial_soc_fraction", _ranged("initial_soc_fraction", self.initial_soc_fraction, 0.0, 1.0, what="must be a fraction in [0, 1] of the usable capacity"))
-        put("solar_wh_per_day", _per_day("solar_wh_per_day", self.solar_wh_per_day, hi=MAX_WH, what=f"must be >= 0 and at most {MAX_WH:g} Wh per day"))
+        put("solar_wh_per_day", _per_day("solar_wh_per_day", self.solar_wh_per_day, hi=MAX_WH, what=f"must be >= 0 Wh per day and at most {MAX_WH:g}"))
         for name in ("cloudy_days", "cloudy_start_day"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MAX_DAYS:
@@ -206,22 +206,22 @@ class Budget:
                 raise _fail("trigger_profile", "<all zero>", "at least one hour needs a weight > 0")
             put("trigger_profile", prof)
         if self.energy_per_frame_j is not None:
-            put("energy_per_frame_j", _ranged("energy_per_frame_j", self.energy_per_frame_j, 0.0, MAX_J, what=f"must be >= 0 and at most {MAX_J:g} J"))
+            put("energy_per_frame_j", _ranged("energy_per_frame_j", self.energy_per_frame_j, 0.0, MAX_J, what=f"must be >= 0 J and at most {MAX_J:g} J"))
         if self.inference_s is not None:
-            put("inference_s", _ranged("inference_s", self.inference_s, 0.0, 3600.0, what="must be >= 0 and at most 3600 s"))
+            put("inference_s", _ranged("inference_s", self.inference_s, 0.0, 3600.0, what="must be >= 0 s and at most 3600 s"))
         for name in ("capture_energy_j", "wake_energy_j"):
-            put(name, _ranged(name, getattr(self, name), 0.0, MAX_J, what=f"must be >= 0 and at most {MAX_J:g} J"))
-        put("wake_s", _ranged("wake_s", self.wake_s, 0.0, 3600.0, what="must be >= 0 and at most 3600 s"))
+            put(name, _ranged(name, getattr(self, name), 0.0, MAX_J, what=f"must be >= 0 J and at most {MAX_J:g} J"))
+        put("wake_s", _ranged("wake_s", self.wake_s, 0.0, 3600.0, what="must be >= 0 s and at most 3600 s"))
         for name in ("sleep_w", "idle_w"):
-            put(name, _ranged(name, getattr(self, name), 0.0, MAX_W, what=f"must be >= 0 and at most {MAX_W:g} W"))
+            put(name, _ranged(name, getattr(self, name), 0.0, MAX_W, what=f"must be >= 0 W and at most {MAX_W:g} W"))
         if not isinstance(self.policy, str) or self.policy not in POLICIES:
             raise _fail("policy", self.policy, f"allowed: {', '.join(POLICIES)}")
-        put("idle_timeout_s", _ranged("idle_timeout_s", self.idle_timeout_s, 0.0, SECONDS_PER_DAY, what="must be >= 0 and at most 86400 s"))
+        put("idle_timeout_s", _ranged("idle_timeout_s", self.idle_timeout_s, 0.0, 365 * SECONDS_PER_DAY, what="must be >= 0 s and at most a year (31536000 s)"))
         if self.policy == "periodic":
             given = self.wake_period_s
             if self.wake_period_s is None:
                 raise BudgetError("Budget.wake_period_s: missing; policy 'periodic' needs the time between wakes in s (> 0)")
-            put("wake_period_s", _ranged("wake_period_s", self.wake_period_s, 0.0, 7 * SECONDS_PER_DAY, lo_open=True, what="must be > 0 and at most 604800 s (a week)"))
+            put("wake_period_s", _ranged("wake_period_s", self.wake_period_s, 0.0, 7 * SECONDS_PER_DAY, lo_open=True, what="must be > 0 s and at most 604800 s (a week)"))
             if self.wake_period_s < self.wake_s + self.idle_timeout_s:
                 raise _fail(
                     "wake_period_s", given,
