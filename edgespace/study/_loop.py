@@ -9,12 +9,14 @@ import os
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from edgespace._spec import check_ambient_c, check_number
 from edgespace.budget import Budget
 from edgespace.study._definition import (
     CONSTRAINT_KEY,
@@ -35,6 +37,7 @@ from edgespace.study._objectives import Constraint, Objective, parse_constraints
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
 from edgespace.study._space import POINT_COLUMNS, Space, space_from_dict
+from edgespace.study._journal import dead_trial_ids, lease_path, record_lease
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = ["search", "run_worker"]
@@ -62,6 +65,7 @@ class _Context:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     told: int = 0
     own_running: set = field(default_factory=set)  # trial numbers this process has in flight
+    lease: Any = None  # <journal>.owners for journal files (see _journal), else None
     cache: dict = field(default_factory=dict)  # design point -> evaluated row
 
 
@@ -94,14 +98,19 @@ def _fail_stale(ctx: _Context) -> None:
     if ctx.heartbeat:
         optuna.storages.fail_stale_trials(ctx.study)
         return
-    if ctx.stale_after_s is None or isinstance(ctx.storage, optuna.storages.InMemoryStorage):
+    if isinstance(ctx.storage, optuna.storages.InMemoryStorage):
         return
+    running = ctx.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return
+    dead = dead_trial_ids(ctx.lease, ctx.storage)  # owners on this host known to be gone: at once
     now = time.time()
     retry = RetryHeartbeatStaleTrialCallback(max_retry=3)
-    for t in ctx.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.datetime_start is None or now - t.datetime_start.timestamp() < ctx.stale_after_s:
-            continue
+    for t in running:
         if t.number in ctx.own_running:
+            continue
+        old = ctx.stale_after_s is not None and t.datetime_start is not None and now - t.datetime_start.timestamp() >= ctx.stale_after_s
+        if t._trial_id not in dead and not old:
             continue
         try:
             ok = ctx.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
@@ -181,12 +190,20 @@ def _tell_batch(ctx: _Context, batch: list) -> None:
     for j, o in enumerate(ctx.objectives):
         values[~np.isfinite(values[:, j]), j] = o.worst()
     records = frame.to_dict(orient="records")
+    import optuna
+
     for i, trial in enumerate(batch):
-        trial.set_user_attr(RECORD_KEY, _record(records[i], list(cons[i]), feasible[i], ctx.worker))
-        trial.set_constraint(CONSTRAINT_KEY, float(np.clip(cons[i], 0.0, None).sum()))
-        ctx.study.tell(trial, list(values[i]))
-        ctx.own_running.discard(trial.number)
-        ctx.told += 1
+        try:
+            trial.set_user_attr(RECORD_KEY, _record(records[i], list(cons[i]), feasible[i], ctx.worker))
+            with warnings.catch_warnings():  # a re-queued trial carries its first run's (equal) value
+                warnings.filterwarnings("ignore", message="The constraint value is ignored")
+                trial.set_constraint(CONSTRAINT_KEY, float(np.clip(cons[i], 0.0, None).sum()))
+            ctx.study.tell(trial, list(values[i]))
+            ctx.told += 1
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another worker presumed it dead and queued a copy; that copy is evaluated instead
+        finally:
+            ctx.own_running.discard(trial.number)
 
 
 def _loop(ctx: _Context, errors: list) -> None:
@@ -289,8 +306,11 @@ def search(
     candidate's power mode.
 
     Dead workers: RDB storages use heartbeats (``heartbeat_interval`` s) and queue a stale trial
-    again; journal files have no heartbeat, so a RUNNING trial older than ``stale_after_s`` is
-    failed and queued again by the next batch (``None`` disables this).
+    again. Journal files have no heartbeat: each process leases the trials it asks
+    (``<journal>.owners``: host, pid, start time), and a RUNNING trial whose owner ran on this
+    host and is gone is failed and queued again by the next batch at once; a trial of an owner
+    on another host once it is older than ``stale_after_s`` (> 0 s; ``None`` disables the age
+    rule).
     """
     import optuna
 
@@ -298,6 +318,10 @@ def search(
     prof, profile_ref = resolve_profile(profile)
     objs = parse_objectives(objectives)
     cons = parse_constraints(constraints)
+    if stale_after_s is not None:
+        stale_after_s = check_number("stale_after_s", stale_after_s, 0.0, lo_open=True, error=SearchError,
+                                     allowed="a finite number of seconds > 0, or None")  # fmt: skip
+    ambient_c = check_ambient_c(ambient_c, "ambient_c", error=SearchError)
     if not (isinstance(n_jobs, int) and n_jobs >= 1):
         raise SearchError(f"n_jobs={n_jobs!r}: allowed: an integer >= 1")
     if not (isinstance(population_size, int) and population_size >= 2):
@@ -320,8 +344,8 @@ def search(
     definition = build_definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget)
     name = check_study_name(study_name) if study_name is not None else default_study_name(definition, sampler, seed)
     store, store_text = open_storage(storage, name, heartbeat_interval=heartbeat_interval)
+    record_lease(lease_path(store), store)  # before this process asks for any trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -349,6 +373,7 @@ def search(
         accuracy=accuracy, ambient_c=ambient_c, budget=budget, target=n_trials, batch_size=batch_size or default_batch, grid=grid,
         distributions=dists, stale_after_s=stale_after_s,
         heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None, progress=progress,
+        lease=lease_path(store),
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -4,18 +4,23 @@
   the study, under the run folder: ``$EDGESPACE_RUN_DIR`` or ``./runs``. The same study name
   resumes. The journal is a JSON-lines log replayed on open; a write is appended under a file
   lock, flushed and fsync'ed, so a killed process loses at most the trials it had not told.
+  The tail is checked before every append: a damaged last line (a write cut short) stops the
+  search with the file, the line and ``edgespace repair`` (see :mod:`edgespace.study._journal`).
 * ``"memory"``: in memory, nothing kept (benchmarks, tests, throw-away searches).
 * ``"journal:PATH"`` or a path ending in ``.journal``/``.jsonl``/``.log``: a journal file there.
 * Any Optuna RDB URL (``sqlite:///x.db``, ``postgresql://user:pw@host/db``, ``mysql://...``):
-  an ``RDBStorage`` with heartbeats (``heartbeat_interval``, grace period twice that) and
+  an ``RDBStorage`` with heartbeats (``sqlite://`` and ``sqlite:///:memory:``, in-memory, are
+  refused: nothing would be kept) (``heartbeat_interval``, grace period twice that) and
   ``RetryHeartbeatStaleTrialCallback`` (Optuna 5's name for ``RetryFailedTrialCallback``), so a
   trial whose worker died is failed and queued again (up to 3 times). ``postgresql://`` uses
   psycopg 3 when psycopg2 is not installed.
 * An Optuna storage object: used as is.
 
-Journal files have no heartbeat in Optuna; a RUNNING trial there is presumed dead once it is
-older than ``stale_after_s`` (see :func:`edgespace.study.search`), then failed and queued again
-the same way.
+Journal files have no heartbeat in Optuna. Each process records which trials it asked in an
+owner lease (``<journal>.owners``: host, pid, start time); a RUNNING trial whose owner ran on
+this host and is gone is failed and queued again at once. Owners on other hosts cannot be
+checked: their RUNNING trials are presumed dead once older than ``stale_after_s`` (see
+:func:`edgespace.study.search`), then failed and queued again the same way.
 """
 
 from __future__ import annotations
@@ -64,37 +69,49 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
     """An Optuna storage object for ``storage`` (see the module docstring) and a short
     description of it (no password)."""
     import optuna
-    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    def journal(path: Path):
-        # The lock is a symlink held for one append; a process killed while holding it leaves it
-        # behind, and the next writer breaks it after the grace period (Optuna's default: 30 s).
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileSymlinkLock(str(path), grace_period=10)))
+    from edgespace._paths import output_file
+    from edgespace.study._journal import open_journal
+
+    def journal(path: Path, what: str):
+        # Checked before any work: empty, a directory, /dev/null, /proc/..., a name too long,
+        # an unwritable folder are one-line SearchErrors; then the tail of an existing journal.
+        path = output_file(path, what, SearchError)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SearchError(f"{what}: {path}: cannot create its folder: {exc.strerror or exc}") from None
+        return open_journal(path)
 
     if storage is not None and not isinstance(storage, (str, os.PathLike)):
         if isinstance(storage, optuna.storages.BaseStorage):
             return storage, type(storage).__name__
         raise SearchError(f"storage={storage!r}: give None, 'memory', a journal path or an Optuna storage URL or object")
     if storage is None:
-        folder = run_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{check_study_name(study_name)}.journal"
-        return journal(path), f"journal:{path}"
+        path = run_dir() / f"{check_study_name(study_name)}.journal"
+        return journal(path, "the default journal (EDGESPACE_RUN_DIR or ./runs)"), f"journal:{path}"
     text = os.fspath(storage)
     if text in ("memory", ":memory:"):
         return optuna.storages.InMemoryStorage(), "memory"
     if text.startswith("journal:") or text.endswith((".journal", ".jsonl", ".log")):
-        path = Path(text.removeprefix("journal:").removeprefix("//"))
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        return journal(path), f"journal:{path}"
+        path_text = text.removeprefix("journal:").removeprefix("//")
+        if not path_text.strip():
+            raise SearchError(f"storage {text!r}: the journal path is empty; give journal:PATH (e.g. journal:runs/study.journal)")
+        path = Path(path_text)
+        return journal(path, f"storage journal:{path}"), f"journal:{path}"
     if "://" not in text:
         raise SearchError(f"storage {text!r}: not understood; allowed: 'memory', 'journal:PATH', a path ending in .journal, "
                           "or an Optuna RDB URL such as sqlite:///study.db or postgresql://user@host/db")  # fmt: skip
+    scheme, _, rest = text.partition("://")
+    if scheme.split("+")[0] == "sqlite" and rest.removeprefix("/") in ("", ":memory:"):
+        raise SearchError(f"storage {text!r}: an in-memory SQLite database keeps nothing and other workers cannot join it; "
+                          "give sqlite:///FILE.db (a file; four slashes for an absolute path), or 'memory' for a "
+                          "throw-away search")  # fmt: skip
     url = _postgres_url(text)
-    if heartbeat_interval is not None and not (isinstance(heartbeat_interval, int) and heartbeat_interval >= 1):
-        raise SearchError(f"heartbeat_interval={heartbeat_interval!r}: allowed: an integer >= 1 (seconds) or None")
+    if heartbeat_interval is not None and not (isinstance(heartbeat_interval, int) and not isinstance(heartbeat_interval, bool)
+                                               and 1 <= heartbeat_interval <= 86400):  # fmt: skip
+        raise SearchError(f"heartbeat_interval={heartbeat_interval!r}: allowed: an integer 1 to 86400 (seconds) or None")
     import warnings
 
     try:
