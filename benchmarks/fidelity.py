@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgespace import layer_table, table_totals  # noqa: E402
+from edgespace.layers import layer_table, table_totals  # noqa: E402
 from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, peak_activation_bytes  # noqa: E402
 from edgespace.calibration import calibrate, draw_specs, latency_errors  # noqa: E402
 from edgespace.calibration._loop import collect  # noqa: E402

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._errors import SpecError
+from edgespace._json import jsonable
 from edgespace._layer_table import layer_skeleton
 from edgespace._spec import PRECISIONS, RESOLUTION_RANGE, ArchSpec
 from edgespace.archs import list_families
@@ -66,16 +67,12 @@ class Estimate:
     def to_dict(self, layers: bool = False) -> dict:
         """JSON-ready dict (``inf`` becomes ``None``); ``layers=True`` adds the breakdown."""
         out = {"spec": self.spec.to_dict(), "profile": self.profile, "mode": self.mode}
-        for name in ESTIMATE_COLUMNS:
-            value = getattr(self, name)
-            if isinstance(value, float) and not math.isfinite(value):
-                value = None
-            out[name] = value
+        out.update({name: getattr(self, name) for name in ESTIMATE_COLUMNS})
         out["fallback_ops"] = list(self.fallback_ops)
         out["unsupported_ops"] = list(self.unsupported_ops)
         if layers and self.layers is not None:
             out["layers"] = self.layers.to_dict(orient="records")
-        return out
+        return jsonable(out)
 
 
 def _profile(profile: str | HardwareProfile) -> HardwareProfile:
