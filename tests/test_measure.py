@@ -210,7 +210,6 @@ def test_calibration_predicts_a_held_out_spec_and_round_trips(cal_measurements, 
     prov = cal.provenance
     assert prov["networks"] == 5 and prov["threads"] == 1 and prov["runtime"].startswith("onnxruntime ")
     assert prov["date"] and prov["segments"] > 100 and prov["families"] == ["mobilenetv3_small"]
-    assert set(cal.efficiency) >= {"conv", "depthwise", "pointwise"}
     path = cal.save(tmp_path / "host-1t.json")
     back = load_calibration(path)
     assert back.provenance == prov

@@ -21,6 +21,7 @@ import numpy as np
 
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
+from edgespace.runners._ort_profile import read_ort_profile
 from edgespace.runners.common import Measurement, Runner, register_runner
 
 __all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "measure_interleaved", "pinned_threads", "rss_bytes"]
@@ -66,23 +67,32 @@ def pinned_threads(threads: int, enabled: bool = True):
         setter(0, before)
 
 
-def make_session(path, threads: int, *, provider: str = "CPUExecutionProvider", profile_prefix: str | None = None,
-                 worker_affinity: str | None = None):  # fmt: skip
-    """A sequential ORT session with ``threads`` intra-op threads; ``worker_affinity`` (from
-    :func:`pinned_threads`) pins its worker threads."""
+def make_session(model, threads: int = 1, *, provider: str = "CPUExecutionProvider", profile_prefix: str | None = None,
+                 worker_affinity: str | None = None, log_severity: int = 3):  # fmt: skip
+    """The one way edgespace builds an ONNX Runtime session: sequential executor, ``threads``
+    intra-op threads, one inter-op thread. ``model``: a path, serialized bytes or an
+    ``onnx.ModelProto``. ``worker_affinity`` (from :func:`pinned_threads`) pins its worker
+    threads; ``profile_prefix`` turns the profiler on; ``log_severity`` 4 silences expected
+    warnings (e.g. a probe for a kernel that may be missing).
+
+    (The standalone capture script, :mod:`edgespace.calibration.capture`, keeps its own copy of
+    these options: it runs on devices without edgespace installed.)"""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(threads)
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
+    so.log_severity_level = int(log_severity)
     if worker_affinity:
         so.add_session_config_entry("session.intra_op_thread_affinities", worker_affinity)
     if profile_prefix is not None:
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
-    return ort.InferenceSession(str(path), so, providers=[provider])
+    if hasattr(model, "SerializeToString"):
+        model = model.SerializeToString()
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, so, providers=[provider])
 
 
 def input_for(session, resolution: int, seed: int = 0) -> dict:
@@ -120,8 +130,6 @@ class OnnxRuntimeRunner(Runner):
     def profile(self, onnx_path, spec: ArchSpec, *, threads: int, runs: int = 10, worker_affinity: str | None = None):
         """Per-node times and ORT's memory accounting from a profiled session (``runs`` runs
         after one discarded warm-up run). Returns a :class:`~edgespace.calibration.NodeProfile`."""
-        from edgespace.calibration._ingest import read_ort_profile
-
         with tempfile.TemporaryDirectory(prefix="edgespace-prof-") as tmp:
             sess = make_session(onnx_path, threads, provider=self.provider, profile_prefix=str(Path(tmp) / "ort"),
                                 worker_affinity=worker_affinity)  # fmt: skip
