@@ -73,7 +73,7 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
             spec, prof, e2e = item
             spread = float("nan")
         else:
-            spec, prof, e2e, spread = item.spec, item.node_profile, item.latency_ms_calibration, item.latency_spread_pct
+            spec, prof, e2e, spread = item.spec, item.node_profile, item.latency_calibration_ms, item.latency_spread_pct
         if not isinstance(prof, NodeProfile) or not prof.nodes:
             raise CalibrationError(f"measurement {k} ({spec.short_name()}) has no node times; measure with profile=True")
         table = layer_table(spec)
