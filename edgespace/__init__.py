@@ -94,12 +94,12 @@ _LAZY = {
     "load_calibration": "edgespace.calibration",
     "CalibratedProfile": "edgespace.calibration",
     "peak_activation_bytes": "edgespace._liveness",
-    # the search imports optuna
-    "EfficientNetSpace": "edgespace.search",
-    "MobileNetSpace": "edgespace.search",
-    "SearchResult": "edgespace.search",
-    "screen": "edgespace.search",
-    "search": "edgespace.search",
+    # studies import optuna
+    "EfficientNetSpace": "edgespace.study",
+    "MobileNetSpace": "edgespace.study",
+    "SearchResult": "edgespace.study",
+    "screen": "edgespace.study",
+    "search": "edgespace.study",
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import edgespace as es
 from edgespace.cli import main
-from edgespace.search import (
+from edgespace.study import (
     OBJECTIVES,
     EfficientNetSpace,
     MobileNetSpace,
@@ -228,10 +228,28 @@ def test_bad_search_input(kwargs, match, profile):
 
 
 def test_top_level_exports(profile):
-    # edgespace.search is the subpackage and, called, the function
+    import edgespace.study
+
+    # the function edgespace.search is not shadowed by a package of the same name
+    assert es.search is edgespace.study.search and callable(es.search)
     r = es.search(SMALL, profile, "accuracy,energy_mj", n_trials=3, sampler="random", storage="memory")
     assert isinstance(r, es.SearchResult) and len(r.trials_frame()) == 3
     assert es.screen is screen and es.EfficientNetSpace is EfficientNetSpace and es.MobileNetSpace is MobileNetSpace
+
+
+def test_deprecated_search_package_warns_and_still_works(profile, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "edgespace.search", raising=False)
+    monkeypatch.setattr(es, "search", es.search)  # undone afterwards: the import below rebinds it
+    with pytest.warns(DeprecationWarning, match="edgespace.study"):
+        shim = importlib.import_module("edgespace.search")
+    assert shim.named_space is named_space and shim.SearchResult is es.SearchResult and shim.search is search
+    # importing a subpackage binds it on its parent: edgespace.search is now the shim, still callable
+    assert es.search is shim
+    r = es.search(SMALL, profile, "accuracy", n_trials=2, sampler="random", storage="memory")
+    assert isinstance(r, es.SearchResult) and len(r.trials_frame()) == 2
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -301,7 +319,6 @@ def test_budget_constraint_keeps_only_deployable_designs():
 
 def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     from edgespace import Budget, load_profile
-    from edgespace.search._evaluate import budget_from_dict, budget_to_dict
 
     budget = Budget.from_profile("jetson-orin-nano-8gb", "7W", battery_wh=50, frames_per_day=2000, sleep_w=0.05)
     frame = es.screen(es.MobileNetSpace(families=("mobilenetv2",), widths=(1.0, 1.0), resolutions=(224, 224)),
@@ -312,7 +329,10 @@ def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     # a mode with a higher idle floor leaves less margin (always-on: idle all day)
     order = sorted(idle, key=idle.get)
     assert list(by_mode[order]) == sorted(by_mode[order], reverse=True)
-    assert budget_from_dict(budget_to_dict(budget)) == budget
+    assert Budget.from_dict(budget.to_dict()) == budget and Budget.from_dict(budget.to_dict()).provenance == budget.provenance
+    # the study stores it as JSON; a worker rebuilds the same budget, and its per-mode floors
+    assert Budget.from_dict(json.loads(json.dumps(budget.to_dict()))) == budget
+    assert budget.for_mode(profile, "15W").idle_w == profile.mode("15W").idle_w and budget.for_mode(profile, "15W").sleep_w == 0.05
 
 
 def test_cli_search_with_an_energy_budget(capsys):

@@ -12,13 +12,15 @@ profile), the per-frame and per-wake overheads, the device's sleep and idle floo
 duty-cycle policy; ``Budget.from_profile(profile, mode)`` takes the floors from a hardware
 profile. :func:`feasibility` returns a :class:`FeasibilityResult`: the verdict and why, the
 daily balance by term, the allowance per inference, days of autonomy, margins, the hourly state
-of charge and the most frames per day that still fit. Equations: ``edgespace/budget/_feasibility.py``.
+of charge and the most frames per day that still fit. Equations: ``edgespace/budget/_balance.py``.
 """
 
 from __future__ import annotations
 
-from edgespace.budget._feasibility import TERMS, FeasibilityResult, budget_metrics, energy_per_frame_from, feasibility
+from edgespace.budget._balance import TERMS
 from edgespace.budget._model import POLICIES, Budget, BudgetError, daylight_profile
+from edgespace.budget._result import FeasibilityResult
+from edgespace.budget._solvers import budget_metrics, energy_per_frame_from, feasibility
 
 __all__ = [
     "Budget",

@@ -44,7 +44,7 @@ import numpy as np
 
 from edgespace._errors import EdgespaceError
 
-__all__ = ["Budget", "BudgetError", "POLICIES", "SECONDS_PER_DAY", "daylight_profile"]
+__all__ = ["Budget", "BudgetError", "POLICIES", "PROFILE_FLOORS", "SECONDS_PER_DAY", "daylight_profile"]
 
 SECONDS_PER_DAY = 86_400.0
 J_PER_WH = 3_600.0
@@ -52,6 +52,8 @@ J_PER_WH = 3_600.0
 POLICIES = ("always_on", "on_trigger", "periodic")
 
 Policy = Literal["always_on", "on_trigger", "periodic"]
+#: The power floors :meth:`Budget.from_profile` can take from a hardware profile and power mode.
+PROFILE_FLOORS = ("idle_w", "sleep_w", "wake_s", "wake_energy_j")
 
 
 class BudgetError(EdgespaceError, ValueError):
@@ -300,6 +302,39 @@ class Budget:
     def replace(self, **changes: Any) -> Budget:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    # -- plain data ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain JSON data (series as lists, ``provenance`` as a dict); a search
+        stores it with its study so that workers rebuild the same budget with :meth:`from_dict`."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else dict(value) if f.name == "provenance" else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Budget:
+        """The budget :meth:`to_dict` wrote (lists become per-day series again), validated."""
+        if not isinstance(data, Mapping):
+            raise BudgetError(f"Budget.from_dict: expected a mapping of fields, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise BudgetError(f"Budget.from_dict: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(names))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def for_mode(self, profile: Any, mode: str) -> Budget:
+        """The budget a design in power mode ``mode`` must meet: floors that came from a hardware
+        profile (:meth:`from_profile`; see ``provenance``) are taken again from ``mode`` of
+        ``profile``; floors given by hand, and every other field, stay as they are."""
+        from_profile = [k for k in PROFILE_FLOORS if self.provenance.get(k, "given") != "given"]
+        if not from_profile:
+            return self
+        keep = self.to_dict()
+        for k in [*from_profile, "provenance"]:
+            keep.pop(k, None)
+        return Budget.from_profile(profile, mode, **{k: tuple(v) if isinstance(v, list) else v for k, v in keep.items()})
 
     # -- construction from a hardware profile -------------------------------------------------
     @classmethod

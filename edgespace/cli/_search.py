@@ -96,7 +96,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _run_search(args) -> int:
-    from edgespace.search import named_space, search
+    from edgespace.study import named_space, search
 
     if args.space not in _SPACES:
         raise ValueError(f"--space {args.space!r}: allowed: {', '.join(_SPACES)}")
@@ -131,7 +131,7 @@ def _budget(args):
 
 
 def _run_worker(args) -> int:
-    from edgespace.search import run_worker
+    from edgespace.study import run_worker
 
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), f"worker {args.study}") as progress:
