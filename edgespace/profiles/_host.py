@@ -31,37 +31,24 @@ import datetime as _dt
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from edgespace._cache import CACHE_DIR_ENV, cache_dir
 from edgespace._errors import ProfileError
 from edgespace.profiles._schema import HardwareProfile
 
 __all__ = ["CACHE_DIR_ENV", "host_cache_path", "host_profile", "measure_host"]
 
-#: Environment variable overriding the cache directory.
-CACHE_DIR_ENV = "EDGESPACE_CACHE_DIR"
 _FINGERPRINT = "fingerprint: "
-
-
-def _cache_dir() -> Path:
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "edgespace"
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "edgespace" / "Cache"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgespace"
 
 
 def host_cache_path() -> Path:
     """Where the measured host profile is cached."""
-    return _cache_dir() / "host.yaml"
+    return cache_dir() / "host.yaml"
 
 
 def host_profile(*, remeasure: bool = False) -> HardwareProfile:
@@ -153,13 +140,10 @@ def _numpy_fp32_gflops(n: int = 512, repeats: int = 8) -> float:
 
 
 def _ort_session(model, threads: int):
-    import onnxruntime as ort
+    from edgespace.runners.ort import make_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 4  # a missing fp16 kernel is an expected outcome, not a warning
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    # log severity 4: a missing fp16 kernel is an expected outcome of a probe, not a warning
+    return make_session(model, threads, log_severity=4)
 
 
 def _onnx_model(nodes, inputs, outputs, initializers=()):
