@@ -12,7 +12,7 @@ import pandas as pd
 from edgespace._errors import SpecError
 from edgespace._json import jsonable
 from edgespace._layer_table import layer_skeleton
-from edgespace._spec import PRECISIONS, RESOLUTION_RANGE, ArchSpec
+from edgespace._spec import PRECISIONS, RESOLUTION_RANGE, ArchSpec, check_ambient_c, check_number, plain
 from edgespace.archs import list_families
 from edgespace.cost._evaluate import Evaluation, evaluate
 from edgespace.cost._params import FALLBACK, compile_mode
@@ -122,6 +122,7 @@ def estimate(
     ``ambient_c`` overrides the profile's default ambient temperature (°C)."""
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"estimate() takes an ArchSpec, got {type(spec).__name__}")
+    ambient_c = check_ambient_c(ambient_c, "estimate(ambient_c)")
     prof = _profile(profile)
     pm: PowerMode = prof.mode(mode)
     mp = compile_mode(pm)
@@ -148,6 +149,8 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         if isinstance(frame, Iterable):
             specs = list(frame)
+            if not specs:
+                raise SpecError("estimate_many: no design points; give at least one ArchSpec or DataFrame row")
             if all(isinstance(s, ArchSpec) for s in specs):
                 return pd.DataFrame([s.to_dict() for s in specs])
         raise TypeError("estimate_many() takes a DataFrame with columns family, width, depth, resolution, precision "
@@ -166,18 +169,32 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
     if bad_precision.any():
         i = int(np.flatnonzero(bad_precision)[0])
         raise SpecError(f"estimate_many: row {i}: precision={out['precision'][i]!r}; allowed: {', '.join(PRECISIONS)}")
-    res = out["resolution"].to_numpy()
+    if len(out) == 0:
+        raise SpecError("estimate_many: no rows; give at least one design point")
     lo, hi = RESOLUTION_RANGE
-    bad = ~np.isfinite(res.astype(float)) | (res < lo) | (res > hi) | (res != np.round(res))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise SpecError(f"estimate_many: row {i}: resolution={res[i].item()!r}; allowed: an integer {lo} to {hi}")
-    # Width/depth/num_classes: validated once per distinct structure by ArchSpec itself.
-    for key in out[["family", "width", "depth", "num_classes"]].drop_duplicates().itertuples(index=False):
+    res = np.empty(len(out), dtype=np.int64)
+    for i, r in enumerate(out["resolution"].tolist()):  # text, None, bools and fractions refused by name
+        res[i] = check_number(f"estimate_many: row {i}: resolution", r, lo, hi, integer=True)
+    out["resolution"] = res
+    # Width/depth/num_classes: validated once per distinct structure by ArchSpec itself, with the
+    # values as given (a bool width or a num_classes of 10.5 is refused, not cast).
+    seen: set = set()
+    for i, key in enumerate(out[["family", "width", "depth", "num_classes"]].itertuples(index=False)):
+        k = tuple((type(v), v) for v in key)
         try:
-            ArchSpec(key.family, float(key.width), float(key.depth), 224, "fp32", int(key.num_classes))
+            hash(k)
+        except TypeError:
+            k = repr(k)
+        if k in seen:
+            continue
+        seen.add(k)
+        try:
+            ArchSpec(key.family, key.width, key.depth, 224, "fp32", key.num_classes)
         except SpecError as exc:
-            raise SpecError(f"estimate_many: {exc}") from None
+            raise SpecError(f"estimate_many: row {i}: {exc}") from None
+    out["width"] = out["width"].map(lambda v: float(plain(v)))
+    out["depth"] = out["depth"].map(lambda v: float(plain(v)))
+    out["num_classes"] = out["num_classes"].map(lambda v: int(plain(v)))
     return out.astype({"resolution": np.int64})
 
 
@@ -192,8 +209,11 @@ def estimate_many(
     input columns, ``mode`` and every scalar Estimate field (:data:`ESTIMATE_COLUMNS`).
     ``modes`` defaults to all modes of the profile. Rows sharing a network structure (family,
     width, depth) are evaluated together, vectorised over resolution."""
+    ambient_c = check_ambient_c(ambient_c, "estimate_many(ambient_c)")
     prof = _profile(profile)
     mode_names = list(prof.modes) if modes is None else [modes] if isinstance(modes, str) else list(modes)
+    if not mode_names:
+        raise SpecError(f"estimate_many(modes=[]): no modes; give mode names ({', '.join(prof.modes)}) or None for all")
     pms = [prof.mode(m) for m in mode_names]
     frame = _validated(specs_frame)
     n = len(frame)
@@ -219,6 +239,10 @@ def estimate_many(
     return pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
 
 
+#: Most time steps :func:`simulate_thermal` takes (the frame holds 6 float64 columns per step).
+MAX_THERMAL_STEPS = 1_000_000
+
+
 def simulate_thermal(
     spec: ArchSpec,
     profile: str | HardwareProfile,
@@ -236,10 +260,20 @@ def simulate_thermal(
     the trip the device stops inferring until it cools. ``duty_cycle`` is the fraction of time
     spent inferring (the rest idle). Columns: time_s, temperature_c, level, clock_mhz, fps,
     power_w. The temperature update is the exact solution of the RC equation over each step."""
-    if not 0.0 <= duty_cycle <= 1.0 or not math.isfinite(duty_cycle):
-        raise SpecError(f"simulate_thermal(duty_cycle={duty_cycle!r}): allowed: 0 to 1")
-    if not (isinstance(duration_s, (int, float)) and 0 < duration_s <= 7 * 86400):
-        raise SpecError(f"simulate_thermal(duration_s={duration_s!r}): allowed: > 0 and at most 604800 (a week)")
+    if not isinstance(spec, ArchSpec):
+        raise TypeError(f"simulate_thermal() takes an ArchSpec, got {type(spec).__name__}")
+    duty_cycle = check_number("simulate_thermal(duty_cycle)", duty_cycle, 0.0, 1.0)
+    duration_s = check_number("simulate_thermal(duration_s)", duration_s, 0.0, 7 * 86400, lo_open=True,
+                              allowed="seconds > 0 and at most 604800 (a week)")  # fmt: skip
+    ambient_c = check_ambient_c(ambient_c, "simulate_thermal(ambient_c)")
+    lo_c, hi_c = -60.0, 200.0  # as the profile schema's temperatures
+    start_c = None if start_c is None else check_number("simulate_thermal(start_c)", start_c, lo_c, hi_c,
+                                                          allowed=f"a temperature in °C from {lo_c:g} to {hi_c:g}")  # fmt: skip
+    if dt_s is not None:
+        dt_s = check_number("simulate_thermal(dt_s)", dt_s, 0.0, lo_open=True, allowed="seconds > 0")
+        if duration_s / dt_s > MAX_THERMAL_STEPS:
+            raise SpecError(f"simulate_thermal(dt_s={dt_s!r}): {duration_s:g} s in steps of {dt_s:g} s is more than "
+                            f"{MAX_THERMAL_STEPS:,} steps; allowed: dt_s >= duration_s / {MAX_THERMAL_STEPS:,}")  # fmt: skip
     prof = _profile(profile)
     pm = prof.mode(mode)
     mp = compile_mode(pm)
@@ -251,7 +285,7 @@ def simulate_thermal(
     level_t = ev.level_latency_s[0]
     level_p = ev.level_power_w[0]
     tau = mp.thermal_resistance_c_per_w * mp.heat_capacity_j_per_c
-    dt = float(dt_s) if dt_s is not None else min(1.0, tau / 200.0)
+    dt = float(dt_s) if dt_s is not None else max(min(1.0, tau / 200.0), duration_s / MAX_THERMAL_STEPS)
     steps = int(math.ceil(duration_s / dt))
     temp = amb if start_c is None else float(start_c)
     level, holding = 0, False

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._layer_table import LayerSkeleton
-from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS
+from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS, check_ambient_c
 from edgespace.cost._graph import Placement, place, structure_of
 from edgespace.cost._params import FALLBACK, PRIMARY, ModeParams
 
@@ -112,7 +112,7 @@ def evaluate(
     pl = place(sk, mp, precision)
     p = PRECISIONS.index(precision)
     bpe = BYTES_PER_ELEMENT[precision]
-    amb = mp.ambient_c if ambient_c is None else float(ambient_c)
+    amb = mp.ambient_c if ambient_c is None else check_ambient_c(ambient_c)
     res = np.atleast_1d(np.asarray(resolutions, dtype=np.int64))
     n = len(res)
 
