@@ -97,6 +97,7 @@ class Evaluation:
     level_latency_s: np.ndarray
     level_power_w: np.ndarray
     placement: Placement
+    domain_power_w: np.ndarray  # (N, D) average power of each power domain of the mode
     layers: pd.DataFrame | None = None
 
 
@@ -184,6 +185,11 @@ def evaluate(
         level_t = np.maximum(level_t, e_dom / room)
     level_e = mp.static_w * level_t + e_dyn
     level_p = level_e / level_t
+    # average power drawn from each power domain at the highest level (N, D)
+    domain_power = np.stack(
+        [(e_dyn_primary[:, 0] * m[PRIMARY] + e_fallback * m[FALLBACK]) / level_t[:, 0] + (room_static)
+         for m, room_static in zip(mp.domain_members, mp.domain_static_w)], axis=1,
+    ) if len(mp.domain_headroom_w) else np.zeros((n, 0))
 
     latency = level_t[:, 0]
     energy = level_e[:, 0]
@@ -259,6 +265,7 @@ def evaluate(
         level_latency_s=level_t,
         level_power_w=level_p,
         placement=pl,
+        domain_power_w=domain_power,
         layers=layers,
     )
 

@@ -70,6 +70,7 @@ class ModeParams:
     # power domains with their own cap: (D, 2) which engines draw from each, (D,) headroom W
     domain_members: np.ndarray
     domain_headroom_w: np.ndarray
+    domain_static_w: np.ndarray
     body_static_w: float  # static power of the domain holding the primary engine (heats its package)
     usable_memory_bytes: float
     # DVFS of the primary engine, highest clock first: clock ratio to the mode's maximum,
@@ -229,6 +230,7 @@ def compile_mode(mode: PowerMode, placement: str = "auto") -> ModeParams:
         budget_w=mode.budget_w,
         domain_members=members,
         domain_headroom_w=headroom,
+        domain_static_w=np.array([d.static_w.value for d in domains], dtype=float),
         body_static_w=body_static,
         usable_memory_bytes=mode.usable_memory_bytes,
         dvfs_ratio=clocks / clocks[0],
