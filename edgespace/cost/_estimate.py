@@ -25,7 +25,7 @@ ESTIMATE_COLUMNS = (
     "latency_ms", "fps", "sustained_fps", "sustained_latency_ms", "time_to_throttle_s",
     "energy_mj", "sustained_energy_mj", "avg_power_w", "sustained_power_w", "sustained_clock_mhz",
     "inferences_per_joule", "weights_mb", "peak_activation_mb", "total_memory_mb", "fits_memory",
-    "macs", "params", "runnable", "n_fallback_ops",
+    "macs", "params", "runnable", "n_fallback_ops", "n_estimated_inputs",
 )  # fmt: skip
 
 
@@ -59,6 +59,12 @@ class Estimate:
     fallback_ops: tuple[str, ...] = ()
     unsupported_ops: tuple[str, ...] = ()
     layers: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    #: where the network was placed (``auto`` = the profile's primary engine; ``dla`` ...)
+    placement: str = "auto"
+    #: profile inputs (numbers and operator-support entries) this figure used, and how many of
+    #: them are estimates rather than sourced or calibrated values
+    n_inputs: int = 0
+    n_estimated_inputs: int = 0
 
     @property
     def n_fallback_ops(self) -> int:
@@ -66,10 +72,11 @@ class Estimate:
 
     def to_dict(self, layers: bool = False) -> dict:
         """JSON-ready dict (``inf`` becomes ``None``); ``layers=True`` adds the breakdown."""
-        out = {"spec": self.spec.to_dict(), "profile": self.profile, "mode": self.mode}
+        out = {"spec": self.spec.to_dict(), "profile": self.profile, "mode": self.mode, "placement": self.placement}
         out.update({name: getattr(self, name) for name in ESTIMATE_COLUMNS})
         out["fallback_ops"] = list(self.fallback_ops)
         out["unsupported_ops"] = list(self.unsupported_ops)
+        out["n_inputs"] = self.n_inputs
         if layers and self.layers is not None:
             out["layers"] = self.layers.to_dict(orient="records")
         return jsonable(out)
@@ -79,7 +86,7 @@ def _profile(profile: str | HardwareProfile) -> HardwareProfile:
     return profile if isinstance(profile, HardwareProfile) else load_profile(profile)
 
 
-def _columns(ev: Evaluation, mp) -> dict[str, np.ndarray]:
+def _columns(ev: Evaluation, mp, precision: str) -> dict[str, np.ndarray]:
     latency_ms = ev.latency_s * 1e3
     with np.errstate(divide="ignore"):
         fps = 1.0 / ev.latency_s
@@ -107,6 +114,7 @@ def _columns(ev: Evaluation, mp) -> dict[str, np.ndarray]:
         "params": np.full(n, ev.params, dtype=np.int64),
         "runnable": np.full(n, ev.runnable),
         "n_fallback_ops": np.full(n, int((ev.placement.engine == FALLBACK).sum())),
+        "n_estimated_inputs": np.full(n, int(mp.n_estimated_inputs[PRECISIONS.index(precision)])),
     }
 
 
@@ -116,29 +124,35 @@ def estimate(
     mode: str | None = None,
     *,
     ambient_c: float | None = None,
+    placement: str = "auto",
 ) -> Estimate:
     """Latency, sustained throughput, memory, energy, thermal behaviour and operator coverage of
     ``spec`` on ``profile``'s power mode ``mode`` (default: the profile's default mode).
-    ``ambient_c`` overrides the profile's default ambient temperature (°C)."""
+    ``ambient_c`` overrides the profile's default ambient temperature (°C). ``placement``:
+    ``auto`` (the profile's primary engine) or another placement the mode lists (``dla``: the
+    DLA with GPU fallback on Jetson Orin NX / AGX Orin; ``gpu``)."""
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"estimate() takes an ArchSpec, got {type(spec).__name__}")
     ambient_c = check_ambient_c(ambient_c, "estimate(ambient_c)")
     prof = _profile(profile)
     pm: PowerMode = prof.mode(mode)
-    mp = compile_mode(pm)
+    mp = compile_mode(pm, placement)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
     ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=ambient_c, keep_layers=True)
-    cols = {k: v[0] for k, v in _columns(ev, mp).items()}
+    cols = {k: v[0] for k, v in _columns(ev, mp, spec.precision).items()}
     names = np.asarray(sk.name, dtype=object)
     return Estimate(
         spec=spec,
         profile=prof.name,
         mode=pm.name,
         **{k: (bool(v) if k in ("fits_memory", "runnable") else int(v) if k in ("macs", "params") else float(v))
-           for k, v in cols.items() if k != "n_fallback_ops"},  # fmt: skip
+           for k, v in cols.items() if k not in ("n_fallback_ops", "n_estimated_inputs")},  # fmt: skip
         fallback_ops=tuple(names[ev.placement.engine == FALLBACK]),
         unsupported_ops=tuple(names[list(ev.placement.unsupported)]),
         layers=ev.layers,
+        placement=placement,
+        n_inputs=int(mp.n_inputs[PRECISIONS.index(spec.precision)]),
+        n_estimated_inputs=int(cols["n_estimated_inputs"]),
     )
 
 
@@ -204,35 +218,42 @@ def estimate_many(
     modes: Sequence[str] | str | None = None,
     *,
     ambient_c: float | None = None,
+    placements: Sequence[str] | str | None = None,
 ) -> pd.DataFrame:
-    """:func:`estimate` for many design points at once: one row per (input row, mode), with the
-    input columns, ``mode`` and every scalar Estimate field (:data:`ESTIMATE_COLUMNS`).
-    ``modes`` defaults to all modes of the profile. Rows sharing a network structure (family,
-    width, depth) are evaluated together, vectorised over resolution."""
+    """:func:`estimate` for many design points at once: one row per (input row, mode,
+    placement), with the input columns, ``mode``, ``placement`` and every scalar Estimate field
+    (:data:`ESTIMATE_COLUMNS`). ``modes`` defaults to all modes of the profile, ``placements``
+    to ``["auto"]`` (a placement a mode lacks is an error naming the ones it has). Rows sharing
+    a network structure (family, width, depth) are evaluated together, vectorised over
+    resolution."""
     ambient_c = check_ambient_c(ambient_c, "estimate_many(ambient_c)")
     prof = _profile(profile)
     mode_names = list(prof.modes) if modes is None else [modes] if isinstance(modes, str) else list(modes)
     if not mode_names:
         raise SpecError(f"estimate_many(modes=[]): no modes; give mode names ({', '.join(prof.modes)}) or None for all")
-    pms = [prof.mode(m) for m in mode_names]
+    placement_names = ["auto"] if placements is None else [placements] if isinstance(placements, str) else list(placements)
+    if not placement_names:
+        raise SpecError("estimate_many(placements=[]): no placements; give placement names or None for 'auto'")
+    pms = [(prof.mode(m), pl) for m in mode_names for pl in placement_names]
     frame = _validated(specs_frame)
     n = len(frame)
     blocks = []
     groups = frame.groupby(["family", "width", "depth", "num_classes", "precision"], sort=False).indices
     res_all = frame["resolution"].to_numpy()
-    for pm in pms:
-        mp = compile_mode(pm)
+    for pm, placement in pms:
+        mp = compile_mode(pm, placement)
         cols = {k: np.empty(n, dtype=bool if k in ("fits_memory", "runnable") else
-                            np.int64 if k in ("macs", "params", "n_fallback_ops") else np.float64)
+                            np.int64 if k in ("macs", "params", "n_fallback_ops", "n_estimated_inputs") else np.float64)
                 for k in ESTIMATE_COLUMNS}  # fmt: skip
         for (family, width, depth, num_classes, precision), idx in groups.items():
             sk = layer_skeleton(family, float(width), float(depth), int(num_classes))
             ev = evaluate(sk, mp, precision, res_all[idx], ambient_c=ambient_c)
-            for k, v in _columns(ev, mp).items():
+            for k, v in _columns(ev, mp, precision).items():
                 cols[k][idx] = v
         block = frame.copy()
         block.insert(len(block.columns), "profile", prof.name)
         block.insert(len(block.columns), "mode", pm.name)
+        block.insert(len(block.columns), "placement", placement)
         for k in ESTIMATE_COLUMNS:
             block[k] = cols[k]
         blocks.append(block)
@@ -253,6 +274,7 @@ def simulate_thermal(
     *,
     dt_s: float | None = None,
     start_c: float | None = None,
+    placement: str = "auto",
 ) -> pd.DataFrame:
     """Temperature, DVFS clock, throughput and power over time under continuous (or duty-
     cycled) inference, from the lumped RC model and a step governor: one level down when the hot
@@ -276,7 +298,7 @@ def simulate_thermal(
                             f"{MAX_THERMAL_STEPS:,} steps; allowed: dt_s >= duration_s / {MAX_THERMAL_STEPS:,}")  # fmt: skip
     prof = _profile(profile)
     pm = prof.mode(mode)
-    mp = compile_mode(pm)
+    mp = compile_mode(pm, placement)
     amb = mp.ambient_c if ambient_c is None else float(ambient_c)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
     ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=amb)

@@ -39,6 +39,7 @@ import yaml
 
 from edgespace._cache import CACHE_DIR_ENV, cache_dir
 from edgespace._errors import ProfileError
+from edgespace.profiles._defaults import estimated_engine_fields
 from edgespace.profiles._schema import HardwareProfile
 
 __all__ = ["CACHE_DIR_ENV", "host_cache_path", "host_profile", "measure_host"]
@@ -355,7 +356,7 @@ def _measure() -> dict:
             if mhz
             else est(2000.0, "clock not readable on this OS; 2 GHz is typical of current laptop and server cores")
         ),
-        "units": threads,
+        "units": {"value": threads, "source": f"read by edgespace on {today}: threads available to this process"},
         "peak_gflops_fp32": measured(fp32, fp32_how),
         "active_power_w": est(
             round(8.0 * threads, 1),
@@ -363,6 +364,11 @@ def _measure() -> dict:
         ),
         "dispatch_overhead_us": measured(node_us, "ONNX Runtime CPU, chain of 64 Add nodes minus 1, median of 200 calls", 2),
         "call_overhead_us": measured(call_us, "ONNX Runtime InferenceSession.run of a one-Add model, median of 400 calls", 2),
+        **estimated_engine_fields("cpu"),
+        "op_support": {
+            "source": "ONNX Runtime CPU execution provider operator kernels (onnxruntime docs, OperatorKernels.md): "
+            "every operator of the layer table, fp32 and int8; fp16 where a float16 MatMul kernel was found above",
+        },
     }
     if int8:
         cpu["peak_gops_int8"] = measured(int8, f"onnxruntime {ort.__version__} MatMulInteger u8xs8 512^3, best of 8")
