@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgespace import CONV_OPS, ArchSpec, SpecError, estimate, estimate_many, layer_table, simulate_thermal
+from edgespace import (
+    CONV_OPS,
+    ArchSpec,
+    SpecError,
+    estimate,
+    estimate_many,
+    layer_table,
+    simulate_thermal,
+)
 from edgespace._liveness import peak_activation_bytes
 
 ACTIVATION_COLUMNS = ("macs", "elem_ops", "input_bytes", "output_bytes")
