@@ -17,6 +17,7 @@ __all__ = [
     "ArchSpec",
     "PRECISIONS",
     "BYTES_PER_ELEMENT",
+    "BATCH_RANGE",
     "EFFICIENTNET_PRESETS",
     "efficientnet",
     "efficientnet_preset",
@@ -34,6 +35,9 @@ WIDTH_RANGE = (0.1, 4.0)
 DEPTH_RANGE = (0.1, 6.0)
 RESOLUTION_RANGE = (32, 1024)
 NUM_CLASSES_RANGE = (1, 100_000)
+#: Images per inference call. 4096 covers server batching (throughput saturates on an H100/H200
+#: well below it) and catches a slip such as a pixel count passed as a batch.
+BATCH_RANGE = (1, 4096)
 
 #: EfficientNet B0–B7 as published: (width, depth, resolution). Source: Tan & Le, 2019,
 #: https://arxiv.org/abs/1905.11946, and the reference implementation's parameter table
@@ -108,7 +112,9 @@ class ArchSpec:
     ``width``: channel multiplier (timm's ``channel_multiplier``); ``depth``: per-stage repeat
     multiplier (timm's ``depth_multiplier``, ceil-rounded per stage); ``resolution``: square
     input side in pixels; ``precision``: storage and compute precision of weights and
-    activations.
+    activations; ``batch``: images per inference call (activations, MACs and element operations
+    scale with it; the weights are read once per call). ``batch`` appears in :meth:`to_dict`
+    and :meth:`short_name` only when it is not 1, so batch-1 specs keep their ids and caches.
     """
 
     family: str
@@ -117,6 +123,7 @@ class ArchSpec:
     resolution: int = 224
     precision: str = "fp32"
     num_classes: int = 1000
+    batch: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.family, str) or self.family not in list_families():
@@ -140,6 +147,13 @@ class ArchSpec:
         if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool):
             raise SpecError(f"ArchSpec.num_classes={self.num_classes!r} must be an integer; allowed: 1 to 100000")
         _check_range("num_classes", self.num_classes, *NUM_CLASSES_RANGE)
+        if isinstance(self.batch, float) and self.batch.is_integer():
+            object.__setattr__(self, "batch", int(self.batch))
+        if not isinstance(self.batch, (int, np.integer)) or isinstance(self.batch, bool):
+            raise SpecError(f"ArchSpec.batch={self.batch!r} must be an integer number of images; "
+                            f"allowed: {BATCH_RANGE[0]} to {BATCH_RANGE[1]}")  # fmt: skip
+        object.__setattr__(self, "batch", int(self.batch))
+        _check_range("batch", self.batch, *BATCH_RANGE)
         object.__setattr__(self, "width", float(self.width))
         object.__setattr__(self, "depth", float(self.depth))
 
@@ -155,11 +169,13 @@ class ArchSpec:
             "resolution": self.resolution,
             "precision": self.precision,
             "num_classes": self.num_classes,
+            **({"batch": self.batch} if self.batch != 1 else {}),
         }
 
     def short_name(self) -> str:
-        """A readable id, e.g. ``efficientnet_w1.1_d1.2_r260_fp16``."""
-        return f"{self.family}_w{self.width:g}_d{self.depth:g}_r{self.resolution}_{self.precision}"
+        """A readable id, e.g. ``efficientnet_w1.1_d1.2_r260_fp16`` (``..._fp16_b32`` at batch 32)."""
+        name = f"{self.family}_w{self.width:g}_d{self.depth:g}_r{self.resolution}_{self.precision}"
+        return name if self.batch == 1 else f"{name}_b{self.batch}"
 
 
 def efficientnet(

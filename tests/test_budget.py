@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import edgespace
-from edgespace.budget import Budget, BudgetError, budget_metrics, daylight_profile, feasibility
+from edgespace.budget import Budget, BudgetError, budget_metrics, feasibility
+from edgespace.budget._model import daylight_profile
 from edgespace.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import edgespace as es
-from edgespace.study import MobileNetSpace, open_storage, run_worker, search
+from edgespace.study import MobileNetSpace, run_worker, search
+from edgespace.study._storage import open_storage
 
 PROFILE = "jetson-orin-nano-8gb"
 ROOT = Path(__file__).resolve().parents[1]

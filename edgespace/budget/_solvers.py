@@ -22,11 +22,13 @@ __all__ = ["budget_metrics", "energy_per_frame_from", "feasibility"]
 
 def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
     """``(energy_per_frame_j, inference_s or None, description)`` from an ``Estimate`` or a
-    ``Measurement``: anything with ``energy_mj`` (``sustained_energy_mj`` preferred when present
-    and not None), and optionally ``sustained_latency_ms`` / ``latency_ms``.
+    ``Measurement``: anything with ``energy_mj`` per inference (``sustained_energy_mj`` preferred
+    when present and not None; a Measurement's ``energy_mj`` is its metered window ÷ inferences),
+    and optionally ``sustained_latency_ms`` / ``latency_ms`` (a Measurement: ``latency_p50_ms``).
 
     A measurement whose ``energy_mj`` is None (no power meter) raises :class:`BudgetError` with
-    the reason it gives (``energy_reason``, ``reason`` or ``note``), never a made-up number.
+    the reason it gives (``energy_unavailable_reason``, ``reason`` or ``note``), never a made-up
+    number.
     """
     name = type(obj).__name__
     sustained = getattr(obj, "sustained_energy_mj", None)
@@ -39,7 +41,8 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
             f"estimate: a {name} has no energy_mj; pass an Estimate or Measurement, or energy_per_frame_j=NUMBER"
         )
     if energy_mj is None:
-        why = next((getattr(obj, k) for k in ("energy_reason", "reason", "note") if getattr(obj, k, None)), None)
+        why = next((getattr(obj, k) for k in ("energy_unavailable_reason", "energy_reason", "reason", "note")
+                    if getattr(obj, k, None)), None)  # fmt: skip
         raise BudgetError(
             f"estimate: {name}.energy_mj is None: no energy was measured"
             + (f" ({why})" if why else " (no power meter was available)")
@@ -48,8 +51,9 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
     if isinstance(energy_mj, bool) or not isinstance(energy_mj, (int, float, np.integer, np.floating)) or not math.isfinite(energy_mj) or energy_mj < 0:
         raise BudgetError(f"estimate: {name}.{used} = {energy_mj!r} is not allowed; must be a number >= 0 mJ")
     latency_ms = getattr(obj, "sustained_latency_ms", None)
-    if latency_ms is None:
-        latency_ms = getattr(obj, "latency_ms", None)
+    for key in ("latency_ms", "latency_p50_ms"):
+        if latency_ms is None:
+            latency_ms = getattr(obj, key, None)
     inference_s = None if latency_ms is None else float(latency_ms) / 1e3
     return float(energy_mj) / 1e3, inference_s, f"{name}.{used} = {float(energy_mj):g} mJ"
 

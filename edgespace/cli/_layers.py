@@ -7,7 +7,7 @@ import json
 from edgespace._layer_table import layer_table, table_totals
 from edgespace._spec import PRECISIONS, ArchSpec, efficientnet_preset
 from edgespace.archs import list_families
-from edgespace.cli._common import jsonable
+from edgespace._json import jsonable
 
 _SHOWN = ["name", "op", "act", "in_c", "in_h", "out_c", "out_h", "kernel", "stride", "groups", "macs", "params"]
 
@@ -42,7 +42,7 @@ def _run(args) -> int:
     totals = table_totals(table)
     if args.json:
         rows = table.assign(reads=table["reads"].map(list)).to_dict(orient="records")
-        print(json.dumps({"spec": spec.to_dict(), "totals": totals, "layers": rows}, default=jsonable))
+        print(json.dumps(jsonable({"spec": spec.to_dict(), "totals": totals, "layers": rows})))
         return 0
     import pandas as pd
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from edgespace.cost import sustainable_power_w
 from edgespace.profiles import HardwareProfile, list_profiles, load_profile, parse_profile
 from edgespace.profiles._loader import _load_file
 
@@ -66,7 +67,7 @@ def _show(args) -> int:
         print(
             f"    thermal: R {t.thermal_resistance_c_per_w.value:g} C/W, C {t.heat_capacity_j_per_c.value:g} J/C "
             f"(tau {t.time_constant_s:.0f} s), trip {t.trip_c.value:g} C, {t.cooling}; "
-            f"sustainable {t.sustainable_power_w:.1f} W at {t.ambient_c.value:g} C"
+            f"sustainable {sustainable_power_w(mode):.1f} W at {t.ambient_c.value:g} C"
         )
         for name, e in mode.engines.items():
             role = " (primary)" if name == mode.primary_engine else " (fallback)" if name == mode.fallback_engine else ""

@@ -31,37 +31,25 @@ import datetime as _dt
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from edgespace._cache import CACHE_DIR_ENV, cache_dir
 from edgespace._errors import ProfileError
+from edgespace.profiles._defaults import estimated_engine_fields
 from edgespace.profiles._schema import HardwareProfile
 
 __all__ = ["CACHE_DIR_ENV", "host_cache_path", "host_profile", "measure_host"]
 
-#: Environment variable overriding the cache directory.
-CACHE_DIR_ENV = "EDGESPACE_CACHE_DIR"
 _FINGERPRINT = "fingerprint: "
-
-
-def _cache_dir() -> Path:
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "edgespace"
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "edgespace" / "Cache"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgespace"
 
 
 def host_cache_path() -> Path:
     """Where the measured host profile is cached."""
-    return _cache_dir() / "host.yaml"
+    return cache_dir() / "host.yaml"
 
 
 #: How long a process waits for another one's host measurement before giving up (s).
@@ -209,13 +197,10 @@ def _numpy_fp32_gflops(n: int = 512, repeats: int = 8) -> float:
 
 
 def _ort_session(model, threads: int):
-    import onnxruntime as ort
+    from edgespace.runners.ort import make_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 4  # a missing fp16 kernel is an expected outcome, not a warning
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    # log severity 4: a missing fp16 kernel is an expected outcome of a probe, not a warning
+    return make_session(model, threads, log_severity=4)
 
 
 def _onnx_model(nodes, inputs, outputs, initializers=()):
@@ -371,7 +356,7 @@ def _measure() -> dict:
             if mhz
             else est(2000.0, "clock not readable on this OS; 2 GHz is typical of current laptop and server cores")
         ),
-        "units": threads,
+        "units": {"value": threads, "source": f"read by edgespace on {today}: threads available to this process"},
         "peak_gflops_fp32": measured(fp32, fp32_how),
         "active_power_w": est(
             round(8.0 * threads, 1),
@@ -379,6 +364,11 @@ def _measure() -> dict:
         ),
         "dispatch_overhead_us": measured(node_us, "ONNX Runtime CPU, chain of 64 Add nodes minus 1, median of 200 calls", 2),
         "call_overhead_us": measured(call_us, "ONNX Runtime InferenceSession.run of a one-Add model, median of 400 calls", 2),
+        **estimated_engine_fields("cpu"),
+        "op_support": {
+            "source": "ONNX Runtime CPU execution provider operator kernels (onnxruntime docs, OperatorKernels.md): "
+            "every operator of the layer table, fp32 and int8; fp16 where a float16 MatMul kernel was found above",
+        },
     }
     if int8:
         cpu["peak_gops_int8"] = measured(int8, f"onnxruntime {ort.__version__} MatMulInteger u8xs8 512^3, best of 8")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from edgespace._json import jsonable
 from edgespace._spec import check_ambient_c, check_number
 from edgespace.budget import Budget
 from edgespace.study._definition import (
@@ -70,16 +71,8 @@ class _Context:
 
 
 def _record(row: dict, constraint_values: list[float], feasible: bool, worker: str) -> dict:
-    rec = {}
-    for k, v in row.items():
-        if isinstance(v, (np.bool_, bool)):
-            rec[k] = bool(v)
-        elif isinstance(v, (np.integer,)):
-            rec[k] = int(v)
-        elif isinstance(v, (float, np.floating)):
-            rec[k] = float(v) if math.isfinite(v) else None
-        else:
-            rec[k] = v
+    """A trial's full record as JSON data (a user attr; infinite metrics are stored as None)."""
+    rec = jsonable(row)
     rec["constraints"] = [float(c) for c in constraint_values]
     rec["feasible"] = bool(feasible)
     rec["worker"] = worker
