@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edgespace._errors import EdgespaceError
 
-__all__ = ["output_file", "output_dir"]
+__all__ = ["output_dir", "output_file"]
 
 
 def _name_max(folder: Path) -> int:

@@ -13,7 +13,6 @@ traceback, never unbounded memory or time.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -34,7 +33,6 @@ from edgespace import (
     Budget,
     BudgetError,
     CalibrationError,
-    EdgespaceError,
     ProfileError,
     SearchError,
     SpecError,
@@ -255,7 +253,7 @@ API_CASES = [
 
 @pytest.mark.parametrize("case", API_CASES, ids=[c[0] for c in API_CASES])
 def test_api_hostile_input_raises_the_domain_error(case):
-    import edgespace.calibration  # noqa: F401 - the lambdas reach it as es.calibration
+    import edgespace.calibration
     import edgespace.profiles  # noqa: F401
 
     _, call, kind, words = case
