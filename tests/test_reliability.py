@@ -139,6 +139,11 @@ def hostile(tmp_path_factory) -> Path:
     lines = (t / "mid.journal").read_bytes().splitlines(keepends=True)
     lines[3] = b'{"op_code": 4, "study_id": \n'
     (t / "mid.journal").write_bytes(b"".join(lines))
+    _journal_with_trials(t / "op99.journal")  # valid JSON, an operation Optuna does not know (was "Should not reach.")
+    lines = (t / "op99.journal").read_bytes().splitlines(keepends=True)
+    lines[5] = b'{"op_code": 99, "worker_id": "x"}\n'
+    (t / "op99.journal").write_bytes(b"".join(lines))
+    (t / "deep.yaml").write_text("[" * 100_000 + "]" * 100_000)
     return t
 
 
@@ -156,6 +161,7 @@ CLI_CASES = [
     ("400-digits", ["profiles", "validate", "{tmp}/digits400.yaml"], ["digits400.yaml", "standby.sleep_w.value", "400 digits"], None),
     ("5000-digits", ["profiles", "show", "{tmp}/digits5000.yaml"], ["digits5000.yaml", "standby.sleep_w.value", "5,000 digits"], None),
     ("sexagesimal", ["profiles", "validate", "{tmp}/sexagesimal.yaml"], ["standby.sleep_w.value", "'15:21'"], None),
+    ("nested-100000-deep", ["profiles", "validate", "{tmp}/deep.yaml"], ["deep.yaml", "nested too deeply"], None),
     ("profile-is-dir", ["profiles", "validate", "{tmp}/a-dir"], ["a-dir", "is a directory"], None),
     # numbers and types
     ("ambient-nan", [*EST, "--ambient-c", "nan"], ["ambient_c", "nan", "-60 to 100"], None),
@@ -189,6 +195,7 @@ CLI_CASES = [
     # journals
     ("journal-damaged-tail", [*SEARCH, "--storage", "journal:{tmp}/tail.journal", "--study", "j"], ["tail.journal", "line", "edgespace repair --storage"], None),
     ("journal-damaged-middle", [*SEARCH, "--storage", "journal:{tmp}/mid.journal", "--study", "j"], ["mid.journal", "line 4", "--cut-at-damage"], None),
+    ("journal-unknown-operation", [*SEARCH, "--storage", "journal:{tmp}/op99.journal", "--study", "j"], ["op99.journal", "line 6", "cannot be replayed"], None),
     ("repair-middle-needs-flag", ["repair", "--storage", "journal:{tmp}/mid.journal"], ["mid.journal", "line 4", "--cut-at-damage"], None),
     ("repair-sqlite", ["repair", "--storage", "sqlite:///x.db"], ["only journal files"], None),
 ]
