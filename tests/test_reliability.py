@@ -425,3 +425,16 @@ def test_concurrent_processes_measure_the_host_once(tmp_path):
     assert sum(d["made"] for d in docs) == 1  # one measured, the others waited for its result
     assert all(d["values"] == docs[0]["values"] for d in docs)
     assert not list((tmp_path / "cache").glob("*.tmp*"))  # written atomically, nothing left behind
+
+
+def test_a_provider_that_runs_no_kernel_is_not_used_as_a_label():
+    """ORT accepts AzureExecutionProvider in a session but runs every kernel on the CPU: the
+    profiled placement shows it, so confirm() refuses rather than label CPU timings "Azure"."""
+    import onnxruntime as ort
+
+    if "AzureExecutionProvider" not in ort.get_available_providers():
+        pytest.skip(f"this onnxruntime build has no AzureExecutionProvider ({ort.get_available_providers()})")
+    with pytest.raises(UnavailableError, match=r"'AzureExecutionProvider' ran none of the network's kernels.*CPUExecutionProvider"):
+        _confirm(provider="AzureExecutionProvider", rounds=1, warmup=1, profile_runs=2)
+    m = _confirm(rounds=1, warmup=1, profile_runs=2)
+    assert m.provider == "CPUExecutionProvider" and set(m.node_profile.meta["provider_us"]) == {"CPUExecutionProvider"}

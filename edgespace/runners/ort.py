@@ -160,6 +160,13 @@ class OnnxRuntimeRunner(Runner):
             for _ in range(runs + 1):
                 sess.run(None, feed)
             prof = read_ort_profile(sess.end_profiling())
+        ran = prof.meta.get("provider_us", {})
+        if self.provider != "CPUExecutionProvider" and ran and self.provider not in ran:
+            # The session accepted the provider but it ran no kernel (ORT assigned every node to
+            # another one): a timing labelled with it would be a timing of the others.
+            raise UnavailableError(f"provider {self.provider!r} ran none of the network's kernels here: ONNX Runtime "
+                                   f"placed them all on {', '.join(sorted(ran))}; nothing is labelled with a provider "
+                                   "that did not run it")  # fmt: skip
         return prof
 
     def measure(self, onnx_path, spec: ArchSpec, *, threads: int = 1, pin_threads: bool = True, **kwargs) -> Measurement:
@@ -284,7 +291,8 @@ class OnnxRuntimeRunner(Runner):
             runtime_version=f"onnxruntime {ort.__version__}",
             clean_process="torch" not in sys.modules,
             date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            notes=tuple(notes),
+            notes=tuple(notes) + (() if profile or self.provider == "CPUExecutionProvider" else
+                                  (f"not profiled: which provider ran each kernel was not checked ({self.provider} asked)",)),  # fmt: skip
             round_medians_ms=tuple(float(m) for m in medians),
         )
 
