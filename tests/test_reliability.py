@@ -173,9 +173,13 @@ CLI_CASES = [
     ("cloudy-days-1e8", [*BUDGET, "--cloudy-days", "100000000"], ["cloudy_days", "3,650"], None),
     ("horizon-days-1e8", [*BUDGET, "--horizon-days", "100000000"], ["horizon_days", "3,650"], None),
     ("battery-1e308", ["budget", "--battery-wh", "1e308", "--frames-per-day", "1", "--energy-mj", "1"], ["battery_wh", "1e+308"], None),
+    ("seed-past-2**32", [*SEARCH, "--storage", "memory", "--seed", "99999999999999999999"], ["seed=", "2**32"], None),
+    ("export-1e8-samples", ["export", "--samples", "100000000", "--out-dir", "{tmp}/never"], ["--samples", "10,000"], None),
+    ("mode-empty", [*EST, "--mode", ""], ["mode ''", "modes: "], None),
     ("stale-after-nan", [*SEARCH, "--stale-after-s", "nan"], ["--stale-after-s", "nan", "> 0"], None),
     ("stale-after-negative", ["worker", "--storage", "x.journal", "--study", "s", "--stale-after-s", "-1"], ["--stale-after-s", "-1"], None),
     # paths
+    ("profile-is-a-device", ["profiles", "validate", "/dev/zero"], ["/dev/zero", "not a regular file"], None),
     ("journal-empty", [*SEARCH, "--storage", "journal:"], ["journal:", "empty"], None),
     ("journal-is-dir", [*SEARCH, "--storage", "journal:{tmp}/a-dir"], ["a-dir", "is a directory"], None),
     ("journal-proc", [*SEARCH, "--storage", "journal:/proc/self/x.journal"], ["/proc"], None),

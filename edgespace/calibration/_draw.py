@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
+
+#: Most specs one draw returns: a calibration or capture set measures each one (seconds each), so
+#: more is a typo, and the draw itself must stay bounded in time and memory.
+MAX_DRAWN = 10_000
 
 __all__ = ["draw_specs", "DEFAULT_FAMILIES", "DEFAULT_RANGES"]
 
@@ -36,6 +41,10 @@ def draw_specs(n: int, *, families=DEFAULT_FAMILIES, ranges=None, seed: int = 0,
     the ranges interpolates; the one network a fidelity run missed by a third was smaller than
     every calibration network) and a Latin hypercube (scipy ``qmc.LatinHypercube``) for the rest,
     which spreads the points over every knob's range."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_DRAWN:
+        raise SpecError(f"draw_specs(n={n!r}): allowed: an integer from 0 to {MAX_DRAWN:,} (each drawn network is "
+                        "exported and timed)")  # fmt: skip
+    n = int(n)
     r = dict(DEFAULT_RANGES, **(ranges or {}))
     rng = np.random.default_rng(seed)
     seen = {(s.family, s.width, s.depth, s.resolution) for s in exclude}

@@ -53,8 +53,8 @@ def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 
 
     ``progress(stage, step, total)`` is called as the work advances: stage ``"export"`` (0/1,
     then 1/1), ``"measure"`` (units of timing work) and ``"fit"``; the CLI draws a bar from it."""
-    if not isinstance(samples, int) or samples < 3:
-        raise SpecError(f"samples={samples!r}: allowed: an integer >= 3 (networks to measure)")
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 3 <= samples <= 10_000:
+        raise SpecError(f"samples={samples!r}: allowed: an integer from 3 to 10,000 (networks to measure)")
     if not isinstance(threads, int) or threads < 1:
         raise SpecError(f"threads={threads!r}: allowed: an integer >= 1")
     from edgespace.profiles import load_profile

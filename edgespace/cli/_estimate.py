@@ -37,11 +37,11 @@ def _run(args) -> int:
 
     spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision)
     profile = load_profile(args.profile)
-    modes = [args.mode] if args.mode else list(profile.modes)
+    modes = [args.mode] if args.mode is not None else list(profile.modes)
     estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c) for m in modes]
     if args.json:
         docs = [e.to_dict(layers=args.layers) for e in estimates]
-        print(json.dumps(jsonable(docs[0] if args.mode else docs)))
+        print(json.dumps(jsonable(docs[0] if args.mode is not None else docs)))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -56,7 +56,7 @@ def _run(args) -> int:
     for e in estimates:
         if not e.runnable:
             console.print(f"{e.mode}: cannot run: no engine supports {', '.join(e.unsupported_ops[:5])} ...")
-    if args.layers and args.mode:
+    if args.layers and args.mode is not None:
         import pandas as pd
 
         with pd.option_context("display.max_rows", None, "display.width", 200):

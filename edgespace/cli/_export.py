@@ -48,8 +48,9 @@ def _run(args) -> int:
         specs = [ArchSpec(args.family, args.width, args.depth, args.resolution)]
     else:
         families = parse_families(args.families)
-        if args.samples < 3:
-            raise ValueError(f"--samples {args.samples}: allowed: an integer >= 3 (calibration needs 3 networks)")
+        if not 3 <= args.samples <= 10_000:
+            raise ValueError(f"--samples {args.samples}: allowed: an integer from 3 (calibration needs 3 networks) "
+                             "to 10,000 (each is exported)")  # fmt: skip
         specs = draw_specs(args.samples, families=tuple(families), seed=args.seed, cover=True)
     manifest = write_capture_set(specs, args.out_dir)
     print(f"wrote {len(specs)} model(s) and {manifest}")

@@ -94,7 +94,9 @@ def _validate(args) -> int:
 
         path = Path(args.path)
         if not path.is_file():
-            raise ValueError(f"{path}: {'is a directory, not a profile file' if path.is_dir() else 'no such file'}")
+            what = ("is a directory, not a profile file" if path.is_dir() else
+                    "not a regular file (a device, pipe or socket)" if path.exists() else "no such file")  # fmt: skip
+            raise ValueError(f"{path}: {what}")
         profile = _load_file(path)
     values = profile.sourced_values()
     estimates = sum(s.is_estimate for _, s in values)

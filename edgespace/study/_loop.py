@@ -321,8 +321,8 @@ def search(
         raise SearchError(f"population_size={population_size!r}: allowed: an integer >= 2")
     if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
         raise SearchError(f"batch_size={batch_size!r}: allowed: an integer >= 1")
-    if seed is not None and not isinstance(seed, int):
-        raise SearchError(f"seed={seed!r}: allowed: an integer")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
+        raise SearchError(f"seed={seed!r}: allowed: an integer from 0 to 2**32 - 1")
     if isinstance(sampler, str) and sampler not in SAMPLERS:
         raise SearchError(f"sampler={sampler!r} is unknown; allowed: {', '.join(SAMPLERS)} or an optuna sampler object")
     space.distributions(prof)  # checks the modes against the profile
