@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgespace._errors import SpecError
+from edgespace._errors import SpecError, SpecTypeError
 from edgespace._spec import ArchSpec
 from edgespace.archs import get_family
 
@@ -45,7 +45,7 @@ def build(spec: ArchSpec, checkpoint: str | os.PathLike | None = None) -> "torch
     import torch
 
     if not isinstance(spec, ArchSpec):
-        raise TypeError(f"build() takes an ArchSpec, got {type(spec).__name__}")
+        raise SpecTypeError(f"build() takes an ArchSpec, got {type(spec).__name__}")
     family, gen = _generator(spec)
     model = gen(
         family.timm_variant,

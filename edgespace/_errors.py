@@ -25,6 +25,11 @@ class SpecError(EdgespaceError, ValueError):
     """An architecture spec (or an arch-def string) holds a value outside what is allowed."""
 
 
+class SpecTypeError(SpecError, TypeError):
+    """An argument that must be an ArchSpec (or another edgespace type) is something else; a
+    TypeError too, so ``except TypeError`` keeps working."""
+
+
 class ProfileError(EdgespaceError, ValueError):
     """A hardware profile is missing, malformed, or holds a value outside what is allowed."""
 

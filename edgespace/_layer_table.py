@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from edgespace._errors import SpecError
+from edgespace._errors import SpecError, SpecTypeError
 from edgespace._ops import ACTIVATIONS, CONV_OPS, OP_CLASSES
 from edgespace._spec import ArchSpec
 from edgespace.archs import BlockSpec, FamilyDef, decode_arch_def, get_family, make_divisible, round_channels
@@ -374,7 +374,7 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
     """One row per operator of ``spec``'s network, in execution order (see the module docstring
     for the columns and counting rules). Computed from the arch-def alone: no torch import."""
     if not isinstance(spec, ArchSpec):
-        raise TypeError(f"layer_table() takes an ArchSpec, got {type(spec).__name__}; build one with "
+        raise SpecTypeError(f"layer_table() takes an ArchSpec, got {type(spec).__name__}; build one with "
                         "edgespace.ArchSpec(...), edgespace.efficientnet(phi) or edgespace.mobilenet(...)")  # fmt: skip
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
     sizes = sk.level_sizes(spec.resolution)

@@ -59,6 +59,18 @@ EFFICIENTNET_PRESETS: dict[str, tuple[float, float, int]] = {
 AMBIENT_RANGE_C = (-60.0, 100.0)
 
 
+def brief(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line messages (an int of thousands of
+    digits, or one past Python's int-to-text limit, is shown by its size)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits>"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a repr that fails must not hide the real error
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def plain(value):
     """A numpy scalar as the Python number it holds (``np.float32(1.0)`` → ``1.0``,
     ``np.int64(224)`` → ``224``, ``np.bool_`` → ``bool``); anything else unchanged."""
@@ -77,16 +89,16 @@ def check_number(name: str, value, lo: float | None = None, hi: float | None = N
     span = " and ".join(t for t in (lo_txt, "" if hi is None else f"<= {hi:g}") if t)
     what = allowed or (f"{'an integer' if integer else 'a finite number'}" + (f" {span}" if span else ""))
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise error(f"{name}={value!r}: not allowed; allowed: {what}")
+        raise error(f"{name}={brief(value)}: not allowed; allowed: {what}")
     if isinstance(v, float):
         if not math.isfinite(v):
-            raise error(f"{name}={value!r}: not allowed; allowed: {what}")
+            raise error(f"{name}={brief(value)}: not allowed; allowed: {what}")
         if integer:
             if not v.is_integer():
-                raise error(f"{name}={value!r}: not a whole number; allowed: {what}")
+                raise error(f"{name}={brief(value)}: not a whole number; allowed: {what}")
             v = int(v)
     if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
-        raise error(f"{name}={value!r}: out of range; allowed: {what}")
+        raise error(f"{name}={brief(value)}: out of range; allowed: {what}")
     return v
 
 
@@ -197,14 +209,13 @@ def efficientnet(
     tiles; pass 1 for the unrounded value). The paper's published B1–B7 do not follow the
     formula exactly; use :func:`efficientnet_preset` for those.
     """
-    for name, value in (("phi", phi), ("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(f"efficientnet({name}={value!r}): must be a finite number")
+    phi, alpha, beta, gamma = (check_number(f"efficientnet({name})", value, allowed="a finite number")
+                               for name, value in (("phi", phi), ("alpha", alpha), ("beta", beta), ("gamma", gamma)))
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         if not 1.0 <= value <= 2.0:
-            raise SpecError(f"efficientnet({name}={value!r}) is out of range; allowed: 1.0 to 2.0")
+            raise SpecError(f"efficientnet({name}={brief(value)}) is out of range; allowed: 1.0 to 2.0")
     if not -4.0 <= phi <= 8.0:
-        raise SpecError(f"efficientnet(phi={phi!r}) is out of range; allowed: -4.0 to 8.0")
+        raise SpecError(f"efficientnet(phi={brief(phi)}) is out of range; allowed: -4.0 to 8.0")
     if not isinstance(resolution_divisor, int) or not 1 <= resolution_divisor <= 64:
         raise SpecError(f"efficientnet(resolution_divisor={resolution_divisor!r}): allowed: an integer 1 to 64")
     depth = round(alpha**phi, 4)

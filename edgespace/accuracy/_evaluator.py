@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from edgespace._errors import SpecError
+from edgespace._errors import SpecError, SpecTypeError
 from edgespace._spec import ArchSpec
 from edgespace.accuracy._published import AccuracyEstimate
 
@@ -86,7 +86,7 @@ class EvaluatorAccuracy:
 
     def predict(self, spec: ArchSpec) -> AccuracyEstimate:
         if not isinstance(spec, ArchSpec):
-            raise TypeError(f"predict() takes an ArchSpec, got {type(spec).__name__}")
+            raise SpecTypeError(f"predict() takes an ArchSpec, got {type(spec).__name__}")
         key = self.cache_key(spec)
         source = f"evaluator {self.name}@{self.version}"
         hit = self._read().get(key)

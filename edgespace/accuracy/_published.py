@@ -48,7 +48,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from edgespace._errors import SpecError
+from edgespace._errors import SpecError, SpecTypeError
 from edgespace._layer_table import CONV_OPS, layer_skeleton
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.accuracy._data import load_published
@@ -361,7 +361,7 @@ class PublishedAccuracy:
 
     def predict(self, spec: ArchSpec) -> AccuracyEstimate:
         if not isinstance(spec, ArchSpec):
-            raise TypeError(f"predict() takes an ArchSpec, got {type(spec).__name__}")
+            raise SpecTypeError(f"predict() takes an ArchSpec, got {type(spec).__name__}")
         fit = self.fit
         if spec.family not in fit.top1.family_offset or spec.family not in INT8_DROP:
             raise SpecError(

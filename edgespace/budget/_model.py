@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from edgespace._errors import BudgetError
+from edgespace._spec import brief
 
 __all__ = ["Budget", "BudgetError", "MAX_DAYS", "POLICIES", "PROFILE_FLOORS", "SECONDS_PER_DAY", "daylight_profile"]
 
@@ -65,13 +66,16 @@ PROFILE_FLOORS = ("idle_w", "sleep_w", "wake_s", "wake_energy_j")
 
 
 def _fail(name: str, value: Any, allowed: str) -> BudgetError:
-    return BudgetError(f"Budget.{name}: {value!r} is not allowed; {allowed}")
+    return BudgetError(f"Budget.{name}: {brief(value)} is not allowed; {allowed}")
 
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise _fail(name, value, "expected a number (the unit is in the field name)")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        v = math.inf
     if not math.isfinite(v):
         raise _fail(name, value, "expected a finite number")
     return v

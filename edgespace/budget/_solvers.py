@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgespace.budget._balance import TOL, HourlyModel, simulate, typical_terms
+from edgespace._spec import brief
 from edgespace.budget._model import J_PER_WH, MAX_DAYS, SECONDS_PER_DAY, Budget, BudgetError
 from edgespace.budget._result import FeasibilityResult, reasons
 
@@ -89,8 +90,12 @@ def _replace_energy(budget: Budget, name: str, value: Any, scale: float) -> Budg
     unit = "mJ" if name.endswith("_mj") else "J"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise BudgetError(f"feasibility: {name}: {value!r} is not allowed; expected a number of {unit}")
-    if not math.isfinite(value) or value < 0:
-        raise BudgetError(f"feasibility: {name}: {value!r} is not allowed; must be >= 0 {unit}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int of hundreds of digits
+        finite = False
+    if not finite or value < 0:
+        raise BudgetError(f"feasibility: {name}: {brief(value)} is not allowed; must be >= 0 {unit} (a finite number)")
     return budget.replace(energy_per_frame_j=float(value) * scale)
 
 

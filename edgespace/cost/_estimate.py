@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from edgespace._errors import SpecError
+from edgespace._errors import SpecError, SpecTypeError
 from edgespace._json import jsonable
 from edgespace._layer_table import layer_skeleton
 from edgespace._spec import BATCH_RANGE, PRECISIONS, RESOLUTION_RANGE, ArchSpec, check_ambient_c, check_number, plain
@@ -141,7 +141,7 @@ def estimate(
     ``auto`` (the profile's primary engine) or another placement the mode lists (``dla``: the
     DLA with GPU fallback on Jetson Orin NX / AGX Orin; ``gpu``)."""
     if not isinstance(spec, ArchSpec):
-        raise TypeError(f"estimate() takes an ArchSpec, got {type(spec).__name__}")
+        raise SpecTypeError(f"estimate() takes an ArchSpec, got {type(spec).__name__}")
     ambient_c = check_ambient_c(ambient_c, "estimate(ambient_c)")
     prof = _profile(profile)
     pm: PowerMode = prof.mode(mode)
@@ -258,6 +258,9 @@ def estimate_many(
     :class:`Estimate` for what is per call and what per image)."""
     ambient_c = check_ambient_c(ambient_c, "estimate_many(ambient_c)")
     prof = _profile(profile)
+    if modes is not None and not isinstance(modes, (str, Sequence, np.ndarray, pd.Index)):
+        raise SpecError(f"estimate_many(modes={modes!r}): expected a mode name, a list of them, or None for all "
+                        f"({', '.join(prof.modes)})")  # fmt: skip
     mode_names = list(prof.modes) if modes is None else [modes] if isinstance(modes, str) else list(modes)
     if not mode_names:
         raise SpecError(f"estimate_many(modes=[]): no modes; give mode names ({', '.join(prof.modes)}) or None for all")
@@ -314,7 +317,7 @@ def simulate_thermal(
     spent inferring (the rest idle). Columns: time_s, temperature_c, level, clock_mhz, fps,
     power_w. The temperature update is the exact solution of the RC equation over each step."""
     if not isinstance(spec, ArchSpec):
-        raise TypeError(f"simulate_thermal() takes an ArchSpec, got {type(spec).__name__}")
+        raise SpecTypeError(f"simulate_thermal() takes an ArchSpec, got {type(spec).__name__}")
     duty_cycle = check_number("simulate_thermal(duty_cycle)", duty_cycle, 0.0, 1.0)
     duration_s = check_number("simulate_thermal(duration_s)", duration_s, 0.0, 7 * 86400, lo_open=True,
                               allowed="seconds > 0 and at most 604800 (a week)")  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from edgespace._errors import SpecError
+from edgespace._errors import SpecError, SpecTypeError
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.meters import get_meter
 from edgespace.runners.common import Measurement, get_runner
@@ -71,7 +71,7 @@ def confirm(
     ``energy_unavailable_reason`` says why.
     """
     if not isinstance(spec, ArchSpec):
-        raise TypeError(f"confirm() takes an ArchSpec, got {type(spec).__name__}")
+        raise SpecTypeError(f"confirm() takes an ArchSpec, got {type(spec).__name__}")
     precision = spec.precision if precision is None else precision
     if precision not in PRECISIONS:
         raise SpecError(f"confirm(precision={precision!r}) is not allowed; allowed: {', '.join(PRECISIONS)}")
