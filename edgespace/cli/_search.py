@@ -40,6 +40,7 @@ def configure(sub) -> None:
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
     p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
+    p.add_argument("--report", metavar="HTML", help="also write the search as one self-contained HTML report (e.g. runs/report.html)")
     b = p.add_argument_group("energy budget (optional): floors from the profile, per candidate's mode; "
                              "constrain with e.g. --constraint 'days_autonomy>=7'")  # fmt: skip
     b.add_argument("--battery-wh", type=float, help="battery capacity (Wh); turns the budget on")
@@ -102,12 +103,19 @@ def _run_search(args) -> int:
         raise ValueError(f"--space {args.space!r}: allowed: {', '.join(_SPACES)}")
     space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes))
     budget = _budget(args)
+    if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
+        raise ValueError(f"search: --report {args.report!r}: allowed: a file name ending in .html")
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:
         result = search(space, args.profile, args.objectives, args.constraint, n_trials=args.trials, sampler=args.sampler,
                         storage=args.storage, study_name=args.study, seed=args.seed, population_size=args.population_size,
                         stale_after_s=args.stale_after_s, progress=progress, budget=budget)  # fmt: skip
-    return _print(result, args, time.perf_counter() - t0)
+    rc = _print(result, args, time.perf_counter() - t0)
+    if args.report is not None:
+        from edgespace.cli._report import write_report
+
+        print(write_report(result, args.report), file=sys.stderr if args.json else sys.stdout)
+    return rc
 
 
 def _budget(args):
