@@ -23,12 +23,16 @@ from edgespace.report import report
 PHONES = {"apple-a17-pro": "Apple A17 Pro", "snapdragon-8-gen-3": "Snapdragon 8 Gen 3", "google-tensor-g3": "Google Tensor G3"}
 FPS = 30.0
 TRIALS = 1000
+FRUGAL_MJ = 5.0  # a camera app that may add at most 0.15 W to the phone at 30 fps
+
+#: EfficientNet by compound scaling, phi -2 to 4 (up to 392 px), and MobileNetV2/V3 widths x resolutions.
+SPACE = es.EfficientNetSpace() | es.MobileNetSpace()
 
 
 def main() -> None:
     rows = []
     for profile, name in PHONES.items():
-        result = es.search(es.EfficientNetSpace() | es.MobileNetSpace(), profile, ["accuracy", "sustained_energy_mj"],
+        result = es.search(SPACE, profile, ["accuracy", "sustained_energy_mj"],
                            [f"sustained_latency_ms <= {1000 / FPS:.1f}"], n_trials=TRIALS, storage="memory", seed=0)  # fmt: skip
         trials = result.trials_frame()
         front = result.pareto_front()
@@ -43,10 +47,17 @@ def main() -> None:
         print(f"    top-1 {best['accuracy']:.1f} %, {best['sustained_energy_mj']:.1f} mJ per frame sustained, "
               f"peak {best['fps']:.0f} fps -> sustained {best['sustained_fps']:.0f} fps "
               f"(throttles after {best['time_to_throttle_s']:.0f} s), {best['sustained_power_w']:.2f} W")  # fmt: skip
+        frugal = front[front["sustained_energy_mj"] <= FRUGAL_MJ].sort_values("accuracy", ascending=False)
+        if len(frugal):
+            f = frugal.iloc[0]
+            print(f"  most accurate within {FRUGAL_MJ:g} mJ per frame ({FRUGAL_MJ * FPS / 1e3:.2f} W at {FPS:.0f} fps): "
+                  f"{es.report.point_label(f)}: top-1 {f['accuracy']:.1f} %, {f['sustained_energy_mj']:.2f} mJ")  # fmt: skip
         print(f"  most accuracy per joule: {es.report.point_label(thrifty)}: top-1 {thrifty['accuracy']:.1f} %, "
-              f"{thrifty['sustained_energy_mj']:.2f} mJ per frame, {thrifty['sustained_power_w'] * 1:.2f} W at full speed")  # fmt: skip
+              f"{thrifty['sustained_energy_mj']:.2f} mJ per frame, {thrifty['sustained_power_w']:.2f} W flat out")  # fmt: skip
         print(f"  report: {html}\n")
-    print("Reading: the sustained column, not the peak, decides a camera app; the reports show when each phone throttles.")
+    print("Reading: in these profiles even the space's largest EfficientNet (phi = 4, 392 px, fp16) holds 30 fps sustained on")
+    print("all three phones, so the frame rate does not pick the model: the energy per frame does (the reports show each")
+    print("front, when each phone throttles and its per-layer roofline).")
 
 
 if __name__ == "__main__":

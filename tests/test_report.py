@@ -68,7 +68,7 @@ def test_pareto_figure_front_is_pareto_front_and_colours_are_modes(result):
     colors = mode_colors(MODES)
     assert len(set(colors.values())) == len(MODES)
     feasible = trials[trials["feasible"]]
-    for trace, mode in zip(fig.data[:4], MODES):
+    for trace, mode in zip(fig.data[:4], MODES, strict=True):
         part = feasible[feasible["mode"] == mode]
         assert trace.marker.color == colors[mode]
         assert len(trace.x) == len(part) and names[MODES.index(mode)] == f"{mode} ({len(part)})"
@@ -200,7 +200,7 @@ def test_energy_balance_figure_has_every_term(empty_budget):
     terms = r.terms_frame()
     fig = energy_balance_figure(terms, harvest_wh=[("harvest, sunny day", 8.0)])
     assert len(fig.data) == len(terms) + 1
-    for trace, row in zip(fig.data, terms.to_dict(orient="records")):
+    for trace, row in zip(fig.data[:-1], terms.to_dict(orient="records"), strict=True):
         assert trace.name.startswith(row["term"]) and trace.y[0] == pytest.approx(row["wh_per_day"])
     assert fig.layout.barmode == "stack"
 
@@ -282,7 +282,7 @@ def test_predicted_vs_measured_from_real_runs(measured):
     assert names[:2] == ["±10 %", "predicted = measured"]
     assert names[2] == "confirmed, predicted by analytic (1)" and names[3] == "confirmed, predicted by calibrated:host-1t (1)"
     assert names[4].startswith("calibration runs") and len(fig.data) == 5
-    for trace, row in zip(fig.data[2:4], conf.to_dict(orient="records")):
+    for trace, row in zip(fig.data[2:4], conf.to_dict(orient="records"), strict=True):
         assert _close(trace.x, [row["measured_latency_ms"]]) and _close(trace.y, [row["predicted_latency_ms"]])
     assert _close(fig.data[4].y, [cal.predict_latency_ms(es.ArchSpec(**s)) for s in cal.runs["spec"]])
     # the band is ±10 % around y = x

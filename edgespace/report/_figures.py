@@ -18,7 +18,6 @@ import pandas as pd
 from edgespace.report._data import (
     ARCH_COLUMNS,
     POINT_COLUMNS,
-    ReportError,
     arch_label,
     check_columns,
     point_label,
@@ -190,13 +189,13 @@ def pareto_figure(
     _constraint_lines(fig, constraints, y, "y")
     glyphs = "  ".join(f"{g} {p}" for p, g in _PRECISION_GLYPH.items())
     fig.add_annotation(text=f"colour: power mode · symbol: {glyphs} · grey: infeasible", xref="paper", yref="paper",
-                       x=0, y=-0.16, showarrow=False, xanchor="left", font={"size": 11})  # fmt: skip
+                       x=0, y=-0.24, showarrow=False, xanchor="left", yanchor="top", font={"size": 11})  # fmt: skip
     fig.update_layout(
         title=_title(title or f"{_LABELS.get(y, y)} vs {_LABELS.get(x, x)}: {len(t):,} trials, {len(f)} on the front",
                      _source_text(t)),
         xaxis={"title": _LABELS.get(x, x) + (" (log)" if log_x else ""), "type": "log" if log_x else "linear"},
         yaxis={"title": _LABELS.get(y, y)}, legend={"title": {"text": "power mode"}}, template="plotly_white",
-        height=520, margin={"b": 90},
+        height=540, margin={"b": 110},
     )  # fmt: skip
     return fig
 
@@ -514,7 +513,7 @@ def front_table(front: pd.DataFrame, *, title: str | None = None):
     check_columns(front, list(ARCH_COLUMNS), "front_table")
     cols = [(h, c) for h, c in _TABLE_COLUMNS if c is None or c in front.columns or c in ("latency_source", "energy_source")]
     values = []
-    for h, c in cols:
+    for _, c in cols:
         if c is None:
             values.append([arch_label(r) for r in front.to_dict(orient="records")])
         elif c not in front.columns:

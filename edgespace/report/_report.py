@@ -449,7 +449,8 @@ def _header_rows(inputs: ReportInputs) -> list[tuple[str, str]]:
         if st.get("name"):
             study = f"study <code>{html.escape(str(st['name']))}</code> ({html.escape(str(st.get('storage')))}); "
         if st.get("sampler"):
-            study += f"sampler {html.escape(str(st['sampler']))}, seed {html.escape(str(st.get('seed')))}; "
+            seed = st.get("seed")
+            study += f"sampler {html.escape(str(st['sampler']))}" + (f", seed {html.escape(str(seed))}" if seed is not None else "") + "; "
         rows.append(("trials", f"{study}{len(t):,} trials, {len(complete):,} complete, {feas:,} feasible, {len(inputs.front)} on the front"))
         if inputs.definition.get("space"):
             rows.append(("space", html.escape(str(inputs.definition["space"].get("name", "")))))
