@@ -258,7 +258,7 @@ def measured(tmp_path_factory):
         m = es.confirm(spec, threads=1, warmup=3, runs=40, rounds=4, profile_runs=1)
         est = es.estimate(spec, host)
         predicted = est.latency_ms if source == "analytic" else cal.predict_latency_ms(spec)
-        measured_ms = m.latency_ms_p50
+        measured_ms = m.latency_p50_ms
         rows.append({**{k: v for k, v in spec.to_dict().items() if k != "num_classes"}, "mode": est.mode,
                      "backend": "onnxruntime", "provider": m.provider, "threads": m.threads,
                      "predicted_latency_ms": predicted, "measured_latency_ms": measured_ms,

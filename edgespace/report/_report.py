@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import html
-import importlib
 import math
 import os
 from pathlib import Path
@@ -38,16 +37,17 @@ _RUN_KEY = "edgespace_run"
 
 
 def _study_module():
-    """The search package's public names, wherever the package lives (``edgespace.study`` after
-    the split, ``edgespace.search`` before)."""
-    for name in ("edgespace.study", "edgespace.search"):
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(mod, "SearchResult"):
-            return mod
-    raise ImportError("edgespace's search package is missing")  # pragma: no cover
+    """The study package's names a report needs, in one namespace."""
+    import types
+
+    from edgespace.study import SearchResult, pareto_mask, space_from_dict
+    from edgespace.study._definition import load_search
+    from edgespace.study._objectives import parse_constraints, parse_objectives
+    from edgespace.study._storage import open_storage, run_dir
+
+    return types.SimpleNamespace(SearchResult=SearchResult, pareto_mask=pareto_mask, space_from_dict=space_from_dict,
+                                 load_search=load_search, parse_constraints=parse_constraints,
+                                 parse_objectives=parse_objectives, open_storage=open_storage, run_dir=run_dir)  # fmt: skip
 
 
 def load_result(storage, study_name: str):
@@ -160,15 +160,8 @@ def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, 
 
 def _mode_budget(budget, profile, mode: str):
     """The budget a design point in ``mode`` must meet: floors taken from a hardware profile follow
-    its power mode; floors given by hand stay."""
-    if hasattr(budget, "for_mode"):
-        return budget.for_mode(profile, mode)
-    floors = ("idle_w", "sleep_w", "wake_s", "wake_energy_j")
-    from_profile = [k for k in floors if budget.provenance.get(k, "given") != "given"]
-    if not from_profile or profile is None:
-        return budget
-    keep = {f.name: getattr(budget, f.name) for f in dataclasses.fields(budget) if f.name not in from_profile + ["provenance"]}
-    return type(budget).from_profile(profile, mode, **keep)
+    its power mode (``Budget.for_mode``); floors given by hand stay."""
+    return budget if profile is None else budget.for_mode(profile, mode)
 
 
 def _budget_from_definition(definition: dict):
@@ -177,7 +170,7 @@ def _budget_from_definition(definition: dict):
         return None
     from edgespace.budget import Budget
 
-    return Budget(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    return Budget.from_dict(data)
 
 
 def collect(obj=None, *, budget=None, calibration=None, confirmations=None, profile=None, objectives=None, constraints=None,
