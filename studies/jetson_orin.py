@@ -7,7 +7,7 @@ seconds), maximising top-1 and minimising energy per inference under ``sustained
 33.3`` (30 fps sustained); then, mode by mode, the most accurate design that holds 30 fps, and the
 cheapest per frame with at least 80 % top-1.
 
-Run:  python studies/jetson_orin.py     (writes runs/jetson-<module>.html, one report per module)
+Run:  python studies/jetson_orin.py     (writes runs/jetson-<module>.html, or under $EDGESPACE_RUN_DIR)
 
 Analytic estimates from the shipped profiles (clocks and peaks from NVIDIA's nvpmodel files and
 data sheets, power and thermal constants partly estimated: ``edgespace profiles show NAME``).
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import edgespace as es
 from edgespace.report import point_label, report
+from edgespace.study._storage import run_dir
 
 MODULES = {"jetson-orin-nano-8gb": "Orin Nano 8GB", "jetson-orin-nx-16gb": "Orin NX 16GB", "jetson-agx-orin-64gb": "AGX Orin 64GB"}
 FPS = 30.0
@@ -37,7 +38,7 @@ def main() -> None:
         grid = es.screen(SPACE, profile, ["accuracy", "energy_mj"], [f"sustained_latency_ms <= {1000 / FPS:.1f}"])
         ok = grid[grid["feasible"]]
         front = grid[grid["pareto"]]
-        html = report(grid, f"runs/jetson-{profile}.html", profile=profile, objectives=["accuracy", "energy_mj"],
+        html = report(grid, run_dir() / f"jetson-{profile}.html", profile=profile, objectives=["accuracy", "energy_mj"],
                       constraints=[f"sustained_latency_ms <= {1000 / FPS:.1f}"],
                       title=f"Jetson {name}: every design point in every power mode, {FPS:.0f} fps sustained")  # fmt: skip
         print(f"{name}: {len(grid):,} design points x modes screened, {len(ok):,} hold {FPS:.0f} fps sustained, "

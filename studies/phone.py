@@ -7,7 +7,7 @@ lumped thermal model has settled, and what each frame costs. For each phone: an 
 over EfficientNet and MobileNetV2/V3 at fp32/fp16/int8, maximising top-1 and minimising the
 sustained energy per inference, under ``sustained_latency_ms <= 33.3`` (30 fps sustained).
 
-Run:  python studies/phone.py          (writes runs/phone-<device>.html, one report per phone)
+Run:  python studies/phone.py          (writes runs/phone-<device>.html, or under $EDGESPACE_RUN_DIR)
 
 Every number comes from the analytic cost models and the shipped profiles (``edgespace profiles
 show apple-a17-pro`` lists each constant and its source or estimate); nothing here was measured
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import edgespace as es
 from edgespace.report import report
+from edgespace.study._storage import run_dir
 
 PHONES = {"apple-a17-pro": "Apple A17 Pro", "snapdragon-8-gen-3": "Snapdragon 8 Gen 3", "google-tensor-g3": "Google Tensor G3"}
 FPS = 30.0
@@ -38,7 +39,7 @@ def main() -> None:
         front = result.pareto_front()
         best = front.sort_values("accuracy", ascending=False).iloc[0]
         thrifty = front.sort_values("accuracy_per_joule", ascending=False).iloc[0]
-        html = report(result, f"runs/phone-{profile}.html", title=f"{name}: a {FPS:.0f} fps classifier under sustained load")
+        html = report(result, run_dir() / f"phone-{profile}.html", title=f"{name}: a {FPS:.0f} fps classifier under sustained load")
         rows.append((name, best, thrifty, int(trials["feasible"].sum()), len(trials), len(front), html))
     print(f"A {FPS:.0f} fps classifier under sustained load ({TRIALS:,} NSGA-II trials per phone; analytic estimates)\n")
     for name, best, thrifty, n_ok, n, n_front, html in rows:

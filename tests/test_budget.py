@@ -411,11 +411,14 @@ def test_cli_subprocess_exits_2_without_traceback():
     )
 
 
-def test_camera_trap_study_prints_the_headline_numbers(capsys):
+def test_camera_trap_study_prints_the_headline_numbers(capsys, tmp_path, monkeypatch):
     import runpy
 
+    monkeypatch.setenv("EDGESPACE_RUN_DIR", str(tmp_path))
     runpy.run_path(str(ROOT / "studies" / "camera_trap.py"), run_name="__main__")
     out = capsys.readouterr().out
+    assert f"report (front, modes, throttling, battery over the cloudy spell): {tmp_path / 'camera_trap.html'}" in out
+    assert "data-section='budget'" in (tmp_path / "camera_trap.html").read_text()
     assert "(7 x 2,000 frames) = 12.86 J per frame" in out
     assert "idle floor: 3 W x 24 h = 72.00 Wh/day" in out
     assert "1.96 days at 410 mJ, 1.98 days at 70 mJ" in out

@@ -275,7 +275,7 @@ def throttling_figure(thermal: pd.DataFrame, *, title: str | None = None):
     fig.update_yaxes(title_text="hot-spot temperature (°C)", row=2, col=1)
     fig.update_xaxes(title_text="time under continuous load (s)", row=2, col=1)
     fig.update_layout(
-        title=_title(title or f"Throttling under continuous load: the front's {len(cands)} best candidates by accuracy per joule",
+        title=_title(title or f"Throttling under continuous load: {len(cands)} design points of the front",
                      "simulate_thermal: lumped RC thermal model + the profile's DVFS table (estimated constants; see the profile)"),
         template="plotly_white", height=620, legend={"orientation": "h", "y": -0.12},
     )  # fmt: skip

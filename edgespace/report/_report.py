@@ -347,7 +347,10 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
             est = estimate(spec_of(top1), prof, str(top1["mode"]), ambient_c=ambient_c)
             kernels, ceilings = roofline_frame(est, prof)
             n_cross = int(kernels["crossing"].sum())
-            out.append(("thermal", "Throttling under sustained load", [("fig-throttling", F.throttling_figure(therm), "")]))
+            out.append(("thermal", "Throttling under sustained load", [
+                ("fig-throttling", F.throttling_figure(therm), ""),
+                ("", None, "the front's best by accuracy per joule and its most accurate design point (the heaviest, the first to "
+                           "throttle); duration: three times the longest closed-form time to throttle, 10 minutes to 2 hours")]))  # fmt: skip
             out.append(("roofline", "Per-layer roofline of the best design point by accuracy per joule", [(
                 "fig-roofline",
                 F.roofline_figure(kernels, ceilings, title=f"Per-layer roofline: {point_label(top1)}",
