@@ -9,8 +9,8 @@ that needs them is called.
 from __future__ import annotations
 
 from edgespace._errors import EdgespaceError, ProfileError, SpecError, UnavailableError
-from edgespace._lazy import lazy_getattr
 from edgespace._layer_table import layer_table
+from edgespace._lazy import lazy_getattr
 from edgespace._spec import ArchSpec, efficientnet, efficientnet_preset, mobilenet
 from edgespace.accuracy import AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.archs import list_families, register_family

@@ -346,7 +346,7 @@ def test_budget_metrics_agree_with_feasibility():
     b = Budget.from_profile("jetson-orin-nano-8gb", "7W", **EXERCISE, policy="on_trigger", sleep_w=0.0, idle_timeout_s=1.0)
     energies = [0.07, 0.41, 2.0, 20.0]
     metrics = budget_metrics(b, energies)
-    for e, row in zip(energies, metrics.itertuples()):
+    for e, row in zip(energies, metrics.itertuples(), strict=True):
         r = feasibility(b, energy_per_frame_j=e)
         assert row.feasible == r.feasible
         assert row.days_autonomy == pytest.approx(r.days_autonomy)

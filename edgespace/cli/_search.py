@@ -7,9 +7,9 @@ import json
 import sys
 import time
 
-from edgespace.spec import PRECISIONS
 from edgespace._json import jsonable
 from edgespace.cli._budget import add_budget_options, budget_from_args
+from edgespace.spec import PRECISIONS
 
 _SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
 _SHOWN = ("accuracy", "energy_mj", "sustained_latency_ms", "mode", "precision", "family", "width", "depth", "resolution")

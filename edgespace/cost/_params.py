@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgespace._spec import PRECISIONS
-from edgespace.profiles import OP_CLASSES, ACTIVATIONS, PowerMode
+from edgespace.profiles import ACTIVATIONS, OP_CLASSES, PowerMode
 
 __all__ = ["ModeParams", "compile_mode", "OP_INDEX", "ACT_INDEX", "PRIMARY", "FALLBACK"]
 
