@@ -242,7 +242,13 @@ def test_estimate_prefers_sustained_energy_and_brings_its_latency():
 
 
 def test_measurement_without_energy_says_why():
-    m = SimpleNamespace(energy_mj=None, energy_reason="no power meter: NVML not present")
+    import dataclasses
+
+    from edgespace.runners import Measurement
+
+    # the reason is read under the one name a Measurement gives it
+    assert "energy_unavailable_reason" in {f.name for f in dataclasses.fields(Measurement)}
+    m = SimpleNamespace(energy_mj=None, energy_unavailable_reason="no power meter: NVML not present")
     with pytest.raises(BudgetError, match=r"energy_mj is None: no energy was measured \(no power meter: NVML not present\)"):
         feasibility(Budget(battery_wh=50, frames_per_day=10), estimate=m)
 
