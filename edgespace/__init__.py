@@ -8,13 +8,21 @@ that needs them is called.
 
 from __future__ import annotations
 
-from edgespace._errors import EdgespaceError, ProfileError, SpecError, UnavailableError
+from edgespace._errors import (
+    BudgetError,
+    CalibrationError,
+    EdgespaceError,
+    ProfileError,
+    SearchError,
+    SpecError,
+    UnavailableError,
+)
 from edgespace._layer_table import layer_table
 from edgespace._lazy import lazy_getattr
 from edgespace._spec import ArchSpec, efficientnet, efficientnet_preset, mobilenet
 from edgespace.accuracy import AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.archs import list_families, register_family
-from edgespace.budget import Budget, BudgetError, FeasibilityResult, feasibility
+from edgespace.budget import Budget, FeasibilityResult, feasibility
 
 __version__ = "0.1.0"
 
@@ -66,6 +74,7 @@ __all__ = [
     "UnavailableError",
     "BudgetError",
     "SearchError",
+    "CalibrationError",
 ]
 
 # name -> module that defines it; imported on first use (torch, timm, onnxruntime and optuna are slow to import).
@@ -93,7 +102,6 @@ _LAZY = {
     "SearchResult": "edgespace.study",
     "screen": "edgespace.study",
     "search": "edgespace.study",
-    "SearchError": "edgespace.study",
 }
 
 #: Names that left the top level in 0.2 (issue 17): still importable for one release, with a

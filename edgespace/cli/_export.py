@@ -33,6 +33,8 @@ def configure(sub) -> None:
 
 
 def _run(args) -> int:
+    from edgespace._errors import CalibrationError
+    from edgespace._paths import output_dir
     from edgespace._spec import ArchSpec
     from edgespace.calibration._captures import write_capture_set
     from edgespace.calibration._draw import draw_specs
@@ -40,6 +42,7 @@ def _run(args) -> int:
 
     if (args.samples is None) == (args.family is None):
         raise ValueError("export: pass either --samples N (random specs) or --family F (one spec)")
+    output_dir(args.out_dir, "--out-dir", CalibrationError)  # before any export work
     if args.family is not None:
         specs = [ArchSpec(args.family, args.width, args.depth, args.resolution)]
     else:

@@ -9,6 +9,7 @@ import time
 
 from edgespace._json import jsonable
 from edgespace.cli._budget import add_budget_options, budget_from_args
+from edgespace.cli._common import positive_seconds
 from edgespace.spec import PRECISIONS
 
 _SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
@@ -22,7 +23,7 @@ def _add_run_options(p) -> None:
     p.add_argument("--storage", help="an Optuna storage URL (sqlite:///x.db, postgresql://user:pw@host/db), "
                    "journal:PATH, or 'memory'; default: a journal file under $EDGESPACE_RUN_DIR or ./runs")  # fmt: skip
     p.add_argument("--seed", type=int)
-    p.add_argument("--stale-after-s", type=float, default=600.0,
+    p.add_argument("--stale-after-s", type=positive_seconds, default=600.0,
                    help="journal storages: a RUNNING trial older than this is presumed dead and queued again")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,7 +51,8 @@ def configure(sub) -> None:
     w.add_argument("--study", required=True, help="the study name")
     w.add_argument("--trials", type=int, help="the study's total of complete trials (default: as defined)")
     w.add_argument("--seed", type=int)
-    w.add_argument("--stale-after-s", type=float, default=600.0)
+    w.add_argument("--stale-after-s", type=positive_seconds, default=600.0,
+                   help="a RUNNING trial older than this (s) is presumed dead and queued again")
     w.add_argument("--json", action="store_true")
     w.add_argument("--quiet", action="store_true")
     w.set_defaults(func=_run_worker)

@@ -31,6 +31,7 @@ def _domains(root: Path) -> list[Path]:
 
 
 class RaplMeter(PowerMeter):
+    domain = "cpu-package"
     name = "rapl"
 
     def __init__(self, root: Path | None = None) -> None:
@@ -81,10 +82,10 @@ class RaplMeter(PowerMeter):
             elif rng is not None:
                 total += b + rng - a  # wrapped once
             else:
-                return EnergyWindow(duration_s, None, self.name,
-                                    f"RAPL: {d / 'energy_uj'} wrapped and {d / 'max_energy_range_uj'} is unreadable, "
-                                    "so the energy of this window is unknown")  # fmt: skip
-        return EnergyWindow(duration_s, total / 1e3, self.name)
+                reason = (f"RAPL: {d / 'energy_uj'} wrapped and {d / 'max_energy_range_uj'} is unreadable, "
+                          "so the energy of this window is unknown")  # fmt: skip
+                return EnergyWindow(duration_s, None, self.name, energy_unavailable_reason=reason, domain=self.domain)
+        return EnergyWindow(duration_s, total / 1e3, self.name, domain=self.domain)
 
     def _read_mj(self) -> float:
         return sum(self._read_each_uj()) / 1e3
