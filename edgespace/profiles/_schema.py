@@ -132,6 +132,15 @@ class Sourced(_Model):
     def is_estimate(self) -> bool:
         return self.estimate is not None and bool(self.estimate.strip())
 
+    @property
+    def kind(self) -> str:
+        """``estimate``, ``calibrated`` (a source starting "calibrated"), ``measured`` (one
+        starting "measured") or ``source`` (a datasheet, guide, paper or configuration file)."""
+        if self.is_estimate:
+            return "estimate"
+        text = (self.source or "").lstrip().lower()
+        return "calibrated" if text.startswith("calibrated") else "measured" if text.startswith("measured") else "source"
+
 
 def _bounded(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, what: str = ""):
     def check(s: Sourced) -> Sourced:
