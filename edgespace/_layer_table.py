@@ -15,6 +15,10 @@ style through ``_HEAD_WALKERS``, as fvcore dispatches on operator name. Counting
   every tensor read (both operands for ``mul``/``add``), ``output_bytes`` = the tensor written.
 * ``reads``: indices of the rows whose outputs this row reads; ``-1`` is the network input.
   A residual ``add`` reads the block input, so liveness keeps it alive across the block.
+* batch (``spec.batch`` = B images per call): ``macs``, ``elem_ops``, ``input_bytes`` and
+  ``output_bytes`` are B times the batch-1 values (every image is computed and every activation
+  exists B times); ``params`` and ``weight_bytes`` are not (one call reads the weights once).
+  Spatial columns stay per image.
 """
 
 from __future__ import annotations
@@ -380,7 +384,8 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
     out_px = out_hw * out_hw
     is_pool = sk.kernel == 0
     # Global pooling reads every input pixel; its "kernel" is the whole input map.
-    elem_ops = sk.elem_ops_per_px * np.where(is_pool, in_px, out_px)
+    batch = spec.batch
+    elem_ops = sk.elem_ops_per_px * np.where(is_pool, in_px, out_px) * batch
     extra_hw = sizes[sk.extra_in_level]
     bpe = spec.bytes_per_element
     frame = pd.DataFrame(
@@ -400,12 +405,12 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
             "kernel": np.where(is_pool, in_hw, sk.kernel),
             "stride": sk.stride.copy(),
             "groups": sk.groups.copy(),
-            "macs": sk.macs_per_px * out_px,
+            "macs": sk.macs_per_px * out_px * batch,
             "params": sk.params.copy(),
             "elem_ops": elem_ops,
             "weight_bytes": sk.params * bpe,
-            "input_bytes": (sk.in_c * in_px + sk.extra_in_c * extra_hw * extra_hw) * bpe,
-            "output_bytes": sk.out_c * out_px * bpe,
+            "input_bytes": (sk.in_c * in_px + sk.extra_in_c * extra_hw * extra_hw) * (bpe * batch),
+            "output_bytes": sk.out_c * out_px * (bpe * batch),
             "reads": sk.reads.copy(),
         },
         copy=False,

@@ -108,13 +108,16 @@ def _validate(args) -> int:
     if args.path == "-":
         import sys
 
-        profile: HardwareProfile = parse_profile(sys.stdin.read(), origin="<stdin>")
+        from edgespace.profiles._loader import MAX_PROFILE_BYTES
+
+        # read one character past the bound: parse_profile refuses it before parsing
+        profile: HardwareProfile = parse_profile(sys.stdin.read(MAX_PROFILE_BYTES + 1), origin="<stdin>")
     else:
         from pathlib import Path
 
         path = Path(args.path)
         if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+            raise ValueError(f"{path}: {'is a directory, not a profile file' if path.is_dir() else 'no such file'}")
         profile = _load_file(path)
     values = profile.sourced_values()
     estimates = sum(s.is_estimate for _, s in values)

@@ -38,6 +38,10 @@ s_j = f_j / f_max its clock ratio):
 * Peak activation memory: a materialised tensor lives from the kernel that writes it to the
   last kernel that reads it (a residual's input thus stays live across its block); the peak
   over kernels of the live bytes. Total memory = deployed weights + peak activations.
+* Batch B (images per call): ops, activation bytes, crossings and peak activations scale with
+  B; weight bytes, dispatch, call overhead and syncs do not (one call reads the weights and
+  launches each kernel once). T is per call; energy is reported per image (E / B), throughput
+  and sustained throughput in images per second.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._layer_table import LayerSkeleton
-from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS
+from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS, check_ambient_c
 from edgespace.cost._graph import Placement, place, structure_of
 from edgespace.cost._params import FALLBACK, PRIMARY, ModeParams, compile_mode
 from edgespace.profiles import PowerMode
@@ -81,7 +85,9 @@ def time_to_throttle_s(power_w: np.ndarray, mp: ModeParams, ambient_c: float) ->
 @dataclass(frozen=True)
 class Evaluation:
     """Arrays over design points (shape (N,)), SI units, plus the per-level tables that the
-    thermal simulation needs."""
+    thermal simulation needs. ``latency_s`` (and ``level_latency_s``) is per call of ``batch``
+    images; ``energy_j`` and ``sustained_energy_j`` are per image; ``sustained_fps`` is images
+    per second; ``macs`` and ``peak_activation_bytes`` are per call."""
 
     runnable: bool
     latency_s: np.ndarray
@@ -102,6 +108,7 @@ class Evaluation:
     placement: Placement
     domain_power_w: np.ndarray  # (N, D) average power of each power domain of the mode
     layers: pd.DataFrame | None = None
+    batch: np.ndarray | None = None  # (N,) images per call; None = 1
 
 
 def evaluate(
@@ -112,15 +119,19 @@ def evaluate(
     *,
     ambient_c: float | None = None,
     keep_layers: bool = False,
+    batch: int | np.ndarray = 1,
 ) -> Evaluation:
-    """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure."""
+    """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure;
+    ``batch`` (images per call) is one number or one per resolution."""
     st = structure_of(sk)
     pl = place(sk, mp, precision)
     p = PRECISIONS.index(precision)
     bpe = BYTES_PER_ELEMENT[precision]
-    amb = mp.ambient_c if ambient_c is None else float(ambient_c)
+    amb = mp.ambient_c if ambient_c is None else check_ambient_c(ambient_c)
     res = np.atleast_1d(np.asarray(resolutions, dtype=np.int64))
     n = len(res)
+    b = np.broadcast_to(np.asarray(batch, dtype=np.float64), (n,)).copy()
+    bb = b[:, None]
 
     sizes = sk.level_sizes(res)  # (N, L)
     out_hw = sizes[:, sk.out_level]
@@ -130,14 +141,14 @@ def evaluate(
     in_px = (in_hw * in_hw).astype(np.float64)
     active = ~pl.fused
 
-    macs = np.where(st.conv_like, sk.macs_per_px * out_px, 0.0)
-    ops = np.where(st.conv_like, 2.0 * macs, sk.elem_ops_per_px * np.where(st.is_pool, in_px, out_px)) * active
-    elems_out = sk.out_c * out_px
+    macs = np.where(st.conv_like, sk.macs_per_px * out_px, 0.0) * bb
+    ops = np.where(st.conv_like, 2.0 * macs, sk.elem_ops_per_px * np.where(st.is_pool, in_px, out_px) * bb) * active
+    elems_out = sk.out_c * out_px  # per image
     elems_in = sk.in_c * in_px + sk.extra_in_c * (ex_hw * ex_hw)
     engine = pl.engine
     # bytes at the precision each row's engine runs (its same-engine precision fallback)
     bpe_row = np.where(active, mp.exec_bytes[engine, p], 0.0)
-    bytes_ = (sk.params + elems_in + elems_out) * bpe_row
+    bytes_ = (sk.params + (elems_in + elems_out) * bb) * bpe_row  # weights once per call
 
     with np.errstate(invalid="ignore"):
         rate = mp.peak_ops_per_s[engine, p] * mp.efficiency[engine, st.op_idx]  # (R,)
@@ -167,6 +178,7 @@ def evaluate(
         cross_elems += inp.sum() * 3.0 * res.astype(np.float64) ** 2
         if (~inp).any():
             cross_elems += elems_out[:, src[~inp]].sum(axis=1)
+    cross_elems *= b
     cross_s = cross_elems * bpe / mp.interconnect_bytes_per_s + pl.n_sync * mp.sync_s
 
     on_primary = (engine == PRIMARY) & active
@@ -239,7 +251,7 @@ def evaluate(
     with np.errstate(divide="ignore", invalid="ignore"):
         duty = np.clip((p_s - mp.idle_w) / (p_low - mp.idle_w), 0.0, 1.0)
     duty = np.nan_to_num(duty)
-    sustained_fps = np.where(any_ok, fps_mix, duty / t_low)
+    sustained_fps = np.where(any_ok, fps_mix, duty / t_low) * b  # images per second
     sustained_power = np.where(any_ok, power_mix, duty * p_low + (1 - duty) * mp.idle_w)
     sustained_clock = np.where(any_ok, clock_mix, mp.dvfs_clock_hz[-1])
     with np.errstate(divide="ignore"):
@@ -254,7 +266,7 @@ def evaluate(
     input_elems = 3.0 * res.astype(np.float64) ** 2
     delta[:, 0] += input_elems
     delta[:, pl.input_last_use + 1] -= input_elems
-    peak_act = np.cumsum(delta, axis=1)[:, :-1].max(axis=1) * bpe
+    peak_act = np.cumsum(delta, axis=1)[:, :-1].max(axis=1) * bpe * b
     weights = np.full(n, pl.weight_elems * bpe, dtype=np.float64)
 
     if not pl.runnable:
@@ -271,7 +283,7 @@ def evaluate(
     return Evaluation(
         runnable=pl.runnable,
         latency_s=latency,
-        energy_j=energy,
+        energy_j=energy / b,  # per image
         avg_power_w=power,
         sustained_fps=sustained_fps,
         sustained_energy_j=sustained_energy,
@@ -287,6 +299,7 @@ def evaluate(
         placement=pl,
         domain_power_w=domain_power,
         layers=layers,
+        batch=b,
     )
 
 

@@ -12,6 +12,7 @@ __all__ = ["NvmlMeter"]
 
 
 class NvmlMeter(PowerMeter):
+    domain = "gpu-board"
     name = "nvml"
 
     def __init__(self, index: int = 0) -> None:

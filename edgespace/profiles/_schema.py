@@ -108,8 +108,12 @@ class Sourced(_Model):
     def _number(cls, v: Any) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError("expected a plain number (the unit is in the field name, e.g. power_w, bandwidth_gb_s)")
-        if not math.isfinite(float(v)):
-            raise ValueError("expected a finite number")
+        try:
+            finite = math.isfinite(float(v))
+        except OverflowError:  # an integer of hundreds of digits
+            finite = False
+        if not finite:
+            raise ValueError("expected a finite number (at most about 1.8e308 in size)")
         return v
 
     @model_validator(mode="after")
@@ -634,7 +638,7 @@ class HardwareProfile(_Model):
         key = self.default_mode if name is None else name
         try:
             return self.modes[key]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable name (a list, a dict)
             raise ProfileError(f"{self.name}: mode {key!r}: unknown; modes: {', '.join(self.modes)}") from None
 
     @property
