@@ -5,6 +5,7 @@ budget. A profile edit that breaks one of these fails here, whatever the device.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ def _order(mode):
 def test_a_lower_mode_is_not_faster_unless_the_profile_says_so(name):
     profile = load_profile(name)
     modes = sorted(profile.modes.values(), key=_order)
-    for lo, hi in zip(modes, modes[1:]):
+    for lo, hi in itertools.pairwise(modes):
         excused = hi.slower_than is not None and lo.name in hi.slower_than.modes
         for spec in SPECS:
             e_lo, e_hi = estimate(spec, profile, lo.name), estimate(spec, profile, hi.name)

@@ -52,7 +52,7 @@ def test_calibrated_values_name_the_table_and_come_from_fit_rows_only():
 
 def test_the_benchmark_runs_and_prints_its_figures():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "published.py")], capture_output=True,
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "published.py")], check=False, capture_output=True,
                          text=True, env=env, timeout=300, cwd=ROOT)  # fmt: skip
     assert out.returncode == 0, out.stderr
     text = out.stdout

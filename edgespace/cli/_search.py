@@ -123,7 +123,12 @@ def _print(result, args, seconds: float) -> int:
     n_feasible = int(complete["feasible"].sum()) if len(complete) else 0
     front = result.pareto_front()
     objectives = [o.name for o in result.objectives]
-    shown = list(dict.fromkeys([*objectives, *_SHOWN, *(["days_autonomy"] if "days_autonomy" in front.columns else [])]))
+    extra = [c for c in ("days_autonomy",) if c in front.columns]
+    if "placement" in front.columns and front["placement"].nunique() > 1:
+        extra.append("placement")
+    # how many profile inputs behind each row are estimates (every figure says where it came from)
+    extra += [c for c in ("n_estimated_inputs",) if c in front.columns]
+    shown = list(dict.fromkeys([*objectives, *_SHOWN, *extra]))
     if args.json:
         rows = front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")
         doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,
