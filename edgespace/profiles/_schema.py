@@ -249,6 +249,13 @@ class Engine(_Model):
     inference call. ``active_power_w`` is the engine's power at full load at that clock (the dynamic energy per
     operation is ``active_power_w / peak``); ``dvfs_levels`` lists lower operating points the
     thermal governor may fall back to.
+
+    ``efficiency`` gives every operator class (:data:`edgespace._ops.OP_CLASSES`) the fraction of
+    peak it reaches compute-bound and ``busy_power_fraction`` the share of ``active_power_w``
+    drawn whenever the engine executes a kernel; both are required, with their provenance
+    (labelled estimates until calibration or a published measurement replaces them; see
+    ``profiles/_defaults.py``). ``units`` (cores, SMs) is sourced like any other number.
+    ``op_support`` says what the engine runs, from which documentation.
     """
 
     kind: Literal[ENGINE_KINDS]
