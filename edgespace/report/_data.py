@@ -7,7 +7,8 @@ Every function here returns a plain DataFrame whose columns carry units in their
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -8,8 +8,9 @@ import datetime as _dt
 import html
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -420,7 +421,7 @@ def report(obj=None, path: str | os.PathLike = "report.html", *, budget=None, ca
         sections.append((sid, name, "".join(parts)))
     import edgespace
 
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = f"edgespace {edgespace.__version__} · generated {now} · every figure says where its numbers come from"
     page = _page(inputs.title, header, sections, sub)
     p = Path(path)
