@@ -410,3 +410,23 @@ def test_png_export_through_kaleido_or_a_clear_error(tmp_path, monkeypatch, resu
         pytest.skip("no Chrome/Chromium here for kaleido; the error above is what a user sees")
     path = write_png(fig, tmp_path / "t.png", width=600, height=300)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_dla_placement_is_labelled_and_reproduced():
+    """A design point placed on the DLA (profiles' placement dimension): its label says so, the
+    accuracy-per-joule frame recomputes it on the DLA, the roofline's roofs are the DLA's and its
+    GPU fallback's."""
+    prof = "jetson-agx-orin-64gb"
+    grid = es.screen(es.EfficientNetSpace(placements=("dla",), precisions=("int8",), modes=("15W",)), prof, ["accuracy", "energy_mj"])
+    front = grid[grid["pareto"]].head(3)
+    assert (front["placement"] == "dla").all() and point_label(front.iloc[0]).endswith("@ 15W, dla")
+    mf = front_modes_frame(front, prof, top=None)
+    on = mf[mf["on_front"]].merge(front, on=["family", "width", "depth", "resolution", "precision", "mode"], suffixes=("", "_f"))
+    assert len(on) == 3 and (on["placement"] == "dla").all()
+    assert np.allclose(on["accuracy_per_joule"], on["accuracy_per_joule_f"], rtol=1e-9)
+    r = front.iloc[0]
+    est = es.estimate(es.ArchSpec(r["family"], r["width"], r["depth"], int(r["resolution"]), "int8"), prof, "15W", placement="dla")
+    kernels, ceilings = roofline_frame(est)
+    assert list(ceilings["engine"]) == ["dla", "gpu"] and list(ceilings["role"]) == ["primary", "fallback"]
+    engines = kernels["engine"].to_numpy()
+    assert int(kernels["crossing"].sum()) == int((engines[1:] != engines[:-1]).sum()) > 0

@@ -57,9 +57,22 @@ def arch_label(row: Any) -> str:
 
 
 def point_label(row: Any) -> str:
-    """:func:`arch_label` plus ``@ mode``."""
-    get = row.get if hasattr(row, "get") else lambda k: getattr(row, k)
-    return f"{arch_label(row)} @ {get('mode')}"
+    """:func:`arch_label` plus ``@ mode`` (and the placement when it is not ``auto``: ``@ 30W, dla``)."""
+    get = row.get if hasattr(row, "get") else lambda k: getattr(row, k, None)
+    placement = get("placement")
+    where = f", {placement}" if isinstance(placement, str) and placement != "auto" else ""
+    return f"{arch_label(row)} @ {get('mode')}{where}"
+
+
+def point_columns(frame: pd.DataFrame) -> list[str]:
+    """The design-point columns of ``frame``: :data:`POINT_COLUMNS` plus ``placement`` when present."""
+    return [*POINT_COLUMNS, *(["placement"] if "placement" in frame.columns else [])]
+
+
+def placement_of(row: Any) -> str:
+    get = row.get if hasattr(row, "get") else lambda k: getattr(row, k, None)
+    value = get("placement")
+    return value if isinstance(value, str) and value else "auto"
 
 
 def spec_of(row: Any) -> ArchSpec:
@@ -86,15 +99,24 @@ def front_modes_frame(front: pd.DataFrame, profile, *, ambient_c: float | None =
     if front.empty:
         return pd.DataFrame(columns=["arch", "mode", "accuracy", "energy_mj", "sustained_latency_ms", "accuracy_per_joule",
                                      "on_front", "rank", *ARCH_COLUMNS])  # fmt: skip
+    front = front.assign(placement=[placement_of(r) for r in front.to_dict(orient="records")])
+    blocks = []
+    for placement, part in front.groupby("placement", sort=False):
+        archs = part.drop_duplicates(subset=list(ARCH_COLUMNS))[list(ARCH_COLUMNS)].reset_index(drop=True)
+        for mode in prof.mode_names:  # one mode at a time: a placement (e.g. dla) exists only in some modes
+            try:
+                blocks.append(estimate_many(archs, prof, modes=[mode], ambient_c=ambient_c, placements=[placement]))
+            except EdgespaceError:
+                continue
+    est = pd.concat(blocks, ignore_index=True)
     archs = front.drop_duplicates(subset=list(ARCH_COLUMNS))[list(ARCH_COLUMNS) + ["accuracy"]].reset_index(drop=True)
-    est = estimate_many(archs[list(ARCH_COLUMNS)], prof, modes=list(prof.mode_names), ambient_c=ambient_c)
     acc = archs.set_index(list(ARCH_COLUMNS))["accuracy"]
     keys = pd.MultiIndex.from_frame(est[list(ARCH_COLUMNS)].astype({"width": float, "depth": float, "resolution": np.int64}))
     acc.index = pd.MultiIndex.from_frame(acc.index.to_frame().astype({"width": float, "depth": float, "resolution": np.int64}))
     est["accuracy"] = acc.reindex(keys).to_numpy()
     with np.errstate(invalid="ignore"):
         est["accuracy_per_joule"] = np.where(est["runnable"], est["accuracy"] * est["inferences_per_joule"], np.nan)
-    est["arch"] = [arch_label(r) for r in est.to_dict(orient="records")]
+    est["arch"] = [arch_label(r) + ("" if r["placement"] == "auto" else f" on {r['placement']}") for r in est.to_dict(orient="records")]
     on = {point_label(r) for r in front.to_dict(orient="records")}
     est["on_front"] = [point_label(r) in on for r in est.to_dict(orient="records")]
     best = est.groupby("arch")["accuracy_per_joule"].max().sort_values(ascending=False)
@@ -102,7 +124,8 @@ def front_modes_frame(front: pd.DataFrame, profile, *, ambient_c: float | None =
     est["rank"] = est["arch"].map(rank)
     if top is not None:
         est = est[est["rank"] <= top]
-    cols = ["arch", "mode", "accuracy", "energy_mj", "sustained_latency_ms", "accuracy_per_joule", "on_front", "rank", *ARCH_COLUMNS]
+    cols = ["arch", "mode", "placement", "accuracy", "energy_mj", "sustained_latency_ms", "accuracy_per_joule", "on_front", "rank",
+            *ARCH_COLUMNS]  # fmt: skip
     return est.sort_values(["rank", "mode"])[cols].reset_index(drop=True)
 
 
@@ -116,9 +139,9 @@ def best_candidates(front: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     pick = ranked.head(max(k - 1, 1))
     if k > 1 and "accuracy" in front.columns:
         top = front.sort_values("accuracy", ascending=False).head(1)
-        pick = pd.concat([pick, top]).drop_duplicates(subset=list(POINT_COLUMNS))
+        pick = pd.concat([pick, top]).drop_duplicates(subset=point_columns(front))
         if len(pick) < k:
-            pick = pd.concat([pick, ranked]).drop_duplicates(subset=list(POINT_COLUMNS)).head(k)
+            pick = pd.concat([pick, ranked]).drop_duplicates(subset=point_columns(front)).head(k)
     return pick.reset_index(drop=True)
 
 
@@ -143,14 +166,15 @@ def thermal_frame(points: pd.DataFrame, profile, *, duration_s: float | None = N
         duration_s = float(min(max(600.0, 3 * ttt.max() if len(ttt) else 0.0), 7200.0))
     frames = []
     for row in points.to_dict(orient="records"):
-        sim = simulate_thermal(spec_of(row), prof, row["mode"], duration_s=duration_s, ambient_c=ambient_c)
+        sim = simulate_thermal(spec_of(row), prof, row["mode"], duration_s=duration_s, ambient_c=ambient_c,
+                               placement=placement_of(row))  # fmt: skip
         throttled = np.flatnonzero((sim["level"].to_numpy() > 0) | (sim["fps"].to_numpy() < sim["fps"].iloc[0] * 0.999))
         tail = sim["fps"].iloc[int(len(sim) * 0.75):]
         sim.insert(0, "candidate", point_label(row))
         sim["peak_fps"] = float(sim["fps"].iloc[0])
         sim["sustained_fps"] = float(tail.mean())
         sim["time_to_throttle_s"] = float(sim["time_s"].iloc[throttled[0]]) if throttled.size else math.nan
-        sim["trip_c"] = float(compile_mode(prof.mode(row["mode"])).trip_c)
+        sim["trip_c"] = float(compile_mode(prof.mode(row["mode"]), placement_of(row)).trip_c)
         frames.append(sim)
     return pd.concat(frames, ignore_index=True)
 
@@ -189,7 +213,7 @@ def roofline_frame(estimate, profile=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     if layers is None:
         raise ReportError("roofline: the estimate has no layer breakdown; make it with edgespace.estimate(spec, profile, mode)")
     prof = _profile(profile if profile is not None else estimate.profile)
-    mp = compile_mode(prof.mode(estimate.mode))
+    mp = compile_mode(prof.mode(estimate.mode), getattr(estimate, "placement", "auto") or "auto")
     fused = layers[layers["bound"] == "fused"].groupby("fused_into")["name"].agg(lambda s: ", ".join(s))
     k = layers[(layers["bound"] != "fused") & (layers["time_ms"] > 0)].copy()
     with np.errstate(divide="ignore", invalid="ignore"):

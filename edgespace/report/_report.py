@@ -23,6 +23,8 @@ from edgespace.report._data import (
     best_candidates,
     calibration_frame,
     front_modes_frame,
+    placement_of,
+    point_columns,
     point_label,
     roofline_frame,
     sources_of,
@@ -150,7 +152,7 @@ def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, 
         t = t.assign(feasible=t["runnable"].astype(bool) if "runnable" in t.columns else True)
     inputs.trials = t
     complete = t[t["state"].astype(str) == "COMPLETE"] if "state" in t.columns else t
-    complete = complete.drop_duplicates(subset=list(POINT_COLUMNS))
+    complete = complete.drop_duplicates(subset=point_columns(complete))
     if "pareto" in complete.columns:
         front = complete[complete["pareto"].astype(bool)]
     else:
@@ -345,7 +347,7 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
             top1 = best.iloc[0].to_dict()
             from edgespace.cost import estimate
 
-            est = estimate(spec_of(top1), prof, str(top1["mode"]), ambient_c=ambient_c)
+            est = estimate(spec_of(top1), prof, str(top1["mode"]), ambient_c=ambient_c, placement=placement_of(top1))
             kernels, ceilings = roofline_frame(est, prof)
             n_cross = int(kernels["crossing"].sum())
             out.append(("thermal", "Throttling under sustained load", [
