@@ -17,6 +17,8 @@ script) before relying on them.
 
 from __future__ import annotations
 
+import math
+
 import edgespace as es
 from edgespace.report import report
 from edgespace.study._storage import run_dir
@@ -30,6 +32,13 @@ FRUGAL_MJ = 5.0  # a camera app that may add at most 0.15 W to the phone at 30 f
 SPACE = es.EfficientNetSpace() | es.MobileNetSpace()
 
 
+def _throttle(seconds) -> str:
+    """A trial stores an infinite time to throttle (the device never reaches its trip) as None."""
+    if seconds is None or not math.isfinite(float(seconds)):
+        return "never throttles"
+    return f"throttles after {float(seconds):.0f} s"
+
+
 def main() -> None:
     rows = []
     for profile, name in PHONES.items():
@@ -40,14 +49,14 @@ def main() -> None:
         best = front.sort_values("accuracy", ascending=False).iloc[0]
         thrifty = front.sort_values("accuracy_per_joule", ascending=False).iloc[0]
         html = report(result, run_dir() / f"phone-{profile}.html", title=f"{name}: a {FPS:.0f} fps classifier under sustained load")
-        rows.append((name, best, thrifty, int(trials["feasible"].sum()), len(trials), len(front), html))
+        rows.append((name, best, thrifty, int(trials["feasible"].sum()), len(trials), front, html))
     print(f"A {FPS:.0f} fps classifier under sustained load ({TRIALS:,} NSGA-II trials per phone; analytic estimates)\n")
-    for name, best, thrifty, n_ok, n, n_front, html in rows:
-        print(f"{name}: {n_ok:,} of {n:,} trials hold {FPS:.0f} fps sustained; {n_front} on the front")
+    for name, best, thrifty, n_ok, n, front, html in rows:
+        print(f"{name}: {n_ok:,} of {n:,} trials hold {FPS:.0f} fps sustained; {len(front)} on the front")
         print(f"  most accurate at {FPS:.0f} fps: {es.report.point_label(best)}")
         print(f"    top-1 {best['accuracy']:.1f} %, {best['sustained_energy_mj']:.1f} mJ per frame sustained, "
               f"peak {best['fps']:.0f} fps -> sustained {best['sustained_fps']:.0f} fps "
-              f"(throttles after {best['time_to_throttle_s']:.0f} s), {best['sustained_power_w']:.2f} W")  # fmt: skip
+              f"({_throttle(best['time_to_throttle_s'])}), {best['sustained_power_w']:.2f} W")  # fmt: skip
         frugal = front[front["sustained_energy_mj"] <= FRUGAL_MJ].sort_values("accuracy", ascending=False)
         if len(frugal):
             f = frugal.iloc[0]

@@ -502,6 +502,14 @@ _TABLE_COLUMNS = [
 ]  # fmt: skip
 
 
+def _numeric(col: pd.Series) -> bool:
+    """A column of numbers with gaps (None where a value is infinite or missing, as trial records
+    store them)."""
+    if col.dtype.kind not in "O" or not col.notna().any():
+        return False
+    return bool(pd.to_numeric(col, errors="coerce").notna().sum() == col.notna().sum())
+
+
 def _num(v) -> str:
     if v is None or not np.isfinite(v):
         return "–"
@@ -519,8 +527,8 @@ def front_table(front: pd.DataFrame, *, title: str | None = None):
             values.append([arch_label(r) for r in front.to_dict(orient="records")])
         elif c not in front.columns:
             values.append(["analytic"] * len(front))
-        elif front[c].dtype.kind in "fc":
-            values.append([_num(v) for v in front[c]])
+        elif front[c].dtype.kind in "fc" or _numeric(front[c]):
+            values.append([_num(v) for v in pd.to_numeric(front[c], errors="coerce")])
         else:
             values.append([str(v) for v in front[c]])
     fig = go.Figure(go.Table(
