@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import edgespace as es
-from edgespace.report import report
+from edgespace.report import point_label, report
 from edgespace.study._storage import run_dir
 
 PHONES = {"apple-a17-pro": "Apple A17 Pro", "snapdragon-8-gen-3": "Snapdragon 8 Gen 3", "google-tensor-g3": "Google Tensor G3"}
@@ -53,7 +53,7 @@ def main() -> None:
     print(f"A {FPS:.0f} fps classifier under sustained load ({TRIALS:,} NSGA-II trials per phone; analytic estimates)\n")
     for name, best, thrifty, n_ok, n, front, html in rows:
         print(f"{name}: {n_ok:,} of {n:,} trials hold {FPS:.0f} fps sustained; {len(front)} on the front")
-        print(f"  most accurate at {FPS:.0f} fps: {es.report.point_label(best)}")
+        print(f"  most accurate at {FPS:.0f} fps: {point_label(best)}")
         print(f"    top-1 {best['accuracy']:.1f} %, {best['sustained_energy_mj']:.1f} mJ per frame sustained, "
               f"peak {best['fps']:.0f} fps -> sustained {best['sustained_fps']:.0f} fps "
               f"({_throttle(best['time_to_throttle_s'])}), {best['sustained_power_w']:.2f} W")  # fmt: skip
@@ -61,8 +61,8 @@ def main() -> None:
         if len(frugal):
             f = frugal.iloc[0]
             print(f"  most accurate within {FRUGAL_MJ:g} mJ per frame ({FRUGAL_MJ * FPS / 1e3:.2f} W at {FPS:.0f} fps): "
-                  f"{es.report.point_label(f)}: top-1 {f['accuracy']:.1f} %, {f['sustained_energy_mj']:.2f} mJ")  # fmt: skip
-        print(f"  most accuracy per joule: {es.report.point_label(thrifty)}: top-1 {thrifty['accuracy']:.1f} %, "
+                  f"{point_label(f)}: top-1 {f['accuracy']:.1f} %, {f['sustained_energy_mj']:.2f} mJ")  # fmt: skip
+        print(f"  most accuracy per joule: {point_label(thrifty)}: top-1 {thrifty['accuracy']:.1f} %, "
               f"{thrifty['sustained_energy_mj']:.2f} mJ per frame, {thrifty['sustained_power_w']:.2f} W flat out")  # fmt: skip
         print(f"  report: {html}\n")
     print("Reading: in these profiles even the space's largest EfficientNet (phi = 4, 392 px, fp16) holds 30 fps sustained on")
