@@ -82,7 +82,7 @@ def fit(profile_name: str, params: list[str], rows: pd.DataFrame) -> dict[str, f
         data = {**base, "modes": {k: dict(v) for k, v in base["modes"].items()}}
         for mode in data["modes"].values():
             eng = dict(mode["engines"][mode["primary_engine"]])
-            for name, value in zip(params, np.exp(x)):
+            for name, value in zip(params, np.exp(x), strict=True):
                 eng[name] = {"value": float(value), "estimate": "being fitted"}
             mode["engines"] = {**mode["engines"], mode["primary_engine"]: eng}
         return validate_profile(data, origin=f"{profile_name} (fitting)")
@@ -97,7 +97,7 @@ def fit(profile_name: str, params: list[str], rows: pd.DataFrame) -> dict[str, f
         return np.log(pred["predicted_latency_ms"].to_numpy() / pred["published_latency_ms"].to_numpy())
 
     res = least_squares(residual, x0, diff_step=1e-3)
-    return dict(zip(params, [float(f"{v:.4g}") for v in np.exp(res.x)]))
+    return dict(zip(params, [float(f"{v:.4g}") for v in np.exp(res.x)], strict=True))
 
 
 def main(argv=None) -> int:

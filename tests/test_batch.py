@@ -100,7 +100,7 @@ def test_gpu_energy_per_image_falls_and_throughput_rises_with_batch():
     assert (np.diff(tput) > 0).all()  # ... but moves more images per second
     assert (np.diff(energy) < 0).all()  # and the fixed costs are shared: less energy per image
     assert energy[-1] < 0.5 * energy[0]
-    for e, b in zip(ests, (1, 8, 32, 128)):
+    for e, b in zip(ests, (1, 8, 32, 128), strict=True):
         assert e.throughput_fps == pytest.approx(b / e.latency_ms * 1e3)
         assert e.fps == e.throughput_fps
         assert e.inferences_per_joule == pytest.approx(1e3 / e.energy_mj)
@@ -108,7 +108,7 @@ def test_gpu_energy_per_image_falls_and_throughput_rises_with_batch():
         assert e.peak_activation_mb == pytest.approx(b * ests[0].peak_activation_mb)
         assert e.macs == b * ests[0].macs
     # Back-to-back power is energy per call over the call's time, whatever the batch.
-    for e, b in zip(ests, (1, 8, 32, 128)):
+    for e, b in zip(ests, (1, 8, 32, 128), strict=True):
         assert e.avg_power_w == pytest.approx(e.energy_mj * b / e.latency_ms)
 
 
@@ -134,7 +134,7 @@ def test_estimate_many_batch_column_matches_estimate():
     specs.append(ArchSpec("mobilenetv3_large", 0.75, 1.0, 160, "fp32", batch=4))
     frame = estimate_many(specs, "nvidia-h100", "700W")
     assert list(frame["batch"]) == [s.batch for s in specs]
-    for spec, row in zip(specs, frame.itertuples()):
+    for spec, row in zip(specs, frame.itertuples(), strict=True):
         e = estimate(spec, "nvidia-h100")
         for col in ("latency_ms", "energy_mj", "throughput_fps", "peak_activation_mb", "fits_memory", "macs",
                     "sustained_fps", "sustained_energy_mj"):  # fmt: skip

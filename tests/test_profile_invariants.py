@@ -90,7 +90,7 @@ def test_power_never_exceeds_the_mode_or_domain_budget(name):
                 continue
             assert ev.avg_power_w[0] <= mode.budget_w * (1 + 1e-9), (name, mode.name, placement, spec.short_name())
             assert ev.avg_power_w[0] >= mode.static_w * (1 - 1e-9)
-            for d, p in zip(mode.power.domains.values(), ev.domain_power_w[0]):
+            for d, p in zip(mode.power.domains.values(), ev.domain_power_w[0], strict=True):
                 assert d.static_w.value <= p <= d.budget_w.value * (1 + 1e-9), (name, mode.name, spec.short_name(), p)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from edgespace._json import jsonable
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.archs import list_families
-from edgespace._json import jsonable
 
 _SHOWN = (
     ("mode", "{}"), ("placement", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),

@@ -212,7 +212,7 @@ def evaluate(
     headroom = mp.budget_w - mp.static_w
     if headroom > 0:
         level_t = np.maximum(level_t, e_dyn / headroom)
-    for members, room in zip(mp.domain_members, mp.domain_headroom_w):
+    for members, room in zip(mp.domain_members, mp.domain_headroom_w, strict=True):
         # A domain's own cap (e.g. USB bus power) bounds the dynamic power of its engines only.
         e_dom = e_dyn_primary * members[PRIMARY] + e_fallback[:, None] * members[FALLBACK]
         level_t = np.maximum(level_t, e_dom / room)
@@ -221,7 +221,7 @@ def evaluate(
     # average power drawn from each power domain at the highest level (N, D)
     domain_power = np.stack(
         [(e_dyn_primary[:, 0] * m[PRIMARY] + e_fallback * m[FALLBACK]) / level_t[:, 0] + (room_static)
-         for m, room_static in zip(mp.domain_members, mp.domain_static_w)], axis=1,
+         for m, room_static in zip(mp.domain_members, mp.domain_static_w, strict=True)], axis=1,
     ) if len(mp.domain_headroom_w) else np.zeros((n, 0))
 
     latency = level_t[:, 0]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -315,7 +316,7 @@ class MobileNetSpace(Space):
                 "resolution": int(params["resolution"])}  # fmt: skip
 
     def _arch_grid(self):
-        f, w, r = zip(*itertools.product(self.families, self._w, self._r))
+        f, w, r = zip(*itertools.product(self.families, self._w, self._r), strict=True)
         return pd.DataFrame({"family": list(f), "width": np.array(w, dtype=float), "depth": 1.0, "resolution": np.array(r, dtype=np.int64)})
 
     def _arch_dict(self):
