@@ -14,7 +14,7 @@ independently, and the same figures are printed for "second measurement vs first
 and with the second scaled by the median ratio between the two, which removes a shift of the
 whole machine's speed between the two measurements and leaves the per-network noise).
 
-Measured latency is what calibration fits to (``Measurement.latency_ms_calibration``): each
+Measured latency is what calibration fits to (``Measurement.latency_calibration_ms``): each
 network's time over the reference network's, timed back to back in interleaved rounds, times the
 reference's median; threads pinned to CPUs; in a process that never imports torch (exports run in
 a child process).
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgespace import layer_table, table_totals  # noqa: E402
+from edgespace.layers import layer_table, table_totals  # noqa: E402
 from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, peak_activation_bytes  # noqa: E402
 from edgespace.calibration import calibrate, draw_specs, latency_errors  # noqa: E402
 from edgespace.calibration._loop import collect  # noqa: E402
@@ -98,12 +98,12 @@ def main(argv=None) -> int:
               f"per-network spread of round medians: median {np.median(spreads):.1f}%, 90th pct {np.percentile(spreads, 90):.1f}% ===")  # fmt: skip
         print(f"  paired with {ms[0].reference or 'nothing'}; {'; '.join(ms[0].notes) or 'threads not pinned'}")
         macs_tr = np.array([table_totals(layer_table(m.spec))["macs"] for m in m_train], float)
-        e2e_tr = np.array([m.latency_ms_calibration for m in m_train])
+        e2e_tr = np.array([m.latency_calibration_ms for m in m_train])
         k_flops = float(np.median(e2e_tr / macs_tr))
         print(f"  {'latency (vs measured)':<26} {'±10%':>7} {'τ':>7} {'MAPE':>8} {'worst':>8}")
         for label, group, rep_group in (("same families", m_test, again[: len(test)]),
                                         (f"held-out {HELD_OUT_FAMILY}", m_fam, again[len(test) :])):  # fmt: skip
-            y = np.array([m.latency_ms_calibration for m in group])
+            y = np.array([m.latency_calibration_ms for m in group])
             print(f" {label}:")
             pred = cal.predict_many_ms([m.spec for m in group])
             print(_row("calibrated (per-segment)", latency_errors(pred, y)))
@@ -117,14 +117,14 @@ def main(argv=None) -> int:
                     print(f"  roofline: failed ({type(exc).__name__}: {exc})")
             else:
                 print("  roofline: not available in this build")
-            y2 = np.array([m.latency_ms_calibration for m in rep_group])
+            y2 = np.array([m.latency_calibration_ms for m in rep_group])
             print(_row("noise: 2nd measurement", latency_errors(y2, y)))
             print(_row("noise: 2nd, level-free", latency_errors(y2 * np.median(y / y2), y)))
             worst = np.argsort(-np.abs(pred / y - 1))[:3]
             print("  worst calibrated: " + "; ".join(
                 f"{group[i].spec.short_name()} {pred[i]:.2f} vs {y[i]:.2f} ms (2nd {y2[i]:.2f}, "
                 f"round spread {group[i].latency_spread_pct:.0f}%)" for i in worst))  # fmt: skip
-        mem_m = np.array([m.peak_memory_bytes for m in ms], float)
+        mem_m = np.array([m.peak_activation_bytes for m in ms], float)
         mem_p = np.array([peak_activation_bytes(layer_table(m.spec), unfused_acts=ORT_CPU_UNFUSED_ACTS) for m in ms], float)
         rel = np.abs(mem_p - mem_m) / mem_m
         print(f"  peak memory (liveness vs ORT accounting): {np.mean(rel <= 0.20):.0%} within ±20%, "

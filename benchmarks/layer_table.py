@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from edgespace import ArchSpec, build, layer_table, list_families, table_totals  # noqa: E402
+from edgespace import ArchSpec, build, layer_table, list_families  # noqa: E402
+from edgespace.layers import table_totals  # noqa: E402
 from edgespace._layer_table import _decoded, layer_skeleton  # noqa: E402
 
 

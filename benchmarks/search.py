@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgespace import load_profile  # noqa: E402
-from edgespace.search import EfficientNetSpace, hypervolume, screen, search  # noqa: E402
+from edgespace.study import EfficientNetSpace, hypervolume, screen, search  # noqa: E402
 
 OBJECTIVES = ["accuracy", "energy_mj"]
 CONSTRAINTS = ["sustained_latency_ms <= 33"]

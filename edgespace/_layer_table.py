@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from edgespace._errors import SpecError
+from edgespace._ops import ACTIVATIONS, CONV_OPS, OP_CLASSES
 from edgespace._spec import ArchSpec
 from edgespace.archs import BlockSpec, FamilyDef, decode_arch_def, get_family, make_divisible, round_channels
 
 __all__ = ["layer_table", "layer_skeleton", "LayerSkeleton", "LAYER_COLUMNS", "CONV_OPS", "table_totals"]
 
-#: Conv-like operator classes: the rows whose MACs fvcore counts.
-CONV_OPS = ("conv", "depthwise", "pointwise", "linear")
 
 LAYER_COLUMNS = (
     "name", "is_module", "block", "stage", "op", "act",
@@ -327,6 +327,17 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     read_b = np.where(read_b >= 0, read_b + offset, read_b)
     reads = np.empty(n, dtype=object)
     reads[:] = [(a,) if b == -2 else (a, b) for a, b in zip(read_a.tolist(), read_b.tolist())]
+
+    # Every row speaks the one operator vocabulary (edgespace._ops) that profiles and cost
+    # models use; a family with an activation no profile can describe is refused here.
+    unknown_ops = sorted(set(cols[4]) - set(OP_CLASSES))
+    unknown_acts = sorted(set(cols[5]) - set(ACTIVATIONS) - {""})
+    if unknown_ops or unknown_acts:
+        bad = ", ".join(map(repr, unknown_ops + unknown_acts))
+        raise SpecError(
+            f"family {walk.family.name!r}: operator/activation {bad} not in the operator vocabulary; "
+            f"allowed ops: {', '.join(OP_CLASSES)}; activations: {', '.join(ACTIVATIONS)}"
+        )
 
     def strings(values) -> pd.api.extensions.ExtensionArray:
         # Converted once here: pandas' str dtype conversion is a large share of a frame's cost.

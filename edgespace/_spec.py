@@ -54,6 +54,50 @@ EFFICIENTNET_PRESETS: dict[str, tuple[float, float, int]] = {
 }
 
 
+#: Ambient temperatures an estimate accepts (°C): the span of outdoor weather and enclosures
+#: (the same lower bound as the profile schema's temperatures).
+AMBIENT_RANGE_C = (-60.0, 100.0)
+
+
+def plain(value):
+    """A numpy scalar as the Python number it holds (``np.float32(1.0)`` → ``1.0``,
+    ``np.int64(224)`` → ``224``, ``np.bool_`` → ``bool``); anything else unchanged."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def check_number(name: str, value, lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+                 lo_open: bool = False, error: type[Exception] = SpecError, allowed: str | None = None):  # fmt: skip
+    """``value`` as a Python number, or ``error`` naming ``name``, the value and what is allowed:
+    numpy scalars are accepted, bools and text are not, NaN and infinities are not, and where
+    ``integer`` a float must be whole (``10.0`` is 10, ``10.5`` is refused)."""
+    v = plain(value)
+    lo_txt = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
+    span = " and ".join(t for t in (lo_txt, "" if hi is None else f"<= {hi:g}") if t)
+    what = allowed or (f"{'an integer' if integer else 'a finite number'}" + (f" {span}" if span else ""))
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise error(f"{name}={value!r}: not allowed; allowed: {what}")
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise error(f"{name}={value!r}: not allowed; allowed: {what}")
+        if integer:
+            if not v.is_integer():
+                raise error(f"{name}={value!r}: not a whole number; allowed: {what}")
+            v = int(v)
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+        raise error(f"{name}={value!r}: out of range; allowed: {what}")
+    return v
+
+
+def check_ambient_c(value, name: str = "ambient_c", *, error: type[Exception] = SpecError) -> float | None:
+    """An ambient temperature in °C within :data:`AMBIENT_RANGE_C` (None passes: the profile's)."""
+    if value is None:
+        return None
+    lo, hi = AMBIENT_RANGE_C
+    return float(check_number(name, value, lo, hi, error=error, allowed=f"a temperature in °C from {lo:g} to {hi:g}"))
+
+
 def _check_range(field: str, value, lo, hi) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SpecError(f"ArchSpec.{field}={value!r} is not a finite number; allowed: {lo} to {hi}")
@@ -84,6 +128,8 @@ class ArchSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.family, str) or self.family not in list_families():
             get_family(self.family)  # raises SpecError naming the allowed families
+        for name in ("width", "depth", "resolution", "num_classes"):  # numpy scalars → Python numbers
+            object.__setattr__(self, name, plain(getattr(self, name)))
         _check_range("width", self.width, *WIDTH_RANGE)
         _check_range("depth", self.depth, *DEPTH_RANGE)
         if isinstance(self.resolution, float) and self.resolution.is_integer():
@@ -96,6 +142,8 @@ class ArchSpec:
         _check_range("resolution", self.resolution, *RESOLUTION_RANGE)
         if self.precision not in PRECISIONS:
             raise SpecError(f"ArchSpec.precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
+        if isinstance(self.num_classes, float) and self.num_classes.is_integer():
+            object.__setattr__(self, "num_classes", int(self.num_classes))
         if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool):
             raise SpecError(f"ArchSpec.num_classes={self.num_classes!r} must be an integer; allowed: 1 to 100000")
         _check_range("num_classes", self.num_classes, *NUM_CLASSES_RANGE)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import edgespace
-from edgespace.budget import Budget, BudgetError, budget_metrics, daylight_profile, feasibility
+from edgespace.budget import Budget, BudgetError, budget_metrics, feasibility
+from edgespace.budget._model import daylight_profile
 from edgespace.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,6 +311,24 @@ def test_from_profile_takes_the_floors_with_their_sources_and_lets_fields_win():
     assert c.wake_energy_j == pytest.approx(2.0 * 3.0)  # follows the given wake time
     with pytest.raises(edgespace.ProfileError, match="mode '9W': unknown"):
         Budget.from_profile("jetson-orin-nano-8gb", "9W", battery_wh=50)
+
+
+def test_budget_round_trips_through_json_and_follows_a_power_mode():
+    b = Budget.from_profile("jetson-orin-nano-8gb", "7W", battery_wh=50, frames_per_day=[2000, 500, 0], sleep_w=0.05)
+    d = json.loads(json.dumps(b.to_dict()))
+    assert d["frames_per_day"] == [2000, 500, 0] and d["provenance"]["sleep_w"] == "given"
+    back = Budget.from_dict(d)
+    assert back == b and back.frames_per_day == (2000.0, 500.0, 0.0) and back.provenance == b.provenance
+    with pytest.raises(BudgetError, match="Budget.from_dict: unknown field 'battery_kwh'"):
+        Budget.from_dict({**d, "battery_kwh": 1})
+    # the floors taken from the profile follow the mode; the one given by hand stays
+    profile = edgespace.load_profile("jetson-orin-nano-8gb")
+    m = b.for_mode(profile, "25W")
+    assert m.idle_w == profile.mode("25W").idle_w != b.idle_w and m.sleep_w == 0.05
+    assert m.wake_energy_j == pytest.approx(m.wake_s * m.idle_w) and "25W" in m.provenance["idle_w"]
+    assert m.battery_wh == 50 and m.frames_per_day == b.frames_per_day
+    hand = Budget(battery_wh=50, idle_w=1.0)
+    assert hand.for_mode(profile, "25W") is hand
 
 
 def test_result_serialises_and_the_frame_covers_the_horizon():

@@ -8,7 +8,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from edgespace import ArchSpec, SpecError, build, export_onnx, layer_table, table_totals
+from edgespace import ArchSpec, SpecError, build, export_onnx, layer_table
+from edgespace.layers import table_totals
 from edgespace.archs import get_family
 
 

@@ -101,7 +101,7 @@ def test_gpu_calibration_without_a_meter_fits_latency_only():
 def test_cli_gpu_calibration_says_what_is_missing(capsys):
     assert main(["calibrate", "--profile", "nvidia-h200", "--backend", "torch-cuda"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("edgespace: error: backend 'torch-cuda' is not available: ") and "\n" not in err
+    assert err.startswith("edgespace: error: backend='torch-cuda' is unavailable: ") and "\n" not in err
     assert main(["calibrate", "--profile", "no-such-device", "--backend", "torch-cuda"]) == 2
     assert "no-such-device" in capsys.readouterr().err
 

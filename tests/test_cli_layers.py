@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from edgespace import ArchSpec, layer_table, table_totals
+from edgespace import ArchSpec, layer_table
+from edgespace.layers import table_totals
 from edgespace.cli import main
 
 

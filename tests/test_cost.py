@@ -12,7 +12,6 @@ import yaml
 from edgespace import ArchSpec, SpecError, efficientnet_preset, layer_table, load_profile, register_family
 from edgespace.archs import FamilyDef, unregister_family
 from edgespace.cost import compile_mode, estimate, estimate_many, simulate_thermal
-from edgespace.cost._evaluate import BUSY_POWER_FRACTION
 from edgespace._liveness import peak_activation_bytes
 from edgespace.profiles import builtin_profile_dir, validate_profile
 
@@ -128,15 +127,17 @@ def test_sustained_never_exceeds_peak():
 
 
 def test_passive_phone_at_full_load_sustains_a_third_to_a_half(dense_family):
-    """The seed's point: a passively cooled phone SoC at full load keeps roughly a third to a
-    half of its peak throughput after some minutes; a warmer day makes it worse."""
+    """The seed's point: a passively cooled phone SoC at full load keeps roughly a third to
+    three quarters of its peak throughput after some minutes; a warmer day makes it worse."""
     for name in ("snapdragon-8-gen-3", "apple-a17-pro", "google-tensor-g3"):
         profile = load_profile(name)
         assert profile.mode().thermal.cooling == "passive"
         candidates = [estimate(ArchSpec(dense_family.name, 1.0, 1.0, 224, p), profile) for p in ("fp32", "fp16", "int8")]
         full = max((e for e in candidates if e.runnable), key=lambda e: e.avg_power_w)
         ratio = full.sustained_fps / full.fps
-        assert 0.3 <= ratio <= 0.6, (name, full.spec.precision, ratio)
+        # Measured GPU stress tests keep 0.5-0.74 of the first loop (A17 Pro 0.60-0.74, Tensor G3
+        # 0.53-0.59, 8 Gen 3 < 0.5); an NPU at full load is held to the same skin limit.
+        assert 0.3 <= ratio <= 0.75, (name, full.spec.precision, ratio)
         assert 60 <= full.time_to_throttle_s <= 20 * 60
         hot = estimate(full.spec, profile, ambient_c=35.0)
         assert hot.sustained_fps < full.sustained_fps and hot.time_to_throttle_s < full.time_to_throttle_s
@@ -167,11 +168,16 @@ def test_simulated_thermal_series_agrees_with_the_closed_form(dense_family):
 
 
 def test_npu_fallback_pays_for_crossings():
-    # hard_sigmoid (MobileNetV3's SE gate) is not supported by the Hexagon NPU profile.
+    # The shipped Hexagon profile runs every MobileNetV3 layer on the NPU (as Qualcomm's own
+    # profiling shows); an NPU that lacked hard_sigmoid would send every SE gate to the CPU.
     spec = ArchSpec("mobilenetv3_large", 1.0, 1.0, 224, "int8")
-    profile = load_profile("snapdragon-8-gen-3")
+    assert not estimate(spec, "snapdragon-8-gen-3").fallback_ops
+    data = yaml.safe_load((builtin_profile_dir() / "snapdragon-8-gen-3.yaml").read_text())
+    data["modes"]["sustained"]["engines"]["htp"]["op_support"]["unsupported_acts"] = ["hard_sigmoid"]
+    profile = validate_profile(data, origin="no-hard-sigmoid.yaml")
     e = estimate(spec, profile)
     assert e.fallback_ops and all(name.endswith("se.gate") for name in e.fallback_ops)
+    assert e.latency_ms > estimate(spec, "snapdragon-8-gen-3").latency_ms
     layers = e.layers
     assert set(layers.loc[layers["name"].isin(e.fallback_ops), "engine"]) == {profile.mode().fallback_engine}
     # MobileNetV2 (ReLU6, no SE) stays on the NPU; the fallbacks cost MobileNetV3 time.
@@ -183,6 +189,8 @@ def test_npu_fallback_pays_for_crossings():
     coral = estimate(ArchSpec("mobilenetv3_large", 1.0, 1.0, 224, "int8"), "coral-edge-tpu")
     first = coral.layers.index[coral.layers["engine"] == "cpu"][0]
     assert (coral.layers.loc[first:, "engine"] == "cpu").all()
+    # Edge TPU: hard_swish (MobileNetV3's stem activation) is not mapped, so the cut comes early.
+    assert coral.layers.loc[first, "name"].startswith("conv_stem") or first < 5
     # An int8-only accelerator runs an fp32 network entirely on its host CPU.
     fp32 = estimate(ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp32"), "coral-edge-tpu")
     assert fp32.runnable and set(fp32.layers["engine"]) == {"cpu"}
@@ -284,7 +292,9 @@ def test_estimate_many_matches_estimate_and_validates():
         estimate_many(frame, NANO, modes=["nope"])
 
 
-def test_busy_floor_is_documented_and_bounded():
-    assert 0 < BUSY_POWER_FRACTION < 1
-    mp = compile_mode(load_profile(NANO).mode("15W"))
+def test_busy_floor_comes_from_the_profile_and_is_bounded():
+    mode = load_profile(NANO).mode("15W")
+    mp = compile_mode(mode)
+    assert mp.busy_fraction[0] == mode.primary.busy_power_fraction.value and 0 < mp.busy_fraction[0] < 1
+    assert mode.primary.busy_power_fraction.is_estimate
     assert mp.dvfs_ratio[0] == 1.0 and np.all(np.diff(mp.dvfs_clock_hz) < 0)

@@ -12,17 +12,16 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 from edgespace import (
-    CONV_OPS,
     ArchSpec,
     build,
     efficientnet_preset,
     layer_table,
     list_families,
     register_family,
-    table_totals,
 )
 from edgespace.accuracy import load_published
 from edgespace.archs import FamilyDef, unregister_family
+from edgespace.layers import CONV_OPS, table_totals
 
 
 

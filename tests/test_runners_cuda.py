@@ -57,7 +57,7 @@ def test_torch_cuda_unavailable_error_names_what_is_missing():
     assert reason and ("no CUDA device visible" in reason or "built without CUDA" in reason or "not importable" in reason)
     assert not TorchCudaRunner.is_available()
     assert "torch-cuda" not in list_runners(available_only=True)
-    with pytest.raises(UnavailableError, match="backend 'torch-cuda' is not available: ") as info:
+    with pytest.raises(UnavailableError, match="backend='torch-cuda' is unavailable: ") as info:
         confirm(TINY, backend="torch-cuda", runs=5)
     assert reason in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(UnavailableError, match="torch-cuda"):
@@ -215,7 +215,7 @@ def test_tensorrt_unavailable_error_before_any_export(tmp_path):
         assert reason.startswith("tensorrt not importable; ")
         assert "edgespace export -> trtexec -> edgespace calibrate --from" in reason
     assert not TensorRTRunner.is_available()
-    with pytest.raises(UnavailableError, match="backend 'tensorrt' is not available: ") as info:
+    with pytest.raises(UnavailableError, match="backend='tensorrt' is unavailable: ") as info:
         confirm(TINY, backend="tensorrt", precision="int8", cache_dir=tmp_path)
     assert reason in str(info.value)
     assert list(tmp_path.iterdir()) == []  # nothing was exported for a backend that cannot run
@@ -239,7 +239,7 @@ def test_tensorrt_layer_times_map_to_layer_rows():
     assert prof.nodes[3].time_us == pytest.approx(0.01 * 4 * 2 * 1e3)
     table = es.layer_table(TINY)
     mapped = map_nodes(list(prof.nodes), table)
-    conv_rows = set(np.flatnonzero(table["op"].isin(es.CONV_OPS).to_numpy()))
+    conv_rows = set(np.flatnonzero(table["op"].isin(es.layers.CONV_OPS).to_numpy()))
     assert conv_rows <= {i for r in mapped["rows"] for i in r}
     with pytest.raises(Exception, match="no layer times"):
         LayerTimeRecorder().node_profile()

@@ -10,7 +10,7 @@ import pytest
 
 import edgespace as es
 from edgespace.cli import main
-from edgespace.search import (
+from edgespace.study import (
     OBJECTIVES,
     EfficientNetSpace,
     MobileNetSpace,
@@ -18,13 +18,12 @@ from edgespace.search import (
     UnionSpace,
     hypervolume,
     named_space,
-    nondominated,
-    parse_constraints,
-    parse_objectives,
     screen,
     search,
     space_from_dict,
 )
+from edgespace.study._objectives import parse_constraints, parse_objectives
+from edgespace.study._pareto import nondominated
 
 PROFILE = "jetson-orin-nano-8gb"
 SMALL = MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(128, 224), resolution_step=32)
@@ -228,10 +227,29 @@ def test_bad_search_input(kwargs, match, profile):
 
 
 def test_top_level_exports(profile):
-    # edgespace.search is the subpackage and, called, the function
+    import edgespace.study
+
+    # the function edgespace.search is not shadowed by a package of the same name
+    assert es.search is edgespace.study.search and callable(es.search)
     r = es.search(SMALL, profile, "accuracy,energy_mj", n_trials=3, sampler="random", storage="memory")
     assert isinstance(r, es.SearchResult) and len(r.trials_frame()) == 3
     assert es.screen is screen and es.EfficientNetSpace is EfficientNetSpace and es.MobileNetSpace is MobileNetSpace
+
+
+def test_deprecated_search_package_warns_and_still_works(profile, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "edgespace.search", raising=False)
+    monkeypatch.setattr(es, "search", es.search)  # undone afterwards: the import below rebinds it
+    with pytest.warns(DeprecationWarning, match="edgespace.study"):
+        shim = importlib.import_module("edgespace.search")
+    assert shim.named_space is named_space and shim.SearchResult is es.SearchResult and shim.search is search
+    assert shim.parse_constraints is parse_constraints and len(shim.__all__) == 25  # every name it had
+    # importing a subpackage binds it on its parent: edgespace.search is now the shim, still callable
+    assert es.search is shim
+    r = es.search(SMALL, profile, "accuracy", n_trials=2, sampler="random", storage="memory")
+    assert isinstance(r, es.SearchResult) and len(r.trials_frame()) == 2
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -301,7 +319,6 @@ def test_budget_constraint_keeps_only_deployable_designs():
 
 def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     from edgespace import Budget, load_profile
-    from edgespace.search._evaluate import budget_from_dict, budget_to_dict
 
     budget = Budget.from_profile("jetson-orin-nano-8gb", "7W", battery_wh=50, frames_per_day=2000, sleep_w=0.05)
     frame = es.screen(es.MobileNetSpace(families=("mobilenetv2",), widths=(1.0, 1.0), resolutions=(224, 224)),
@@ -312,14 +329,17 @@ def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     # a mode with a higher idle floor leaves less margin (always-on: idle all day)
     order = sorted(idle, key=idle.get)
     assert list(by_mode[order]) == sorted(by_mode[order], reverse=True)
-    assert budget_from_dict(budget_to_dict(budget)) == budget
+    assert Budget.from_dict(budget.to_dict()) == budget and Budget.from_dict(budget.to_dict()).provenance == budget.provenance
+    # the study stores it as JSON; a worker rebuilds the same budget, and its per-mode floors
+    assert Budget.from_dict(json.loads(json.dumps(budget.to_dict()))) == budget
+    assert budget.for_mode(profile, "15W").idle_w == profile.mode("15W").idle_w and budget.for_mode(profile, "15W").sleep_w == 0.05
 
 
 def test_cli_search_with_an_energy_budget(capsys):
     """Always on, the awake floor decides: 100 Wh lasts 1.39 days at the 7W mode's 3 W idle and
     less in the modes that idle higher, so 'days_autonomy>=1.3' keeps only 7W designs."""
     argv = ["search", "--profile", "jetson-orin-nano-8gb", "--space", "mobilenetv2", "--trials", "60", "--storage", "memory",
-            "--seed", "1", "--battery-wh", "100", "--frames-per-day", "2000", "--duty-policy", "always-on",
+            "--seed", "1", "--battery-wh", "100", "--frames-per-day", "2000", "--policy", "always-on",
             "--constraint", "days_autonomy>=1.3", "--json"]  # fmt: skip
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -328,3 +348,33 @@ def test_cli_search_with_an_energy_budget(capsys):
     no_frames = [a for a in argv if a not in ("--frames-per-day", "2000")]
     assert main(no_frames) == 2
     assert "--battery-wh needs --frames-per-day" in capsys.readouterr().err
+    # the old spelling still works, says it is deprecated, and gives the same study
+    old_argv = [("--duty-policy" if a == "--policy" else a) for a in argv]
+    assert main(old_argv) == 0
+    out = capsys.readouterr()
+    assert "--duty-policy is deprecated; use --policy" in out.err and json.loads(out.out)["front"] == doc["front"]
+
+
+def test_cli_search_and_budget_share_one_set_of_budget_options():
+    """One function adds the budget options to both commands: same flags, same defaults."""
+    import argparse
+
+    from edgespace.cli import _make_parser
+
+    parser = _make_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    def budget_opts(cmd):
+        opts = {}
+        for a in sub.choices[cmd]._actions:
+            for flag in a.option_strings:
+                opts[flag] = (a.dest, a.default)
+        return opts
+
+    search_opts, budget_opts_ = budget_opts("search"), budget_opts("budget")
+    shared = {"--battery-wh", "--usable-fraction", "--charge-efficiency", "--solar-wh-per-day", "--cloudy-days",
+              "--cloudy-fraction", "--frames-per-day", "--capture-j", "--idle-w", "--sleep-w", "--wake-j", "--wake-s",
+              "--policy", "--duty-policy", "--idle-timeout-s", "--wake-period-s"}  # fmt: skip
+    assert shared <= set(search_opts) and shared <= set(budget_opts_)
+    assert {k: search_opts[k] for k in shared} == {k: budget_opts_[k] for k in shared}
+    assert search_opts["--policy"] == ("policy", "always-on") and search_opts["--duty-policy"][0] == "policy"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import edgespace as es
-from edgespace.search import MobileNetSpace, open_storage, run_worker, search
+from edgespace.study import MobileNetSpace, run_worker, search
+from edgespace.study._storage import open_storage
 
 PROFILE = "jetson-orin-nano-8gb"
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def test_worker_killed_with_sigkill_loses_no_completed_trial(tmp_path):
     assert len(before) >= 60
     target = len(before) + 40
     # same definition and name: resumes; stale_after_s=0 fails the dead worker's RUNNING trials and queues them again
-    resumed = search(es.search.named_space("mobilenet"), PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms<=33"],
+    resumed = search(es.study.named_space("mobilenet"), PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms<=33"],
                      n_trials=target, population_size=10, storage=storage, study_name="killed", seed=7, stale_after_s=0)  # fmt: skip
     after = _complete(storage, "killed")
     assert all(after.get(n) == v for n, v in before.items())  # every completed trial kept, unchanged

@@ -1,6 +1,7 @@
 import pytest
 
-from edgespace import EFFICIENTNET_PRESETS, ArchSpec, SpecError, efficientnet, efficientnet_preset, mobilenet
+from edgespace import ArchSpec, SpecError, efficientnet, efficientnet_preset, mobilenet
+from edgespace.spec import EFFICIENTNET_PRESETS
 
 
 def test_defaults_and_normalisation():

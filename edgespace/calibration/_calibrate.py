@@ -8,8 +8,6 @@ The file (``format: edgespace-calibration/1``) holds:
   the spread of its repeated rounds);
 * ``samples``: per-segment features and measured times (what the model is fitted on; loading
   refits the model from them, deterministically);
-* ``efficiency``: per operator class, the median fraction of the base profile's peak the
-  measured segments reached (for the roofline's ``efficiency`` table);
 * ``report``: in-sample and network-held-out (5-fold) error of the fit.
 """
 
@@ -25,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgespace._errors import EdgespaceError, ProfileError
+from edgespace._errors import CalibrationError, ProfileError
 from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
 from edgespace.calibration._ingest import NodeProfile, load_format_json
@@ -36,10 +34,6 @@ __all__ = ["calibrate", "CalibratedProfile", "load_calibration", "CalibrationErr
            "latency_errors"]  # fmt: skip
 
 FORMAT = "edgespace-calibration/1"
-
-
-class CalibrationError(EdgespaceError, ValueError):
-    """Calibration input is unusable (too few networks, no node times, a bad file)."""
 
 
 def latency_errors(predicted, measured) -> dict:
@@ -75,7 +69,7 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
             spec, prof, e2e = item
             spread = float("nan")
         else:
-            spec, prof, e2e, spread = item.spec, item.node_profile, item.latency_ms_calibration, item.latency_spread_pct
+            spec, prof, e2e, spread = item.spec, item.node_profile, item.latency_calibration_ms, item.latency_spread_pct
         if not isinstance(prof, NodeProfile) or not prof.nodes:
             raise CalibrationError(f"measurement {k} ({spec.short_name()}) has no node times; measure with profile=True")
         table = layer_table(spec)
@@ -103,7 +97,6 @@ class CalibratedProfile:
     provenance: dict
     samples: pd.DataFrame
     runs: pd.DataFrame
-    efficiency: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
     model: SegmentLatencyModel = field(default_factory=SegmentLatencyModel)
 
@@ -126,7 +119,6 @@ class CalibratedProfile:
             "provenance": self.provenance,
             "model": {"class": "SegmentLatencyModel", "e2e": {"scale": self.model.e2e_[0], "offset_ms": self.model.e2e_[1]},
                       "params": {"ridge": self.model.ridge, "trees": self.model.trees, **self.model.tree_params}},  # fmt: skip
-            "efficiency": self.efficiency,
             "report": self.report,
             "runs": [{"spec": r.spec, "e2e_ms": r.e2e_ms, "node_ms": r.node_ms, "profiled_ms": r.profiled_ms,
                       "spread_pct": None if pd.isna(r.spread_pct) else r.spread_pct} for r in self.runs.itertuples()],  # fmt: skip
@@ -134,7 +126,9 @@ class CalibratedProfile:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        p = Path(path)
+        from edgespace._paths import output_file
+
+        p = output_file(path, "calibration file", CalibrationError)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(p.suffix + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=float))
@@ -167,30 +161,6 @@ def _report(samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyMode
             pred.loc[fold] = predict(m, fold)
         rep["held_out_5fold"] = latency_errors(pred.loc[ids].to_numpy(), runs["e2e_ms"].to_numpy())
     return rep
-
-
-def _efficiency(samples: pd.DataFrame, profile, precision: str) -> dict:
-    """Median fraction of the profile's peak reached by each conv-like op class (compute-bound
-    view: 2 ops per MAC over the measured segment time)."""
-    if profile is None:
-        return {}
-    try:
-        engine = profile.mode().primary
-        peak = engine.peak_ops_per_s(precision)
-    except Exception:
-        return {}
-    if not peak:
-        return {}
-    from edgespace._layer_table import CONV_OPS
-
-    out = {}
-    for code, op in enumerate(CONV_OPS):
-        s = samples[(samples["op_code"] == code) & (samples["macs"] > 0)]
-        if len(s):
-            eff = 2 * s["macs"] / (s["time_us"] * 1e-6) / peak
-            out[op] = {"value": round(float(np.median(eff)), 4),
-                       "source": f"calibrated by edgespace: median over {len(s)} measured segments"}  # fmt: skip
-    return out
 
 
 def calibrate(profile, measurements, *, threads: int | None = None, precision: str | None = None,
@@ -235,7 +205,7 @@ def calibrate(profile, measurements, *, threads: int | None = None, precision: s
         prov["note"] = note
     return CalibratedProfile(
         profile=getattr(profile, "name", "custom"), provenance=prov, samples=samples, runs=runs,
-        efficiency=_efficiency(samples, profile, precision), report=_report(samples, runs, model, model_params),
+        report=_report(samples, runs, model, model_params),
         model=model,
     )  # fmt: skip
 
@@ -255,7 +225,7 @@ def load_calibration(path: str | os.PathLike) -> CalibratedProfile:
     params = {k: v for k, v in data["model"].get("params", {}).items()}
     model = _fit(samples, runs, params)
     return CalibratedProfile(profile=data.get("profile", "custom"), provenance=data["provenance"], samples=samples,
-                             runs=runs, efficiency=data.get("efficiency", {}), report=data.get("report", {}),
+                             runs=runs, report=data.get("report", {}),
                              model=model)  # fmt: skip
 
 

@@ -1,10 +1,7 @@
 """Read per-node timings captured by ONNX Runtime or TensorRT (here or on another device).
 
-* ONNX Runtime profile JSON (``SessionOptions.enable_profiling = True``; the file
-  ``InferenceSession.end_profiling()`` writes): a Chrome-trace list of events. Kernel events have
-  ``"cat": "Node"``, a name ending in ``_kernel_time``, ``dur`` in µs and ``args.op_name``;
-  ``"cat": "Session"`` events named ``model_run`` bracket each run. Node ``args`` also carry
-  ORT's allocator accounting (``mem_bytes_requested_in_use``, ``mem_in_use_peak``, ...).
+* ONNX Runtime profile JSON: read by :func:`edgespace.runners._ort_profile.read_ort_profile`
+  (it belongs with the runner that writes it), re-exported here.
 * TensorRT ``trtexec --exportProfile=profile.json``: ``[{"count": N}, {"name": ..., "timeMs":
   ..., "averageMs": ..., "medianMs": ..., "percentage": ...}, ...]``, one entry per engine layer
   (fused layers' names joined with ``" + "``; ``Reformatting CopyNode ...`` layers have no path).
@@ -16,53 +13,13 @@
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edgespace._errors import EdgespaceError
-from edgespace.calibration._mapping import NodeTime
+from edgespace.runners._ort_profile import IngestError, NodeProfile, NodeTime, _load, _num, read_ort_profile
 
 __all__ = ["NodeProfile", "IngestError", "read_ort_profile", "read_trtexec_profile", "read_trtexec_times"]
-
-
-class IngestError(EdgespaceError, ValueError):
-    """A profile file cannot be read or is not in the format its reader expects."""
-
-
-@dataclass(frozen=True)
-class NodeProfile:
-    """Per-node times of one model as a profiler saw them.
-
-    ``nodes``: median time of each kernel over the profiled runs, in execution order;
-    ``run_ms``: the profiler's end-to-end time of each run (empty where the format has none);
-    ``peak_memory_bytes``: the allocator's peak where the profiler reports it (ORT), else None.
-    """
-
-    nodes: tuple[NodeTime, ...]
-    run_ms: tuple[float, ...] = ()
-    peak_memory_bytes: int | None = None
-    source: str = ""
-    runs: int = 0
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def node_total_ms(self) -> float:
-        return float(sum(n.time_us for n in self.nodes)) / 1e3
-
-
-def _load(path_or_data, what: str):
-    if isinstance(path_or_data, (str, os.PathLike)):
-        p = Path(path_or_data)
-        try:
-            return json.loads(p.read_text()), str(p)
-        except FileNotFoundError:
-            raise IngestError(f"{p}: no such file ({what} expected)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IngestError(f"{p}: not JSON ({exc}); {what} expected") from None
-    return path_or_data, "<data>"
 
 
 def load_format_json(path, fmt: str, error=None, *, missing: str = "no such file") -> dict:
@@ -82,70 +39,20 @@ def load_format_json(path, fmt: str, error=None, *, missing: str = "no such file
     return doc
 
 
-def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
-    """Parse an ONNX Runtime profile (path or the loaded event list).
-
-    Node times are the per-node median over the runs (the first run is dropped as warm-up when
-    there are several, unless ``skip_first=False``).
-
-    ``peak_memory_bytes`` is ORT's own accounting of activation memory, from the *first* run of
-    the session: during it ORT allocates every intermediate tensor separately from its arena (it
-    is tracing the memory pattern it will reuse as one block afterwards), so the largest
-    ``mem_bytes_requested_in_use`` minus the amount in use before the run's first kernel is the
-    peak of live intermediate tensors, kernel workspace included. The baseline subtracted is what
-    the arena held already: weights prepacked at session start (e.g. the classifier's GEMM
-    weights). Later runs show one flat pattern block and are not used for memory.
-    """
-    events, src = _load(path_or_events, "an ONNX Runtime profile")
-    if isinstance(events, dict) and "traceEvents" in events:
-        events = events["traceEvents"]
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        raise IngestError(f"{src}: an ONNX Runtime profile is a JSON list of trace events")
-    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
-    kernels = [e for e in events if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")]
-    if not kernels:
-        raise IngestError(f"{src}: no kernel events (cat 'Node', name '*_kernel_time'); was profiling enabled?")
-    starts = np.array([r[0] for r in runs]) if runs else np.zeros(0)
-    per_run: dict[int, list[dict]] = {}
-    for e in kernels:
-        k = int(np.searchsorted(starts, e["ts"], side="right") - 1) if len(starts) else 0
-        per_run.setdefault(max(k, 0), []).append(e)
-    keys = sorted(per_run)
-    if skip_first and len(keys) > 1:
-        keys = keys[1:]
-    peak = 0
-    first = sorted(per_run[min(per_run)], key=lambda e: e["ts"])
-    if first and "mem_bytes_requested_in_use" in first[0].get("args", {}):
-        a0 = first[0]["args"]
-        base = int(a0["mem_bytes_requested_in_use"]) - int(a0.get("mem_requested_in_use_delta", 0))
-        peak = max(int(e["args"].get("mem_bytes_requested_in_use", 0)) for e in first) - base
-    order: dict[str, str] = {}
-    times: dict[str, list[float]] = {}
-    for k in keys:
-        seen: dict[str, float] = {}
-        for e in sorted(per_run[k], key=lambda e: e["ts"]):
-            name = e["name"]
-            seen[name] = seen.get(name, 0.0) + float(e["dur"])  # a node run twice in one run: summed
-            order.setdefault(name, str(e.get("args", {}).get("op_name", "")))
-        for name, d in seen.items():
-            times.setdefault(name, []).append(d)
-    nodes = tuple(NodeTime(name, op, float(np.median(times[name]))) for name, op in order.items())
-    run_ms = tuple((b - a) / 1e3 for a, b in runs[1:] if skip_first and len(runs) > 1) or tuple((b - a) / 1e3 for a, b in runs)
-    return NodeProfile(nodes, run_ms, peak or None, src, len(keys))
-
-
 def read_trtexec_profile(path_or_data) -> NodeProfile:
     """Parse ``trtexec --exportProfile`` JSON: per-layer ``averageMs`` (``medianMs`` when present)."""
     data, src = _load(path_or_data, "a trtexec --exportProfile file")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict) or "count" not in data[0]:
         raise IngestError(f"{src}: a trtexec --exportProfile file is a list starting with {{\"count\": N}}")
+    count = _num(src, "entry 0", data[0], "count", positive=True)
     nodes = []
     for i, row in enumerate(data[1:], start=1):
         if not isinstance(row, dict) or "name" not in row or not ({"averageMs", "medianMs"} & row.keys()):
-            raise IngestError(f"{src}: entry {i}: expected 'name' and 'averageMs'/'medianMs', got {sorted(row) if isinstance(row, dict) else row!r}")
-        ms = float(row.get("medianMs", row.get("averageMs")))
+            got = sorted(map(str, row))[:8] if isinstance(row, dict) else type(row).__name__
+            raise IngestError(f"{src}: entry {i}: expected 'name' and 'averageMs'/'medianMs', got {got}")
+        ms = _num(src, f"entry {i} ({str(row['name'])[:60]})", row, "medianMs" if "medianMs" in row else "averageMs", positive=True)
         nodes.append(NodeTime(str(row["name"]), "", ms * 1e3))
-    return NodeProfile(tuple(nodes), (), None, src, int(data[0]["count"]))
+    return NodeProfile(tuple(nodes), (), None, src, int(count))
 
 
 def read_trtexec_times(path_or_data) -> dict:
@@ -157,8 +64,8 @@ def read_trtexec_times(path_or_data) -> dict:
     lat_key = "latencyMs" if "latencyMs" in data[0] else "endToEndMs" if "endToEndMs" in data[0] else None
     if lat_key is None or "computeMs" not in data[0]:
         raise IngestError(f"{src}: entries need 'latencyMs' (or 'endToEndMs') and 'computeMs'; got {sorted(data[0])}")
-    lat = np.array([float(r[lat_key]) for r in data])
-    comp = np.array([float(r["computeMs"]) for r in data])
+    lat = np.array([_num(src, f"entry {i}", r, lat_key, positive=True) for i, r in enumerate(data)])
+    comp = np.array([_num(src, f"entry {i}", r, "computeMs", positive=True) for i, r in enumerate(data)])
     return {
         "latency_ms_p50": float(np.percentile(lat, 50)),
         "latency_ms_p90": float(np.percentile(lat, 90)),

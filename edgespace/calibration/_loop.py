@@ -22,9 +22,9 @@ REFERENCE_SPEC = ArchSpec("mobilenetv2", 0.75, 1.0, 160)
 def default_calibration_path(profile: str, threads: int | None) -> Path:
     """``<cache>/calibration/<profile>-<threads>t.json`` (``<profile>.json`` when the thread count
     is unknown, e.g. TensorRT captures)."""
-    from edgespace.profiles._host import _cache_dir
+    from edgespace._cache import cache_dir
 
-    return _cache_dir() / "calibration" / (f"{profile}-{threads}t.json" if threads else f"{profile}.json")
+    return cache_dir() / "calibration" / (f"{profile}-{threads}t.json" if threads else f"{profile}.json")
 
 
 def collect(specs, *, threads: int, rounds: int = 10, round_s: float = 0.05, profile_runs: int = 10,
@@ -47,35 +47,30 @@ def collect(specs, *, threads: int, rounds: int = 10, round_s: float = 0.05, pro
 
 def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 1, seed: int = 0,
                     families=DEFAULT_FAMILIES, ranges=None, rounds: int = 10, out: str | os.PathLike | None = None,
-                    cache_dir=None, show_progress: bool = True) -> tuple[CalibratedProfile, Path, list]:  # fmt: skip
+                    cache_dir=None, progress=None) -> tuple[CalibratedProfile, Path, list]:  # fmt: skip
     """Draw ``samples`` specs, measure them with ``threads`` threads, fit and write the file.
-    Returns (calibration, path written, measurements)."""
+    Returns (calibration, path written, measurements).
+
+    ``progress(stage, step, total)`` is called as the work advances: stage ``"export"`` (0/1,
+    then 1/1), ``"measure"`` (units of timing work) and ``"fit"``; the CLI draws a bar from it."""
     if not isinstance(samples, int) or samples < 3:
         raise SpecError(f"samples={samples!r}: allowed: an integer >= 3 (networks to measure)")
     if not isinstance(threads, int) or threads < 1:
         raise SpecError(f"threads={threads!r}: allowed: an integer >= 1")
     from edgespace.profiles import load_profile
 
+    def report(stage: str, step: int, total: int) -> None:
+        if progress is not None:
+            progress(stage, step, total)
+
     base = load_profile(profile)
     specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed, cover=True)
-    if show_progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      transient=False) as bar:  # fmt: skip
-            export = bar.add_task(f"export {len(specs)} networks", total=1)
-            meas = bar.add_task(f"measure ({threads} thread{'s' if threads > 1 else ''})", total=None)
-
-            def tick(step: int, total: int) -> None:
-                bar.update(meas, completed=step, total=total)
-
-            ms = collect(specs, threads=threads, rounds=rounds, cache_dir=cache_dir, progress=tick,
-                         on_export=lambda: bar.update(export, completed=1))  # fmt: skip
-            fit = bar.add_task("fit", total=1)
-            cal = calibrate(base, ms, threads=threads)
-            bar.update(fit, completed=1)
-    else:
-        ms = collect(specs, threads=threads, rounds=rounds, cache_dir=cache_dir)
-        cal = calibrate(base, ms, threads=threads)
+    report("export", 0, 1)
+    ms = collect(specs, threads=threads, rounds=rounds, cache_dir=cache_dir,
+                 progress=lambda step, total: report("measure", step, total),
+                 on_export=lambda: report("export", 1, 1))  # fmt: skip
+    report("fit", 0, 1)
+    cal = calibrate(base, ms, threads=threads)
+    report("fit", 1, 1)
     path = cal.save(out if out is not None else default_calibration_path(base.name, threads))
     return cal, path, ms

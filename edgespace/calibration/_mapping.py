@@ -40,12 +40,12 @@ on which fusions a runtime happens to apply, so they can be predicted from the l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from edgespace._layer_table import CONV_OPS
+from edgespace.runners._ort_profile import NodeTime
 
 __all__ = ["module_path", "segment_ids", "map_nodes", "NodeTime", "INPUT_SEGMENT"]
 
@@ -56,15 +56,6 @@ _SUFFIXES = re.compile(r"(_kernel_time|_fence_before|_fence_after)$")
 _MANGLE = re.compile(r"(_nchwc|_token_\d+)")
 _POOL_OPS = {"ReduceMean", "GlobalAveragePool", "AveragePool"}
 _ADD_OPS = {"Add", "Sum"}
-
-
-@dataclass(frozen=True)
-class NodeTime:
-    """One kernel's time as a profiler reported it (median over the profiled runs)."""
-
-    name: str
-    op_type: str
-    time_us: float
 
 
 def _clean(name: str) -> str:

@@ -59,7 +59,8 @@ FEATURES = NUMERIC + CATEGORICAL
 
 def segment_features(table: pd.DataFrame) -> pd.DataFrame:
     """One row per segment of ``table`` (index: segment id, ``-1`` = preprocessing), with the
-    columns in :data:`FEATURES`. Pure: layer table in, features out."""
+    columns in :data:`FEATURES`. Pure: layer table in, features out; vectorised over rows
+    (a search predicts many networks, so this runs once per candidate)."""
     seg = segment_ids(table)
     op = table["op"].to_numpy().astype(str)
     act = table["act"].to_numpy().astype(str)
@@ -67,42 +68,45 @@ def segment_features(table: pd.DataFrame) -> pd.DataFrame:
     out_b = table["output_bytes"].to_numpy(np.float64)
     in_b = table["input_bytes"].to_numpy(np.float64)
     conv_rows = np.flatnonzero(np.isin(op, _OPS))
-    rows = []
-    for c in conv_rows:
-        members = np.flatnonzero(seg == c)
-        tail = members[members != c]
-        tail_ops = op[tail]
-        acts = [a for a in act[tail][tail_ops == "act"]]
-        first_act = acts[0] if acts else ""
-        rows.append({
-            "segment": int(c),
-            "macs": float(table["macs"].iat[c]),
-            "in_c": float(table["in_c"].iat[c]),
-            "out_c": float(table["out_c"].iat[c]),
-            "in_h": float(table["in_h"].iat[c]),
-            "out_h": float(table["out_h"].iat[c]),
-            "kernel": float(table["kernel"].iat[c]),
-            "stride": float(table["stride"].iat[c]),
-            "weight_bytes": float(table["weight_bytes"].iat[c]),
-            "input_bytes": in_b[c],
-            "output_bytes": out_b[c],
-            "elem_bytes": float(out_b[tail][tail_ops != "bn"].sum()),
-            "pool_bytes": float(in_b[tail][tail_ops == "pool"].sum()),
-            "mul_bytes": float(in_b[tail][tail_ops == "mul"].sum()),
-            "add_bytes": float(in_b[tail][tail_ops == "add"].sum()),
-            "act_bytes": float(out_b[tail][tail_ops == "act"].sum()),
-            "n_rows": float(len(members)),
-            "op_code": float(_OPS.index(op[c])),
-            "act_code": float(_ACTS.index(first_act) if first_act in _ACTS else len(_ACTS)),
-            "is_se": float(".se." in name[c]),
-        })  # fmt: skip
+    n = len(conv_rows)
+    pos = np.searchsorted(conv_rows, seg)  # segment position of every row
+    tail = np.arange(len(op)) != seg
+
+    def per_segment(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(pos[mask], weights=values[mask], minlength=n)[:n]
+
+    is_act = tail & (op == "act")
+    first_act = np.full(n, "", dtype=object)
+    act_rows = np.flatnonzero(is_act)
+    if len(act_rows):
+        seg_of_act, first = np.unique(pos[act_rows], return_index=True)
+        first_act[seg_of_act] = act[act_rows[first]]
+    act_index = {a: i for i, a in enumerate(_ACTS)}
+    col = {c: table[c].to_numpy(np.float64)[conv_rows]
+           for c in ("macs", "in_c", "out_c", "in_h", "out_h", "kernel", "stride", "weight_bytes")}  # fmt: skip
+    frame = pd.DataFrame({
+        "segment": conv_rows.astype(np.int64),
+        **col,
+        "input_bytes": in_b[conv_rows],
+        "output_bytes": out_b[conv_rows],
+        "elem_bytes": per_segment(out_b, tail & (op != "bn")),
+        "pool_bytes": per_segment(in_b, tail & (op == "pool")),
+        "mul_bytes": per_segment(in_b, tail & (op == "mul")),
+        "add_bytes": per_segment(in_b, tail & (op == "add")),
+        "act_bytes": per_segment(out_b, is_act),
+        "n_rows": np.bincount(pos, minlength=n)[:n].astype(np.float64),
+        "op_code": np.array([_OPS.index(o) for o in op[conv_rows]], dtype=np.float64),
+        "act_code": np.array([act_index.get(a, len(_ACTS)) for a in first_act], dtype=np.float64),
+        "is_se": np.char.find(name[conv_rows].astype(str), ".se.") >= 0,
+    })  # fmt: skip
+    frame["is_se"] = frame["is_se"].astype(np.float64)
     res = int(table["in_h"].iat[0]) if len(table) else 0
     pix_bytes = 3.0 * res * res
     pre = {k: 0.0 for k in FEATURES}
     pre.update(segment=INPUT_SEGMENT, in_h=res, out_h=res, in_c=3, out_c=3, input_bytes=pix_bytes,
                output_bytes=4 * pix_bytes, elem_bytes=3 * 4 * pix_bytes, n_rows=3, op_code=-1.0)  # fmt: skip
-    rows.insert(0, pre)
-    return pd.DataFrame(rows).set_index("segment")
+    frame = pd.concat([pd.DataFrame([pre]), frame[["segment", *FEATURES]]], ignore_index=True)
+    return frame.astype({"segment": np.int64}).set_index("segment")
 
 
 def _one_thread():

@@ -116,6 +116,11 @@ def _run_gpu(args) -> int:
 
 
 def _run(args) -> int:
+    if args.out is not None:  # before minutes of measuring, not after
+        from edgespace._errors import CalibrationError
+        from edgespace._paths import output_file
+
+        output_file(args.out, "--out", CalibrationError)
     if args.backend != "onnxruntime":
         return _run_gpu(args)
     if args.from_dir is not None:
@@ -129,11 +134,32 @@ def _run(args) -> int:
         raise ValueError(f"--threads {args.threads}: allowed: an integer >= 1")
     if args.rounds < 1:
         raise ValueError(f"--rounds {args.rounds}: allowed: an integer >= 1")
-    cal, path, ms = run_calibration(args.profile, args.samples, threads=args.threads, seed=args.seed,
-                                    families=families, rounds=args.rounds, out=args.out,
-                                    show_progress=not args.json)  # fmt: skip
+    if args.json:
+        cal, path, ms = run_calibration(args.profile, args.samples, threads=args.threads, seed=args.seed,
+                                        families=families, rounds=args.rounds, out=args.out)  # fmt: skip
+    else:
+        cal, path, ms = _with_bar(run_calibration, args, families)
     if args.json:
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))
         return 0
     _report(cal, path)
     return 0
+
+
+def _with_bar(run_calibration, args, families):
+    """The calibration loop with a progress bar per stage (export, measure, fit)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=False) as bar:  # fmt: skip
+        labels = {"export": f"export {args.samples} networks",
+                  "measure": f"measure ({args.threads} thread{'s' if args.threads > 1 else ''})", "fit": "fit"}  # fmt: skip
+        tasks: dict = {}
+
+        def progress(stage: str, step: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=step, total=total)
+
+        return run_calibration(args.profile, args.samples, threads=args.threads, seed=args.seed, families=families,
+                               rounds=args.rounds, out=args.out, progress=progress)  # fmt: skip

@@ -6,7 +6,7 @@ import json
 
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.archs import list_families
-from edgespace.cli._common import jsonable
+from edgespace._json import jsonable
 
 _SHOWN = (
     ("mode", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
@@ -41,7 +41,7 @@ def _run(args) -> int:
     estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c) for m in modes]
     if args.json:
         docs = [e.to_dict(layers=args.layers) for e in estimates]
-        print(json.dumps(docs[0] if args.mode else docs, default=jsonable))
+        print(json.dumps(jsonable(docs[0] if args.mode else docs)))
         return 0
     from rich.console import Console
     from rich.table import Table

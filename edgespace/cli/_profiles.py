@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from edgespace.cost import sustainable_power_w
 from edgespace.profiles import HardwareProfile, list_profiles, load_profile, parse_profile
 from edgespace.profiles._loader import _load_file
 
@@ -66,7 +67,7 @@ def _show(args) -> int:
         print(
             f"    thermal: R {t.thermal_resistance_c_per_w.value:g} C/W, C {t.heat_capacity_j_per_c.value:g} J/C "
             f"(tau {t.time_constant_s:.0f} s), trip {t.trip_c.value:g} C, {t.cooling}; "
-            f"sustainable {t.sustainable_power_w:.1f} W at {t.ambient_c.value:g} C"
+            f"sustainable {sustainable_power_w(mode):.1f} W at {t.ambient_c.value:g} C"
         )
         for name, e in mode.engines.items():
             role = " (primary)" if name == mode.primary_engine else " (fallback)" if name == mode.fallback_engine else ""
@@ -84,13 +85,16 @@ def _validate(args) -> int:
     if args.path == "-":
         import sys
 
-        profile: HardwareProfile = parse_profile(sys.stdin.read(), origin="<stdin>")
+        from edgespace.profiles._loader import MAX_PROFILE_BYTES
+
+        # read one character past the bound: parse_profile refuses it before parsing
+        profile: HardwareProfile = parse_profile(sys.stdin.read(MAX_PROFILE_BYTES + 1), origin="<stdin>")
     else:
         from pathlib import Path
 
         path = Path(args.path)
         if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+            raise ValueError(f"{path}: {'is a directory, not a profile file' if path.is_dir() else 'no such file'}")
         profile = _load_file(path)
     values = profile.sourced_values()
     estimates = sum(s.is_estimate for _, s in values)

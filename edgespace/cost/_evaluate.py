@@ -15,10 +15,15 @@ s_j = f_j / f_max its clock ratio):
 * E_dyn,j = Σ_r ops_r · e_op,e · κ_j + (Σ bytes + crossing bytes) · e_byte, with
   e_op = active power / peak (J per op at full load, profile) and κ_j = (P_j / s_j) / P_max
   the energy per op at level j relative to the maximum (from the DVFS table's full-load powers).
-* Power cap: a mode cannot draw more than its budget: T_j ← max(T_j, E_dyn,j / (budget − static)).
-* Engines also draw BUSY_POWER_FRACTION of their full-load power P_j whenever they execute a
-  kernel (memory-bound or not): E_dyn,j += β · P_j · (busy time at level j); the switching
-  term above is scaled by (1 − β) so that a compute-bound kernel at full efficiency draws P_j.
+* Precision: each engine runs the precision it has kernels for (its same-engine precision
+  fallback, ``_params``); peak, energy per op and bytes per element are those of that precision.
+* Power caps: a mode cannot draw more than its budget: T_j ← max(T_j, E_dyn,j / (budget − static));
+  a power domain (e.g. a USB accelerator's bus power) caps the dynamic power of its own engines:
+  T_j ← max(T_j, E_dyn,j(domain engines) / (budget_d − static_d)).
+* Engines also draw a share β_e (the profile's ``busy_power_fraction``, an estimate) of their
+  full-load power P_j whenever they execute a kernel (memory-bound or not): E_dyn,j += β · P_j ·
+  (busy time at level j); the switching term above is scaled by (1 − β) so that a compute-bound
+  kernel at full efficiency draws P_j.
 * Energy per inference E_j = static · T_j + E_dyn,j; average power while inferring back to
   back P_j = E_j / T_j (≤ budget by the cap).
 * Thermal (lumped RC, profile): the hot spot settles at T_amb + P·R with time constant R·C;
@@ -44,24 +49,21 @@ import numpy as np
 import pandas as pd
 
 from edgespace._layer_table import LayerSkeleton
-from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS
+from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS, check_ambient_c
 from edgespace.cost._graph import Placement, place, structure_of
-from edgespace.cost._params import FALLBACK, PRIMARY, ModeParams
+from edgespace.cost._params import FALLBACK, PRIMARY, ModeParams, compile_mode
+from edgespace.profiles import PowerMode
 
-__all__ = ["evaluate", "Evaluation", "sustainable_power_w", "time_to_throttle_s", "BUSY_POWER_FRACTION"]
-
-#: Share of an engine's full-load power it draws whenever it is executing a kernel, whatever
-#: the arithmetic intensity (clock tree, instruction issue, on-chip SRAM at the raised DVFS
-#: voltage); the rest scales with the operations performed. Estimate: GPU power models put the
-#: constant part of an active SM's power at roughly a third to a half (Hong & Kim, "An
-#: integrated GPU power and performance model", ISCA 2010; Leng et al., "GPUWattch", ISCA
-#: 2013); calibration against a power meter replaces it.
-BUSY_POWER_FRACTION = 0.4
+__all__ = ["evaluate", "Evaluation", "sustainable_power_w", "time_to_throttle_s"]
 
 
-def sustainable_power_w(mp: ModeParams, ambient_c: float) -> float:
-    """Average power the lumped RC model sustains with the governor cycling at the trip."""
-    headroom = mp.trip_c - 0.5 * mp.hysteresis_c - ambient_c
+def sustainable_power_w(mode: ModeParams | PowerMode, ambient_c: float | None = None) -> float:
+    """Average power (W) the lumped RC model sustains with the governor cycling at the trip:
+    (T_trip − hysteresis/2 − T_ambient) / R. The one definition: ``profiles show`` and every
+    cost model use it. ``ambient_c`` defaults to the profile's ambient temperature."""
+    mp = compile_mode(mode) if isinstance(mode, PowerMode) else mode
+    amb = mp.ambient_c if ambient_c is None else float(ambient_c)
+    headroom = mp.trip_c - 0.5 * mp.hysteresis_c - amb
     return max(0.0, headroom) / mp.thermal_resistance_c_per_w
 
 
@@ -101,6 +103,7 @@ class Evaluation:
     level_latency_s: np.ndarray
     level_power_w: np.ndarray
     placement: Placement
+    domain_power_w: np.ndarray  # (N, D) average power of each power domain of the mode
     layers: pd.DataFrame | None = None
     batch: np.ndarray | None = None  # (N,) images per call; None = 1
 
@@ -121,7 +124,7 @@ def evaluate(
     pl = place(sk, mp, precision)
     p = PRECISIONS.index(precision)
     bpe = BYTES_PER_ELEMENT[precision]
-    amb = mp.ambient_c if ambient_c is None else float(ambient_c)
+    amb = mp.ambient_c if ambient_c is None else check_ambient_c(ambient_c)
     res = np.atleast_1d(np.asarray(resolutions, dtype=np.int64))
     n = len(res)
     b = np.broadcast_to(np.asarray(batch, dtype=np.float64), (n,)).copy()
@@ -139,9 +142,11 @@ def evaluate(
     ops = np.where(st.conv_like, 2.0 * macs, sk.elem_ops_per_px * np.where(st.is_pool, in_px, out_px) * bb) * active
     elems_out = sk.out_c * out_px  # per image
     elems_in = sk.in_c * in_px + sk.extra_in_c * (ex_hw * ex_hw)
-    bytes_ = (sk.params + (elems_in + elems_out) * bb) * (bpe * active)  # weights once per call
-
     engine = pl.engine
+    # bytes at the precision each row's engine runs (its same-engine precision fallback)
+    bpe_row = np.where(active, mp.exec_bytes[engine, p], 0.0)
+    bytes_ = (sk.params + (elems_in + elems_out) * bb) * bpe_row  # weights once per call
+
     with np.errstate(invalid="ignore"):
         rate = mp.peak_ops_per_s[engine, p] * mp.efficiency[engine, st.op_idx]  # (R,)
     rate = np.where(active, rate, np.inf)  # fused rows: no compute of their own
@@ -175,21 +180,28 @@ def evaluate(
         axis=1,
     )  # (N, J) seconds the primary engine is busy at each level
     busy_fallback = (np.maximum(t_comp, t_mem) * on_fallback).sum(axis=1)
-    e_primary = (ops * on_primary).sum(axis=1) * e_op[PRIMARY] * (1 - BUSY_POWER_FRACTION)
-    e_fallback = (ops * on_fallback).sum(axis=1) * e_op[FALLBACK] * (1 - BUSY_POWER_FRACTION)
-    e_fallback += busy_fallback * BUSY_POWER_FRACTION * mp.fallback_power_w
+    beta_p, beta_f = mp.busy_fraction
+    e_primary = (ops * on_primary).sum(axis=1) * e_op[PRIMARY] * (1 - beta_p)
+    e_fallback = (ops * on_fallback).sum(axis=1) * e_op[FALLBACK] * (1 - beta_f)
+    e_fallback += busy_fallback * beta_f * mp.fallback_power_w
     e_mem = (bytes_.sum(axis=1) + cross_elems * bpe) * mp.energy_j_per_byte
     kappa = (mp.dvfs_power_w / ratio) / mp.dvfs_power_w[0]
-    e_dyn = (
-        e_primary[:, None] * kappa[None, :]
-        + busy_primary * (BUSY_POWER_FRACTION * mp.dvfs_power_w)[None, :]
-        + (e_fallback + e_mem)[:, None]
-    )  # (N, J)
+    e_dyn_primary = e_primary[:, None] * kappa[None, :] + busy_primary * (beta_p * mp.dvfs_power_w)[None, :]
+    e_dyn = e_dyn_primary + (e_fallback + e_mem)[:, None]  # (N, J)
     headroom = mp.budget_w - mp.static_w
     if headroom > 0:
         level_t = np.maximum(level_t, e_dyn / headroom)
+    for members, room in zip(mp.domain_members, mp.domain_headroom_w):
+        # A domain's own cap (e.g. USB bus power) bounds the dynamic power of its engines only.
+        e_dom = e_dyn_primary * members[PRIMARY] + e_fallback[:, None] * members[FALLBACK]
+        level_t = np.maximum(level_t, e_dom / room)
     level_e = mp.static_w * level_t + e_dyn
     level_p = level_e / level_t
+    # average power drawn from each power domain at the highest level (N, D)
+    domain_power = np.stack(
+        [(e_dyn_primary[:, 0] * m[PRIMARY] + e_fallback * m[FALLBACK]) / level_t[:, 0] + (room_static)
+         for m, room_static in zip(mp.domain_members, mp.domain_static_w)], axis=1,
+    ) if len(mp.domain_headroom_w) else np.zeros((n, 0))
 
     latency = level_t[:, 0]
     energy = level_e[:, 0]
@@ -197,8 +209,8 @@ def evaluate(
 
     # Sustained operation under the thermal governor. The RC body is the package holding the
     # primary engine: for a discrete accelerator (its own interconnect) the mode's static power
-    # is the host's and does not heat it.
-    heat_offset = mp.static_w if mp.discrete_accelerator else 0.0
+    # outside the accelerator's own domain is the host's and does not heat it.
+    heat_offset = mp.static_w - mp.body_static_w if mp.discrete_accelerator else 0.0
     p_s = sustainable_power_w(mp, amb) + heat_offset
     ok = level_p <= p_s
     # A device whose steady state stays below the trip never throttles at all.
@@ -265,6 +277,7 @@ def evaluate(
         level_latency_s=level_t,
         level_power_w=level_p,
         placement=pl,
+        domain_power_w=domain_power,
         layers=layers,
         batch=b,
     )
@@ -283,6 +296,7 @@ def _layers_frame(sk, mp: ModeParams, pl: Placement, precision, t_comp, t_mem, o
             "name": np.asarray(sk.name, dtype=object),
             "op": np.asarray(sk.op, dtype=object),
             "engine": engine_names[pl.engine],
+            "precision": [{v: k for k, v in BYTES_PER_ELEMENT.items()}.get(b, "") for b in mp.exec_bytes[pl.engine, p]],
             "bound": bound,
             "fused_into": fused_into,
             "time_ms": time_s * 1e3,

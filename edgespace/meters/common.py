@@ -22,15 +22,27 @@ class MeterInitError(UnavailableError):
     """A power meter cannot be opened here (missing device, driver or permission)."""
 
 
+#: What a meter's reading covers (``PowerMeter.domain``).
+METER_DOMAINS = ("cpu-package", "gpu-board", "module-input")
+
+
 @dataclass(frozen=True)
 class EnergyWindow:
-    """Energy over one measurement window. ``energy_mj`` is None when nothing measured it, and
-    ``unavailable_reason`` then says why."""
+    """Energy over one measurement window. ``energy_mj`` (the window's total) is None when
+    nothing measured it, and ``energy_unavailable_reason`` then says why. ``domain``: what the
+    meter covers (:data:`METER_DOMAINS`); ``samples``: readings taken (sampling meters)."""
 
     duration_s: float
     energy_mj: float | None
     meter: str
-    unavailable_reason: str | None = None
+    energy_unavailable_reason: str | None = None
+    domain: str = ""
+    samples: int | None = None
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Deprecated: ``energy_unavailable_reason``."""
+        return self.energy_unavailable_reason
 
     @property
     def avg_power_w(self) -> float | None:
@@ -44,6 +56,8 @@ class PowerMeter(abc.ABC):
     (a cumulative energy counter in millijoules) and set :attr:`name`."""
 
     name: str = "meter"
+    #: What the reading covers: one of :data:`METER_DOMAINS` ("" when nothing is measured).
+    domain: str = ""
 
     @classmethod
     @abc.abstractmethod
@@ -63,7 +77,14 @@ class PowerMeter(abc.ABC):
     def end_window(self, token: tuple[float, float]) -> EnergyWindow:
         t0, e0 = token
         e1 = self._read_mj()
-        return EnergyWindow(time.perf_counter() - t0, self._delta_mj(e0, e1), self.name)
+        return EnergyWindow(time.perf_counter() - t0, self._delta_mj(e0, e1), self.name, domain=self.domain)
+
+    def idle_power_w(self, seconds: float = 0.5) -> float | None:
+        """Average power over ``seconds`` of doing nothing, measured now (None where the meter
+        measures nothing). Taken just before a timed window, reported beside it."""
+        token = self.begin_window()
+        time.sleep(seconds)
+        return self.end_window(token).avg_power_w
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device (threads, handles); does nothing by default."""
@@ -89,3 +110,6 @@ class NullMeter(PowerMeter):
 
     def end_window(self, token: tuple[float, float]) -> EnergyWindow:
         return EnergyWindow(time.perf_counter() - token[0], None, self.name, self.reason)
+
+    def idle_power_w(self, seconds: float = 0.5) -> float | None:
+        return None  # nothing to measure: no need to wait

@@ -38,6 +38,7 @@ def jetson_rails(root: str = "/sys/bus/i2c/drivers") -> list[tuple[str, callable
 
 
 class JetsonMeter(PowerMeter):
+    domain = "module-input"
     name = "jetson-ina3221"
 
     def __init__(self, interval_s: float = 0.01) -> None:

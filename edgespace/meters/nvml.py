@@ -14,6 +14,7 @@ __all__ = ["NvmlMeter"]
 
 
 class NvmlMeter(PowerMeter):
+    domain = "gpu-board"
     name = "nvml"
     domain = "gpu-board"
 

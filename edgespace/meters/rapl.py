@@ -28,6 +28,7 @@ def _domains(root: Path) -> list[Path]:
 
 
 class RaplMeter(PowerMeter):
+    domain = "cpu-package"
     name = "rapl"
 
     def __init__(self, root: Path | None = None) -> None:
@@ -72,7 +73,7 @@ class RaplMeter(PowerMeter):
         total = 0
         for a, b, rng in zip(e0, e1, self.ranges_uj):
             total += b - a if b >= a else b + rng - a  # wrapped once
-        return EnergyWindow(time.perf_counter() - t0, total / 1e3, self.name)
+        return EnergyWindow(time.perf_counter() - t0, total / 1e3, self.name, domain=self.domain)
 
     def _read_mj(self) -> float:
         return sum(self._read_each_uj()) / 1e3

@@ -21,15 +21,15 @@ from edgespace.profiles._loader import (
     profile_dirs,
     validate_profile,
 )
+from edgespace._ops import ACTIVATIONS, OP_CLASSES
 from edgespace.profiles._schema import (
-    ACTIVATIONS,
-    DEFAULT_EFFICIENCY,
-    OP_CLASSES,
     DvfsLevel,
     Engine,
     HardwareProfile,
     MemorySpec,
     OpSupport,
+    PlacementSpec,
+    PowerDomain,
     PowerMode,
     PowerSpec,
     Sourced,
@@ -40,7 +40,6 @@ from edgespace.profiles._schema import (
 __all__ = [
     "ACTIVATIONS",
     "CACHE_DIR_ENV",
-    "DEFAULT_EFFICIENCY",
     "DvfsLevel",
     "Engine",
     "HardwareProfile",
@@ -48,6 +47,8 @@ __all__ = [
     "OP_CLASSES",
     "OpSupport",
     "PROFILE_PATH_ENV",
+    "PlacementSpec",
+    "PowerDomain",
     "PowerMode",
     "PowerSpec",
     "Sourced",

@@ -4,7 +4,7 @@ name.
 
 >>> from edgespace.runners import confirm
 >>> m = confirm(ArchSpec("mobilenetv3_small", 0.35, resolution=96), threads=1, runs=50)
->>> m.latency_ms_p50, m.energy_mj, m.energy_unavailable_reason
+>>> m.latency_p50_ms, m.energy_mj, m.energy_unavailable_reason
 """
 
 from __future__ import annotations

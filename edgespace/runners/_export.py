@@ -30,9 +30,9 @@ class ExportError(EdgespaceError, RuntimeError):
 def onnx_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
-    from edgespace.profiles._host import _cache_dir
+    from edgespace._cache import cache_dir
 
-    return _cache_dir() / "onnx"
+    return cache_dir() / "onnx"
 
 
 def cached_onnx_path(spec: ArchSpec, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -104,7 +104,7 @@ def fp16_supported(provider: str) -> bool:
     import tempfile
 
     try:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401 - the probe needs it; missing means no fp16
         from onnx import TensorProto, helper
 
         x = helper.make_tensor_value_info("x", TensorProto.FLOAT16, [1, 8, 8, 8])
@@ -113,10 +113,9 @@ def fp16_supported(provider: str) -> bool:
         g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="probe_conv")], "probe", [x], [y], [w])
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
         with tempfile.TemporaryDirectory() as tmp:
-            so = ort.SessionOptions()
-            so.enable_profiling = True
-            so.profile_file_prefix = str(Path(tmp) / "probe")
-            s = ort.InferenceSession(m.SerializeToString(), so, providers=[provider])
+            from edgespace.runners.ort import make_session
+
+            s = make_session(m, 1, provider=provider, profile_prefix=str(Path(tmp) / "probe"))
             s.run(None, {"x": np.ones((1, 8, 8, 8), np.float16)})
             events = json.loads(Path(s.end_profiling()).read_text())
         convs = [e for e in events if e.get("cat") == "Node" and e.get("args", {}).get("op_name") in ("Conv", "FusedConv")]

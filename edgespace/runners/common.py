@@ -1,18 +1,19 @@
 """The runner contract: one ABC, the :class:`Measurement` it returns, and the runner registry.
 
 A runner executes a real network on a real backend and reports only what it measured. Units are
-in field names (``latency_ms_p50``, ``peak_memory_bytes``, ``energy_mj``). A number nobody
+in field names (``latency_p50_ms``, ``peak_activation_bytes``, ``energy_per_inference_mj``). A number nobody
 measured is ``None`` with the reason beside it, never a model's guess.
 """
 
 from __future__ import annotations
 
 import abc
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from edgespace._errors import UnavailableError
+from edgespace._errors import NotFoundError, UnavailableError
 from edgespace._spec import ArchSpec
 
 __all__ = ["Measurement", "Runner", "register_runner", "get_runner", "list_runners", "RUNNERS"]
@@ -23,21 +24,30 @@ class Measurement:
     """One confirmation run of one spec.
 
     Latency statistics are over every timed run (``runs`` of them), taken in ``rounds`` rounds;
-    ``latency_ms_robust`` is the minimum of the per-round medians (robust to a neighbour stealing
+    ``latency_robust_ms`` is the minimum of the per-round medians (robust to a neighbour stealing
     the cores for a while) and ``latency_spread_pct`` the spread of those medians
     (``(max - min) / min``), the noise floor of this measurement; ``round_medians_ms`` holds the
-    medians themselves. ``latency_ms_paired`` (interleaved calibration runs with a reference
+    medians themselves. ``latency_paired_ms`` (interleaved calibration runs with a reference
     network, see :func:`~edgespace.runners.ort.measure_interleaved`) is the median ratio of this
     network's time to the reference's, timed back to back, times the reference's median latency
     over the whole measurement; ``reference`` names the reference. ``throughput_fps`` is runs per
     second of timed wall clock (one inference at a time). For a duration run, ``throughput_series`` holds ``(t_s, fps)`` per window, ``peak_fps`` the best window and
     ``sustained_fps`` the median of the last third of the windows.
 
-    Memory is ONNX Runtime's own accounting: ``peak_memory_bytes`` is the peak of live
+    Memory is ONNX Runtime's own accounting: ``peak_activation_bytes`` is the peak of live
     intermediate tensors (and kernel workspace) that its arena handed out during the first run of
     a profiled session, weights excluded (see :func:`edgespace.calibration.read_ort_profile`);
     ``memory_source`` says so; ``rss_delta_bytes`` is the process's resident-set
     growth from before the session was created to after the runs (weights, arena, code pages).
+
+    Energy (where a meter exists, else None and ``energy_unavailable_reason`` says why):
+    ``energy_window_mj`` is what the meter counted over the timed window of ``energy_window_s``
+    seconds (``runs`` inferences back to back), ``energy_per_inference_mj`` = window ÷ runs, and
+    ``energy_mj`` is the same per-inference figure (as on an Estimate). ``idle_power_w`` is the
+    power the meter saw over a short quiet window just before the timed one; it is reported
+    apart and never subtracted (a device pays its idle power while it infers too).
+    ``avg_power_w`` = window energy ÷ window duration. ``meter_domain`` says what the meter
+    covers: ``cpu-package`` (RAPL), ``gpu-board`` (NVML), ``module-input`` (a Jetson's VDD_IN).
 
     ``node_profile`` (when profiled) holds per-kernel times; see
     :func:`edgespace.calibration.map_nodes` for mapping them to layer-table rows.
@@ -51,25 +61,29 @@ class Measurement:
     warmup: int
     runs: int
     rounds: int
-    latency_ms_p50: float
-    latency_ms_p90: float
-    latency_ms_p99: float
-    latency_ms_mean: float
-    latency_ms_min: float
-    latency_ms_robust: float
+    latency_p50_ms: float
+    latency_p90_ms: float
+    latency_p99_ms: float
+    latency_mean_ms: float
+    latency_min_ms: float
+    latency_robust_ms: float
     latency_spread_pct: float
     throughput_fps: float
     duration_s: float | None = None
     throughput_series: tuple[tuple[float, float], ...] = ()
     peak_fps: float | None = None
     sustained_fps: float | None = None
-    peak_memory_bytes: int | None = None
+    peak_activation_bytes: int | None = None
     memory_source: str = ""
     rss_delta_bytes: int | None = None
-    energy_mj: float | None = None
+    energy_per_inference_mj: float | None = None
+    energy_window_mj: float | None = None
+    energy_window_s: float | None = None
+    idle_power_w: float | None = None
     energy_unavailable_reason: str | None = None
     avg_power_w: float | None = None
     meter: str = "none"
+    meter_domain: str = ""
     node_profile: object | None = field(default=None, repr=False, compare=False)
     onnx_path: str = ""
     runtime_version: str = ""
@@ -77,27 +91,84 @@ class Measurement:
     date: str = ""
     notes: tuple[str, ...] = ()
     round_medians_ms: tuple[float, ...] = ()
-    latency_ms_paired: float | None = None
+    latency_paired_ms: float | None = None
     reference: str = ""
 
     @property
-    def latency_ms_calibration(self) -> float:
+    def latency_calibration_ms(self) -> float:
         """The latency calibration fits to: the reference-paired latency where the measurement
-        has one, else the median of the per-round medians, else ``latency_ms_robust``."""
-        if self.latency_ms_paired is not None:
-            return float(self.latency_ms_paired)
+        has one, else the median of the per-round medians, else ``latency_robust_ms``."""
+        if self.latency_paired_ms is not None:
+            return float(self.latency_paired_ms)
         if self.round_medians_ms:
             return float(np.median(self.round_medians_ms))
-        return float(self.latency_ms_robust)
+        return float(self.latency_robust_ms)
+
+
+    @property
+    def energy_mj(self) -> float | None:
+        """Energy per inference (mJ), as on an Estimate; None where nothing measured it."""
+        return self.energy_per_inference_mj
+
+    @property
+    def latency_ms_p50(self):
+        """Deprecated: ``latency_p50_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_p50", "latency_p50_ms")
+
+    @property
+    def latency_ms_p90(self):
+        """Deprecated: ``latency_p90_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_p90", "latency_p90_ms")
+
+    @property
+    def latency_ms_p99(self):
+        """Deprecated: ``latency_p99_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_p99", "latency_p99_ms")
+
+    @property
+    def latency_ms_mean(self):
+        """Deprecated: ``latency_mean_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_mean", "latency_mean_ms")
+
+    @property
+    def latency_ms_min(self):
+        """Deprecated: ``latency_min_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_min", "latency_min_ms")
+
+    @property
+    def latency_ms_robust(self):
+        """Deprecated: ``latency_robust_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_robust", "latency_robust_ms")
+
+    @property
+    def latency_ms_paired(self):
+        """Deprecated: ``latency_paired_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_paired", "latency_paired_ms")
+
+    @property
+    def peak_memory_bytes(self):
+        """Deprecated: ``peak_activation_bytes`` (kept for one release)."""
+        return _deprecated(self, "peak_memory_bytes", "peak_activation_bytes")
+
+    @property
+    def latency_ms_calibration(self) -> float:
+        """Deprecated: ``latency_calibration_ms`` (kept for one release)."""
+        return _deprecated(self, "latency_ms_calibration", "latency_calibration_ms")
 
     def to_dict(self) -> dict:
         """Plain data (JSON-ready); the node profile as a list of ``[name, op_type, time_us]``."""
         d = asdict(self) if self.node_profile is None else asdict(self.__class__(**{**self.__dict__, "node_profile": None}))
         d["spec"] = self.spec.to_dict()
+        d["energy_mj"] = self.energy_mj
         d["throughput_series"] = [list(p) for p in self.throughput_series]
         if self.node_profile is not None:
             d["node_profile"] = [[n.name, n.op_type, n.time_us] for n in self.node_profile.nodes]
         return d
+
+
+def _deprecated(m: "Measurement", old: str, new: str):
+    warnings.warn(f"Measurement.{old} is deprecated; use Measurement.{new}", DeprecationWarning, stacklevel=3)
+    return getattr(m, new)
 
 
 class Runner(abc.ABC):
@@ -132,10 +203,25 @@ def list_runners(available_only: bool = False) -> list[str]:
     return sorted(n for n, c in RUNNERS.items() if not available_only or c.is_available())
 
 
+#: Backends edgespace knows of whose runner is not installed here, and what each needs. A runner
+#: module that registers one of these names replaces the entry.
+KNOWN_BACKENDS = {
+    "tensorrt": "the TensorRT runner needs the tensorrt Python package and an NVIDIA GPU with its driver",
+}
+
+
 def get_runner(name: str, **kwargs) -> Runner:
-    if name not in RUNNERS:
-        raise ValueError(f"backend={name!r} is unknown; allowed: {', '.join(sorted(RUNNERS))}")
+    """The runner named ``name``; :class:`~edgespace.UnavailableError` says why one is not here
+    and which backends are."""
+    if not isinstance(name, str) or name not in RUNNERS:
+        here = ", ".join(list_runners(available_only=True)) or "none"
+        why = KNOWN_BACKENDS.get(name) if isinstance(name, str) else None
+        if why:
+            raise UnavailableError(f"backend={name!r} is unavailable: {why}; available here: {here}")
+        raise NotFoundError(f"backend={name!r} is unavailable: no such backend; known: "
+                            f"{', '.join(sorted({*RUNNERS, *KNOWN_BACKENDS}))}; available here: {here}")  # fmt: skip
     cls = RUNNERS[name]
     if not cls.is_available():
-        raise UnavailableError(cls.unavailable_reason())
+        here = ", ".join(list_runners(available_only=True)) or "none"
+        raise UnavailableError(f"backend={name!r} is unavailable: {cls.unavailable_reason()}; available here: {here}")
     return cls(**kwargs)

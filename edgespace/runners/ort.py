@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgespace._errors import UnavailableError
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
+from edgespace.runners._ort_profile import read_ort_profile
 from edgespace.runners.common import Measurement, Runner, register_runner
 
 __all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "measure_interleaved", "pinned_threads", "rss_bytes"]
@@ -66,23 +68,53 @@ def pinned_threads(threads: int, enabled: bool = True):
         setter(0, before)
 
 
-def make_session(path, threads: int, *, provider: str = "CPUExecutionProvider", profile_prefix: str | None = None,
-                 worker_affinity: str | None = None):  # fmt: skip
-    """A sequential ORT session with ``threads`` intra-op threads; ``worker_affinity`` (from
-    :func:`pinned_threads`) pins its worker threads."""
+def make_session(model, threads: int = 1, *, provider: str = "CPUExecutionProvider", profile_prefix: str | None = None,
+                 worker_affinity: str | None = None, log_severity: int = 3):  # fmt: skip
+    """The one way edgespace builds an ONNX Runtime session: sequential executor, ``threads``
+    intra-op threads, one inter-op thread. ``model``: a path, serialized bytes or an
+    ``onnx.ModelProto``. ``worker_affinity`` (from :func:`pinned_threads`) pins its worker
+    threads; ``profile_prefix`` turns the profiler on; ``log_severity`` 4 silences expected
+    warnings (e.g. a probe for a kernel that may be missing).
+
+    (The standalone capture script, :mod:`edgespace.calibration.capture`, keeps its own copy of
+    these options: it runs on devices without edgespace installed.)"""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(threads)
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
+    so.log_severity_level = int(log_severity)
     if worker_affinity:
         so.add_session_config_entry("session.intra_op_thread_affinities", worker_affinity)
     if profile_prefix is not None:
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
-    return ort.InferenceSession(str(path), so, providers=[provider])
+    if hasattr(model, "SerializeToString"):
+        model = model.SerializeToString()
+    source = model if isinstance(model, bytes) else str(model)
+    check_provider(provider)
+    session = ort.InferenceSession(source, so, providers=[provider])
+    ran = session.get_providers()
+    if not ran or ran[0] != provider:
+        # ORT falls back to the CPU when a provider's libraries (CUDA, cuDNN, TensorRT) fail to
+        # load; a timing labelled with the provider asked for would then be a CPU timing.
+        raise UnavailableError(f"provider {provider!r} is unavailable: ONNX Runtime could not start it and would run on "
+                               f"{', '.join(ran) or 'nothing'} instead (its libraries or the device are missing)")  # fmt: skip
+    return session
+
+
+def check_provider(provider: str) -> None:
+    """:class:`~edgespace.UnavailableError` unless this onnxruntime build offers ``provider``,
+    naming what it does offer."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if provider not in available:
+        hint = {"CUDAExecutionProvider": " (needs the onnxruntime-gpu package, CUDA and an NVIDIA GPU)",
+                "TensorrtExecutionProvider": " (needs onnxruntime-gpu built with TensorRT, and TensorRT)"}.get(provider, "")  # fmt: skip
+        raise UnavailableError(f"provider {provider!r} is unavailable in this onnxruntime {ort.__version__}{hint}; "
+                               f"available: {', '.join(available)}")  # fmt: skip
 
 
 def input_for(session, resolution: int, seed: int = 0) -> dict:
@@ -102,6 +134,7 @@ class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
 
     def __init__(self, provider: str = "CPUExecutionProvider") -> None:
+        check_provider(provider)  # before any export or quantisation work
         self.provider = provider
 
     @classmethod
@@ -120,8 +153,6 @@ class OnnxRuntimeRunner(Runner):
     def profile(self, onnx_path, spec: ArchSpec, *, threads: int, runs: int = 10, worker_affinity: str | None = None):
         """Per-node times and ORT's memory accounting from a profiled session (``runs`` runs
         after one discarded warm-up run). Returns a :class:`~edgespace.calibration.NodeProfile`."""
-        from edgespace.calibration._ingest import read_ort_profile
-
         with tempfile.TemporaryDirectory(prefix="edgespace-prof-") as tmp:
             sess = make_session(onnx_path, threads, provider=self.provider, profile_prefix=str(Path(tmp) / "ort"),
                                 worker_affinity=worker_affinity)  # fmt: skip
@@ -155,6 +186,7 @@ class OnnxRuntimeRunner(Runner):
         profile: bool = True,
         profile_runs: int = 10,
         meter: PowerMeter | None = None,
+        idle_s: float = 0.5,
         notes: tuple[str, ...] = (),
     ) -> Measurement:
         import onnxruntime as ort
@@ -167,6 +199,8 @@ class OnnxRuntimeRunner(Runner):
             sess.run(None, feed)
         lat: list[float] = []
         ends: list[float] = []
+        # idle power just before the window, reported apart (never subtracted)
+        idle_w = meter.idle_power_w(idle_s) if idle_s > 0 else None
         token = meter.begin_window()
         t_start = time.perf_counter()
         if duration_s is not None:
@@ -209,7 +243,8 @@ class OnnxRuntimeRunner(Runner):
         prof = (self.profile(onnx_path, spec, threads=threads, runs=profile_runs, worker_affinity=worker_affinity)
                 if profile else None)  # fmt: skip
         p50, p90, p99 = _percentiles(lat_ms)
-        energy_reason = window.unavailable_reason
+        energy_reason = window.energy_unavailable_reason
+        per_inf = window.energy_mj / len(lat_ms) if window.energy_mj is not None else None
         return Measurement(
             spec=spec,
             backend=self.name,
@@ -219,27 +254,31 @@ class OnnxRuntimeRunner(Runner):
             warmup=int(warmup),
             runs=len(lat_ms),
             rounds=len(medians),
-            latency_ms_p50=p50,
-            latency_ms_p90=p90,
-            latency_ms_p99=p99,
-            latency_ms_mean=float(lat_ms.mean()),
-            latency_ms_min=float(lat_ms.min()),
-            latency_ms_robust=robust,
+            latency_p50_ms=p50,
+            latency_p90_ms=p90,
+            latency_p99_ms=p99,
+            latency_mean_ms=float(lat_ms.mean()),
+            latency_min_ms=float(lat_ms.min()),
+            latency_robust_ms=robust,
             latency_spread_pct=float((medians.max() - robust) / robust * 100),
             throughput_fps=float(len(lat_ms) / wall),
             duration_s=float(wall) if duration_s is not None else None,
             throughput_series=series,
             peak_fps=peak_fps,
             sustained_fps=sustained_fps,
-            peak_memory_bytes=prof.peak_memory_bytes if prof is not None else None,
+            peak_activation_bytes=prof.peak_memory_bytes if prof is not None else None,
             memory_source=MEMORY_SOURCE
             if prof is not None and prof.peak_memory_bytes is not None
             else "not profiled (profile=False)",  # fmt: skip
             rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
-            energy_mj=window.energy_mj,
+            energy_per_inference_mj=per_inf,
+            energy_window_mj=window.energy_mj,
+            energy_window_s=float(window.duration_s) if window.energy_mj is not None else None,
+            idle_power_w=idle_w,
             energy_unavailable_reason=energy_reason,
             avg_power_w=window.avg_power_w,
             meter=window.meter,
+            meter_domain=window.domain,
             node_profile=prof,
             onnx_path=str(onnx_path),
             runtime_version=f"onnxruntime {ort.__version__}",
@@ -276,11 +315,11 @@ def measure_interleaved(
 ) -> list[Measurement]:
     """Time many networks fairly on a shared machine: one session each, then ``rounds`` rounds
     that each run every network for about ``round_s`` seconds in turn, so that a slow spell hits
-    all of them alike. ``latency_ms_robust`` is the minimum of each network's per-round medians.
+    all of them alike. ``latency_robust_ms`` is the minimum of each network's per-round medians.
     Each network is then profiled (``profile_runs`` runs) for node times and memory.
 
     With ``reference_path`` (an ONNX file), every timed batch of a network is preceded by one run
-    of the reference network, back to back, and ``latency_ms_paired`` is the median of the
+    of the reference network, back to back, and ``latency_paired_ms`` is the median of the
     (network batch median / reference run) ratios times the reference's median over the whole
     measurement. Why: on a shared virtual machine the speed of a core changes by up to ~40% from
     one second to the next (a neighbour on the physical core); interleaving spreads that over all
@@ -374,18 +413,18 @@ def _measure_interleaved(paths, specs, *, threads, rounds, round_s, warmup, prof
         paired = float(np.median(ratios[i])) * ref_level_ms if ref_level_ms is not None and ratios[i] else None
         out.append(Measurement(
             spec=spec, backend=runner.name, provider=provider, precision=spec.precision, threads=int(threads),
-            warmup=warmup, runs=len(all_ms), rounds=rounds, latency_ms_p50=p50, latency_ms_p90=p90,
-            latency_ms_p99=p99, latency_ms_mean=float(all_ms.mean()), latency_ms_min=float(all_ms.min()),
-            latency_ms_robust=float(medians.min()),
+            warmup=warmup, runs=len(all_ms), rounds=rounds, latency_p50_ms=p50, latency_p90_ms=p90,
+            latency_p99_ms=p99, latency_mean_ms=float(all_ms.mean()), latency_min_ms=float(all_ms.min()),
+            latency_robust_ms=float(medians.min()),
             latency_spread_pct=float((medians.max() - medians.min()) / medians.min() * 100),
-            throughput_fps=float(1e3 / all_ms.mean()), peak_memory_bytes=prof.peak_memory_bytes,
+            throughput_fps=float(1e3 / all_ms.mean()), peak_activation_bytes=prof.peak_memory_bytes,
             memory_source=MEMORY_SOURCE,
             energy_unavailable_reason="not metered in interleaved calibration runs", node_profile=prof,
             onnx_path=str(path), runtime_version=f"onnxruntime {ort.__version__}",
             clean_process="torch" not in sys.modules,
             date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             round_medians_ms=tuple(float(m) for m in medians),
-            latency_ms_paired=paired,
+            latency_paired_ms=paired,
             reference=(reference_name or str(reference_path)) if paired is not None else "",
         ))  # fmt: skip
     return out

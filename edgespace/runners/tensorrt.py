@@ -255,7 +255,7 @@ class TensorRTRunner(Runner):
 
     @classmethod
     def unavailable_reason(cls) -> str:
-        return f"backend 'tensorrt' is not available: {tensorrt_unavailable_reason() or 'unknown reason'}"
+        return tensorrt_unavailable_reason() or "unknown reason"
 
     def prepare_input(self, spec: ArchSpec, precision: str, *, model=None, calibration_data=None,
                       cache_dir=None) -> tuple[str, tuple[str, ...]]:  # fmt: skip

@@ -85,9 +85,9 @@ class CudaMeasurement(Measurement):
     ``batch``: images per call (latencies are per call; ``throughput_fps`` is images/s;
     ``energy_mj`` per image). ``execution``: ``torch.compile reduce-overhead`` (fused + CUDA
     graph), ``cuda-graph (unfused)`` or ``eager`` (the CPU path). ``compile_s``: seconds to
-    compile (or capture) and warm the graph, not part of any latency. ``idle_power_w``: board
-    power over ``idle_s`` before the run; ``energy_window_mj``/``energy_window_s``: the metered
-    window; ``meter_domain``: what the meter covers (``gpu-board``). ``telemetry_series``:
+    compile (or capture) and warm the graph, not part of any latency. ``energy_mj`` (=
+    ``energy_per_inference_mj``) is per image; ``energy_above_idle_mj`` the same less the idle
+    power (``idle_power_w``, over ``idle_s`` before the run) over the window. ``telemetry_series``:
     ``(t_s, temperature_c, sm_clock_mhz, power_w)`` each second of the timed window;
     ``peak_power_w`` the highest sample and ``sustained_power_w`` the median of the last third.
     """
@@ -97,12 +97,7 @@ class CudaMeasurement(Measurement):
     compile_s: float | None = None
     tf32: bool = False
     device_name: str = ""
-    energy_per_inference_mj: float | None = None
     energy_above_idle_mj: float | None = None
-    energy_window_mj: float | None = None
-    energy_window_s: float | None = None
-    idle_power_w: float | None = None
-    meter_domain: str = ""
     telemetry_series: tuple[tuple[float, float, float, float], ...] = ()
     telemetry_unavailable_reason: str | None = None
     peak_power_w: float | None = None
@@ -376,7 +371,7 @@ class TorchCudaRunner(Runner):
 
     @classmethod
     def unavailable_reason(cls) -> str:
-        return f"backend 'torch-cuda' is not available: {cuda_unavailable_reason() or 'unknown reason'}"
+        return cuda_unavailable_reason() or "unknown reason"
 
     def measure(self, onnx_path, spec: ArchSpec, *, model=None, precision: str = "fp32", batch: int | None = None,
                 meter: PowerMeter | None = None, **kwargs) -> CudaMeasurement:  # fmt: skip

@@ -1,65 +1,65 @@
-"""Design-space search: Optuna multi-objective studies over EfficientNet/MobileNet spaces.
+"""Deprecated: the search package is now :mod:`edgespace.study` (kept for one release).
 
-``search(space, profile, objectives, constraints, ...)`` drives an Optuna study by ask-and-tell
-in batches (one vectorised cost + accuracy evaluation per NSGA-II generation) and returns a
-:class:`SearchResult`; ``screen(space, profile, ...)`` evaluates a whole discretised space at
-once; ``run_worker(storage, study_name)`` joins a stored study from another process or machine.
-Optuna is imported here, so ``edgespace`` loads this package lazily.
+``from edgespace.search import X`` still works and warns; ``edgespace.search(...)`` is the
+function :func:`edgespace.study.search`.
 """
 
 from __future__ import annotations
 
-from edgespace.search._errors import SearchError
-from edgespace.search._objectives import METRICS, OBJECTIVES, Constraint, Objective, parse_constraints, parse_objectives
-from edgespace.search._pareto import hypervolume, nondominated, pareto_mask
-from edgespace.search._search import SAMPLERS, SearchResult, load_search, run_worker, screen, search
-from edgespace.search._space import (
+import sys
+import types
+import warnings
+
+from edgespace.study import (
+    METRICS,
+    OBJECTIVES,
+    SAMPLERS,
     SPACE_NAMES,
     EfficientNetSpace,
     MobileNetSpace,
+    SearchError,
+    SearchResult,
     Space,
     UnionSpace,
+    hypervolume,
     named_space,
+    pareto_mask,
+    run_worker,
+    screen,
+    search,
     space_from_dict,
 )
-from edgespace.search._storage import open_storage, run_dir
+from edgespace.study._definition import load_search
+from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
+from edgespace.study._pareto import nondominated
+from edgespace.study._storage import open_storage, run_dir
 
+_search = search
+
+#: Every name the package exported before it moved (0.1), so that old imports keep working.
 __all__ = [
-    "Constraint",
-    "EfficientNetSpace",
-    "METRICS",
-    "MobileNetSpace",
-    "OBJECTIVES",
-    "Objective",
-    "SAMPLERS",
-    "SPACE_NAMES",
-    "SearchError",
-    "SearchResult",
-    "Space",
-    "UnionSpace",
-    "hypervolume",
-    "load_search",
-    "named_space",
-    "nondominated",
-    "open_storage",
-    "pareto_mask",
-    "parse_constraints",
-    "parse_objectives",
-    "run_dir",
-    "run_worker",
-    "screen",
-    "search",
-    "space_from_dict",
-]
+    "Constraint", "EfficientNetSpace", "METRICS", "MobileNetSpace", "OBJECTIVES", "Objective", "SAMPLERS",
+    "SPACE_NAMES", "SearchError", "SearchResult", "Space", "UnionSpace", "hypervolume", "load_search", "named_space",
+    "nondominated", "open_storage", "pareto_mask", "parse_constraints", "parse_objectives", "run_dir", "run_worker",
+    "screen", "search", "space_from_dict",
+]  # fmt: skip
+
+warnings.warn(
+    "the package edgespace.search is deprecated and will be removed in the next release; import from "
+    "edgespace.study instead (the function edgespace.search is unchanged)",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 
-class _CallableModule(__import__("types").ModuleType):
-    """``edgespace.search`` is both this package and the function: importing the package binds
-    it as ``edgespace.search`` (Python sets a parent's attribute to its subpackage), so the
-    package forwards calls to :func:`search`."""
+class _CallableModule(types.ModuleType):
+    """Why this shim is callable: importing a subpackage makes Python set it as an attribute of
+    its parent, so once anything runs ``import edgespace.search`` (this deprecated package),
+    ``edgespace.search`` is this module and no longer the function. Forwarding calls to the
+    function keeps ``edgespace.search(...)`` working for the release this shim lives."""
 
     def __call__(self, *args, **kwargs):
-        return search(*args, **kwargs)
+        return _search(*args, **kwargs)
 
 
-__import__("sys").modules[__name__].__class__ = _CallableModule
+sys.modules[__name__].__class__ = _CallableModule

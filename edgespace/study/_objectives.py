@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace.cost import ESTIMATE_COLUMNS
-from edgespace.search._errors import SearchError
+from edgespace.study._errors import SearchError
 
 __all__ = ["OBJECTIVES", "METRICS", "Objective", "Constraint", "parse_objectives", "parse_constraints"]
 

@@ -14,7 +14,7 @@
 * An Optuna storage object: used as is.
 
 Journal files have no heartbeat in Optuna; a RUNNING trial there is presumed dead once it is
-older than ``stale_after_s`` (see :func:`edgespace.search.search`), then failed and queued again
+older than ``stale_after_s`` (see :func:`edgespace.study.search`), then failed and queued again
 the same way.
 """
 
@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from edgespace.search._errors import SearchError
+from edgespace.study._errors import SearchError
 
 __all__ = ["open_storage", "run_dir", "has_heartbeat"]
 

@@ -2,7 +2,7 @@
 
 A space maps a flat dict of Optuna distributions to design points and back. Every dimension is
 discrete (a step, or a list of categories), so the same space can be sampled by NSGA-II or TPE,
-enumerated by the grid sampler, and screened exhaustively by :func:`~edgespace.search.screen`.
+enumerated by the grid sampler, and screened exhaustively by :func:`~edgespace.study.screen`.
 A union keeps its search space static: every member's parameters are sampled on every trial
 (the ``space`` parameter picks which member is used), so NSGA-II's crossover sees one fixed
 set of parameters rather than a conditional tree.
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._spec import DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
-from edgespace.search._errors import SearchError
+from edgespace.study._errors import SearchError
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution

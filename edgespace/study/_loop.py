@@ -1,110 +1,50 @@
-"""``search`` (an Optuna study driven by ask-and-tell in batches), ``screen`` (exhaustive), workers."""
+"""``search``: an Optuna study driven by ask-and-tell in batches, in threads, with heartbeats
+(RDB storages) or an age limit (journal files) to requeue the trials of dead workers; and
+``run_worker``, which joins a stored study and runs the same loop."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from edgespace.cost import ESTIMATE_COLUMNS
-from edgespace.search._errors import SearchError
-from edgespace.search._evaluate import BUDGET_COLUMNS, accuracy_ref, budget_from_dict, budget_to_dict, evaluate_points
-from edgespace.search._objectives import Constraint, Objective, parse_constraints, parse_objectives
-from edgespace.search._pareto import hypervolume as _hypervolume
-from edgespace.search._pareto import pareto_mask
-from edgespace.search._space import POINT_COLUMNS, Space, space_from_dict
-from edgespace.search._storage import check_study_name, open_storage
+from edgespace._json import jsonable
+from edgespace.budget import Budget
+from edgespace.study._definition import (
+    CONSTRAINT_KEY,
+    FORMAT,
+    RECORD_KEY,
+    RUN_KEY,
+    build_definition,
+    check_budget_constraints,
+    check_definition,
+    check_space,
+    default_study_name,
+    load_search,
+    resolve_profile,
+)
+from edgespace.study._errors import SearchError
+from edgespace.study._evaluate import evaluate_points
+from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
+from edgespace.study._result import SearchResult
+from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
+from edgespace.study._space import POINT_COLUMNS, Space, space_from_dict
+from edgespace.study._storage import check_study_name, open_storage
 
-__all__ = ["search", "screen", "SearchResult", "run_worker", "load_search", "SAMPLERS"]
-
-SAMPLERS = ("nsga2", "tpe", "random", "grid")
-#: Study user attr holding the definition (space, profile, objectives, constraints, accuracy);
-#: a worker rebuilds the search from it. Trial user attr holding a trial's full record.
-DEFINITION_KEY = "edgespace"
-RUN_KEY = "edgespace_run"
-RECORD_KEY = "edgespace"
-_FORMAT = 1
-_DEFAULT_BATCH = {"tpe": 8, "random": 256, "grid": 256}
-
-
-# ----------------------------------------------------------------------------- inputs
-
-
-def _profile(profile):
-    from edgespace.profiles import HardwareProfile, load_profile
-
-    prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
-    if isinstance(profile, (str, os.PathLike)) and Path(profile).suffix in (".yaml", ".yml") and Path(profile).is_file():
-        ref = str(Path(profile).resolve())
-    else:
-        ref = prof.name
-    return prof, ref
-
-
-def _check_space(space) -> Space:
-    if isinstance(space, str):
-        from edgespace.search._space import named_space
-
-        return named_space(space)
-    if not isinstance(space, Space):
-        raise SearchError(f"space={space!r}: give an EfficientNetSpace, a MobileNetSpace, their union (a | b) or a name")
-    return space
-
-
-#: The one Optuna constraint key a trial carries (``Trial.set_constraint``): the sum of the
-#: positive constraint values (0 when feasible), which is what NSGA-II ranks infeasible trials
-#: by; the separate values are in the trial's record. One key keeps it one storage write.
-CONSTRAINT_KEY = "edgespace_violation"
-
-
-def _grid_sampler_class():
-    import optuna
-
-    class GridSampler(optuna.samplers.GridSampler):
-        """Optuna's grid sampler, minus its ``study.stop()`` once the grid is covered (that call
-        only works inside ``study.optimize``; the ask-and-tell loop stops by counting)."""
-
-        def after_trial(self, study, trial, state, values) -> None:
-            return None
-
-    return GridSampler
-
-
-def _GridSampler(*args, **kwargs):
-    return _grid_sampler_class()(*args, **kwargs)
-
-
-def _make_sampler(sampler, *, seed, population_size, grid_size):
-    import optuna
-
-    if isinstance(sampler, optuna.samplers.BaseSampler):
-        return sampler
-    if sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(population_size=population_size, seed=seed)
-    if sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-    if sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if sampler == "grid":
-        return _GridSampler({"point": list(range(grid_size))}, seed=seed)
-    raise SearchError(f"sampler={sampler!r} is unknown; allowed: {', '.join(SAMPLERS)} or an optuna sampler object")
+__all__ = ["search", "run_worker"]
 
 
 @dataclass
 class _Context:
     study: Any
     storage: Any
-    storage_text: str
     space: Space
     profile: Any
     objectives: list[Objective]
@@ -122,92 +62,17 @@ class _Context:
     lock: threading.Lock = field(default_factory=threading.Lock)
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     told: int = 0
-    own_running: set = field(default_factory=set)
-    cache: dict = field(default_factory=dict)  # design point -> evaluated row  # trial numbers this process has in flight
-
-
-# ----------------------------------------------------------------------------- results
+    own_running: set = field(default_factory=set)  # trial numbers this process has in flight
+    cache: dict = field(default_factory=dict)  # design point -> evaluated row
 
 
 def _record(row: dict, constraint_values: list[float], feasible: bool, worker: str) -> dict:
-    rec = {}
-    for k, v in row.items():
-        if isinstance(v, (np.bool_, bool)):
-            rec[k] = bool(v)
-        elif isinstance(v, (np.integer,)):
-            rec[k] = int(v)
-        elif isinstance(v, (float, np.floating)):
-            rec[k] = float(v) if math.isfinite(v) else None
-        else:
-            rec[k] = v
+    """A trial's full record as JSON data (a user attr; infinite metrics are stored as None)."""
+    rec = jsonable(row)
     rec["constraints"] = [float(c) for c in constraint_values]
     rec["feasible"] = bool(feasible)
     rec["worker"] = worker
     return rec
-
-
-class SearchResult:
-    """A search over an Optuna study: :meth:`trials_frame`, :meth:`pareto_front`,
-    :meth:`hypervolume`; ``study`` is the Optuna study itself."""
-
-    def __init__(self, study, *, space: Space, profile, objectives: list[Objective], constraints: list[Constraint],
-                 storage: str = "memory", told: int = 0) -> None:  # fmt: skip
-        self.study = study
-        self.space = space
-        self.profile = profile
-        self.objectives = objectives
-        self.constraints = constraints
-        self.storage = storage
-        self.told = told  # trials this call evaluated and told
-
-    @property
-    def study_name(self) -> str:
-        return self.study.study_name
-
-    def trials_frame(self, *, complete_only: bool = False) -> pd.DataFrame:
-        """One row per trial: ``number``, ``state``, the Optuna params (``params_*``), the design
-        point, every Estimate field, ``accuracy``/``accuracy_std``/``accuracy_per_joule``, the
-        constraint values (``constraint_<i>``, <= 0 is feasible) and ``feasible``. A metric that
-        is infinite (a point that cannot run) reads NaN."""
-        from optuna.trial import TrialState
-
-        rows = []
-        for t in self.study.get_trials(deepcopy=False):
-            if complete_only and t.state != TrialState.COMPLETE:
-                continue
-            rec = dict(t.user_attrs.get(RECORD_KEY) or {})
-            cons = rec.pop("constraints", None) or []
-            row = {"number": t.number, "state": t.state.name, **{f"params_{k}": v for k, v in t.params.items()}, **rec}
-            for i, c in enumerate(cons):
-                row[f"constraint_{i}"] = c
-            rows.append(row)
-        frame = pd.DataFrame(rows)
-        if frame.empty:
-            cols = ["number", "state", *POINT_COLUMNS, *ESTIMATE_COLUMNS, "accuracy", "accuracy_std", "accuracy_per_joule", "feasible"]
-            return pd.DataFrame(columns=cols)
-        if "feasible" in frame.columns:
-            frame["feasible"] = frame["feasible"].fillna(False).astype(bool)
-        return frame
-
-    def pareto_front(self) -> pd.DataFrame:
-        """The complete, feasible, non-dominated trials, one row per distinct design point,
-        sorted by the first objective (best first)."""
-        frame = self.trials_frame(complete_only=True)
-        if frame.empty:
-            return frame
-        frame = frame.drop_duplicates(subset=list(POINT_COLUMNS))
-        front = frame[pareto_mask(frame, self.objectives)]
-        first = self.objectives[0]
-        return front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)
-
-    def hypervolume(self, reference: Sequence[float] | Mapping[str, float]) -> float:
-        """Hypervolume of the feasible front against ``reference`` (natural units, one value per
-        objective in order, or a dict by objective name)."""
-        return _hypervolume(self.trials_frame(complete_only=True), self.objectives, reference)
-
-    def __repr__(self) -> str:
-        return (f"SearchResult(study={self.study_name!r}, storage={self.storage!r}, trials={len(self.study.trials)}, "
-                f"objectives={[o.name for o in self.objectives]})")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -365,43 +230,7 @@ def _run(ctx: _Context, n_jobs: int) -> None:
         ctx.progress(len(ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))), ctx.target)
 
 
-# ----------------------------------------------------------------------------- public entry points
-
-
-def _definition(space, profile_ref, objectives, constraints, accuracy, ambient_c, budget=None) -> dict:
-    out = {
-        "format": _FORMAT,
-        "space": space.to_dict(),
-        "profile": profile_ref,
-        "objectives": [o.name for o in objectives],
-        "constraints": [c.text for c in constraints if c.text is not None],
-        "callable_constraints": sum(c.fn is not None for c in constraints),
-        "accuracy": accuracy_ref(accuracy),
-        "ambient_c": ambient_c,
-    }
-    if budget is not None:  # only then, so that studies made before budgets existed still resume
-        out["budget"] = budget_to_dict(budget)
-    return out
-
-
-def _default_study_name(definition: dict, sampler, seed) -> str:
-    key = json.dumps({**definition, "sampler": str(sampler), "seed": seed}, sort_keys=True)
-    return f"{definition['space']['name'].replace('+', '-')}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-
-
-def _check_definition(study, definition: dict) -> None:
-    stored = study.user_attrs.get(DEFINITION_KEY)
-    if stored is None:
-        if study.trials:
-            raise SearchError(f"study {study.study_name!r} already holds {len(study.trials)} trials but was not made by "
-                              "edgespace.search; choose another study name")  # fmt: skip
-        study.set_user_attr(DEFINITION_KEY, definition)
-        return
-    diff = [k for k in definition if json.dumps(stored.get(k), sort_keys=True) != json.dumps(definition[k], sort_keys=True)]
-    if diff:
-        details = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {definition[k]!r}" for k in diff)
-        raise SearchError(f"study {study.study_name!r} exists with another definition ({details}); use another --study name "
-                          "to start a new search, or the same definition to resume")  # fmt: skip
+# ----------------------------------------------------------------------------- entry points
 
 
 def search(
@@ -427,7 +256,7 @@ def search(
 ) -> SearchResult:
     """Multi-objective search of ``space`` on ``profile``.
 
-    ``objectives``: names from :data:`~edgespace.search.OBJECTIVES` (each has its direction).
+    ``objectives``: names from :data:`~edgespace.study.OBJECTIVES` (each has its direction).
     ``constraints``: strings such as ``"sustained_latency_ms <= 33"``, ``"fits_memory"``,
     ``"energy_mj <= 70"``, or callables ``fn(row) -> bool | float``; they reach Optuna as the
     trial's constraint (``Trial.set_constraint``: the sum of violations, which NSGA-II and TPE
@@ -458,8 +287,8 @@ def search(
     """
     import optuna
 
-    space = _check_space(space)
-    prof, profile_ref = _profile(profile)
+    space = check_space(space)
+    prof, profile_ref = resolve_profile(profile)
     objs = parse_objectives(objectives)
     cons = parse_constraints(constraints)
     if not (isinstance(n_jobs, int) and n_jobs >= 1):
@@ -480,9 +309,9 @@ def search(
         raise SearchError(f"n_trials={n_trials!r}: allowed: an integer >= 0")
     if budget is not None and not hasattr(budget, "provenance"):
         raise SearchError(f"budget={budget!r}: give an edgespace.Budget (or None)")
-    _check_budget_constraints(cons, budget)
-    definition = _definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget)
-    name = check_study_name(study_name) if study_name is not None else _default_study_name(definition, sampler, seed)
+    check_budget_constraints(cons, budget)
+    definition = build_definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget)
+    name = check_study_name(study_name) if study_name is not None else default_study_name(definition, sampler, seed)
     store, store_text = open_storage(storage, name, heartbeat_interval=heartbeat_interval)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     import warnings
@@ -491,14 +320,14 @@ def search(
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
             storage=store,
-            sampler=_make_sampler(sampler, seed=seed, population_size=population_size, grid_size=0 if grid is None else len(grid)),
+            sampler=make_sampler(sampler, seed=seed, population_size=population_size, grid_size=0 if grid is None else len(grid)),
             study_name=name,
             directions=[o.direction for o in objs],
             load_if_exists=True,
         )
     if [d.name.lower() for d in study.directions] != [o.direction for o in objs]:
         raise SearchError(f"study {name!r} exists with directions {[d.name.lower() for d in study.directions]}; asked {[o.direction for o in objs]}")
-    _check_definition(study, definition)
+    check_definition(study, definition)
     study.set_user_attr(RUN_KEY, {"n_trials": n_trials, "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
                                   "seed": seed, "population_size": population_size})  # fmt: skip
     if grid is not None:
@@ -507,9 +336,9 @@ def search(
         dists = {"point": IntDistribution(0, max(len(grid) - 1, 0))}
     else:
         dists = space.distributions(prof)
-    default_batch = population_size if sampler == "nsga2" else _DEFAULT_BATCH.get(sampler, 32)
+    default_batch = default_batch_size(sampler, population_size)
     ctx = _Context(
-        study=study, storage=store, storage_text=store_text, space=space, profile=prof, objectives=objs, constraints=cons,
+        study=study, storage=store, space=space, profile=prof, objectives=objs, constraints=cons,
         accuracy=accuracy, ambient_c=ambient_c, budget=budget, target=n_trials, batch_size=batch_size or default_batch, grid=grid,
         distributions=dists, stale_after_s=stale_after_s,
         heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None, progress=progress,
@@ -522,40 +351,14 @@ def search(
     return SearchResult(study, space=space, profile=prof, objectives=objs, constraints=cons, storage=store_text, told=ctx.told)
 
 
-def _check_budget_constraints(constraints, budget) -> None:
-    if budget is not None:
-        return
-    for c in constraints:
-        if c.text is not None and any(k in c.text for k in BUDGET_COLUMNS):
-            raise SearchError(f"constraint {c.text!r} needs an energy budget: pass budget=Budget(...) "
-                              "(CLI: --battery-wh, --frames-per-day, ...)")  # fmt: skip
-
-
-def load_search(storage, study_name: str, *, accuracy=None) -> tuple[dict, dict]:
-    """The stored definition and last run settings of an edgespace study (for workers)."""
-    import optuna
-
-    store, _ = open_storage(storage, check_study_name(study_name))
-    try:
-        summaries = {s.study_name: s for s in optuna.get_all_study_summaries(store, include_best_trial=False)}
-    except Exception as exc:
-        raise SearchError(f"storage {storage!r}: cannot read studies: {exc}") from None
-    if study_name not in summaries:
-        raise SearchError(f"study {study_name!r} not found in {storage!r}; there: {', '.join(sorted(summaries)) or 'no studies'}")
-    attrs = summaries[study_name].user_attrs
-    if DEFINITION_KEY not in attrs:
-        raise SearchError(f"study {study_name!r} was not made by edgespace.search (no stored definition)")
-    return attrs[DEFINITION_KEY], attrs.get(RUN_KEY, {})
-
-
 def run_worker(storage, study_name: str, *, n_trials: int | None = None, accuracy=None, seed: int | None = None,
                progress: Callable[[int, int], None] | None = None, **kwargs) -> SearchResult:  # fmt: skip
     """Join the study ``study_name`` in ``storage`` and evaluate trials until it holds
     ``n_trials`` (default: the target of the search that defined it). The space, profile,
     objectives and constraints come from the study's stored definition."""
     definition, run = load_search(storage, study_name)
-    if definition.get("format") != _FORMAT:
-        raise SearchError(f"study {study_name!r}: stored definition format {definition.get('format')!r}; this edgespace reads {_FORMAT}")
+    if definition.get("format") != FORMAT:
+        raise SearchError(f"study {study_name!r}: stored definition format {definition.get('format')!r}; this edgespace reads {FORMAT}")
     if definition.get("callable_constraints"):
         raise SearchError(f"study {study_name!r} has {definition['callable_constraints']} callable constraint(s), which cannot "
                           "be stored; run its workers from Python with search(..., study_name=...) instead")  # fmt: skip
@@ -570,27 +373,6 @@ def run_worker(storage, study_name: str, *, n_trials: int | None = None, accurac
         space_from_dict(definition["space"]), definition["profile"], definition["objectives"], definition["constraints"],
         n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials, sampler=run.get("sampler", "nsga2"),
         storage=storage, study_name=study_name, seed=seed, accuracy=accuracy, ambient_c=definition.get("ambient_c"),
-        budget=budget_from_dict(definition["budget"]) if definition.get("budget") else None,
+        budget=Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
         population_size=run.get("population_size", 50), progress=progress, **kwargs,
     )  # fmt: skip
-
-
-def screen(space: Space | str, profile, objectives: str | Sequence[str] | None = None,
-           constraints: str | Callable | Sequence[str | Callable] = (), *, accuracy=None,
-           ambient_c: float | None = None, budget=None) -> pd.DataFrame:  # fmt: skip
-    """Every point of the discretised ``space`` (architecture × precision × mode) evaluated at
-    once: the design point, every Estimate field, accuracy, ``accuracy_per_joule``, constraint
-    values, ``feasible`` and, when ``objectives`` are given, ``pareto`` (on the feasible front)."""
-    space = _check_space(space)
-    prof, _ = _profile(profile)
-    cons = parse_constraints(constraints)
-    _check_budget_constraints(cons, budget)
-    objs = parse_objectives(objectives) if objectives is not None else None
-    frame = evaluate_points(space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c, budget=budget)
-    values = [np.where(frame["runnable"].to_numpy(), 0.0, 1.0)] + [c.violation(frame) for c in cons]
-    for i, v in enumerate(values[1:]):
-        frame[f"constraint_{i}"] = v
-    frame["feasible"] = np.all(np.column_stack(values) <= 0, axis=1)
-    if objs is not None:
-        frame["pareto"] = pareto_mask(frame, objs)
-    return frame

@@ -13,13 +13,12 @@ import pandas as pd
 
 from edgespace._spec import ArchSpec
 from edgespace.cost import ESTIMATE_COLUMNS, estimate_many
-from edgespace.search._errors import SearchError
+from edgespace.study._errors import SearchError
 
-__all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS", "BUDGET_COLUMNS", "budget_to_dict", "budget_from_dict"]
+__all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS", "BUDGET_COLUMNS"]
 
 #: Columns added when a search runs under an energy budget (constraints may name them).
 BUDGET_COLUMNS = ("days_autonomy", "budget_daily_margin_j", "budget_margin_fraction", "budget_feasible")
-_FLOORS = ("idle_w", "sleep_w", "wake_s", "wake_energy_j")
 
 SPEC_COLUMNS = ["family", "width", "depth", "resolution", "precision"]
 _INT = ("macs", "params", "n_fallback_ops")
@@ -58,38 +57,6 @@ def _predict_accuracy(frame: pd.DataFrame, accuracy: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, index=frame.index)
 
 
-def budget_to_dict(budget) -> dict:
-    """A Budget as plain JSON data (stored with a study so that workers can rebuild it)."""
-    import dataclasses
-
-    out = {}
-    for f in dataclasses.fields(budget):
-        value = getattr(budget, f.name)
-        out[f.name] = list(value) if isinstance(value, tuple) else dict(value) if f.name == "provenance" else value
-    return out
-
-
-def budget_from_dict(data: dict):
-    from edgespace.budget import Budget
-
-    return Budget(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-
-def _mode_budget(budget, profile, mode: str):
-    """The budget a candidate in ``mode`` must meet: when its floors came from a hardware
-    profile (``Budget.from_profile``), they follow the candidate's power mode; floors given by
-    hand stay as they are."""
-    from_profile = [k for k in _FLOORS if budget.provenance.get(k, "given") != "given"]
-    if not from_profile:
-        return budget
-    from edgespace.budget import Budget
-
-    keep = budget_to_dict(budget)
-    for k in from_profile + ["provenance"]:
-        keep.pop(k, None)
-    return Budget.from_profile(profile, mode, **{k: tuple(v) if isinstance(v, list) else v for k, v in keep.items()})
-
-
 def _budget_columns(out: pd.DataFrame, profile, budget) -> None:
     from edgespace.budget import budget_metrics
 
@@ -105,7 +72,7 @@ def _budget_columns(out: pd.DataFrame, profile, budget) -> None:
         idx = np.flatnonzero((modes == mode) & runnable)
         if len(idx) == 0:
             continue
-        m = budget_metrics(_mode_budget(budget, profile, mode), energy_j[idx])
+        m = budget_metrics(budget.for_mode(profile, mode), energy_j[idx])
         days[idx] = m["days_autonomy"].to_numpy()
         margin_j[idx] = m["daily_margin_j"].to_numpy()
         margin[idx] = m["margin_fraction"].to_numpy()

@@ -7,8 +7,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from edgespace.search._errors import SearchError
-from edgespace.search._objectives import Objective, parse_objectives
+from edgespace.study._errors import SearchError
+from edgespace.study._objectives import Objective, parse_objectives
 
 __all__ = ["nondominated", "pareto_mask", "hypervolume", "minimisation_matrix"]
 

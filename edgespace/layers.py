@@ -1,0 +1,10 @@
+"""The layer table (second stage of the data flow): one row per operator of a spec, computed
+analytically from the family's arch-def (no torch module is built), its totals, and the peak
+activation memory from liveness over the graph."""
+
+from __future__ import annotations
+
+from edgespace._layer_table import CONV_OPS, LAYER_COLUMNS, layer_table, table_totals
+from edgespace._liveness import live_bytes, peak_activation_bytes
+
+__all__ = ["CONV_OPS", "LAYER_COLUMNS", "layer_table", "live_bytes", "peak_activation_bytes", "table_totals"]

@@ -1,0 +1,171 @@
+"""ONNX Runtime's profiler trace → per-node times and its memory accounting.
+
+The reader belongs with the runner that writes the trace (:mod:`edgespace.runners.ort`);
+calibration reads the same traces captured on other devices and imports it from here.
+
+ONNX Runtime profile JSON (``SessionOptions.enable_profiling = True``; the file
+``InferenceSession.end_profiling()`` writes): a Chrome-trace list of events. Kernel events have
+``"cat": "Node"``, a name ending in ``_kernel_time``, ``dur`` in µs and ``args.op_name``;
+``"cat": "Session"`` events named ``model_run`` bracket each run. Node ``args`` also carry
+ORT's allocator accounting (``mem_bytes_requested_in_use``, ``mem_in_use_peak``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgespace._errors import CalibrationError
+
+__all__ = ["NodeTime", "NodeProfile", "IngestError", "read_ort_profile"]
+
+
+@dataclass(frozen=True)
+class NodeTime:
+    """One kernel's time as a profiler reported it (median over the profiled runs)."""
+
+    name: str
+    op_type: str
+    time_us: float
+
+
+class IngestError(CalibrationError):
+    """A profile file cannot be read or is not in the format its reader expects."""
+
+
+@dataclass(frozen=True)
+class NodeProfile:
+    """Per-node times of one model as a profiler saw them.
+
+    ``nodes``: median time of each kernel over the profiled runs, in execution order;
+    ``run_ms``: the profiler's end-to-end time of each run (empty where the format has none);
+    ``peak_memory_bytes``: the allocator's peak where the profiler reports it (ORT), else None.
+    """
+
+    nodes: tuple[NodeTime, ...]
+    run_ms: tuple[float, ...] = ()
+    peak_memory_bytes: int | None = None
+    source: str = ""
+    runs: int = 0
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def node_total_ms(self) -> float:
+        return float(sum(n.time_us for n in self.nodes)) / 1e3
+
+
+def _load(path_or_data, what: str):
+    if isinstance(path_or_data, (str, os.PathLike)):
+        p = Path(path_or_data)
+        try:
+            return json.loads(p.read_text()), str(p)
+        except FileNotFoundError:
+            raise IngestError(f"{p}: no such file ({what} expected)") from None
+        except OSError as exc:
+            raise IngestError(f"{p}: cannot read: {exc.strerror or exc} ({what} expected)") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IngestError(f"{p}: not JSON ({exc}); {what} expected") from None
+        except RecursionError:
+            raise IngestError(f"{p}: not JSON (nested too deeply); {what} expected") from None
+    return path_or_data, "<data>"
+
+
+def _num(src: str, where: str, entry, key: str, *, default=None, positive: bool = False) -> float:
+    """``entry[key]`` as a finite float, or an :class:`IngestError` naming the file, the entry
+    and the field (JSON's ``Infinity``/``NaN``, text, ``true`` and a missing key are refused)."""
+    if not isinstance(entry, dict):
+        raise IngestError(f"{src}: {where}: expected a JSON object, got {type(entry).__name__}")
+    if key not in entry:
+        if default is not None:
+            return default
+        raise IngestError(f"{src}: {where}: field {key!r} is missing")
+    v = entry[key]
+    if isinstance(v, str):  # ORT writes some numbers (allocator accounting) as text
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise IngestError(f"{src}: {where}: {key}: {str(v)[:40]!r}: expected a number")
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f) or (positive and f < 0):
+        raise IngestError(f"{src}: {where}: {key}: {v!r}: expected a finite number{' >= 0' if positive else ''}")
+    return f
+
+
+def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
+    """Parse an ONNX Runtime profile (path or the loaded event list).
+
+    Node times are the per-node median over the runs (the first run is dropped as warm-up when
+    there are several, unless ``skip_first=False``).
+
+    ``peak_memory_bytes`` is ORT's own accounting of activation memory, from the *first* run of
+    the session: during it ORT allocates every intermediate tensor separately from its arena (it
+    is tracing the memory pattern it will reuse as one block afterwards), so the largest
+    ``mem_bytes_requested_in_use`` minus the amount in use before the run's first kernel is the
+    peak of live intermediate tensors, kernel workspace included. The baseline subtracted is what
+    the arena held already: weights prepacked at session start (e.g. the classifier's GEMM
+    weights). Later runs show one flat pattern block and are not used for memory.
+    """
+    events, src = _load(path_or_events, "an ONNX Runtime profile")
+    if isinstance(events, dict) and "traceEvents" in events:
+        events = events["traceEvents"]
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise IngestError(f"{src}: an ONNX Runtime profile is a JSON list of trace events")
+    def where(i: int, e: dict) -> str:
+        return f"event {i} ({str(e.get('name', '?'))[:60]})"
+
+    runs = []
+    kernels = []
+    for i, e in enumerate(events):
+        is_run = e.get("cat") == "Session" and e.get("name") == "model_run"
+        if is_run or (e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")):
+            ts = _num(src, where(i, e), e, "ts", positive=True)
+            dur = _num(src, where(i, e), e, "dur", positive=True)
+            if is_run:
+                runs.append((ts, ts + dur))
+            else:
+                args = e.get("args", {})
+                if not isinstance(args, dict):
+                    raise IngestError(f"{src}: {where(i, e)}: args: expected a JSON object, got {type(args).__name__}")
+                mem = {k: int(_num(src, where(i, e), args, k, positive=k != "mem_requested_in_use_delta"))
+                       for k in ("mem_bytes_requested_in_use", "mem_requested_in_use_delta") if k in args}  # fmt: skip
+                kernels.append({"name": str(e["name"]), "ts": ts, "dur": dur, "op": str(args.get("op_name", "")), "mem": mem})
+    runs.sort()
+    if not kernels:
+        raise IngestError(f"{src}: no kernel events (cat 'Node', name '*_kernel_time'); was profiling enabled?")
+    starts = np.array([r[0] for r in runs]) if runs else np.zeros(0)
+    per_run: dict[int, list[dict]] = {}
+    for e in kernels:
+        k = int(np.searchsorted(starts, e["ts"], side="right") - 1) if len(starts) else 0
+        per_run.setdefault(max(k, 0), []).append(e)
+    keys = sorted(per_run)
+    if skip_first and len(keys) > 1:
+        keys = keys[1:]
+    peak = 0
+    first = sorted(per_run[min(per_run)], key=lambda e: e["ts"])
+    if first and "mem_bytes_requested_in_use" in first[0]["mem"]:
+        a0 = first[0]["mem"]
+        base = a0["mem_bytes_requested_in_use"] - a0.get("mem_requested_in_use_delta", 0)
+        peak = max(e["mem"].get("mem_bytes_requested_in_use", 0) for e in first) - base
+    order: dict[str, str] = {}
+    times: dict[str, list[float]] = {}
+    for k in keys:
+        seen: dict[str, float] = {}
+        for e in sorted(per_run[k], key=lambda e: e["ts"]):
+            name = e["name"]
+            seen[name] = seen.get(name, 0.0) + float(e["dur"])  # a node run twice in one run: summed
+            order.setdefault(name, e["op"])
+        for name, d in seen.items():
+            times.setdefault(name, []).append(d)
+    nodes = tuple(NodeTime(name, op, float(np.median(times[name]))) for name, op in order.items())
+    run_ms = tuple((b - a) / 1e3 for a, b in runs[1:] if skip_first and len(runs) > 1) or tuple((b - a) / 1e3 for a, b in runs)
+    return NodeProfile(nodes, run_ms, peak or None, src, len(keys))

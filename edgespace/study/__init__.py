@@ -1,0 +1,53 @@
+"""Design-space studies: Optuna multi-objective searches over EfficientNet/MobileNet spaces.
+
+``search(space, profile, objectives, constraints, ...)`` drives an Optuna study by ask-and-tell
+in batches (one vectorised cost + accuracy evaluation per NSGA-II generation) and returns a
+:class:`SearchResult`; ``screen(space, profile, ...)`` evaluates a whole discretised space at
+once; ``run_worker(storage, study_name)`` joins a stored study from another process or machine.
+Optuna is imported here, so ``edgespace`` loads this package lazily.
+
+The package is named after the thing (a study), not the verb, so that it does not shadow the
+function ``edgespace.search`` (Optuna's layout: ``optuna.study`` and ``optuna.create_study``).
+Inside: ``_space`` (spaces), ``_objectives`` (objectives, constraints), ``_evaluate`` (one
+vectorised evaluation of design points), ``_definition`` (checked inputs, study name, the
+definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``search``,
+``run_worker``), ``_result`` (``SearchResult``, ``screen``), ``_pareto``, ``_storage``.
+"""
+
+from __future__ import annotations
+
+from edgespace.study._errors import SearchError
+from edgespace.study._loop import run_worker, search
+from edgespace.study._objectives import METRICS, OBJECTIVES
+from edgespace.study._pareto import hypervolume, pareto_mask
+from edgespace.study._result import SearchResult, screen
+from edgespace.study._samplers import SAMPLERS
+from edgespace.study._space import (
+    SPACE_NAMES,
+    EfficientNetSpace,
+    MobileNetSpace,
+    Space,
+    UnionSpace,
+    named_space,
+    space_from_dict,
+)
+
+__all__ = [
+    "EfficientNetSpace",
+    "METRICS",
+    "MobileNetSpace",
+    "OBJECTIVES",
+    "SAMPLERS",
+    "SPACE_NAMES",
+    "SearchError",
+    "SearchResult",
+    "Space",
+    "UnionSpace",
+    "hypervolume",
+    "named_space",
+    "pareto_mask",
+    "run_worker",
+    "screen",
+    "search",
+    "space_from_dict",
+]

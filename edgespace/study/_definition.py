@@ -1,0 +1,117 @@
+"""A study's definition: the checked inputs of a search, the study's default name, and the
+definition stored in the study's user attrs (so that a worker elsewhere rebuilds the same
+search, and a resumed search with another definition is refused)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from edgespace.study._errors import SearchError
+from edgespace.study._evaluate import BUDGET_COLUMNS, accuracy_ref
+from edgespace.study._space import Space
+from edgespace.study._storage import check_study_name, open_storage
+
+__all__ = [
+    "DEFINITION_KEY", "RUN_KEY", "RECORD_KEY", "CONSTRAINT_KEY", "FORMAT", "resolve_profile", "check_space",
+    "check_budget_constraints", "build_definition", "default_study_name", "check_definition", "load_search",
+]  # fmt: skip
+
+#: Study user attr holding the definition (space, profile, objectives, constraints, accuracy);
+#: a worker rebuilds the search from it. Study user attr holding the last run's settings.
+#: Trial user attr holding a trial's full record.
+DEFINITION_KEY = "edgespace"
+RUN_KEY = "edgespace_run"
+RECORD_KEY = "edgespace"
+#: The one Optuna constraint key a trial carries (``Trial.set_constraint``): the sum of the
+#: positive constraint values (0 when feasible), which is what NSGA-II ranks infeasible trials
+#: by; the separate values are in the trial's record. One key keeps it one storage write.
+CONSTRAINT_KEY = "edgespace_violation"
+FORMAT = 1
+
+
+def resolve_profile(profile):
+    """The HardwareProfile and how the definition names it (a YAML file: its absolute path)."""
+    from edgespace.profiles import HardwareProfile, load_profile
+
+    prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
+    if isinstance(profile, (str, os.PathLike)) and Path(profile).suffix in (".yaml", ".yml") and Path(profile).is_file():
+        ref = str(Path(profile).resolve())
+    else:
+        ref = prof.name
+    return prof, ref
+
+
+def check_space(space) -> Space:
+    if isinstance(space, str):
+        from edgespace.study._space import named_space
+
+        return named_space(space)
+    if not isinstance(space, Space):
+        raise SearchError(f"space={space!r}: give an EfficientNetSpace, a MobileNetSpace, their union (a | b) or a name")
+    return space
+
+
+def check_budget_constraints(constraints, budget) -> None:
+    if budget is not None:
+        return
+    for c in constraints:
+        if c.text is not None and any(k in c.text for k in BUDGET_COLUMNS):
+            raise SearchError(f"constraint {c.text!r} needs an energy budget: pass budget=Budget(...) "
+                              "(CLI: --battery-wh, --frames-per-day, ...)")  # fmt: skip
+
+
+def build_definition(space, profile_ref, objectives, constraints, accuracy, ambient_c, budget=None) -> dict:
+    out = {
+        "format": FORMAT,
+        "space": space.to_dict(),
+        "profile": profile_ref,
+        "objectives": [o.name for o in objectives],
+        "constraints": [c.text for c in constraints if c.text is not None],
+        "callable_constraints": sum(c.fn is not None for c in constraints),
+        "accuracy": accuracy_ref(accuracy),
+        "ambient_c": ambient_c,
+    }
+    if budget is not None:  # only then, so that studies made before budgets existed still resume
+        out["budget"] = budget.to_dict()
+    return out
+
+
+def default_study_name(definition: dict, sampler, seed) -> str:
+    key = json.dumps({**definition, "sampler": str(sampler), "seed": seed}, sort_keys=True)
+    return f"{definition['space']['name'].replace('+', '-')}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+
+
+def check_definition(study, definition: dict) -> None:
+    """Store ``definition`` in a new study; refuse a study that holds another one."""
+    stored = study.user_attrs.get(DEFINITION_KEY)
+    if stored is None:
+        if study.trials:
+            raise SearchError(f"study {study.study_name!r} already holds {len(study.trials)} trials but was not made by "
+                              "edgespace.search; choose another study name")  # fmt: skip
+        study.set_user_attr(DEFINITION_KEY, definition)
+        return
+    diff = [k for k in definition if json.dumps(stored.get(k), sort_keys=True) != json.dumps(definition[k], sort_keys=True)]
+    if diff:
+        details = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {definition[k]!r}" for k in diff)
+        raise SearchError(f"study {study.study_name!r} exists with another definition ({details}); use another --study name "
+                          "to start a new search, or the same definition to resume")  # fmt: skip
+
+
+def load_search(storage, study_name: str, *, accuracy=None) -> tuple[dict, dict]:
+    """The stored definition and last run settings of an edgespace study (for workers)."""
+    import optuna
+
+    store, _ = open_storage(storage, check_study_name(study_name))
+    try:
+        summaries = {s.study_name: s for s in optuna.get_all_study_summaries(store, include_best_trial=False)}
+    except Exception as exc:
+        raise SearchError(f"storage {storage!r}: cannot read studies: {exc}") from None
+    if study_name not in summaries:
+        raise SearchError(f"study {study_name!r} not found in {storage!r}; there: {', '.join(sorted(summaries)) or 'no studies'}")
+    attrs = summaries[study_name].user_attrs
+    if DEFINITION_KEY not in attrs:
+        raise SearchError(f"study {study_name!r} was not made by edgespace.search (no stored definition)")
+    return attrs[DEFINITION_KEY], attrs.get(RUN_KEY, {})

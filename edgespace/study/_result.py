@@ -1,0 +1,104 @@
+"""What a search returns (:class:`SearchResult`, a view over its Optuna study) and
+:func:`screen` (every point of a discretised space evaluated at once, no study)."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from edgespace.cost import ESTIMATE_COLUMNS
+from edgespace.study._definition import RECORD_KEY, check_budget_constraints, check_space, resolve_profile
+from edgespace.study._evaluate import evaluate_points
+from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
+from edgespace.study._pareto import hypervolume as _hypervolume
+from edgespace.study._pareto import pareto_mask
+from edgespace.study._space import POINT_COLUMNS, Space
+
+__all__ = ["SearchResult", "screen"]
+
+
+class SearchResult:
+    """A search over an Optuna study: :meth:`trials_frame`, :meth:`pareto_front`,
+    :meth:`hypervolume`; ``study`` is the Optuna study itself."""
+
+    def __init__(self, study, *, space: Space, profile, objectives: list[Objective], constraints: list[Constraint],
+                 storage: str = "memory", told: int = 0) -> None:  # fmt: skip
+        self.study = study
+        self.space = space
+        self.profile = profile
+        self.objectives = objectives
+        self.constraints = constraints
+        self.storage = storage
+        self.told = told  # trials this call evaluated and told
+
+    @property
+    def study_name(self) -> str:
+        return self.study.study_name
+
+    def trials_frame(self, *, complete_only: bool = False) -> pd.DataFrame:
+        """One row per trial: ``number``, ``state``, the Optuna params (``params_*``), the design
+        point, every Estimate field, ``accuracy``/``accuracy_std``/``accuracy_per_joule``, the
+        constraint values (``constraint_<i>``, <= 0 is feasible) and ``feasible``. A metric that
+        is infinite (a point that cannot run) reads NaN."""
+        from optuna.trial import TrialState
+
+        rows = []
+        for t in self.study.get_trials(deepcopy=False):
+            if complete_only and t.state != TrialState.COMPLETE:
+                continue
+            rec = dict(t.user_attrs.get(RECORD_KEY) or {})
+            cons = rec.pop("constraints", None) or []
+            row = {"number": t.number, "state": t.state.name, **{f"params_{k}": v for k, v in t.params.items()}, **rec}
+            for i, c in enumerate(cons):
+                row[f"constraint_{i}"] = c
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            cols = ["number", "state", *POINT_COLUMNS, *ESTIMATE_COLUMNS, "accuracy", "accuracy_std", "accuracy_per_joule", "feasible"]
+            return pd.DataFrame(columns=cols)
+        if "feasible" in frame.columns:
+            frame["feasible"] = frame["feasible"].fillna(False).astype(bool)
+        return frame
+
+    def pareto_front(self) -> pd.DataFrame:
+        """The complete, feasible, non-dominated trials, one row per distinct design point,
+        sorted by the first objective (best first)."""
+        frame = self.trials_frame(complete_only=True)
+        if frame.empty:
+            return frame
+        frame = frame.drop_duplicates(subset=list(POINT_COLUMNS))
+        front = frame[pareto_mask(frame, self.objectives)]
+        first = self.objectives[0]
+        return front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)
+
+    def hypervolume(self, reference: Sequence[float] | Mapping[str, float]) -> float:
+        """Hypervolume of the feasible front against ``reference`` (natural units, one value per
+        objective in order, or a dict by objective name)."""
+        return _hypervolume(self.trials_frame(complete_only=True), self.objectives, reference)
+
+    def __repr__(self) -> str:
+        return (f"SearchResult(study={self.study_name!r}, storage={self.storage!r}, trials={len(self.study.trials)}, "
+                f"objectives={[o.name for o in self.objectives]})")  # fmt: skip
+
+
+def screen(space: Space | str, profile, objectives: str | Sequence[str] | None = None,
+           constraints: str | Callable | Sequence[str | Callable] = (), *, accuracy=None,
+           ambient_c: float | None = None, budget=None) -> pd.DataFrame:  # fmt: skip
+    """Every point of the discretised ``space`` (architecture × precision × mode) evaluated at
+    once: the design point, every Estimate field, accuracy, ``accuracy_per_joule``, constraint
+    values, ``feasible`` and, when ``objectives`` are given, ``pareto`` (on the feasible front)."""
+    space = check_space(space)
+    prof, _ = resolve_profile(profile)
+    cons = parse_constraints(constraints)
+    check_budget_constraints(cons, budget)
+    objs = parse_objectives(objectives) if objectives is not None else None
+    frame = evaluate_points(space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c, budget=budget)
+    values = [np.where(frame["runnable"].to_numpy(), 0.0, 1.0)] + [c.violation(frame) for c in cons]
+    for i, v in enumerate(values[1:]):
+        frame[f"constraint_{i}"] = v
+    frame["feasible"] = np.all(np.column_stack(values) <= 0, axis=1)
+    if objs is not None:
+        frame["pareto"] = pareto_mask(frame, objs)
+    return frame
