@@ -94,7 +94,7 @@ def _cpu_runs(specs, batches, runs: int, rounds: int) -> list[CpuRun]:
         rng = np.random.default_rng(0)
         for b in batches:
             feed = {name: rng.integers(0, 256, size=(b, 3, spec.resolution, spec.resolution)).astype(np.uint8)}
-            run = time_calls(lambda: sess.run(None, feed), WallTimer(), warmup=2, runs=runs, rounds=rounds)
+            run = time_calls(lambda s=sess, f=feed: s.run(None, f), WallTimer(), warmup=2, runs=runs, rounds=rounds)
             stats = latency_summary(run, rounds)
             out.append(CpuRun(dataclasses.replace(spec, batch=b), b, stats["round_medians_ms"],
                               runtime_version=f"onnxruntime {ort.__version__}"))  # fmt: skip

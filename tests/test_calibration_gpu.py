@@ -109,7 +109,7 @@ def test_cli_gpu_calibration_says_what_is_missing(capsys):
 def test_gpu_fidelity_benchmark_cpu_path_writes_its_json(tmp_path):
     out = tmp_path / "fidelity.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_fidelity.py"), "--quick", "--cpu",
-                           "--out", str(out)], capture_output=True, text=True, timeout=1200)  # fmt: skip
+                           "--out", str(out)], capture_output=True, text=True, timeout=1200, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert doc["format"] == "edgespace-gpu-fidelity/1" and doc["path"] == "cpu"

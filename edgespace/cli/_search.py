@@ -41,6 +41,7 @@ def configure(sub) -> None:
     p.add_argument("--study", help="study name (default: derived from the search's definition; the same name resumes)")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
     p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
+    p.add_argument("--batches", default="1", help="comma-separated batch sizes, images per call (default 1; e.g. 1,8,32)")
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
     add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
     _add_run_options(p)
@@ -95,7 +96,11 @@ def _run_search(args) -> int:
 
     if args.space not in _SPACES:
         raise ValueError(f"--space {args.space!r}: allowed: {', '.join(_SPACES)}")
-    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes))
+    try:
+        batches = [int(b) for b in _split(args.batches) or ()]
+    except ValueError:
+        raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
+    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes), batches=batches)
     budget = budget_from_args(args, "search", profile=args.profile)
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:

@@ -1,4 +1,4 @@
-"""Search spaces: discretised sets of design points (architecture × precision × power mode).
+"""Search spaces: discretised sets of design points (architecture × precision × batch × power mode).
 
 A space maps a flat dict of Optuna distributions to design points and back. Every dimension is
 discrete (a step, or a list of categories), so the same space can be sampled by NSGA-II or TPE,
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from edgespace._spec import DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
+from edgespace._spec import BATCH_RANGE, DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
 from edgespace.study._errors import SearchError
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ __all__ = ["Space", "EfficientNetSpace", "MobileNetSpace", "UnionSpace", "named_
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
 #: Columns of a design point, in order.
-POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "mode")
+POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "batch", "mode")
 _DECIMALS = 6
 
 
@@ -58,6 +58,23 @@ def _range(name: str, value) -> tuple[float, float]:
     return lo, hi
 
 
+def _batches(name: str, values) -> tuple[int, ...]:
+    """Batch sizes (images per call): whole numbers in BATCH_RANGE, each once, in the order given."""
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        values = (values,)
+    try:
+        values = tuple(dict.fromkeys(values))
+    except TypeError:
+        raise SearchError(f"{name}={values!r}: give batch sizes, e.g. (1, 8, 32)") from None
+    lo, hi = BATCH_RANGE
+    if not values:
+        raise SearchError(f"{name}: empty; allowed: integers {lo} to {hi}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+            raise SearchError(f"{name}: {v!r} is not allowed; allowed: integers {lo} to {hi}")
+    return tuple(int(v) for v in values)
+
+
 def _choices(name: str, values, allowed: Sequence[str] | None) -> tuple[str, ...]:
     if isinstance(values, str):
         values = (values,)
@@ -73,12 +90,17 @@ def _choices(name: str, values, allowed: Sequence[str] | None) -> tuple[str, ...
 
 class Space:
     """Base of all spaces. Subclasses define :meth:`_arch_params`, :meth:`_arch_decode` and
-    :meth:`_arch_grid`; precision and power mode are added here."""
+    :meth:`_arch_grid`; precision, batch and power mode are added here. ``batches``: images per
+    inference call (default ``(1,)``; a server or a multi-camera Jetson searches e.g.
+    ``(1, 8, 32)``): a dimension of its own only when there is more than one value, so batch-1
+    spaces keep their parameters and stored studies their names."""
 
     kind: str = "space"
 
-    def __init__(self, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None, name: str | None = None):
+    def __init__(self, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None, name: str | None = None,
+                 batches: Sequence[int] = (1,)):  # fmt: skip
         self.precisions = _choices(f"{type(self).__name__}(precisions)", precisions, PRECISIONS)
+        self.batches = _batches(f"{type(self).__name__}(batches)", batches)
         self.modes = None if modes is None else _choices(f"{type(self).__name__}(modes)", modes, None)
         self.name = name or self.kind
 
@@ -108,34 +130,37 @@ class Space:
         """Optuna distributions of every parameter (architecture, ``precision``, ``mode``)."""
         from optuna.distributions import CategoricalDistribution
 
-        return {
-            **self._arch_params(),
-            "precision": CategoricalDistribution(self.precisions),
-            "mode": CategoricalDistribution(self.mode_names(profile)),
-        }
+        out = {**self._arch_params(), "precision": CategoricalDistribution(self.precisions)}
+        if self.batches != (1,):
+            out["batch"] = CategoricalDistribution(self.batches)
+        out["mode"] = CategoricalDistribution(self.mode_names(profile))
+        return out
 
     def decode(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A design point (family, width, depth, resolution, precision, mode, ...) from parameters."""
+        """A design point (family, width, depth, resolution, precision, batch, mode, ...) from parameters."""
         point = self._arch_decode(params)
         point["precision"] = params["precision"]
+        point["batch"] = int(params.get("batch", self.batches[0]))
         point["mode"] = params["mode"]
         point["space"] = self.name
         return point
 
     def grid(self, profile: HardwareProfile) -> pd.DataFrame:
-        """Every design point of the discretised space, one row each (architecture × precision × mode)."""
+        """Every design point of the discretised space, one row each (architecture × precision × batch × mode)."""
         arch = self._arch_grid()
-        combos = pd.DataFrame(list(itertools.product(self.precisions, self.mode_names(profile))), columns=["precision", "mode"])
+        combos = pd.DataFrame(list(itertools.product(self.precisions, self.batches, self.mode_names(profile))),
+                              columns=["precision", "batch", "mode"])  # fmt: skip
         out = arch.merge(combos, how="cross")
         out["space"] = self.name
         return out
 
     def size(self, profile: HardwareProfile) -> int:
-        return len(self._arch_grid()) * len(self.precisions) * len(self.mode_names(profile))
+        return len(self._arch_grid()) * len(self.precisions) * len(self.batches) * len(self.mode_names(profile))
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "precisions": list(self.precisions),
-                "modes": None if self.modes is None else list(self.modes), **self._arch_dict()}  # fmt: skip
+                "modes": None if self.modes is None else list(self.modes),
+                **({"batches": list(self.batches)} if self.batches != (1,) else {}), **self._arch_dict()}  # fmt: skip
 
     def __or__(self, other: Space) -> UnionSpace:
         left = list(self.spaces) if isinstance(self, UnionSpace) else [self]
@@ -183,8 +208,9 @@ class EfficientNetSpace(Space):
         precisions: Sequence[str] = PRECISIONS,
         modes: Sequence[str] | None = None,
         name: str | None = None,
+        batches: Sequence[int] = (1,),
     ) -> None:
-        super().__init__(precisions=precisions, modes=modes, name=name)
+        super().__init__(precisions=precisions, modes=modes, name=name, batches=batches)
         self.compound = phi is not None
         if self.compound:
             lo, hi = _range("EfficientNetSpace(phi)", phi)
@@ -260,9 +286,11 @@ class MobileNetSpace(Space):
         precisions: Sequence[str] = PRECISIONS,
         modes: Sequence[str] | None = None,
         name: str | None = None,
+        batches: Sequence[int] = (1,),
     ) -> None:
         self.families = _choices("MobileNetSpace(families)", families, MOBILENET_FAMILIES)
-        super().__init__(precisions=precisions, modes=modes, name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]))
+        super().__init__(precisions=precisions, modes=modes, name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]),
+                         batches=batches)  # fmt: skip
         self.widths, self.width_step = _range("MobileNetSpace(widths)", widths), float(width_step)
         self.resolutions, self.resolution_step = _range("MobileNetSpace(resolutions)", resolutions), int(resolution_step)
         self._w = _steps("MobileNetSpace(widths)", *self.widths, width_step, WIDTH_RANGE)
@@ -307,6 +335,7 @@ class UnionSpace(Space):
         self.spaces = spaces
         self.name = name or "+".join(names)
         self.precisions = tuple(dict.fromkeys(p for s in spaces for p in s.precisions))
+        self.batches = tuple(dict.fromkeys(b for s in spaces for b in s.batches))
         self.modes = None
 
     def member(self, name: str) -> Space:
@@ -358,10 +387,12 @@ def space_from_dict(doc: dict) -> Space:
 SPACE_NAMES = ("efficientnet", *MOBILENET_FAMILIES, "mobilenet", "all")
 
 
-def named_space(name: str, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None) -> Space:
+def named_space(name: str, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None,
+                batches: Sequence[int] = (1,)) -> Space:  # fmt: skip
     """The default space for a name: ``efficientnet`` (compound scaling, φ −2…4 in steps of
-    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet)."""
-    kw = {"precisions": precisions, "modes": modes}
+    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet);
+    ``batches`` as :class:`Space`."""
+    kw = {"precisions": precisions, "modes": modes, "batches": batches}
     if name == "efficientnet":
         return EfficientNetSpace(**kw)
     if name in MOBILENET_FAMILIES:
