@@ -52,7 +52,8 @@ FUSED_NETWORKS = (efficientnet_preset("b0", precision="fp16"), mobilenet("mobile
 
 @dataclasses.dataclass(frozen=True)
 class CpuRun:
-    """One ONNX Runtime timing of the CPU path, with the fields calibration reads."""
+    """One timing with the fields calibration reads: an ONNX Runtime run of the CPU path, or a
+    GPU run read back from ``--runs-jsonl``."""
 
     spec: ArchSpec
     batch: int
@@ -70,6 +71,31 @@ def _progress(step: int, total: int, label: str) -> None:
     print(f"  [{step}/{total}] {label}", flush=True)
 
 
+def _run_record(m) -> dict:
+    return {"spec": m.spec.to_dict(), "batch": int(m.batch), "round_medians_ms": list(m.round_medians_ms),
+            "energy_mj": m.energy_mj, "backend": m.backend, "runtime_version": m.runtime_version,
+            "device_name": getattr(m, "device_name", ""), "execution": getattr(m, "execution", ""),
+            "precision": m.precision, "meter": m.meter, "idle_power_w": getattr(m, "idle_power_w", None),
+            "peak_power_w": getattr(m, "peak_power_w", None), "avg_power_w": getattr(m, "avg_power_w", None),
+            "latency_p50_ms": getattr(m, "latency_p50_ms", None), "throughput_fps": getattr(m, "throughput_fps", None),
+            "compile_s": getattr(m, "compile_s", None), "energy_window_s": getattr(m, "energy_window_s", None)}  # fmt: skip
+
+
+def _read_runs(path: str) -> list[CpuRun]:
+    keep = {f.name for f in dataclasses.fields(CpuRun)}
+    out = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            rec = {k: v for k, v in rec.items() if k in keep}
+            rec["spec"] = ArchSpec(**rec["spec"])
+            rec["round_medians_ms"] = tuple(rec["round_medians_ms"])
+            out.append(CpuRun(**rec))
+    if not out:
+        raise SystemExit(f"gpu_fidelity: {path} holds no runs")
+    return out
+
+
 def _profile_for(device: str) -> str:
     name = device.upper()
     if "H200" in name:
@@ -79,7 +105,7 @@ def _profile_for(device: str) -> str:
     raise SystemExit(f"gpu_fidelity: no shipped profile for GPU {device!r}; pass --profile NAME")
 
 
-def _cpu_runs(specs, batches, runs: int, rounds: int) -> list[CpuRun]:
+def _cpu_runs(specs, batches, runs: int, rounds: int, progress=_progress) -> list[CpuRun]:
     import onnxruntime as ort
 
     from edgespace.runners import export_many
@@ -99,7 +125,7 @@ def _cpu_runs(specs, batches, runs: int, rounds: int) -> list[CpuRun]:
             out.append(CpuRun(dataclasses.replace(spec, batch=b), b, stats["round_medians_ms"],
                               runtime_version=f"onnxruntime {ort.__version__}"))  # fmt: skip
             step += 1
-            _progress(step, total, out[-1].spec.short_name())
+            progress(step, total, out[-1].spec.short_name(), out[-1])
     return out
 
 
@@ -153,17 +179,36 @@ def main(argv=None) -> int:
     ap.add_argument("--fused-check", type=int, default=0, metavar="N",
                     help="also time N published networks fused (torch.compile) at batch 1 (GPU path; <= 3)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs-jsonl", default=None, metavar="FILE",
+                    help="append every measurement to FILE as it is taken (a run cut short keeps them)")
+    ap.add_argument("--from-runs", default=None, metavar="FILE",
+                    help="no measuring: calibrate and report from a --runs-jsonl file (e.g. GPU runs, anywhere)")
     args = ap.parse_args(argv)
     n = args.networks if args.networks is not None else (10 if args.quick else 32)
     if not 10 <= n <= 40:
         ap.error(f"--networks {n}: allowed: 10 to 40 (the held-out report needs 10; the issue allows 40)")
     reason = cuda_unavailable_reason()
-    gpu = reason is None and not args.cpu
+    gpu = reason is None and not args.cpu and args.from_runs is None
     batches = [int(b) for b in (args.batches or ("1,32" if gpu else "1,4")).split(",")]
     t0 = time.perf_counter()
     doc: dict = {"format": FORMAT, "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                  "path": "gpu" if gpu else "cpu", "networks": n, "batches": batches, "targets": TARGETS}  # fmt: skip
-    if gpu:
+    sink = open(args.runs_jsonl, "a") if args.runs_jsonl else None  # noqa: SIM115 - closed below
+
+    def progress(step: int, total: int, label: str, m=None) -> None:
+        _progress(step, total, label)
+        if sink is not None and m is not None:
+            sink.write(json.dumps(_run_record(m), default=float) + "\n")
+            sink.flush()
+
+    if args.from_runs is not None:
+        runs = _read_runs(args.from_runs)
+        batches = sorted({r.batch for r in runs}) if args.batches is None else batches
+        profile = args.profile or (_profile_for(runs[0].device_name) if runs[0].device_name != "cpu" else "host")
+        doc.update(path="from-runs", runs_file=args.from_runs, backend=runs[0].backend, device=runs[0].device_name,
+                   precision=runs[0].precision, execution=runs[0].execution, runtime=runs[0].runtime_version,
+                   batches=batches, networks=len({dataclasses.replace(r.spec, batch=1) for r in runs}))  # fmt: skip
+    elif gpu:
         import torch
 
         device = torch.cuda.get_device_name(0)
@@ -172,20 +217,20 @@ def main(argv=None) -> int:
         print(f"GPU path: {device}, {n} networks x batches {batches}, {args.precision}, "
               f"{'compiled' if args.compile else 'unfused CUDA graphs'}; profile {profile}", flush=True)  # fmt: skip
         runs, idle_w = collect_gpu(specs, batches=batches, precision=args.precision, compile=args.compile,
-                                   runs=60 if args.quick else 200, progress=_progress)  # fmt: skip
+                                   runs=60 if args.quick else 200, progress=progress)  # fmt: skip
         doc.update(backend="torch-cuda", device=device, precision=args.precision, idle_power_w=idle_w,
                    execution=runs[0].execution, runtime=runs[0].runtime_version)  # fmt: skip
-        if args.fused_check:
-            doc["fused_check"] = _fused_check(profile, min(3, args.fused_check))
     else:
         profile = args.profile or "host"
         specs = draw_specs(n, cover=True, seed=args.seed, families=("mobilenetv3_small", "mobilenetv2"),
                            ranges=CPU_RANGES)  # fmt: skip
         print(f"CPU path ({reason or '--cpu'}): {n} networks x batches {batches} on ONNX Runtime; profile {profile}",
               flush=True)  # fmt: skip
-        runs = _cpu_runs(specs, batches, runs=6 if args.quick else 30, rounds=3)
+        runs = _cpu_runs(specs, batches, runs=6 if args.quick else 30, rounds=3, progress=progress)
         doc.update(backend="onnxruntime", device="cpu", precision="fp32", idle_power_w=None,
                    execution=runs[0].execution, runtime=runs[0].runtime_version, gpu_unavailable_reason=reason)  # fmt: skip
+    if sink is not None:
+        sink.close()
     measure_s = time.perf_counter() - t0
     cal = calibrate_gpu(profile, runs, note="benchmarks/gpu_fidelity.py")
     doc.update(profile=profile, **_summary(cal, batches), report=cal.report, provenance=cal.provenance,
@@ -204,7 +249,12 @@ def main(argv=None) -> int:
             line += (f" | energy/image within ±15% {e['held_out']['within_15pct']:.0%} "
                      f"(uncalibrated {e['uncalibrated']['within_15pct']:.0%}, MAPE {e['uncalibrated']['mape_pct']:.0f}%)")  # fmt: skip
         print(line)
-    print(f"meets: {doc['meets']}\nwrote {args.out} ({doc['timing_s']['total']:.0f} s)")
+    print(f"meets: {doc['meets']}\nwrote {args.out} ({doc['timing_s']['total']:.0f} s)", flush=True)
+    if gpu and args.fused_check:  # after the figures are safe on disk: compiling takes tens of seconds each
+        doc["fused_check"] = _fused_check(profile, min(3, args.fused_check))
+        doc["timing_s"]["total"] = time.perf_counter() - t0
+        Path(args.out).write_text(json.dumps(doc, indent=1, default=float))
+        print(f"rewrote {args.out} with the fused check ({doc['timing_s']['total']:.0f} s)")
     return 0
 
 

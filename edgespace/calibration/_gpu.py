@@ -2,10 +2,11 @@
 
 A CUDA graph or a TensorRT engine gives one time per call, not per kernel, so the GPU model is
 fitted to whole networks. For each network the uncalibrated profile's layer breakdown
-(:func:`~edgespace.estimate` with ``layers``) gives five features: the roofline time of the
+(:func:`~edgespace.estimate` with ``layers``) gives six features: the roofline time of the
 dense convolutions (conv, pointwise, linear), of the depthwise convolutions and of the
-element-wise kernels (bn, act, pool, mul, add that the fusion rule leaves unfused), the number of
-kernels, and 1. Latency per call is a non-negative combination of them (``scipy.optimize.nnls``
+element-wise kernels (bn, act, pool, mul, add that the fusion rule leaves unfused), the bytes
+an unfused runtime moves for the bn/act tails the profile fuses away (zero weight when the
+runtime fuses), the number of kernels, and 1. Latency per call is a non-negative combination of them (``scipy.optimize.nnls``
 on relative errors, so small and large networks weigh alike): the weights are how far the
 measured GPU is from the profile's efficiency per kind of work, what one kernel costs, and the
 per-call overhead. Energy per call is a non-negative combination of the (calibrated) latency —
@@ -47,7 +48,7 @@ __all__ = [
 ]  # fmt: skip
 
 GPU_FORMAT = "edgespace-gpu-calibration/1"
-LATENCY_FEATURES = ("t_dense_ms", "t_depthwise_ms", "t_elementwise_ms", "kernels", "call")
+LATENCY_FEATURES = ("t_dense_ms", "t_depthwise_ms", "t_elementwise_ms", "fused_tail_gbyte", "kernels", "call")
 ENERGY_FEATURES = ("latency_ms", "gflop", "gbyte")
 _DENSE = ("conv", "pointwise", "linear")
 
@@ -57,8 +58,11 @@ def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
     latency (ms per call) and energy (mJ per image)."""
     from edgespace.cost import estimate
 
+    from edgespace._layer_table import layer_table
+
     e = estimate(spec, profile, mode)
     layers = e.layers
+    table = layer_table(spec)
     active = (layers["bound"] != "fused").to_numpy()
     t = (layers["time_ms"] - layers["dispatch_ms"]).to_numpy()
     op = layers["op"].to_numpy()
@@ -69,6 +73,9 @@ def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
         "t_dense_ms": float(t[dense].sum()),
         "t_depthwise_ms": float(t[dw].sum()),
         "t_elementwise_ms": float(t[elem].sum()),
+        # The bn/act tails the profile fuses into their conv: an unfused runtime (eager kernels in a
+        # CUDA graph) reads and writes each of those tensors once more; a fusing one does not.
+        "fused_tail_gbyte": float(2 * table["output_bytes"].to_numpy()[~active & np.isin(op, ("bn", "act"))].sum()) / 1e9,
         "kernels": float((active & (op != "reshape")).sum()),
         "call": 1.0,
         "gflop": float(layers["ops"].sum()) / 1e9,
@@ -255,7 +262,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
 def calibrate_gpu(profile, measurements, *, mode: str | None = None, note: str = "") -> GpuCalibration:
     """Fit the per-batch GPU latency (and energy) model to ``measurements`` (Measurements of
     ``torch-cuda`` or ``tensorrt`` runs, or any with ``spec``, round medians and ``energy_mj`` per
-    image) for ``profile`` (a name or :class:`~edgespace.HardwareProfile`); at least five
+    image) for ``profile`` (a name or :class:`~edgespace.HardwareProfile`); at least six
     networks per batch, ten for a held-out report."""
     from edgespace.profiles import HardwareProfile, load_profile
 
@@ -302,7 +309,7 @@ def collect_gpu(specs, *, batches=(1, 32), backend: str = "torch-cuda", precisio
                 energy_min_s: float = 2.0, progress=None) -> tuple[list, float | None]:  # fmt: skip
     """Measure every spec at every batch on a GPU backend (``torch-cuda`` or ``tensorrt``): a
     list of Measurements, and the board's idle power measured once before them (W, None without
-    NVML). Each module is built once and timed at each batch; ``progress(step, total, label)``
+    NVML). Each module is built once and timed at each batch; ``progress(step, total, label, m)``
     after each measurement."""
     import dataclasses
     import gc
@@ -334,7 +341,7 @@ def collect_gpu(specs, *, batches=(1, 32), backend: str = "torch-cuda", precisio
             out.append(m)
             step += 1
             if progress is not None:
-                progress(step, total, m.spec.short_name())
+                progress(step, total, m.spec.short_name(), m)
         del model
         gc.collect()
         try:

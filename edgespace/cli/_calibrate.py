@@ -95,7 +95,7 @@ def _run_gpu(args) -> int:
                        precision="fp16")  # fmt: skip
     runs, idle_w = collect_gpu(specs, batches=batches, backend=args.backend, precision=args.precision,
                                compile=args.compile,
-                               progress=None if args.json else lambda i, n, s: print(f"  [{i}/{n}] {s}", flush=True))  # fmt: skip
+                               progress=None if args.json else lambda i, n, s, *_: print(f"  [{i}/{n}] {s}", flush=True))  # fmt: skip
     cal = calibrate_gpu(base, runs, note=f"edgespace calibrate --backend {args.backend}")
     cal.provenance["idle_power_w"] = idle_w
     out = args.out if args.out is not None else default_calibration_path(f"{base.name}-{args.backend}", None)
