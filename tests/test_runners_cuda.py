@@ -13,6 +13,7 @@ import pytest
 
 import edgespace as es
 from edgespace import ArchSpec, SpecError, UnavailableError
+from edgespace.layers import CONV_OPS
 from edgespace.meters import MeterInitError, NullMeter, NvmlMeter, get_meter
 from edgespace.runners import confirm, get_runner, list_runners
 from edgespace.runners._timing import (
@@ -117,8 +118,9 @@ def test_time_calls_runs_mode_rounds_and_statistics():
 
 def test_time_calls_keeps_whole_rounds_until_the_energy_window_is_long_enough():
     run = time_calls(_sleeper(0.004), WallTimer(), warmup=0, runs=4, rounds=2, min_s=0.06)
-    assert len(run.latency_ms) % 4 == 0 and len(run.latency_ms) >= 12
-    assert run.chunk_end_s[-1] >= 0.06
+    assert len(run.latency_ms) % 4 == 0 and len(run.latency_ms) >= 8  # whole sets of 2 rounds x 2 calls
+    set_ends = run.chunk_end_s[1::2]
+    assert set_ends[-1] >= 0.06 and (len(set_ends) == 1 or set_ends[-2] < 0.06)  # stops once long enough
     assert len(np.unique(run.round_of_call)) == len(run.latency_ms) // 2
 
 
@@ -126,7 +128,7 @@ def test_time_calls_duration_mode_and_throughput_windows():
     run = time_calls(_sleeper(0.003), WallTimer(), warmup=1, duration_s=2.2, runs=None, chunk_s=0.03)
     assert run.chunk_end_s[-1] >= 2.2
     series, peak, sustained = throughput_windows(run, images_per_call=8, window_s=1.0)
-    assert len(series) == 2 and series[-1][0] == pytest.approx(run.chunk_end_s[-1])
+    assert len(series) == int(run.chunk_end_s[-1] // 1.0) >= 2 and series[-1][0] == pytest.approx(run.chunk_end_s[-1])
     images = sum(f * (series[0][0]) for _, f in series)
     assert images == pytest.approx(len(run.latency_ms) * 8, rel=1e-9)
     assert peak >= sustained > 0
@@ -179,7 +181,7 @@ def test_measure_module_cpu_duration_run():
     pytest.importorskip("torch")
     m = measure_module(es.build(TINY), TINY, device="cpu", duration_s=1.2, warmup=1, rounds=3)
     assert m.duration_s >= 1.2 and m.throughput_series and m.peak_fps >= m.sustained_fps > 0
-    assert m.rounds == 3
+    assert m.rounds == min(3, m.runs)  # a duration run is split into rounds of consecutive calls
 
 
 def test_measurement_field_names_follow_the_agreed_rename():
@@ -239,7 +241,7 @@ def test_tensorrt_layer_times_map_to_layer_rows():
     assert prof.nodes[3].time_us == pytest.approx(0.01 * 4 * 2 * 1e3)
     table = es.layer_table(TINY)
     mapped = map_nodes(list(prof.nodes), table)
-    conv_rows = set(np.flatnonzero(table["op"].isin(es.layers.CONV_OPS).to_numpy()))
+    conv_rows = set(np.flatnonzero(table["op"].isin(CONV_OPS).to_numpy()))
     assert conv_rows <= {i for r in mapped["rows"] for i in r}
     with pytest.raises(Exception, match="no layer times"):
         LayerTimeRecorder().node_profile()
@@ -266,3 +268,13 @@ def test_tensorrt_calibration_batches_and_engine_cache_key(tmp_path):
               engine_cache_path(onnx, "int8", 1, key, calibration_digest="d2", cache_dir=tmp_path)}  # fmt: skip
     assert len(others) == 5 and a not in others
     assert a.name == "mobilenetv3_small_w0.35_d1_r64_abc_fp16_b1_nvidia-h200-sm90-trt10.13.engine"
+
+
+def test_inductor_cache_goes_to_the_edgespace_cache(monkeypatch, tmp_path):
+    from edgespace.runners.torch_cuda import _inductor_cache
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("EDGESPACE_CACHE_DIR", str(tmp_path))
+    assert _inductor_cache() == str(tmp_path / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert _inductor_cache() == str(tmp_path / "mine")  # the user's choice wins
