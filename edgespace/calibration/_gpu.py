@@ -2,11 +2,12 @@
 
 A CUDA graph or a TensorRT engine gives one time per call, not per kernel, so the GPU model is
 fitted to whole networks. For each network the uncalibrated profile's layer breakdown
-(:func:`~edgespace.estimate` with ``layers``) gives six features: the roofline time of the
+(:func:`~edgespace.estimate` with ``layers``) gives seven features: the roofline time of the
 dense convolutions (conv, pointwise, linear), of the depthwise convolutions and of the
 element-wise kernels (bn, act, pool, mul, add that the fusion rule leaves unfused), the bytes
-an unfused runtime moves for the bn/act tails the profile fuses away (zero weight when the
-runtime fuses), the number of kernels, and 1. Latency per call is a non-negative combination of them (``scipy.optimize.nnls``
+an unfused runtime moves for the bn/act tails the profile fuses away, the number of kernels of
+the fused graph and of the eager one (every bn and act its own kernel; a fusing runtime gets
+zero weight on these two), and 1. Latency per call is a non-negative combination of them (``scipy.optimize.nnls``
 on relative errors, so small and large networks weigh alike): the weights are how far the
 measured GPU is from the profile's efficiency per kind of work, what one kernel costs, and the
 per-call overhead. Energy per call is a non-negative combination of the (calibrated) latency —
@@ -48,7 +49,8 @@ __all__ = [
 ]  # fmt: skip
 
 GPU_FORMAT = "edgespace-gpu-calibration/1"
-LATENCY_FEATURES = ("t_dense_ms", "t_depthwise_ms", "t_elementwise_ms", "fused_tail_gbyte", "kernels", "call")
+LATENCY_FEATURES = ("t_dense_ms", "t_depthwise_ms", "t_elementwise_ms", "fused_tail_gbyte", "kernels", "eager_kernels",
+                    "call")  # fmt: skip
 ENERGY_FEATURES = ("latency_ms", "gflop", "gbyte")
 _DENSE = ("conv", "pointwise", "linear")
 
@@ -77,6 +79,8 @@ def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
         # CUDA graph) reads and writes each of those tensors once more; a fusing one does not.
         "fused_tail_gbyte": float(2 * table["output_bytes"].to_numpy()[~active & np.isin(op, ("bn", "act"))].sum()) / 1e9,
         "kernels": float((active & (op != "reshape")).sum()),
+        # an eager runtime launches every bn and act as a kernel of its own (SE blocks: 6 instead of 4)
+        "eager_kernels": float((op != "reshape").sum()),
         "call": 1.0,
         "gflop": float(layers["ops"].sum()) / 1e9,
         "gbyte": float(layers["bytes"].sum()) / 1e9,
@@ -262,7 +266,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
 def calibrate_gpu(profile, measurements, *, mode: str | None = None, note: str = "") -> GpuCalibration:
     """Fit the per-batch GPU latency (and energy) model to ``measurements`` (Measurements of
     ``torch-cuda`` or ``tensorrt`` runs, or any with ``spec``, round medians and ``energy_mj`` per
-    image) for ``profile`` (a name or :class:`~edgespace.HardwareProfile`); at least six
+    image) for ``profile`` (a name or :class:`~edgespace.HardwareProfile`); at least seven
     networks per batch, ten for a held-out report."""
     from edgespace.profiles import HardwareProfile, load_profile
 
