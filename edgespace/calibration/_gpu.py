@@ -58,9 +58,8 @@ _DENSE = ("conv", "pointwise", "linear")
 def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
     """The uncalibrated profile's estimate of ``spec`` split into the model's features, plus its
     latency (ms per call) and energy (mJ per image)."""
-    from edgespace.cost import estimate
-
     from edgespace._layer_table import layer_table
+    from edgespace.cost import estimate
 
     e = estimate(spec, profile, mode)
     layers = e.layers
