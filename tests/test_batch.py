@@ -215,3 +215,14 @@ def test_search_samples_the_batch_dimension():
     assert set(trials["params_batch"]) == set(trials["batch"])
     front = result.pareto_front()
     assert len(front) >= 1 and "batch" in front.columns
+
+
+def test_cli_batch_options_reject_bad_values(capsys):
+    from edgespace.cli import main
+
+    assert main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "1,x", "--trials", "5"]) == 2
+    assert "--batches '1,x': allowed: comma-separated integers 1 to 4096" in capsys.readouterr().err
+    assert main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "0", "--trials", "5"]) == 2
+    assert "batches" in capsys.readouterr().err
+    assert main(["estimate", "--profile", "nvidia-h200", "--family", "mobilenetv2", "--batch", "5000"]) == 2
+    assert "ArchSpec.batch=5000 is out of range" in capsys.readouterr().err

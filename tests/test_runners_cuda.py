@@ -38,13 +38,6 @@ def _has_cuda() -> bool:
     return cuda_unavailable_reason() is None
 
 
-def _field(m, new: str):
-    """A Measurement value by its agreed (new) name, whichever name this tree's class uses."""
-    from edgespace.runners.torch_cuda import _RENAMED
-
-    return getattr(m, new) if hasattr(m, new) else getattr(m, _RENAMED[new])
-
-
 # --- unavailable here -----------------------------------------------------------------------------
 
 
@@ -162,8 +155,8 @@ def test_measure_module_cpu_path_real_module():
     assert isinstance(m, CudaMeasurement)
     assert m.spec == dataclasses.replace(TINY, batch=2) and m.batch == 2 and m.backend == "torch-cuda"
     assert m.runs == 6 and m.rounds == 3 and m.execution == "eager"
-    assert _field(m, "latency_p50_ms") <= _field(m, "latency_p99_ms")
-    assert _field(m, "latency_robust_ms") == min(m.round_medians_ms)
+    assert m.latency_p50_ms <= m.latency_p99_ms
+    assert m.latency_robust_ms == min(m.round_medians_ms)
     # images per second: two images per call
     assert m.throughput_fps == pytest.approx(2 * 1e3 / np.mean(m.round_medians_ms), rel=1.0)
     assert m.energy_mj is None and m.energy_unavailable_reason and m.idle_power_w is None
@@ -184,22 +177,22 @@ def test_measure_module_cpu_duration_run():
     assert m.rounds == min(3, m.runs)  # a duration run is split into rounds of consecutive calls
 
 
-def test_measurement_field_names_follow_the_agreed_rename():
+def test_measurement_takes_the_fields_and_leaves_out_derived_names():
     from edgespace.runners.torch_cuda import _measurement
 
-    base = {"spec": TINY, "backend": "torch-cuda", "provider": "x", "precision": "fp16", "threads": 1, "warmup": 1, "runs": 1,
-                "rounds": 1, "latency_p50_ms": 1.0, "latency_p90_ms": 2.0, "latency_p99_ms": 3.0, "latency_mean_ms": 1.5,
-                "latency_min_ms": 0.5, "latency_robust_ms": 0.9, "latency_spread_pct": 0.0, "throughput_fps": 1000.0,
-                "peak_activation_bytes": 123}  # fmt: skip
+    base = {"spec": TINY, "backend": "torch-cuda", "provider": "x", "precision": "fp16", "threads": 1, "warmup": 1,
+            "runs": 1, "rounds": 1, "latency_p50_ms": 1.0, "latency_p90_ms": 2.0, "latency_p99_ms": 3.0,
+            "latency_mean_ms": 1.5, "latency_min_ms": 0.5, "latency_robust_ms": 0.9, "latency_spread_pct": 0.0,
+            "throughput_fps": 1000.0, "peak_activation_bytes": 123, "energy_mj": 7.0, "energy_per_inference_mj": 7.0}  # fmt: skip
     m = _measurement(**base)
-    assert _field(m, "latency_p90_ms") == 2.0 and _field(m, "latency_robust_ms") == 0.9
-    assert _field(m, "peak_activation_bytes") == 123
+    assert m.latency_p90_ms == 2.0 and m.latency_robust_ms == 0.9 and m.peak_activation_bytes == 123
+    assert m.energy_mj == 7.0  # the Measurement's per-inference property (per image at batch > 1)
 
 
 @pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA device")
 def test_torch_cuda_on_a_gpu():  # pragma: no cover - runs where a GPU is
     m = confirm(TINY, backend="torch-cuda", precision="fp16", batch=4, runs=50, compile=False)
-    assert m.execution.startswith("cuda-graph") and m.batch == 4 and _field(m, "latency_p50_ms") > 0
+    assert m.execution.startswith("cuda-graph") and m.batch == 4 and m.latency_p50_ms > 0
 
 
 # --- TensorRT ---------------------------------------------------------------------------------------

@@ -60,19 +60,6 @@ __all__ = [
 #: Precisions the torch runner computes in (bf16 is a GPU precision the analytic specs lack).
 TORCH_PRECISIONS = ("fp32", "fp16", "bf16")
 
-#: Measurement field names agreed for the rename (units last) → the names the Measurement in
-#: this tree may still use. Whichever the Measurement class has is filled, so the runner works
-#: before and after the rename lands without an edit.
-_RENAMED = {
-    "latency_p50_ms": "latency_ms_p50",
-    "latency_p90_ms": "latency_ms_p90",
-    "latency_p99_ms": "latency_ms_p99",
-    "latency_mean_ms": "latency_ms_mean",
-    "latency_min_ms": "latency_ms_min",
-    "latency_robust_ms": "latency_ms_robust",
-    "peak_activation_bytes": "peak_memory_bytes",
-}
-
 MEMORY_SOURCE = ("torch CUDA caching allocator: torch.cuda.max_memory_allocated over one eager forward pass "
                  "minus the memory allocated before it (live activations + cuDNN workspace; weights and "
                  "input excluded)")  # fmt: skip
@@ -107,14 +94,10 @@ class CudaMeasurement(Measurement):
 
 
 def _measurement(**values) -> CudaMeasurement:
+    """A CudaMeasurement from the values given, leaving out derived names that are properties on
+    a Measurement (``energy_mj`` is ``energy_per_inference_mj``)."""
     names = {f.name for f in dataclasses.fields(CudaMeasurement)}
-    kwargs = {}
-    for key, value in values.items():
-        if key not in names and _RENAMED.get(key) in names:
-            key = _RENAMED[key]
-        if key in names:
-            kwargs[key] = value
-    return CudaMeasurement(**kwargs)
+    return CudaMeasurement(**{k: v for k, v in values.items() if k in names})
 
 
 def cuda_unavailable_reason() -> str | None:
