@@ -271,3 +271,14 @@ def test_inductor_cache_goes_to_the_edgespace_cache(monkeypatch, tmp_path):
     assert _inductor_cache() == str(tmp_path / "inductor")
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
     assert _inductor_cache() == str(tmp_path / "mine")  # the user's choice wins
+
+
+def test_tensorrt_builds_from_the_cached_fp32_onnx_file(tmp_path):
+    """TensorRT's input is the batch-1 fp32 export (dynamic batch), whatever the precision and
+    batch asked for: its builder makes the fp16/int8 engine. Exported for real here."""
+    from edgespace.runners import cached_onnx_path
+    from edgespace.runners.tensorrt import TensorRTRunner
+
+    path, notes = TensorRTRunner().prepare_input(dataclasses.replace(TINY, batch=4), "int8", cache_dir=tmp_path)
+    assert Path(path) == cached_onnx_path(TINY, tmp_path) and Path(path).is_file()
+    assert notes[-1] == "TensorRT builds the int8 engine from the fp32 ONNX file"
