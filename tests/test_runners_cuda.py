@@ -282,3 +282,43 @@ def test_tensorrt_builds_from_the_cached_fp32_onnx_file(tmp_path):
     path, notes = TensorRTRunner().prepare_input(dataclasses.replace(TINY, batch=4), "int8", cache_dir=tmp_path)
     assert Path(path) == cached_onnx_path(TINY, tmp_path) and Path(path).is_file()
     assert notes[-1] == "TensorRT builds the int8 engine from the fp32 ONNX file"
+
+
+class _ConstantPowerMeter:
+    """A device drawing exactly 10 W: its cumulative counter is 10 W × elapsed time (mJ)."""
+
+    name = "constant-10w"
+    domain = "gpu-board"
+
+    def __new__(cls):
+        from edgespace.meters import PowerMeter
+
+        class Meter(PowerMeter):
+            name, domain = cls.name, cls.domain
+
+            @classmethod
+            def is_available(cls) -> bool:
+                return True
+
+            def _read_mj(self) -> float:
+                return time.perf_counter() * 10.0 * 1e3
+
+        return Meter()
+
+
+def test_energy_window_counts_only_the_timed_calls_and_idle_is_apart():
+    from edgespace.runners.torch_cuda import timed_and_metered
+
+    notes: list = []
+    fields = timed_and_metered(_sleeper(0.005), WallTimer(), _ConstantPowerMeter(), batch=4, warmup=40, runs=10,
+                               duration_s=None, rounds=2, idle_s=0.1, energy_min_s=0.2, notes=notes)  # fmt: skip
+    assert fields["idle_power_w"] == pytest.approx(10.0, rel=0.05)
+    assert fields["energy_window_s"] >= 0.2 and fields["avg_power_w"] == pytest.approx(10.0, rel=0.05)
+    images = fields["runs"] * 4
+    # 10 W over the timed window only: the 40 warm-up calls (~0.2 s) are not in it
+    assert fields["energy_mj"] == pytest.approx(10.0 * fields["energy_window_s"] * 1e3 / images, rel=1e-3)
+    assert fields["energy_window_mj"] == pytest.approx(10.0 * fields["energy_window_s"] * 1e3, rel=0.01)
+    assert fields["energy_window_s"] < 0.2 + 0.2  # warm-up excluded: the window is the timed rounds
+    assert fields["energy_above_idle_mj"] == pytest.approx(0.0, abs=0.05 * fields["energy_mj"])
+    assert fields["meter_domain"] == "gpu-board" and fields["telemetry_series"] == ()
+    assert "reads energy only" in fields["telemetry_unavailable_reason"] and notes == []

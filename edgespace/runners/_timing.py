@@ -24,6 +24,7 @@ __all__ = [
     "TelemetrySampler",
     "TimedRun",
     "WallTimer",
+    "chunk_size",
     "latency_summary",
     "throughput_windows",
     "time_calls",
@@ -82,7 +83,7 @@ class TimedRun:
     notes: list[str] = field(default_factory=list)
 
 
-def _chunk_size(call, timer, target_s: float) -> int:
+def chunk_size(call, timer, target_s: float) -> int:
     """Calls per chunk so that a chunk lasts about ``target_s`` (measured on a few calls)."""
     timer.synchronize()
     t0 = time.perf_counter()
@@ -98,11 +99,12 @@ def _chunk_size(call, timer, target_s: float) -> int:
 
 
 def time_calls(call, timer, *, warmup: int = 10, runs: int | None = 100, duration_s: float | None = None,
-               rounds: int = 5, chunk_s: float = 0.05, min_s: float = 0.0) -> TimedRun:  # fmt: skip
+               rounds: int = 5, chunk_s: float = 0.05, min_s: float = 0.0, chunk_calls: int | None = None) -> TimedRun:  # fmt: skip
     """Run ``call`` ``warmup`` times, then time it: ``runs`` calls in ``rounds`` rounds (a round
     is synchronised at its end), or calls for ``duration_s`` seconds in chunks of about
-    ``chunk_s``. ``min_s``: in runs mode, keep adding whole rounds until at least this long has
-    passed (an energy window needs seconds, not milliseconds)."""
+    ``chunk_s`` (measured with a few calls first, unless ``chunk_calls`` gives the count).
+    ``min_s``: in runs mode, keep adding whole rounds until at least this long has passed (an
+    energy window needs seconds, not milliseconds)."""
     if (runs is None) == (duration_s is None):
         raise ValueError("time_calls: give exactly one of runs or duration_s")
     for _ in range(max(0, warmup)):
@@ -126,7 +128,7 @@ def time_calls(call, timer, *, warmup: int = 10, runs: int | None = 100, duratio
         lat.extend(timer.elapsed_ms(a, b) for a, b in marks)
 
     if duration_s is not None:
-        k = _chunk_size(call, timer, chunk_s)
+        k = chunk_calls if chunk_calls is not None else chunk_size(call, timer, chunk_s)
         t_start = time.perf_counter()
         while True:
             chunk(k)

@@ -42,6 +42,7 @@ from edgespace.runners._timing import (
     CudaEventTimer,
     TelemetrySampler,
     WallTimer,
+    chunk_size,
     latency_summary,
     throughput_windows,
     time_calls,
@@ -168,10 +169,15 @@ def timed_and_metered(call, timer, meter: PowerMeter, *, batch: int, warmup: int
     metered = not isinstance(meter, NullMeter)
     telemetry = getattr(meter, "telemetry", None)
     sampler = TelemetrySampler(telemetry) if telemetry is not None else None
+    # Warm-up and the chunk-size probe stay outside the energy window: it counts only timed calls.
+    for _ in range(max(0, warmup)):
+        call()
+    chunk = chunk_size(call, timer, 0.05) if duration_s is not None else None
+    timer.synchronize()
     token = meter.begin_window()
     with sampler if sampler is not None else contextlib.nullcontext():
-        run = time_calls(call, timer, warmup=warmup, runs=runs, duration_s=duration_s, rounds=rounds,
-                         min_s=energy_min_s if metered else 0.0)  # fmt: skip
+        run = time_calls(call, timer, warmup=0, runs=runs, duration_s=duration_s, rounds=rounds,
+                         min_s=energy_min_s if metered else 0.0, chunk_calls=chunk)  # fmt: skip
     window = meter.end_window(token)
     stats = latency_summary(run, rounds)
     series, peak_fps, sustained_fps = throughput_windows(run, batch) if duration_s is not None else ((), None, None)
