@@ -114,7 +114,7 @@ def _cpu_runs(specs, batches, runs: int, rounds: int, progress=_progress) -> lis
     paths = export_many(specs)
     out = []
     total, step = len(specs) * len(batches), 0
-    for spec, path in zip(specs, paths):
+    for spec, path in zip(specs, paths, strict=True):
         sess = make_session(path, 1)
         name = sess.get_inputs()[0].name
         rng = np.random.default_rng(0)

@@ -100,7 +100,7 @@ def test_gpu_energy_per_image_falls_and_throughput_rises_with_batch():
     assert (np.diff(tput) > 0).all()  # ... but moves more images per second
     assert (np.diff(energy) < 0).all()  # and the fixed costs are shared: less energy per image
     assert energy[-1] < 0.5 * energy[0]
-    for e, b in zip(ests, (1, 8, 32, 128)):
+    for e, b in zip(ests, (1, 8, 32, 128), strict=True):
         assert e.throughput_fps == pytest.approx(b / e.latency_ms * 1e3)
         assert e.fps == e.throughput_fps
         assert e.inferences_per_joule == pytest.approx(1e3 / e.energy_mj)
@@ -108,7 +108,7 @@ def test_gpu_energy_per_image_falls_and_throughput_rises_with_batch():
         assert e.peak_activation_mb == pytest.approx(b * ests[0].peak_activation_mb)
         assert e.macs == b * ests[0].macs
     # Back-to-back power is energy per call over the call's time, whatever the batch.
-    for e, b in zip(ests, (1, 8, 32, 128)):
+    for e, b in zip(ests, (1, 8, 32, 128), strict=True):
         assert e.avg_power_w == pytest.approx(e.energy_mj * b / e.latency_ms)
 
 
@@ -134,7 +134,7 @@ def test_estimate_many_batch_column_matches_estimate():
     specs.append(ArchSpec("mobilenetv3_large", 0.75, 1.0, 160, "fp32", batch=4))
     frame = estimate_many(specs, "nvidia-h100", "700W")
     assert list(frame["batch"]) == [s.batch for s in specs]
-    for spec, row in zip(specs, frame.itertuples()):
+    for spec, row in zip(specs, frame.itertuples(), strict=True):
         e = estimate(spec, "nvidia-h100")
         for col in ("latency_ms", "energy_mj", "throughput_fps", "peak_activation_mb", "fits_memory", "macs",
                     "sustained_fps", "sustained_energy_mj"):  # fmt: skip
@@ -226,3 +226,22 @@ def test_cli_batch_options_reject_bad_values(capsys):
     assert "batches" in capsys.readouterr().err
     assert main(["estimate", "--profile", "nvidia-h200", "--family", "mobilenetv2", "--batch", "5000"]) == 2
     assert "ArchSpec.batch=5000 is out of range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("profile", ["nvidia-h200", "jetson-orin-nano-8gb"])
+def test_memory_traffic_is_per_call_at_batch(profile):
+    """Each kernel moves its activations for every image of the call (and its weights once): the
+    roofline's memory time and the bytes it reports scale together with the batch."""
+    from edgespace.cost import compile_mode
+    from edgespace.profiles import load_profile
+
+    prof = load_profile(profile)
+    bw = compile_mode(prof.mode()).bandwidth_bytes_per_s
+    spec = ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp16")
+    one = estimate(spec, prof).layers
+    eight = estimate(_at(spec, 8), prof).layers
+    active = (one["bound"] != "fused").to_numpy()
+    for layers in (one, eight):
+        assert np.allclose(layers["memory_ms"].to_numpy()[active] * 1e-3 * bw, layers["bytes"].to_numpy()[active], rtol=1e-9)
+    w = estimate(spec, prof).weights_mb * 1e6
+    assert eight["bytes"].sum() == pytest.approx(8 * one["bytes"].sum() - 7 * w, rel=0.02)

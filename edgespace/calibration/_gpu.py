@@ -253,7 +253,10 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
         else:
             b["energy"] = {"unavailable": "no energy was metered for these runs"}
         rep["by_batch"][str(int(batch))] = b
-    cat = lambda pairs: (np.concatenate([p for p, _ in pairs]), np.concatenate([m for _, m in pairs]))
+
+    def cat(pairs):
+        return np.concatenate([p for p, _ in pairs]), np.concatenate([m for _, m in pairs])
+
     rep["in_sample"] = _errors(*cat(pooled["lat_in"]))
     if pooled["lat"]:
         rep["held_out_5fold"] = _errors(*cat(pooled["lat"]))

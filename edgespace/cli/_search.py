@@ -42,6 +42,8 @@ def configure(sub) -> None:
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
     p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
     p.add_argument("--batches", default="1", help="comma-separated batch sizes, images per call (default 1; e.g. 1,8,32)")
+    p.add_argument("--placements", help="comma-separated placements to search, e.g. auto,dla on Jetson Orin NX / AGX Orin "
+                   "(default: auto only, no placement dimension)")
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
     add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
     _add_run_options(p)
@@ -100,7 +102,8 @@ def _run_search(args) -> int:
         batches = [int(b) for b in _split(args.batches) or ()]
     except ValueError:
         raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
-    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes), batches=batches)
+    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes),
+                        placements=_split(args.placements), batches=batches)  # fmt: skip
     budget = budget_from_args(args, "search", profile=args.profile)
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:
@@ -126,7 +129,12 @@ def _print(result, args, seconds: float) -> int:
     n_feasible = int(complete["feasible"].sum()) if len(complete) else 0
     front = result.pareto_front()
     objectives = [o.name for o in result.objectives]
-    shown = list(dict.fromkeys([*objectives, *_SHOWN, *(["days_autonomy"] if "days_autonomy" in front.columns else [])]))
+    extra = [c for c in ("days_autonomy",) if c in front.columns]
+    if "placement" in front.columns and front["placement"].nunique() > 1:
+        extra.append("placement")
+    # how many profile inputs behind each row are estimates (every figure says where it came from)
+    extra += [c for c in ("n_estimated_inputs",) if c in front.columns]
+    shown = list(dict.fromkeys([*objectives, *_SHOWN, *extra]))
     if args.json:
         rows = front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")
         doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,

@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,10 +154,10 @@ def _evaluate_cached(ctx: _Context, points: pd.DataFrame) -> pd.DataFrame:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
         fresh = evaluate_points(points.iloc[[first[k] for k in todo]], ctx.profile, accuracy=ctx.accuracy,
                                 ambient_c=ctx.ambient_c, budget=ctx.budget)  # fmt: skip
-        for k, row in zip(todo, fresh.to_dict(orient="records")):
+        for k, row in zip(todo, fresh.to_dict(orient="records"), strict=True):
             ctx.cache[k] = row
     return pd.DataFrame([{**ctx.cache[k], **{c: v for c, v in p.items() if c not in ctx.cache[k]}}
-                         for k, p in zip(keys, points.to_dict(orient="records"))])  # fmt: skip
+                         for k, p in zip(keys, points.to_dict(orient="records"), strict=True)])  # fmt: skip
 
 
 def _tell_batch(ctx: _Context, batch: list) -> None:
