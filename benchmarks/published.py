@@ -89,14 +89,15 @@ def fit(profile_name: str, params: list[str], rows: pd.DataFrame) -> dict[str, f
 
     mode = fit_rows["mode"].iloc[0]
     engine = base["modes"][mode]["engines"][base["modes"][mode]["primary_engine"]]
-    x0 = np.log([engine[p]["value"] for p in params])
+    # a field the profile does not give yet starts from 1 (in its unit)
+    x0 = np.log([(engine.get(p) or {"value": 1.0})["value"] or 1e-3 for p in params])
 
     def residual(x):
         pred = predict(fit_rows, {profile_name: profile_with(x)})
         return np.log(pred["predicted_latency_ms"].to_numpy() / pred["published_latency_ms"].to_numpy())
 
     res = least_squares(residual, x0, diff_step=1e-3)
-    return dict(zip(params, np.exp(res.x).round(3).tolist(), strict=True))
+    return dict(zip(params, [float(f"{v:.4g}") for v in np.exp(res.x)], strict=True))
 
 
 def main(argv=None) -> int:

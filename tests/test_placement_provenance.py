@@ -76,3 +76,35 @@ def test_profiles_show_prints_every_input_with_its_kind(capsys):
     assert out.count("    [estimate] ") + out.count("    [source] ") + out.count("    [calibrated] ") == n
     assert "htp.busy_power_fraction" in out and "htp.efficiency.conv" in out and "htp.units" not in out
     assert "runs: lacks nothing; fp32 runs as fp16" in out and "[hsig] = microsoft/onnxruntime PR #20508" in out
+
+
+def _with_primary(name: str, mode: str, **fields):
+    data = load_profile(name).model_dump(mode="json")
+    m = data["modes"][mode]
+    eng = dict(m["engines"][m["primary_engine"]])
+    eng.update(fields)
+    m["engines"] = {**m["engines"], m["primary_engine"]: eng}
+    return validate_profile(data, origin=f"{name} (test)")
+
+
+def test_int8_per_operator_cost_applies_to_int8_kernels_only():
+    spec16, spec8 = ArchSpec("mobilenetv2", precision="fp16"), ArchSpec("mobilenetv2", precision="int8")
+    kernels = int((estimate(spec8, load_profile("snapdragon-8-gen-3"), "sustained").layers["bound"] != "fused").sum())
+    base = _with_primary("snapdragon-8-gen-3", "sustained", dispatch_overhead_us_int8=None)
+    cheap = _with_primary("snapdragon-8-gen-3", "sustained", dispatch_overhead_us_int8={"value": 0.0, "estimate": "test"})
+    # fp16 kernels keep dispatch_overhead_us; int8 kernels lose exactly their per-operator cost
+    assert estimate(spec16, cheap, "sustained").latency_ms == pytest.approx(estimate(spec16, base, "sustained").latency_ms)
+    d_us = base.mode("sustained").engines["htp"].dispatch_overhead_us.value
+    saved_ms = estimate(spec8, base, "sustained").latency_ms - estimate(spec8, cheap, "sustained").latency_ms
+    assert saved_ms == pytest.approx(kernels * d_us * 1e-3, rel=1e-6)
+    # the layer table shows the per-operator cost each int8 kernel paid
+    layers = estimate(spec8, load_profile("snapdragon-8-gen-3"), "sustained").layers
+    paid = layers.loc[layers["engine"] == "htp", "dispatch_ms"].max() * 1e3
+    assert paid == pytest.approx(load_profile("snapdragon-8-gen-3").mode("sustained").engines["htp"].dispatch_overhead_us_int8.value)
+
+
+def test_int8_per_operator_cost_is_shown_with_its_provenance(capsys):
+    assert main(["profiles", "show", "snapdragon-8-gen-3"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "dispatch_overhead_us_int8" in ln)
+    assert "[calibrated]" in line

@@ -10,7 +10,8 @@ s_j = f_j / f_max its clock ratio):
 * ops_r = 2·MACs (conv-like) or element operations (bn, act, pool, mul, add); fused rows 0.
 * bytes_r = (weights + inputs + outputs)·element size; fused rows 0 (see ``_graph``).
 * t_r,j = max(ops_r / (peak_e · eff_e,op · s_j), t_mem,r) + dispatch_e  (roofline, one
-  kernel per unfused row; s_j applies to rows on the primary engine). t_mem,r moves a kernel's
+  kernel per unfused row; s_j applies to rows on the primary engine; dispatch_e at the
+  precision the engine runs: an NPU's fixed per-operator time can shrink at int8). t_mem,r moves a kernel's
   activations at the engine's on-chip bandwidth when they fit its ``local_memory_mb`` and at
   DRAM bandwidth otherwise; weights likewise when all weights on the engine fit (else from
   DRAM, or over the interconnect for a discrete accelerator). Only DRAM bytes cost e_byte.
@@ -169,7 +170,7 @@ def evaluate(
         weights_on_chip, w_bytes / local_bw, w_bytes / w_dram_bw
     )
     dram_bytes = np.where(act_on_chip, 0.0, act_bytes) + np.where(weights_on_chip, 0.0, w_bytes)
-    dispatch = float(mp.dispatch_s[engine[active]].sum())
+    dispatch = float(mp.dispatch_s[engine[active], p].sum())
 
     src = pl.cross_src[:, 1]
     cross_elems = np.zeros(n)
@@ -306,7 +307,7 @@ def evaluate(
 def _layers_frame(sk, mp: ModeParams, pl: Placement, precision, t_comp, t_mem, ops, bytes_, active) -> pd.DataFrame:
     p = PRECISIONS.index(precision)
     engine_names = np.array([mp.engine_names[0], mp.engine_names[1] or ""], dtype=object)
-    dispatch = np.where(active, mp.dispatch_s[pl.engine], 0.0)
+    dispatch = np.where(active, mp.dispatch_s[pl.engine, p], 0.0)
     time_s = np.where(active, np.maximum(t_comp, t_mem) + dispatch, 0.0)
     e_op = np.nan_to_num(mp.energy_per_op_j[pl.engine, p])
     bound = np.where(~active, "fused", np.where(t_comp >= t_mem, "compute", "memory"))

@@ -246,7 +246,9 @@ class Engine(_Model):
     accelerator streams its weights over the interconnect on every inference). Without
     ``local_bandwidth_gb_s`` the on-chip memory is not modelled.
     ``dispatch_overhead_us`` is paid per operator (kernel launch), ``call_overhead_us`` once per
-    inference call. ``active_power_w`` is the engine's power at full load at that clock (the dynamic energy per
+    inference call; ``dispatch_overhead_us_int8`` (optional) replaces the per-operator cost when
+    the engine runs int8 kernels, for engines whose fixed per-operator time is measured to
+    shrink with the element size (the phone NPUs' published fp16/int8 pairs). ``active_power_w`` is the engine's power at full load at that clock (the dynamic energy per
     operation is ``active_power_w / peak``); ``dvfs_levels`` lists lower operating points the
     thermal governor may fall back to.
 
@@ -267,6 +269,7 @@ class Engine(_Model):
     peak_gops_int8: Positive | None = None
     active_power_w: Positive
     dispatch_overhead_us: NonNegative
+    dispatch_overhead_us_int8: NonNegative | None = None
     call_overhead_us: NonNegative | None = None
     local_memory_mb: Positive | None = None
     local_bandwidth_gb_s: Positive | None = None
@@ -317,6 +320,16 @@ class Engine(_Model):
     def dispatch_overhead_s(self) -> float:
         """Fixed cost per kernel launch / operator dispatch, in seconds."""
         return self.dispatch_overhead_us.value * 1e-6
+
+    def dispatch_input(self, runs_as: str | None) -> Sourced:
+        """The per-operator cost input used when the engine runs ``runs_as`` kernels."""
+        if runs_as == "int8" and self.dispatch_overhead_us_int8 is not None:
+            return self.dispatch_overhead_us_int8
+        return self.dispatch_overhead_us
+
+    def dispatch_overhead_s_for(self, runs_as: str | None) -> float:
+        """Fixed cost per operator (s) when the engine runs ``runs_as`` kernels."""
+        return self.dispatch_input(runs_as).value * 1e-6
 
     @property
     def call_overhead_s(self) -> float:
