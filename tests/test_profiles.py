@@ -45,6 +45,7 @@ EXPECTED = {
     "raspberry-pi-5": None,
     "coral-edge-tpu": None,
     "nvidia-h100": None,
+    "nvidia-h200": None,
 }
 
 

@@ -9,7 +9,7 @@ from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.archs import list_families
 
 _SHOWN = (
-    ("mode", "{}"), ("placement", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
+    ("mode", "{}"), ("placement", "{}"), ("latency_ms", "{:.3f}"), ("throughput_fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
     ("time_to_throttle_s", "{:.0f}"), ("energy_mj", "{:.2f}"), ("sustained_energy_mj", "{:.2f}"),
     ("avg_power_w", "{:.2f}"), ("peak_activation_mb", "{:.2f}"), ("total_memory_mb", "{:.2f}"),
     ("fits_memory", "{}"), ("n_fallback_ops", "{}"), ("n_estimated_inputs", "{}"),
@@ -25,6 +25,7 @@ def configure(sub) -> None:
     p.add_argument("--depth", type=float, default=1.0)
     p.add_argument("--resolution", type=int, default=224)
     p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
+    p.add_argument("--batch", type=int, default=1, help="images per call (default 1): latency per call, energy per image")
     p.add_argument("--ambient-c", type=float, help="ambient temperature in °C (default: the profile's)")
     p.add_argument(
         "--placement", action="append", metavar="P",
@@ -40,7 +41,7 @@ def _run(args) -> int:
     from edgespace.cost import estimate
     from edgespace.profiles import load_profile
 
-    spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision)
+    spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision, batch=args.batch)
     profile = load_profile(args.profile)
     modes = [args.mode] if args.mode else list(profile.modes)
     placements = args.placement or ["auto"]

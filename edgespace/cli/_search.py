@@ -41,6 +41,7 @@ def configure(sub) -> None:
     p.add_argument("--study", help="study name (default: derived from the search's definition; the same name resumes)")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
     p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
+    p.add_argument("--batches", default="1", help="comma-separated batch sizes, images per call (default 1; e.g. 1,8,32)")
     p.add_argument("--placements", help="comma-separated placements to search, e.g. auto,dla on Jetson Orin NX / AGX Orin "
                    "(default: auto only, no placement dimension)")
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
@@ -98,7 +99,12 @@ def _run_search(args) -> int:
 
     if args.space not in _SPACES:
         raise ValueError(f"--space {args.space!r}: allowed: {', '.join(_SPACES)}")
-    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes), placements=_split(args.placements))
+    try:
+        batches = [int(b) for b in _split(args.batches) or ()]
+    except ValueError:
+        raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
+    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes),
+                        placements=_split(args.placements), batches=batches)  # fmt: skip
     budget = budget_from_args(args, "search", profile=args.profile)
     if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
         raise ValueError(f"search: --report {args.report!r}: allowed: a file name ending in .html")

@@ -160,7 +160,7 @@ def evaluate(
     # fit; the rest goes to DRAM (weights of a discrete accelerator: over its interconnect).
     local_bytes = mp.local_bytes[engine]  # (R,)
     local_bw = mp.local_bytes_per_s[engine]
-    act_bytes = (elems_in + elems_out) * bpe_row  # (N, R)
+    act_bytes = (elems_in + elems_out) * bb * bpe_row  # (N, R): every image of the call
     w_bytes = sk.params * bpe_row  # (R,)
     w_total = np.array([(w_bytes * (engine == k)).sum() for k in (PRIMARY, FALLBACK)])
     weights_on_chip = (w_total <= mp.local_bytes)[engine] & (local_bytes > 0)
