@@ -17,8 +17,8 @@ from edgespace._errors import (
     SpecError,
     UnavailableError,
 )
-from edgespace._lazy import lazy_getattr
 from edgespace._layer_table import layer_table
+from edgespace._lazy import lazy_getattr
 from edgespace._spec import ArchSpec, efficientnet, efficientnet_preset, mobilenet
 from edgespace.accuracy import AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.archs import list_families, register_family

@@ -177,7 +177,7 @@ class _Walk:
         self.pos_of.extend(self.pos_of[first:end])
         self.last = len(self.pos_of) - 1
 
-    def squeeze_excite(self, prefix: str, block_in_chs: int, exp_ratio: float, se_ratio: float, block_act: str) -> None:
+    def squeeze_excite(self, prefix: str, exp_ratio: float, se_ratio: float, block_act: str) -> None:
         se = self.family.se
         x = self.last
         chs = self.c
@@ -202,7 +202,7 @@ def _walk_ds(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.conv(f"{name}.conv_dw", in_chs, blk.kernel_size, blk.stride, groups=in_chs)
     walk.bn(f"{name}.bn1", act)
     if blk.se_ratio:
-        walk.squeeze_excite(f"{name}.se", in_chs, 1.0, blk.se_ratio, act)
+        walk.squeeze_excite(f"{name}.se", 1.0, blk.se_ratio, act)
     walk.conv(f"{name}.conv_pw", out_chs, 1)
     walk.bn(f"{name}.bn2", act if blk.block_type == "dsa" else None)
 
@@ -216,7 +216,7 @@ def _walk_ir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.conv(f"{name}.conv_dw", mid_chs, blk.kernel_size, blk.stride, groups=mid_chs)
     walk.bn(f"{name}.bn2", act)
     if blk.se_ratio:
-        walk.squeeze_excite(f"{name}.se", in_chs, blk.exp_ratio, blk.se_ratio, act)
+        walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
     walk.conv(f"{name}.conv_pwl", out_chs, 1)
     walk.bn(f"{name}.bn3", None)
 
@@ -303,7 +303,7 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     walk.stage, walk.block = -1, "head"
     _HEAD_WALKERS[fam.head](walk, _num_features(fam, width))
 
-    cols = list(zip(*walk.rows))
+    cols = list(zip(*walk.rows, strict=True))
     walked = len(walk.rows)
     pos = np.array(walk.pos_of, dtype=np.int64)
     n = len(pos)
@@ -326,7 +326,7 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     read_a = np.where(read_a >= 0, read_a + offset, read_a)
     read_b = np.where(read_b >= 0, read_b + offset, read_b)
     reads = np.empty(n, dtype=object)
-    reads[:] = [(a,) if b == -2 else (a, b) for a, b in zip(read_a.tolist(), read_b.tolist())]
+    reads[:] = [(a,) if b == -2 else (a, b) for a, b in zip(read_a.tolist(), read_b.tolist(), strict=True)]
 
     # Every row speaks the one operator vocabulary (edgespace._ops) that profiles and cost
     # models use; a family with an activation no profile can describe is refused here.

@@ -4,7 +4,7 @@ The exercise: a 50 Wh battery, 8 Wh per day of solar, 2,000 motion-triggered fra
 seven cloudy days to survive; then the migration season doubles the triggers. The seed story:
 going from 410 mJ to 70 mJ per frame took a camera trap from two to nine days of autonomy.
 
-Run:  python studies/camera_trap.py
+Run:  python studies/camera_trap.py      (writes runs/camera_trap.html, or under $EDGESPACE_RUN_DIR: the search under the budget as a report)
 
 Every number below comes from ``edgespace.budget``; the Orin Nano's floors come from the
 ``jetson-orin-nano-8gb`` profile (their sources are printed; they are estimates there). Values
@@ -153,6 +153,12 @@ def main() -> None:
     ).trials_frame()  # fmt: skip
     line(f"   the same search with SC7 suspend instead of power-gating: {int(suspended['feasible'].sum())} feasible of "
          f"{len(suspended):,} trials (best autonomy {suspended['days_autonomy'].max():.1f} days): no model rescues it")  # fmt: skip
+    from edgespace.report import report
+    from edgespace.study._storage import run_dir
+
+    html = report(result, run_dir() / "camera_trap.html", budget=season,
+                  title="Camera trap: Jetson Orin Nano, power-gated, migration season (4,000 frames/day)")  # fmt: skip
+    line(f"   report (front, modes, throttling, battery over the cloudy spell): {html}")
     line("   -> with the Jetson power-gated, the budget barely constrains the model: the search can buy accuracy,")
     line("      and the low power modes win on energy per frame; the floors, not the network, set the autonomy.")
     line()

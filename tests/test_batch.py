@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from edgespace import (
-    CONV_OPS,
     ArchSpec,
     SpecError,
     estimate,
@@ -18,6 +17,7 @@ from edgespace import (
     simulate_thermal,
 )
 from edgespace._liveness import peak_activation_bytes
+from edgespace.layers import CONV_OPS
 
 ACTIVATION_COLUMNS = ("macs", "elem_ops", "input_bytes", "output_bytes")
 PER_IMAGE_COLUMNS = ("params", "weight_bytes", "in_c", "in_h", "in_w", "out_c", "out_h", "out_w", "kernel", "stride")
@@ -100,7 +100,7 @@ def test_gpu_energy_per_image_falls_and_throughput_rises_with_batch():
     assert (np.diff(tput) > 0).all()  # ... but moves more images per second
     assert (np.diff(energy) < 0).all()  # and the fixed costs are shared: less energy per image
     assert energy[-1] < 0.5 * energy[0]
-    for e, b in zip(ests, (1, 8, 32, 128)):
+    for e, b in zip(ests, (1, 8, 32, 128), strict=True):
         assert e.throughput_fps == pytest.approx(b / e.latency_ms * 1e3)
         assert e.fps == e.throughput_fps
         assert e.inferences_per_joule == pytest.approx(1e3 / e.energy_mj)
@@ -108,7 +108,7 @@ def test_gpu_energy_per_image_falls_and_throughput_rises_with_batch():
         assert e.peak_activation_mb == pytest.approx(b * ests[0].peak_activation_mb)
         assert e.macs == b * ests[0].macs
     # Back-to-back power is energy per call over the call's time, whatever the batch.
-    for e, b in zip(ests, (1, 8, 32, 128)):
+    for e, b in zip(ests, (1, 8, 32, 128), strict=True):
         assert e.avg_power_w == pytest.approx(e.energy_mj * b / e.latency_ms)
 
 
@@ -134,7 +134,7 @@ def test_estimate_many_batch_column_matches_estimate():
     specs.append(ArchSpec("mobilenetv3_large", 0.75, 1.0, 160, "fp32", batch=4))
     frame = estimate_many(specs, "nvidia-h100", "700W")
     assert list(frame["batch"]) == [s.batch for s in specs]
-    for spec, row in zip(specs, frame.itertuples()):
+    for spec, row in zip(specs, frame.itertuples(), strict=True):
         e = estimate(spec, "nvidia-h100")
         for col in ("latency_ms", "energy_mj", "throughput_fps", "peak_activation_mb", "fits_memory", "macs",
                     "sustained_fps", "sustained_energy_mj"):  # fmt: skip
@@ -152,3 +152,96 @@ def test_estimate_many_rejects_a_bad_batch(bad):
                            "batch": bad}])  # fmt: skip
     with pytest.raises(SpecError, match=r"row 0: batch=.*allowed: an integer 1 to 4096"):
         estimate_many(frame, "nvidia-h100")
+
+
+# --- batch as a search dimension ----------------------------------------------------------------------
+
+
+def _small_space(batches=(1, 8, 32)):
+    from edgespace.study import MobileNetSpace
+
+    return MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(160, 224),
+                          resolution_step=64, precisions=("fp16",), batches=batches)  # fmt: skip
+
+
+def test_space_batches_dimension_and_its_record():
+    from edgespace.profiles import load_profile
+    from edgespace.study import MobileNetSpace, SearchError
+    from edgespace.study._space import space_from_dict
+
+    prof = load_profile("nvidia-h200")
+    s = _small_space()
+    assert s.size(prof) == 3 * 2 * 3 and len(s.grid(prof)) == 18
+    assert sorted(set(s.grid(prof)["batch"])) == [1, 8, 32]
+    assert "batch" in s.distributions(prof) and space_from_dict(s.to_dict()) == s
+    assert s.decode({"family": "mobilenetv2", "width": 0.5, "resolution": 160, "precision": "fp16", "batch": 8,
+                     "mode": "700W"})["batch"] == 8  # fmt: skip
+    # batch 1 only: no new parameter and the same record as before, so stored studies keep their names
+    plain = MobileNetSpace()
+    assert "batch" not in plain.distributions(prof) and "batches" not in plain.to_dict()
+    assert plain.decode({"family": "mobilenetv2", "width": 0.5, "resolution": 160, "precision": "fp16",
+                         "mode": "700W"})["batch"] == 1  # fmt: skip
+    assert (s | plain).batches == (1, 8, 32)
+    for bad in ((), (0,), (1, 5000), (2.5,), ("8",)):
+        with pytest.raises(SearchError, match=r"MobileNetSpace\(batches\)"):
+            MobileNetSpace(batches=bad)
+
+
+def test_screen_over_batches_costs_per_image_and_constrains_on_batch():
+    from edgespace.study import screen
+
+    frame = screen(_small_space(), "nvidia-h200", objectives=["accuracy", "energy_mj"],
+                   constraints=["batch <= 8", "throughput_fps >= 1000"])  # fmt: skip
+    assert len(frame) == 18
+    for _, group in frame.groupby(["width", "resolution"]):
+        g = group.sort_values("batch")
+        assert list(g["batch"]) == [1, 8, 32]
+        assert (np.diff(g["energy_mj"]) < 0).all() and (np.diff(g["throughput_fps"]) > 0).all()
+        assert g["accuracy"].nunique() == 1  # batch changes the cost, not the accuracy
+        one = estimate(ArchSpec("mobilenetv2", g["width"].iloc[2], 1.0, int(g["resolution"].iloc[2]), "fp16", batch=32),
+                       "nvidia-h200")  # fmt: skip
+        assert g["latency_ms"].iloc[2] == pytest.approx(one.latency_ms)
+    assert not frame.loc[frame["batch"] == 32, "feasible"].any()
+    assert frame.loc[frame["batch"] <= 8, "feasible"].any()
+
+
+def test_search_samples_the_batch_dimension():
+    from edgespace.study import search
+
+    result = search(_small_space(), "nvidia-h200", ["accuracy", "energy_mj"], ["latency_ms <= 5"], n_trials=24,
+                    sampler="random", seed=1, population_size=8)  # fmt: skip
+    trials = result.trials_frame()
+    assert set(trials["batch"]) <= {1, 8, 32} and trials["batch"].nunique() > 1
+    assert set(trials["params_batch"]) == set(trials["batch"])
+    front = result.pareto_front()
+    assert len(front) >= 1 and "batch" in front.columns
+
+
+def test_cli_batch_options_reject_bad_values(capsys):
+    from edgespace.cli import main
+
+    assert main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "1,x", "--trials", "5"]) == 2
+    assert "--batches '1,x': allowed: comma-separated integers 1 to 4096" in capsys.readouterr().err
+    assert main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "0", "--trials", "5"]) == 2
+    assert "batches" in capsys.readouterr().err
+    assert main(["estimate", "--profile", "nvidia-h200", "--family", "mobilenetv2", "--batch", "5000"]) == 2
+    assert "ArchSpec.batch=5000 is out of range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("profile", ["nvidia-h200", "jetson-orin-nano-8gb"])
+def test_memory_traffic_is_per_call_at_batch(profile):
+    """Each kernel moves its activations for every image of the call (and its weights once): the
+    roofline's memory time and the bytes it reports scale together with the batch."""
+    from edgespace.cost import compile_mode
+    from edgespace.profiles import load_profile
+
+    prof = load_profile(profile)
+    bw = compile_mode(prof.mode()).bandwidth_bytes_per_s
+    spec = ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp16")
+    one = estimate(spec, prof).layers
+    eight = estimate(_at(spec, 8), prof).layers
+    active = (one["bound"] != "fused").to_numpy()
+    for layers in (one, eight):
+        assert np.allclose(layers["memory_ms"].to_numpy()[active] * 1e-3 * bw, layers["bytes"].to_numpy()[active], rtol=1e-9)
+    w = estimate(spec, prof).weights_mb * 1e6
+    assert eight["bytes"].sum() == pytest.approx(8 * one["bytes"].sum() - 7 * w, rel=0.02)

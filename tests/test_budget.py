@@ -242,7 +242,13 @@ def test_estimate_prefers_sustained_energy_and_brings_its_latency():
 
 
 def test_measurement_without_energy_says_why():
-    m = SimpleNamespace(energy_mj=None, energy_reason="no power meter: NVML not present")
+    import dataclasses
+
+    from edgespace.runners import Measurement
+
+    # the reason is read under the one name a Measurement gives it
+    assert "energy_unavailable_reason" in {f.name for f in dataclasses.fields(Measurement)}
+    m = SimpleNamespace(energy_mj=None, energy_unavailable_reason="no power meter: NVML not present")
     with pytest.raises(BudgetError, match=r"energy_mj is None: no energy was measured \(no power meter: NVML not present\)"):
         feasibility(Budget(battery_wh=50, frames_per_day=10), estimate=m)
 
@@ -346,7 +352,7 @@ def test_budget_metrics_agree_with_feasibility():
     b = Budget.from_profile("jetson-orin-nano-8gb", "7W", **EXERCISE, policy="on_trigger", sleep_w=0.0, idle_timeout_s=1.0)
     energies = [0.07, 0.41, 2.0, 20.0]
     metrics = budget_metrics(b, energies)
-    for e, row in zip(energies, metrics.itertuples()):
+    for e, row in zip(energies, metrics.itertuples(), strict=True):
         r = feasibility(b, energy_per_frame_j=e)
         assert row.feasible == r.feasible
         assert row.days_autonomy == pytest.approx(r.days_autonomy)
@@ -411,11 +417,14 @@ def test_cli_subprocess_exits_2_without_traceback():
     )
 
 
-def test_camera_trap_study_prints_the_headline_numbers(capsys):
+def test_camera_trap_study_prints_the_headline_numbers(capsys, tmp_path, monkeypatch):
     import runpy
 
+    monkeypatch.setenv("EDGESPACE_RUN_DIR", str(tmp_path))
     runpy.run_path(str(ROOT / "studies" / "camera_trap.py"), run_name="__main__")
     out = capsys.readouterr().out
+    assert f"report (front, modes, throttling, battery over the cloudy spell): {tmp_path / 'camera_trap.html'}" in out
+    assert "data-section='budget'" in (tmp_path / "camera_trap.html").read_text()
     assert "(7 x 2,000 frames) = 12.86 J per frame" in out
     assert "idle floor: 3 W x 24 h = 72.00 Wh/day" in out
     assert "1.96 days at 410 mJ, 1.98 days at 70 mJ" in out

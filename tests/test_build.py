@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from edgespace import ArchSpec, SpecError, build, export_onnx, layer_table
-from edgespace.layers import table_totals
 from edgespace.archs import get_family
+from edgespace.layers import table_totals
 
 
 def _reference(model, spec: ArchSpec, image_0_255: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from edgespace import ArchSpec, layer_table
-from edgespace.layers import table_totals
 from edgespace.cli import main
+from edgespace.layers import table_totals
 
 
 def test_layers_prints_table_and_totals(capsys):

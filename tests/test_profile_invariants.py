@@ -5,6 +5,7 @@ budget. A profile edit that breaks one of these fails here, whatever the device.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ def _order(mode):
 def test_a_lower_mode_is_not_faster_unless_the_profile_says_so(name):
     profile = load_profile(name)
     modes = sorted(profile.modes.values(), key=_order)
-    for lo, hi in zip(modes, modes[1:]):
+    for lo, hi in itertools.pairwise(modes):
         excused = hi.slower_than is not None and lo.name in hi.slower_than.modes
         for spec in SPECS:
             e_lo, e_hi = estimate(spec, profile, lo.name), estimate(spec, profile, hi.name)
@@ -89,7 +90,7 @@ def test_power_never_exceeds_the_mode_or_domain_budget(name):
                 continue
             assert ev.avg_power_w[0] <= mode.budget_w * (1 + 1e-9), (name, mode.name, placement, spec.short_name())
             assert ev.avg_power_w[0] >= mode.static_w * (1 - 1e-9)
-            for d, p in zip(mode.power.domains.values(), ev.domain_power_w[0]):
+            for d, p in zip(mode.power.domains.values(), ev.domain_power_w[0], strict=True):
                 assert d.static_w.value <= p <= d.budget_w.value * (1 + 1e-9), (name, mode.name, spec.short_name(), p)
 
 
@@ -111,3 +112,20 @@ def test_precision_fallback_stays_on_the_same_engine_first():
     assert not e.fallback_ops and set(e.layers.loc[e.layers["bound"] != "fused", "precision"]) == {"fp16"}
     fp16 = estimate(ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp16"), "jetson-nano-4gb", "10W")
     assert e.latency_ms == pytest.approx(fp16.latency_ms, rel=1e-9)  # the same fp16 kernels
+
+
+def test_a_mode_order_exception_must_cite_a_source_and_name_real_modes():
+    import yaml
+
+    from edgespace import ProfileError
+    from edgespace.profiles import builtin_profile_dir, validate_profile
+
+    data = yaml.safe_load((builtin_profile_dir() / "jetson-orin-nx-16gb.yaml").read_text())
+    data["modes"]["25W"]["slower_than"] = {"modes": ["15W"], "source": "[nvp] 25W caps the GPU at 408 MHz"}
+    assert validate_profile(data).mode("25W").slower_than.modes == ("15W",)
+    data["modes"]["25W"]["slower_than"] = {"modes": ["99W"], "source": "[nvp] x"}
+    with pytest.raises(ProfileError, match=r"slower_than\.modes: '99W' is not a mode"):
+        validate_profile(data)
+    data["modes"]["25W"]["slower_than"] = {"modes": ["15W"], "source": "[nope] x"}
+    with pytest.raises(ProfileError, match=r"slower_than\.source cites \[nope\]"):
+        validate_profile(data)

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from edgespace.budget._balance import TOL, HourlyModel, simulate, typical_terms
 from edgespace._spec import brief
+from edgespace.budget._balance import TOL, HourlyModel, simulate, typical_terms
 from edgespace.budget._model import J_PER_WH, MAX_DAYS, SECONDS_PER_DAY, Budget, BudgetError
 from edgespace.budget._result import FeasibilityResult, reasons
 
@@ -28,8 +28,7 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
     and optionally ``sustained_latency_ms`` / ``latency_ms`` (a Measurement: ``latency_p50_ms``).
 
     A measurement whose ``energy_mj`` is None (no power meter) raises :class:`BudgetError` with
-    the reason it gives (``energy_unavailable_reason``, ``reason`` or ``note``), never a made-up
-    number.
+    the reason it gives (``energy_unavailable_reason``, as on a Measurement), never a made-up number.
     """
     name = type(obj).__name__
     sustained = getattr(obj, "sustained_energy_mj", None)
@@ -42,8 +41,7 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
             f"estimate: a {name} has no energy_mj; pass an Estimate or Measurement, or energy_per_frame_j=NUMBER"
         )
     if energy_mj is None:
-        why = next((getattr(obj, k) for k in ("energy_unavailable_reason", "energy_reason", "reason", "note")
-                    if getattr(obj, k, None)), None)  # fmt: skip
+        why = getattr(obj, "energy_unavailable_reason", None)
         raise BudgetError(
             f"estimate: {name}.energy_mj is None: no energy was measured"
             + (f" ({why})" if why else " (no power meter was available)")

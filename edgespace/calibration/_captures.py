@@ -66,9 +66,8 @@ def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> P
     """Export ``specs`` (fp32 ONNX, uint8 NCHW input, preprocessing folded in; the export runs in a
     child process and is cached) into ``out_dir`` with a manifest. Returns the manifest's path.
     An existing manifest in ``out_dir`` is kept and extended, never overwritten with less."""
-    from edgespace.runners._export import export_many
-
     from edgespace._paths import output_dir
+    from edgespace.runners._export import export_many
 
     specs = list(specs)
     if not specs:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "edgespace.cli._export",
     "edgespace.cli._calibrate",
     "edgespace.cli._search",
+    "edgespace.cli._report",
     "edgespace.cli._repair",
 )
 

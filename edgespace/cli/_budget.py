@@ -41,8 +41,8 @@ def add_budget_options(p, *, required: bool) -> dict:
     ``required``: ``--battery-wh`` and ``--frames-per-day`` must be given (``budget``); otherwise
     the budget is optional and ``--battery-wh`` turns it on (``search``). Returns the argument
     groups (``harvest``, ``load``, ``floors``) so that a command adds its own options to them."""
-    opt = "" if required else " (optional energy budget: --battery-wh turns it on)"
-    floors_from = "the profile's (per candidate's mode in a search)" if not required else "0, or the profile's"
+    opt = "" if required else " (an optional energy budget: --battery-wh turns it on)"
+    floors_from = "the profile's, in each candidate's mode" if not required else "0, or the profile's with --profile"
     h = p.add_argument_group("battery and harvest" + opt)
     h.add_argument("--battery-wh", type=float, required=required, help="nominal battery capacity (Wh)")
     h.add_argument("--usable-fraction", type=float, default=1.0, help="usable share of the capacity, (0, 1] (default 1)")
@@ -50,14 +50,14 @@ def add_budget_options(p, *, required: bool) -> dict:
     h.add_argument("--solar-wh-per-day", type=float, default=0.0, help="harvest on a sunny day (Wh, default 0)")
     h.add_argument("--cloudy-days", type=int, default=0, help="cloudy days to survive, from a full battery (default 0)")
     h.add_argument("--cloudy-fraction", type=float, default=0.0, help="a cloudy day's harvest as a share of a sunny day's (default 0)")
-    ld = p.add_argument_group("load" + opt)
+    ld = p.add_argument_group("load")
     ld.add_argument("--frames-per-day", type=float, required=required,
                     help="triggered frames per day" + ("" if required else " (needed with --battery-wh)"))  # fmt: skip
     ld.add_argument("--capture-j", type=float, default=0.0, help="capture energy per frame (J, default 0)")
-    f = p.add_argument_group("device floors and duty cycle" + opt)
+    f = p.add_argument_group("device floors and duty cycle")
     f.add_argument("--idle-w", type=float, help=f"power awake doing nothing (W; default {floors_from})")
     f.add_argument("--sleep-w", type=float, help=f"power asleep (W; default {floors_from})")
-    f.add_argument("--wake-j", type=float, help=f"energy per wake from sleep (J; default {floors_from}: wake_s x idle_w)")
+    f.add_argument("--wake-j", type=float, help=f"energy per wake from sleep (J; default {floors_from}, as wake_s x idle_w)")
     f.add_argument("--wake-s", type=float, help=f"time per wake from sleep (s; default {floors_from})")
     f.add_argument("--policy", default=DEFAULT_POLICY,
                    help=f"duty cycle: one of {', '.join(_POLICY_NAMES)} (default {DEFAULT_POLICY})")  # fmt: skip

@@ -24,6 +24,12 @@ def configure(sub) -> None:
                         "`edgespace export`) instead of measuring here")
     p.add_argument("--out", default=None, help="calibration file to write (default: the cache directory)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    g = p.add_argument_group("GPU calibration (end-to-end runs on an NVIDIA GPU)")
+    g.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "torch-cuda", "tensorrt"),
+                   help="runner to measure with (default onnxruntime; torch-cuda/tensorrt need an NVIDIA GPU)")
+    g.add_argument("--batches", default="1,32", help="GPU: comma-separated batch sizes, each fitted (default 1,32)")
+    g.add_argument("--precision", default="fp16", help="GPU: fp16 (default), bf16, fp32 (TF32 off) or int8 (tensorrt)")
+    g.add_argument("--compile", action="store_true", help="torch-cuda: torch.compile reduce-overhead (fused; slow to compile)")
     p.set_defaults(func=_run)
 
 
@@ -67,12 +73,56 @@ def _run_from(args) -> int:
     return 0
 
 
+def _run_gpu(args) -> int:
+    """Measure ``--samples`` networks (<= 40) at each batch on the GPU backend, fit the per-batch
+    latency and energy model over the profile's roofline terms, write the calibration file."""
+    from edgespace.calibration._draw import draw_specs
+    from edgespace.calibration._gpu import calibrate_gpu, collect_gpu
+    from edgespace.calibration._loop import default_calibration_path
+    from edgespace.cli._common import parse_families
+    from edgespace.profiles import load_profile
+    from edgespace.runners import get_runner
+
+    base = load_profile(args.profile)  # a bad name fails before anything runs
+    get_runner(args.backend)  # raises UnavailableError naming what is missing
+    try:
+        batches = sorted({int(b) for b in args.batches.split(",")})
+    except ValueError:
+        raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
+    if not 10 <= args.samples <= 40:
+        raise ValueError(f"--samples {args.samples}: allowed with --backend {args.backend}: 10 to 40")
+    specs = draw_specs(args.samples, families=parse_families(args.families), seed=args.seed, cover=True,
+                       precision="fp16")  # fmt: skip
+    runs, idle_w = collect_gpu(specs, batches=batches, backend=args.backend, precision=args.precision,
+                               compile=args.compile,
+                               progress=None if args.json else lambda i, n, s, *_: print(f"  [{i}/{n}] {s}", flush=True))  # fmt: skip
+    cal = calibrate_gpu(base, runs, note=f"edgespace calibrate --backend {args.backend}")
+    cal.provenance["idle_power_w"] = idle_w
+    out = args.out if args.out is not None else default_calibration_path(f"{base.name}-{args.backend}", None)
+    path = cal.save(out)
+    if args.json:
+        print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1, default=float))
+        return 0
+    print(f"wrote {path}")
+    for b, rep in cal.report["by_batch"].items():
+        lat = rep["latency"].get("held_out_5fold", rep["latency"]["in_sample"])
+        line = f"  batch {b}: latency {lat['within_10pct']:.0%} within ±10%, MAPE {lat['mape_pct']:.1f}% (n={rep['n']})"
+        en = rep.get("energy", {})
+        if "unavailable" not in en:
+            e = en.get("held_out_5fold", en.get("in_sample"))
+            line += f"; energy/image {e['within_15pct']:.0%} within ±15%"
+        print(line)
+    return 0
+
+
 def _run(args) -> int:
     if args.out is not None:  # before minutes of measuring, not after
         from edgespace._errors import CalibrationError
         from edgespace._paths import output_file
 
         output_file(args.out, "--out", CalibrationError)
+    if args.backend != "onnxruntime":
+        return _run_gpu(args)
     if args.from_dir is not None:
         return _run_from(args)
     from edgespace.calibration._loop import run_calibration

@@ -41,7 +41,11 @@ def configure(sub) -> None:
     p.add_argument("--study", help="study name (default: derived from the search's definition; the same name resumes)")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
     p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
+    p.add_argument("--batches", default="1", help="comma-separated batch sizes, images per call (default 1; e.g. 1,8,32)")
+    p.add_argument("--placements", help="comma-separated placements to search, e.g. auto,dla on Jetson Orin NX / AGX Orin "
+                   "(default: auto only, no placement dimension)")
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
+    p.add_argument("--report", metavar="HTML", help="also write the search as one self-contained HTML report (e.g. runs/report.html)")
     add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
     _add_run_options(p)
     p.set_defaults(func=_run_search)
@@ -95,14 +99,26 @@ def _run_search(args) -> int:
 
     if args.space not in _SPACES:
         raise ValueError(f"--space {args.space!r}: allowed: {', '.join(_SPACES)}")
-    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes))
+    try:
+        batches = [int(b) for b in _split(args.batches) or ()]
+    except ValueError:
+        raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
+    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes),
+                        placements=_split(args.placements), batches=batches)  # fmt: skip
     budget = budget_from_args(args, "search", profile=args.profile)
+    if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
+        raise ValueError(f"search: --report {args.report!r}: allowed: a file name ending in .html")
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:
         result = search(space, args.profile, args.objectives, args.constraint, n_trials=args.trials, sampler=args.sampler,
                         storage=args.storage, study_name=args.study, seed=args.seed, population_size=args.population_size,
                         stale_after_s=args.stale_after_s, progress=progress, budget=budget)  # fmt: skip
-    return _print(result, args, time.perf_counter() - t0)
+    rc = _print(result, args, time.perf_counter() - t0)
+    if args.report is not None:
+        from edgespace.cli._report import write_report
+
+        print(write_report(result, args.report), file=sys.stderr if args.json else sys.stdout)
+    return rc
 
 
 def _run_worker(args) -> int:
@@ -121,7 +137,12 @@ def _print(result, args, seconds: float) -> int:
     n_feasible = int(complete["feasible"].sum()) if len(complete) else 0
     front = result.pareto_front()
     objectives = [o.name for o in result.objectives]
-    shown = list(dict.fromkeys([*objectives, *_SHOWN, *(["days_autonomy"] if "days_autonomy" in front.columns else [])]))
+    extra = [c for c in ("days_autonomy",) if c in front.columns]
+    if "placement" in front.columns and front["placement"].nunique() > 1:
+        extra.append("placement")
+    # how many profile inputs behind each row are estimates (every figure says where it came from)
+    extra += [c for c in ("n_estimated_inputs",) if c in front.columns]
+    shown = list(dict.fromkeys([*objectives, *_SHOWN, *extra]))
     if args.json:
         rows = front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")
         doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,

@@ -9,8 +9,12 @@ s_j = f_j / f_max its clock ratio):
 
 * ops_r = 2·MACs (conv-like) or element operations (bn, act, pool, mul, add); fused rows 0.
 * bytes_r = (weights + inputs + outputs)·element size; fused rows 0 (see ``_graph``).
-* t_r,j = max(ops_r / (peak_e · eff_e,op · s_j), bytes_r / BW) + dispatch_e  (roofline, one
-  kernel per unfused row; s_j applies to rows on the primary engine).
+* t_r,j = max(ops_r / (peak_e · eff_e,op · s_j), t_mem,r) + dispatch_e  (roofline, one
+  kernel per unfused row; s_j applies to rows on the primary engine; dispatch_e at the
+  precision the engine runs: an NPU's fixed per-operator time can shrink at int8). t_mem,r moves a kernel's
+  activations at the engine's on-chip bandwidth when they fit its ``local_memory_mb`` and at
+  DRAM bandwidth otherwise; weights likewise when all weights on the engine fit (else from
+  DRAM, or over the interconnect for a discrete accelerator). Only DRAM bytes cost e_byte.
 * T_j = Σ_r t_r,j + crossing bytes / interconnect BW + syncs · t_sync + call overhead.
 * E_dyn,j = Σ_r ops_r · e_op,e · κ_j + (Σ bytes + crossing bytes) · e_byte, with
   e_op = active power / peak (J per op at full load, profile) and κ_j = (P_j / s_j) / P_max
@@ -151,8 +155,22 @@ def evaluate(
         rate = mp.peak_ops_per_s[engine, p] * mp.efficiency[engine, st.op_idx]  # (R,)
     rate = np.where(active, rate, np.inf)  # fused rows: no compute of their own
     t_comp = ops / rate
-    t_mem = bytes_ / mp.bandwidth_bytes_per_s
-    dispatch = float(mp.dispatch_s[engine[active]].sum())
+    # Memory traffic: an engine with on-chip memory (Edge TPU SRAM, Hexagon VTCM, ...) keeps a
+    # kernel's activations there when they fit, and its weights when all of the weights it runs
+    # fit; the rest goes to DRAM (weights of a discrete accelerator: over its interconnect).
+    local_bytes = mp.local_bytes[engine]  # (R,)
+    local_bw = mp.local_bytes_per_s[engine]
+    act_bytes = (elems_in + elems_out) * bb * bpe_row  # (N, R): every image of the call
+    w_bytes = sk.params * bpe_row  # (R,)
+    w_total = np.array([(w_bytes * (engine == k)).sum() for k in (PRIMARY, FALLBACK)])
+    weights_on_chip = (w_total <= mp.local_bytes)[engine] & (local_bytes > 0)
+    act_on_chip = (act_bytes <= local_bytes) & (local_bytes > 0)
+    w_dram_bw = np.where((engine == PRIMARY) & mp.discrete_accelerator, mp.interconnect_bytes_per_s, mp.bandwidth_bytes_per_s)
+    t_mem = np.where(act_on_chip, act_bytes / local_bw, act_bytes / mp.bandwidth_bytes_per_s) + np.where(
+        weights_on_chip, w_bytes / local_bw, w_bytes / w_dram_bw
+    )
+    dram_bytes = np.where(act_on_chip, 0.0, act_bytes) + np.where(weights_on_chip, 0.0, w_bytes)
+    dispatch = float(mp.dispatch_s[engine[active], p].sum())
 
     src = pl.cross_src[:, 1]
     cross_elems = np.zeros(n)
@@ -169,7 +187,10 @@ def evaluate(
     level_layers = np.stack(
         [np.maximum(t_comp * np.where(on_primary, 1.0 / s, 1.0), t_mem).sum(axis=1) for s in ratio], axis=1
     )  # (N, J)
-    level_t = level_layers + (dispatch + mp.call_s) + cross_s[:, None]
+    # The primary's per-call cost is paid only if it runs something (an int8-only accelerator
+    # given an fp32 network is never invoked: the runtime calls the fallback engine alone).
+    call_s = mp.call_s if (active & (engine == PRIMARY)).any() else mp.fallback_call_s
+    level_t = level_layers + (dispatch + call_s) + cross_s[:, None]
 
     on_fallback = (engine == FALLBACK) & active
     e_op = np.nan_to_num(mp.energy_per_op_j[:, p])  # an engine that runs no row adds nothing
@@ -184,14 +205,14 @@ def evaluate(
     e_primary = (ops * on_primary).sum(axis=1) * e_op[PRIMARY] * (1 - beta_p)
     e_fallback = (ops * on_fallback).sum(axis=1) * e_op[FALLBACK] * (1 - beta_f)
     e_fallback += busy_fallback * beta_f * mp.fallback_power_w
-    e_mem = (bytes_.sum(axis=1) + cross_elems * bpe) * mp.energy_j_per_byte
+    e_mem = (dram_bytes.sum(axis=1) + cross_elems * bpe) * mp.energy_j_per_byte
     kappa = (mp.dvfs_power_w / ratio) / mp.dvfs_power_w[0]
     e_dyn_primary = e_primary[:, None] * kappa[None, :] + busy_primary * (beta_p * mp.dvfs_power_w)[None, :]
     e_dyn = e_dyn_primary + (e_fallback + e_mem)[:, None]  # (N, J)
     headroom = mp.budget_w - mp.static_w
     if headroom > 0:
         level_t = np.maximum(level_t, e_dyn / headroom)
-    for members, room in zip(mp.domain_members, mp.domain_headroom_w):
+    for members, room in zip(mp.domain_members, mp.domain_headroom_w, strict=True):
         # A domain's own cap (e.g. USB bus power) bounds the dynamic power of its engines only.
         e_dom = e_dyn_primary * members[PRIMARY] + e_fallback[:, None] * members[FALLBACK]
         level_t = np.maximum(level_t, e_dom / room)
@@ -200,7 +221,7 @@ def evaluate(
     # average power drawn from each power domain at the highest level (N, D)
     domain_power = np.stack(
         [(e_dyn_primary[:, 0] * m[PRIMARY] + e_fallback * m[FALLBACK]) / level_t[:, 0] + (room_static)
-         for m, room_static in zip(mp.domain_members, mp.domain_static_w)], axis=1,
+         for m, room_static in zip(mp.domain_members, mp.domain_static_w, strict=True)], axis=1,
     ) if len(mp.domain_headroom_w) else np.zeros((n, 0))
 
     latency = level_t[:, 0]
@@ -286,7 +307,7 @@ def evaluate(
 def _layers_frame(sk, mp: ModeParams, pl: Placement, precision, t_comp, t_mem, ops, bytes_, active) -> pd.DataFrame:
     p = PRECISIONS.index(precision)
     engine_names = np.array([mp.engine_names[0], mp.engine_names[1] or ""], dtype=object)
-    dispatch = np.where(active, mp.dispatch_s[pl.engine], 0.0)
+    dispatch = np.where(active, mp.dispatch_s[pl.engine, p], 0.0)
     time_s = np.where(active, np.maximum(t_comp, t_mem) + dispatch, 0.0)
     e_op = np.nan_to_num(mp.energy_per_op_j[pl.engine, p])
     bound = np.where(~active, "fused", np.where(t_comp >= t_mem, "compute", "memory"))

@@ -53,13 +53,16 @@ class ModeParams:
     efficiency: np.ndarray  # (2, n_ops) fraction of peak per operator class
     energy_per_op_j: np.ndarray  # (2, P) active power / peak
     busy_fraction: np.ndarray  # (2,) share of full-load power drawn whenever busy
-    dispatch_s: np.ndarray  # (2,) per operator
+    dispatch_s: np.ndarray  # (2, P) per operator, at the precision each engine runs
     fallback_power_w: float  # full-load power of the fallback engine (0 if none)
     call_s: float  # per inference, primary engine
+    fallback_call_s: float  # per inference when only the fallback engine runs
     op_ok: np.ndarray  # (2, n_ops) operator class supported
     act_ok: np.ndarray  # (2, n_acts) activation supported
     prefix_partitioning: bool  # the primary's compiler cuts the graph once (Edge TPU)
     bandwidth_bytes_per_s: float
+    local_bytes: np.ndarray  # (2,) on-chip memory of each engine (0: none)
+    local_bytes_per_s: np.ndarray  # (2,) its bandwidth (DRAM bandwidth where none)
     interconnect_bytes_per_s: float
     discrete_accelerator: bool  # input/output cross an interconnect (e.g. USB) each inference
     sync_s: float
@@ -128,9 +131,10 @@ def engine_for(mode: PowerMode, op: str, precision: str, act: str | None = None,
 
 
 def _engine_inputs(engine: Engine, precision: str | None) -> list[Sourced]:
-    vals = [engine.clock_mhz, engine.active_power_w, engine.dispatch_overhead_us, engine.busy_power_fraction]
+    vals = [engine.clock_mhz, engine.active_power_w, engine.dispatch_input(precision), engine.busy_power_fraction]
     vals += [engine.call_overhead_us] if engine.call_overhead_us is not None else []
     vals += [engine.local_memory_mb] if engine.local_memory_mb is not None else []
+    vals += [engine.local_bandwidth_gb_s] if engine.local_bandwidth_gb_s is not None else []
     vals += [engine.peak(precision)] if precision is not None else []
     vals += list(engine.efficiency.values())
     for lvl in engine.dvfs_levels:
@@ -157,7 +161,9 @@ def compile_mode(mode: PowerMode, placement: str = "auto") -> ModeParams:
     exec_bytes = np.zeros((2, n_p))
     eff = np.ones((2, n_ops))
     busy = np.zeros(2)
-    dispatch = np.zeros(2)
+    local = np.zeros(2)
+    local_bw = np.full(2, mode.bandwidth_bytes_per_s)
+    dispatch = np.zeros((2, n_p))
     op_ok = np.zeros((2, n_ops), dtype=bool)
     act_ok = np.zeros((2, n_acts), dtype=bool)
     for k, engine in enumerate(engines):
@@ -169,9 +175,12 @@ def compile_mode(mode: PowerMode, placement: str = "auto") -> ModeParams:
                 peak[k, j] = engine.peak_ops_per_s(runs_as)
                 e_op[k, j] = engine.energy_per_op_j(runs_as)
                 exec_bytes[k, j] = BYTES_PER_ELEMENT[runs_as]
+            dispatch[k, j] = engine.dispatch_overhead_s_for(runs_as)
         eff[k] = [engine.efficiency_for(op) for op in OP_CLASSES]
         busy[k] = engine.busy_power_fraction.value
-        dispatch[k] = engine.dispatch_overhead_s
+        if engine.local_memory_mb is not None and engine.local_bandwidth_gb_s is not None:
+            local[k] = engine.local_memory_mb.value * 1e6
+            local_bw[k] = engine.local_bandwidth_gb_s.value * 1e9
         op_ok[k] = [op not in engine.op_support.unsupported_ops for op in OP_CLASSES]
         act_ok[k] = [act not in engine.op_support.unsupported_acts for act in ACTIVATIONS]
     table = primary.dvfs_table()
@@ -217,10 +226,13 @@ def compile_mode(mode: PowerMode, placement: str = "auto") -> ModeParams:
         dispatch_s=dispatch,
         fallback_power_w=0.0 if fallback is None else fallback.active_power_w.value,
         call_s=primary.call_overhead_s,
+        fallback_call_s=0.0 if fallback is None else fallback.call_overhead_s,
         op_ok=op_ok,
         act_ok=act_ok,
         prefix_partitioning=primary.op_support.partitioning == "prefix",
         bandwidth_bytes_per_s=mode.bandwidth_bytes_per_s,
+        local_bytes=local,
+        local_bytes_per_s=local_bw,
         interconnect_bytes_per_s=mode.interconnect_bytes_per_s,
         discrete_accelerator=mode.interconnect_gb_s is not None,
         sync_s=0.0 if sync is None else sync.value * 1e-6,

@@ -11,6 +11,7 @@ directory named by ``EDGESPACE_PROFILE_PATH``. ``host`` is this machine, measure
 
 from __future__ import annotations
 
+from edgespace._ops import ACTIVATIONS, OP_CLASSES
 from edgespace.profiles._host import CACHE_DIR_ENV, host_cache_path, measure_host
 from edgespace.profiles._loader import (
     PROFILE_PATH_ENV,
@@ -21,7 +22,6 @@ from edgespace.profiles._loader import (
     profile_dirs,
     validate_profile,
 )
-from edgespace._ops import ACTIVATIONS, OP_CLASSES
 from edgespace.profiles._schema import (
     DvfsLevel,
     Engine,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from edgespace._ops import ENGINE_KINDS, OP_CLASSES
 
-__all__ = ["ESTIMATED_EFFICIENCY", "BUSY_POWER_FRACTION", "estimated_engine_fields", "EFFICIENCY_RATIONALE"]
+__all__ = ["BUSY_POWER_FRACTION", "EFFICIENCY_RATIONALE", "ESTIMATED_EFFICIENCY", "estimated_engine_fields"]
 
 #: Fraction of an engine's dense peak each operator class reaches compute-bound. Dense convs
 #: and GEMMs reach roughly half to two thirds of peak in vendor libraries (cuDNN/TensorRT,

@@ -136,6 +136,15 @@ class Sourced(_Model):
     def is_estimate(self) -> bool:
         return self.estimate is not None and bool(self.estimate.strip())
 
+    @property
+    def kind(self) -> str:
+        """``estimate``, ``calibrated`` (a source starting "calibrated"), ``measured`` (one
+        starting "measured") or ``source`` (a datasheet, guide, paper or configuration file)."""
+        if self.is_estimate:
+            return "estimate"
+        text = (self.source or "").lstrip().lower()
+        return "calibrated" if text.startswith("calibrated") else "measured" if text.startswith("measured") else "source"
+
 
 def _bounded(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, what: str = ""):
     def check(s: Sourced) -> Sourced:
@@ -231,12 +240,24 @@ class Engine(_Model):
 
     Peaks are **dense** (no structured-sparsity doubling) at this mode's maximum clock, in
     10^9 operations per second; ``None`` means the engine cannot run that precision.
-    ``local_memory_mb`` is on-chip memory for weights (e.g. the Edge TPU's SRAM): weights beyond
-    it are streamed over the mode's interconnect on every inference.
+    ``local_memory_mb`` is on-chip memory (the Edge TPU's SRAM, Hexagon's VTCM) read at
+    ``local_bandwidth_gb_s``: a kernel's activations that fit stay on chip, and weights stay on
+    chip when all of the engine's weights fit; otherwise they come from DRAM (a discrete
+    accelerator streams its weights over the interconnect on every inference). Without
+    ``local_bandwidth_gb_s`` the on-chip memory is not modelled.
     ``dispatch_overhead_us`` is paid per operator (kernel launch), ``call_overhead_us`` once per
-    inference call. ``active_power_w`` is the engine's power at full load at that clock (the dynamic energy per
+    inference call; ``dispatch_overhead_us_int8`` (optional) replaces the per-operator cost when
+    the engine runs int8 kernels, for engines whose fixed per-operator time is measured to
+    shrink with the element size (the phone NPUs' published fp16/int8 pairs). ``active_power_w`` is the engine's power at full load at that clock (the dynamic energy per
     operation is ``active_power_w / peak``); ``dvfs_levels`` lists lower operating points the
     thermal governor may fall back to.
+
+    ``efficiency`` gives every operator class (:data:`edgespace._ops.OP_CLASSES`) the fraction of
+    peak it reaches compute-bound and ``busy_power_fraction`` the share of ``active_power_w``
+    drawn whenever the engine executes a kernel; both are required, with their provenance
+    (labelled estimates until calibration or a published measurement replaces them; see
+    ``profiles/_defaults.py``). ``units`` (cores, SMs) is sourced like any other number.
+    ``op_support`` says what the engine runs, from which documentation.
     """
 
     kind: Literal[ENGINE_KINDS]
@@ -248,8 +269,10 @@ class Engine(_Model):
     peak_gops_int8: Positive | None = None
     active_power_w: Positive
     dispatch_overhead_us: NonNegative
+    dispatch_overhead_us_int8: NonNegative | None = None
     call_overhead_us: NonNegative | None = None
     local_memory_mb: Positive | None = None
+    local_bandwidth_gb_s: Positive | None = None
     efficiency: dict[OpClass, Fraction]
     busy_power_fraction: Fraction
     dvfs_levels: tuple[DvfsLevel, ...] = ()
@@ -297,6 +320,16 @@ class Engine(_Model):
     def dispatch_overhead_s(self) -> float:
         """Fixed cost per kernel launch / operator dispatch, in seconds."""
         return self.dispatch_overhead_us.value * 1e-6
+
+    def dispatch_input(self, runs_as: str | None) -> Sourced:
+        """The per-operator cost input used when the engine runs ``runs_as`` kernels."""
+        if runs_as == "int8" and self.dispatch_overhead_us_int8 is not None:
+            return self.dispatch_overhead_us_int8
+        return self.dispatch_overhead_us
+
+    def dispatch_overhead_s_for(self, runs_as: str | None) -> float:
+        """Fixed cost per operator (s) when the engine runs ``runs_as`` kernels."""
+        return self.dispatch_input(runs_as).value * 1e-6
 
     @property
     def call_overhead_s(self) -> float:

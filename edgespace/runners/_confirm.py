@@ -8,7 +8,7 @@ import sys
 from edgespace._errors import SpecError, SpecTypeError
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.meters import get_meter
-from edgespace.runners.common import Measurement, get_runner
+from edgespace.runners.common import RUNNERS, Measurement, get_runner
 
 __all__ = ["confirm", "prepare_onnx"]
 
@@ -56,6 +56,8 @@ def confirm(
     meter: str = "auto",
     provider: str = "CPUExecutionProvider",
     cache_dir: str | os.PathLike | None = None,
+    batch: int | None = None,
+    **runner_options,
 ) -> Measurement:
     """Run ``spec``'s real network and return what was measured (see :class:`Measurement`).
 
@@ -69,12 +71,24 @@ def confirm(
     where a power meter exists (``meter``: ``auto``, ``none`` or a name from
     :data:`edgespace.meters.METERS`); otherwise ``energy_mj`` is None and
     ``energy_unavailable_reason`` says why.
+
+    GPU backends: ``backend="torch-cuda"`` runs the timm module itself (no ONNX file;
+    ``precision`` also ``bf16``; ``compile=False`` for unfused CUDA graphs, ``tf32=True`` to allow
+    TF32 at fp32), ``backend="tensorrt"`` builds a TensorRT engine from the exported fp32 ONNX file
+    (fp32/fp16/int8; int8 calibrated on ``calibration_data``). ``batch`` (default: the spec's)
+    is images per call; their ``meter="auto"`` is NVML. A backend that cannot run here raises
+    :class:`~edgespace.UnavailableError` naming what is missing, before any export.
     """
     if not isinstance(spec, ArchSpec):
         raise SpecTypeError(f"confirm() takes an ArchSpec, got {type(spec).__name__}")
     precision = spec.precision if precision is None else precision
-    if precision not in PRECISIONS:
-        raise SpecError(f"confirm(precision={precision!r}) is not allowed; allowed: {', '.join(PRECISIONS)}")
+    allowed = getattr(RUNNERS.get(backend), "precisions", PRECISIONS)
+    if precision not in allowed:
+        raise SpecError(f"confirm(precision={precision!r}) is not allowed for backend {backend!r}; allowed: {', '.join(allowed)}")
+    if batch is not None:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, batch=batch)  # validated by ArchSpec
     if (runs is None) == (duration_s is None):
         raise SpecError("confirm(): give exactly one of runs=N or duration_s=S")
     if runs is not None and (not isinstance(runs, int) or runs < 1):
@@ -85,6 +99,18 @@ def confirm(
     if not isinstance(threads, int) or threads < 1:
         raise SpecError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
     runner = get_runner(backend, provider=provider) if backend == "onnxruntime" else get_runner(backend)
+    if not getattr(runner, "needs_onnx", True) or hasattr(runner, "prepare_input"):
+        path, notes = runner.prepare_input(spec, precision, model=model, calibration_data=calibration_data,
+                                           cache_dir=cache_dir) if hasattr(runner, "prepare_input") else (None, ())  # fmt: skip
+        auto = getattr(runner, "default_meter", "auto") if meter == "auto" else meter
+        return runner.measure(path, spec, precision=precision, warmup=warmup, runs=runs, duration_s=duration_s,
+                              rounds=rounds, model=model, calibration_data=calibration_data, meter=get_meter(auto),
+                              profile=profile, profile_runs=profile_runs, notes=notes, **runner_options)  # fmt: skip
+    if runner_options:
+        raise SpecError(f"confirm(): option(s) {', '.join(sorted(runner_options))} are not known to backend {backend!r}")
+    if spec.batch != 1:
+        raise SpecError(f"confirm(batch={spec.batch}): backend {backend!r} runs one image per call; "
+                        "batches are measured with backend='torch-cuda' or 'tensorrt'")  # fmt: skip
     path, notes = prepare_onnx(spec, precision, provider=provider, model=model,
                                calibration_data=calibration_data, cache_dir=cache_dir)  # fmt: skip
     if "torch" in sys.modules:

@@ -166,7 +166,7 @@ class Measurement:
         return d
 
 
-def _deprecated(m: "Measurement", old: str, new: str):
+def _deprecated(m: Measurement, old: str, new: str):
     warnings.warn(f"Measurement.{old} is deprecated; use Measurement.{new}", DeprecationWarning, stacklevel=3)
     return getattr(m, new)
 

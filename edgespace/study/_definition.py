@@ -100,7 +100,7 @@ def check_definition(study, definition: dict) -> None:
                           "to start a new search, or the same definition to resume")  # fmt: skip
 
 
-def load_search(storage, study_name: str, *, accuracy=None) -> tuple[dict, dict]:
+def load_search(storage, study_name: str) -> tuple[dict, dict]:
     """The stored definition and last run settings of an edgespace study (for workers)."""
     import optuna
 

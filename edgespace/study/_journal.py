@@ -206,7 +206,7 @@ def repair_journal(path: str | os.PathLike, *, cut_at_damage: bool = False) -> d
     if line < total and not cut_at_damage:
         raise SearchError(f"{p}: line {line}: damaged ({problem}) with {total - line} more line(s) after it; "
                           f"rerun with --cut-at-damage to keep the {line - 1} entries before it (a backup is made first)")  # fmt: skip
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     backup = p.with_name(f"{p.name}.{stamp}.bak")
     shutil.copy2(p, backup)
     offset = 0

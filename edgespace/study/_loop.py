@@ -4,14 +4,14 @@
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import threading
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,11 +34,11 @@ from edgespace.study._definition import (
 )
 from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
+from edgespace.study._journal import dead_trial_ids, lease_path, record_lease
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
 from edgespace.study._space import POINT_COLUMNS, Space, space_from_dict
-from edgespace.study._journal import dead_trial_ids, lease_path, record_lease
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = ["search", "run_worker"]
@@ -163,10 +163,10 @@ def _evaluate_cached(ctx: _Context, points: pd.DataFrame) -> pd.DataFrame:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
         fresh = evaluate_points(points.iloc[[first[k] for k in todo]], ctx.profile, accuracy=ctx.accuracy,
                                 ambient_c=ctx.ambient_c, budget=ctx.budget)  # fmt: skip
-        for k, row in zip(todo, fresh.to_dict(orient="records")):
+        for k, row in zip(todo, fresh.to_dict(orient="records"), strict=True):
             ctx.cache[k] = row
     return pd.DataFrame([{**ctx.cache[k], **{c: v for c, v in p.items() if c not in ctx.cache[k]}}
-                         for k, p in zip(keys, points.to_dict(orient="records"))])  # fmt: skip
+                         for k, p in zip(keys, points.to_dict(orient="records"), strict=True)])  # fmt: skip
 
 
 def _tell_batch(ctx: _Context, batch: list) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ OBJECTIVES: dict[str, str] = {
 
 _BOOLEAN = ("fits_memory", "runnable", "budget_feasible")
 #: Every column a constraint may name: the Estimate's scalar fields plus the accuracy columns.
-METRICS = tuple(c for c in ESTIMATE_COLUMNS) + ("accuracy", "accuracy_std", "accuracy_per_joule", "resolution", "width", "depth",
+METRICS = tuple(c for c in ESTIMATE_COLUMNS) + ("accuracy", "accuracy_std", "accuracy_per_joule", "resolution", "width", "depth", "batch",
                                                  "days_autonomy", "budget_daily_margin_j", "budget_margin_fraction",
                                                  "budget_feasible")  # fmt: skip
 #: A violated constraint whose metric is not finite (a point that cannot run) gets this value.

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ class SearchResult:
         frame = self.trials_frame(complete_only=True)
         if frame.empty:
             return frame
-        frame = frame.drop_duplicates(subset=list(POINT_COLUMNS))
+        frame = frame.drop_duplicates(subset=[c for c in POINT_COLUMNS if c in frame.columns])  # older studies: no batch/placement
         front = frame[pareto_mask(frame, self.objectives)]
         first = self.objectives[0]
         return front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)
@@ -86,7 +86,7 @@ class SearchResult:
 def screen(space: Space | str, profile, objectives: str | Sequence[str] | None = None,
            constraints: str | Callable | Sequence[str | Callable] = (), *, accuracy=None,
            ambient_c: float | None = None, budget=None) -> pd.DataFrame:  # fmt: skip
-    """Every point of the discretised ``space`` (architecture × precision × mode) evaluated at
+    """Every point of the discretised ``space`` (architecture × precision × batch × mode) evaluated at
     once: the design point, every Estimate field, accuracy, ``accuracy_per_joule``, constraint
     values, ``feasible`` and, when ``objectives`` are given, ``pareto`` (on the feasible front)."""
     space = check_space(space)

@@ -1,4 +1,4 @@
-"""Search spaces: discretised sets of design points (architecture × precision × power mode).
+"""Search spaces: discretised sets of design points (architecture × precision × batch × power mode × placement).
 
 A space maps a flat dict of Optuna distributions to design points and back. Every dimension is
 discrete (a step, or a list of categories), so the same space can be sampled by NSGA-II or TPE,
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from edgespace._spec import DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
+from edgespace._ops import PLACEMENTS
+from edgespace._spec import BATCH_RANGE, DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
 from edgespace.study._errors import SearchError
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ __all__ = ["Space", "EfficientNetSpace", "MobileNetSpace", "UnionSpace", "named_
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
 #: Columns of a design point, in order.
-POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "mode")
+POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "batch", "mode", "placement")
 _DECIMALS = 6
 
 
@@ -58,6 +60,23 @@ def _range(name: str, value) -> tuple[float, float]:
     return lo, hi
 
 
+def _batches(name: str, values) -> tuple[int, ...]:
+    """Batch sizes (images per call): whole numbers in BATCH_RANGE, each once, in the order given."""
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        values = (values,)
+    try:
+        values = tuple(dict.fromkeys(values))
+    except TypeError:
+        raise SearchError(f"{name}={values!r}: give batch sizes, e.g. (1, 8, 32)") from None
+    lo, hi = BATCH_RANGE
+    if not values:
+        raise SearchError(f"{name}: empty; allowed: integers {lo} to {hi}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+            raise SearchError(f"{name}: {v!r} is not allowed; allowed: integers {lo} to {hi}")
+    return tuple(int(v) for v in values)
+
+
 def _choices(name: str, values, allowed: Sequence[str] | None) -> tuple[str, ...]:
     if isinstance(values, str):
         values = (values,)
@@ -73,13 +92,22 @@ def _choices(name: str, values, allowed: Sequence[str] | None) -> tuple[str, ...
 
 class Space:
     """Base of all spaces. Subclasses define :meth:`_arch_params`, :meth:`_arch_decode` and
-    :meth:`_arch_grid`; precision and power mode are added here."""
+    :meth:`_arch_grid`; precision, batch, power mode and placement are added here. ``batches``:
+    images per inference call (default ``(1,)``; a server or a multi-camera Jetson searches e.g.
+    ``(1, 8, 32)``): a parameter only when there is more than one value, so batch-1 spaces keep
+    their parameters and stored studies their names."""
 
     kind: str = "space"
 
-    def __init__(self, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None, name: str | None = None):
+    def __init__(self, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None,
+                 name: str | None = None, placements: Sequence[str] | None = None,
+                 batches: Sequence[int] = (1,)):  # fmt: skip
         self.precisions = _choices(f"{type(self).__name__}(precisions)", precisions, PRECISIONS)
+        self.batches = _batches(f"{type(self).__name__}(batches)", batches)
         self.modes = None if modes is None else _choices(f"{type(self).__name__}(modes)", modes, None)
+        # None: every point is placed "auto" (the profile's primary engine) and no parameter is
+        # sampled; otherwise ``placement`` is a search dimension (e.g. ("auto", "dla") on Orin).
+        self.placements = None if placements is None else _choices(f"{type(self).__name__}(placements)", placements, PLACEMENTS)
         self.name = name or self.kind
 
     # -- to override
@@ -104,38 +132,69 @@ class Space:
             raise SearchError(f"{self.name}: mode {bad[0]!r} is not a power mode of {profile.name}; allowed: {', '.join(profile.modes)}")
         return self.modes
 
+    def placement_names(self, profile: HardwareProfile) -> tuple[str, ...]:
+        """The placements searched; each must exist in every searched mode (``dla`` needs a DLA)."""
+        if self.placements is None:
+            return ("auto",)
+        for mode in self.mode_names(profile):
+            allowed = profile.mode(mode).placement_names
+            bad = [p for p in self.placements if p not in allowed]
+            if bad:
+                raise SearchError(f"{self.name}: placement {bad[0]!r} is not available in {profile.name} mode {mode!r}; "
+                                  f"allowed: {', '.join(allowed)}")  # fmt: skip
+        return self.placements
+
     def distributions(self, profile: HardwareProfile) -> dict[str, BaseDistribution]:
-        """Optuna distributions of every parameter (architecture, ``precision``, ``mode``)."""
+        """Optuna distributions of every parameter (architecture, ``precision``, ``mode`` and,
+        when placements are searched, ``placement``)."""
         from optuna.distributions import CategoricalDistribution
 
-        return {
+        out = {
             **self._arch_params(),
             "precision": CategoricalDistribution(self.precisions),
             "mode": CategoricalDistribution(self.mode_names(profile)),
         }
+        if self.batches != (1,):
+            out["batch"] = CategoricalDistribution(self.batches)
+        if self.placements is not None:
+            out["placement"] = CategoricalDistribution(self.placement_names(profile))
+        return out
 
     def decode(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A design point (family, width, depth, resolution, precision, mode, ...) from parameters."""
+        """A design point (family, width, depth, resolution, precision, batch, mode, placement, ...) from parameters."""
         point = self._arch_decode(params)
         point["precision"] = params["precision"]
+        point["batch"] = int(params.get("batch", self.batches[0]))
         point["mode"] = params["mode"]
+        point["placement"] = params.get("placement", "auto")
         point["space"] = self.name
         return point
 
     def grid(self, profile: HardwareProfile) -> pd.DataFrame:
-        """Every design point of the discretised space, one row each (architecture × precision × mode)."""
+        """Every design point of the discretised space, one row each (architecture × precision ×
+        batch × mode × placement)."""
         arch = self._arch_grid()
-        combos = pd.DataFrame(list(itertools.product(self.precisions, self.mode_names(profile))), columns=["precision", "mode"])
+        combos = pd.DataFrame(
+            list(itertools.product(self.precisions, self.batches, self.mode_names(profile),
+                                   self.placement_names(profile))),
+            columns=["precision", "batch", "mode", "placement"],
+        )  # fmt: skip
         out = arch.merge(combos, how="cross")
         out["space"] = self.name
         return out
 
     def size(self, profile: HardwareProfile) -> int:
-        return len(self._arch_grid()) * len(self.precisions) * len(self.mode_names(profile))
+        n = len(self._arch_grid()) * len(self.precisions) * len(self.batches) * len(self.mode_names(profile))
+        return n * len(self.placement_names(profile))
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "precisions": list(self.precisions),
-                "modes": None if self.modes is None else list(self.modes), **self._arch_dict()}  # fmt: skip
+        out = {"kind": self.kind, "name": self.name, "precisions": list(self.precisions),
+               "modes": None if self.modes is None else list(self.modes), **self._arch_dict()}  # fmt: skip
+        if self.placements is not None:  # absent for studies stored before placements existed
+            out["placements"] = list(self.placements)
+        if self.batches != (1,):  # likewise: batch-1 studies keep their stored definition and name
+            out["batches"] = list(self.batches)
+        return out
 
     def __or__(self, other: Space) -> UnionSpace:
         left = list(self.spaces) if isinstance(self, UnionSpace) else [self]
@@ -183,8 +242,10 @@ class EfficientNetSpace(Space):
         precisions: Sequence[str] = PRECISIONS,
         modes: Sequence[str] | None = None,
         name: str | None = None,
+        placements: Sequence[str] | None = None,
+        batches: Sequence[int] = (1,),
     ) -> None:
-        super().__init__(precisions=precisions, modes=modes, name=name)
+        super().__init__(precisions=precisions, modes=modes, name=name, placements=placements, batches=batches)
         self.compound = phi is not None
         if self.compound:
             lo, hi = _range("EfficientNetSpace(phi)", phi)
@@ -260,9 +321,12 @@ class MobileNetSpace(Space):
         precisions: Sequence[str] = PRECISIONS,
         modes: Sequence[str] | None = None,
         name: str | None = None,
+        placements: Sequence[str] | None = None,
+        batches: Sequence[int] = (1,),
     ) -> None:
         self.families = _choices("MobileNetSpace(families)", families, MOBILENET_FAMILIES)
-        super().__init__(precisions=precisions, modes=modes, name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]))
+        super().__init__(precisions=precisions, modes=modes, placements=placements, batches=batches,
+                         name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]))  # fmt: skip
         self.widths, self.width_step = _range("MobileNetSpace(widths)", widths), float(width_step)
         self.resolutions, self.resolution_step = _range("MobileNetSpace(resolutions)", resolutions), int(resolution_step)
         self._w = _steps("MobileNetSpace(widths)", *self.widths, width_step, WIDTH_RANGE)
@@ -282,7 +346,7 @@ class MobileNetSpace(Space):
                 "resolution": int(params["resolution"])}  # fmt: skip
 
     def _arch_grid(self):
-        f, w, r = zip(*itertools.product(self.families, self._w, self._r))
+        f, w, r = zip(*itertools.product(self.families, self._w, self._r), strict=True)
         return pd.DataFrame({"family": list(f), "width": np.array(w, dtype=float), "depth": 1.0, "resolution": np.array(r, dtype=np.int64)})
 
     def _arch_dict(self):
@@ -307,7 +371,9 @@ class UnionSpace(Space):
         self.spaces = spaces
         self.name = name or "+".join(names)
         self.precisions = tuple(dict.fromkeys(p for s in spaces for p in s.precisions))
+        self.batches = tuple(dict.fromkeys(b for s in spaces for b in s.batches))
         self.modes = None
+        self.placements = None
 
     def member(self, name: str) -> Space:
         for s in self.spaces:
@@ -358,10 +424,13 @@ def space_from_dict(doc: dict) -> Space:
 SPACE_NAMES = ("efficientnet", *MOBILENET_FAMILIES, "mobilenet", "all")
 
 
-def named_space(name: str, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None) -> Space:
+def named_space(name: str, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None,
+                placements: Sequence[str] | None = None, batches: Sequence[int] = (1,)) -> Space:  # fmt: skip
     """The default space for a name: ``efficientnet`` (compound scaling, φ −2…4 in steps of
-    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet)."""
-    kw = {"precisions": precisions, "modes": modes}
+    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet).
+    ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension,
+    ``batches`` (e.g. ``(1, 8, 32)``) a batch dimension."""
+    kw = {"precisions": precisions, "modes": modes, "placements": placements, "batches": batches}
     if name == "efficientnet":
         return EfficientNetSpace(**kw)
     if name in MOBILENET_FAMILIES:

@@ -1,0 +1,363 @@
+"""GPU calibration from end-to-end runs: the analytic roofline's own terms, re-weighted.
+
+A CUDA graph or a TensorRT engine gives one time per call, not per kernel, so the GPU model is
+fitted to whole networks. For each network the uncalibrated profile's layer breakdown
+(:func:`~edgespace.estimate` with ``layers``) gives seven features: the roofline time of the
+dense convolutions (conv, pointwise, linear), of the depthwise convolutions and of the
+element-wise kernels (bn, act, pool, mul, add that the fusion rule leaves unfused), the bytes
+an unfused runtime moves for the bn/act tails the profile fuses away, the number of kernels of
+the fused graph and of the eager one (every bn and act its own kernel; a fusing runtime gets
+zero weight on these two), and 1. Latency per call is a non-negative combination of them (``scipy.optimize.nnls``
+on relative errors, so small and large networks weigh alike): the weights are how far the
+measured GPU is from the profile's efficiency per kind of work, what one kernel costs, and the
+per-call overhead. Energy per call is a non-negative combination of the (calibrated) latency —
+its weight is the board's power while busy, idle included — the arithmetic (GFLOP) and the
+memory traffic (GB). Both are fitted per batch size (a GPU's efficiency changes with the
+batch); a batch that was not measured is refused, not extrapolated.
+
+The file (``format: edgespace-gpu-calibration/1``) holds the runs (spec, batch, measured and
+uncalibrated latency and energy), the weights, and the report: per batch and pooled, in-sample
+and network-held-out (5-fold) error of the calibrated prediction, beside the uncalibrated
+profile's error on the same networks.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from edgespace._spec import ArchSpec
+from edgespace.calibration._calibrate import CalibrationError, latency_errors
+
+__all__ = [
+    "ENERGY_FEATURES",
+    "GPU_FORMAT",
+    "LATENCY_FEATURES",
+    "GpuCalibration",
+    "calibrate_gpu",
+    "collect_gpu",
+    "errors_within",
+    "gpu_features",
+    "load_gpu_calibration",
+    "measured_latency_ms",
+]  # fmt: skip
+
+GPU_FORMAT = "edgespace-gpu-calibration/1"
+LATENCY_FEATURES = ("t_dense_ms", "t_depthwise_ms", "t_elementwise_ms", "fused_tail_gbyte", "kernels", "eager_kernels",
+                    "call")  # fmt: skip
+ENERGY_FEATURES = ("latency_ms", "gflop", "gbyte")
+_DENSE = ("conv", "pointwise", "linear")
+
+
+def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
+    """The uncalibrated profile's estimate of ``spec`` split into the model's features, plus its
+    latency (ms per call) and energy (mJ per image)."""
+    from edgespace._layer_table import layer_table
+    from edgespace.cost import estimate
+
+    e = estimate(spec, profile, mode)
+    layers = e.layers
+    table = layer_table(spec)
+    active = (layers["bound"] != "fused").to_numpy()
+    t = (layers["time_ms"] - layers["dispatch_ms"]).to_numpy()
+    op = layers["op"].to_numpy()
+    dense = active & np.isin(op, _DENSE)
+    dw = active & (op == "depthwise")
+    elem = active & ~dense & ~dw & (op != "reshape")
+    return {
+        "t_dense_ms": float(t[dense].sum()),
+        "t_depthwise_ms": float(t[dw].sum()),
+        "t_elementwise_ms": float(t[elem].sum()),
+        # The bn/act tails the profile fuses into their conv: an unfused runtime (eager kernels in a
+        # CUDA graph) reads and writes each of those tensors once more; a fusing one does not.
+        "fused_tail_gbyte": float(2 * table["output_bytes"].to_numpy()[~active & np.isin(op, ("bn", "act"))].sum()) / 1e9,
+        "kernels": float((active & (op != "reshape")).sum()),
+        # an eager runtime launches every bn and act as a kernel of its own (SE blocks: 6 instead of 4)
+        "eager_kernels": float((op != "reshape").sum()),
+        "call": 1.0,
+        "gflop": float(layers["ops"].sum()) / 1e9,
+        "gbyte": float(layers["bytes"].sum()) / 1e9,
+        "analytic_latency_ms": float(e.latency_ms),
+        "analytic_energy_mj": float(e.energy_mj),
+    }
+
+
+def measured_latency_ms(m) -> float:
+    """The latency a calibration fits to: the median of a measurement's round medians (robust to
+    one slow round), whichever field names its Measurement class uses."""
+    if getattr(m, "round_medians_ms", ()):
+        return float(np.median(m.round_medians_ms))
+    for name in ("latency_calibration_ms", "latency_ms_calibration", "latency_p50_ms", "latency_ms_p50"):
+        if hasattr(m, name):
+            return float(getattr(m, name))
+    raise CalibrationError(f"measurement of {m.spec.short_name()} has no latency")
+
+
+def errors_within(predicted, measured, pct: float) -> float:
+    p, m = np.asarray(predicted, float), np.asarray(measured, float)
+    return float(np.mean(np.abs(p - m) / m <= pct / 100)) if len(p) else float("nan")
+
+
+def _errors(predicted, measured) -> dict:
+    out = latency_errors(predicted, measured)
+    out["within_15pct"] = errors_within(predicted, measured, 15)
+    return out
+
+
+def _nnls_relative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from scipy.optimize import nnls
+
+    scale = np.where(np.abs(x).max(axis=0) > 0, np.abs(x).max(axis=0), 1.0)
+    w, _ = nnls((x / scale) / y[:, None], np.ones(len(y)))
+    return w / scale
+
+
+def _fit(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    lat_w = _nnls_relative(frame[list(LATENCY_FEATURES)].to_numpy(float), frame["latency_ms"].to_numpy(float))
+    energy_w = None
+    e = frame["energy_call_mj"].to_numpy(float)
+    if np.isfinite(e).all() and len(e):
+        xe = np.column_stack([frame[list(LATENCY_FEATURES)].to_numpy(float) @ lat_w, frame["gflop"], frame["gbyte"]])
+        energy_w = _nnls_relative(xe, e)
+    return lat_w, energy_w
+
+
+def _predict(frame: pd.DataFrame, lat_w: np.ndarray, energy_w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    lat = frame[list(LATENCY_FEATURES)].to_numpy(float) @ lat_w
+    if energy_w is None:
+        return lat, np.full(len(frame), np.nan)
+    e_call = np.column_stack([lat, frame["gflop"], frame["gbyte"]]) @ energy_w
+    return lat, e_call / frame["batch"].to_numpy(float)
+
+
+@dataclass
+class GpuCalibration:
+    """Per-batch latency (and, where metered, energy) weights over the roofline terms of
+    ``profile``, with the runs they were fitted to and the report of how well they predict."""
+
+    profile: str
+    mode: str
+    provenance: dict
+    runs: pd.DataFrame
+    latency_weights: dict[int, list[float]]
+    energy_weights: dict[int, list[float] | None]
+    report: dict = field(default_factory=dict)
+
+    @property
+    def batches(self) -> list[int]:
+        return sorted(self.latency_weights)
+
+    def _frame(self, spec: ArchSpec) -> pd.DataFrame:
+        if spec.batch not in self.latency_weights:
+            raise CalibrationError(f"batch {spec.batch} was not calibrated for {self.profile}; calibrated batches: "
+                                   f"{', '.join(map(str, self.batches))}")  # fmt: skip
+        return pd.DataFrame([{**gpu_features(spec, self.profile, self.mode), "batch": spec.batch}])
+
+    def predict_latency_ms(self, spec: ArchSpec) -> float:
+        """Calibrated latency of one call of ``spec.batch`` images (ms)."""
+        f = self._frame(spec)
+        return float(_predict(f, np.array(self.latency_weights[spec.batch]), None)[0][0])
+
+    def predict_energy_mj(self, spec: ArchSpec) -> float | None:
+        """Calibrated energy per image (mJ, board total), or None where no energy was metered."""
+        f = self._frame(spec)
+        w = self.energy_weights.get(spec.batch)
+        if w is None:
+            return None
+        return float(_predict(f, np.array(self.latency_weights[spec.batch]), np.array(w))[1][0])
+
+    def to_dict(self) -> dict:
+        runs = self.runs.replace({np.nan: None})
+        return {
+            "format": GPU_FORMAT,
+            "profile": self.profile,
+            "mode": self.mode,
+            "provenance": self.provenance,
+            "latency_features": list(LATENCY_FEATURES),
+            "energy_features": list(ENERGY_FEATURES),
+            "latency_weights": {str(b): w for b, w in self.latency_weights.items()},
+            "energy_weights": {str(b): w for b, w in self.energy_weights.items()},
+            "report": self.report,
+            "runs": runs.to_dict(orient="records"),
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, default=float))
+        os.replace(tmp, p)
+        return p
+
+
+def _runs_frame(measurements, profile, mode) -> pd.DataFrame:
+    rows = []
+    for k, m in enumerate(measurements):
+        spec = m.spec
+        batch = int(getattr(m, "batch", spec.batch))
+        spec = ArchSpec(**{**spec.to_dict(), "batch": batch})
+        feats = gpu_features(spec, profile, mode)
+        energy = getattr(m, "energy_mj", None)
+        rows.append({
+            "run": k, "spec": spec.to_dict(), "network": spec.short_name(), "batch": batch,
+            "latency_ms": measured_latency_ms(m), "e2e_ms": measured_latency_ms(m),
+            "energy_mj": float(energy) if energy is not None else np.nan,
+            "energy_call_mj": float(energy) * batch if energy is not None else np.nan,
+            **feats,
+        })  # fmt: skip
+    if not rows:
+        raise CalibrationError("calibrate_gpu(): no measurements given")
+    return pd.DataFrame(rows)
+
+
+def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
+    lat_w, en_w, rep = {}, {}, {"by_batch": {}}
+    pooled = {"lat": [], "en": [], "lat_in": []}
+    for batch, part in frame.groupby("batch"):
+        part = part.reset_index(drop=True)
+        if len(part) < len(LATENCY_FEATURES):
+            raise CalibrationError(f"batch {batch}: {len(part)} networks measured; need at least "
+                                   f"{len(LATENCY_FEATURES)} to fit {len(LATENCY_FEATURES)} weights")  # fmt: skip
+        lw, ew = _fit(part)
+        lat_w[int(batch)], en_w[int(batch)] = lw.tolist(), (ew.tolist() if ew is not None else None)
+        lat_in, en_in = _predict(part, lw, ew)
+        held_lat = np.full(len(part), np.nan)
+        held_en = np.full(len(part), np.nan)
+        if len(part) >= 10:
+            folds = np.array_split(np.random.default_rng(0).permutation(len(part)), 5)
+            for fold in folds:
+                keep = np.setdiff1d(np.arange(len(part)), fold)
+                flw, few = _fit(part.iloc[keep])
+                held_lat[fold], held_en[fold] = _predict(part.iloc[fold], flw, few)
+        b = {
+            "n": len(part),
+            "latency": {"in_sample": _errors(lat_in, part["latency_ms"]),
+                        "uncalibrated": _errors(part["analytic_latency_ms"], part["latency_ms"])},
+        }  # fmt: skip
+        if np.isfinite(held_lat).all():
+            b["latency"]["held_out_5fold"] = _errors(held_lat, part["latency_ms"])
+            pooled["lat"].append((held_lat, part["latency_ms"].to_numpy()))
+        pooled["lat_in"].append((lat_in, part["latency_ms"].to_numpy()))
+        if ew is not None:
+            b["energy"] = {"in_sample": _errors(en_in, part["energy_mj"]),
+                           "uncalibrated": _errors(part["analytic_energy_mj"], part["energy_mj"])}  # fmt: skip
+            if np.isfinite(held_en).all():
+                b["energy"]["held_out_5fold"] = _errors(held_en, part["energy_mj"])
+                pooled["en"].append((held_en, part["energy_mj"].to_numpy()))
+        else:
+            b["energy"] = {"unavailable": "no energy was metered for these runs"}
+        rep["by_batch"][str(int(batch))] = b
+
+    def cat(pairs):
+        return np.concatenate([p for p, _ in pairs]), np.concatenate([m for _, m in pairs])
+
+    rep["in_sample"] = _errors(*cat(pooled["lat_in"]))
+    if pooled["lat"]:
+        rep["held_out_5fold"] = _errors(*cat(pooled["lat"]))
+    if pooled["en"]:
+        rep["energy_held_out_5fold"] = _errors(*cat(pooled["en"]))
+    return lat_w, en_w, rep
+
+
+def calibrate_gpu(profile, measurements, *, mode: str | None = None, note: str = "") -> GpuCalibration:
+    """Fit the per-batch GPU latency (and energy) model to ``measurements`` (Measurements of
+    ``torch-cuda`` or ``tensorrt`` runs, or any with ``spec``, round medians and ``energy_mj`` per
+    image) for ``profile`` (a name or :class:`~edgespace.HardwareProfile`); at least seven
+    networks per batch, ten for a held-out report."""
+    from edgespace.profiles import HardwareProfile, load_profile
+
+    prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
+    pm = prof.mode(mode)
+    measurements = list(measurements)
+    frame = _runs_frame(measurements, prof, pm.name)
+    lat_w, en_w, rep = _report(frame)
+    first = measurements[0]
+    provenance = {
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "backend": getattr(first, "backend", ""),
+        "runtime": getattr(first, "runtime_version", ""),
+        "device": getattr(first, "device_name", "") or getattr(first, "provider", ""),
+        "execution": getattr(first, "execution", ""),
+        "precision": getattr(first, "precision", ""),
+        "meter": getattr(first, "meter", ""),
+        "networks": int(frame["network"].str.replace(r"_b\d+$", "", regex=True).nunique()),
+        "batches": sorted(int(b) for b in frame["batch"].unique()),
+        "base_profile": prof.name,
+        "note": note,
+    }
+    return GpuCalibration(prof.name, pm.name, provenance, frame, lat_w, en_w, rep)
+
+
+def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
+    """Read a file written by :meth:`GpuCalibration.save`."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"{p}: cannot be read as a GPU calibration file ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:
+        raise CalibrationError(f"{p}: not a GPU calibration file (format {GPU_FORMAT!r})")
+    return GpuCalibration(
+        doc["profile"], doc["mode"], doc["provenance"], pd.DataFrame(doc["runs"]),
+        {int(b): w for b, w in doc["latency_weights"].items()},
+        {int(b): w for b, w in doc["energy_weights"].items()}, doc.get("report", {}),
+    )  # fmt: skip
+
+
+def collect_gpu(specs, *, batches=(1, 32), backend: str = "torch-cuda", precision: str = "fp16",
+                compile: bool = False, runs: int = 200, rounds: int = 5, warmup: int = 20, idle_s: float = 2.0,
+                energy_min_s: float = 2.0, progress=None) -> tuple[list, float | None]:  # fmt: skip
+    """Measure every spec at every batch on a GPU backend (``torch-cuda`` or ``tensorrt``): a
+    list of Measurements, and the board's idle power measured once before them (W, None without
+    NVML). Each module is built once and timed at each batch; ``progress(step, total, label, m)``
+    after each measurement."""
+    import dataclasses
+    import gc
+
+    from edgespace._build import build
+    from edgespace.meters import NullMeter, get_meter
+    from edgespace.runners import get_runner
+
+    runner = get_runner(backend, compile=compile) if backend == "torch-cuda" else get_runner(backend)
+    meter = get_meter("nvml")
+    idle_w = None
+    if not isinstance(meter, NullMeter) and idle_s > 0:
+        import time
+
+        token = meter.begin_window()
+        time.sleep(idle_s)
+        idle_w = meter.end_window(token).avg_power_w
+    specs = list(specs)
+    if hasattr(runner, "prepare_input"):  # export every ONNX file in one child process, not one each
+        from edgespace.runners import export_many
+
+        export_many([dataclasses.replace(s, batch=1) for s in specs])
+    total, step, out = len(specs) * len(batches), 0, []
+    for spec in specs:
+        model = build(spec) if backend == "torch-cuda" else None
+        path = None
+        if hasattr(runner, "prepare_input"):
+            path, _ = runner.prepare_input(spec, precision)
+        for b in batches:
+            m = runner.measure(path, dataclasses.replace(spec, batch=int(b)), model=model, precision=precision,
+                               batch=int(b), warmup=warmup, runs=runs, rounds=rounds, meter=meter, idle_s=0.0,
+                               energy_min_s=energy_min_s, profile=False)  # fmt: skip
+            out.append(m)
+            step += 1
+            if progress is not None:
+                progress(step, total, m.spec.short_name(), m)
+        del model
+        gc.collect()
+        try:
+            import torch
+
+            torch.cuda.empty_cache()
+        except Exception:  # noqa: BLE001, S110 - only a cache release; nothing to report
+            pass
+    return out, idle_w
