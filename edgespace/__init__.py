@@ -30,6 +30,7 @@ __all__ = [
     "Budget",
     "BudgetError",
     "CalibratedProfile",
+    "Calibration",
     "CONV_OPS",
     "EFFICIENTNET_PRESETS",
     "EdgespaceError",
@@ -93,6 +94,7 @@ _LAZY = {
     "calibrate": "edgespace.calibration",
     "load_calibration": "edgespace.calibration",
     "CalibratedProfile": "edgespace.calibration",
+    "Calibration": "edgespace.calibration",
     "peak_activation_bytes": "edgespace._liveness",
     # studies import optuna
     "EfficientNetSpace": "edgespace.study",

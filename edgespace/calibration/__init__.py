@@ -9,8 +9,11 @@ fitted to them, and readers for profiles captured on other devices (ONNX Runtime
 from __future__ import annotations
 
 from edgespace.calibration._calibrate import (
+    APPLIES_KEYS,
     FORMAT,
     CalibratedProfile,
+    Calibration,
+    as_calibration,
     CalibrationError,
     calibrate,
     latency_errors,
@@ -28,8 +31,11 @@ from edgespace.calibration._ingest import (
 )
 from edgespace.calibration._mapping import INPUT_SEGMENT, NodeTime, map_nodes, module_path, segment_ids, segment_times
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
+from edgespace.calibration._power import MIN_METERED_NETWORKS, PowerModel, fit_power_model, power_features
 
 __all__ = [
+    "APPLIES_KEYS", "Calibration", "as_calibration", "MIN_METERED_NETWORKS", "PowerModel", "fit_power_model",
+    "power_features",
     "CAPTURE_FORMAT", "CaptureSet", "read_capture_set", "write_capture_set",
     "CalibratedProfile", "CalibrationError", "DEFAULT_FAMILIES", "DEFAULT_RANGES", "FEATURES", "FORMAT",
     "INPUT_SEGMENT", "IngestError", "NodeProfile", "NodeTime", "SegmentLatencyModel", "calibrate", "draw_specs",

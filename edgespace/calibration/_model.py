@@ -110,8 +110,10 @@ def segment_features(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _one_thread():
-    """scikit-learn's OpenMP threads spin on a small shared machine (a fit took 10x longer on
-    two busy cores than on one); the trees are small, one thread is fastest."""
+    """scikit-learn's OpenMP threads and BLAS's threads spin on a small shared machine (a tree
+    fit took 10x longer on two busy cores than on one; the base's least squares, 30x: 268 s
+    against 8 s for six fits on a loaded 2-core machine); the problems are small, one thread is
+    fastest."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
@@ -169,6 +171,10 @@ class SegmentLatencyModel:
         self.e2e_: tuple[float, float] = (1.0, 0.0)
 
     def fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> "SegmentLatencyModel":
+        with _one_thread():
+            return self._fit(samples, runs)
+
+    def _fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> "SegmentLatencyModel":
         y = np.log(np.maximum(samples["time_us"].to_numpy(np.float64), 0.05))
         self._fit_base(samples, y)
         resid = y - np.log(self._base_us(samples))
@@ -177,8 +183,7 @@ class SegmentLatencyModel:
 
             cat = np.zeros(len(FEATURES), dtype=bool)
             self.tree_ = HistGradientBoostingRegressor(categorical_features=cat, **self.tree_params)
-            with _one_thread():
-                self.tree_.fit(_tree_x(samples), resid)
+            self.tree_.fit(_tree_x(samples), resid)
         else:
             self.tree_ = None
         # end to end: e2e = a * Σ predicted segments + b, fitted on the calibration networks. The
@@ -240,9 +245,9 @@ class SegmentLatencyModel:
     def predict_segments_us(self, feats: pd.DataFrame) -> np.ndarray:
         if self.coef_ is None:
             raise RuntimeError("SegmentLatencyModel: fit() first")
-        y = np.log(self._base_us(feats))
-        if self.tree_ is not None:
-            with _one_thread():
+        with _one_thread():
+            y = np.log(self._base_us(feats))
+            if self.tree_ is not None:
                 y = y + self.tree_.predict(_tree_x(feats))
         return np.exp(y)
 

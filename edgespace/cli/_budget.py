@@ -50,6 +50,8 @@ def configure(sub) -> None:
     g.add_argument("--depth", type=float, default=1.0)
     g.add_argument("--resolution", type=int, default=224)
     g.add_argument("--precision", default="fp32")
+    g.add_argument("--calibration", metavar="FILE",
+                   help="a calibration file: the design's latency (and energy, where metered) from it where it applies")  # fmt: skip
     p.add_argument("--horizon-days", type=int, help="days to simulate (default: the cloudy days plus a week)")
     p.add_argument("--json", action="store_true", help="print JSON (with the hourly state of charge)")
     p.set_defaults(func=_run)
@@ -75,10 +77,22 @@ def _budget_from_args(args) -> Budget:
     floors = {"idle_w": args.idle_w, "sleep_w": args.sleep_w, "wake_energy_j": args.wake_j, "wake_s": args.wake_s}
     floors = {k: v for k, v in floors.items() if v is not None}
     if args.profile:
-        return Budget.from_profile(args.profile, args.mode, **fields, **floors)
+        return Budget.from_profile(args.profile, args.mode, calibration=_calibration(args), **fields, **floors)
     if args.mode:
         raise ValueError("budget: --mode needs --profile")
     return Budget(**fields, **floors)
+
+
+def _calibration(args):
+    if getattr(args, "calibration", None) is None:
+        return None
+    if not args.profile:
+        raise ValueError("budget: --calibration needs --profile")
+    from edgespace.calibration import load_calibration
+
+    if not hasattr(args, "_calibration"):
+        args._calibration = load_calibration(args.calibration)
+    return args._calibration
 
 
 def _energy_from_design(args, budget: Budget):
@@ -90,7 +104,7 @@ def _energy_from_design(args, budget: Budget):
     if not args.profile:
         raise ValueError("budget: --family needs --profile (and optionally --mode) to estimate the energy per frame")
     spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision)
-    est = estimate(spec, args.profile, args.mode)
+    est = estimate(spec, args.profile, args.mode, calibration=_calibration(args))
     if not est.runnable:
         raise ValueError(f"budget: {spec.short_name()} cannot run on {est.profile}/{est.mode}: unsupported operators")
     return est

@@ -12,7 +12,7 @@ _SHOWN = (
     ("mode", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
     ("time_to_throttle_s", "{:.0f}"), ("energy_mj", "{:.2f}"), ("sustained_energy_mj", "{:.2f}"),
     ("avg_power_w", "{:.2f}"), ("peak_activation_mb", "{:.2f}"), ("total_memory_mb", "{:.2f}"),
-    ("fits_memory", "{}"), ("n_fallback_ops", "{}"),
+    ("fits_memory", "{}"), ("n_fallback_ops", "{}"), ("latency_source", "{}"), ("energy_source", "{}"),
 )  # fmt: skip
 
 
@@ -26,6 +26,8 @@ def configure(sub) -> None:
     p.add_argument("--resolution", type=int, default=224)
     p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
     p.add_argument("--ambient-c", type=float, help="ambient temperature in °C (default: the profile's)")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="a calibration file (edgespace calibrate): latency from it where it applies (profile, mode, precision)")  # fmt: skip
     p.add_argument("--layers", action="store_true", help="with --mode: also print the per-layer breakdown")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
@@ -38,7 +40,12 @@ def _run(args) -> int:
     spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision)
     profile = load_profile(args.profile)
     modes = [args.mode] if args.mode else list(profile.modes)
-    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c) for m in modes]
+    calibration = None
+    if args.calibration is not None:
+        from edgespace.calibration import load_calibration
+
+        calibration = load_calibration(args.calibration)
+    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c, calibration=calibration) for m in modes]
     if args.json:
         docs = [e.to_dict(layers=args.layers) for e in estimates]
         print(json.dumps(docs[0] if args.mode else docs, default=jsonable))

@@ -25,6 +25,8 @@ def _add_run_options(p) -> None:
                    help="journal storages: a RUNNING trial older than this is presumed dead and queued again")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="a calibration file (edgespace calibrate): latency from it where it applies; stored with the study")  # fmt: skip
 
 
 def configure(sub) -> None:
@@ -49,6 +51,11 @@ def configure(sub) -> None:
     b.add_argument("--duty-policy", default="on-trigger", help="always-on, on-trigger (default) or periodic")
     b.add_argument("--idle-timeout-s", type=float, default=10.0, help="awake after the last frame (s, default 10)")
     b.add_argument("--wake-period-s", type=float, help="time between wakes for --duty-policy periodic (s)")
+    c = p.add_argument_group("confirm the front (real ONNX Runtime runs on this machine)")
+    c.add_argument("--confirm", type=int, metavar="K", help="after the search, run K front points and show predicted vs measured")
+    c.add_argument("--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)")
+    c.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for --confirm (default 1)")
+    c.add_argument("--confirm-rounds", type=int, default=10, help="interleaved timing rounds for --confirm (default 10)")
     _add_run_options(p)
     p.set_defaults(func=_run_search)
 
@@ -60,6 +67,8 @@ def configure(sub) -> None:
     w.add_argument("--stale-after-s", type=float, default=600.0)
     w.add_argument("--json", action="store_true")
     w.add_argument("--quiet", action="store_true")
+    w.add_argument("--calibration", metavar="FILE",
+                   help="check that the study uses this calibration (the worker always uses the study's own)")  # fmt: skip
     w.set_defaults(func=_run_worker)
 
 
@@ -106,8 +115,16 @@ def _run_search(args) -> int:
     with _Progress(not (args.quiet or args.json), "search") as progress:
         result = search(space, args.profile, args.objectives, args.constraint, n_trials=args.trials, sampler=args.sampler,
                         storage=args.storage, study_name=args.study, seed=args.seed, population_size=args.population_size,
-                        stale_after_s=args.stale_after_s, progress=progress, budget=budget)  # fmt: skip
-    return _print(result, args, time.perf_counter() - t0)
+                        stale_after_s=args.stale_after_s, progress=progress, budget=budget,
+                        calibration=args.calibration)  # fmt: skip
+    confirmed = None
+    if args.confirm is not None:
+        if args.confirm < 1 or args.threads < 1 or args.confirm_rounds < 1:
+            raise ValueError("search: --confirm, --threads and --confirm-rounds: allowed: integers >= 1")
+        with _Progress(not (args.quiet or args.json), f"confirm {args.confirm} front points") as progress:
+            confirmed = result.confirm(args.confirm, threads=args.threads, by=args.confirm_by,
+                                       rounds=args.confirm_rounds, progress=progress)  # fmt: skip
+    return _print(result, args, time.perf_counter() - t0, confirmed)
 
 
 def _budget(args):
@@ -136,12 +153,12 @@ def _run_worker(args) -> int:
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), f"worker {args.study}") as progress:
         result = run_worker(args.storage, args.study, n_trials=args.trials, seed=args.seed,
-                            stale_after_s=args.stale_after_s, progress=progress)  # fmt: skip
+                            stale_after_s=args.stale_after_s, progress=progress, calibration=args.calibration)  # fmt: skip
     return _print(result, args, time.perf_counter() - t0)
 
 
 
-def _print(result, args, seconds: float) -> int:
+def _print(result, args, seconds: float, confirmed=None) -> int:
     import math
 
     frame = result.trials_frame()
@@ -149,14 +166,18 @@ def _print(result, args, seconds: float) -> int:
     n_feasible = int(complete["feasible"].sum()) if len(complete) else 0
     front = result.pareto_front()
     objectives = [o.name for o in result.objectives]
-    shown = list(dict.fromkeys([*objectives, *_SHOWN, *(["days_autonomy"] if "days_autonomy" in front.columns else [])]))
+    shown = list(dict.fromkeys([*objectives, *_SHOWN, *(["days_autonomy"] if "days_autonomy" in front.columns else []),
+                                *(["latency_source"] if "latency_source" in front.columns else [])]))  # fmt: skip
     if args.json:
         rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
                 for r in front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")]  # fmt: skip
         doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,
                "objectives": [{"name": o.name, "direction": o.direction} for o in result.objectives],
                "constraints": [str(c) for c in result.constraints], "trials": len(frame), "complete": len(complete),
-               "feasible": n_feasible, "evaluated_now": result.told, "seconds": round(seconds, 3), "front": rows}  # fmt: skip
+               "feasible": n_feasible, "evaluated_now": result.told, "seconds": round(seconds, 3), "front": rows,
+               "calibration": result.calibration.summary() if result.calibration is not None else None}  # fmt: skip
+        if confirmed is not None:
+            doc["confirmations"] = confirmed.to_dict(orient="records")
         print(json.dumps(doc, default=jsonable))
         return 0
     from rich.console import Console
@@ -174,4 +195,32 @@ def _print(result, args, seconds: float) -> int:
     console.print(table)
     console.print(f"study {result.study_name!r} ({result.storage}): {len(complete)} complete trials "
                   f"({result.told} evaluated now, {n_feasible} feasible), {len(front)} on the front, {seconds:.1f} s")  # fmt: skip
+    if confirmed is not None:
+        _print_confirmations(console, confirmed)
     return 0
+
+
+def _print_confirmations(console, frame) -> None:
+    """Predicted against measured, side by side, with the error."""
+    from rich.table import Table
+
+    def fmt(v, spec: str) -> str:
+        return "-" if v is None or (isinstance(v, float) and v != v) else spec.format(v)
+
+    table = Table(title="confirmed on this machine: predicted vs measured")
+    cols = ("family", "width", "depth", "resolution", "precision", "mode", "threads", "predicted_latency_ms",
+            "measured_latency_ms", "latency_error_pct", "latency_source", "predicted_energy_mj", "measured_energy_mj",
+            "energy_error_pct", "status")  # fmt: skip
+    for c in cols:
+        table.add_column(c, justify="right")
+    specs = {"width": "{:g}", "depth": "{:g}", "predicted_latency_ms": "{:.3f}", "measured_latency_ms": "{:.3f}",
+             "latency_error_pct": "{:+.1f}", "predicted_energy_mj": "{:.2f}", "measured_energy_mj": "{:.2f}",
+             "energy_error_pct": "{:+.1f}"}  # fmt: skip
+    for r in frame.to_dict(orient="records"):
+        table.add_row(*[fmt(r.get(c), specs.get(c, "{}")) for c in cols])
+    console.print(table)
+    ok = frame[frame["status"] == "ok"]
+    if len(ok):
+        err = ok["latency_error_pct"].astype(float).abs()
+        console.print(f"{int((err <= 10).sum())}/{len(ok)} confirmed points within ±10% of the predicted latency "
+                      f"(median |error| {err.median():.1f}%)")  # fmt: skip

@@ -17,7 +17,7 @@ from edgespace.cost._evaluate import Evaluation, evaluate
 from edgespace.cost._params import FALLBACK, compile_mode
 from edgespace.profiles import HardwareProfile, PowerMode, load_profile
 
-__all__ = ["Estimate", "estimate", "estimate_many", "simulate_thermal", "ESTIMATE_COLUMNS"]
+__all__ = ["Estimate", "estimate", "estimate_many", "simulate_thermal", "ESTIMATE_COLUMNS", "SOURCE_COLUMNS"]
 
 #: Scalar fields of an Estimate, as columns of :func:`estimate_many`'s frame.
 ESTIMATE_COLUMNS = (
@@ -27,12 +27,19 @@ ESTIMATE_COLUMNS = (
     "macs", "params", "runnable", "n_fallback_ops",
 )  # fmt: skip
 
+#: Where each row's numbers came from: ``latency_source`` is ``analytic`` or
+#: ``calibrated:<id>``; ``energy_source`` is ``analytic`` (the profile's energy model on the
+#: analytic latency), ``estimated`` (the profile's energy model on a calibrated latency) or
+#: ``metered:<id>`` (a power model fitted to metered runs of calibration ``<id>``).
+SOURCE_COLUMNS = ("latency_source", "energy_source")
+
 
 @dataclass(frozen=True)
 class Estimate:
     """Analytic cost of one design point on one power mode. Units are in the names; ``fps`` is
     back-to-back batch-1 throughput from a cold device, ``sustained_*`` after thermal throttling
-    has settled; ``energy_mj`` is per inference; memory in 10^6 bytes."""
+    has settled; ``energy_mj`` is per inference; memory in 10^6 bytes. ``latency_source`` and
+    ``energy_source`` say where the numbers came from (:data:`SOURCE_COLUMNS`)."""
 
     spec: ArchSpec
     profile: str
@@ -57,6 +64,8 @@ class Estimate:
     runnable: bool
     fallback_ops: tuple[str, ...] = ()
     unsupported_ops: tuple[str, ...] = ()
+    latency_source: str = "analytic"
+    energy_source: str = "analytic"
     layers: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -71,6 +80,8 @@ class Estimate:
             if isinstance(value, float) and not math.isfinite(value):
                 value = None
             out[name] = value
+        out["latency_source"] = self.latency_source
+        out["energy_source"] = self.energy_source
         out["fallback_ops"] = list(self.fallback_ops)
         out["unsupported_ops"] = list(self.unsupported_ops)
         if layers and self.layers is not None:
@@ -119,17 +130,27 @@ def estimate(
     mode: str | None = None,
     *,
     ambient_c: float | None = None,
+    calibration=None,
 ) -> Estimate:
     """Latency, sustained throughput, memory, energy, thermal behaviour and operator coverage of
     ``spec`` on ``profile``'s power mode ``mode`` (default: the profile's default mode).
-    ``ambient_c`` overrides the profile's default ambient temperature (°C)."""
+    ``ambient_c`` overrides the profile's default ambient temperature (°C).
+
+    ``calibration`` (a :class:`~edgespace.Calibration` or the path of a calibration file): where
+    it applies (same profile, mode and precision) the latency is the calibrated model's and fps,
+    sustained fps, energy and power follow it; elsewhere the analytic value stays.
+    ``latency_source`` / ``energy_source`` say which."""
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"estimate() takes an ArchSpec, got {type(spec).__name__}")
     prof = _profile(profile)
     pm: PowerMode = prof.mode(mode)
     mp = compile_mode(pm)
+    cal = _calibration(calibration)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
-    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=ambient_c, keep_layers=True)
+    lat_s, energy_j, sources = _calibrated(cal, prof.name, pm.name, spec.family, spec.width, spec.depth,
+                                           spec.num_classes, spec.precision, np.array([spec.resolution]))  # fmt: skip
+    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=ambient_c, keep_layers=True,
+                  latency_s=lat_s, energy_j=energy_j)  # fmt: skip
     cols = {k: v[0] for k, v in _columns(ev, mp).items()}
     names = np.asarray(sk.name, dtype=object)
     return Estimate(
@@ -140,8 +161,31 @@ def estimate(
            for k, v in cols.items() if k != "n_fallback_ops"},  # fmt: skip
         fallback_ops=tuple(names[ev.placement.engine == FALLBACK]),
         unsupported_ops=tuple(names[list(ev.placement.unsupported)]),
+        latency_source=sources[0],
+        energy_source=sources[1],
         layers=ev.layers,
     )
+
+
+def _calibration(calibration):
+    if calibration is None:
+        return None
+    from edgespace.calibration import as_calibration
+
+    return as_calibration(calibration)
+
+
+def _calibrated(cal, profile: str, mode: str, family, width, depth, num_classes, precision, resolutions):
+    """(latency_s or None, energy_j or None, (latency_source, energy_source)) for one structure
+    at ``resolutions`` in ``mode``: the calibration's predictions where it applies."""
+    if cal is None or not cal.applies(profile, mode, precision):
+        return None, None, ("analytic", "analytic")
+    lat_s = cal.predict_resolutions_ms(family, float(width), float(depth), int(num_classes), precision, resolutions) / 1e3
+    energy = None
+    if mode in cal.power:
+        specs = [ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes)) for r in resolutions]
+        energy = cal.predict_energy_mj(mode, specs) / 1e3
+    return lat_s, energy, (cal.source, f"metered:{cal.id}" if energy is not None else "estimated")
 
 
 _REQUIRED = ("family", "width", "depth", "resolution", "precision")
@@ -190,12 +234,16 @@ def estimate_many(
     modes: Sequence[str] | str | None = None,
     *,
     ambient_c: float | None = None,
+    calibration=None,
 ) -> pd.DataFrame:
     """:func:`estimate` for many design points at once: one row per (input row, mode), with the
-    input columns, ``mode`` and every scalar Estimate field (:data:`ESTIMATE_COLUMNS`).
-    ``modes`` defaults to all modes of the profile. Rows sharing a network structure (family,
-    width, depth) are evaluated together, vectorised over resolution."""
+    input columns, ``mode``, every scalar Estimate field (:data:`ESTIMATE_COLUMNS`) and where
+    the numbers came from (:data:`SOURCE_COLUMNS`). ``modes`` defaults to all modes of the
+    profile. Rows sharing a network structure (family, width, depth) are evaluated together,
+    vectorised over resolution; a ``calibration`` predicts each structure's resolutions in one
+    call of its model (see :func:`estimate`)."""
     prof = _profile(profile)
+    cal = _calibration(calibration)
     mode_names = list(prof.modes) if modes is None else [modes] if isinstance(modes, str) else list(modes)
     pms = [prof.mode(m) for m in mode_names]
     frame = _validated(specs_frame)
@@ -208,16 +256,23 @@ def estimate_many(
         cols = {k: np.empty(n, dtype=bool if k in ("fits_memory", "runnable") else
                             np.int64 if k in ("macs", "params", "n_fallback_ops") else np.float64)
                 for k in ESTIMATE_COLUMNS}  # fmt: skip
+        lat_src = np.full(n, "analytic", dtype=object)
+        energy_src = np.full(n, "analytic", dtype=object)
         for (family, width, depth, num_classes, precision), idx in groups.items():
             sk = layer_skeleton(family, float(width), float(depth), int(num_classes))
-            ev = evaluate(sk, mp, precision, res_all[idx], ambient_c=ambient_c)
+            lat_s, energy_j, sources = _calibrated(cal, prof.name, pm.name, family, width, depth, num_classes,
+                                                   precision, res_all[idx])  # fmt: skip
+            ev = evaluate(sk, mp, precision, res_all[idx], ambient_c=ambient_c, latency_s=lat_s, energy_j=energy_j)
             for k, v in _columns(ev, mp).items():
                 cols[k][idx] = v
+            lat_src[idx], energy_src[idx] = sources
         block = frame.copy()
         block.insert(len(block.columns), "profile", prof.name)
         block.insert(len(block.columns), "mode", pm.name)
         for k in ESTIMATE_COLUMNS:
             block[k] = cols[k]
+        block["latency_source"] = lat_src
+        block["energy_source"] = energy_src
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
 
@@ -232,13 +287,15 @@ def simulate_thermal(
     *,
     dt_s: float | None = None,
     start_c: float | None = None,
+    calibration=None,
 ) -> pd.DataFrame:
     """Temperature, DVFS clock, throughput and power over time under continuous (or duty-
     cycled) inference, from the lumped RC model and a step governor: one level down when the hot
     spot reaches the trip, one up when it falls ``hysteresis`` below; at the lowest level above
     the trip the device stops inferring until it cools. ``duty_cycle`` is the fraction of time
     spent inferring (the rest idle). Columns: time_s, temperature_c, level, clock_mhz, fps,
-    power_w. The temperature update is the exact solution of the RC equation over each step."""
+    power_w. The temperature update is the exact solution of the RC equation over each step.
+    ``calibration``: as in :func:`estimate` (the calibrated latency drives every DVFS level)."""
     if not 0.0 <= duty_cycle <= 1.0 or not math.isfinite(duty_cycle):
         raise SpecError(f"simulate_thermal(duty_cycle={duty_cycle!r}): allowed: 0 to 1")
     if not (isinstance(duration_s, (int, float)) and 0 < duration_s <= 7 * 86400):
@@ -248,7 +305,9 @@ def simulate_thermal(
     mp = compile_mode(pm)
     amb = mp.ambient_c if ambient_c is None else float(ambient_c)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
-    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=amb)
+    lat_s, energy_j, _ = _calibrated(_calibration(calibration), prof.name, pm.name, spec.family, spec.width, spec.depth,
+                                     spec.num_classes, spec.precision, np.array([spec.resolution]))  # fmt: skip
+    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=amb, latency_s=lat_s, energy_j=energy_j)
     if not ev.runnable:
         raise SpecError(f"{spec.short_name()} cannot run on {prof.name}/{pm.name}: unsupported operators")
     level_t = ev.level_latency_s[0]

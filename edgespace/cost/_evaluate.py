@@ -106,8 +106,16 @@ def evaluate(
     *,
     ambient_c: float | None = None,
     keep_layers: bool = False,
+    latency_s: np.ndarray | None = None,
+    energy_j: np.ndarray | None = None,
 ) -> Evaluation:
-    """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure."""
+    """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure.
+
+    ``latency_s`` (shape (N,), from a calibration measured in this mode at its top clock)
+    replaces the roofline latency at the mode's top DVFS level; every level's latency and the
+    engines' busy time scale by the same ratio, so fps, sustained fps under the thermal model,
+    energy and power all follow it. ``energy_j`` (shape (N,), from a metered power model)
+    replaces the energy per inference at the top level, the other levels scaled alike."""
     st = structure_of(sk)
     pl = place(sk, mp, precision)
     p = PRECISIONS.index(precision)
@@ -168,15 +176,28 @@ def evaluate(
     e_fallback += busy_fallback * BUSY_POWER_FRACTION * mp.fallback_power_w
     e_mem = (bytes_.sum(axis=1) + cross_elems * bpe) * mp.energy_j_per_byte
     kappa = (mp.dvfs_power_w / ratio) / mp.dvfs_power_w[0]
-    e_dyn = (
-        e_primary[:, None] * kappa[None, :]
-        + busy_primary * (BUSY_POWER_FRACTION * mp.dvfs_power_w)[None, :]
-        + (e_fallback + e_mem)[:, None]
-    )  # (N, J)
+
+    def dynamic(busy: np.ndarray, fallback_j: np.ndarray) -> np.ndarray:
+        return (e_primary[:, None] * kappa[None, :] + busy * (BUSY_POWER_FRACTION * mp.dvfs_power_w)[None, :]
+                + (fallback_j + e_mem)[:, None])  # (N, J)  # fmt: skip
+
+    e_dyn = dynamic(busy_primary, e_fallback)
     headroom = mp.budget_w - mp.static_w
     if headroom > 0:
         level_t = np.maximum(level_t, e_dyn / headroom)
+    if latency_s is not None:
+        # calibrated: a measured latency includes whatever cap the mode imposed already
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.asarray(latency_s, dtype=np.float64) / level_t[:, 0]
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        level_t = level_t * scale[:, None]
+        e_fb_busy = busy_fallback * BUSY_POWER_FRACTION * mp.fallback_power_w
+        e_dyn = dynamic(busy_primary * scale[:, None], e_fallback + e_fb_busy * (scale - 1.0))
     level_e = mp.static_w * level_t + e_dyn
+    if energy_j is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e_scale = np.asarray(energy_j, dtype=np.float64) / level_e[:, 0]
+        level_e = level_e * np.where(np.isfinite(e_scale) & (e_scale > 0), e_scale, 1.0)[:, None]
     level_p = level_e / level_t
 
     latency = level_t[:, 0]
