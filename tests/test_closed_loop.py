@@ -184,6 +184,9 @@ def test_cli_calibration_option_for_estimate_search_worker_budget(cal_file, tmp_
                  "mobilenetv2", "--width", "0.75", "--resolution", "128", "--calibration", str(cal_file), "--json"]) == 0  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert cal.source in json.dumps(out)
+    assert main(["search", "--space", "mobilenetv2", "--profile", "host", "--trials", "8", "--sampler", "random",
+                 "--storage", storage, "--study", "c", "--confirm", "0", "--quiet"]) == 2  # fmt: skip
+    assert "--confirm" in capsys.readouterr().err
     assert main(["estimate", "--profile", "host", "--family", "mobilenetv2", "--calibration", str(tmp_path / "nope.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nope.json" in err
@@ -248,3 +251,71 @@ def test_a_calibration_with_a_power_model_gives_metered_energy_everywhere(cal, t
     # the budget's idle floor comes from the metered idle power
     b = es.Budget.from_profile("host", calibration=back, battery_wh=10, frames_per_day=100)
     assert b.idle_w == 3.0 and b.provenance["idle_w"].startswith(f"metered:{metered.id}")
+
+
+# ----------------------------------------------------------------------------- confirm the front (real runs)
+
+TINY_SPACE = MobileNetSpace(families=("mobilenetv3_small",), widths=(0.35, 0.5), width_step=0.15, resolutions=(96, 112),
+                            resolution_step=16, precisions=("fp32",))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("edgespace-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGESPACE_CACHE_DIR", str(root))
+    yield root
+    mp.undo()
+
+
+def test_confirm_runs_front_points_and_the_study_keeps_them(onnx_cache, tmp_path, cal):
+    from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirm_points
+
+    storage = f"journal:{tmp_path / 'confirm.journal'}"
+    r = search(TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf")
+    calls = []
+    frame = r.confirm(2, threads=1, by="latency_ms", rounds=2, progress=lambda d, t: calls.append((d, t)))
+    assert list(frame.columns) == list(CONFIRMATION_COLUMNS)
+    assert len(frame) == 2 and set(frame.status) == {"ok"} and calls and calls[-1][0] == calls[-1][1]
+    for row in frame.itertuples():
+        assert row.measured_latency_ms > 0 and row.predicted_latency_ms > 0 and row.latency_source == "analytic"
+        assert row.latency_error_pct == pytest.approx((row.predicted_latency_ms - row.measured_latency_ms)
+                                                      / row.measured_latency_ms * 100)  # fmt: skip
+        assert row.measured_energy_mj is None and row.energy_error_pct is None  # no power meter here
+    # the two fastest points of the front, by predicted latency
+    front = r.pareto_front().sort_values("latency_ms")
+    assert sorted(frame.resolution) == sorted(front.resolution.head(2))
+    # a reloaded study shows them
+    again = search(TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf")
+    assert again.told == 0
+    pd.testing.assert_frame_equal(again.confirmations(), frame)
+    # a point that cannot run here is a failed row; the others are measured
+    points = front.head(1).assign(precision="fp16")
+    rows = confirm_points(pd.concat([points, front.head(1)], ignore_index=True), threads=1, rounds=2)
+    assert rows[0]["status"].startswith("failed: ") and "fp16" in rows[0]["status"]
+    assert rows[0]["measured_latency_ms"] is None and rows[1]["status"] == "ok" and rows[1]["measured_latency_ms"] > 0
+
+
+def test_closed_loop_benchmark_quick_runs_end_to_end(onnx_cache, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "closed_loop.json"
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "closed_loop.py"), "--quick", "--out", str(tmp_path),
+                           "--json", str(out)], capture_output=True, text=True, timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert set(doc["results"]) == {"analytic", "calibrated"} and doc["networks"] == 6
+    assert "within ±10%: calibrated" in proc.stdout
+    cal_id = doc["calibration"]["id"]
+    med = {}
+    for label, res in doc["results"].items():
+        assert res["confirmed"] == 3 and res["failed"] == 0
+        for p in res["points"]:
+            assert p["status"] == "ok" and p["measured_latency_ms"] > 0
+            assert p["latency_source"] == ("analytic" if label == "analytic" else f"calibrated:{cal_id}")
+        med[label] = res["median_abs_error_pct"]
+    # even six networks bring the predictions closer to the runs than the roofline alone
+    assert med["calibrated"] < med["analytic"]
