@@ -44,6 +44,7 @@ def _space(quick: bool):
 
 
 def run(args) -> dict:
+    import edgespace as es
     from edgespace.calibration._loop import run_calibration
     from edgespace.study import search
 
@@ -72,13 +73,27 @@ def run(args) -> dict:
         t_search = time.perf_counter() - t1
         t1 = time.perf_counter()
         conf = r.confirm(args.confirm, threads=args.threads, rounds=args.rounds)
+        # the other predictor on the very same measured points (a like-for-like comparison)
+        conf["analytic_latency_ms"] = [
+            es.estimate(es.ArchSpec(p.family, float(p.width), float(p.depth), int(p.resolution), p.precision), "host",
+                        p.mode).latency_ms for p in conf.itertuples()]  # fmt: skip
+        conf["calibrated_latency_ms"] = [
+            es.estimate(es.ArchSpec(p.family, float(p.width), float(p.depth), int(p.resolution), p.precision), "host",
+                        p.mode, calibration=cal).latency_ms for p in conf.itertuples()]  # fmt: skip
         ok = conf[conf["status"] == "ok"]
         err = ok["latency_error_pct"].astype(float)
+        meas = ok["measured_latency_ms"].astype(float)
+        err_a = (ok["analytic_latency_ms"] - meas) / meas * 100
+        err_c = (ok["calibrated_latency_ms"] - meas) / meas * 100
         results[label] = {
             "search_s": round(t_search, 2), "confirm_s": round(time.perf_counter() - t1, 2),
             "front_size": int(len(r.pareto_front())), "confirmed": int(len(ok)), "failed": int(len(conf) - len(ok)),
             "within_10pct": float(np.mean(np.abs(err) <= 10)) if len(ok) else float("nan"),
             "median_abs_error_pct": float(np.median(np.abs(err))) if len(ok) else float("nan"),
+            "same_points": {"analytic_median_abs_error_pct": float(np.median(np.abs(err_a))) if len(ok) else float("nan"),
+                            "calibrated_median_abs_error_pct": float(np.median(np.abs(err_c))) if len(ok) else float("nan"),
+                            "analytic_within_10pct": float(np.mean(np.abs(err_a) <= 10)) if len(ok) else float("nan"),
+                            "calibrated_within_10pct": float(np.mean(np.abs(err_c) <= 10)) if len(ok) else float("nan")},
             "points": conf.to_dict(orient="records"),
         }  # fmt: skip
     return {"command": " ".join(sys.argv), "networks": args.networks, "threads": args.threads, "rounds": args.rounds,
@@ -104,6 +119,10 @@ def _print(doc: dict) -> None:
             print(f"  {name:44s} {p['predicted_latency_ms']:12.3f} {p['measured_latency_ms']:12.3f} "
                   f"{p['latency_error_pct']:+7.1f}%  {p['latency_source']}")  # fmt: skip
         print(f"  within ±10%: {r['within_10pct']:.0%} (median |error| {r['median_abs_error_pct']:.1f}%)")
+        sp = r["same_points"]
+        print(f"  the same points predicted both ways: calibrated {sp['calibrated_within_10pct']:.0%} within ±10% "
+              f"(median |error| {sp['calibrated_median_abs_error_pct']:.1f}%), analytic {sp['analytic_within_10pct']:.0%} "
+              f"({sp['analytic_median_abs_error_pct']:.1f}%)")  # fmt: skip
     a, c = doc["results"]["analytic"], doc["results"]["calibrated"]
     print(f"\nwithin ±10%: calibrated {c['within_10pct']:.0%} vs analytic {a['within_10pct']:.0%} (goal: calibrated >= 90%)")
 
@@ -111,7 +130,7 @@ def _print(doc: dict) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few networks, small search (CI)")
-    ap.add_argument("--networks", type=int, help="calibration networks (default 36; --quick 6)")
+    ap.add_argument("--networks", type=int, help="calibration networks (default 36; --quick 8)")
     ap.add_argument("--trials", type=int, help="search trials per search (default 600; --quick 40)")
     ap.add_argument("--population", type=int, help="NSGA-II population (default 60; --quick 20)")
     ap.add_argument("--confirm", type=int, help="front points confirmed per search (default 5; --quick 3)")
@@ -122,7 +141,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
-    for k, full, quick in (("networks", 36, 6), ("trials", 600, 40), ("population", 60, 20), ("confirm", 5, 3),
+    for k, full, quick in (("networks", 36, 8), ("trials", 600, 40), ("population", 60, 20), ("confirm", 5, 3),
                            ("rounds", 10, 3)):  # fmt: skip
         if getattr(args, k) is None:
             setattr(args, k, quick if args.quick else full)

@@ -32,23 +32,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgespace import layer_table, table_totals  # noqa: E402
+from edgespace import estimate, load_profile  # noqa: E402
 from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, peak_activation_bytes  # noqa: E402
 from edgespace.calibration import calibrate, draw_specs, latency_errors  # noqa: E402
 from edgespace.calibration._loop import collect  # noqa: E402
+from edgespace.layers import layer_table, table_totals  # noqa: E402
 from edgespace.runners import export_many  # noqa: E402
 
 TRAIN_FAMILIES = ("efficientnet", "mobilenetv2", "mobilenetv3_small")
 HELD_OUT_FAMILY = "mobilenetv3_large"
-
-
-def _roofline():
-    try:
-        from edgespace import estimate  # issue 4
-
-        return estimate
-    except (ImportError, AttributeError):
-        return None
 
 
 def _row(name: str, rep: dict) -> str:
@@ -78,12 +70,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     export_many(train + test + fam)
     print(f"exported {len(train) + len(test) + len(fam)} networks in {time.perf_counter() - t0:.0f} s (child process)")
-    estimate = _roofline()
-    host = None
-    if estimate is not None:
-        from edgespace import load_profile
-
-        host = load_profile("host")
+    host = load_profile("host")
 
     for threads in [int(t) for t in args.threads.split(",")]:
         t0 = time.perf_counter()
@@ -109,14 +96,8 @@ def main(argv=None) -> int:
             print(_row("calibrated (per-segment)", latency_errors(pred, y)))
             macs = np.array([table_totals(layer_table(m.spec))["macs"] for m in group], float)
             print(_row("FLOPs-proportional", latency_errors(k_flops * macs, y)))
-            if estimate is not None:
-                try:
-                    roof = np.array([estimate(m.spec, host).latency_ms for m in group])
-                    print(_row("roofline (uncalibrated)", latency_errors(roof, y)))
-                except Exception as exc:  # the roofline is issue 4's; report, do not crash
-                    print(f"  roofline: failed ({type(exc).__name__}: {exc})")
-            else:
-                print("  roofline: not available in this build")
+            roof = np.array([estimate(m.spec, host).latency_ms for m in group])
+            print(_row("roofline (uncalibrated)", latency_errors(roof, y)))
             y2 = np.array([m.latency_calibration_ms for m in rep_group])
             print(_row("noise: 2nd measurement", latency_errors(y2, y)))
             print(_row("noise: 2nd, level-free", latency_errors(y2 * np.median(y / y2), y)))

@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from edgespace import ArchSpec, build, layer_table, list_families, table_totals  # noqa: E402
+from edgespace import ArchSpec, build, layer_table, list_families  # noqa: E402
 from edgespace._layer_table import _decoded, layer_skeleton  # noqa: E402
+from edgespace.layers import table_totals  # noqa: E402
 
 
 def _draw(n: int, seed: int) -> list[ArchSpec]:
@@ -78,7 +79,7 @@ def main() -> None:
     specs = _draw(args.specs, args.seed)
     cold, warm, naive, ratios = [], [], [], []
     for spec in track(specs, description="timing"):
-        def cold_call():
+        def cold_call(spec=spec):
             # nothing cached: neither the decoded arch-def nor the structure
             _decoded.cache_clear()
             layer_skeleton.cache_clear()
@@ -87,10 +88,10 @@ def main() -> None:
         cold_s = _timed(cold_call, repeat=5)
         other = ArchSpec(spec.family, spec.width, spec.depth, spec.resolution + 8)
         layer_table(other)  # the structure is now cached; the spec itself is still new
-        warm_s = _timed(lambda: layer_table(spec), repeat=5)
+        warm_s = _timed(lambda spec=spec: layer_table(spec), repeat=5)
         ours = table_totals(layer_table(spec))["macs"]
 
-        def naive_count():
+        def naive_count(spec=spec):
             model = build(spec)
             counts = FlopCountAnalysis(model, torch.zeros(1, 3, spec.resolution, spec.resolution))
             counts.unsupported_ops_warnings(False).uncalled_modules_warnings(False)

@@ -1,80 +1,84 @@
 """edgespace: analytical design-space exploration of efficient vision models on edge devices.
 
-The public surface is small; heavy parts (torch, timm, onnx) load only when a function that
-needs them is called.
+The public surface is small: the names in ``__all__``; everything else is reachable from its
+subpackage (``edgespace.spec``, ``edgespace.layers``, ``edgespace.cost``, ``edgespace.study``,
+``edgespace.budget``, ...). Heavy parts (torch, timm, onnx, optuna) load only when a function
+that needs them is called.
 """
 
 from __future__ import annotations
 
-from edgespace._errors import EdgespaceError, ProfileError, SpecError, UnavailableError
-from edgespace._layer_table import CONV_OPS, layer_table, table_totals
-from edgespace._spec import (
-    EFFICIENTNET_PRESETS,
-    PRECISIONS,
-    ArchSpec,
-    efficientnet,
-    efficientnet_preset,
-    mobilenet,
+from edgespace._errors import (
+    BudgetError,
+    CalibrationError,
+    EdgespaceError,
+    ProfileError,
+    SearchError,
+    SpecError,
+    UnavailableError,
 )
-from edgespace.accuracy import AccuracyEstimate, AccuracyModel, PublishedAccuracy, predict_accuracy
-from edgespace.accuracy import predict_many as predict_accuracy_many
+from edgespace._layer_table import layer_table
+from edgespace._lazy import lazy_getattr
+from edgespace._spec import ArchSpec, efficientnet, efficientnet_preset, mobilenet
+from edgespace.accuracy import AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.archs import list_families, register_family
-from edgespace.budget import Budget, BudgetError, FeasibilityResult, feasibility
+from edgespace.budget import Budget, FeasibilityResult, feasibility
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccuracyEstimate",
-    "AccuracyModel",
+    # the design point and its layers
     "ArchSpec",
-    "Budget",
-    "BudgetError",
-    "CalibratedProfile",
-    "Calibration",
-    "CONV_OPS",
-    "EFFICIENTNET_PRESETS",
-    "EdgespaceError",
-    "EfficientNetSpace",
-    "Estimate",
-    "EvaluatorAccuracy",
-    "FeasibilityResult",
-    "HardwareProfile",
-    "Measurement",
-    "ImageFolderProxy",
-    "MobileNetSpace",
-    "PRECISIONS",
-    "PowerMode",
-    "PublishedAccuracy",
-    "SearchResult",
-    "ProfileError",
-    "SpecError",
-    "UnavailableError",
-    "build",
-    "calibrate",
-    "confirm",
     "efficientnet",
     "efficientnet_preset",
+    "mobilenet",
+    "list_families",
+    "register_family",
+    "layer_table",
+    "build",
+    "export_onnx",
+    # devices and the cost model
+    "HardwareProfile",
+    "PowerMode",
+    "list_profiles",
+    "load_profile",
+    "Estimate",
     "estimate",
     "estimate_many",
-    "export_onnx",
-    "feasibility",
-    "layer_table",
-    "list_families",
-    "list_profiles",
-    "load_calibration",
-    "load_profile",
-    "mobilenet",
-    "peak_activation_bytes",
-    "predict_accuracy",
-    "predict_accuracy_many",
-    "register_family",
-    "screen",
-    "search",
     "simulate_thermal",
-    "table_totals",
+    # accuracy
+    "AccuracyModel",
+    "PublishedAccuracy",
+    "EvaluatorAccuracy",
+    "predict_accuracy",
+    # studies
+    "EfficientNetSpace",
+    "MobileNetSpace",
+    "SearchResult",
+    "search",
+    "screen",
+    # real runs and the loop back
+    "Measurement",
+    "confirm",
+    "CalibratedProfile",
+    "Calibration",
+    "calibrate",
+    "load_calibration",
+    # energy budgets
+    "Budget",
+    "FeasibilityResult",
+    "feasibility",
+    # errors
+    "EdgespaceError",
+    "SpecError",
+    "ProfileError",
+    "UnavailableError",
+    "BudgetError",
+    "SearchError",
+    "CalibrationError",
 ]
 
-# name -> module that defines it; imported on first use (torch and timm are slow to import).
+# name -> module that defines it; imported on first use (torch, timm, onnxruntime and optuna are slow to import).
 _LAZY = {
     "build": "edgespace._build",
     "export_onnx": "edgespace._build",
@@ -87,7 +91,6 @@ _LAZY = {
     "estimate": "edgespace.cost",
     "estimate_many": "edgespace.cost",
     "simulate_thermal": "edgespace.cost",
-    "ImageFolderProxy": "edgespace.accuracy._evaluator",
     # measuring and calibrating (these import onnxruntime)
     "confirm": "edgespace.runners",
     "Measurement": "edgespace.runners",
@@ -95,7 +98,6 @@ _LAZY = {
     "load_calibration": "edgespace.calibration",
     "CalibratedProfile": "edgespace.calibration",
     "Calibration": "edgespace.calibration",
-    "peak_activation_bytes": "edgespace._liveness",
     # studies import optuna
     "EfficientNetSpace": "edgespace.study",
     "MobileNetSpace": "edgespace.study",
@@ -104,12 +106,21 @@ _LAZY = {
     "search": "edgespace.study",
 }
 
+#: Names that left the top level in 0.2 (issue 17): still importable for one release, with a
+#: DeprecationWarning naming their home. name -> (module, name there).
+_MOVED = {
+    "CONV_OPS": ("edgespace.layers", "CONV_OPS"),
+    "table_totals": ("edgespace.layers", "table_totals"),
+    "peak_activation_bytes": ("edgespace.layers", "peak_activation_bytes"),
+    "EFFICIENTNET_PRESETS": ("edgespace.spec", "EFFICIENTNET_PRESETS"),
+    "PRECISIONS": ("edgespace.spec", "PRECISIONS"),
+    "predict_accuracy_many": ("edgespace.accuracy", "predict_many"),
+    "AccuracyEstimate": ("edgespace.accuracy", "AccuracyEstimate"),
+    "ImageFolderProxy": ("edgespace.accuracy", "ImageFolderProxy"),
+}
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+__getattr__ = lazy_getattr("edgespace", _LAZY, _MOVED, globals())
 
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'edgespace' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

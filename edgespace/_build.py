@@ -31,7 +31,7 @@ def _generator(spec: ArchSpec):
     return family, getattr(importlib.import_module(module_name), fn_name)
 
 
-def build(spec: ArchSpec, checkpoint: str | os.PathLike | None = None) -> "torch.nn.Module":
+def build(spec: ArchSpec, checkpoint: str | os.PathLike | None = None) -> torch.nn.Module:
     """The real timm module for ``spec``, in eval mode.
 
     Built by timm's own generator for the family (``_gen_efficientnet``, ``_gen_mobilenet_v2``,
@@ -81,7 +81,7 @@ class _Preprocess:
     """Factory for the preprocessing wrapper (a class built lazily to keep torch out of import)."""
 
     @staticmethod
-    def wrap(model, mean, std, layout: str, input_dtype: str):
+    def wrap(model, mean, std, layout: str):
         import torch
 
         class Preprocessed(torch.nn.Module):
@@ -140,7 +140,7 @@ def export_onnx(
         raise SpecError(f"export_onnx(opset={opset!r}) is not allowed; allowed: 13 to 21")
     family = get_family(spec.family)
     net = model if model is not None else build(spec, checkpoint=checkpoint)
-    wrapped = _Preprocess.wrap(net.eval(), family.mean, family.std, layout, input_dtype)
+    wrapped = _Preprocess.wrap(net.eval(), family.mean, family.std, layout)
     r = spec.resolution
     shape = (1, 3, r, r) if layout == "nchw" else (1, r, r, 3)
     dtype = torch.uint8 if input_dtype == "uint8" else torch.float32

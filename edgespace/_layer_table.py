@@ -15,6 +15,10 @@ style through ``_HEAD_WALKERS``, as fvcore dispatches on operator name. Counting
   every tensor read (both operands for ``mul``/``add``), ``output_bytes`` = the tensor written.
 * ``reads``: indices of the rows whose outputs this row reads; ``-1`` is the network input.
   A residual ``add`` reads the block input, so liveness keeps it alive across the block.
+* batch (``spec.batch`` = B images per call): ``macs``, ``elem_ops``, ``input_bytes`` and
+  ``output_bytes`` are B times the batch-1 values (every image is computed and every activation
+  exists B times); ``params`` and ``weight_bytes`` are not (one call reads the weights once).
+  Spatial columns stay per image.
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from edgespace._errors import SpecError
+from edgespace._ops import ACTIVATIONS, CONV_OPS, OP_CLASSES
 from edgespace._spec import ArchSpec
 from edgespace.archs import BlockSpec, FamilyDef, decode_arch_def, get_family, make_divisible, round_channels
 
 __all__ = ["layer_table", "layer_skeleton", "LayerSkeleton", "LAYER_COLUMNS", "CONV_OPS", "table_totals"]
 
-#: Conv-like operator classes: the rows whose MACs fvcore counts.
-CONV_OPS = ("conv", "depthwise", "pointwise", "linear")
 
 LAYER_COLUMNS = (
     "name", "is_module", "block", "stage", "op", "act",
@@ -173,7 +177,7 @@ class _Walk:
         self.pos_of.extend(self.pos_of[first:end])
         self.last = len(self.pos_of) - 1
 
-    def squeeze_excite(self, prefix: str, block_in_chs: int, exp_ratio: float, se_ratio: float, block_act: str) -> None:
+    def squeeze_excite(self, prefix: str, exp_ratio: float, se_ratio: float, block_act: str) -> None:
         se = self.family.se
         x = self.last
         chs = self.c
@@ -198,7 +202,7 @@ def _walk_ds(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.conv(f"{name}.conv_dw", in_chs, blk.kernel_size, blk.stride, groups=in_chs)
     walk.bn(f"{name}.bn1", act)
     if blk.se_ratio:
-        walk.squeeze_excite(f"{name}.se", in_chs, 1.0, blk.se_ratio, act)
+        walk.squeeze_excite(f"{name}.se", 1.0, blk.se_ratio, act)
     walk.conv(f"{name}.conv_pw", out_chs, 1)
     walk.bn(f"{name}.bn2", act if blk.block_type == "dsa" else None)
 
@@ -212,7 +216,7 @@ def _walk_ir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.conv(f"{name}.conv_dw", mid_chs, blk.kernel_size, blk.stride, groups=mid_chs)
     walk.bn(f"{name}.bn2", act)
     if blk.se_ratio:
-        walk.squeeze_excite(f"{name}.se", in_chs, blk.exp_ratio, blk.se_ratio, act)
+        walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
     walk.conv(f"{name}.conv_pwl", out_chs, 1)
     walk.bn(f"{name}.bn3", None)
 
@@ -299,7 +303,7 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     walk.stage, walk.block = -1, "head"
     _HEAD_WALKERS[fam.head](walk, _num_features(fam, width))
 
-    cols = list(zip(*walk.rows))
+    cols = list(zip(*walk.rows, strict=True))
     walked = len(walk.rows)
     pos = np.array(walk.pos_of, dtype=np.int64)
     n = len(pos)
@@ -322,7 +326,18 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     read_a = np.where(read_a >= 0, read_a + offset, read_a)
     read_b = np.where(read_b >= 0, read_b + offset, read_b)
     reads = np.empty(n, dtype=object)
-    reads[:] = [(a,) if b == -2 else (a, b) for a, b in zip(read_a.tolist(), read_b.tolist())]
+    reads[:] = [(a,) if b == -2 else (a, b) for a, b in zip(read_a.tolist(), read_b.tolist(), strict=True)]
+
+    # Every row speaks the one operator vocabulary (edgespace._ops) that profiles and cost
+    # models use; a family with an activation no profile can describe is refused here.
+    unknown_ops = sorted(set(cols[4]) - set(OP_CLASSES))
+    unknown_acts = sorted(set(cols[5]) - set(ACTIVATIONS) - {""})
+    if unknown_ops or unknown_acts:
+        bad = ", ".join(map(repr, unknown_ops + unknown_acts))
+        raise SpecError(
+            f"family {walk.family.name!r}: operator/activation {bad} not in the operator vocabulary; "
+            f"allowed ops: {', '.join(OP_CLASSES)}; activations: {', '.join(ACTIVATIONS)}"
+        )
 
     def strings(values) -> pd.api.extensions.ExtensionArray:
         # Converted once here: pandas' str dtype conversion is a large share of a frame's cost.
@@ -369,7 +384,8 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
     out_px = out_hw * out_hw
     is_pool = sk.kernel == 0
     # Global pooling reads every input pixel; its "kernel" is the whole input map.
-    elem_ops = sk.elem_ops_per_px * np.where(is_pool, in_px, out_px)
+    batch = spec.batch
+    elem_ops = sk.elem_ops_per_px * np.where(is_pool, in_px, out_px) * batch
     extra_hw = sizes[sk.extra_in_level]
     bpe = spec.bytes_per_element
     frame = pd.DataFrame(
@@ -389,12 +405,12 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
             "kernel": np.where(is_pool, in_hw, sk.kernel),
             "stride": sk.stride.copy(),
             "groups": sk.groups.copy(),
-            "macs": sk.macs_per_px * out_px,
+            "macs": sk.macs_per_px * out_px * batch,
             "params": sk.params.copy(),
             "elem_ops": elem_ops,
             "weight_bytes": sk.params * bpe,
-            "input_bytes": (sk.in_c * in_px + sk.extra_in_c * extra_hw * extra_hw) * bpe,
-            "output_bytes": sk.out_c * out_px * bpe,
+            "input_bytes": (sk.in_c * in_px + sk.extra_in_c * extra_hw * extra_hw) * (bpe * batch),
+            "output_bytes": sk.out_c * out_px * (bpe * batch),
             "reads": sk.reads.copy(),
         },
         copy=False,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from edgespace._errors import SpecError
 from edgespace.archs import get_family, list_families
 
@@ -15,6 +17,7 @@ __all__ = [
     "ArchSpec",
     "PRECISIONS",
     "BYTES_PER_ELEMENT",
+    "BATCH_RANGE",
     "EFFICIENTNET_PRESETS",
     "efficientnet",
     "efficientnet_preset",
@@ -32,6 +35,9 @@ WIDTH_RANGE = (0.1, 4.0)
 DEPTH_RANGE = (0.1, 6.0)
 RESOLUTION_RANGE = (32, 1024)
 NUM_CLASSES_RANGE = (1, 100_000)
+#: Images per inference call. 4096 covers server batching (throughput saturates on an H100/H200
+#: well below it) and catches a slip such as a pixel count passed as a batch.
+BATCH_RANGE = (1, 4096)
 
 #: EfficientNet B0–B7 as published: (width, depth, resolution). Source: Tan & Le, 2019,
 #: https://arxiv.org/abs/1905.11946, and the reference implementation's parameter table
@@ -48,6 +54,50 @@ EFFICIENTNET_PRESETS: dict[str, tuple[float, float, int]] = {
 }
 
 
+#: Ambient temperatures an estimate accepts (°C): the span of outdoor weather and enclosures
+#: (the same lower bound as the profile schema's temperatures).
+AMBIENT_RANGE_C = (-60.0, 100.0)
+
+
+def plain(value):
+    """A numpy scalar as the Python number it holds (``np.float32(1.0)`` → ``1.0``,
+    ``np.int64(224)`` → ``224``, ``np.bool_`` → ``bool``); anything else unchanged."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def check_number(name: str, value, lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+                 lo_open: bool = False, error: type[Exception] = SpecError, allowed: str | None = None):  # fmt: skip
+    """``value`` as a Python number, or ``error`` naming ``name``, the value and what is allowed:
+    numpy scalars are accepted, bools and text are not, NaN and infinities are not, and where
+    ``integer`` a float must be whole (``10.0`` is 10, ``10.5`` is refused)."""
+    v = plain(value)
+    lo_txt = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
+    span = " and ".join(t for t in (lo_txt, "" if hi is None else f"<= {hi:g}") if t)
+    what = allowed or (f"{'an integer' if integer else 'a finite number'}" + (f" {span}" if span else ""))
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise error(f"{name}={value!r}: not allowed; allowed: {what}")
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise error(f"{name}={value!r}: not allowed; allowed: {what}")
+        if integer:
+            if not v.is_integer():
+                raise error(f"{name}={value!r}: not a whole number; allowed: {what}")
+            v = int(v)
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+        raise error(f"{name}={value!r}: out of range; allowed: {what}")
+    return v
+
+
+def check_ambient_c(value, name: str = "ambient_c", *, error: type[Exception] = SpecError) -> float | None:
+    """An ambient temperature in °C within :data:`AMBIENT_RANGE_C` (None passes: the profile's)."""
+    if value is None:
+        return None
+    lo, hi = AMBIENT_RANGE_C
+    return float(check_number(name, value, lo, hi, error=error, allowed=f"a temperature in °C from {lo:g} to {hi:g}"))
+
+
 def _check_range(field: str, value, lo, hi) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SpecError(f"ArchSpec.{field}={value!r} is not a finite number; allowed: {lo} to {hi}")
@@ -62,7 +112,9 @@ class ArchSpec:
     ``width``: channel multiplier (timm's ``channel_multiplier``); ``depth``: per-stage repeat
     multiplier (timm's ``depth_multiplier``, ceil-rounded per stage); ``resolution``: square
     input side in pixels; ``precision``: storage and compute precision of weights and
-    activations.
+    activations; ``batch``: images per inference call (activations, MACs and element operations
+    scale with it; the weights are read once per call). ``batch`` appears in :meth:`to_dict`
+    and :meth:`short_name` only when it is not 1, so batch-1 specs keep their ids and caches.
     """
 
     family: str
@@ -71,10 +123,13 @@ class ArchSpec:
     resolution: int = 224
     precision: str = "fp32"
     num_classes: int = 1000
+    batch: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.family, str) or self.family not in list_families():
             get_family(self.family)  # raises SpecError naming the allowed families
+        for name in ("width", "depth", "resolution", "num_classes"):  # numpy scalars → Python numbers
+            object.__setattr__(self, name, plain(getattr(self, name)))
         _check_range("width", self.width, *WIDTH_RANGE)
         _check_range("depth", self.depth, *DEPTH_RANGE)
         if isinstance(self.resolution, float) and self.resolution.is_integer():
@@ -87,9 +142,18 @@ class ArchSpec:
         _check_range("resolution", self.resolution, *RESOLUTION_RANGE)
         if self.precision not in PRECISIONS:
             raise SpecError(f"ArchSpec.precision={self.precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
+        if isinstance(self.num_classes, float) and self.num_classes.is_integer():
+            object.__setattr__(self, "num_classes", int(self.num_classes))
         if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool):
             raise SpecError(f"ArchSpec.num_classes={self.num_classes!r} must be an integer; allowed: 1 to 100000")
         _check_range("num_classes", self.num_classes, *NUM_CLASSES_RANGE)
+        if isinstance(self.batch, float) and self.batch.is_integer():
+            object.__setattr__(self, "batch", int(self.batch))
+        if not isinstance(self.batch, (int, np.integer)) or isinstance(self.batch, bool):
+            raise SpecError(f"ArchSpec.batch={self.batch!r} must be an integer number of images; "
+                            f"allowed: {BATCH_RANGE[0]} to {BATCH_RANGE[1]}")  # fmt: skip
+        object.__setattr__(self, "batch", int(self.batch))
+        _check_range("batch", self.batch, *BATCH_RANGE)
         object.__setattr__(self, "width", float(self.width))
         object.__setattr__(self, "depth", float(self.depth))
 
@@ -105,11 +169,13 @@ class ArchSpec:
             "resolution": self.resolution,
             "precision": self.precision,
             "num_classes": self.num_classes,
+            **({"batch": self.batch} if self.batch != 1 else {}),
         }
 
     def short_name(self) -> str:
-        """A readable id, e.g. ``efficientnet_w1.1_d1.2_r260_fp16``."""
-        return f"{self.family}_w{self.width:g}_d{self.depth:g}_r{self.resolution}_{self.precision}"
+        """A readable id, e.g. ``efficientnet_w1.1_d1.2_r260_fp16`` (``..._fp16_b32`` at batch 32)."""
+        name = f"{self.family}_w{self.width:g}_d{self.depth:g}_r{self.resolution}_{self.precision}"
+        return name if self.batch == 1 else f"{name}_b{self.batch}"
 
 
 def efficientnet(

@@ -32,8 +32,8 @@ def test_decode_matches_timm(family, depth):
     ours = decode_arch_def(arch_def, depth)
     theirs = timm_decode_arch_def(arch_def, depth)
     assert [len(s) for s in ours] == [len(s) for s in theirs]
-    for our_stage, their_stage in zip(ours, theirs):
-        for i, (ours_b, theirs_b) in enumerate(zip(our_stage, their_stage)):
+    for our_stage, their_stage in zip(ours, theirs, strict=True):
+        for i, (ours_b, theirs_b) in enumerate(zip(our_stage, their_stage, strict=True)):
             assert ours_b.block_type == theirs_b["block_type"]
             assert ours_b.out_chs == theirs_b["out_chs"]
             # timm's builder keeps the stride only on a stage's first block; our decoder does it.

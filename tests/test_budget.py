@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import edgespace
-from edgespace.budget import Budget, BudgetError, budget_metrics, daylight_profile, feasibility
+from edgespace.budget import Budget, BudgetError, budget_metrics, feasibility
+from edgespace.budget._model import daylight_profile
 from edgespace.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,7 +242,13 @@ def test_estimate_prefers_sustained_energy_and_brings_its_latency():
 
 
 def test_measurement_without_energy_says_why():
-    m = SimpleNamespace(energy_mj=None, energy_reason="no power meter: NVML not present")
+    import dataclasses
+
+    from edgespace.runners import Measurement
+
+    # the reason is read under the one name a Measurement gives it
+    assert "energy_unavailable_reason" in {f.name for f in dataclasses.fields(Measurement)}
+    m = SimpleNamespace(energy_mj=None, energy_unavailable_reason="no power meter: NVML not present")
     with pytest.raises(BudgetError, match=r"energy_mj is None: no energy was measured \(no power meter: NVML not present\)"):
         feasibility(Budget(battery_wh=50, frames_per_day=10), estimate=m)
 
@@ -345,7 +352,7 @@ def test_budget_metrics_agree_with_feasibility():
     b = Budget.from_profile("jetson-orin-nano-8gb", "7W", **EXERCISE, policy="on_trigger", sleep_w=0.0, idle_timeout_s=1.0)
     energies = [0.07, 0.41, 2.0, 20.0]
     metrics = budget_metrics(b, energies)
-    for e, row in zip(energies, metrics.itertuples()):
+    for e, row in zip(energies, metrics.itertuples(), strict=True):
         r = feasibility(b, energy_per_frame_j=e)
         assert row.feasible == r.feasible
         assert row.days_autonomy == pytest.approx(r.days_autonomy)

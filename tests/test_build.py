@@ -8,8 +8,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from edgespace import ArchSpec, SpecError, build, export_onnx, layer_table, table_totals
+from edgespace import ArchSpec, SpecError, build, export_onnx, layer_table
 from edgespace.archs import get_family
+from edgespace.layers import table_totals
 
 
 def _reference(model, spec: ArchSpec, image_0_255: np.ndarray) -> np.ndarray:

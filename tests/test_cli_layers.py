@@ -4,8 +4,9 @@ import sys
 
 import pytest
 
-from edgespace import ArchSpec, layer_table, table_totals
+from edgespace import ArchSpec, layer_table
 from edgespace.cli import main
+from edgespace.layers import table_totals
 
 
 def test_layers_prints_table_and_totals(capsys):

@@ -10,10 +10,9 @@ import pytest
 import yaml
 
 from edgespace import ArchSpec, SpecError, efficientnet_preset, layer_table, load_profile, register_family
+from edgespace._liveness import peak_activation_bytes
 from edgespace.archs import FamilyDef, unregister_family
 from edgespace.cost import compile_mode, estimate, estimate_many, simulate_thermal
-from edgespace.cost._evaluate import BUSY_POWER_FRACTION
-from edgespace._liveness import peak_activation_bytes
 from edgespace.profiles import builtin_profile_dir, validate_profile
 
 NANO = "jetson-orin-nano-8gb"
@@ -40,15 +39,33 @@ def dense_family():
     unregister_family(family.name)
 
 
+def _energy_from_layers(e, mode: str) -> float:
+    """Energy per inference (mJ) from ``e.layers`` and the mode's coefficients, for a design on
+    one engine at the top DVFS level whose power stays under the mode's budget."""
+    mp = compile_mode(load_profile(e.profile).mode(mode))
+    assert not mp.has_fallback and mp.dvfs_ratio[0] == 1.0 and e.avg_power_w < mp.budget_w
+    rows = e.layers[e.layers["bound"] != "fused"]
+    memory_mj = rows["bytes"].sum() * mp.energy_j_per_byte * 1e3
+    switching_mj = rows["energy_mj"].sum() - memory_mj
+    busy_ms = rows[["compute_ms", "memory_ms"]].max(axis=1).sum()
+    beta = mp.busy_fraction[0]  # the profile's busy_power_fraction of the engine
+    return mp.static_w * e.latency_ms + (1 - beta) * switching_mj + beta * mp.dvfs_power_w[0] * busy_ms + memory_mj
+
+
 def test_estimate_fields_and_units():
     spec = ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp16")
     e = estimate(spec, NANO, "15W")
     assert e.profile == NANO and e.mode == "15W" and e.runnable
     assert e.fps == pytest.approx(1e3 / e.latency_ms)
     assert e.inferences_per_joule == pytest.approx(1e3 / e.energy_mj)
-    # energy = average power × time (mJ = W × ms)
-    assert e.energy_mj == pytest.approx(e.avg_power_w * e.latency_ms)
-    assert e.sustained_energy_mj == pytest.approx(e.sustained_power_w * e.sustained_latency_ms)
+    # energy per inference rebuilt from the per-layer rows and the profile by the documented
+    # equation E = static·T + (1 − β)·switching + β·P_max·busy + bytes·e_byte (one engine, top
+    # DVFS level, below the power cap), not from avg_power_w (which the model defines as E / T)
+    assert e.energy_mj == pytest.approx(_energy_from_layers(e, "15W"), rel=1e-9)
+    mp = compile_mode(load_profile(NANO).mode("15W"))
+    assert mp.static_w * e.latency_ms < e.energy_mj <= mp.budget_w * e.latency_ms
+    # sustained: the governor never runs faster or hotter than back-to-back at the top level
+    assert e.sustained_fps <= e.fps * (1 + 1e-12) and e.sustained_power_w <= e.avg_power_w * (1 + 1e-12)
     totals = layer_table(spec)
     assert e.macs == int(totals.loc[totals["op"].isin(["conv", "depthwise", "pointwise", "linear"]), "macs"].sum())
     assert e.params == int(totals["params"].sum())
@@ -128,15 +145,17 @@ def test_sustained_never_exceeds_peak():
 
 
 def test_passive_phone_at_full_load_sustains_a_third_to_a_half(dense_family):
-    """The seed's point: a passively cooled phone SoC at full load keeps roughly a third to a
-    half of its peak throughput after some minutes; a warmer day makes it worse."""
+    """The seed's point: a passively cooled phone SoC at full load keeps roughly a third to
+    three quarters of its peak throughput after some minutes; a warmer day makes it worse."""
     for name in ("snapdragon-8-gen-3", "apple-a17-pro", "google-tensor-g3"):
         profile = load_profile(name)
         assert profile.mode().thermal.cooling == "passive"
         candidates = [estimate(ArchSpec(dense_family.name, 1.0, 1.0, 224, p), profile) for p in ("fp32", "fp16", "int8")]
         full = max((e for e in candidates if e.runnable), key=lambda e: e.avg_power_w)
         ratio = full.sustained_fps / full.fps
-        assert 0.3 <= ratio <= 0.6, (name, full.spec.precision, ratio)
+        # Measured GPU stress tests keep 0.5-0.74 of the first loop (A17 Pro 0.60-0.74, Tensor G3
+        # 0.53-0.59, 8 Gen 3 < 0.5); an NPU at full load is held to the same skin limit.
+        assert 0.3 <= ratio <= 0.75, (name, full.spec.precision, ratio)
         assert 60 <= full.time_to_throttle_s <= 20 * 60
         hot = estimate(full.spec, profile, ambient_c=35.0)
         assert hot.sustained_fps < full.sustained_fps and hot.time_to_throttle_s < full.time_to_throttle_s
@@ -167,11 +186,16 @@ def test_simulated_thermal_series_agrees_with_the_closed_form(dense_family):
 
 
 def test_npu_fallback_pays_for_crossings():
-    # hard_sigmoid (MobileNetV3's SE gate) is not supported by the Hexagon NPU profile.
+    # The shipped Hexagon profile runs every MobileNetV3 layer on the NPU (as Qualcomm's own
+    # profiling shows); an NPU that lacked hard_sigmoid would send every SE gate to the CPU.
     spec = ArchSpec("mobilenetv3_large", 1.0, 1.0, 224, "int8")
-    profile = load_profile("snapdragon-8-gen-3")
+    assert not estimate(spec, "snapdragon-8-gen-3").fallback_ops
+    data = yaml.safe_load((builtin_profile_dir() / "snapdragon-8-gen-3.yaml").read_text())
+    data["modes"]["sustained"]["engines"]["htp"]["op_support"]["unsupported_acts"] = ["hard_sigmoid"]
+    profile = validate_profile(data, origin="no-hard-sigmoid.yaml")
     e = estimate(spec, profile)
     assert e.fallback_ops and all(name.endswith("se.gate") for name in e.fallback_ops)
+    assert e.latency_ms > estimate(spec, "snapdragon-8-gen-3").latency_ms
     layers = e.layers
     assert set(layers.loc[layers["name"].isin(e.fallback_ops), "engine"]) == {profile.mode().fallback_engine}
     # MobileNetV2 (ReLU6, no SE) stays on the NPU; the fallbacks cost MobileNetV3 time.
@@ -183,6 +207,8 @@ def test_npu_fallback_pays_for_crossings():
     coral = estimate(ArchSpec("mobilenetv3_large", 1.0, 1.0, 224, "int8"), "coral-edge-tpu")
     first = coral.layers.index[coral.layers["engine"] == "cpu"][0]
     assert (coral.layers.loc[first:, "engine"] == "cpu").all()
+    # Edge TPU: hard_swish (MobileNetV3's stem activation) is not mapped, so the cut comes early.
+    assert coral.layers.loc[first, "name"].startswith("conv_stem") or first < 5
     # An int8-only accelerator runs an fp32 network entirely on its host CPU.
     fp32 = estimate(ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp32"), "coral-edge-tpu")
     assert fp32.runnable and set(fp32.layers["engine"]) == {"cpu"}
@@ -244,6 +270,7 @@ def test_cost_model_liveness_agrees_with_the_table_liveness(spec):
     assert abs(e.peak_activation_mb * 1e6 - expected) <= table["output_bytes"].iloc[-1]
 
 
+def test_liveness_peak_is_far_below_the_sum_of_activations():
     # On a real network: liveness gives far less than the sum of all activations.
     e = estimate(ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp32"), NANO)
     total = layer_table(ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp32"))["output_bytes"].sum() / 1e6
@@ -261,17 +288,34 @@ def test_fits_memory_against_usable_memory():
     assert big.fits_memory == (big.total_memory_mb * 1e6 <= mode.usable_memory_bytes)
 
 
-def test_estimate_many_matches_estimate_and_validates():
-    frame = pd.DataFrame({"family": ["efficientnet", "mobilenetv2", "efficientnet"], "width": [1.1, 0.5, 1.1],
-                          "depth": [1.2, 1.0, 1.2], "resolution": [260, 160, 300], "precision": ["fp16", "int8", "fp32"]})  # fmt: skip
-    out = estimate_many(frame, NANO)
-    assert len(out) == 3 * len(load_profile(NANO).modes)
+def test_estimate_many_evaluates_several_resolutions_per_network_in_one_batch():
+    """Several resolutions of each network (one structure, one precision) go through the
+    vectorised path together, in shuffled order; every row must equal the single-point
+    estimate, and its MACs the per-layer sum of the analytic layer table at that resolution."""
+    nets = [("efficientnet", 1.1, 1.2, "fp16"), ("mobilenetv2", 0.5, 1.0, "int8"), ("mobilenetv3_small", 0.75, 1.0, "fp32")]
+    rows = [(f, w, d, r, p) for f, w, d, p in nets for r in (128, 160, 224, 260, 300)]
+    frame = pd.DataFrame(rows, columns=["family", "width", "depth", "resolution", "precision"]).sample(frac=1.0, random_state=0)
+    out = estimate_many(frame, NANO, modes=["7W", "15W"])
+    assert len(out) == 2 * len(frame) and out.groupby(["family", "mode"])["resolution"].nunique().min() == 5
     for row in out.itertuples():
-        e = estimate(ArchSpec(row.family, row.width, row.depth, row.resolution, row.precision), NANO, row.mode)
+        spec = ArchSpec(row.family, row.width, row.depth, row.resolution, row.precision)
+        table = layer_table(spec)
+        assert row.macs == table.loc[table["op"].isin(["conv", "depthwise", "pointwise", "linear"]), "macs"].sum()
+        e = estimate(spec, NANO, row.mode)
         assert row.latency_ms == pytest.approx(e.latency_ms, rel=1e-12)
         assert row.energy_mj == pytest.approx(e.energy_mj, rel=1e-12)
+        assert row.energy_mj == pytest.approx(_energy_from_layers(e, row.mode), rel=1e-9)
         assert row.peak_activation_mb == pytest.approx(e.peak_activation_mb, rel=1e-12)
         assert row.sustained_fps == pytest.approx(e.sustained_fps, rel=1e-12)
+    # more pixels of the same network: more MACs, more time, more energy
+    for _, g in out.groupby(["family", "mode"]):
+        g = g.sort_values("resolution")
+        assert g["macs"].is_monotonic_increasing and g["latency_ms"].is_monotonic_increasing and g["energy_mj"].is_monotonic_increasing
+
+
+def test_estimate_many_validates():
+    frame = pd.DataFrame({"family": ["efficientnet", "mobilenetv2", "efficientnet"], "width": [1.1, 0.5, 1.1],
+                          "depth": [1.2, 1.0, 1.2], "resolution": [260, 160, 300], "precision": ["fp16", "int8", "fp32"]})  # fmt: skip
     with pytest.raises(SpecError, match="row 1: precision='bf16'"):
         estimate_many(frame.assign(precision=["fp16", "bf16", "fp32"]), NANO)
     with pytest.raises(SpecError, match="column.*resolution"):
@@ -284,7 +328,9 @@ def test_estimate_many_matches_estimate_and_validates():
         estimate_many(frame, NANO, modes=["nope"])
 
 
-def test_busy_floor_is_documented_and_bounded():
-    assert 0 < BUSY_POWER_FRACTION < 1
-    mp = compile_mode(load_profile(NANO).mode("15W"))
+def test_busy_floor_comes_from_the_profile_and_is_bounded():
+    mode = load_profile(NANO).mode("15W")
+    mp = compile_mode(mode)
+    assert mp.busy_fraction[0] == mode.primary.busy_power_fraction.value and 0 < mp.busy_fraction[0] < 1
+    assert mode.primary.busy_power_fraction.is_estimate
     assert mp.dvfs_ratio[0] == 1.0 and np.all(np.diff(mp.dvfs_clock_hz) < 0)

@@ -12,18 +12,16 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 from edgespace import (
-    CONV_OPS,
     ArchSpec,
     build,
     efficientnet_preset,
     layer_table,
     list_families,
     register_family,
-    table_totals,
 )
 from edgespace.accuracy import load_published
 from edgespace.archs import FamilyDef, unregister_family
-
+from edgespace.layers import CONV_OPS, table_totals
 
 
 def _exactness_specs() -> list[ArchSpec]:
@@ -65,7 +63,7 @@ def _exactness_specs() -> list[ArchSpec]:
 SPECS = _exactness_specs()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _measured(spec: ArchSpec):
     """Parameter count, fvcore's per-operator counts and the forward-hook output shapes of the
     real module, from one traced forward pass."""
@@ -139,7 +137,7 @@ def test_row_invariants(precision, size):
     # A residual add reads its block's input, so liveness keeps that tensor across the block.
     adds = t[t["op"] == "add"]
     assert len(adds) > 0
-    for i, row in adds.iterrows():
+    for _, row in adds.iterrows():
         block_rows = t.index[t["block"] == row["block"]]
         assert row["reads"][1] == block_rows[0] - 1
         assert row["input_bytes"] == 2 * row["output_bytes"]
@@ -181,10 +179,20 @@ def _rel(ours: float, theirs: float) -> float:
     ids=lambda r: r.variant,
 )
 def test_published_tables_agree(row):
+    """Every row of the table, small networks included. MobileNetV2's table (TF-slim) lists MACs
+    truncated to whole millions (1.0/224: 300.77 M listed as 300, which rounding would make
+    301), so each count must lie in [listed, listed + 1 M): for the smallest networks that is a
+    large relative gap (0.35/96: 11.93 M against a listed 11, 8.5% when read as exact), which
+    the next test documents. EfficientNet's figures (two significant digits) agree within 3%,
+    except B5 (documented below)."""
     spec = ArchSpec(row.family, row.width, row.depth, int(row.resolution))
     totals = table_totals(layer_table(spec))
     assert abs(_rel(totals["params"], row.params_m * 1e6)) <= 0.02
-    if row.macs_m >= 50 and row.variant != "efficientnet-b5":
+    if row.family == "mobilenetv2":
+        assert row.macs_m * 1e6 <= totals["macs"] < (row.macs_m + 1) * 1e6
+    elif row.variant == "efficientnet-b5":
+        assert 0.03 < _rel(totals["macs"], row.macs_m * 1e6) < 0.045  # see the B5 test
+    else:
         assert abs(_rel(totals["macs"], row.macs_m * 1e6)) <= 0.03
 
 
@@ -213,13 +221,19 @@ def test_mobilenetv3_agrees_with_the_paper(spec, macs_m, params_m):
     assert abs(_rel(totals["params"], params_m * 1e6)) <= 0.03
 
 
-def test_rounding_is_the_only_difference_from_the_originals():
-    """timm rounds channels to multiples of 8 like the reference implementations; the residual
-    differences from the published counts are a few percent and shrink with the network."""
-    rows = [r for r in _published().itertuples() if r.family == "mobilenetv2" and r.macs_m >= 50]
-    devs = [abs(_rel(table_totals(layer_table(ArchSpec(r.family, r.width, 1.0, int(r.resolution))))["macs"],
-                     r.macs_m * 1e6)) for r in rows]  # fmt: skip
-    assert max(devs) < 0.03 and np.median(devs) < 0.005
+def test_mobilenetv2_differences_are_the_tables_truncation():
+    """timm rounds channels to multiples of 8 like the reference implementation, so the counts
+    are the same networks'; what remains is the published table's truncation to whole millions.
+    It shows as a relative gap that grows as the network shrinks, bounded by 1 M / listed: the
+    disagreement at MobileNetV2 0.35/96 (8.5%) is this bound at 11 M, not a different network."""
+    rows = [r for r in _published().itertuples() if r.family == "mobilenetv2"]
+    assert len(rows) >= 20 and min(r.macs_m for r in rows) <= 11
+    gaps = {r.variant: table_totals(layer_table(ArchSpec(r.family, r.width, 1.0, int(r.resolution))))["macs"] / 1e6 - r.macs_m
+            for r in rows}  # fmt: skip
+    assert all(0.0 <= g < 1.0 for g in gaps.values()), gaps
+    assert _rel(gaps["mobilenet_v2_0.35_96"] + 11.0, 11.0) == pytest.approx(0.085, abs=0.002)
+    big = [_rel(r.macs_m + gaps[r.variant], r.macs_m) for r in rows if r.macs_m >= 200]
+    assert max(big) < 0.01  # large networks: truncation is below 1%
 
 
 # --- seed facts -----------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 import edgespace
 from edgespace import ProfileError
+from edgespace.cost import engine_for, sustainable_power_w
 from edgespace.profiles import (
-    DEFAULT_EFFICIENCY,
     OP_CLASSES,
     HardwareProfile,
     PowerMode,
@@ -84,7 +84,7 @@ def test_shipped_profile_loads_with_its_modes(name):
             assert any(e.peak_ops_per_s(q) for q in ("fp32", "fp16", "int8"))
             levels = e.dvfs_table()
             assert levels[0] == (e.clock_hz, e.active_power_w.value)
-            clocks, powers = zip(*levels)
+            clocks, powers = zip(*levels, strict=True)
             assert list(clocks) == sorted(clocks, reverse=True)
             assert list(powers) == sorted(powers, reverse=True), "a lower DVFS level must not draw more power"
             for op in OP_CLASSES:
@@ -137,20 +137,31 @@ def test_h100_tensor_peaks_are_half_the_sparse_datasheet():
 def test_engine_precision_support_and_fallback_placement():
     nano4 = load_profile("jetson-nano-4gb").mode("10W")
     assert nano4.engine("gpu").peak_ops_per_s("int8") is None  # Maxwell has no int8 path
-    assert nano4.placement("conv", "int8") == "cpu"  # falls back
-    assert nano4.placement("conv", "fp16") == "gpu"
+    # ... so TensorRT builds fp16 kernels for an int8 request: same engine first
+    assert nano4.engine("gpu").op_support.precision_fallback == {"int8": "fp16"}
+    assert engine_for(nano4, "conv", "int8") == "gpu"
+    assert engine_for(nano4, "conv", "fp16") == "gpu"
     coral = load_profile("coral-edge-tpu").mode("max")
     assert coral.primary.op_support.partitioning == "prefix"
-    assert coral.placement("conv", "int8", "relu") == "tpu"
-    assert coral.placement("act", "int8", "silu") == "cpu"
-    assert coral.placement("conv", "fp32") == "cpu"
+    assert engine_for(coral, "conv", "int8", "relu") == "tpu"
+    assert engine_for(coral, "act", "int8", "silu") == "tpu"  # Logistic x Mul are mapped
+    assert engine_for(coral, "act", "int8", "hard_swish") == "cpu"  # HARD_SWISH is not
+    assert engine_for(coral, "conv", "fp32") == "cpu"
     assert coral.interconnect_bytes_per_s == pytest.approx(0.5e9)
     assert coral.primary.local_memory_mb.value == 8
+    snap = load_profile("snapdragon-8-gen-3").mode()
+    assert engine_for(snap, "act", "int8", "hard_sigmoid") == "htp"  # QNN EP maps HardSigmoid
+    assert engine_for(snap, "conv", "fp32") == "htp"  # fp32 graphs run at fp16 on the HTP
     nx = load_profile("jetson-orin-nx-16gb").mode("40W")
     assert nx.engine("dla").peak_ops_per_s("fp32") is None
-    assert not nx.engine("dla").supports("act", "int8", "hard_swish")
+    assert engine_for(nx, "act", "int8", "hard_swish", placement="dla") == "gpu"
+    assert engine_for(nx, "conv", "int8", placement="dla") == "dla"
+    assert engine_for(nx, "conv", "int8") == "gpu"
+    with pytest.raises(ProfileError, match=r"placement 'dla'.*allowed: auto, gpu"):
+        engine_for(load_profile("jetson-orin-nano-8gb").mode("15W"), "conv", "int8", placement="dla")
     a17 = load_profile("apple-a17-pro").mode()
-    assert a17.placement("conv", "fp32") == "gpu" and a17.placement("conv", "int8") == "ane"
+    assert engine_for(a17, "conv", "fp32") == "gpu" and engine_for(a17, "conv", "int8") == "ane"
+    assert a17.primary.op_support.is_estimate  # Apple publishes no ANE op list: says so
     h100 = load_profile("nvidia-h100").mode()
     assert h100.fallback is None and h100.fallback_sync_s == 0.0
 
@@ -161,9 +172,11 @@ def test_accessors_are_in_si_units_and_unknown_names_are_listed():
     cpu = m.engine()
     assert cpu.clock_hz == 2.4e9
     assert cpu.energy_per_op_j("fp32") == pytest.approx(6.5 / 153.6e9)
-    assert cpu.efficiency_for("depthwise") == DEFAULT_EFFICIENCY["cpu"]["depthwise"]
+    assert cpu.efficiency_for("depthwise") == cpu.efficiency["depthwise"].value
+    assert cpu.efficiency["depthwise"].is_estimate and cpu.units.value == 4 and cpu.units.source
     assert m.thermal.time_constant_s == pytest.approx(7.0 * 15)
-    assert m.thermal.sustainable_power_w == pytest.approx((80 - 25) / 7.0)
+    # the one definition (cost/): the governor cycles around trip - hysteresis/2
+    assert sustainable_power_w(m) == pytest.approx((80 - 2.5 - 25) / 7.0)
     assert p.sleep_w == pytest.approx(1.4)
     with pytest.raises(ProfileError, match=r"'turbo'.*modes: active-cooler, bare"):
         p.mode("turbo")
@@ -175,12 +188,16 @@ def test_accessors_are_in_si_units_and_unknown_names_are_listed():
         cpu.efficiency_for("softmax")
 
 
-def test_profile_efficiency_overrides_the_default():
+def test_efficiency_is_complete_and_every_entry_has_provenance():
     data = _raw("raspberry-pi-5")
-    data["modes"]["bare"]["engines"]["cpu"]["efficiency"] = {"conv": {"value": 0.8, "source": "calibrated on a Pi 5"}}
+    eff = dict(data["modes"]["bare"]["engines"]["cpu"]["efficiency"])
+    eff["conv"] = {"value": 0.8, "source": "calibrated on a Pi 5"}
+    data["modes"]["bare"]["engines"]["cpu"]["efficiency"] = eff
     cpu = validate_profile(data).mode("bare").engine()
-    assert cpu.efficiency_for("conv") == 0.8
-    assert cpu.efficiency_for("pointwise") == DEFAULT_EFFICIENCY["cpu"]["pointwise"]
+    assert cpu.efficiency_for("conv") == 0.8 and not cpu.efficiency["conv"].is_estimate
+    del eff["pool"]
+    with pytest.raises(ProfileError, match="efficiency lacks pool"):
+        validate_profile(data)
 
 
 def test_phone_socs_cannot_sustain_their_peak_power():
@@ -189,7 +206,7 @@ def test_phone_socs_cannot_sustain_their_peak_power():
         m = load_profile(name).mode()
         npu = m.primary
         assert m.thermal.cooling == "passive"
-        sustainable_engine_w = m.thermal.sustainable_power_w - m.static_w
+        sustainable_engine_w = sustainable_power_w(m) - m.static_w
         assert npu.active_power_w.value > sustainable_engine_w
         sustained_hz = max(hz for hz, w in npu.dvfs_table() if w <= sustainable_engine_w)
         assert 0.25 <= sustained_hz / npu.clock_hz <= 0.6
@@ -417,7 +434,7 @@ def test_mutated_profiles_are_valid_or_a_profile_error(text):
     # Whatever survived is a usable profile: every accessor works.
     assert isinstance(p, HardwareProfile)
     for mode in p.modes.values():
-        mode.bandwidth_bytes_per_s
+        assert mode.bandwidth_bytes_per_s > 0
         for e in mode.engines.values():
             [e.peak_ops_per_s(q) for q in ("fp32", "fp16", "int8")]
             e.dvfs_table()
@@ -480,7 +497,11 @@ def test_wheel_install_finds_the_shipped_profiles(tmp_path):
     for f in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / f, src / f)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)], check=True, timeout=120)
+    # With build isolation, as `pip install .` does: pip fetches the build backend the
+    # pyproject names (setuptools >= 70.1, which builds wheels itself) into a throw-away
+    # environment, so this works from a bare venv too (its own setuptools may be too old, and
+    # it has no `wheel` package, which --no-build-isolation would need).
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(src)], check=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("edgespace-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"edgespace/hwprofiles/{n}.yaml" for n in SHIPPED} <= set(names)

@@ -18,13 +18,12 @@ from edgespace.study import (
     UnionSpace,
     hypervolume,
     named_space,
-    nondominated,
-    parse_constraints,
-    parse_objectives,
     screen,
     search,
     space_from_dict,
 )
+from edgespace.study._objectives import parse_constraints, parse_objectives
+from edgespace.study._pareto import nondominated
 
 PROFILE = "jetson-orin-nano-8gb"
 SMALL = MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(128, 224), resolution_step=32)
@@ -246,6 +245,7 @@ def test_deprecated_search_package_warns_and_still_works(profile, monkeypatch):
     with pytest.warns(DeprecationWarning, match="edgespace.study"):
         shim = importlib.import_module("edgespace.search")
     assert shim.named_space is named_space and shim.SearchResult is es.SearchResult and shim.search is search
+    assert shim.parse_constraints is parse_constraints and len(shim.__all__) == 25  # every name it had
     # importing a subpackage binds it on its parent: edgespace.search is now the shim, still callable
     assert es.search is shim
     r = es.search(SMALL, profile, "accuracy", n_trials=2, sampler="random", storage="memory")
@@ -339,7 +339,7 @@ def test_cli_search_with_an_energy_budget(capsys):
     """Always on, the awake floor decides: 100 Wh lasts 1.39 days at the 7W mode's 3 W idle and
     less in the modes that idle higher, so 'days_autonomy>=1.3' keeps only 7W designs."""
     argv = ["search", "--profile", "jetson-orin-nano-8gb", "--space", "mobilenetv2", "--trials", "60", "--storage", "memory",
-            "--seed", "1", "--battery-wh", "100", "--frames-per-day", "2000", "--duty-policy", "always-on",
+            "--seed", "1", "--battery-wh", "100", "--frames-per-day", "2000", "--policy", "always-on",
             "--constraint", "days_autonomy>=1.3", "--json"]  # fmt: skip
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -348,3 +348,33 @@ def test_cli_search_with_an_energy_budget(capsys):
     no_frames = [a for a in argv if a not in ("--frames-per-day", "2000")]
     assert main(no_frames) == 2
     assert "--battery-wh needs --frames-per-day" in capsys.readouterr().err
+    # the old spelling still works, says it is deprecated, and gives the same study
+    old_argv = [("--duty-policy" if a == "--policy" else a) for a in argv]
+    assert main(old_argv) == 0
+    out = capsys.readouterr()
+    assert "--duty-policy is deprecated; use --policy" in out.err and json.loads(out.out)["front"] == doc["front"]
+
+
+def test_cli_search_and_budget_share_one_set_of_budget_options():
+    """One function adds the budget options to both commands: same flags, same defaults."""
+    import argparse
+
+    from edgespace.cli import _make_parser
+
+    parser = _make_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    def budget_opts(cmd):
+        opts = {}
+        for a in sub.choices[cmd]._actions:
+            for flag in a.option_strings:
+                opts[flag] = (a.dest, a.default)
+        return opts
+
+    search_opts, budget_opts_ = budget_opts("search"), budget_opts("budget")
+    shared = {"--battery-wh", "--usable-fraction", "--charge-efficiency", "--solar-wh-per-day", "--cloudy-days",
+              "--cloudy-fraction", "--frames-per-day", "--capture-j", "--idle-w", "--sleep-w", "--wake-j", "--wake-s",
+              "--policy", "--duty-policy", "--idle-timeout-s", "--wake-period-s"}  # fmt: skip
+    assert shared <= set(search_opts) and shared <= set(budget_opts_)
+    assert {k: search_opts[k] for k in shared} == {k: budget_opts_[k] for k in shared}
+    assert search_opts["--policy"] == ("policy", "always-on") and search_opts["--duty-policy"][0] == "policy"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import edgespace as es
-from edgespace.study import MobileNetSpace, open_storage, run_worker, search
+from edgespace.study import MobileNetSpace, run_worker, search
+from edgespace.study._storage import open_storage
 
 PROFILE = "jetson-orin-nano-8gb"
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def test_two_workers_record_every_trial_exactly_once(tmp_path):
     cmd = [sys.executable, "-m", "edgespace", "worker", "--storage", storage, "--study", "shared", "--trials", "300", "--json"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path)) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     docs = [json.loads(out) for out, _ in outs]
     result = search(SPACE, PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"], n_trials=0, storage=storage,

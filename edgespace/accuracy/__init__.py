@@ -9,6 +9,7 @@ local ImageFolder and reports held-out accuracy). The last two import torch when
 
 from __future__ import annotations
 
+from edgespace._lazy import lazy_getattr
 from edgespace.accuracy._data import RECIPES, load_published
 from edgespace.accuracy._published import (
     K_OUT,
@@ -40,14 +41,6 @@ __all__ = [
     "predict_many",
 ]
 
+# torch loads only when these are used
 _LAZY = {"EvaluatorAccuracy": "edgespace.accuracy._evaluator", "ImageFolderProxy": "edgespace.accuracy._evaluator"}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'edgespace.accuracy' has no attribute {name!r}")
+__getattr__ = lazy_getattr("edgespace.accuracy", _LAZY, namespace=globals())

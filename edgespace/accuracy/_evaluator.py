@@ -10,8 +10,8 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
@@ -252,5 +252,5 @@ class ImageFolderProxy:
         with torch.no_grad():
             for x, _ in loader:
                 model(x)
-        for m, momentum in zip(bns, saved):
+        for m, momentum in zip(bns, saved, strict=True):
             m.momentum = momentum

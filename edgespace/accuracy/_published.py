@@ -181,7 +181,7 @@ class PublishedFit:
     rows: pd.DataFrame  # the fitted rows with features and residuals
 
 
-def _fit_target(rows: pd.DataFrame, column: str, families: list[str]) -> _Target:
+def _fit_target(rows: pd.DataFrame, column: str) -> _Target:
     from scipy.optimize import least_squares
 
     rows = rows[rows[column].notna()]
@@ -214,8 +214,8 @@ def _fit_target(rows: pd.DataFrame, column: str, families: list[str]) -> _Target
         family_rms[f] = float(np.sqrt((n * scale * np.mean(r**2) + _SHRINK_ROWS * rms**2) / (n + _SHRINK_ROWS)))
     cf, cr, shape = unpack(x)
     return _Target(
-        family_offset=dict(zip(fams, cf.tolist())),
-        recipe_offset=dict(zip(("reference", *_RECIPES_FITTED), cr.tolist())),
+        family_offset=dict(zip(fams, cf.tolist(), strict=True)),
+        recipe_offset=dict(zip(("reference", *_RECIPES_FITTED), cr.tolist(), strict=True)),
         shape=np.asarray(shape, dtype=float),
         family_rms=family_rms,
         rms=rms,
@@ -252,10 +252,10 @@ def fit_published(table: pd.DataFrame | None = None, *, exclude=None) -> Publish
         rows = rows.drop(index=[i for i in exclude if i in rows.index])
     rows["lm"], rows["lp"] = np.log(rows["macs"] / _M_REF), np.log(rows["params"] / _P_REF)
     families = sorted(rows["family"].unique())
-    top1 = _fit_target(rows, "top1", families)
+    top1 = _fit_target(rows, "top1")
     # top-5 is published for fewer rows (none for the MobileNetV3 reference releases); fit it
     # only where enough rows carry it.
-    top5 = _fit_target(rows, "top5", families) if rows["top5"].notna().sum() >= 20 else None
+    top5 = _fit_target(rows, "top5") if rows["top5"].notna().sum() >= 20 else None
     logs = np.log2(rows[["width", "depth", "resolution"]].to_numpy(dtype=float))
     points, box = {}, {}
     for f in families:

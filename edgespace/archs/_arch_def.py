@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from edgespace._errors import SpecError
 
@@ -141,12 +141,12 @@ def scale_stage_depth(blocks: Sequence[BlockSpec], repeats: Sequence[int], depth
     num_repeat_scaled = int(math.ceil(num_repeat * depth_multiplier))
     repeats_scaled = []
     for r in repeats[::-1]:
-        rs = max(1, round((r / num_repeat * num_repeat_scaled)))
+        rs = max(1, round(r / num_repeat * num_repeat_scaled))
         repeats_scaled.append(rs)
         num_repeat -= r
         num_repeat_scaled -= rs
     out: list[BlockSpec] = []
-    for block, rep in zip(blocks, repeats_scaled[::-1]):
+    for block, rep in zip(blocks, repeats_scaled[::-1], strict=True):
         out.extend([block] * rep)
     return out
 

@@ -17,10 +17,11 @@ of charge and the most frames per day that still fit. Equations: ``edgespace/bud
 
 from __future__ import annotations
 
+from edgespace._lazy import lazy_getattr
 from edgespace.budget._balance import TERMS
-from edgespace.budget._model import POLICIES, Budget, BudgetError, daylight_profile
+from edgespace.budget._model import POLICIES, Budget, BudgetError
 from edgespace.budget._result import FeasibilityResult
-from edgespace.budget._solvers import budget_metrics, energy_per_frame_from, feasibility
+from edgespace.budget._solvers import budget_metrics, feasibility
 
 __all__ = [
     "Budget",
@@ -29,7 +30,14 @@ __all__ = [
     "POLICIES",
     "TERMS",
     "budget_metrics",
-    "daylight_profile",
-    "energy_per_frame_from",
     "feasibility",
 ]
+
+#: Names that left this package's surface in 0.2 (issue 17), kept for one release with a warning.
+_MOVED = {
+    "daylight_profile": ("edgespace.budget._model", "daylight_profile",
+                         "Budget.daylight_weights() (the same half-sine, for a budget's sunrise_h and sunset_h)"),
+    "energy_per_frame_from": ("edgespace.budget._solvers", "energy_per_frame_from",
+                              "feasibility(budget, estimate=...), which reads the energy of an Estimate or Measurement"),
+}  # fmt: skip
+__getattr__ = lazy_getattr("edgespace.budget", {}, _MOVED)

@@ -42,11 +42,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from edgespace._errors import EdgespaceError
+from edgespace._errors import BudgetError
 
-__all__ = ["Budget", "BudgetError", "POLICIES", "PROFILE_FLOORS", "SECONDS_PER_DAY", "daylight_profile"]
+__all__ = ["Budget", "BudgetError", "MAX_DAYS", "POLICIES", "PROFILE_FLOORS", "SECONDS_PER_DAY", "daylight_profile"]
 
 SECONDS_PER_DAY = 86_400.0
+#: Longest horizon simulated, and longest per-day series or cloudy stretch (days): ten years of
+#: hourly steps is ~88k values per array; bounds memory whatever a caller passes.
+MAX_DAYS = 3650
+#: Upper bounds that catch unit slips (mWh given as Wh, mJ as J) and keep every product finite:
+#: 1 MWh of battery or daily harvest, 1 MJ per frame or wake, 10 kW of floor power.
+MAX_WH = 1e6
+MAX_J = 1e6
+MAX_W = 1e4
 J_PER_WH = 3_600.0
 #: Duty-cycle policies (see the module docstring).
 POLICIES = ("always_on", "on_trigger", "periodic")
@@ -54,10 +62,6 @@ POLICIES = ("always_on", "on_trigger", "periodic")
 Policy = Literal["always_on", "on_trigger", "periodic"]
 #: The power floors :meth:`Budget.from_profile` can take from a hardware profile and power mode.
 PROFILE_FLOORS = ("idle_w", "sleep_w", "wake_s", "wake_energy_j")
-
-
-class BudgetError(EdgespaceError, ValueError):
-    """A budget field is missing, negative, out of range or inconsistent with another field."""
 
 
 def _fail(name: str, value: Any, allowed: str) -> BudgetError:
@@ -85,6 +89,8 @@ def _per_day(name: str, value: Any, *, hi: float | None = None, what: str) -> fl
     if isinstance(value, (str, bytes)) or value is None:
         raise _fail(name, value, f"expected a number or a per-day sequence of numbers; {what}")
     if isinstance(value, (Sequence, np.ndarray)):
+        if len(value) > MAX_DAYS:
+            raise _fail(name, f"<a series of {len(value):,} days>", f"at most {MAX_DAYS:,} days (ten years)")
         series = tuple(_ranged(f"{name}[{i}]", v, 0.0, hi, what=what) for i, v in enumerate(value))
         if not series:
             raise _fail(name, value, "a per-day series needs at least one day")
@@ -161,17 +167,20 @@ class Budget:
         put = lambda name, v: object.__setattr__(self, name, v)  # noqa: E731 - frozen dataclass
         if self.battery_wh is None:
             raise BudgetError("Budget.battery_wh: missing; give the battery's nominal capacity in Wh (> 0)")
-        put("battery_wh", _ranged("battery_wh", self.battery_wh, 0.0, lo_open=True, what="must be > 0 Wh"))
+        put("battery_wh", _ranged("battery_wh", self.battery_wh, 0.0, MAX_WH, lo_open=True, what=f"must be > 0 Wh and at most {MAX_WH:g} Wh"))
         fraction = "must be a fraction in (0, 1]"
         put("usable_fraction", _ranged("usable_fraction", self.usable_fraction, 0.0, 1.0, lo_open=True, what=fraction))
         put("charge_efficiency", _ranged("charge_efficiency", self.charge_efficiency, 0.0, 1.0, lo_open=True, what=fraction))
         put("initial_soc_fraction", _ranged("initial_soc_fraction", self.initial_soc_fraction, 0.0, 1.0, what="must be a fraction in [0, 1] of the usable capacity"))
-        put("solar_wh_per_day", _per_day("solar_wh_per_day", self.solar_wh_per_day, what="must be >= 0 Wh per day"))
+        put("solar_wh_per_day", _per_day("solar_wh_per_day", self.solar_wh_per_day, hi=MAX_WH, what=f"must be >= 0 Wh per day and at most {MAX_WH:g}"))
         for name in ("cloudy_days", "cloudy_start_day"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise _fail(name, v, "must be a whole number of days >= 0")
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MAX_DAYS:
+                raise _fail(name, v, f"must be a whole number of days from 0 to {MAX_DAYS:,} (ten years)")
             put(name, int(v))
+        if self.cloudy_start_day + self.cloudy_days > MAX_DAYS - 7:
+            raise _fail("cloudy_days", self.cloudy_days, f"cloudy_start_day + cloudy_days must be at most {MAX_DAYS - 7:,} "
+                        f"(the horizon, a week beyond them, is at most {MAX_DAYS:,} days)")  # fmt: skip
         put("cloudy_fraction", _ranged("cloudy_fraction", self.cloudy_fraction, 0.0, 1.0, what="must be a fraction in [0, 1] of a sunny day's harvest"))
         if isinstance(self.solar_wh_per_day, tuple) and (self.cloudy_days or self.cloudy_start_day or self.cloudy_fraction):
             raise BudgetError(
@@ -197,22 +206,22 @@ class Budget:
                 raise _fail("trigger_profile", "<all zero>", "at least one hour needs a weight > 0")
             put("trigger_profile", prof)
         if self.energy_per_frame_j is not None:
-            put("energy_per_frame_j", _ranged("energy_per_frame_j", self.energy_per_frame_j, 0.0, what="must be >= 0 J"))
+            put("energy_per_frame_j", _ranged("energy_per_frame_j", self.energy_per_frame_j, 0.0, MAX_J, what=f"must be >= 0 J and at most {MAX_J:g} J"))
         if self.inference_s is not None:
-            put("inference_s", _ranged("inference_s", self.inference_s, 0.0, what="must be >= 0 s"))
+            put("inference_s", _ranged("inference_s", self.inference_s, 0.0, 3600.0, what="must be >= 0 s and at most 3600 s"))
         for name in ("capture_energy_j", "wake_energy_j"):
-            put(name, _ranged(name, getattr(self, name), 0.0, what="must be >= 0 J"))
-        put("wake_s", _ranged("wake_s", self.wake_s, 0.0, what="must be >= 0 s"))
+            put(name, _ranged(name, getattr(self, name), 0.0, MAX_J, what=f"must be >= 0 J and at most {MAX_J:g} J"))
+        put("wake_s", _ranged("wake_s", self.wake_s, 0.0, 3600.0, what="must be >= 0 s and at most 3600 s"))
         for name in ("sleep_w", "idle_w"):
-            put(name, _ranged(name, getattr(self, name), 0.0, what="must be >= 0 W"))
-        if self.policy not in POLICIES:
+            put(name, _ranged(name, getattr(self, name), 0.0, MAX_W, what=f"must be >= 0 W and at most {MAX_W:g} W"))
+        if not isinstance(self.policy, str) or self.policy not in POLICIES:
             raise _fail("policy", self.policy, f"allowed: {', '.join(POLICIES)}")
-        put("idle_timeout_s", _ranged("idle_timeout_s", self.idle_timeout_s, 0.0, what="must be >= 0 s"))
+        put("idle_timeout_s", _ranged("idle_timeout_s", self.idle_timeout_s, 0.0, 365 * SECONDS_PER_DAY, what="must be >= 0 s and at most a year (31536000 s)"))
         if self.policy == "periodic":
             given = self.wake_period_s
             if self.wake_period_s is None:
                 raise BudgetError("Budget.wake_period_s: missing; policy 'periodic' needs the time between wakes in s (> 0)")
-            put("wake_period_s", _ranged("wake_period_s", self.wake_period_s, 0.0, lo_open=True, what="must be > 0 s"))
+            put("wake_period_s", _ranged("wake_period_s", self.wake_period_s, 0.0, 7 * SECONDS_PER_DAY, lo_open=True, what="must be > 0 s and at most 604800 s (a week)"))
             if self.wake_period_s < self.wake_s + self.idle_timeout_s:
                 raise _fail(
                     "wake_period_s", given,

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from edgespace._json import jsonable
 from edgespace.budget._balance import TOL
 from edgespace.budget._model import J_PER_WH, SECONDS_PER_DAY, Budget
 
@@ -154,7 +155,7 @@ class FeasibilityResult:
             out["budget"] = self.budget.to_dict()
         if hourly:
             out["hourly"] = {k: v.tolist() for k, v in self.to_frame().items()}
-        return _jsonable(out)
+        return jsonable(out)
 
     def to_text(self) -> str:
         """The verdict, the term table and the allowance, as plain text with units."""
@@ -204,21 +205,6 @@ def _fmt_j(v: float | None) -> str:
     if abs(v) < 1.0:
         return f"{v * 1e3:,.1f} mJ"
     return f"{v:,.3f} J"
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgespace.budget._balance import TOL, HourlyModel, simulate, typical_terms
-from edgespace.budget._model import J_PER_WH, SECONDS_PER_DAY, Budget, BudgetError
+from edgespace.budget._model import J_PER_WH, MAX_DAYS, SECONDS_PER_DAY, Budget, BudgetError
 from edgespace.budget._result import FeasibilityResult, reasons
 
 __all__ = ["budget_metrics", "energy_per_frame_from", "feasibility"]
@@ -27,8 +27,7 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
     and optionally ``sustained_latency_ms`` / ``latency_ms`` (a Measurement: ``latency_p50_ms``).
 
     A measurement whose ``energy_mj`` is None (no power meter) raises :class:`BudgetError` with
-    the reason it gives (``energy_unavailable_reason``, ``reason`` or ``note``), never a made-up
-    number.
+    the reason it gives (``energy_unavailable_reason``, as on a Measurement), never a made-up number.
     """
     name = type(obj).__name__
     sustained = getattr(obj, "sustained_energy_mj", None)
@@ -41,8 +40,7 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
             f"estimate: a {name} has no energy_mj; pass an Estimate or Measurement, or energy_per_frame_j=NUMBER"
         )
     if energy_mj is None:
-        why = next((getattr(obj, k) for k in ("energy_unavailable_reason", "energy_reason", "reason", "note")
-                    if getattr(obj, k, None)), None)  # fmt: skip
+        why = getattr(obj, "energy_unavailable_reason", None)
         raise BudgetError(
             f"estimate: {name}.energy_mj is None: no energy was measured"
             + (f" ({why})" if why else " (no power meter was available)")
@@ -196,6 +194,16 @@ def _max_frames(b: Budget, days: int, e: float, neutral: bool = True) -> float:
     return math.floor(_bisect_max(lambda f: _feasible_at(b, days, e, shape * f, neutral), lo, hi, iters=60))
 
 
+def _horizon(where: str, b: Budget, horizon_days: Any) -> int:
+    """``horizon_days`` (default: the budget's) as a whole number of days in [1, MAX_DAYS]."""
+    if horizon_days is None:
+        return b.default_horizon_days()
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or not 1 <= horizon_days <= MAX_DAYS:
+        raise BudgetError(f"{where}: horizon_days: {horizon_days!r} is not allowed; must be a whole number of days "
+                          f"from 1 to {MAX_DAYS:,} (ten years)")  # fmt: skip
+    return int(horizon_days)
+
+
 def feasibility(
     budget: Budget,
     energy_per_frame_j: float | None = None,
@@ -222,12 +230,11 @@ def feasibility(
     if not isinstance(budget, Budget):
         raise BudgetError(f"feasibility: budget: expected a Budget, got {type(budget).__name__}")
     b, e, source = _resolve_energy(budget, energy_per_frame_j, energy_per_frame_mj, estimate)
-    if horizon_days is None:
-        days = b.default_horizon_days()
-    else:
-        if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or horizon_days < 1:
-            raise BudgetError(f"feasibility: horizon_days: {horizon_days!r} is not allowed; must be a whole number of days >= 1")
-        days = int(horizon_days)
+    if require_energy_neutral is not None and not isinstance(require_energy_neutral, (bool, np.bool_)):
+        # "no" is truthy: refuse anything but True, False or None rather than guess
+        raise BudgetError(f"feasibility: require_energy_neutral: {require_energy_neutral!r} is not allowed; "
+                          "expected True, False or None (default: required whenever there is a harvest)")  # fmt: skip
+    days = _horizon("feasibility", b, horizon_days)
     m = HourlyModel.of(b, days)
 
     # the typical day, in closed form
@@ -314,7 +321,7 @@ def budget_metrics(budget: Budget, energy_per_frame_j: Any, *, horizon_days: int
     e = np.atleast_1d(np.asarray(energy_per_frame_j, dtype=float))
     if e.size and (not np.all(np.isfinite(e)) or e.min() < 0):
         raise BudgetError("budget_metrics: energy_per_frame_j: every value must be a finite number >= 0 J")
-    days = budget.default_horizon_days() if horizon_days is None else int(horizon_days)
+    days = _horizon("budget_metrics", budget, horizon_days)
     m = HourlyModel.of(budget, days)
     f = budget.typical_frames
     fixed_day = sum(v for k, v in typical_terms(budget, 0.0).items() if k != "inference")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgespace._errors import EdgespaceError, ProfileError
+from edgespace._errors import CalibrationError, ProfileError
 from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
 from edgespace.calibration._ingest import NodeProfile, load_format_json
@@ -36,10 +36,6 @@ __all__ = ["calibrate", "CalibratedProfile", "Calibration", "as_calibration", "A
            "latency_errors"]  # fmt: skip
 
 FORMAT = "edgespace-calibration/1"
-
-
-class CalibrationError(EdgespaceError, ValueError):
-    """Calibration input is unusable (too few networks, no node times, a bad file)."""
 
 
 def latency_errors(predicted, measured) -> dict:
@@ -225,7 +221,9 @@ class CalibratedProfile:
         return out
 
     def save(self, path: str | os.PathLike) -> Path:
-        p = Path(path)
+        from edgespace._paths import output_file
+
+        p = output_file(path, "calibration file", CalibrationError)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(p.suffix + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=float))

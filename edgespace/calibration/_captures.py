@@ -16,6 +16,7 @@ name (the README gives the command lines):
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -81,12 +82,13 @@ def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> P
     """Export ``specs`` (fp32 ONNX, uint8 NCHW input, preprocessing folded in; the export runs in a
     child process and is cached) into ``out_dir`` with a manifest. Returns the manifest's path.
     An existing manifest in ``out_dir`` is kept and extended, never overwritten with less."""
+    from edgespace._paths import output_dir
     from edgespace.runners._export import export_many
 
     specs = list(specs)
     if not specs:
         raise SpecError("write_capture_set(): no specs given")
-    out = Path(out_dir)
+    out = output_dir(out_dir, "capture set folder", IngestError)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     entries: dict[str, dict] = {}
@@ -193,7 +195,7 @@ def _read_latency(p: Path) -> tuple[float, dict]:
         value = float(doc["latency_ms"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise IngestError(f"{p}: expected {{\"latency_ms\": <number>}} ({type(exc).__name__}: {exc})") from None
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise IngestError(f"{p}: latency_ms: {value!r}: expected a positive number of milliseconds")
     return value, doc
 

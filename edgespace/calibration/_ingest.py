@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgespace.runners._ort_profile import IngestError, NodeProfile, NodeTime, _load, read_ort_profile
+from edgespace.runners._ort_profile import IngestError, NodeProfile, NodeTime, _load, _num, read_ort_profile
 
 __all__ = ["NodeProfile", "IngestError", "read_ort_profile", "read_trtexec_profile", "read_trtexec_times"]
 
@@ -44,13 +44,15 @@ def read_trtexec_profile(path_or_data) -> NodeProfile:
     data, src = _load(path_or_data, "a trtexec --exportProfile file")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict) or "count" not in data[0]:
         raise IngestError(f"{src}: a trtexec --exportProfile file is a list starting with {{\"count\": N}}")
+    count = _num(src, "entry 0", data[0], "count", positive=True)
     nodes = []
     for i, row in enumerate(data[1:], start=1):
         if not isinstance(row, dict) or "name" not in row or not ({"averageMs", "medianMs"} & row.keys()):
-            raise IngestError(f"{src}: entry {i}: expected 'name' and 'averageMs'/'medianMs', got {sorted(row) if isinstance(row, dict) else row!r}")
-        ms = float(row.get("medianMs", row.get("averageMs")))
+            got = sorted(map(str, row))[:8] if isinstance(row, dict) else type(row).__name__
+            raise IngestError(f"{src}: entry {i}: expected 'name' and 'averageMs'/'medianMs', got {got}")
+        ms = _num(src, f"entry {i} ({str(row['name'])[:60]})", row, "medianMs" if "medianMs" in row else "averageMs", positive=True)
         nodes.append(NodeTime(str(row["name"]), "", ms * 1e3))
-    return NodeProfile(tuple(nodes), (), None, src, int(data[0]["count"]))
+    return NodeProfile(tuple(nodes), (), None, src, int(count))
 
 
 def read_trtexec_times(path_or_data) -> dict:
@@ -62,8 +64,8 @@ def read_trtexec_times(path_or_data) -> dict:
     lat_key = "latencyMs" if "latencyMs" in data[0] else "endToEndMs" if "endToEndMs" in data[0] else None
     if lat_key is None or "computeMs" not in data[0]:
         raise IngestError(f"{src}: entries need 'latencyMs' (or 'endToEndMs') and 'computeMs'; got {sorted(data[0])}")
-    lat = np.array([float(r[lat_key]) for r in data])
-    comp = np.array([float(r["computeMs"]) for r in data])
+    lat = np.array([_num(src, f"entry {i}", r, lat_key, positive=True) for i, r in enumerate(data)])
+    comp = np.array([_num(src, f"entry {i}", r, "computeMs", positive=True) for i, r in enumerate(data)])
     return {
         "latency_ms_p50": float(np.percentile(lat, 50)),
         "latency_ms_p90": float(np.percentile(lat, 90)),

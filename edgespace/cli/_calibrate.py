@@ -68,6 +68,11 @@ def _run_from(args) -> int:
 
 
 def _run(args) -> int:
+    if args.out is not None:  # before minutes of measuring, not after
+        from edgespace._errors import CalibrationError
+        from edgespace._paths import output_file
+
+        output_file(args.out, "--out", CalibrationError)
     if args.from_dir is not None:
         return _run_from(args)
     from edgespace.calibration._loop import run_calibration

@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 
-def jsonable(value):
-    """``json.dumps(default=...)``: numpy scalars become Python numbers; anything else is an error."""
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def parse_families(text: str) -> list[str]:
     """``--families a,b``: the registered families named, or a ValueError naming the unknown ones."""
     from edgespace.archs import list_families
@@ -19,3 +12,18 @@ def parse_families(text: str) -> list[str]:
     if bad or not families:
         raise ValueError(f"--families {text!r}: unknown {bad}; allowed: {', '.join(list_families())}")
     return families
+
+
+def positive_seconds(text: str) -> float:
+    """argparse ``type=`` for a duration: a finite number of seconds > 0 (``nan``, ``inf``, 0 and
+    negatives are refused, one line, exit 2)."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number; allowed: seconds > 0") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a finite number of seconds > 0")
+    return value

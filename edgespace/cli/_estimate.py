@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 
+from edgespace._json import jsonable
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.archs import list_families
-from edgespace.cli._common import jsonable
 
 _SHOWN = (
-    ("mode", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
+    ("mode", "{}"), ("placement", "{}"), ("latency_ms", "{:.3f}"), ("fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
     ("time_to_throttle_s", "{:.0f}"), ("energy_mj", "{:.2f}"), ("sustained_energy_mj", "{:.2f}"),
     ("avg_power_w", "{:.2f}"), ("peak_activation_mb", "{:.2f}"), ("total_memory_mb", "{:.2f}"),
-    ("fits_memory", "{}"), ("n_fallback_ops", "{}"), ("latency_source", "{}"), ("energy_source", "{}"),
+    ("fits_memory", "{}"), ("n_fallback_ops", "{}"), ("n_estimated_inputs", "{}"), ("latency_source", "{}"),
+    ("energy_source", "{}"),
 )  # fmt: skip
 
 
@@ -26,6 +27,11 @@ def configure(sub) -> None:
     p.add_argument("--resolution", type=int, default=224)
     p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
     p.add_argument("--ambient-c", type=float, help="ambient temperature in °C (default: the profile's)")
+    p.add_argument(
+        "--placement", action="append", metavar="P",
+        help="where the network runs: auto (the profile's primary engine), gpu, dla (DLA with GPU fallback, "
+        "Jetson Orin NX / AGX Orin); repeatable; default: auto",
+    )
     p.add_argument("--calibration", metavar="FILE",
                    help="a calibration file (edgespace calibrate): latency from it where it applies (profile, mode, precision)")  # fmt: skip
     p.add_argument("--layers", action="store_true", help="with --mode: also print the per-layer breakdown")
@@ -40,15 +46,17 @@ def _run(args) -> int:
     spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision)
     profile = load_profile(args.profile)
     modes = [args.mode] if args.mode else list(profile.modes)
+    placements = args.placement or ["auto"]
     calibration = None
     if args.calibration is not None:
         from edgespace.calibration import load_calibration
 
         calibration = load_calibration(args.calibration)
-    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c, calibration=calibration) for m in modes]
+    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c, placement=pl, calibration=calibration)
+                 for m in modes for pl in placements]  # fmt: skip
     if args.json:
         docs = [e.to_dict(layers=args.layers) for e in estimates]
-        print(json.dumps(docs[0] if args.mode else docs, default=jsonable))
+        print(json.dumps(jsonable(docs[0] if len(docs) == 1 and args.mode else docs)))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -60,6 +68,10 @@ def _run(args) -> int:
         table.add_row(*[fmt.format(getattr(e, name)) for name, fmt in _SHOWN])
     console = Console(width=200)
     console.print(table)
+    console.print(
+        f"n_estimated_inputs: how many of the profile inputs behind a row ({estimates[0].n_inputs} for the first) "
+        "are estimates rather than sourced, measured or calibrated values (`edgespace profiles show` lists them)"
+    )
     for e in estimates:
         if not e.runnable:
             console.print(f"{e.mode}: cannot run: no engine supports {', '.join(e.unsupported_ops[:5])} ...")

@@ -33,13 +33,16 @@ def configure(sub) -> None:
 
 
 def _run(args) -> int:
+    from edgespace._errors import CalibrationError
+    from edgespace._paths import output_dir
     from edgespace._spec import ArchSpec
     from edgespace.calibration._captures import write_capture_set
-    from edgespace.cli._common import parse_families
     from edgespace.calibration._draw import draw_specs
+    from edgespace.cli._common import parse_families
 
     if (args.samples is None) == (args.family is None):
         raise ValueError("export: pass either --samples N (random specs) or --family F (one spec)")
+    output_dir(args.out_dir, "--out-dir", CalibrationError)  # before any export work
     if args.family is not None:
         specs = [ArchSpec(args.family, args.width, args.depth, args.resolution)]
     else:

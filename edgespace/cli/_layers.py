@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from edgespace._json import jsonable
 from edgespace._layer_table import layer_table, table_totals
 from edgespace._spec import PRECISIONS, ArchSpec, efficientnet_preset
 from edgespace.archs import list_families
-from edgespace.cli._common import jsonable
 
 _SHOWN = ["name", "op", "act", "in_c", "in_h", "out_c", "out_h", "kernel", "stride", "groups", "macs", "params"]
 
@@ -16,9 +16,9 @@ def configure(sub) -> None:
     p = sub.add_parser("layers", help="print the analytic layer table of one design point")
     p.add_argument("--family", help=f"one of: {', '.join(list_families())}")
     p.add_argument("--preset", help="a published EfficientNet variant (b0..b7) instead of --family/--width/...")
-    p.add_argument("--width", type=float, default=1.0, help="width (channel) multiplier, default 1.0")
-    p.add_argument("--depth", type=float, default=1.0, help="depth multiplier, default 1.0")
-    p.add_argument("--resolution", type=int, default=224, help="input side in pixels, default 224")
+    p.add_argument("--width", type=float, help="width (channel) multiplier, default 1.0")
+    p.add_argument("--depth", type=float, help="depth multiplier, default 1.0")
+    p.add_argument("--resolution", type=int, help="input side in pixels, default 224")
     p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
     p.add_argument("--num-classes", type=int, default=1000)
     p.add_argument("--json", action="store_true", help="print JSON: spec, totals and every row")
@@ -26,17 +26,23 @@ def configure(sub) -> None:
 
 
 def _run(args) -> int:
+    given = [f"--{k}" for k in ("family", "width", "depth", "resolution") if getattr(args, k) is not None]
+    if args.preset and given:
+        # a preset fixes width, depth and resolution: a flag that would change them is a conflict, not ignored
+        raise ValueError(f"layers: --preset {args.preset} fixes the family, width, depth and resolution; "
+                         f"drop {', '.join(given)} (or drop --preset and give --family F --width ...)")  # fmt: skip
     if args.preset:
         spec = efficientnet_preset(args.preset, precision=args.precision, num_classes=args.num_classes)
     elif args.family:
-        spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision, args.num_classes)
+        spec = ArchSpec(args.family, 1.0 if args.width is None else args.width, 1.0 if args.depth is None else args.depth,
+                        224 if args.resolution is None else args.resolution, args.precision, args.num_classes)  # fmt: skip
     else:
         raise ValueError("layers: pass --family F (with --width/--depth/--resolution) or --preset b0..b7")
     table = layer_table(spec)
     totals = table_totals(table)
     if args.json:
         rows = table.assign(reads=table["reads"].map(list)).to_dict(orient="records")
-        print(json.dumps({"spec": spec.to_dict(), "totals": totals, "layers": rows}, default=jsonable))
+        print(json.dumps(jsonable({"spec": spec.to_dict(), "totals": totals, "layers": rows})))
         return 0
     import pandas as pd
 

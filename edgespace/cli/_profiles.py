@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from edgespace.cost import sustainable_power_w
 from edgespace.profiles import HardwareProfile, list_profiles, load_profile, parse_profile
 from edgespace.profiles._loader import _load_file
 
@@ -66,36 +67,63 @@ def _show(args) -> int:
         print(
             f"    thermal: R {t.thermal_resistance_c_per_w.value:g} C/W, C {t.heat_capacity_j_per_c.value:g} J/C "
             f"(tau {t.time_constant_s:.0f} s), trip {t.trip_c.value:g} C, {t.cooling}; "
-            f"sustainable {t.sustainable_power_w:.1f} W at {t.ambient_c.value:g} C"
+            f"sustainable {sustainable_power_w(mode):.1f} W at {t.ambient_c.value:g} C"
         )
+        for name, d in mode.power.domains.items():
+            print(f"    power domain {name} ({', '.join(d.engines)}): budget {d.budget_w.value:g} W, static {d.static_w.value:g} W")
         for name, e in mode.engines.items():
             role = " (primary)" if name == mode.primary_engine else " (fallback)" if name == mode.fallback_engine else ""
             peaks = ", ".join(
                 f"{q} {e.peak_ops_per_s(q) / 1e12:.3g} T" for q in ("fp32", "fp16", "int8") if e.peak(q) is not None
             )
             print(f"    {name}{role}: {e.kind} {e.clock_mhz.value:g} MHz, dense peak/s {peaks}; {e.active_power_w.value:g} W")
-    print("\n  sources:")
-    for path, s in p.sourced_values():
-        print(f"    {path} = {s.value:g}  [{p.resolve_source(s)}]")
+            ops = e.op_support
+            lacks = ", ".join([*ops.unsupported_ops, *ops.unsupported_acts]) or "nothing"
+            fb = "; ".join(f"{a} runs as {b}" for a, b in ops.precision_fallback.items())
+            print(f"      runs: lacks {lacks}{'; ' + fb if fb else ''}; partitioning {ops.partitioning}  [{_op_provenance(p, ops)}]")
+        for key, pl in mode.placements.items():
+            print(f"    placement {key}: {pl.primary_engine} first, {pl.fallback_engine or 'no'} fallback ({pl.description})")
+        if mode.slower_than is not None:
+            print(f"    may be slower than {', '.join(mode.slower_than.modes)}: {mode.slower_than.source}")
+    values = p.sourced_values()
+    counts = {k: sum(s.kind == k for _, s in values) for k in ("source", "measured", "calibrated", "estimate")}
+    print(
+        f"\n  every input ({len(values)} numbers: {counts['source']} sourced, {counts['measured']} measured, "
+        f"{counts['calibrated']} calibrated, {counts['estimate']} estimates):"
+    )
+    for path, s in values:
+        print(f"    [{s.kind}] {path} = {s.value:g}  {p.resolve_source(s)}")
     return 0
+
+
+def _op_provenance(p: HardwareProfile, ops) -> str:
+    if ops.is_estimate:
+        return f"estimate: {ops.estimate}"
+    from edgespace.profiles import Sourced
+
+    return p.resolve_source(Sourced(value=0, source=ops.source))
 
 
 def _validate(args) -> int:
     if args.path == "-":
         import sys
 
-        profile: HardwareProfile = parse_profile(sys.stdin.read(), origin="<stdin>")
+        from edgespace.profiles._loader import MAX_PROFILE_BYTES
+
+        # read one character past the bound: parse_profile refuses it before parsing
+        profile: HardwareProfile = parse_profile(sys.stdin.read(MAX_PROFILE_BYTES + 1), origin="<stdin>")
     else:
         from pathlib import Path
 
         path = Path(args.path)
         if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+            raise ValueError(f"{path}: {'is a directory, not a profile file' if path.is_dir() else 'no such file'}")
         profile = _load_file(path)
     values = profile.sourced_values()
     estimates = sum(s.is_estimate for _, s in values)
+    calibrated = sum(s.kind == "calibrated" for _, s in values)
     print(
         f"ok: {args.path}: {profile.name} ({profile.kind}), {len(profile.modes)} mode(s), "
-        f"{len(values)} numbers: {len(values) - estimates} sourced, {estimates} estimates"
+        f"{len(values)} numbers: {len(values) - estimates - calibrated} sourced, {calibrated} calibrated, {estimates} estimates"
     )
     return 0

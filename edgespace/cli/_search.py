@@ -7,8 +7,10 @@ import json
 import sys
 import time
 
-from edgespace._spec import PRECISIONS
-from edgespace.cli._common import jsonable
+from edgespace._json import jsonable
+from edgespace.cli._budget import add_budget_options, budget_from_args
+from edgespace.cli._common import positive_seconds
+from edgespace.spec import PRECISIONS
 
 _SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
 _SHOWN = ("accuracy", "energy_mj", "sustained_latency_ms", "mode", "precision", "family", "width", "depth", "resolution")
@@ -21,7 +23,7 @@ def _add_run_options(p) -> None:
     p.add_argument("--storage", help="an Optuna storage URL (sqlite:///x.db, postgresql://user:pw@host/db), "
                    "journal:PATH, or 'memory'; default: a journal file under $EDGESPACE_RUN_DIR or ./runs")  # fmt: skip
     p.add_argument("--seed", type=int)
-    p.add_argument("--stale-after-s", type=float, default=600.0,
+    p.add_argument("--stale-after-s", type=positive_seconds, default=600.0,
                    help="journal storages: a RUNNING trial older than this is presumed dead and queued again")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -41,16 +43,10 @@ def configure(sub) -> None:
     p.add_argument("--study", help="study name (default: derived from the search's definition; the same name resumes)")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
     p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
+    p.add_argument("--placements", help="comma-separated placements to search, e.g. auto,dla on Jetson Orin NX / AGX Orin "
+                   "(default: auto only, no placement dimension)")
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
-    b = p.add_argument_group("energy budget (optional): floors from the profile, per candidate's mode; "
-                             "constrain with e.g. --constraint 'days_autonomy>=7'")  # fmt: skip
-    b.add_argument("--battery-wh", type=float, help="battery capacity (Wh); turns the budget on")
-    b.add_argument("--solar-wh-per-day", type=float, default=0.0, help="harvest on a sunny day (Wh, default 0)")
-    b.add_argument("--frames-per-day", type=float, help="triggered frames per day (needed with --battery-wh)")
-    b.add_argument("--cloudy-days", type=int, default=0, help="cloudy days to survive (default 0)")
-    b.add_argument("--duty-policy", default="on-trigger", help="always-on, on-trigger (default) or periodic")
-    b.add_argument("--idle-timeout-s", type=float, default=10.0, help="awake after the last frame (s, default 10)")
-    b.add_argument("--wake-period-s", type=float, help="time between wakes for --duty-policy periodic (s)")
+    add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
     c = p.add_argument_group("confirm the front (real ONNX Runtime runs on this machine)")
     c.add_argument("--confirm", type=int, metavar="K", help="after the search, run K front points and show predicted vs measured")
     c.add_argument("--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)")
@@ -64,7 +60,8 @@ def configure(sub) -> None:
     w.add_argument("--study", required=True, help="the study name")
     w.add_argument("--trials", type=int, help="the study's total of complete trials (default: as defined)")
     w.add_argument("--seed", type=int)
-    w.add_argument("--stale-after-s", type=float, default=600.0)
+    w.add_argument("--stale-after-s", type=positive_seconds, default=600.0,
+                   help="a RUNNING trial older than this (s) is presumed dead and queued again")
     w.add_argument("--json", action="store_true")
     w.add_argument("--quiet", action="store_true")
     w.add_argument("--calibration", metavar="FILE",
@@ -109,8 +106,8 @@ def _run_search(args) -> int:
 
     if args.space not in _SPACES:
         raise ValueError(f"--space {args.space!r}: allowed: {', '.join(_SPACES)}")
-    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes))
-    budget = _budget(args)
+    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes), placements=_split(args.placements))
+    budget = budget_from_args(args, "search", profile=args.profile)
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:
         result = search(space, args.profile, args.objectives, args.constraint, n_trials=args.trials, sampler=args.sampler,
@@ -127,26 +124,6 @@ def _run_search(args) -> int:
     return _print(result, args, time.perf_counter() - t0, confirmed)
 
 
-def _budget(args):
-    """The search's energy budget from the --battery-wh group (None without --battery-wh)."""
-    if args.battery_wh is None:
-        if args.frames_per_day is not None:
-            raise ValueError("search: --frames-per-day needs --battery-wh (the energy budget)")
-        return None
-    if args.frames_per_day is None:
-        raise ValueError("search: --battery-wh needs --frames-per-day")
-    from edgespace.budget import POLICIES, Budget
-
-    policy = args.duty_policy.replace("-", "_")
-    if policy not in POLICIES:
-        raise ValueError(f"search: --duty-policy {args.duty_policy!r}: allowed: {', '.join(p.replace('_', '-') for p in POLICIES)}")
-    return Budget.from_profile(
-        args.profile, None, battery_wh=args.battery_wh, solar_wh_per_day=args.solar_wh_per_day,
-        frames_per_day=args.frames_per_day, cloudy_days=args.cloudy_days, policy=policy,
-        idle_timeout_s=args.idle_timeout_s, wake_period_s=args.wake_period_s,
-    )  # fmt: skip
-
-
 def _run_worker(args) -> int:
     from edgespace.study import run_worker
 
@@ -157,20 +134,20 @@ def _run_worker(args) -> int:
     return _print(result, args, time.perf_counter() - t0)
 
 
-
 def _print(result, args, seconds: float, confirmed=None) -> int:
-    import math
-
     frame = result.trials_frame()
     complete = frame[frame["state"] == "COMPLETE"] if len(frame) else frame
     n_feasible = int(complete["feasible"].sum()) if len(complete) else 0
     front = result.pareto_front()
     objectives = [o.name for o in result.objectives]
-    shown = list(dict.fromkeys([*objectives, *_SHOWN, *(["days_autonomy"] if "days_autonomy" in front.columns else []),
-                                *(["latency_source"] if "latency_source" in front.columns else [])]))  # fmt: skip
+    extra = [c for c in ("days_autonomy",) if c in front.columns]
+    if "placement" in front.columns and front["placement"].nunique() > 1:
+        extra.append("placement")
+    # how many profile inputs behind each row are estimates (every figure says where it came from)
+    extra += [c for c in ("n_estimated_inputs", "latency_source") if c in front.columns]
+    shown = list(dict.fromkeys([*objectives, *_SHOWN, *extra]))
     if args.json:
-        rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-                for r in front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")]  # fmt: skip
+        rows = front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")
         doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,
                "objectives": [{"name": o.name, "direction": o.direction} for o in result.objectives],
                "constraints": [str(c) for c in result.constraints], "trials": len(frame), "complete": len(complete),
@@ -178,7 +155,7 @@ def _print(result, args, seconds: float, confirmed=None) -> int:
                "calibration": result.calibration.summary() if result.calibration is not None else None}  # fmt: skip
         if confirmed is not None:
             doc["confirmations"] = confirmed.to_dict(orient="records")
-        print(json.dumps(doc, default=jsonable))
+        print(json.dumps(jsonable(doc)))
         return 0
     from rich.console import Console
     from rich.table import Table

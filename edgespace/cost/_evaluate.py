@@ -9,16 +9,24 @@ s_j = f_j / f_max its clock ratio):
 
 * ops_r = 2·MACs (conv-like) or element operations (bn, act, pool, mul, add); fused rows 0.
 * bytes_r = (weights + inputs + outputs)·element size; fused rows 0 (see ``_graph``).
-* t_r,j = max(ops_r / (peak_e · eff_e,op · s_j), bytes_r / BW) + dispatch_e  (roofline, one
-  kernel per unfused row; s_j applies to rows on the primary engine).
+* t_r,j = max(ops_r / (peak_e · eff_e,op · s_j), t_mem,r) + dispatch_e  (roofline, one
+  kernel per unfused row; s_j applies to rows on the primary engine). t_mem,r moves a kernel's
+  activations at the engine's on-chip bandwidth when they fit its ``local_memory_mb`` and at
+  DRAM bandwidth otherwise; weights likewise when all weights on the engine fit (else from
+  DRAM, or over the interconnect for a discrete accelerator). Only DRAM bytes cost e_byte.
 * T_j = Σ_r t_r,j + crossing bytes / interconnect BW + syncs · t_sync + call overhead.
 * E_dyn,j = Σ_r ops_r · e_op,e · κ_j + (Σ bytes + crossing bytes) · e_byte, with
   e_op = active power / peak (J per op at full load, profile) and κ_j = (P_j / s_j) / P_max
   the energy per op at level j relative to the maximum (from the DVFS table's full-load powers).
-* Power cap: a mode cannot draw more than its budget: T_j ← max(T_j, E_dyn,j / (budget − static)).
-* Engines also draw BUSY_POWER_FRACTION of their full-load power P_j whenever they execute a
-  kernel (memory-bound or not): E_dyn,j += β · P_j · (busy time at level j); the switching
-  term above is scaled by (1 − β) so that a compute-bound kernel at full efficiency draws P_j.
+* Precision: each engine runs the precision it has kernels for (its same-engine precision
+  fallback, ``_params``); peak, energy per op and bytes per element are those of that precision.
+* Power caps: a mode cannot draw more than its budget: T_j ← max(T_j, E_dyn,j / (budget − static));
+  a power domain (e.g. a USB accelerator's bus power) caps the dynamic power of its own engines:
+  T_j ← max(T_j, E_dyn,j(domain engines) / (budget_d − static_d)).
+* Engines also draw a share β_e (the profile's ``busy_power_fraction``, an estimate) of their
+  full-load power P_j whenever they execute a kernel (memory-bound or not): E_dyn,j += β · P_j ·
+  (busy time at level j); the switching term above is scaled by (1 − β) so that a compute-bound
+  kernel at full efficiency draws P_j.
 * Energy per inference E_j = static · T_j + E_dyn,j; average power while inferring back to
   back P_j = E_j / T_j (≤ budget by the cap).
 * Thermal (lumped RC, profile): the hot spot settles at T_amb + P·R with time constant R·C;
@@ -30,6 +38,10 @@ s_j = f_j / f_max its clock ratio):
 * Peak activation memory: a materialised tensor lives from the kernel that writes it to the
   last kernel that reads it (a residual's input thus stays live across its block); the peak
   over kernels of the live bytes. Total memory = deployed weights + peak activations.
+* Batch B (images per call): ops, activation bytes, crossings and peak activations scale with
+  B; weight bytes, dispatch, call overhead and syncs do not (one call reads the weights and
+  launches each kernel once). T is per call; energy is reported per image (E / B), throughput
+  and sustained throughput in images per second.
 """
 
 from __future__ import annotations
@@ -40,24 +52,21 @@ import numpy as np
 import pandas as pd
 
 from edgespace._layer_table import LayerSkeleton
-from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS
+from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS, check_ambient_c
 from edgespace.cost._graph import Placement, place, structure_of
-from edgespace.cost._params import FALLBACK, PRIMARY, ModeParams
+from edgespace.cost._params import FALLBACK, PRIMARY, ModeParams, compile_mode
+from edgespace.profiles import PowerMode
 
-__all__ = ["evaluate", "Evaluation", "sustainable_power_w", "time_to_throttle_s", "BUSY_POWER_FRACTION"]
-
-#: Share of an engine's full-load power it draws whenever it is executing a kernel, whatever
-#: the arithmetic intensity (clock tree, instruction issue, on-chip SRAM at the raised DVFS
-#: voltage); the rest scales with the operations performed. Estimate: GPU power models put the
-#: constant part of an active SM's power at roughly a third to a half (Hong & Kim, "An
-#: integrated GPU power and performance model", ISCA 2010; Leng et al., "GPUWattch", ISCA
-#: 2013); calibration against a power meter replaces it.
-BUSY_POWER_FRACTION = 0.4
+__all__ = ["evaluate", "Evaluation", "sustainable_power_w", "time_to_throttle_s"]
 
 
-def sustainable_power_w(mp: ModeParams, ambient_c: float) -> float:
-    """Average power the lumped RC model sustains with the governor cycling at the trip."""
-    headroom = mp.trip_c - 0.5 * mp.hysteresis_c - ambient_c
+def sustainable_power_w(mode: ModeParams | PowerMode, ambient_c: float | None = None) -> float:
+    """Average power (W) the lumped RC model sustains with the governor cycling at the trip:
+    (T_trip − hysteresis/2 − T_ambient) / R. The one definition: ``profiles show`` and every
+    cost model use it. ``ambient_c`` defaults to the profile's ambient temperature."""
+    mp = compile_mode(mode) if isinstance(mode, PowerMode) else mode
+    amb = mp.ambient_c if ambient_c is None else float(ambient_c)
+    headroom = mp.trip_c - 0.5 * mp.hysteresis_c - amb
     return max(0.0, headroom) / mp.thermal_resistance_c_per_w
 
 
@@ -76,7 +85,9 @@ def time_to_throttle_s(power_w: np.ndarray, mp: ModeParams, ambient_c: float) ->
 @dataclass(frozen=True)
 class Evaluation:
     """Arrays over design points (shape (N,)), SI units, plus the per-level tables that the
-    thermal simulation needs."""
+    thermal simulation needs. ``latency_s`` (and ``level_latency_s``) is per call of ``batch``
+    images; ``energy_j`` and ``sustained_energy_j`` are per image; ``sustained_fps`` is images
+    per second; ``macs`` and ``peak_activation_bytes`` are per call."""
 
     runnable: bool
     latency_s: np.ndarray
@@ -95,7 +106,9 @@ class Evaluation:
     level_latency_s: np.ndarray
     level_power_w: np.ndarray
     placement: Placement
+    domain_power_w: np.ndarray  # (N, D) average power of each power domain of the mode
     layers: pd.DataFrame | None = None
+    batch: np.ndarray | None = None  # (N,) images per call; None = 1
 
 
 def evaluate(
@@ -106,23 +119,27 @@ def evaluate(
     *,
     ambient_c: float | None = None,
     keep_layers: bool = False,
+    batch: int | np.ndarray = 1,
     latency_s: np.ndarray | None = None,
     energy_j: np.ndarray | None = None,
 ) -> Evaluation:
-    """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure.
+    """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure;
+    ``batch`` (images per call) is one number or one per resolution.
 
-    ``latency_s`` (shape (N,), from a calibration measured in this mode at its top clock)
-    replaces the roofline latency at the mode's top DVFS level; every level's latency and the
-    engines' busy time scale by the same ratio, so fps, sustained fps under the thermal model,
-    energy and power all follow it. ``energy_j`` (shape (N,), from a metered power model)
-    replaces the energy per inference at the top level, the other levels scaled alike."""
+    ``latency_s`` (shape (N,), per call, from a calibration measured in this mode at its top
+    clock) replaces the roofline latency at the mode's top DVFS level; every level's latency and
+    the engines' busy time scale by the same ratio, so fps, sustained fps under the thermal model,
+    energy and power all follow it. ``energy_j`` (shape (N,), per image, from a metered power
+    model) replaces the energy at the top level, the other levels scaled alike."""
     st = structure_of(sk)
     pl = place(sk, mp, precision)
     p = PRECISIONS.index(precision)
     bpe = BYTES_PER_ELEMENT[precision]
-    amb = mp.ambient_c if ambient_c is None else float(ambient_c)
+    amb = mp.ambient_c if ambient_c is None else check_ambient_c(ambient_c)
     res = np.atleast_1d(np.asarray(resolutions, dtype=np.int64))
     n = len(res)
+    b = np.broadcast_to(np.asarray(batch, dtype=np.float64), (n,)).copy()
+    bb = b[:, None]
 
     sizes = sk.level_sizes(res)  # (N, L)
     out_hw = sizes[:, sk.out_level]
@@ -132,18 +149,34 @@ def evaluate(
     in_px = (in_hw * in_hw).astype(np.float64)
     active = ~pl.fused
 
-    macs = np.where(st.conv_like, sk.macs_per_px * out_px, 0.0)
-    ops = np.where(st.conv_like, 2.0 * macs, sk.elem_ops_per_px * np.where(st.is_pool, in_px, out_px)) * active
-    elems_out = sk.out_c * out_px
+    macs = np.where(st.conv_like, sk.macs_per_px * out_px, 0.0) * bb
+    ops = np.where(st.conv_like, 2.0 * macs, sk.elem_ops_per_px * np.where(st.is_pool, in_px, out_px) * bb) * active
+    elems_out = sk.out_c * out_px  # per image
     elems_in = sk.in_c * in_px + sk.extra_in_c * (ex_hw * ex_hw)
-    bytes_ = (sk.params + elems_in + elems_out) * (bpe * active)
-
     engine = pl.engine
+    # bytes at the precision each row's engine runs (its same-engine precision fallback)
+    bpe_row = np.where(active, mp.exec_bytes[engine, p], 0.0)
+    bytes_ = (sk.params + (elems_in + elems_out) * bb) * bpe_row  # weights once per call
+
     with np.errstate(invalid="ignore"):
         rate = mp.peak_ops_per_s[engine, p] * mp.efficiency[engine, st.op_idx]  # (R,)
     rate = np.where(active, rate, np.inf)  # fused rows: no compute of their own
     t_comp = ops / rate
-    t_mem = bytes_ / mp.bandwidth_bytes_per_s
+    # Memory traffic: an engine with on-chip memory (Edge TPU SRAM, Hexagon VTCM, ...) keeps a
+    # kernel's activations there when they fit, and its weights when all of the weights it runs
+    # fit; the rest goes to DRAM (weights of a discrete accelerator: over its interconnect).
+    local_bytes = mp.local_bytes[engine]  # (R,)
+    local_bw = mp.local_bytes_per_s[engine]
+    act_bytes = (elems_in + elems_out) * bpe_row  # (N, R)
+    w_bytes = sk.params * bpe_row  # (R,)
+    w_total = np.array([(w_bytes * (engine == k)).sum() for k in (PRIMARY, FALLBACK)])
+    weights_on_chip = (w_total <= mp.local_bytes)[engine] & (local_bytes > 0)
+    act_on_chip = (act_bytes <= local_bytes) & (local_bytes > 0)
+    w_dram_bw = np.where((engine == PRIMARY) & mp.discrete_accelerator, mp.interconnect_bytes_per_s, mp.bandwidth_bytes_per_s)
+    t_mem = np.where(act_on_chip, act_bytes / local_bw, act_bytes / mp.bandwidth_bytes_per_s) + np.where(
+        weights_on_chip, w_bytes / local_bw, w_bytes / w_dram_bw
+    )
+    dram_bytes = np.where(act_on_chip, 0.0, act_bytes) + np.where(weights_on_chip, 0.0, w_bytes)
     dispatch = float(mp.dispatch_s[engine[active]].sum())
 
     src = pl.cross_src[:, 1]
@@ -153,6 +186,7 @@ def evaluate(
         cross_elems += inp.sum() * 3.0 * res.astype(np.float64) ** 2
         if (~inp).any():
             cross_elems += elems_out[:, src[~inp]].sum(axis=1)
+    cross_elems *= b
     cross_s = cross_elems * bpe / mp.interconnect_bytes_per_s + pl.n_sync * mp.sync_s
 
     on_primary = (engine == PRIMARY) & active
@@ -160,7 +194,10 @@ def evaluate(
     level_layers = np.stack(
         [np.maximum(t_comp * np.where(on_primary, 1.0 / s, 1.0), t_mem).sum(axis=1) for s in ratio], axis=1
     )  # (N, J)
-    level_t = level_layers + (dispatch + mp.call_s) + cross_s[:, None]
+    # The primary's per-call cost is paid only if it runs something (an int8-only accelerator
+    # given an fp32 network is never invoked: the runtime calls the fallback engine alone).
+    call_s = mp.call_s if (active & (engine == PRIMARY)).any() else mp.fallback_call_s
+    level_t = level_layers + (dispatch + call_s) + cross_s[:, None]
 
     on_fallback = (engine == FALLBACK) & active
     e_op = np.nan_to_num(mp.energy_per_op_j[:, p])  # an engine that runs no row adds nothing
@@ -171,34 +208,42 @@ def evaluate(
         axis=1,
     )  # (N, J) seconds the primary engine is busy at each level
     busy_fallback = (np.maximum(t_comp, t_mem) * on_fallback).sum(axis=1)
-    e_primary = (ops * on_primary).sum(axis=1) * e_op[PRIMARY] * (1 - BUSY_POWER_FRACTION)
-    e_fallback = (ops * on_fallback).sum(axis=1) * e_op[FALLBACK] * (1 - BUSY_POWER_FRACTION)
-    e_fallback += busy_fallback * BUSY_POWER_FRACTION * mp.fallback_power_w
-    e_mem = (bytes_.sum(axis=1) + cross_elems * bpe) * mp.energy_j_per_byte
+    beta_p, beta_f = mp.busy_fraction
+    e_primary = (ops * on_primary).sum(axis=1) * e_op[PRIMARY] * (1 - beta_p)
+    e_fallback = (ops * on_fallback).sum(axis=1) * e_op[FALLBACK] * (1 - beta_f)
+    e_fallback += busy_fallback * beta_f * mp.fallback_power_w
+    e_mem = (dram_bytes.sum(axis=1) + cross_elems * bpe) * mp.energy_j_per_byte
     kappa = (mp.dvfs_power_w / ratio) / mp.dvfs_power_w[0]
-
-    def dynamic(busy: np.ndarray, fallback_j: np.ndarray) -> np.ndarray:
-        return (e_primary[:, None] * kappa[None, :] + busy * (BUSY_POWER_FRACTION * mp.dvfs_power_w)[None, :]
-                + (fallback_j + e_mem)[:, None])  # (N, J)  # fmt: skip
-
-    e_dyn = dynamic(busy_primary, e_fallback)
+    e_dyn_primary = e_primary[:, None] * kappa[None, :] + busy_primary * (beta_p * mp.dvfs_power_w)[None, :]
+    e_dyn = e_dyn_primary + (e_fallback + e_mem)[:, None]  # (N, J)
     headroom = mp.budget_w - mp.static_w
     if headroom > 0:
         level_t = np.maximum(level_t, e_dyn / headroom)
+    for members, room in zip(mp.domain_members, mp.domain_headroom_w, strict=True):
+        # A domain's own cap (e.g. USB bus power) bounds the dynamic power of its engines only.
+        e_dom = e_dyn_primary * members[PRIMARY] + e_fallback[:, None] * members[FALLBACK]
+        level_t = np.maximum(level_t, e_dom / room)
     if latency_s is not None:
-        # calibrated: a measured latency includes whatever cap the mode imposed already
+        # calibrated: a measured latency includes whatever cap the mode imposed already; the
+        # engines are busy for the same share of it, so their busy-power energy scales alike
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.asarray(latency_s, dtype=np.float64) / level_t[:, 0]
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         level_t = level_t * scale[:, None]
-        e_fb_busy = busy_fallback * BUSY_POWER_FRACTION * mp.fallback_power_w
-        e_dyn = dynamic(busy_primary * scale[:, None], e_fallback + e_fb_busy * (scale - 1.0))
+        e_fallback = e_fallback + busy_fallback * beta_f * mp.fallback_power_w * (scale - 1.0)
+        e_dyn_primary = e_primary[:, None] * kappa[None, :] + busy_primary * scale[:, None] * (beta_p * mp.dvfs_power_w)[None, :]
+        e_dyn = e_dyn_primary + (e_fallback + e_mem)[:, None]
     level_e = mp.static_w * level_t + e_dyn
     if energy_j is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            e_scale = np.asarray(energy_j, dtype=np.float64) / level_e[:, 0]
+            e_scale = np.asarray(energy_j, dtype=np.float64) * b / level_e[:, 0]
         level_e = level_e * np.where(np.isfinite(e_scale) & (e_scale > 0), e_scale, 1.0)[:, None]
     level_p = level_e / level_t
+    # average power drawn from each power domain at the highest level (N, D)
+    domain_power = np.stack(
+        [(e_dyn_primary[:, 0] * m[PRIMARY] + e_fallback * m[FALLBACK]) / level_t[:, 0] + (room_static)
+         for m, room_static in zip(mp.domain_members, mp.domain_static_w, strict=True)], axis=1,
+    ) if len(mp.domain_headroom_w) else np.zeros((n, 0))
 
     latency = level_t[:, 0]
     energy = level_e[:, 0]
@@ -206,8 +251,8 @@ def evaluate(
 
     # Sustained operation under the thermal governor. The RC body is the package holding the
     # primary engine: for a discrete accelerator (its own interconnect) the mode's static power
-    # is the host's and does not heat it.
-    heat_offset = mp.static_w if mp.discrete_accelerator else 0.0
+    # outside the accelerator's own domain is the host's and does not heat it.
+    heat_offset = mp.static_w - mp.body_static_w if mp.discrete_accelerator else 0.0
     p_s = sustainable_power_w(mp, amb) + heat_offset
     ok = level_p <= p_s
     # A device whose steady state stays below the trip never throttles at all.
@@ -228,7 +273,7 @@ def evaluate(
     with np.errstate(divide="ignore", invalid="ignore"):
         duty = np.clip((p_s - mp.idle_w) / (p_low - mp.idle_w), 0.0, 1.0)
     duty = np.nan_to_num(duty)
-    sustained_fps = np.where(any_ok, fps_mix, duty / t_low)
+    sustained_fps = np.where(any_ok, fps_mix, duty / t_low) * b  # images per second
     sustained_power = np.where(any_ok, power_mix, duty * p_low + (1 - duty) * mp.idle_w)
     sustained_clock = np.where(any_ok, clock_mix, mp.dvfs_clock_hz[-1])
     with np.errstate(divide="ignore"):
@@ -243,7 +288,7 @@ def evaluate(
     input_elems = 3.0 * res.astype(np.float64) ** 2
     delta[:, 0] += input_elems
     delta[:, pl.input_last_use + 1] -= input_elems
-    peak_act = np.cumsum(delta, axis=1)[:, :-1].max(axis=1) * bpe
+    peak_act = np.cumsum(delta, axis=1)[:, :-1].max(axis=1) * bpe * b
     weights = np.full(n, pl.weight_elems * bpe, dtype=np.float64)
 
     if not pl.runnable:
@@ -260,7 +305,7 @@ def evaluate(
     return Evaluation(
         runnable=pl.runnable,
         latency_s=latency,
-        energy_j=energy,
+        energy_j=energy / b,  # per image
         avg_power_w=power,
         sustained_fps=sustained_fps,
         sustained_energy_j=sustained_energy,
@@ -274,7 +319,9 @@ def evaluate(
         level_latency_s=level_t,
         level_power_w=level_p,
         placement=pl,
+        domain_power_w=domain_power,
         layers=layers,
+        batch=b,
     )
 
 
@@ -291,6 +338,7 @@ def _layers_frame(sk, mp: ModeParams, pl: Placement, precision, t_comp, t_mem, o
             "name": np.asarray(sk.name, dtype=object),
             "op": np.asarray(sk.op, dtype=object),
             "engine": engine_names[pl.engine],
+            "precision": [{v: k for k, v in BYTES_PER_ELEMENT.items()}.get(b, "") for b in mp.exec_bytes[pl.engine, p]],
             "bound": bound,
             "fused_into": fused_into,
             "time_ms": time_s * 1e3,

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgespace._layer_table import CONV_OPS, LayerSkeleton
+from edgespace._layer_table import LayerSkeleton
+from edgespace._ops import CONV_OPS
 from edgespace._spec import PRECISIONS
 from edgespace.cost._params import ACT_INDEX, FALLBACK, OP_INDEX, PRIMARY, ModeParams
 

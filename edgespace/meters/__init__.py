@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from edgespace._errors import NotFoundError
 from edgespace.meters.common import EnergyWindow, MeterInitError, NullMeter, PowerMeter
 from edgespace.meters.jetson_ina3221 import JetsonMeter
 from edgespace.meters.nvml import NvmlMeter
@@ -23,8 +24,9 @@ def get_meter(name: str = "auto") -> PowerMeter:
     reasons when none does (``"none"`` asks for it directly)."""
     if name == "none":
         return NullMeter("power metering switched off (meter='none')")
-    if name != "auto" and name not in METERS:
-        raise ValueError(f"meter={name!r} is unknown; allowed: auto, none, {', '.join(METERS)}")
+    if not isinstance(name, str) or (name != "auto" and name not in METERS):
+        raise NotFoundError(f"meter={name!r} is unavailable: no meter of that name; meters: auto, none, "
+                            f"{', '.join(METERS)} (each says why it cannot read power when it cannot)")  # fmt: skip
     reasons = []
     for key, cls in METERS.items():
         if name not in ("auto", key):

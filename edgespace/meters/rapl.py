@@ -1,7 +1,10 @@
 """Intel/AMD RAPL package energy through Linux powercap (``/sys/class/powercap/intel-rapl:N``).
 
 Reads ``energy_uj`` of every top-level package domain and sums them; handles the counter's
-wraparound with ``max_energy_range_uj``. Needs read permission on ``energy_uj`` (root on recent
+wraparound with ``max_energy_range_uj`` (a window in which a counter went down and that range
+cannot be read reports no energy, with the reason, rather than a negative number; a window long
+enough for a counter to wrap twice cannot be told apart: keep windows well under the wrap period,
+range / package power, about an hour at 65 W for a 2^32 uJ range). Needs read permission on ``energy_uj`` (root on recent
 kernels: ``sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj``). Package energy covers
 the whole CPU socket, not only this process.
 """
@@ -40,12 +43,13 @@ class RaplMeter(PowerMeter):
             if not os.access(d / "energy_uj", os.R_OK):
                 raise MeterInitError(f"RAPL: {d / 'energy_uj'} is not readable; run as root or "
                                      "`sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`")  # fmt: skip
-        self.ranges_uj = []
+        self.ranges_uj: list[int | None] = []
         for d in self.domains:
             try:
-                self.ranges_uj.append(int((d / "max_energy_range_uj").read_text()))
+                rng = int((d / "max_energy_range_uj").read_text())
             except (OSError, ValueError):
-                self.ranges_uj.append(0)
+                rng = None
+            self.ranges_uj.append(rng if rng is not None and rng > 0 else None)
 
     @classmethod
     def is_available(cls, root: Path | None = None) -> bool:
@@ -70,10 +74,18 @@ class RaplMeter(PowerMeter):
 
         t0, e0 = token
         e1 = self._read_each_uj()
+        duration_s = time.perf_counter() - t0
         total = 0
-        for a, b, rng in zip(e0, e1, self.ranges_uj):
-            total += b - a if b >= a else b + rng - a  # wrapped once
-        return EnergyWindow(time.perf_counter() - t0, total / 1e3, self.name, domain=self.domain)
+        for d, a, b, rng in zip(self.domains, e0, e1, self.ranges_uj, strict=True):
+            if b >= a:
+                total += b - a
+            elif rng is not None:
+                total += b + rng - a  # wrapped once
+            else:
+                reason = (f"RAPL: {d / 'energy_uj'} wrapped and {d / 'max_energy_range_uj'} is unreadable, "
+                          "so the energy of this window is unknown")  # fmt: skip
+                return EnergyWindow(duration_s, None, self.name, energy_unavailable_reason=reason, domain=self.domain)
+        return EnergyWindow(duration_s, total / 1e3, self.name, domain=self.domain)
 
     def _read_mj(self) -> float:
         return sum(self._read_each_uj()) / 1e3

@@ -11,6 +11,7 @@ directory named by ``EDGESPACE_PROFILE_PATH``. ``host`` is this machine, measure
 
 from __future__ import annotations
 
+from edgespace._ops import ACTIVATIONS, OP_CLASSES
 from edgespace.profiles._host import CACHE_DIR_ENV, host_cache_path, measure_host
 from edgespace.profiles._loader import (
     PROFILE_PATH_ENV,
@@ -22,14 +23,13 @@ from edgespace.profiles._loader import (
     validate_profile,
 )
 from edgespace.profiles._schema import (
-    ACTIVATIONS,
-    DEFAULT_EFFICIENCY,
-    OP_CLASSES,
     DvfsLevel,
     Engine,
     HardwareProfile,
     MemorySpec,
     OpSupport,
+    PlacementSpec,
+    PowerDomain,
     PowerMode,
     PowerSpec,
     Sourced,
@@ -40,7 +40,6 @@ from edgespace.profiles._schema import (
 __all__ = [
     "ACTIVATIONS",
     "CACHE_DIR_ENV",
-    "DEFAULT_EFFICIENCY",
     "DvfsLevel",
     "Engine",
     "HardwareProfile",
@@ -48,6 +47,8 @@ __all__ = [
     "OP_CLASSES",
     "OpSupport",
     "PROFILE_PATH_ENV",
+    "PlacementSpec",
+    "PowerDomain",
     "PowerMode",
     "PowerSpec",
     "Sourced",

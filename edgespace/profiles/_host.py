@@ -39,6 +39,7 @@ import yaml
 
 from edgespace._cache import CACHE_DIR_ENV, cache_dir
 from edgespace._errors import ProfileError
+from edgespace.profiles._defaults import estimated_engine_fields
 from edgespace.profiles._schema import HardwareProfile
 
 __all__ = ["CACHE_DIR_ENV", "host_cache_path", "host_profile", "measure_host"]
@@ -51,38 +52,94 @@ def host_cache_path() -> Path:
     return cache_dir() / "host.yaml"
 
 
-def host_profile(*, remeasure: bool = False) -> HardwareProfile:
-    """The cached host profile, measuring it first if there is none, it is from another
-    machine, or ``remeasure`` is true."""
+#: How long a process waits for another one's host measurement before giving up (s).
+LOCK_TIMEOUT_S = 600.0
+#: Measurements this process has made (tests across processes count them).
+measurements_made = 0
+
+
+def _lock(path: Path):
+    """A file lock beside the cache (``host.yaml.lock``): one process measures, the others wait
+    for its result instead of measuring at the same time (four at once disturb each other's
+    figures, and the last writer would win)."""
+    from filelock import FileLock
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProfileError(f"{path.parent}: cannot create the host profile cache folder: {exc.strerror or exc} "
+                           f"(set {CACHE_DIR_ENV})") from None  # fmt: skip
+    return FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S)
+
+
+def _cached(path: Path) -> HardwareProfile | None:
     from edgespace.profiles._loader import _load_file
 
+    if not path.is_file():
+        return None
+    try:
+        cached = _load_file(path)
+    except ProfileError:
+        return None  # a damaged cache is re-measured, not an error
+    return cached if _FINGERPRINT + _fingerprint() in cached.notes else None
+
+
+def host_profile(*, remeasure: bool = False) -> HardwareProfile:
+    """The cached host profile, measuring it first if there is none, it is from another
+    machine, or ``remeasure`` is true. Concurrent processes wait on a file lock for one
+    measurement and all read its result."""
+    from filelock import Timeout
+
     path = host_cache_path()
-    if not remeasure and path.is_file():
-        try:
-            cached = _load_file(path)
-        except ProfileError:
-            cached = None  # a damaged cache is re-measured, not an error
-        if cached is not None and _FINGERPRINT + _fingerprint() in cached.notes:
-            return cached
-    return measure_host(cache=True)
+    if not remeasure and (found := _cached(path)) is not None:
+        return found
+    try:
+        with _lock(path):
+            if not remeasure and (found := _cached(path)) is not None:
+                return found  # another process measured while this one waited
+            return _measure_and_write(path)
+    except Timeout:
+        raise ProfileError(f"{path}: another process has held the host measurement lock for over "
+                           f"{LOCK_TIMEOUT_S:g} s; remove {path}.lock if no edgespace process is running") from None  # fmt: skip
+    except OSError as exc:
+        raise ProfileError(f"{path}.lock: cannot lock the host profile cache: {exc.strerror or exc} (set {CACHE_DIR_ENV})") from None
 
 
 def measure_host(*, cache: bool = True) -> HardwareProfile:
     """Measure this machine now (a few seconds) and return its profile; ``cache`` writes it to
-    :func:`host_cache_path`."""
-    from edgespace.profiles._loader import _load_file, validate_profile
+    :func:`host_cache_path` (atomically, under the cache's file lock)."""
+    from edgespace.profiles._loader import validate_profile
 
-    data = _measure()
     if not cache:
-        return validate_profile(data, origin="host (measured, not cached)")
+        return validate_profile(_measure_counted(), origin="host (measured, not cached)")
     path = host_cache_path()
+    with _lock(path):
+        return _measure_and_write(path)
+
+
+def _measure_counted() -> dict:
+    global measurements_made
+    data = _measure()
+    measurements_made += 1
+    return data
+
+
+def _measure_and_write(path: Path) -> HardwareProfile:
+    """Measure, then write the cache atomically (a temporary file renamed over it: a reader
+    never sees half a file). The caller holds the lock."""
+    from edgespace.profiles._loader import _load_file
+
+    data = _measure_counted()
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(_HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(_HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     except OSError as exc:
-        raise ProfileError(f"{path}: cannot write the host profile cache: {exc} (set {CACHE_DIR_ENV})") from None
+        tmp.unlink(missing_ok=True)
+        raise ProfileError(f"{path}: cannot write the host profile cache: {exc.strerror or exc} (set {CACHE_DIR_ENV})") from None
     return _load_file(path)
 
 
@@ -299,7 +356,7 @@ def _measure() -> dict:
             if mhz
             else est(2000.0, "clock not readable on this OS; 2 GHz is typical of current laptop and server cores")
         ),
-        "units": threads,
+        "units": {"value": threads, "source": f"read by edgespace on {today}: threads available to this process"},
         "peak_gflops_fp32": measured(fp32, fp32_how),
         "active_power_w": est(
             round(8.0 * threads, 1),
@@ -307,6 +364,11 @@ def _measure() -> dict:
         ),
         "dispatch_overhead_us": measured(node_us, "ONNX Runtime CPU, chain of 64 Add nodes minus 1, median of 200 calls", 2),
         "call_overhead_us": measured(call_us, "ONNX Runtime InferenceSession.run of a one-Add model, median of 400 calls", 2),
+        **estimated_engine_fields("cpu"),
+        "op_support": {
+            "source": "ONNX Runtime CPU execution provider operator kernels (onnxruntime docs, OperatorKernels.md): "
+            "every operator of the layer table, fp32 and int8; fp16 where a float16 MatMul kernel was found above",
+        },
     }
     if int8:
         cpu["peak_gops_int8"] = measured(int8, f"onnxruntime {ort.__version__} MatMulInteger u8xs8 512^3, best of 8")

@@ -35,17 +35,19 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from edgespace._errors import ProfileError
+from edgespace._ops import ACTIVATIONS, ENGINE_KINDS, OP_CLASSES, PLACEMENTS
 from edgespace._spec import PRECISIONS
 
 __all__ = [
     "ACTIVATIONS",
-    "DEFAULT_EFFICIENCY",
     "DvfsLevel",
     "Engine",
     "HardwareProfile",
     "MemorySpec",
     "OP_CLASSES",
     "OpSupport",
+    "PlacementSpec",
+    "PowerDomain",
     "PowerMode",
     "PowerSpec",
     "PROFILE_KINDS",
@@ -54,34 +56,7 @@ __all__ = [
     "ThermalSpec",
 ]
 
-#: Operator classes of the layer table (``op`` column), which op support and efficiency use.
-OP_CLASSES = ("conv", "depthwise", "pointwise", "linear", "bn", "act", "pool", "mul", "add", "reshape")
-#: Activation kinds of the layer table (``act`` column).
-ACTIVATIONS = ("silu", "relu", "relu6", "hard_swish", "sigmoid", "hard_sigmoid")
 PROFILE_KINDS = ("jetson", "phone-soc", "sbc", "usb-accelerator", "server-gpu", "host")
-ENGINE_KINDS = ("gpu", "cpu", "npu", "dla", "tpu")
-
-#: Fraction of an engine's dense peak that each operator class reaches when compute-bound,
-#: used where a profile gives no ``efficiency`` of its own. These are estimates, not
-#: measurements: dense convolutions and GEMMs reach roughly half to two thirds of peak in
-#: vendor libraries (cuDNN/TensorRT, XNNPACK, vendor NPU compilers) at the small batch sizes of
-#: edge inference; depthwise convolutions have no reuse across channels and reach a few tens of
-#: percent at best (they are usually memory-bound anyway); element-wise operators (bn, act,
-#: pool, mul, add) run on vector units, not matrix units, so against a matrix-unit peak they
-#: reach a few percent. ``reshape`` moves no arithmetic. Calibration (``calibrate``) replaces
-#: these with fitted values.
-DEFAULT_EFFICIENCY: dict[str, dict[str, float]] = {
-    "gpu": {"conv": 0.55, "pointwise": 0.55, "linear": 0.45, "depthwise": 0.08,
-            "bn": 0.03, "act": 0.03, "pool": 0.03, "mul": 0.03, "add": 0.03, "reshape": 1.0},
-    "cpu": {"conv": 0.6, "pointwise": 0.6, "linear": 0.5, "depthwise": 0.25,
-            "bn": 0.15, "act": 0.1, "pool": 0.15, "mul": 0.15, "add": 0.15, "reshape": 1.0},
-    "npu": {"conv": 0.6, "pointwise": 0.6, "linear": 0.4, "depthwise": 0.15,
-            "bn": 0.05, "act": 0.05, "pool": 0.05, "mul": 0.05, "add": 0.05, "reshape": 1.0},
-    "dla": {"conv": 0.6, "pointwise": 0.6, "linear": 0.3, "depthwise": 0.15,
-            "bn": 0.05, "act": 0.05, "pool": 0.05, "mul": 0.05, "add": 0.05, "reshape": 1.0},
-    "tpu": {"conv": 0.6, "pointwise": 0.6, "linear": 0.4, "depthwise": 0.15,
-            "bn": 0.05, "act": 0.05, "pool": 0.05, "mul": 0.05, "add": 0.05, "reshape": 1.0},
-}  # fmt: skip
 
 # Unit words for error messages, keyed by field-name suffix (longest first).
 _UNIT_SUFFIXES = (
@@ -133,8 +108,12 @@ class Sourced(_Model):
     def _number(cls, v: Any) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError("expected a plain number (the unit is in the field name, e.g. power_w, bandwidth_gb_s)")
-        if not math.isfinite(float(v)):
-            raise ValueError("expected a finite number")
+        try:
+            finite = math.isfinite(float(v))
+        except OverflowError:  # an integer of hundreds of digits
+            finite = False
+        if not finite:
+            raise ValueError("expected a finite number (at most about 1.8e308 in size)")
         return v
 
     @model_validator(mode="after")
@@ -157,6 +136,15 @@ class Sourced(_Model):
     def is_estimate(self) -> bool:
         return self.estimate is not None and bool(self.estimate.strip())
 
+    @property
+    def kind(self) -> str:
+        """``estimate``, ``calibrated`` (a source starting "calibrated"), ``measured`` (one
+        starting "measured") or ``source`` (a datasheet, guide, paper or configuration file)."""
+        if self.is_estimate:
+            return "estimate"
+        text = (self.source or "").lstrip().lower()
+        return "calibrated" if text.startswith("calibrated") else "measured" if text.startswith("measured") else "source"
+
 
 def _bounded(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, what: str = ""):
     def check(s: Sourced) -> Sourced:
@@ -178,9 +166,18 @@ Fraction = Annotated[Sourced, _bounded(0, 1, lo_open=True, what="must be a fract
 #: A temperature in °C, within what silicon and weather allow.
 Celsius = Annotated[Sourced, _bounded(-60, 200, what="must be a temperature in °C within [-60, 200]")]
 
-Precision = Literal["fp32", "fp16", "int8"]
-OpClass = Literal["conv", "depthwise", "pointwise", "linear", "bn", "act", "pool", "mul", "add", "reshape"]
-Activation = Literal["silu", "relu", "relu6", "hard_swish", "sigmoid", "hard_sigmoid"]
+def _whole(s: Sourced) -> Sourced:
+    if s.value != int(s.value):
+        raise ValueError(f"{s.value:g} is not allowed; must be a whole number (cores, SMs or NPU cores)")
+    return s
+
+
+#: A count (cores, SMs, NPU cores): a whole number >= 1, with its provenance like any other.
+Count = Annotated[Sourced, _bounded(1, what="must be a whole number >= 1 (cores, SMs or NPU cores)"), AfterValidator(_whole)]
+
+Precision = Literal[PRECISIONS]
+OpClass = Literal[OP_CLASSES]
+Activation = Literal[ACTIVATIONS]
 
 
 class DvfsLevel(_Model):
@@ -192,18 +189,50 @@ class DvfsLevel(_Model):
 
 
 class OpSupport(_Model):
-    """What an engine can run. Precisions come from its peak fields (a missing peak means the
-    precision is not supported); this lists the operator classes and activations it lacks.
+    """What an engine runs, from the runtime's own documentation: the operator classes and
+    activations it lacks, what it does with a precision it has no kernels for, and how the
+    compiler partitions a graph around an unsupported operator.
+
+    ``precision_fallback``: a precision the engine has no peak for, mapped to the precision its
+    compiler builds instead on the same engine (TensorRT on a Maxwell GPU builds fp16 kernels for
+    an int8 request; ONNX Runtime's QNN EP runs an fp32 graph at fp16 on the HTP). Only where that
+    is not possible does a layer move to the fallback engine.
 
     ``partitioning``: ``any`` — unsupported operators fall back one by one (QNN, Core ML, ONNX
-    Runtime execution providers); ``prefix`` — the graph is cut once at the first unsupported
-    operator and everything after it runs on the fallback engine (the Edge TPU compiler).
+    Runtime execution providers, TensorRT DLA with GPU fallback); ``prefix`` — the graph is cut
+    once at the first unsupported operator and everything after it runs on the fallback engine
+    (the Edge TPU compiler).
+
+    Exactly one of ``source`` (the documentation it was read from; ``[key]`` cites the
+    profile's references) or ``estimate`` (where the vendor publishes nothing, a one-line
+    rationale) — like every number of a profile.
     """
 
     unsupported_ops: tuple[OpClass, ...] = ()
     unsupported_acts: tuple[Activation, ...] = ()
+    precision_fallback: dict[Precision, Precision] = Field(default_factory=dict)
     partitioning: Literal["any", "prefix"] = "any"
-    note: str | None = None
+    source: str | None = None
+    estimate: str | None = None
+
+    @model_validator(mode="after")
+    def _one_provenance(self) -> OpSupport:
+        if bool(self.source and self.source.strip()) == bool(self.estimate and self.estimate.strip()):
+            raise ValueError(
+                "op_support needs exactly one of source: '<runtime documentation>' or estimate: '<one-line rationale>'"
+            )
+        for asked, runs_as in self.precision_fallback.items():
+            if asked == runs_as:
+                raise ValueError(f"precision_fallback {asked} -> {runs_as}: a precision cannot fall back to itself")
+        return self
+
+    @property
+    def is_estimate(self) -> bool:
+        return bool(self.estimate and self.estimate.strip())
+
+    @property
+    def provenance(self) -> str:
+        return f"source: {self.source}" if self.source else f"estimate: {self.estimate}"
 
 
 class Engine(_Model):
@@ -211,18 +240,28 @@ class Engine(_Model):
 
     Peaks are **dense** (no structured-sparsity doubling) at this mode's maximum clock, in
     10^9 operations per second; ``None`` means the engine cannot run that precision.
-    ``local_memory_mb`` is on-chip memory for weights (e.g. the Edge TPU's SRAM): weights beyond
-    it are streamed over the mode's interconnect on every inference.
+    ``local_memory_mb`` is on-chip memory (the Edge TPU's SRAM, Hexagon's VTCM) read at
+    ``local_bandwidth_gb_s``: a kernel's activations that fit stay on chip, and weights stay on
+    chip when all of the engine's weights fit; otherwise they come from DRAM (a discrete
+    accelerator streams its weights over the interconnect on every inference). Without
+    ``local_bandwidth_gb_s`` the on-chip memory is not modelled.
     ``dispatch_overhead_us`` is paid per operator (kernel launch), ``call_overhead_us`` once per
     inference call. ``active_power_w`` is the engine's power at full load at that clock (the dynamic energy per
     operation is ``active_power_w / peak``); ``dvfs_levels`` lists lower operating points the
     thermal governor may fall back to.
+
+    ``efficiency`` gives every operator class (:data:`edgespace._ops.OP_CLASSES`) the fraction of
+    peak it reaches compute-bound and ``busy_power_fraction`` the share of ``active_power_w``
+    drawn whenever the engine executes a kernel; both are required, with their provenance
+    (labelled estimates until calibration or a published measurement replaces them; see
+    ``profiles/_defaults.py``). ``units`` (cores, SMs) is sourced like any other number.
+    ``op_support`` says what the engine runs, from which documentation.
     """
 
-    kind: Literal["gpu", "cpu", "npu", "dla", "tpu"]
+    kind: Literal[ENGINE_KINDS]
     description: str = ""
     clock_mhz: Positive
-    units: int | None = Field(default=None, ge=1, description="cores, SMs or NPU cores online in this mode")
+    units: Count | None = None
     peak_gflops_fp32: Positive | None = None
     peak_gflops_fp16: Positive | None = None
     peak_gops_int8: Positive | None = None
@@ -230,14 +269,27 @@ class Engine(_Model):
     dispatch_overhead_us: NonNegative
     call_overhead_us: NonNegative | None = None
     local_memory_mb: Positive | None = None
-    efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)
+    local_bandwidth_gb_s: Positive | None = None
+    efficiency: dict[OpClass, Fraction]
+    busy_power_fraction: Fraction
     dvfs_levels: tuple[DvfsLevel, ...] = ()
-    op_support: OpSupport = OpSupport()
+    op_support: OpSupport
 
     @model_validator(mode="after")
     def _some_precision(self) -> Engine:
         if not any(self.peak(p) for p in PRECISIONS):
             raise ValueError("an engine needs at least one of peak_gflops_fp32, peak_gflops_fp16, peak_gops_int8")
+        missing = [op for op in OP_CLASSES if op not in self.efficiency]
+        if missing:
+            raise ValueError(
+                f"efficiency lacks {', '.join(missing)}: give every operator class ({', '.join(OP_CLASSES)}) "
+                "a fraction of peak with its source or estimate"
+            )
+        for asked, runs_as in self.op_support.precision_fallback.items():
+            if self.peak(asked) is not None:
+                raise ValueError(f"op_support.precision_fallback {asked}: the engine has a {asked} peak, so it needs no fallback")
+            if self.peak(runs_as) is None:
+                raise ValueError(f"op_support.precision_fallback {asked} -> {runs_as}: the engine has no {runs_as} peak")
         return self
 
     # -- accessors (SI units) -------------------------------------------------------------
@@ -251,21 +303,11 @@ class Engine(_Model):
         p = self.peak(precision)
         return None if p is None else p.value * 1e9
 
-    def supports(self, op: str, precision: str, act: str | None = None) -> bool:
-        """Whether this engine runs operator class ``op`` (with activation ``act``) at ``precision``."""
-        if self.peak(precision) is None:
-            return False
-        if op in self.op_support.unsupported_ops:
-            return False
-        return not (act and act in self.op_support.unsupported_acts)
-
     def efficiency_for(self, op: str) -> float:
-        """Fraction of peak that operator class ``op`` reaches compute-bound: the profile's
-        value, else :data:`DEFAULT_EFFICIENCY` for this engine kind."""
+        """Fraction of peak that operator class ``op`` reaches compute-bound (the profile's value)."""
         if op not in OP_CLASSES:
             raise ProfileError(f"efficiency: {op!r}: unknown operator class; allowed: {', '.join(OP_CLASSES)}")
-        e = self.efficiency.get(op)
-        return e.value if e is not None else DEFAULT_EFFICIENCY[self.kind][op]
+        return self.efficiency[op].value
 
     @property
     def clock_hz(self) -> float:
@@ -319,18 +361,62 @@ class MemorySpec(_Model):
         return self.energy_pj_per_byte.value * 1e-12
 
 
+class PowerDomain(_Model):
+    """A separately supplied part of a mode (e.g. a USB accelerator's bus-powered domain) with
+    its own static draw and cap: ``engines`` in it may together draw at most
+    ``budget_w - static_w`` of dynamic power. ``static_w`` is part of the mode's ``static_w``."""
+
+    engines: tuple[str, ...]
+    static_w: NonNegative
+    budget_w: Positive
+    description: str = ""
+
+
 class PowerSpec(_Model):
     """Power of the device in one mode.
 
     ``idle_w``: powered on, in this mode, doing nothing (between frames of a duty cycle).
     ``static_w``: drawn while inferring, beyond the engines' dynamic power (leakage, uncore,
-    memory controller, rails) — average power while busy ≈ static_w + engine active power.
-    ``budget_w``: the mode's power cap (nvpmodel budget, TDP or PSU limit).
+    memory controller, rails) — average power while busy ≈ static_w + engine active power; a
+    busy device draws at least its idle power, so ``static_w >= idle_w``.
+    ``budget_w``: the mode's power cap (nvpmodel budget, TDP or PSU limit) over everything.
+    ``domains``: caps that apply to a part of the mode only (see :class:`PowerDomain`).
     """
 
     idle_w: NonNegative
     static_w: NonNegative
     budget_w: Positive
+    domains: dict[str, PowerDomain] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _busy_at_least_idle(self) -> PowerSpec:
+        if self.static_w.value < self.idle_w.value:
+            raise ValueError(
+                f"static_w {self.static_w.value:g} is below idle_w {self.idle_w.value:g}: "
+                "a device inferring draws at least its idle power"
+            )
+        for name, d in self.domains.items():
+            if d.static_w.value > self.static_w.value:
+                raise ValueError(f"domains.{name}.static_w exceeds the mode's static_w (it is a part of it)")
+            if d.static_w.value >= d.budget_w.value:
+                raise ValueError(f"domains.{name}: static_w must be below budget_w")
+        return self
+
+
+class PlacementSpec(_Model):
+    """Another way to place a network on a mode (e.g. ``dla``: the DLA first, GPU fallback)."""
+
+    primary_engine: str
+    fallback_engine: str | None = None
+    fallback_sync_us: NonNegative | None = None
+    description: str = ""
+
+
+class ModeOrderException(_Model):
+    """This mode may be slower than the named lower modes, because the published caps say so."""
+
+    modes: tuple[str, ...]
+    source: str
 
 
 class ThermalSpec(_Model):
@@ -350,11 +436,6 @@ class ThermalSpec(_Model):
     @property
     def time_constant_s(self) -> float:
         return self.thermal_resistance_c_per_w.value * self.heat_capacity_j_per_c.value
-
-    @property
-    def sustainable_power_w(self) -> float:
-        """Steady-state power that keeps the hot spot at the trip temperature at default ambient."""
-        return max(0.0, self.trip_c.value - self.ambient_c.value) / self.thermal_resistance_c_per_w.value
 
 
 class StandbySpec(_Model):
@@ -384,6 +465,8 @@ class PowerMode(_Model):
     memory: MemorySpec
     power: PowerSpec
     thermal: ThermalSpec
+    placements: dict[str, PlacementSpec] = Field(default_factory=dict)
+    slower_than: ModeOrderException | None = None
 
     @field_validator("engines")
     @classmethod
@@ -409,6 +492,19 @@ class PowerMode(_Model):
                 raise ValueError("fallback_engine must differ from primary_engine")
             if self.fallback_sync_us is None:
                 raise ValueError("a mode with a fallback_engine needs fallback_sync_us")
+        for name, d in self.power.domains.items():
+            for e in d.engines:
+                if e not in self.engines:
+                    raise ValueError(f"power.domains.{name}.engines: {e!r} is not an engine of this mode; engines: {names}")
+        allowed = [p for p in PLACEMENTS if p != "auto"]
+        for key, pl in self.placements.items():
+            if key not in allowed:
+                raise ValueError(f"placements.{key}: unknown placement; allowed: {', '.join(allowed)}")
+            for role, e in (("primary_engine", pl.primary_engine), ("fallback_engine", pl.fallback_engine)):
+                if e is not None and e not in self.engines:
+                    raise ValueError(f"placements.{key}.{role} {e!r} is not an engine of this mode; engines: {names}")
+            if pl.fallback_engine is not None and pl.fallback_sync_us is None:
+                raise ValueError(f"placements.{key}: a fallback_engine needs fallback_sync_us")
         return self
 
     # -- accessors ------------------------------------------------------------------------
@@ -430,15 +526,15 @@ class PowerMode(_Model):
     def fallback(self) -> Engine | None:
         return None if self.fallback_engine is None else self.engines[self.fallback_engine]
 
-    def placement(self, op: str, precision: str, act: str | None = None) -> str | None:
-        """Engine name that runs ``op`` at ``precision``: the primary if it can, else the
-        fallback if it can, else None (the design point cannot run on this mode)."""
-        if self.primary.supports(op, precision, act):
-            return self.primary_engine
-        fb = self.fallback
-        if fb is not None and fb.supports(op, precision, act):
-            return self.fallback_engine
-        return None
+    @property
+    def placement_names(self) -> list[str]:
+        """Placements this mode accepts: ``auto`` (the primary engine) and any listed in
+        ``placements``; the primary engine's kind names ``auto`` too (``gpu`` on a Jetson)."""
+        out = ["auto"]
+        kind = self.primary.kind
+        if kind in PLACEMENTS and kind not in out:
+            out.append(kind)
+        return out + [p for p in self.placements if p not in out]
 
     @property
     def fallback_sync_s(self) -> float:
@@ -527,11 +623,20 @@ class HardwareProfile(_Model):
         for key, mode in self.modes.items():
             if mode.name != key:
                 raise ValueError(f"modes.{key}.name is {mode.name!r}; it must equal its key {key!r} or be left out")
-        for path, s in self.sourced_values():
-            for key in _REF.findall(s.source or ""):
-                if key not in self.references:
+        cited = [(f"{path}.source", s.source) for path, s in self.sourced_values()]
+        for key, mode in self.modes.items():
+            for name, engine in mode.engines.items():
+                cited.append((f"modes.{key}.engines.{name}.op_support.source", engine.op_support.source))
+            if mode.slower_than is not None:
+                cited.append((f"modes.{key}.slower_than.source", mode.slower_than.source))
+                for other in mode.slower_than.modes:
+                    if other not in self.modes:
+                        raise ValueError(f"modes.{key}.slower_than.modes: {other!r} is not a mode; modes: {', '.join(self.modes)}")
+        for path, text in cited:
+            for ref in _REF.findall(text or ""):
+                if ref not in self.references:
                     known = ", ".join(self.references) or "(none)"
-                    raise ValueError(f"{path}.source cites [{key}], which is not in references; known: {known}")
+                    raise ValueError(f"{path} cites [{ref}], which is not in references; known: {known}")
         return self
 
     # -- accessors ------------------------------------------------------------------------
@@ -540,7 +645,7 @@ class HardwareProfile(_Model):
         key = self.default_mode if name is None else name
         try:
             return self.modes[key]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable name (a list, a dict)
             raise ProfileError(f"{self.name}: mode {key!r}: unknown; modes: {', '.join(self.modes)}") from None
 
     @property

@@ -37,8 +37,10 @@ def onnx_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 
 def cached_onnx_path(spec: ArchSpec, cache_dir: str | os.PathLike | None = None) -> Path:
     """Where ``spec``'s fp32 ONNX file (uint8 NCHW input, preprocessing folded in) is cached.
-    The precision is not part of the key: int8/fp16 variants are derived from this file."""
+    The precision and the batch are not part of the key: int8/fp16 variants are derived from this
+    file, and its batch dimension is dynamic."""
     key = dict(spec.to_dict(), precision="fp32", opset=OPSET, layout="nchw", input_dtype="uint8")
+    key.pop("batch", None)
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return onnx_cache_dir(cache_dir) / f"{spec.family}_w{spec.width:g}_d{spec.depth:g}_r{spec.resolution}_{digest}.onnx"
 

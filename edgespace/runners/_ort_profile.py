@@ -13,13 +13,14 @@ ORT's allocator accounting (``mem_bytes_requested_in_use``, ``mem_in_use_peak``,
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edgespace._errors import EdgespaceError
+from edgespace._errors import CalibrationError
 
 __all__ = ["NodeTime", "NodeProfile", "IngestError", "read_ort_profile"]
 
@@ -33,7 +34,7 @@ class NodeTime:
     time_us: float
 
 
-class IngestError(EdgespaceError, ValueError):
+class IngestError(CalibrationError):
     """A profile file cannot be read or is not in the format its reader expects."""
 
 
@@ -65,9 +66,39 @@ def _load(path_or_data, what: str):
             return json.loads(p.read_text()), str(p)
         except FileNotFoundError:
             raise IngestError(f"{p}: no such file ({what} expected)") from None
+        except OSError as exc:
+            raise IngestError(f"{p}: cannot read: {exc.strerror or exc} ({what} expected)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IngestError(f"{p}: not JSON ({exc}); {what} expected") from None
+        except RecursionError:
+            raise IngestError(f"{p}: not JSON (nested too deeply); {what} expected") from None
     return path_or_data, "<data>"
+
+
+def _num(src: str, where: str, entry, key: str, *, default=None, positive: bool = False) -> float:
+    """``entry[key]`` as a finite float, or an :class:`IngestError` naming the file, the entry
+    and the field (JSON's ``Infinity``/``NaN``, text, ``true`` and a missing key are refused)."""
+    if not isinstance(entry, dict):
+        raise IngestError(f"{src}: {where}: expected a JSON object, got {type(entry).__name__}")
+    if key not in entry:
+        if default is not None:
+            return default
+        raise IngestError(f"{src}: {where}: field {key!r} is missing")
+    v = entry[key]
+    if isinstance(v, str):  # ORT writes some numbers (allocator accounting) as text
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise IngestError(f"{src}: {where}: {key}: {str(v)[:40]!r}: expected a number")
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f) or (positive and f < 0):
+        raise IngestError(f"{src}: {where}: {key}: {v!r}: expected a finite number{' >= 0' if positive else ''}")
+    return f
 
 
 def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
@@ -89,8 +120,26 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         events = events["traceEvents"]
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise IngestError(f"{src}: an ONNX Runtime profile is a JSON list of trace events")
-    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
-    kernels = [e for e in events if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")]
+    def where(i: int, e: dict) -> str:
+        return f"event {i} ({str(e.get('name', '?'))[:60]})"
+
+    runs = []
+    kernels = []
+    for i, e in enumerate(events):
+        is_run = e.get("cat") == "Session" and e.get("name") == "model_run"
+        if is_run or (e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")):
+            ts = _num(src, where(i, e), e, "ts", positive=True)
+            dur = _num(src, where(i, e), e, "dur", positive=True)
+            if is_run:
+                runs.append((ts, ts + dur))
+            else:
+                args = e.get("args", {})
+                if not isinstance(args, dict):
+                    raise IngestError(f"{src}: {where(i, e)}: args: expected a JSON object, got {type(args).__name__}")
+                mem = {k: int(_num(src, where(i, e), args, k, positive=k != "mem_requested_in_use_delta"))
+                       for k in ("mem_bytes_requested_in_use", "mem_requested_in_use_delta") if k in args}  # fmt: skip
+                kernels.append({"name": str(e["name"]), "ts": ts, "dur": dur, "op": str(args.get("op_name", "")), "mem": mem})
+    runs.sort()
     if not kernels:
         raise IngestError(f"{src}: no kernel events (cat 'Node', name '*_kernel_time'); was profiling enabled?")
     starts = np.array([r[0] for r in runs]) if runs else np.zeros(0)
@@ -103,10 +152,10 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         keys = keys[1:]
     peak = 0
     first = sorted(per_run[min(per_run)], key=lambda e: e["ts"])
-    if first and "mem_bytes_requested_in_use" in first[0].get("args", {}):
-        a0 = first[0]["args"]
-        base = int(a0["mem_bytes_requested_in_use"]) - int(a0.get("mem_requested_in_use_delta", 0))
-        peak = max(int(e["args"].get("mem_bytes_requested_in_use", 0)) for e in first) - base
+    if first and "mem_bytes_requested_in_use" in first[0]["mem"]:
+        a0 = first[0]["mem"]
+        base = a0["mem_bytes_requested_in_use"] - a0.get("mem_requested_in_use_delta", 0)
+        peak = max(e["mem"].get("mem_bytes_requested_in_use", 0) for e in first) - base
     order: dict[str, str] = {}
     times: dict[str, list[float]] = {}
     for k in keys:
@@ -114,7 +163,7 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         for e in sorted(per_run[k], key=lambda e: e["ts"]):
             name = e["name"]
             seen[name] = seen.get(name, 0.0) + float(e["dur"])  # a node run twice in one run: summed
-            order.setdefault(name, str(e.get("args", {}).get("op_name", "")))
+            order.setdefault(name, e["op"])
         for name, d in seen.items():
             times.setdefault(name, []).append(d)
     nodes = tuple(NodeTime(name, op, float(np.median(times[name]))) for name, op in order.items())

@@ -99,12 +99,19 @@ def fp16_supported(provider: str) -> bool:
     """Whether ``provider`` computes a Conv in float16: a one-node probe, profiled. ONNX Runtime
     accepts an fp16 graph on any provider by inserting casts around the nodes it has no fp16 kernel
     for, and then computes them in fp32 (slower than plain fp32); that is not fp16 support, so the
-    probe checks the type the Conv kernel actually ran on. Never raises."""
+    probe checks the type the Conv kernel actually ran on. A probe that cannot run (ONNX Runtime
+    missing, the provider not available, a broken install) raises :class:`UnavailableError`
+    with the real error: that says nothing about fp16 support."""
     import json
     import tempfile
 
+    import onnxruntime as ort
+
+    if provider not in ort.get_available_providers():
+        # ONNX Runtime would fall back to the CPU with a warning, and the probe answer for the CPU
+        raise UnavailableError(f"fp16 probe on {provider}: the provider is not available here; "
+                               f"available: {', '.join(ort.get_available_providers())}")  # fmt: skip
     try:
-        import onnxruntime  # noqa: F401 - the probe needs it; missing means no fp16
         from onnx import TensorProto, helper
 
         x = helper.make_tensor_value_info("x", TensorProto.FLOAT16, [1, 8, 8, 8])
@@ -122,8 +129,8 @@ def fp16_supported(provider: str) -> bool:
         if not convs:  # a provider that does not report kernels (TensorRT runs its own engine)
             return provider != "CPUExecutionProvider"
         return all("float16" in json.dumps(e["args"].get("input_type_shape", "")) for e in convs)
-    except Exception:
-        return False
+    except Exception as exc:
+        raise UnavailableError(f"fp16 probe on {provider}: could not run: {type(exc).__name__}: {exc}") from exc
 
 
 def convert_fp16(fp32_path: Path, provider: str) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from edgespace._errors import UnavailableError
+from edgespace._errors import NotFoundError, UnavailableError
 from edgespace._spec import ArchSpec
 
 __all__ = ["Measurement", "Runner", "register_runner", "get_runner", "list_runners", "RUNNERS"]
@@ -166,7 +166,7 @@ class Measurement:
         return d
 
 
-def _deprecated(m: "Measurement", old: str, new: str):
+def _deprecated(m: Measurement, old: str, new: str):
     warnings.warn(f"Measurement.{old} is deprecated; use Measurement.{new}", DeprecationWarning, stacklevel=3)
     return getattr(m, new)
 
@@ -203,10 +203,25 @@ def list_runners(available_only: bool = False) -> list[str]:
     return sorted(n for n, c in RUNNERS.items() if not available_only or c.is_available())
 
 
+#: Backends edgespace knows of whose runner is not installed here, and what each needs. A runner
+#: module that registers one of these names replaces the entry.
+KNOWN_BACKENDS = {
+    "tensorrt": "the TensorRT runner needs the tensorrt Python package and an NVIDIA GPU with its driver",
+}
+
+
 def get_runner(name: str, **kwargs) -> Runner:
-    if name not in RUNNERS:
-        raise ValueError(f"backend={name!r} is unknown; allowed: {', '.join(sorted(RUNNERS))}")
+    """The runner named ``name``; :class:`~edgespace.UnavailableError` says why one is not here
+    and which backends are."""
+    if not isinstance(name, str) or name not in RUNNERS:
+        here = ", ".join(list_runners(available_only=True)) or "none"
+        why = KNOWN_BACKENDS.get(name) if isinstance(name, str) else None
+        if why:
+            raise UnavailableError(f"backend={name!r} is unavailable: {why}; available here: {here}")
+        raise NotFoundError(f"backend={name!r} is unavailable: no such backend; known: "
+                            f"{', '.join(sorted({*RUNNERS, *KNOWN_BACKENDS}))}; available here: {here}")  # fmt: skip
     cls = RUNNERS[name]
     if not cls.is_available():
-        raise UnavailableError(cls.unavailable_reason())
+        here = ", ".join(list_runners(available_only=True)) or "none"
+        raise UnavailableError(f"backend={name!r} is unavailable: {cls.unavailable_reason()}; available here: {here}")
     return cls(**kwargs)

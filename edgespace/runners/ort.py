@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgespace._errors import UnavailableError
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._ort_profile import read_ort_profile
@@ -92,7 +93,28 @@ def make_session(model, threads: int = 1, *, provider: str = "CPUExecutionProvid
     if hasattr(model, "SerializeToString"):
         model = model.SerializeToString()
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, so, providers=[provider])
+    check_provider(provider)
+    session = ort.InferenceSession(source, so, providers=[provider])
+    ran = session.get_providers()
+    if not ran or ran[0] != provider:
+        # ORT falls back to the CPU when a provider's libraries (CUDA, cuDNN, TensorRT) fail to
+        # load; a timing labelled with the provider asked for would then be a CPU timing.
+        raise UnavailableError(f"provider {provider!r} is unavailable: ONNX Runtime could not start it and would run on "
+                               f"{', '.join(ran) or 'nothing'} instead (its libraries or the device are missing)")  # fmt: skip
+    return session
+
+
+def check_provider(provider: str) -> None:
+    """:class:`~edgespace.UnavailableError` unless this onnxruntime build offers ``provider``,
+    naming what it does offer."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if provider not in available:
+        hint = {"CUDAExecutionProvider": " (needs the onnxruntime-gpu package, CUDA and an NVIDIA GPU)",
+                "TensorrtExecutionProvider": " (needs onnxruntime-gpu built with TensorRT, and TensorRT)"}.get(provider, "")  # fmt: skip
+        raise UnavailableError(f"provider {provider!r} is unavailable in this onnxruntime {ort.__version__}{hint}; "
+                               f"available: {', '.join(available)}")  # fmt: skip
 
 
 def input_for(session, resolution: int, seed: int = 0) -> dict:
@@ -112,6 +134,7 @@ class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
 
     def __init__(self, provider: str = "CPUExecutionProvider") -> None:
+        check_provider(provider)  # before any export or quantisation work
         self.provider = provider
 
     @classmethod

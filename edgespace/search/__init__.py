@@ -10,9 +10,39 @@ import sys
 import types
 import warnings
 
-from edgespace.study import *  # noqa: F403 - the shim re-exports the whole public surface
-from edgespace.study import __all__  # noqa: F401
-from edgespace.study import search as _search
+from edgespace.study import (
+    METRICS,
+    OBJECTIVES,
+    SAMPLERS,
+    SPACE_NAMES,
+    EfficientNetSpace,
+    MobileNetSpace,
+    SearchError,
+    SearchResult,
+    Space,
+    UnionSpace,
+    hypervolume,
+    named_space,
+    pareto_mask,
+    run_worker,
+    screen,
+    search,
+    space_from_dict,
+)
+from edgespace.study._definition import load_search
+from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
+from edgespace.study._pareto import nondominated
+from edgespace.study._storage import open_storage, run_dir
+
+_search = search
+
+#: Every name the package exported before it moved (0.1), so that old imports keep working.
+__all__ = [
+    "Constraint", "EfficientNetSpace", "METRICS", "MobileNetSpace", "OBJECTIVES", "Objective", "SAMPLERS",
+    "SPACE_NAMES", "SearchError", "SearchResult", "Space", "UnionSpace", "hypervolume", "load_search", "named_space",
+    "nondominated", "open_storage", "pareto_mask", "parse_constraints", "parse_objectives", "run_dir", "run_worker",
+    "screen", "search", "space_from_dict",
+]  # fmt: skip
 
 warnings.warn(
     "the package edgespace.search is deprecated and will be removed in the next release; import from "

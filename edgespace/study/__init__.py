@@ -16,11 +16,10 @@ definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``
 
 from __future__ import annotations
 
-from edgespace.study._definition import load_search
 from edgespace.study._errors import SearchError
 from edgespace.study._loop import run_worker, search
-from edgespace.study._objectives import METRICS, OBJECTIVES, Constraint, Objective, parse_constraints, parse_objectives
-from edgespace.study._pareto import hypervolume, nondominated, pareto_mask
+from edgespace.study._objectives import METRICS, OBJECTIVES
+from edgespace.study._pareto import hypervolume, pareto_mask
 from edgespace.study._result import SearchResult, screen
 from edgespace.study._samplers import SAMPLERS
 from edgespace.study._space import (
@@ -32,15 +31,12 @@ from edgespace.study._space import (
     named_space,
     space_from_dict,
 )
-from edgespace.study._storage import open_storage, run_dir
 
 __all__ = [
-    "Constraint",
     "EfficientNetSpace",
     "METRICS",
     "MobileNetSpace",
     "OBJECTIVES",
-    "Objective",
     "SAMPLERS",
     "SPACE_NAMES",
     "SearchError",
@@ -48,14 +44,8 @@ __all__ = [
     "Space",
     "UnionSpace",
     "hypervolume",
-    "load_search",
     "named_space",
-    "nondominated",
-    "open_storage",
     "pareto_mask",
-    "parse_constraints",
-    "parse_objectives",
-    "run_dir",
     "run_worker",
     "screen",
     "search",

@@ -139,7 +139,7 @@ def check_definition(study, definition: dict) -> None:
                           "to start a new search, or the same definition to resume")  # fmt: skip
 
 
-def load_search(storage, study_name: str, *, accuracy=None, with_attrs: bool = False):
+def load_search(storage, study_name: str, *, with_attrs: bool = False):
     """The stored definition and last run settings of an edgespace study (for workers); with
     ``with_attrs`` also all of the study's user attrs."""
     import optuna

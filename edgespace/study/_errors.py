@@ -1,12 +1,7 @@
-"""Errors of the search package."""
+"""Errors of the study package (defined with the others in :mod:`edgespace._errors`)."""
 
 from __future__ import annotations
 
-from edgespace._errors import EdgespaceError
+from edgespace._errors import SearchError
 
 __all__ = ["SearchError"]
-
-
-class SearchError(EdgespaceError, ValueError):
-    """A search was given a bad space, objective, constraint, sampler or storage, or a stored
-    study does not match the search asked for."""

@@ -21,7 +21,7 @@ __all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS", "BUDGET_COLUMNS"]
 BUDGET_COLUMNS = ("days_autonomy", "budget_daily_margin_j", "budget_margin_fraction", "budget_feasible")
 
 SPEC_COLUMNS = ["family", "width", "depth", "resolution", "precision"]
-_INT = ("macs", "params", "n_fallback_ops")
+_INT = ("macs", "params", "n_fallback_ops", "n_estimated_inputs")
 _BOOL = ("fits_memory", "runnable")
 
 
@@ -85,7 +85,7 @@ def _budget_columns(out: pd.DataFrame, profile, budget) -> None:
 
 def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambient_c: float | None = None,
                     budget: Any = None, calibration: Any = None) -> pd.DataFrame:  # fmt: skip
-    """``points`` (family, width, depth, resolution, precision, mode, ...) plus every scalar
+    """``points`` (family, width, depth, resolution, precision, mode, [placement], ...) plus every scalar
     Estimate field, ``accuracy``, ``accuracy_std``, ``accuracy_in_range`` and
     ``accuracy_per_joule`` (top-1 points × inferences per joule), on the same row order. With a
     ``budget`` (:class:`~edgespace.budget.Budget`), each candidate's sustained energy per
@@ -95,12 +95,13 @@ def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambi
     out = points.reset_index(drop=True).copy()
     n = len(out)
     cols = {k: np.empty(n, dtype=bool if k in _BOOL else np.int64 if k in _INT else np.float64) for k in ESTIMATE_COLUMNS}
-    spec = out[SPEC_COLUMNS].astype({"width": float, "depth": float, "resolution": np.int64})
     cols.update({k: np.full(n, "analytic", dtype=object) for k in SOURCE_COLUMNS})
-    modes = out["mode"].to_numpy()
-    for mode in pd.unique(modes):
-        idx = np.flatnonzero(modes == mode)
-        est = estimate_many(spec.iloc[idx], profile, modes=[mode], ambient_c=ambient_c, calibration=calibration)
+    spec = out[SPEC_COLUMNS].astype({"width": float, "depth": float, "resolution": np.int64})
+    if "placement" not in out.columns:
+        out["placement"] = "auto"
+    for (mode, placement), idx in out.groupby(["mode", "placement"], sort=False).indices.items():
+        est = estimate_many(spec.iloc[idx], profile, modes=[mode], ambient_c=ambient_c, placements=[placement],
+                            calibration=calibration)  # fmt: skip
         for k in (*ESTIMATE_COLUMNS, *SOURCE_COLUMNS):
             cols[k][idx] = est[k].to_numpy()
     for k in (*ESTIMATE_COLUMNS, *SOURCE_COLUMNS):

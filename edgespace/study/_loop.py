@@ -4,17 +4,18 @@
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from edgespace._json import jsonable
 from edgespace.budget import Budget
 from edgespace.study._definition import (
     CALIBRATION_KEY,
@@ -70,16 +71,8 @@ class _Context:
 
 
 def _record(row: dict, constraint_values: list[float], feasible: bool, worker: str) -> dict:
-    rec = {}
-    for k, v in row.items():
-        if isinstance(v, (np.bool_, bool)):
-            rec[k] = bool(v)
-        elif isinstance(v, (np.integer,)):
-            rec[k] = int(v)
-        elif isinstance(v, (float, np.floating)):
-            rec[k] = float(v) if math.isfinite(v) else None
-        else:
-            rec[k] = v
+    """A trial's full record as JSON data (a user attr; infinite metrics are stored as None)."""
+    rec = jsonable(row)
     rec["constraints"] = [float(c) for c in constraint_values]
     rec["feasible"] = bool(feasible)
     rec["worker"] = worker
@@ -165,10 +158,10 @@ def _evaluate_cached(ctx: _Context, points: pd.DataFrame) -> pd.DataFrame:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
         fresh = evaluate_points(points.iloc[[first[k] for k in todo]], ctx.profile, accuracy=ctx.accuracy,
                                 ambient_c=ctx.ambient_c, budget=ctx.budget, calibration=ctx.calibration)  # fmt: skip
-        for k, row in zip(todo, fresh.to_dict(orient="records")):
+        for k, row in zip(todo, fresh.to_dict(orient="records"), strict=True):
             ctx.cache[k] = row
     return pd.DataFrame([{**ctx.cache[k], **{c: v for c, v in p.items() if c not in ctx.cache[k]}}
-                         for k, p in zip(keys, points.to_dict(orient="records"))])  # fmt: skip
+                         for k, p in zip(keys, points.to_dict(orient="records"), strict=True)])  # fmt: skip
 
 
 def _tell_batch(ctx: _Context, batch: list) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -69,7 +69,7 @@ class SearchResult:
         frame = self.trials_frame(complete_only=True)
         if frame.empty:
             return frame
-        frame = frame.drop_duplicates(subset=list(POINT_COLUMNS))
+        frame = frame.drop_duplicates(subset=[c for c in POINT_COLUMNS if c in frame.columns])  # older studies: no placement
         front = frame[pareto_mask(frame, self.objectives)]
         first = self.objectives[0]
         return front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from edgespace._ops import PLACEMENTS
 from edgespace._spec import DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
 from edgespace.study._errors import SearchError
 
@@ -29,7 +31,7 @@ __all__ = ["Space", "EfficientNetSpace", "MobileNetSpace", "UnionSpace", "named_
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
 #: Columns of a design point, in order.
-POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "mode")
+POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "mode", "placement")
 _DECIMALS = 6
 
 
@@ -77,9 +79,13 @@ class Space:
 
     kind: str = "space"
 
-    def __init__(self, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None, name: str | None = None):
+    def __init__(self, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None,
+                 name: str | None = None, placements: Sequence[str] | None = None):  # fmt: skip
         self.precisions = _choices(f"{type(self).__name__}(precisions)", precisions, PRECISIONS)
         self.modes = None if modes is None else _choices(f"{type(self).__name__}(modes)", modes, None)
+        # None: every point is placed "auto" (the profile's primary engine) and no parameter is
+        # sampled; otherwise ``placement`` is a search dimension (e.g. ("auto", "dla") on Orin).
+        self.placements = None if placements is None else _choices(f"{type(self).__name__}(placements)", placements, PLACEMENTS)
         self.name = name or self.kind
 
     # -- to override
@@ -104,38 +110,63 @@ class Space:
             raise SearchError(f"{self.name}: mode {bad[0]!r} is not a power mode of {profile.name}; allowed: {', '.join(profile.modes)}")
         return self.modes
 
+    def placement_names(self, profile: HardwareProfile) -> tuple[str, ...]:
+        """The placements searched; each must exist in every searched mode (``dla`` needs a DLA)."""
+        if self.placements is None:
+            return ("auto",)
+        for mode in self.mode_names(profile):
+            allowed = profile.mode(mode).placement_names
+            bad = [p for p in self.placements if p not in allowed]
+            if bad:
+                raise SearchError(f"{self.name}: placement {bad[0]!r} is not available in {profile.name} mode {mode!r}; "
+                                  f"allowed: {', '.join(allowed)}")  # fmt: skip
+        return self.placements
+
     def distributions(self, profile: HardwareProfile) -> dict[str, BaseDistribution]:
-        """Optuna distributions of every parameter (architecture, ``precision``, ``mode``)."""
+        """Optuna distributions of every parameter (architecture, ``precision``, ``mode`` and,
+        when placements are searched, ``placement``)."""
         from optuna.distributions import CategoricalDistribution
 
-        return {
+        out = {
             **self._arch_params(),
             "precision": CategoricalDistribution(self.precisions),
             "mode": CategoricalDistribution(self.mode_names(profile)),
         }
+        if self.placements is not None:
+            out["placement"] = CategoricalDistribution(self.placement_names(profile))
+        return out
 
     def decode(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A design point (family, width, depth, resolution, precision, mode, ...) from parameters."""
+        """A design point (family, width, depth, resolution, precision, mode, placement, ...) from parameters."""
         point = self._arch_decode(params)
         point["precision"] = params["precision"]
         point["mode"] = params["mode"]
+        point["placement"] = params.get("placement", "auto")
         point["space"] = self.name
         return point
 
     def grid(self, profile: HardwareProfile) -> pd.DataFrame:
-        """Every design point of the discretised space, one row each (architecture × precision × mode)."""
+        """Every design point of the discretised space, one row each (architecture × precision ×
+        mode × placement)."""
         arch = self._arch_grid()
-        combos = pd.DataFrame(list(itertools.product(self.precisions, self.mode_names(profile))), columns=["precision", "mode"])
+        combos = pd.DataFrame(
+            list(itertools.product(self.precisions, self.mode_names(profile), self.placement_names(profile))),
+            columns=["precision", "mode", "placement"],
+        )
         out = arch.merge(combos, how="cross")
         out["space"] = self.name
         return out
 
     def size(self, profile: HardwareProfile) -> int:
-        return len(self._arch_grid()) * len(self.precisions) * len(self.mode_names(profile))
+        n = len(self._arch_grid()) * len(self.precisions) * len(self.mode_names(profile))
+        return n * len(self.placement_names(profile))
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "precisions": list(self.precisions),
-                "modes": None if self.modes is None else list(self.modes), **self._arch_dict()}  # fmt: skip
+        out = {"kind": self.kind, "name": self.name, "precisions": list(self.precisions),
+               "modes": None if self.modes is None else list(self.modes), **self._arch_dict()}  # fmt: skip
+        if self.placements is not None:  # absent for studies stored before placements existed
+            out["placements"] = list(self.placements)
+        return out
 
     def __or__(self, other: Space) -> UnionSpace:
         left = list(self.spaces) if isinstance(self, UnionSpace) else [self]
@@ -183,8 +214,9 @@ class EfficientNetSpace(Space):
         precisions: Sequence[str] = PRECISIONS,
         modes: Sequence[str] | None = None,
         name: str | None = None,
+        placements: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(precisions=precisions, modes=modes, name=name)
+        super().__init__(precisions=precisions, modes=modes, name=name, placements=placements)
         self.compound = phi is not None
         if self.compound:
             lo, hi = _range("EfficientNetSpace(phi)", phi)
@@ -260,9 +292,11 @@ class MobileNetSpace(Space):
         precisions: Sequence[str] = PRECISIONS,
         modes: Sequence[str] | None = None,
         name: str | None = None,
+        placements: Sequence[str] | None = None,
     ) -> None:
         self.families = _choices("MobileNetSpace(families)", families, MOBILENET_FAMILIES)
-        super().__init__(precisions=precisions, modes=modes, name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]))
+        super().__init__(precisions=precisions, modes=modes, placements=placements,
+                         name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]))  # fmt: skip
         self.widths, self.width_step = _range("MobileNetSpace(widths)", widths), float(width_step)
         self.resolutions, self.resolution_step = _range("MobileNetSpace(resolutions)", resolutions), int(resolution_step)
         self._w = _steps("MobileNetSpace(widths)", *self.widths, width_step, WIDTH_RANGE)
@@ -282,7 +316,7 @@ class MobileNetSpace(Space):
                 "resolution": int(params["resolution"])}  # fmt: skip
 
     def _arch_grid(self):
-        f, w, r = zip(*itertools.product(self.families, self._w, self._r))
+        f, w, r = zip(*itertools.product(self.families, self._w, self._r), strict=True)
         return pd.DataFrame({"family": list(f), "width": np.array(w, dtype=float), "depth": 1.0, "resolution": np.array(r, dtype=np.int64)})
 
     def _arch_dict(self):
@@ -308,6 +342,7 @@ class UnionSpace(Space):
         self.name = name or "+".join(names)
         self.precisions = tuple(dict.fromkeys(p for s in spaces for p in s.precisions))
         self.modes = None
+        self.placements = None
 
     def member(self, name: str) -> Space:
         for s in self.spaces:
@@ -358,10 +393,12 @@ def space_from_dict(doc: dict) -> Space:
 SPACE_NAMES = ("efficientnet", *MOBILENET_FAMILIES, "mobilenet", "all")
 
 
-def named_space(name: str, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None) -> Space:
+def named_space(name: str, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None,
+                placements: Sequence[str] | None = None) -> Space:  # fmt: skip
     """The default space for a name: ``efficientnet`` (compound scaling, φ −2…4 in steps of
-    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet)."""
-    kw = {"precisions": precisions, "modes": modes}
+    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet).
+    ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension."""
+    kw = {"precisions": precisions, "modes": modes, "placements": placements}
     if name == "efficientnet":
         return EfficientNetSpace(**kw)
     if name in MOBILENET_FAMILIES:

@@ -27,7 +27,7 @@ from typing import Any
 
 from edgespace.study._errors import SearchError
 
-__all__ = ["open_storage", "run_dir", "has_heartbeat"]
+__all__ = ["open_storage", "run_dir", "check_study_name"]
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -117,8 +117,3 @@ def _without_credentials(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
 
-
-def has_heartbeat(storage: Any) -> bool:
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
-    return is_heartbeat_enabled(storage)

@@ -1,0 +1,88 @@
+"""Checks of paths a user gives for output (journals, capture sets, calibration files).
+
+Each check runs before any work is done and raises the caller's error type with one line naming
+the option, the path and what is wrong: an empty path, a directory where a file is meant (or a
+file where a directory is meant), a name longer than the file system allows, a parent that is not
+a directory or not writable, a device or a kernel file (``/dev/null``, ``/proc/...``).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from edgespace._errors import EdgespaceError
+
+__all__ = ["output_file", "output_dir"]
+
+
+def _name_max(folder: Path) -> int:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # pathconf is POSIX only
+        return 255
+
+
+def _common(text, what: str, error: type[EdgespaceError]) -> Path:
+    if not isinstance(text, (str, os.PathLike)):
+        raise error(f"{what}: {text!r}: expected a path")
+    raw = os.fspath(text)
+    if isinstance(raw, bytes):
+        raw = os.fsdecode(raw)
+    if not raw.strip():
+        raise error(f"{what}: {raw!r}: empty path")
+    if "\0" in raw:
+        raise error(f"{what}: {raw!r}: a path cannot hold a NUL character")
+    path = Path(raw).expanduser()
+    limit = _name_max(path.parent if path.parent != Path("") else Path("."))
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            shown = part if len(part) <= 40 else part[:37] + "..."
+            raise error(f"{what}: {shown!r}: a name of {len(os.fsencode(part))} bytes is longer than this file system "
+                        f"allows ({limit})")  # fmt: skip
+    resolved = path.resolve()
+    for system in ("/proc", "/sys", "/dev"):
+        if str(resolved) == system or str(resolved).startswith(system + "/"):
+            raise error(f"{what}: {raw}: a device or kernel file ({system}), not a place for edgespace's files")
+    return path
+
+
+def _writable_parent(path: Path, what: str, error: type[EdgespaceError]) -> None:
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the nearest existing ancestor (missing folders are created)
+    if not parent.is_dir():
+        raise error(f"{what}: {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise error(f"{what}: {path}: cannot write in {parent} (permission denied)")
+
+
+def output_file(text, what: str, error: type[EdgespaceError]) -> Path:
+    """A path for a file edgespace will write or append to (missing parent folders are fine)."""
+    path = _common(text, what, error)
+    if path.exists():
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise error(f"{what}: {path}: is a directory; give a file name")
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{what}: {path}: not a regular file (a device, pipe or socket)")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise error(f"{what}: {path}: not readable and writable (permission denied)")
+    _writable_parent(path, what, error)
+    return path
+
+
+def output_dir(text, what: str, error: type[EdgespaceError]) -> Path:
+    """A path for a directory edgespace will create (if missing) and write files into."""
+    path = _common(text, what, error)
+    if path.exists():
+        if not path.is_dir():
+            raise error(f"{what}: {path}: not a directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise error(f"{what}: {path}: cannot write in it (permission denied)")
+        return path
+    _writable_parent(path, what, error)
+    return path

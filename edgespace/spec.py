@@ -1,0 +1,35 @@
+"""The design point (first stage of the data flow): :class:`ArchSpec`, its constructors, and
+what a spec may say: the precisions, the allowed ranges and the published EfficientNet presets.
+
+The family definitions a spec names live in :mod:`edgespace.archs`.
+"""
+
+from __future__ import annotations
+
+from edgespace._spec import (
+    BYTES_PER_ELEMENT,
+    DEPTH_RANGE,
+    EFFICIENTNET_PRESETS,
+    NUM_CLASSES_RANGE,
+    PRECISIONS,
+    RESOLUTION_RANGE,
+    WIDTH_RANGE,
+    ArchSpec,
+    efficientnet,
+    efficientnet_preset,
+    mobilenet,
+)
+
+__all__ = [
+    "ArchSpec",
+    "BYTES_PER_ELEMENT",
+    "DEPTH_RANGE",
+    "EFFICIENTNET_PRESETS",
+    "NUM_CLASSES_RANGE",
+    "PRECISIONS",
+    "RESOLUTION_RANGE",
+    "WIDTH_RANGE",
+    "efficientnet",
+    "efficientnet_preset",
+    "mobilenet",
+]
