@@ -29,7 +29,7 @@ from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
 from edgespace.calibration._ingest import NodeProfile, load_format_json
 from edgespace.calibration._mapping import INPUT_SEGMENT, map_nodes
-from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
+from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_columns, segment_features
 from edgespace.calibration._power import MIN_METERED_NETWORKS, fit_power_model
 
 __all__ = ["calibrate", "CalibratedProfile", "Calibration", "as_calibration", "APPLIES_KEYS", "load_calibration", "CalibrationError", "training_samples", "FORMAT",
@@ -170,17 +170,13 @@ class CalibratedProfile:
         res = [int(r) for r in np.atleast_1d(resolutions)]
         todo = [r for r in dict.fromkeys(res) if (key, r) not in self._cache]
         if todo:
-            frames = []
-            for r in todo:
-                f = segment_features(layer_table(ArchSpec(key[0], key[1], key[2], r, key[4], key[3])))
-                f["_res"] = r
-                frames.append(f)
-            feats = pd.concat(frames, ignore_index=True)
-            seg_us = self.model.predict_segments_us(feats)
-            node_ms = pd.Series(seg_us).groupby(feats["_res"].to_numpy()).sum() / 1e3
+            parts = [segment_columns(layer_table(ArchSpec(key[0], key[1], key[2], r, key[4], key[3]))) for r in todo]
+            feats = pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in FEATURES})
+            which = np.repeat(np.arange(len(todo)), [len(p["segment"]) for p in parts])
+            node_ms = np.bincount(which, weights=self.model.predict_segments_us(feats), minlength=len(todo)) / 1e3
             a, b = self.model.e2e_
-            for r in todo:
-                self._cache[(key, r)] = a * float(node_ms.loc[r]) + b
+            for r, ms in zip(todo, node_ms):
+                self._cache[(key, r)] = a * float(ms) + b
         return np.array([self._cache[(key, r)] for r in res])
 
     def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
