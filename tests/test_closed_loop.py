@@ -104,7 +104,7 @@ def test_estimate_takes_latency_from_the_calibration_and_everything_follows(cal)
 def test_estimate_many_matches_estimate_with_a_calibration(cal):
     specs = [es.ArchSpec("mobilenetv2", w, 1.0, r, p) for w in (0.5, 1.0) for r in (96, 128, 160) for p in ("fp32", "int8")]
     frame = es.estimate_many(specs, "host", calibration=cal)
-    for spec, row in zip(specs, frame.itertuples()):
+    for spec, row in zip(specs, frame.itertuples(), strict=True):
         e = es.estimate(spec, "host", calibration=cal)
         assert row.latency_ms == pytest.approx(e.latency_ms, rel=1e-9)
         assert row.sustained_fps == pytest.approx(e.sustained_fps, rel=1e-9)

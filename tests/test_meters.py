@@ -258,7 +258,7 @@ def xavier_nx_tree(root):
 def orin_tree(root, labels=("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC")):
     """JetPack 5/6 (Orin Nano/NX): ina3221, hwmon, inN_label with inN_input (mV) and currN_input (mA)."""
     hw = root / "ina3221" / "1-0040" / "hwmon" / "hwmon3"
-    for k, (name, mv, ma) in enumerate(zip(labels, (5080, 5080, 5080), (1000, 243, 291)), start=1):
+    for k, (name, mv, ma) in enumerate(zip(labels, (5080, 5080, 5080), (1000, 243, 291), strict=True), start=1):
         _write(hw / f"in{k}_label", name)
         _write(hw / f"in{k}_input", mv)
         _write(hw / f"curr{k}_input", ma)

@@ -138,5 +138,5 @@ def window_from_samples(samples, meter: str = "jetson-ina3221", rail: str = "VDD
         return EnergyWindow(max(duration, 0.0), None, meter,
                             f"{meter}: {len(samples)} {rail} sample(s) in the window (at least 2 needed)",
                             domain="module-input", samples=len(samples))  # fmt: skip
-    energy_j = sum(0.5 * (p0 + p1) * (t1 - t0) for (t0, p0), (t1, p1) in zip(samples, samples[1:]))
+    energy_j = sum(0.5 * (p0 + p1) * (t1 - t0) for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False))
     return EnergyWindow(duration, energy_j * 1e3, meter, domain="module-input", samples=len(samples))

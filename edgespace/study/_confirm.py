@@ -9,7 +9,7 @@ works here (a separate metered run per point); otherwise it is None, never a mod
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,7 @@ def confirm_points(points: pd.DataFrame, *, backend: str = "onnxruntime", thread
                                      reference_name=REFERENCE_SPEC.short_name(),
                                      progress=None if progress is None else lambda s, t: progress(min(base + s, total), total))  # fmt: skip
             step += len(ok) * (rounds + 2)
-            for i, m in zip(ok, ms):
+            for i, m in zip(ok, ms, strict=True):
                 rows[i]["measured_latency_ms"] = float(m.latency_calibration_ms)
                 rows[i]["latency_error_pct"] = _error_pct(rows[i]["predicted_latency_ms"], rows[i]["measured_latency_ms"])
         except Exception as exc:
