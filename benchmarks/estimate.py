@@ -1,12 +1,17 @@
 """Design points per second: ``estimate_many`` vs repeated ``estimate`` calls, side by side.
 
     python benchmarks/estimate.py [--points 100000] [--profile jetson-orin-nano-8gb] [--sample 300]
+    python benchmarks/estimate.py --calibration host-1t.json --points 20000    # calibrated throughput
 
 Builds a grid of (family, width, depth, resolution, precision) design points, evaluates it on
 every power mode of the profile with one ``estimate_many`` call (the number of design points
 is rows × modes), then times ``estimate`` on a random sample of the same points and
 extrapolates; checks that both paths give the same numbers on the sample. Repeats the batch
 timing and reports the median with its spread.
+
+With ``--calibration FILE`` (its profile is used), the same grid is also evaluated with the
+calibration: cold (every per-point prediction cleared) and warm (the cache a search builds), side
+by side with the analytic rate, to show what the calibrated latency model costs.
 """
 
 from __future__ import annotations
@@ -49,8 +54,15 @@ def main() -> None:
     parser.add_argument("--profile", default="jetson-orin-nano-8gb")
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--calibration", help="also time estimate_many with this calibration file")
     args = parser.parse_args()
     console = Console()
+    cal = None
+    if args.calibration:
+        from edgespace.calibration import load_calibration
+
+        cal = load_calibration(args.calibration)
+        args.profile = cal.applies_to["profile"]
     profile = load_profile(args.profile)
     modes = list(profile.modes)
     frame = grid(args.points, len(modes))
@@ -85,6 +97,22 @@ def main() -> None:
     console.print(f"estimate      : {per_single * 1e3:6.3f} ms per point median (IQR {q1:.3f}–{q3:.3f}) → "
                   f"{n_points * per_single:,.0f} s for the same {n_points:,} points, extrapolated")  # fmt: skip
     console.print(f"speed-up      : {n_points * per_single / med:,.0f}×; both paths agree on {len(sample)} sampled points")
+    if cal is not None:
+        cold, warm = [], []
+        for _ in track(range(args.repeats), description="estimate_many, calibrated"):
+            cal._cache.clear()
+            t0 = time.perf_counter()
+            calibrated = estimate_many(frame, profile, calibration=cal)
+            cold.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            estimate_many(frame, profile, calibration=cal)
+            warm.append(time.perf_counter() - t0)
+        n_cal = int((calibrated["latency_source"] != "analytic").sum())
+        for label, times in (("cold", cold), ("warm", warm)):
+            m = float(np.median(times))
+            console.print(f"calibrated {label:4s}: {m:6.2f} s median (min {min(times):.2f}, max {max(times):.2f}) = "
+                          f"{n_points / m:,.0f} design points/s, {med / m:.2f}× the analytic rate "
+                          f"({n_cal:,} of {n_points:,} points calibrated)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ __all__ = [
     "Measurement",
     "confirm",
     "CalibratedProfile",
+    "Calibration",
     "calibrate",
     "load_calibration",
     # energy budgets
@@ -96,6 +97,7 @@ _LAZY = {
     "calibrate": "edgespace.calibration",
     "load_calibration": "edgespace.calibration",
     "CalibratedProfile": "edgespace.calibration",
+    "Calibration": "edgespace.calibration",
     # studies import optuna
     "EfficientNetSpace": "edgespace.study",
     "MobileNetSpace": "edgespace.study",

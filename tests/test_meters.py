@@ -118,3 +118,194 @@ def test_rapl_window_survives_a_counter_wrap(tmp_path):
     w = meter.end_window(token)
     counter.close()
     assert w.energy_mj == pytest.approx(50.0 * w.duration_s * 1e3, rel=0.1)
+
+
+# ----------------------------------------------------------------------------- Jetson: tegrastats
+
+# One line each as NVIDIA documents tegrastats output (Jetson Linux Developer Guide, "tegrastats
+# Utility"): L4T 32 on Nano and Xavier NX (rails as current/average in mW, no unit), JetPack 6 on
+# an Orin Nano (a timestamp first, the unit written out), L4T 32 on an AGX Xavier (per-subsystem
+# rails only).
+NANO = ("RAM 1587/3964MB (lfb 190x4MB) SWAP 0/1982MB (cached 0MB) IRAM 0/252kB(lfb 252kB) "
+        "CPU [14%@1479,5%@1479,2%@1479,4%@1479] EMC_FREQ 3%@1600 GR3D_FREQ 0%@921 APE 25 PLL@29C CPU@31.5C "
+        "PMIC@100C GPU@30C AO@36.5C thermal@30.75C POM_5V_IN {p}/{p} POM_5V_GPU 40/40 POM_5V_CPU 479/479")
+XAVIER_NX = ("RAM 2276/7771MB (lfb 1095x4MB) SWAP 0/3885MB (cached 0MB) CPU [4%@1190,3%@1190,2%@1190,2%@1190,off,off] "
+             "EMC_FREQ 0% GR3D_FREQ 0%@306 APE 150 MTS fg 0% bg 0% AO@38.5C GPU@38.5C PMIC@100C AUX@38C CPU@40C "
+             "thermal@38.9C VDD_IN {p}/{p} VDD_CPU_GPU_CV 514/514 VDD_SOC 1232/1232")
+ORIN_NANO = ("11-29-2026 23:10:{s:02d} RAM 2113/7620MB (lfb 6x4MB) SWAP 0/3810MB (cached 0MB) "
+             "CPU [2%@{cpu},1%@{cpu},0%@{cpu},0%@{cpu},0%@{cpu},3%@{cpu}] EMC_FREQ 0%@3199 GR3D_FREQ 0%@[918] "
+             "NVENC off NVDEC off NVJPG off VIC off APE 200 cpu@48.5C soc2@47.968C soc0@47.875C gpu@48.031C tj@48.5C "
+             "VDD_IN {p}mW/{p}mW VDD_CPU_GPU_CV 1234mW/1234mW VDD_SOC 1479mW/1479mW")
+AGX_XAVIER = ("RAM 3190/31919MB (lfb 6656x4MB) SWAP 0/15959MB (cached 0MB) CPU [1%@1190,0%@1190,0%@1190,0%@1190,"
+              "off,off,off,off] EMC_FREQ 0% GR3D_FREQ 0%@318 APE 150 MTS fg 0% bg 0% AO@39C GPU@39.5C Tdiode@41.5C "
+              "PMIC@100C AUX@39C CPU@40C thermal@39.6C Tboard@39C GPU 0/0 CPU 153/153 SOC 1071/1071 CV 0/0 "
+              "VDDRQ 306/306 SYS5V 1453/1453")
+
+
+def test_tegrastats_lines_in_nvidias_formats_parse_to_the_module_input_rail():
+    from edgespace.meters.tegrastats import parse_tegrastats
+
+    nano = parse_tegrastats(NANO.format(p=2130))
+    assert nano.module_input_rail() == "POM_5V_IN" and nano.power_mw["POM_5V_IN"][0] == 2130
+    assert set(nano.power_mw) == {"POM_5V_IN", "POM_5V_GPU", "POM_5V_CPU"}  # RAM, SWAP, IRAM are not rails
+    assert nano.cpu_mhz[0] == 1479 and nano.gpu_mhz[0] == 921
+    nx = parse_tegrastats(XAVIER_NX.format(p=4023))
+    assert nx.module_input_rail() == "VDD_IN" and nx.power_mw["VDD_IN"][0] == 4023 and nx.gpu_mhz[0] == 306
+    orin = parse_tegrastats(ORIN_NANO.format(s=4, cpu=1510, p=5084))
+    assert orin.module_input_rail() == "VDD_IN" and orin.power_mw["VDD_IN"][0] == 5084
+    assert orin.cpu_mhz[0] == 1510 and orin.gpu_mhz[0] == 918 and orin.stamps[0].second == 4
+    agx = parse_tegrastats(AGX_XAVIER)
+    with pytest.raises(es.EdgespaceError, match="no module-input rail.*SYS5V"):
+        agx.module_input_rail()
+    with pytest.raises(es.EdgespaceError, match="line 1: not a tegrastats line"):
+        parse_tegrastats("hello\n")
+
+
+def test_tegrastats_window_energy_per_inference_and_its_edge_cases(tmp_path):
+    from edgespace.meters.tegrastats import parse_tegrastats, window_energy
+
+    # 10 ms lines: 5 W for the first half second, then 8 W while a model runs
+    lines = [ORIN_NANO.format(s=k // 100, cpu=1510, p=5000 if k < 50 else 8000) for k in range(200)]
+    path = tmp_path / "tegrastats.log"
+    path.write_text("\n".join(lines) + "\n")
+    log = parse_tegrastats(path, interval_s=0.01)
+    w = window_energy(log, 0.6, 1.5, inferences=300)
+    assert w["rail"] == "VDD_IN" and w["meter_domain"] == "module-input" and w["samples"] == 91
+    assert w["energy_window_mj"] == pytest.approx(8.0 * 0.9 * 1e3)
+    assert w["energy_per_inference_mj"] == pytest.approx(w["energy_window_mj"] / 300)
+    assert w["avg_power_w"] == pytest.approx(8.0)
+    short = window_energy(log, 0.601, 0.605, inferences=1)
+    assert short["energy_window_mj"] is None and "0 VDD_IN sample(s)" in short["energy_unavailable_reason"]
+    one = window_energy(log, 0.6, 0.605, inferences=1)
+    assert one["energy_window_mj"] is None and "1 VDD_IN sample(s)" in one["energy_unavailable_reason"]
+    agx = window_energy(parse_tegrastats("\n".join([AGX_XAVIER] * 10)), 0.0, 0.05, inferences=5)
+    assert agx["energy_per_inference_mj"] is None and "no module-input rail" in agx["energy_unavailable_reason"]
+
+
+def test_nvpmodel_mode_tags_a_capture_and_disagreeing_clocks_are_refused():
+    from edgespace.meters.tegrastats import parse_tegrastats, tag_mode
+
+    nano = parse_tegrastats(NANO.format(p=2130))
+    assert tag_mode("jetson-nano-4gb", "NV Power Mode: MAXN\n0", nano) == "10W"
+    with pytest.raises(es.EdgespaceError, match="CPU ran at 1479 MHz but mode 5W .* caps it at 918 MHz"):
+        tag_mode("jetson-nano-4gb", "NV Power Mode: 5W\n1", nano)
+    orin = parse_tegrastats(ORIN_NANO.format(s=0, cpu=1728, p=9000))
+    assert tag_mode("jetson-orin-nano-8gb", "NV Power Mode: MAXN_SUPER\n2", orin) == "MAXN_SUPER"
+    with pytest.raises(es.EdgespaceError, match="clocks disagree"):
+        tag_mode("jetson-orin-nano-8gb", "NV Power Mode: 15W\n0", orin)
+    with pytest.raises(es.EdgespaceError, match="'40W' is not a mode of jetson-orin-nano-8gb"):
+        tag_mode("jetson-orin-nano-8gb", "NV Power Mode: 40W\n3")
+
+
+def test_a_capture_set_with_a_tegrastats_log_gives_energy_per_inference(tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from edgespace.calibration import read_capture_set
+
+    data = Path(__file__).resolve().parent / "data"
+    spec = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
+    name = "mobilenetv3_small_w0.35_d1_r64"
+    d = tmp_path / "captures"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps({"format": "edgespace-captures/1", "models": [
+        {"name": name, "onnx": f"{name}.onnx", "spec": spec.to_dict()}]}))  # fmt: skip
+    shutil.copy(data / "ort_profile_mnv3s_w035_r64.json", d / f"{name}.ort.json")
+    (d / f"{name}.latency.json").write_text(json.dumps({"latency_ms": 3.0, "threads": 4}))
+    # 15W caps the GPU at 612 MHz: the log shows it there
+    lines = [ORIN_NANO.format(s=k // 100, cpu=1497, p=4000 if k < 20 else 6000).replace("@[918]", "@[612]")
+             for k in range(150)]
+    (d / "tegrastats.log").write_text("\n".join(lines) + "\n")
+    (d / "device.json").write_text(json.dumps({"nvpmodel": "NV Power Mode: 15W\n0", "tegrastats": "tegrastats.log",
+                                               "interval_ms": 10}))  # fmt: skip
+    (d / f"{name}.energy.json").write_text(json.dumps({"tegrastats": "tegrastats.log", "interval_ms": 10,
+                                                       "window_start_s": 0.3, "window_end_s": 1.3, "inferences": 333}))  # fmt: skip
+    found = read_capture_set(d)
+    e = found.energy[0]
+    assert found.metered == 1 and e["energy_per_inference_mj"] == pytest.approx(6.0 * 1.0 * 1e3 / 333)
+    assert found.mode_for("jetson-orin-nano-8gb") == "15W"
+
+
+# ----------------------------------------------------------------------------- Jetson: INA3221 sysfs
+
+
+def _write(path, text) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{text}\n")
+
+
+def nano_tree(root):
+    """L4T 32 (Jetson Nano): ina3221x, iio:device0, rail_name_N and in_power/voltage/current N (mW/mV/mA)."""
+    dev = root / "ina3221x" / "6-0040" / "iio:device0"
+    for k, (name, mw) in enumerate((("POM_5V_IN", 2130), ("POM_5V_GPU", 40), ("POM_5V_CPU", 479))):
+        _write(dev / f"rail_name_{k}", name)
+        _write(dev / f"in_power{k}_input", mw)
+        _write(dev / f"in_voltage{k}_input", 5000)
+        _write(dev / f"in_current{k}_input", mw // 5)
+    return dev / "in_power0_input"
+
+
+def xavier_nx_tree(root):
+    """L4T 32 (Jetson Xavier NX): ina3221x, iio:device0, VDD_IN / VDD_CPU_GPU_CV / VDD_SOC."""
+    dev = root / "ina3221x" / "7-0040" / "iio:device0"
+    for k, (name, mw) in enumerate((("VDD_IN", 4023), ("VDD_CPU_GPU_CV", 514), ("VDD_SOC", 1232))):
+        _write(dev / f"rail_name_{k}", name)
+        _write(dev / f"in_power{k}_input", mw)
+    return dev / "in_power0_input"
+
+
+def orin_tree(root, labels=("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC")):
+    """JetPack 5/6 (Orin Nano/NX): ina3221, hwmon, inN_label with inN_input (mV) and currN_input (mA)."""
+    hw = root / "ina3221" / "1-0040" / "hwmon" / "hwmon3"
+    for k, (name, mv, ma) in enumerate(zip(labels, (5080, 5080, 5080), (1000, 243, 291), strict=True), start=1):
+        _write(hw / f"in{k}_label", name)
+        _write(hw / f"in{k}_input", mv)
+        _write(hw / f"curr{k}_input", ma)
+    _write(hw / "in7_label", "sum of shunt voltages")  # a label with no current: not a rail
+    _write(hw / "in7_input", 0)
+    return hw
+
+
+@pytest.mark.parametrize("tree, rail, watts", [(nano_tree, "POM_5V_IN", 2.130), (xavier_nx_tree, "VDD_IN", 4.023),
+                                               (orin_tree, "VDD_IN", 5.080)])  # fmt: skip
+def test_ina3221_meter_reads_the_module_input_rail_by_label(tmp_path, tree, rail, watts):
+    from edgespace.meters import JetsonMeter
+
+    tree(tmp_path)
+    meter = JetsonMeter(interval_s=0.005, root=tmp_path, check_platform=False)
+    assert meter.rail == rail and meter.power_w() == pytest.approx(watts)
+    w = meter.end_window(meter.begin_window())  # an immediate end: sampled at both ends anyway
+    assert w.samples >= 2 and w.domain == "module-input"
+    assert w.energy_mj == pytest.approx(watts * w.duration_s * 1e3, rel=1e-6)
+
+
+def test_ina3221_window_integrates_a_change_and_refuses_below_two_samples(tmp_path):
+    from edgespace.meters import JetsonMeter
+    from edgespace.meters.jetson_ina3221 import window_from_samples
+
+    hw = orin_tree(tmp_path)
+    meter = JetsonMeter(interval_s=0.002, root=tmp_path, check_platform=False)
+    token = meter.begin_window()
+    time.sleep(0.05)
+    _write(hw / "curr1_input", 2000)  # 5.08 W -> 10.16 W
+    time.sleep(0.05)
+    w = meter.end_window(token)
+    assert 5.08 * 1.02 < w.avg_power_w < 10.16 * 0.98 and w.samples >= 3
+    one = window_from_samples([(0.0, 5.0)])
+    assert one.energy_mj is None and "1 VDD_IN sample(s)" in one.energy_unavailable_reason
+    none = window_from_samples([])
+    assert none.energy_mj is None and "0 VDD_IN sample(s)" in none.energy_unavailable_reason
+    assert window_from_samples([(0.0, 4.0), (0.5, 6.0)]).energy_mj == pytest.approx(2500.0)
+
+
+def test_ina3221_without_a_module_input_rail_or_rails_says_why(tmp_path):
+    from edgespace.meters import JetsonMeter, MeterInitError
+
+    orin_tree(tmp_path, labels=("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"))  # AGX Orin: per-subsystem rails
+    with pytest.raises(MeterInitError, match="no module-input rail.*VIN_SYS_5V0"):
+        JetsonMeter(root=tmp_path, check_platform=False)
+    with pytest.raises(MeterInitError, match="no INA3221 power rails"):
+        JetsonMeter(root=tmp_path / "empty", check_platform=False)
+    with pytest.raises(MeterInitError, match="not a Jetson"):
+        JetsonMeter(root=tmp_path)  # this machine is not one

@@ -351,7 +351,7 @@ class Budget:
 
     # -- construction from a hardware profile -------------------------------------------------
     @classmethod
-    def from_profile(cls, profile: Any, mode: str | None = None, **fields: Any) -> Budget:
+    def from_profile(cls, profile: Any, mode: str | None = None, *, calibration: Any = None, **fields: Any) -> Budget:
         """A budget whose power floors come from a hardware profile and power mode.
 
         Taken from the profile unless given in ``fields``: ``idle_w`` (the mode's
@@ -359,6 +359,10 @@ class Budget:
         the profile has none) and ``wake_energy_j``, which profiles do not carry: it is estimated
         as ``wake_s * idle_w`` (resuming runs at roughly the awake idle power). ``provenance``
         records where each came from.
+
+        ``calibration`` (a :class:`~edgespace.Calibration` or its file): where it holds a power
+        model fitted to metered runs of this mode, ``idle_w`` is its measured idle power
+        (``metered:<id>``) instead of the profile's.
         """
         from edgespace.profiles import load_profile
 
@@ -369,6 +373,14 @@ class Budget:
         where = f"{p.name} mode {m.name}"
         floors["idle_w"] = m.idle_w
         prov["idle_w"] = f"{where}: power.idle_w ({p.resolve_source(m.power.idle_w)})"
+        if calibration is not None:
+            from edgespace.calibration import as_calibration
+
+            cal = as_calibration(calibration)
+            pm = cal.power.get(m.name) if cal.applies_to.get("profile") == p.name else None
+            if pm is not None:
+                floors["idle_w"] = pm.idle_w
+                prov["idle_w"] = f"metered:{cal.id}: idle power before the metered runs of {where}"
         floors["sleep_w"] = p.sleep_w
         prov["sleep_w"] = f"{p.name}: standby.sleep_w ({p.resolve_source(p.standby.sleep_w)})"
         if p.standby.wake_s is not None:

@@ -54,7 +54,9 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
         if latency_ms is None:
             latency_ms = getattr(obj, key, None)
     inference_s = None if latency_ms is None else float(latency_ms) / 1e3
-    return float(energy_mj) / 1e3, inference_s, f"{name}.{used} = {float(energy_mj):g} mJ"
+    sources = [f"{k.split('_')[0]} {getattr(obj, k)}" for k in ("latency_source", "energy_source") if getattr(obj, k, None)]
+    where = f" ({', '.join(sources)})" if sources else ""
+    return float(energy_mj) / 1e3, inference_s, f"{name}.{used} = {float(energy_mj):g} mJ{where}"
 
 
 def _resolve_energy(

@@ -9,9 +9,12 @@ fitted to them, and readers for profiles captured on other devices (ONNX Runtime
 from __future__ import annotations
 
 from edgespace.calibration._calibrate import (
+    APPLIES_KEYS,
     FORMAT,
     CalibratedProfile,
+    Calibration,
     CalibrationError,
+    as_calibration,
     calibrate,
     latency_errors,
     load_calibration,
@@ -28,8 +31,11 @@ from edgespace.calibration._ingest import (
 )
 from edgespace.calibration._mapping import INPUT_SEGMENT, NodeTime, map_nodes, module_path, segment_ids, segment_times
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
+from edgespace.calibration._power import MIN_METERED_NETWORKS, PowerModel, fit_power_model, power_features
 
 __all__ = [
+    "APPLIES_KEYS", "Calibration", "as_calibration", "MIN_METERED_NETWORKS", "PowerModel", "fit_power_model",
+    "power_features",
     "CAPTURE_FORMAT", "CaptureSet", "read_capture_set", "write_capture_set",
     "CalibratedProfile", "CalibrationError", "DEFAULT_FAMILIES", "DEFAULT_RANGES", "FEATURES", "FORMAT",
     "INPUT_SEGMENT", "IngestError", "NodeProfile", "NodeTime", "SegmentLatencyModel", "calibrate", "draw_specs",

@@ -14,6 +14,7 @@ The file (``format: edgespace-calibration/1``) holds:
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -28,9 +29,10 @@ from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
 from edgespace.calibration._ingest import NodeProfile, load_format_json
 from edgespace.calibration._mapping import INPUT_SEGMENT, map_nodes
-from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
+from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_columns, segment_features
+from edgespace.calibration._power import MIN_METERED_NETWORKS, fit_power_model
 
-__all__ = ["calibrate", "CalibratedProfile", "load_calibration", "CalibrationError", "training_samples", "FORMAT",
+__all__ = ["calibrate", "CalibratedProfile", "Calibration", "as_calibration", "APPLIES_KEYS", "load_calibration", "CalibrationError", "training_samples", "FORMAT",
            "latency_errors"]  # fmt: skip
 
 FORMAT = "edgespace-calibration/1"
@@ -89,9 +91,22 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
     return pd.concat(sample_frames, ignore_index=True), pd.DataFrame(runs).set_index("run")
 
 
+#: The keys a calibration applies to (what a measurement was taken on): an estimate uses the
+#: calibrated model only where profile, mode and precision match; the others are recorded so
+#: that a GPU (trtexec, NVML) or Jetson (tegrastats) calibration goes through the same door.
+APPLIES_KEYS = ("profile", "mode", "precision", "runtime", "provider", "threads", "batch")
+
+
 @dataclass
 class CalibratedProfile:
-    """A fitted latency model with its provenance. ``predict_latency_ms(spec)`` for a spec."""
+    """A calibration: a fitted latency model (and, where metered, a power model per mode) with
+    its provenance, for one (profile, mode, precision, runtime, provider, threads, batch).
+
+    Accepted wherever a profile is (``estimate``, ``estimate_many``, ``search``, ``screen``,
+    ``Budget.from_profile``, CLI ``--calibration FILE``): where :meth:`applies` the latency
+    comes from :meth:`predict_latency_ms` and everything derived follows; elsewhere the
+    analytic value stays. ``id`` is a short hash of the content; numbers it produced say
+    ``calibrated:<id>``."""
 
     profile: str
     provenance: dict
@@ -99,31 +114,107 @@ class CalibratedProfile:
     runs: pd.DataFrame
     report: dict = field(default_factory=dict)
     model: SegmentLatencyModel = field(default_factory=SegmentLatencyModel)
+    applies_to: dict = field(default_factory=dict)
+    power: dict = field(default_factory=dict)  # mode -> fitted PowerModel (metered runs)
+    id: str = ""
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        base = {k: None for k in APPLIES_KEYS}
+        base.update(profile=self.profile, precision=self.provenance.get("precision"), runtime=self.provenance.get("runtime"),
+                    provider=self.provenance.get("provider"), threads=self.provenance.get("threads"), batch=1,
+                    mode=self.provenance.get("mode"))  # fmt: skip
+        base.update({k: v for k, v in (self.applies_to or {}).items() if k in APPLIES_KEYS})
+        self.applies_to = base
+        if not self.id:
+            self.id = self._content_hash()
+
+    def _content_hash(self) -> str:
+        d = self.to_dict(with_id=False)
+        key = json.dumps({k: d[k] for k in ("applies_to", "runs", "samples", "power")}, sort_keys=True, default=float)
+        return hashlib.sha1(key.encode()).hexdigest()[:10]
 
     @property
     def threads(self) -> int:
         return int(self.provenance.get("threads") or 0)
 
+    @property
+    def source(self) -> str:
+        """How numbers from this calibration are labelled: ``calibrated:<id>``."""
+        return f"calibrated:{self.id}"
+
+    def applies(self, profile: str, mode: str, precision: str) -> bool:
+        """Whether this calibration describes ``profile``'s power mode ``mode`` at ``precision``
+        (a calibration whose mode is not recorded applies to every mode of its profile)."""
+        a = self.applies_to
+        return (a["profile"] == profile and a["precision"] in (None, precision)
+                and a["mode"] in (None, mode))  # fmt: skip
+
     def predict_latency_ms(self, spec_or_table) -> float:
-        table = layer_table(spec_or_table) if isinstance(spec_or_table, ArchSpec) else spec_or_table
-        return self.model.predict_latency_ms(table)
+        if isinstance(spec_or_table, ArchSpec):
+            s = spec_or_table
+            return float(self.predict_resolutions_ms(s.family, s.width, s.depth, s.num_classes, s.precision,
+                                                     [s.resolution])[0])  # fmt: skip
+        return self.model.predict_latency_ms(spec_or_table)
 
     def predict_many_ms(self, specs) -> np.ndarray:
         return np.array([self.predict_latency_ms(s) for s in specs])
 
-    def to_dict(self) -> dict:
+    def predict_resolutions_ms(self, family: str, width: float, depth: float, num_classes: int, precision: str,
+                               resolutions) -> np.ndarray:  # fmt: skip
+        """End-to-end latency (ms) of one network structure at many resolutions: the segment
+        features of every resolution not seen before go through the model in one call (the
+        trees' per-call cost dominates a single prediction), and each answer is cached by
+        (structure, resolution), since searches revisit the same points."""
+        key = (str(family), float(width), float(depth), int(num_classes), str(precision))
+        res = [int(r) for r in np.atleast_1d(resolutions)]
+        todo = [r for r in dict.fromkeys(res) if (key, r) not in self._cache]
+        if todo:
+            parts = [segment_columns(layer_table(ArchSpec(key[0], key[1], key[2], r, key[4], key[3]))) for r in todo]
+            feats = pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in FEATURES})
+            which = np.repeat(np.arange(len(todo)), [len(p["segment"]) for p in parts])
+            node_ms = np.bincount(which, weights=self.model.predict_segments_us(feats), minlength=len(todo)) / 1e3
+            a, b = self.model.e2e_
+            for r, ms in zip(todo, node_ms):
+                self._cache[(key, r)] = a * float(ms) + b
+        return np.array([self._cache[(key, r)] for r in res])
+
+    def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
+        """Energy per inference (mJ) from the metered power model of ``mode`` at the calibrated
+        latency, or None where this calibration has none for that mode."""
+        model = self.power.get(mode)
+        if model is None:
+            return None
+        specs = list(specs)
+        return model.predict_energy_mj(specs, [self.predict_latency_ms(s) for s in specs])
+
+    def summary(self) -> dict:
+        """What a study stores (and a report shows): id, applicability, provenance, held-out error."""
+        held = self.report.get("held_out_5fold") or self.report.get("in_sample") or {}
+        return {"id": self.id, "applies_to": self.applies_to, "date": self.provenance.get("date"),
+                "device": self.provenance.get("machine"), "runtime": self.provenance.get("runtime"),
+                "provider": self.provenance.get("provider"), "threads": self.provenance.get("threads"),
+                "networks": self.provenance.get("networks"), "held_out": held,
+                "power_modes": sorted(self.power)}  # fmt: skip
+
+    def to_dict(self, *, with_id: bool = True) -> dict:
         s = self.samples
-        return {
+        out = {
             "format": FORMAT,
             "profile": self.profile,
+            "applies_to": self.applies_to,
             "provenance": self.provenance,
             "model": {"class": "SegmentLatencyModel", "e2e": {"scale": self.model.e2e_[0], "offset_ms": self.model.e2e_[1]},
                       "params": {"ridge": self.model.ridge, "trees": self.model.trees, **self.model.tree_params}},  # fmt: skip
+            "power": {m: pm.to_dict() for m, pm in self.power.items()},
             "report": self.report,
             "runs": [{"spec": r.spec, "e2e_ms": r.e2e_ms, "node_ms": r.node_ms, "profiled_ms": r.profiled_ms,
                       "spread_pct": None if pd.isna(r.spread_pct) else r.spread_pct} for r in self.runs.itertuples()],  # fmt: skip
             "samples": {c: s[c].tolist() for c in ("run", "segment", *FEATURES, "time_us")},
         }
+        if with_id:
+            out["id"] = self.id
+        return out
 
     def save(self, path: str | os.PathLike) -> Path:
         from edgespace._paths import output_file
@@ -134,6 +225,19 @@ class CalibratedProfile:
         tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=float))
         os.replace(tmp, p)
         return p
+
+
+#: The name the rest of the library uses for a calibration.
+Calibration = CalibratedProfile
+
+
+def as_calibration(obj, *, what: str = "calibration") -> CalibratedProfile | None:
+    """None, a :class:`CalibratedProfile`, or the path of a calibration file (loaded)."""
+    if obj is None or isinstance(obj, CalibratedProfile):
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        return load_calibration(obj)
+    raise CalibrationError(f"{what}={obj!r}: give a calibration (edgespace.calibrate(...)) or the path of a calibration file")
 
 
 def _fit(samples: pd.DataFrame, runs: pd.DataFrame, params: dict | None = None) -> SegmentLatencyModel:
@@ -163,8 +267,9 @@ def _report(samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyMode
     return rep
 
 
-def calibrate(profile, measurements, *, threads: int | None = None, precision: str | None = None,
-              model_params: dict | None = None, normalize: bool = True, note: str = "") -> CalibratedProfile:  # fmt: skip
+def calibrate(profile, measurements, *, mode: str | None = None, threads: int | None = None,
+              precision: str | None = None, model_params: dict | None = None, normalize: bool = True,
+              note: str = "") -> CalibratedProfile:  # fmt: skip
     """Fit the per-operator latency model to ``measurements`` (see :func:`training_samples`) for
     ``profile`` (a :class:`~edgespace.HardwareProfile`, a profile name, or None).
 
@@ -187,6 +292,9 @@ def calibrate(profile, measurements, *, threads: int | None = None, precision: s
     else:
         runtime, provider = "unknown (ingested)", "unknown"
     precision = precision or "fp32"
+    mode_name = mode
+    if profile is not None and hasattr(profile, "mode"):
+        mode_name = profile.mode(mode).name  # a bad mode fails here, naming the allowed ones
     model = _fit(samples, runs, model_params)
     prov = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -199,19 +307,38 @@ def calibrate(profile, measurements, *, threads: int | None = None, precision: s
         "families": sorted({r["family"] for r in runs["spec"]}),
         "machine": f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} cores",
         "base_profile": getattr(profile, "name", None),
+        "mode": mode_name,
         "normalized_to_e2e": bool(normalize),
     }
     if note:
         prov["note"] = note
+    power = {}
+    metered = [m for m in items if not isinstance(m, tuple) and m.energy_per_inference_mj is not None]
+    if mode_name is not None and len(metered) >= MIN_METERED_NETWORKS:
+        runs_e = [{"spec": m.spec, "latency_ms": m.latency_p50_ms, "energy_mj": m.energy_per_inference_mj,
+                   "idle_power_w": m.idle_power_w} for m in metered]  # fmt: skip
+        power[mode_name] = fit_power_model(runs_e, mode_name, domain=metered[0].meter_domain)
+        prov["metered_networks"] = len(metered)
+        prov["meter"] = f"{metered[0].meter} ({metered[0].meter_domain})"
+    elif metered:
+        prov["metered_networks"] = len(metered)
+        prov["power_model"] = (f"not fitted: {len(metered)} metered network(s), at least {MIN_METERED_NETWORKS} needed"
+                               if mode_name is not None else "not fitted: no profile mode to attach it to")  # fmt: skip
     return CalibratedProfile(
         profile=getattr(profile, "name", "custom"), provenance=prov, samples=samples, runs=runs,
         report=_report(samples, runs, model, model_params),
-        model=model,
+        model=model, power=power,
     )  # fmt: skip
 
 
+#: Models refitted on load, by the hash of what they were fitted on: the fit is deterministic,
+#: and a search, its workers and its confirmations load the same file more than once.
+_FITTED: dict[str, SegmentLatencyModel] = {}
+
+
 def load_calibration(path: str | os.PathLike) -> CalibratedProfile:
-    """Read a calibration file written by :meth:`CalibratedProfile.save` and refit its model."""
+    """Read a calibration file written by :meth:`CalibratedProfile.save` and refit its model
+    (deterministic; a file already loaded in this process reuses its fitted model)."""
     p = Path(path)
     data = load_format_json(p, FORMAT, CalibrationError, missing="no such calibration file")
     for key in ("provenance", "runs", "samples", "model"):
@@ -223,10 +350,29 @@ def load_calibration(path: str | os.PathLike) -> CalibratedProfile:
         raise CalibrationError(f"{p}: samples: missing columns {missing}")
     runs = pd.DataFrame([{"run": k, **r} for k, r in enumerate(data["runs"])]).set_index("run")
     params = {k: v for k, v in data["model"].get("params", {}).items()}
-    model = _fit(samples, runs, params)
-    return CalibratedProfile(profile=data.get("profile", "custom"), provenance=data["provenance"], samples=samples,
-                             runs=runs, report=data.get("report", {}),
-                             model=model)  # fmt: skip
+    key = hashlib.sha1(json.dumps([data["samples"], data["runs"], params], sort_keys=True, default=float).encode()).hexdigest()
+    model = _FITTED.get(key)
+    if model is None:
+        model = _fit(samples, runs, params)
+        _FITTED[key] = model
+        while len(_FITTED) > 8:
+            _FITTED.pop(next(iter(_FITTED)))
+    power = {}
+    if data.get("power"):
+        from edgespace.calibration._power import PowerModel
+
+        try:
+            power = {m: PowerModel.from_dict(d) for m, d in data["power"].items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalibrationError(f"{p}: power: {type(exc).__name__}: {exc}") from None
+    cal = CalibratedProfile(profile=data.get("profile", "custom"), provenance=data["provenance"], samples=samples,
+                            runs=runs, report=data.get("report", {}), model=model,
+                            applies_to=data.get("applies_to") or {}, power=power)  # fmt: skip
+    stored = data.get("id")
+    if stored is not None and stored != cal.id:
+        raise CalibrationError(f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
+                               "calibrate again (or remove the id to accept the edit)")  # fmt: skip
+    return cal
 
 
 _ = (INPUT_SEGMENT, ProfileError)

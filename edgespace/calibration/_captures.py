@@ -51,6 +51,22 @@ class CaptureSet:
     missing: list = field(default_factory=list)  # model names with no capture files
     e2e_from: list = field(default_factory=list)  # per item: where its end-to-end latency came from
     threads: int | None = None  # as the capture script recorded it (one value for the whole set)
+    energy: list = field(default_factory=list)  # per item: window_energy() dict, or None (not metered)
+    nvpmodel: str = ""  # `nvpmodel -q` as the capture script recorded it
+    log: object | None = None  # the parsed tegrastats log, where there is one
+
+    @property
+    def metered(self) -> int:
+        return sum(e is not None and e.get("energy_per_inference_mj") is not None for e in self.energy)
+
+    def mode_for(self, profile) -> str:
+        """The power mode of ``profile`` these captures belong to (see
+        :func:`edgespace.meters.tegrastats.tag_mode`; refused when the clocks disagree)."""
+        from edgespace.meters.tegrastats import TegrastatsError, tag_mode
+
+        if not self.nvpmodel:
+            raise TegrastatsError("the capture set has no nvpmodel record (device.json); capture with --tegrastats")
+        return tag_mode(profile, self.nvpmodel, self.log)
 
     @property
     def runtime(self) -> str:
@@ -119,6 +135,20 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
     doc = _load_manifest(d)
     out = CaptureSet()
     threads_seen: set[int] = set()
+    device = d / "device.json"
+    if device.is_file():
+        from edgespace.meters.tegrastats import parse_tegrastats
+
+        try:
+            dev = json.loads(device.read_text())
+            out.nvpmodel = str(dev.get("nvpmodel", ""))
+            log_p = d / str(dev.get("tegrastats", "tegrastats.log"))
+            interval = float(dev.get("interval_ms", 10)) / 1e3
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+            raise IngestError(f"{device}: expected {{\"nvpmodel\": ..., \"tegrastats\": LOG, \"interval_ms\": N}} ({exc})") from None
+        if not log_p.is_file():
+            raise IngestError(f"{device}: tegrastats: {log_p.name}: no such file in {d}")
+        out.log = parse_tegrastats(log_p, interval_s=interval)
     for i, e in enumerate(doc["models"]):
         try:
             spec = ArchSpec(**e["spec"])
@@ -151,6 +181,7 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
             continue
         out.items.append((spec, prof, e2e))
         out.e2e_from.append(how)
+        out.energy.append(_read_energy(d / f"{name}.energy.json", out.log))
     if len(threads_seen) > 1:
         raise IngestError(f"{d}: captures were timed with different thread counts {sorted(threads_seen)}; "
                           "calibrate one thread count at a time (one directory each)")
@@ -167,3 +198,21 @@ def _read_latency(p: Path) -> tuple[float, dict]:
     if not (value > 0 and math.isfinite(value)):
         raise IngestError(f"{p}: latency_ms: {value!r}: expected a positive number of milliseconds")
     return value, doc
+
+
+def _read_energy(p: Path, log) -> dict | None:
+    """Energy per inference of one model from its metered window over the tegrastats log."""
+    if not p.is_file():
+        return None
+    from edgespace.meters.tegrastats import window_energy
+
+    try:
+        doc = json.loads(p.read_text())
+        start, end, n = float(doc["window_start_s"]), float(doc["window_end_s"]), int(doc["inferences"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise IngestError(f"{p}: expected window_start_s, window_end_s, inferences ({type(exc).__name__}: {exc})") from None
+    if log is None:
+        raise IngestError(f"{p}: a metered window but no device.json with the tegrastats log next to it")
+    if not (end > start >= 0 and n >= 1):
+        raise IngestError(f"{p}: window {start}-{end} s with {n} inferences: expected 0 <= start < end and >= 1 inference")
+    return window_energy(log, start, end, inferences=n)

@@ -45,7 +45,7 @@ import pandas as pd
 from edgespace._layer_table import CONV_OPS
 from edgespace.calibration._mapping import INPUT_SEGMENT, segment_ids
 
-__all__ = ["segment_features", "SegmentLatencyModel", "FEATURES"]
+__all__ = ["segment_features", "segment_columns", "SegmentLatencyModel", "FEATURES"]
 
 _OPS = CONV_OPS  # conv, depthwise, pointwise, linear
 _ACTS = ("", "relu", "relu6", "silu", "swish", "hard_swish", "sigmoid", "hard_sigmoid", "gelu")
@@ -61,6 +61,12 @@ def segment_features(table: pd.DataFrame) -> pd.DataFrame:
     """One row per segment of ``table`` (index: segment id, ``-1`` = preprocessing), with the
     columns in :data:`FEATURES`. Pure: layer table in, features out; vectorised over rows
     (a search predicts many networks, so this runs once per candidate)."""
+    return pd.DataFrame(segment_columns(table)).set_index("segment")
+
+
+def segment_columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`segment_features` as plain numpy columns (``segment`` plus :data:`FEATURES`), the
+    preprocessing segment first: what a batch prediction concatenates without pandas overhead."""
     seg = segment_ids(table)
     op = table["op"].to_numpy().astype(str)
     act = table["act"].to_numpy().astype(str)
@@ -82,11 +88,14 @@ def segment_features(table: pd.DataFrame) -> pd.DataFrame:
         seg_of_act, first = np.unique(pos[act_rows], return_index=True)
         first_act[seg_of_act] = act[act_rows[first]]
     act_index = {a: i for i, a in enumerate(_ACTS)}
-    col = {c: table[c].to_numpy(np.float64)[conv_rows]
-           for c in ("macs", "in_c", "out_c", "in_h", "out_h", "kernel", "stride", "weight_bytes")}  # fmt: skip
-    frame = pd.DataFrame({
-        "segment": conv_rows.astype(np.int64),
-        **col,
+    res = float(table["in_h"].iat[0]) if len(table) else 0.0
+    pix_bytes = 3.0 * res * res
+    pre = {k: 0.0 for k in FEATURES}
+    pre.update(in_h=res, out_h=res, in_c=3.0, out_c=3.0, input_bytes=pix_bytes, output_bytes=4 * pix_bytes,
+               elem_bytes=3 * 4 * pix_bytes, n_rows=3.0, op_code=-1.0)  # fmt: skip
+    cols = {c: table[c].to_numpy(np.float64)[conv_rows]
+            for c in ("macs", "in_c", "out_c", "in_h", "out_h", "kernel", "stride", "weight_bytes")}  # fmt: skip
+    cols.update({
         "input_bytes": in_b[conv_rows],
         "output_bytes": out_b[conv_rows],
         "elem_bytes": per_segment(out_b, tail & (op != "bn")),
@@ -97,21 +106,19 @@ def segment_features(table: pd.DataFrame) -> pd.DataFrame:
         "n_rows": np.bincount(pos, minlength=n)[:n].astype(np.float64),
         "op_code": np.array([_OPS.index(o) for o in op[conv_rows]], dtype=np.float64),
         "act_code": np.array([act_index.get(a, len(_ACTS)) for a in first_act], dtype=np.float64),
-        "is_se": np.char.find(name[conv_rows].astype(str), ".se.") >= 0,
+        "is_se": (np.char.find(name[conv_rows].astype(str), ".se.") >= 0).astype(np.float64),
     })  # fmt: skip
-    frame["is_se"] = frame["is_se"].astype(np.float64)
-    res = int(table["in_h"].iat[0]) if len(table) else 0
-    pix_bytes = 3.0 * res * res
-    pre = {k: 0.0 for k in FEATURES}
-    pre.update(segment=INPUT_SEGMENT, in_h=res, out_h=res, in_c=3, out_c=3, input_bytes=pix_bytes,
-               output_bytes=4 * pix_bytes, elem_bytes=3 * 4 * pix_bytes, n_rows=3, op_code=-1.0)  # fmt: skip
-    frame = pd.concat([pd.DataFrame([pre]), frame[["segment", *FEATURES]]], ignore_index=True)
-    return frame.astype({"segment": np.int64}).set_index("segment")
+    out = {"segment": np.concatenate([[INPUT_SEGMENT], conv_rows]).astype(np.int64)}
+    for c in FEATURES:
+        out[c] = np.concatenate([[float(pre[c])], cols[c]])
+    return out
 
 
 def _one_thread():
-    """scikit-learn's OpenMP threads spin on a small shared machine (a fit took 10x longer on
-    two busy cores than on one); the trees are small, one thread is fastest."""
+    """scikit-learn's OpenMP threads and BLAS's threads spin on a small shared machine (a tree
+    fit took 10x longer on two busy cores than on one; the base's least squares, 30x: 268 s
+    against 8 s for six fits on a loaded 2-core machine); the problems are small, one thread is
+    fastest."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
@@ -169,6 +176,10 @@ class SegmentLatencyModel:
         self.e2e_: tuple[float, float] = (1.0, 0.0)
 
     def fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> "SegmentLatencyModel":
+        with _one_thread():
+            return self._fit(samples, runs)
+
+    def _fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> "SegmentLatencyModel":
         y = np.log(np.maximum(samples["time_us"].to_numpy(np.float64), 0.05))
         self._fit_base(samples, y)
         resid = y - np.log(self._base_us(samples))
@@ -177,8 +188,7 @@ class SegmentLatencyModel:
 
             cat = np.zeros(len(FEATURES), dtype=bool)
             self.tree_ = HistGradientBoostingRegressor(categorical_features=cat, **self.tree_params)
-            with _one_thread():
-                self.tree_.fit(_tree_x(samples), resid)
+            self.tree_.fit(_tree_x(samples), resid)
         else:
             self.tree_ = None
         # end to end: e2e = a * Σ predicted segments + b, fitted on the calibration networks. The
@@ -240,9 +250,9 @@ class SegmentLatencyModel:
     def predict_segments_us(self, feats: pd.DataFrame) -> np.ndarray:
         if self.coef_ is None:
             raise RuntimeError("SegmentLatencyModel: fit() first")
-        y = np.log(self._base_us(feats))
-        if self.tree_ is not None:
-            with _one_thread():
+        with _one_thread():
+            y = np.log(self._base_us(feats))
+            if self.tree_ is not None:
                 y = y + self.tree_.predict(_tree_x(feats))
         return np.exp(y)
 

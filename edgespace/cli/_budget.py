@@ -67,10 +67,11 @@ def add_budget_options(p, *, required: bool) -> dict:
     return {"harvest": h, "load": ld, "floors": f}
 
 
-def budget_from_args(args, command: str, *, profile=None, mode=None, **extra) -> Budget | None:
+def budget_from_args(args, command: str, *, profile=None, mode=None, calibration=None, **extra) -> Budget | None:
     """The :class:`~edgespace.Budget` the options of :func:`add_budget_options` describe (None when
     optional and ``--battery-wh`` is not given). With ``profile``, floors not given come from it
-    (``mode``: None = its default mode; a search then follows each candidate's mode)."""
+    (``mode``: None = its default mode; a search then follows each candidate's mode); a
+    ``calibration`` with a metered power model gives the idle floor."""
     if args.battery_wh is None:
         if args.frames_per_day is not None:
             raise ValueError(f"{command}: --frames-per-day needs --battery-wh (the energy budget)")
@@ -96,7 +97,7 @@ def budget_from_args(args, command: str, *, profile=None, mode=None, **extra) ->
     floors = {"idle_w": args.idle_w, "sleep_w": args.sleep_w, "wake_energy_j": args.wake_j, "wake_s": args.wake_s}
     floors = {k: v for k, v in floors.items() if v is not None}
     if profile is not None:
-        return Budget.from_profile(profile, mode, **fields, **floors)
+        return Budget.from_profile(profile, mode, calibration=calibration, **fields, **floors)
     if mode:
         raise ValueError(f"{command}: --mode needs --profile")
     return Budget(**fields, **floors)
@@ -117,9 +118,23 @@ def configure(sub) -> None:
     g.add_argument("--depth", type=float, default=1.0)
     g.add_argument("--resolution", type=int, default=224)
     g.add_argument("--precision", default="fp32")
+    g.add_argument("--calibration", metavar="FILE",
+                   help="a calibration file: the design's latency (and energy, where metered) from it where it applies")  # fmt: skip
     p.add_argument("--horizon-days", type=int, help="days to simulate (default: the cloudy days plus a week)")
     p.add_argument("--json", action="store_true", help="print JSON (with the hourly state of charge)")
     p.set_defaults(func=_run)
+
+
+def _calibration(args):
+    if getattr(args, "calibration", None) is None:
+        return None
+    if not args.profile:
+        raise ValueError("budget: --calibration needs --profile")
+    from edgespace.calibration import load_calibration
+
+    if not hasattr(args, "_calibration"):
+        args._calibration = load_calibration(args.calibration)
+    return args._calibration
 
 
 def _energy_from_design(args):
@@ -130,14 +145,15 @@ def _energy_from_design(args):
     if not args.profile:
         raise ValueError("budget: --family needs --profile (and optionally --mode) to estimate the energy per frame")
     spec = ArchSpec(args.family, args.width, args.depth, args.resolution, args.precision)
-    est = estimate(spec, args.profile, args.mode)
+    est = estimate(spec, args.profile, args.mode, calibration=_calibration(args))
     if not est.runnable:
         raise ValueError(f"budget: {spec.short_name()} cannot run on {est.profile}/{est.mode}: unsupported operators")
     return est
 
 
 def _run(args) -> int:
-    budget = budget_from_args(args, "budget", profile=args.profile or None, mode=args.mode, inference_s=args.inference_s)
+    budget = budget_from_args(args, "budget", profile=args.profile or None, mode=args.mode, inference_s=args.inference_s,
+                              calibration=_calibration(args))  # fmt: skip
     if args.family and (args.energy_mj is not None or args.energy_j is not None):
         raise ValueError("budget: pass either --energy-mj/--energy-j or --family (estimated), not both")
     if args.family:

@@ -12,7 +12,8 @@ _SHOWN = (
     ("mode", "{}"), ("placement", "{}"), ("latency_ms", "{:.3f}"), ("throughput_fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
     ("time_to_throttle_s", "{:.0f}"), ("energy_mj", "{:.2f}"), ("sustained_energy_mj", "{:.2f}"),
     ("avg_power_w", "{:.2f}"), ("peak_activation_mb", "{:.2f}"), ("total_memory_mb", "{:.2f}"),
-    ("fits_memory", "{}"), ("n_fallback_ops", "{}"), ("n_estimated_inputs", "{}"),
+    ("fits_memory", "{}"), ("n_fallback_ops", "{}"), ("n_estimated_inputs", "{}"), ("latency_source", "{}"),
+    ("energy_source", "{}"),
 )  # fmt: skip
 
 
@@ -32,6 +33,8 @@ def configure(sub) -> None:
         help="where the network runs: auto (the profile's primary engine), gpu, dla (DLA with GPU fallback, "
         "Jetson Orin NX / AGX Orin); repeatable; default: auto",
     )
+    p.add_argument("--calibration", metavar="FILE",
+                   help="a calibration file (edgespace calibrate): latency from it where it applies (profile, mode, precision)")  # fmt: skip
     p.add_argument("--layers", action="store_true", help="with --mode: also print the per-layer breakdown")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
@@ -45,7 +48,13 @@ def _run(args) -> int:
     profile = load_profile(args.profile)
     modes = [args.mode] if args.mode is not None else list(profile.modes)
     placements = args.placement or ["auto"]
-    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c, placement=pl) for m in modes for pl in placements]
+    calibration = None
+    if args.calibration is not None:
+        from edgespace.calibration import load_calibration
+
+        calibration = load_calibration(args.calibration)
+    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c, placement=pl, calibration=calibration)
+                 for m in modes for pl in placements]  # fmt: skip
     if args.json:
         docs = [e.to_dict(layers=args.layers) for e in estimates]
         print(json.dumps(jsonable(docs[0] if len(docs) == 1 and args.mode is not None else docs)))

@@ -27,6 +27,8 @@ def _add_run_options(p) -> None:
                    help="journal storages: a RUNNING trial older than this is presumed dead and queued again")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="a calibration file (edgespace calibrate): latency from it where it applies; stored with the study")  # fmt: skip
 
 
 def configure(sub) -> None:
@@ -47,6 +49,11 @@ def configure(sub) -> None:
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
     p.add_argument("--report", metavar="HTML", help="also write the search as one self-contained HTML report (e.g. runs/report.html)")
     add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
+    c = p.add_argument_group("confirm the front (real ONNX Runtime runs on this machine)")
+    c.add_argument("--confirm", type=int, metavar="K", help="after the search, run K front points and show predicted vs measured")
+    c.add_argument("--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)")
+    c.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for --confirm (default 1)")
+    c.add_argument("--confirm-rounds", type=int, default=10, help="interleaved timing rounds for --confirm (default 10)")
     _add_run_options(p)
     p.set_defaults(func=_run_search)
 
@@ -59,6 +66,8 @@ def configure(sub) -> None:
                    help="a RUNNING trial older than this (s) is presumed dead and queued again")
     w.add_argument("--json", action="store_true")
     w.add_argument("--quiet", action="store_true")
+    w.add_argument("--calibration", metavar="FILE",
+                   help="check that the study uses this calibration (the worker always uses the study's own)")  # fmt: skip
     w.set_defaults(func=_run_worker)
 
 
@@ -112,8 +121,16 @@ def _run_search(args) -> int:
     with _Progress(not (args.quiet or args.json), "search") as progress:
         result = search(space, args.profile, args.objectives, args.constraint, n_trials=args.trials, sampler=args.sampler,
                         storage=args.storage, study_name=args.study, seed=args.seed, population_size=args.population_size,
-                        stale_after_s=args.stale_after_s, progress=progress, budget=budget)  # fmt: skip
-    rc = _print(result, args, time.perf_counter() - t0)
+                        stale_after_s=args.stale_after_s, progress=progress, budget=budget,
+                        calibration=args.calibration)  # fmt: skip
+    confirmed = None
+    if args.confirm is not None:
+        if args.confirm < 1 or args.threads < 1 or args.confirm_rounds < 1:
+            raise ValueError("search: --confirm, --threads and --confirm-rounds: allowed: integers >= 1")
+        with _Progress(not (args.quiet or args.json), f"confirm {args.confirm} front points") as progress:
+            confirmed = result.confirm(args.confirm, threads=args.threads, by=args.confirm_by,
+                                       rounds=args.confirm_rounds, progress=progress)  # fmt: skip
+    rc = _print(result, args, time.perf_counter() - t0, confirmed)
     if args.report is not None:
         from edgespace.cli._report import write_report
 
@@ -127,11 +144,11 @@ def _run_worker(args) -> int:
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), f"worker {args.study}") as progress:
         result = run_worker(args.storage, args.study, n_trials=args.trials, seed=args.seed,
-                            stale_after_s=args.stale_after_s, progress=progress)  # fmt: skip
+                            stale_after_s=args.stale_after_s, progress=progress, calibration=args.calibration)  # fmt: skip
     return _print(result, args, time.perf_counter() - t0)
 
 
-def _print(result, args, seconds: float) -> int:
+def _print(result, args, seconds: float, confirmed=None) -> int:
     frame = result.trials_frame()
     complete = frame[frame["state"] == "COMPLETE"] if len(frame) else frame
     n_feasible = int(complete["feasible"].sum()) if len(complete) else 0
@@ -141,14 +158,17 @@ def _print(result, args, seconds: float) -> int:
     if "placement" in front.columns and front["placement"].nunique() > 1:
         extra.append("placement")
     # how many profile inputs behind each row are estimates (every figure says where it came from)
-    extra += [c for c in ("n_estimated_inputs",) if c in front.columns]
+    extra += [c for c in ("n_estimated_inputs", "latency_source") if c in front.columns]
     shown = list(dict.fromkeys([*objectives, *_SHOWN, *extra]))
     if args.json:
         rows = front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")
         doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,
                "objectives": [{"name": o.name, "direction": o.direction} for o in result.objectives],
                "constraints": [str(c) for c in result.constraints], "trials": len(frame), "complete": len(complete),
-               "feasible": n_feasible, "evaluated_now": result.told, "seconds": round(seconds, 3), "front": rows}  # fmt: skip
+               "feasible": n_feasible, "evaluated_now": result.told, "seconds": round(seconds, 3), "front": rows,
+               "calibration": result.calibration.summary() if result.calibration is not None else None}  # fmt: skip
+        if confirmed is not None:
+            doc["confirmations"] = confirmed.to_dict(orient="records")
         print(json.dumps(jsonable(doc)))
         return 0
     from rich.console import Console
@@ -166,4 +186,32 @@ def _print(result, args, seconds: float) -> int:
     console.print(table)
     console.print(f"study {result.study_name!r} ({result.storage}): {len(complete)} complete trials "
                   f"({result.told} evaluated now, {n_feasible} feasible), {len(front)} on the front, {seconds:.1f} s")  # fmt: skip
+    if confirmed is not None:
+        _print_confirmations(console, confirmed)
     return 0
+
+
+def _print_confirmations(console, frame) -> None:
+    """Predicted against measured, side by side, with the error."""
+    from rich.table import Table
+
+    def fmt(v, spec: str) -> str:
+        return "-" if v is None or (isinstance(v, float) and v != v) else spec.format(v)
+
+    table = Table(title="confirmed on this machine: predicted vs measured")
+    cols = ("family", "width", "depth", "resolution", "precision", "mode", "threads", "predicted_latency_ms",
+            "measured_latency_ms", "latency_error_pct", "latency_source", "predicted_energy_mj", "measured_energy_mj",
+            "energy_error_pct", "status")  # fmt: skip
+    for c in cols:
+        table.add_column(c, justify="right")
+    specs = {"width": "{:g}", "depth": "{:g}", "predicted_latency_ms": "{:.3f}", "measured_latency_ms": "{:.3f}",
+             "latency_error_pct": "{:+.1f}", "predicted_energy_mj": "{:.2f}", "measured_energy_mj": "{:.2f}",
+             "energy_error_pct": "{:+.1f}"}  # fmt: skip
+    for r in frame.to_dict(orient="records"):
+        table.add_row(*[fmt(r.get(c), specs.get(c, "{}")) for c in cols])
+    console.print(table)
+    ok = frame[frame["status"] == "ok"]
+    if len(ok):
+        err = ok["latency_error_pct"].astype(float).abs()
+        console.print(f"{int((err <= 10).sum())}/{len(ok)} confirmed points within ±10% of the predicted latency "
+                      f"(median |error| {err.median():.1f}%)")  # fmt: skip

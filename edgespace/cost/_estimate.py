@@ -18,7 +18,7 @@ from edgespace.cost._evaluate import Evaluation, evaluate
 from edgespace.cost._params import FALLBACK, compile_mode
 from edgespace.profiles import HardwareProfile, PowerMode, load_profile
 
-__all__ = ["Estimate", "estimate", "estimate_many", "simulate_thermal", "ESTIMATE_COLUMNS"]
+__all__ = ["Estimate", "estimate", "estimate_many", "simulate_thermal", "ESTIMATE_COLUMNS", "SOURCE_COLUMNS"]
 
 #: Scalar fields of an Estimate, as columns of :func:`estimate_many`'s frame.
 ESTIMATE_COLUMNS = (
@@ -27,6 +27,12 @@ ESTIMATE_COLUMNS = (
     "inferences_per_joule", "weights_mb", "peak_activation_mb", "total_memory_mb", "fits_memory",
     "macs", "params", "runnable", "n_fallback_ops", "n_estimated_inputs", "throughput_fps",
 )  # fmt: skip
+
+#: Where each row's numbers came from: ``latency_source`` is ``analytic`` or
+#: ``calibrated:<id>``; ``energy_source`` is ``analytic`` (the profile's energy model on the
+#: analytic latency), ``estimated`` (the profile's energy model on a calibrated latency) or
+#: ``metered:<id>`` (a power model fitted to metered runs of calibration ``<id>``).
+SOURCE_COLUMNS = ("latency_source", "energy_source")
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,9 @@ class Estimate:
     a cold device, B / latency; ``energy_mj``, ``sustained_energy_mj`` and
     ``inferences_per_joule`` are per image (the energy of one call / B); ``macs`` and
     ``peak_activation_mb`` are per call (B times the image's), ``weights_mb`` is read once per
-    call; ``fits_memory`` is at this batch. At B = 1 all of these are per inference."""
+    call; ``fits_memory`` is at this batch. At B = 1 all of these are per inference.
+    ``latency_source`` and ``energy_source`` say where the numbers came from
+    (:data:`SOURCE_COLUMNS`)."""
 
     spec: ArchSpec
     profile: str
@@ -72,6 +80,8 @@ class Estimate:
     #: them are estimates rather than sourced or calibrated values
     n_inputs: int = 0
     n_estimated_inputs: int = 0
+    latency_source: str = "analytic"
+    energy_source: str = "analytic"
 
     @property
     def n_fallback_ops(self) -> int:
@@ -84,6 +94,8 @@ class Estimate:
         out["fallback_ops"] = list(self.fallback_ops)
         out["unsupported_ops"] = list(self.unsupported_ops)
         out["n_inputs"] = self.n_inputs
+        out["latency_source"] = self.latency_source
+        out["energy_source"] = self.energy_source
         if layers and self.layers is not None:
             out["layers"] = self.layers.to_dict(orient="records")
         return jsonable(out)
@@ -134,12 +146,18 @@ def estimate(
     *,
     ambient_c: float | None = None,
     placement: str = "auto",
+    calibration=None,
 ) -> Estimate:
     """Latency, sustained throughput, memory, energy, thermal behaviour and operator coverage of
     ``spec`` on ``profile``'s power mode ``mode`` (default: the profile's default mode).
     ``ambient_c`` overrides the profile's default ambient temperature (°C). ``placement``:
     ``auto`` (the profile's primary engine) or another placement the mode lists (``dla``: the
-    DLA with GPU fallback on Jetson Orin NX / AGX Orin; ``gpu``)."""
+    DLA with GPU fallback on Jetson Orin NX / AGX Orin; ``gpu``).
+
+    ``calibration`` (a :class:`~edgespace.Calibration` or the path of a calibration file): where
+    it applies (same profile, mode, precision and batch; placement ``auto``) the latency is the
+    calibrated model's and fps, sustained fps, energy and power follow it; elsewhere the analytic
+    value stays. ``latency_source`` / ``energy_source`` say which."""
     if not isinstance(spec, ArchSpec):
         raise SpecTypeError(f"estimate() takes an ArchSpec, got {type(spec).__name__}")
     ambient_c = check_ambient_c(ambient_c, "estimate(ambient_c)")
@@ -147,8 +165,11 @@ def estimate(
     pm: PowerMode = prof.mode(mode)
     mp = compile_mode(pm, placement)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
+    lat_s, energy_j, sources = _calibrated(_calibration(calibration), prof.name, pm.name, placement, spec.family,
+                                           spec.width, spec.depth, spec.num_classes, spec.precision,
+                                           np.array([spec.resolution]), np.array([spec.batch]))  # fmt: skip
     ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=ambient_c, keep_layers=True,
-                  batch=spec.batch)  # fmt: skip
+                  batch=spec.batch, latency_s=lat_s, energy_j=energy_j)  # fmt: skip
     cols = {k: v[0] for k, v in _columns(ev, mp, spec.precision).items()}
     names = np.asarray(sk.name, dtype=object)
     return Estimate(
@@ -163,7 +184,34 @@ def estimate(
         placement=placement,
         n_inputs=int(mp.n_inputs[PRECISIONS.index(spec.precision)]),
         n_estimated_inputs=int(cols["n_estimated_inputs"]),
+        latency_source=sources[0],
+        energy_source=sources[1],
     )
+
+
+def _calibration(calibration):
+    if calibration is None:
+        return None
+    from edgespace.calibration import as_calibration
+
+    return as_calibration(calibration)
+
+
+def _calibrated(cal, profile: str, mode: str, placement: str, family, width, depth, num_classes, precision,
+                resolutions, batches):  # fmt: skip
+    """(latency_s or None, energy_j or None, (latency_source, energy_source)) for one structure
+    at ``resolutions`` in ``mode``: the calibration's predictions where it applies (its profile,
+    mode, precision and batch; the placement it was measured with, ``auto``)."""
+    batches = np.asarray(batches)
+    if (cal is None or placement != "auto" or not cal.applies(profile, mode, precision)
+            or not (batches == (cal.applies_to.get("batch") or 1)).all()):  # fmt: skip
+        return None, None, ("analytic", "analytic")
+    lat_s = cal.predict_resolutions_ms(family, float(width), float(depth), int(num_classes), precision, resolutions) / 1e3
+    energy = None
+    if mode in cal.power:
+        specs = [ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes)) for r in resolutions]
+        energy = cal.predict_energy_mj(mode, specs) / 1e3
+    return lat_s, energy, (cal.source, f"metered:{cal.id}" if energy is not None else "estimated")
 
 
 _REQUIRED = ("family", "width", "depth", "resolution", "precision")
@@ -248,6 +296,7 @@ def estimate_many(
     *,
     ambient_c: float | None = None,
     placements: Sequence[str] | str | None = None,
+    calibration=None,
 ) -> pd.DataFrame:
     """:func:`estimate` for many design points at once: one row per (input row, mode,
     placement), with the input columns, ``mode``, ``placement`` and every scalar Estimate field
@@ -255,12 +304,15 @@ def estimate_many(
     to ``["auto"]`` (a placement a mode lacks is an error naming the ones it has). Rows sharing
     a network structure (family, width, depth) are evaluated together, vectorised over
     resolution and batch (the optional ``batch`` column, images per call, default 1; see
-    :class:`Estimate` for what is per call and what per image)."""
+    :class:`Estimate` for what is per call and what per image). ``latency_source`` and
+    ``energy_source`` say where each row's numbers came from; a ``calibration`` (see
+    :func:`estimate`) predicts each structure's resolutions in one call of its model."""
     ambient_c = check_ambient_c(ambient_c, "estimate_many(ambient_c)")
     prof = _profile(profile)
     if modes is not None and not isinstance(modes, (str, Sequence, np.ndarray, pd.Index)):
         raise SpecError(f"estimate_many(modes={modes!r}): expected a mode name, a list of them, or None for all "
                         f"({', '.join(prof.modes)})")  # fmt: skip
+    cal = _calibration(calibration)
     mode_names = list(prof.modes) if modes is None else [modes] if isinstance(modes, str) else list(modes)
     if not mode_names:
         raise SpecError(f"estimate_many(modes=[]): no modes; give mode names ({', '.join(prof.modes)}) or None for all")
@@ -279,17 +331,25 @@ def estimate_many(
         cols = {k: np.empty(n, dtype=bool if k in ("fits_memory", "runnable") else
                             np.int64 if k in ("macs", "params", "n_fallback_ops", "n_estimated_inputs") else np.float64)
                 for k in ESTIMATE_COLUMNS}  # fmt: skip
+        lat_src = np.full(n, "analytic", dtype=object)
+        energy_src = np.full(n, "analytic", dtype=object)
         for (family, width, depth, num_classes, precision), idx in groups.items():
             sk = layer_skeleton(family, float(width), float(depth), int(num_classes))
-            ev = evaluate(sk, mp, precision, res_all[idx], ambient_c=ambient_c, batch=batch_all[idx])
+            lat_s, energy_j, sources = _calibrated(cal, prof.name, pm.name, placement, family, width, depth, num_classes,
+                                                   precision, res_all[idx], batch_all[idx])  # fmt: skip
+            ev = evaluate(sk, mp, precision, res_all[idx], ambient_c=ambient_c, batch=batch_all[idx], latency_s=lat_s,
+                          energy_j=energy_j)  # fmt: skip
             for k, v in _columns(ev, mp, precision).items():
                 cols[k][idx] = v
+            lat_src[idx], energy_src[idx] = sources
         block = frame.copy()
         block.insert(len(block.columns), "profile", prof.name)
         block.insert(len(block.columns), "mode", pm.name)
         block.insert(len(block.columns), "placement", placement)
         for k in ESTIMATE_COLUMNS:
             block[k] = cols[k]
+        block["latency_source"] = lat_src
+        block["energy_source"] = energy_src
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
 
@@ -309,13 +369,15 @@ def simulate_thermal(
     dt_s: float | None = None,
     start_c: float | None = None,
     placement: str = "auto",
+    calibration=None,
 ) -> pd.DataFrame:
     """Temperature, DVFS clock, throughput and power over time under continuous (or duty-
     cycled) inference, from the lumped RC model and a step governor: one level down when the hot
     spot reaches the trip, one up when it falls ``hysteresis`` below; at the lowest level above
     the trip the device stops inferring until it cools. ``duty_cycle`` is the fraction of time
     spent inferring (the rest idle). Columns: time_s, temperature_c, level, clock_mhz, fps,
-    power_w. The temperature update is the exact solution of the RC equation over each step."""
+    power_w. The temperature update is the exact solution of the RC equation over each step.
+    ``calibration``: as in :func:`estimate` (the calibrated latency drives every DVFS level)."""
     if not isinstance(spec, ArchSpec):
         raise SpecTypeError(f"simulate_thermal() takes an ArchSpec, got {type(spec).__name__}")
     duty_cycle = check_number("simulate_thermal(duty_cycle)", duty_cycle, 0.0, 1.0)
@@ -335,7 +397,11 @@ def simulate_thermal(
     mp = compile_mode(pm, placement)
     amb = mp.ambient_c if ambient_c is None else float(ambient_c)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
-    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=amb, batch=spec.batch)
+    lat_s, energy_j, _ = _calibrated(_calibration(calibration), prof.name, pm.name, placement, spec.family, spec.width,
+                                     spec.depth, spec.num_classes, spec.precision, np.array([spec.resolution]),
+                                     np.array([spec.batch]))  # fmt: skip
+    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=amb, batch=spec.batch,
+                  latency_s=lat_s, energy_j=energy_j)  # fmt: skip
     if not ev.runnable:
         raise SpecError(f"{spec.short_name()} cannot run on {prof.name}/{pm.name}: unsupported operators")
     level_t = ev.level_latency_s[0]

@@ -121,9 +121,17 @@ def evaluate(
     ambient_c: float | None = None,
     keep_layers: bool = False,
     batch: int | np.ndarray = 1,
+    latency_s: np.ndarray | None = None,
+    energy_j: np.ndarray | None = None,
 ) -> Evaluation:
     """All cost models for ``len(resolutions)`` design points that share ``sk``'s structure;
-    ``batch`` (images per call) is one number or one per resolution."""
+    ``batch`` (images per call) is one number or one per resolution.
+
+    ``latency_s`` (shape (N,), per call, from a calibration measured in this mode at its top
+    clock) replaces the roofline latency at the mode's top DVFS level; every level's latency and
+    the engines' busy time scale by the same ratio, so fps, sustained fps under the thermal model,
+    energy and power all follow it. ``energy_j`` (shape (N,), per image, from a metered power
+    model) replaces the energy at the top level, the other levels scaled alike."""
     st = structure_of(sk)
     pl = place(sk, mp, precision)
     p = PRECISIONS.index(precision)
@@ -216,7 +224,21 @@ def evaluate(
         # A domain's own cap (e.g. USB bus power) bounds the dynamic power of its engines only.
         e_dom = e_dyn_primary * members[PRIMARY] + e_fallback[:, None] * members[FALLBACK]
         level_t = np.maximum(level_t, e_dom / room)
+    if latency_s is not None:
+        # calibrated: a measured latency includes whatever cap the mode imposed already; the
+        # engines are busy for the same share of it, so their busy-power energy scales alike
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.asarray(latency_s, dtype=np.float64) / level_t[:, 0]
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        level_t = level_t * scale[:, None]
+        e_fallback = e_fallback + busy_fallback * beta_f * mp.fallback_power_w * (scale - 1.0)
+        e_dyn_primary = e_primary[:, None] * kappa[None, :] + busy_primary * scale[:, None] * (beta_p * mp.dvfs_power_w)[None, :]
+        e_dyn = e_dyn_primary + (e_fallback + e_mem)[:, None]
     level_e = mp.static_w * level_t + e_dyn
+    if energy_j is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e_scale = np.asarray(energy_j, dtype=np.float64) * b / level_e[:, 0]
+        level_e = level_e * np.where(np.isfinite(e_scale) & (e_scale > 0), e_scale, 1.0)[:, None]
     level_p = level_e / level_t
     # average power drawn from each power domain at the highest level (N, D)
     domain_power = np.stack(

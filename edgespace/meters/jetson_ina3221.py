@@ -1,9 +1,25 @@
-"""NVIDIA Jetson board power from its INA3221 rail monitors, sampled and integrated.
+"""NVIDIA Jetson module power from its INA3221 rail monitors, sampled and integrated.
 
-The rails appear under ``/sys/bus/i2c/drivers/ina3221*/*/hwmon/hwmon*/`` as ``in{N}_label``,
-``in{N}_input`` (mV) and ``curr{N}_input`` (mA) on JetPack 5/6, and as
-``iio:device*/in_power{N}_input`` (mW) on older releases. A background thread samples the total
-power every ``interval_s`` and integrates it (trapezoid rule).
+The rails appear in sysfs as the L4T documentation describes ("Software-Based Power Consumption
+Modeling" in each module's power pages):
+
+* JetPack 5/6 (Orin, and Xavier on L4T 35): ``/sys/bus/i2c/drivers/ina3221/<bus>/hwmon/hwmon<N>/``
+  with ``in<K>_label`` (the rail name, e.g. ``VDD_IN``), ``in<K>_input`` (mV) and
+  ``curr<K>_input`` (mA);
+* L4T 32 (Nano, TX2, Xavier): ``/sys/bus/i2c/drivers/ina3221x/<bus>/iio:device<N>/`` with
+  ``rail_name_<K>`` (e.g. ``POM_5V_IN``, ``VDD_IN``), ``in_power<K>_input`` (mW),
+  ``in_voltage<K>_input`` (mV) and ``in_current<K>_input`` (mA).
+
+The meter reads the **module input** rail, picked by its label (``VDD_IN``, ``POM_5V_IN``; not
+the first rail found: channel order differs between modules). A window samples it at its start,
+every ``interval_s`` in a background thread, and at its end, and integrates (trapezoid rule); a
+window with fewer than two samples reports None with the reason.
+
+Why not Zeus's Jetson monitor (``zeus.device.soc.jetson``)? It reads the same files, but it
+fixes the sysfs root (no test on documented trees), polls in a separate process and reports
+cumulative energy without the number of samples behind it, so a too-short window cannot be told
+apart from a measured one; jetson-stats (``jtop``) needs its service on the device. This reader
+is a few dozen lines over the documented files.
 """
 
 from __future__ import annotations
@@ -16,70 +32,111 @@ from pathlib import Path
 
 from edgespace.meters.common import EnergyWindow, MeterInitError, PowerMeter
 
-__all__ = ["JetsonMeter", "jetson_rails"]
+__all__ = ["JetsonMeter", "jetson_rails", "MODULE_INPUT_LABELS", "I2C_DRIVERS"]
 
 _TEGRA_RELEASE = Path("/etc/nv_tegra_release")
+I2C_DRIVERS = "/sys/bus/i2c/drivers"
+#: Labels of the module-input rail, in order of preference (Orin/Xavier NX, Nano).
+MODULE_INPUT_LABELS = ("VDD_IN", "POM_5V_IN")
 
 
-def jetson_rails(root: str = "/sys/bus/i2c/drivers") -> list[tuple[str, callable]]:
-    """(label, read_power_w) for every rail found; empty when there are none."""
-    rails = []
+def _read_int(p: Path) -> int:
+    return int(p.read_text().strip())
+
+
+def jetson_rails(root: str | Path = I2C_DRIVERS) -> dict[str, callable]:
+    """``{label: read_power_w}`` for every INA3221 rail under ``root``; empty when there are none."""
+    rails: dict[str, callable] = {}
     for hw in sorted(glob.glob(f"{root}/ina3221*/*/hwmon/hwmon*")):
         for label in sorted(glob.glob(f"{hw}/in*_label")):
-            n = Path(label).name[2:].split("_")[0]
-            v, i = Path(hw) / f"in{n}_input", Path(hw) / f"curr{n}_input"
+            k = Path(label).name[2:].split("_")[0]
+            v, i = Path(hw) / f"in{k}_input", Path(hw) / f"curr{k}_input"
             if v.exists() and i.exists():
-                rails.append((Path(label).read_text().strip(),
-                              lambda v=v, i=i: int(v.read_text()) * int(i.read_text()) / 1e6))  # fmt: skip
-    if not rails:
-        for p in sorted(glob.glob(f"{root}/ina3221*/*/iio:device*/in_power*_input")):
-            rails.append((Path(p).name, lambda p=Path(p): int(p.read_text()) / 1e3))
+                rails.setdefault(Path(label).read_text().strip(),
+                                 lambda v=v, i=i: _read_int(v) * _read_int(i) / 1e6)  # fmt: skip
+    for dev in sorted(glob.glob(f"{root}/ina3221*/*/iio:device*")):
+        for name in sorted(glob.glob(f"{dev}/rail_name_*")):
+            k = Path(name).name.rsplit("_", 1)[1]
+            p = Path(dev) / f"in_power{k}_input"
+            v, i = Path(dev) / f"in_voltage{k}_input", Path(dev) / f"in_current{k}_input"
+            label = Path(name).read_text().strip()
+            if p.exists():
+                rails.setdefault(label, lambda p=p: _read_int(p) / 1e3)
+            elif v.exists() and i.exists():
+                rails.setdefault(label, lambda v=v, i=i: _read_int(v) * _read_int(i) / 1e6)
     return rails
 
 
 class JetsonMeter(PowerMeter):
-    domain = "module-input"
-    name = "jetson-ina3221"
+    """Module-input power of a Jetson (see the module docstring). ``root``: the i2c drivers
+    directory (a test points it at a tree laid out as documented)."""
 
-    def __init__(self, interval_s: float = 0.01) -> None:
-        if not self.is_available():
-            raise MeterInitError("Jetson: no INA3221 power rails found (not a Jetson, or sysfs not readable)")
-        self.rails = jetson_rails()
-        self.interval_s = interval_s
+    name = "jetson-ina3221"
+    domain = "module-input"
+
+    def __init__(self, interval_s: float = 0.01, *, root: str | Path = I2C_DRIVERS, check_platform: bool = True) -> None:
+        if check_platform and not self._on_jetson():
+            raise MeterInitError("Jetson: not a Jetson (no /etc/nv_tegra_release on Linux aarch64)")
+        rails = jetson_rails(root)
+        if not rails:
+            raise MeterInitError(f"Jetson: no INA3221 power rails under {root} (sysfs not readable, or not a Jetson)")
+        label = next((lb for lb in MODULE_INPUT_LABELS if lb in rails), None)
+        if label is None:
+            raise MeterInitError(f"Jetson: no module-input rail ({' or '.join(MODULE_INPUT_LABELS)}) under {root}; rails: "
+                                 f"{', '.join(sorted(rails))} (per-subsystem rails are not summed into a module figure)")  # fmt: skip
+        self.rail = label
+        self._read = rails[label]
+        self.interval_s = float(interval_s)
+
+    @staticmethod
+    def _on_jetson() -> bool:
+        return platform.system() == "Linux" and platform.machine() == "aarch64" and _TEGRA_RELEASE.exists()
 
     @classmethod
     def is_available(cls) -> bool:
         try:
-            return (platform.system() == "Linux" and platform.machine() == "aarch64"
-                    and _TEGRA_RELEASE.exists() and bool(jetson_rails()))  # fmt: skip
+            cls()
+            return True
         except Exception:
             return False
-
-    def _power_w(self) -> float:
-        # The first rail on JetPack 5/6 modules is the module input (VDD_IN): total power.
-        return self.rails[0][1]()
 
     def _read_mj(self) -> float:  # pragma: no cover - windows integrate instead
         raise NotImplementedError
 
+    def power_w(self) -> float:
+        return self._read()
+
     def begin_window(self):
-        state = {"stop": threading.Event(), "energy_j": 0.0}
+        state = {"stop": threading.Event(), "samples": [(time.perf_counter(), self._read())], "lock": threading.Lock()}
 
         def sample() -> None:
-            t_prev, p_prev = time.perf_counter(), self._power_w()
             while not state["stop"].wait(self.interval_s):
-                t, p = time.perf_counter(), self._power_w()
-                state["energy_j"] += 0.5 * (p + p_prev) * (t - t_prev)
-                t_prev, p_prev = t, p
+                s = (time.perf_counter(), self._read())
+                with state["lock"]:
+                    state["samples"].append(s)
 
         thread = threading.Thread(target=sample, daemon=True)
         state["thread"] = thread
-        t0 = time.perf_counter()
         thread.start()
-        return t0, state
+        return state["samples"][0][0], state
 
     def end_window(self, token) -> EnergyWindow:
         t0, state = token
         state["stop"].set()
         state["thread"].join()
-        return EnergyWindow(time.perf_counter() - t0, state["energy_j"] * 1e3, self.name)
+        t1 = time.perf_counter()
+        samples = list(state["samples"])
+        if t1 > samples[-1][0]:
+            samples.append((t1, self._read()))  # the window's end
+        return window_from_samples(samples, self.name, self.rail)
+
+
+def window_from_samples(samples, meter: str = "jetson-ina3221", rail: str = "VDD_IN") -> EnergyWindow:
+    """Energy (trapezoid rule) over ``(t_s, power_w)`` samples; None below two samples."""
+    duration = samples[-1][0] - samples[0][0] if samples else 0.0
+    if len(samples) < 2 or duration <= 0:
+        return EnergyWindow(max(duration, 0.0), None, meter,
+                            f"{meter}: {len(samples)} {rail} sample(s) in the window (at least 2 needed)",
+                            domain="module-input", samples=len(samples))  # fmt: skip
+    energy_j = sum(0.5 * (p0 + p1) * (t1 - t0) for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False))
+    return EnergyWindow(duration, energy_j * 1e3, meter, domain="module-input", samples=len(samples))

@@ -17,6 +17,7 @@ from edgespace.study._storage import check_study_name, open_storage
 __all__ = [
     "DEFINITION_KEY", "RUN_KEY", "RECORD_KEY", "CONSTRAINT_KEY", "FORMAT", "resolve_profile", "check_space",
     "check_budget_constraints", "build_definition", "default_study_name", "check_definition", "load_search",
+    "CALIBRATION_KEY", "pack_calibration", "unpack_calibration",
 ]  # fmt: skip
 
 #: Study user attr holding the definition (space, profile, objectives, constraints, accuracy);
@@ -24,6 +25,10 @@ __all__ = [
 #: Trial user attr holding a trial's full record.
 DEFINITION_KEY = "edgespace"
 RUN_KEY = "edgespace_run"
+#: Study user attr holding the calibration itself (compressed), so that workers and resumed
+#: searches use the very same one; its summary (id, provenance, held-out error) is part of
+#: the definition.
+CALIBRATION_KEY = "edgespace_calibration"
 RECORD_KEY = "edgespace"
 #: The one Optuna constraint key a trial carries (``Trial.set_constraint``): the sum of the
 #: positive constraint values (0 when feasible), which is what NSGA-II ranks infeasible trials
@@ -63,7 +68,8 @@ def check_budget_constraints(constraints, budget) -> None:
                               "(CLI: --battery-wh, --frames-per-day, ...)")  # fmt: skip
 
 
-def build_definition(space, profile_ref, objectives, constraints, accuracy, ambient_c, budget=None) -> dict:
+def build_definition(space, profile_ref, objectives, constraints, accuracy, ambient_c, budget=None,
+                     calibration=None) -> dict:  # fmt: skip
     out = {
         "format": FORMAT,
         "space": space.to_dict(),
@@ -76,7 +82,40 @@ def build_definition(space, profile_ref, objectives, constraints, accuracy, ambi
     }
     if budget is not None:  # only then, so that studies made before budgets existed still resume
         out["budget"] = budget.to_dict()
+    if calibration is not None:  # likewise
+        out["calibration"] = calibration.summary()
     return out
+
+
+def pack_calibration(calibration) -> dict:
+    """The calibration as a study user attr: its id and its file's JSON, zlib-compressed and
+    base64-encoded (a 40-network calibration is a few hundred kB of JSON)."""
+    import base64
+    import zlib
+
+    text = json.dumps(calibration.to_dict(), allow_nan=False, default=float)
+    return {"id": calibration.id, "zlib_base64": base64.b64encode(zlib.compress(text.encode(), 9)).decode()}
+
+
+def unpack_calibration(attr: dict, where: str):
+    """The calibration stored by :func:`pack_calibration` (its id checked)."""
+    import base64
+    import tempfile
+    import zlib
+
+    from edgespace.calibration import load_calibration
+
+    try:
+        text = zlib.decompress(base64.b64decode(attr["zlib_base64"])).decode()
+    except Exception as exc:
+        raise SearchError(f"{where}: the stored calibration cannot be read ({type(exc).__name__}: {exc})") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{attr.get('id', 'calibration')}.json"
+        path.write_text(text)
+        cal = load_calibration(path)
+    if cal.id != attr.get("id"):
+        raise SearchError(f"{where}: the stored calibration hashes to {cal.id!r}, not its recorded id {attr.get('id')!r}")
+    return cal
 
 
 def default_study_name(definition: dict, sampler, seed) -> str:
@@ -100,8 +139,9 @@ def check_definition(study, definition: dict) -> None:
                           "to start a new search, or the same definition to resume")  # fmt: skip
 
 
-def load_search(storage, study_name: str) -> tuple[dict, dict]:
-    """The stored definition and last run settings of an edgespace study (for workers)."""
+def load_search(storage, study_name: str, *, with_attrs: bool = False):
+    """The stored definition and last run settings of an edgespace study (for workers); with
+    ``with_attrs`` also all of the study's user attrs."""
     import optuna
 
     store, _ = open_storage(storage, check_study_name(study_name))
@@ -114,4 +154,6 @@ def load_search(storage, study_name: str) -> tuple[dict, dict]:
     attrs = summaries[study_name].user_attrs
     if DEFINITION_KEY not in attrs:
         raise SearchError(f"study {study_name!r} was not made by edgespace.search (no stored definition)")
+    if with_attrs:
+        return attrs[DEFINITION_KEY], attrs.get(RUN_KEY, {}), attrs
     return attrs[DEFINITION_KEY], attrs.get(RUN_KEY, {})

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._spec import ArchSpec
-from edgespace.cost import ESTIMATE_COLUMNS, estimate_many
+from edgespace.cost import ESTIMATE_COLUMNS, SOURCE_COLUMNS, estimate_many
 from edgespace.study._errors import SearchError
 
 __all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS", "BUDGET_COLUMNS"]
@@ -84,25 +84,29 @@ def _budget_columns(out: pd.DataFrame, profile, budget) -> None:
 
 
 def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambient_c: float | None = None,
-                    budget: Any = None) -> pd.DataFrame:  # fmt: skip
+                    budget: Any = None, calibration: Any = None) -> pd.DataFrame:  # fmt: skip
     """``points`` (family, width, depth, resolution, precision, mode, [batch], [placement], ...) plus every scalar
     Estimate field, ``accuracy``, ``accuracy_std``, ``accuracy_in_range`` and
     ``accuracy_per_joule`` (top-1 points × inferences per joule), on the same row order. With a
     ``budget`` (:class:`~edgespace.budget.Budget`), each candidate's sustained energy per
-    inference in its mode is checked against it: :data:`BUDGET_COLUMNS`."""
+    inference in its mode is checked against it: :data:`BUDGET_COLUMNS`. With a
+    ``calibration``, latency (and what follows from it) comes from it where it applies;
+    ``latency_source`` / ``energy_source`` say where each row's numbers came from."""
     out = points.reset_index(drop=True).copy()
     n = len(out)
     cols = {k: np.empty(n, dtype=bool if k in _BOOL else np.int64 if k in _INT else np.float64) for k in ESTIMATE_COLUMNS}
+    cols.update({k: np.full(n, "analytic", dtype=object) for k in SOURCE_COLUMNS})
     spec = out[SPEC_COLUMNS].astype({"width": float, "depth": float, "resolution": np.int64})
     # Batch changes the cost (per call, per image), not the accuracy: only the cost model sees it.
     cost_spec = spec.assign(batch=out["batch"].to_numpy()) if "batch" in out.columns else spec
     if "placement" not in out.columns:
         out["placement"] = "auto"
     for (mode, placement), idx in out.groupby(["mode", "placement"], sort=False).indices.items():
-        est = estimate_many(cost_spec.iloc[idx], profile, modes=[mode], ambient_c=ambient_c, placements=[placement])
-        for k in ESTIMATE_COLUMNS:
+        est = estimate_many(cost_spec.iloc[idx], profile, modes=[mode], ambient_c=ambient_c, placements=[placement],
+                            calibration=calibration)  # fmt: skip
+        for k in (*ESTIMATE_COLUMNS, *SOURCE_COLUMNS):
             cols[k][idx] = est[k].to_numpy()
-    for k in ESTIMATE_COLUMNS:
+    for k in (*ESTIMATE_COLUMNS, *SOURCE_COLUMNS):
         out[k] = cols[k]
     uniq = spec.drop_duplicates(ignore_index=True)
     acc = _predict_accuracy(uniq, accuracy)

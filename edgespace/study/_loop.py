@@ -20,6 +20,7 @@ from edgespace._json import jsonable
 from edgespace._spec import check_ambient_c, check_number
 from edgespace.budget import Budget
 from edgespace.study._definition import (
+    CALIBRATION_KEY,
     CONSTRAINT_KEY,
     FORMAT,
     RECORD_KEY,
@@ -30,7 +31,9 @@ from edgespace.study._definition import (
     check_space,
     default_study_name,
     load_search,
+    pack_calibration,
     resolve_profile,
+    unpack_calibration,
 )
 from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
@@ -55,6 +58,7 @@ class _Context:
     accuracy: Any
     ambient_c: float | None
     budget: Any
+    calibration: Any
     target: int
     batch_size: int
     grid: pd.DataFrame | None
@@ -162,7 +166,7 @@ def _evaluate_cached(ctx: _Context, points: pd.DataFrame) -> pd.DataFrame:
     if todo:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
         fresh = evaluate_points(points.iloc[[first[k] for k in todo]], ctx.profile, accuracy=ctx.accuracy,
-                                ambient_c=ctx.ambient_c, budget=ctx.budget)  # fmt: skip
+                                ambient_c=ctx.ambient_c, budget=ctx.budget, calibration=ctx.calibration)  # fmt: skip
         for k, row in zip(todo, fresh.to_dict(orient="records"), strict=True):
             ctx.cache[k] = row
     return pd.DataFrame([{**ctx.cache[k], **{c: v for c, v in p.items() if c not in ctx.cache[k]}}
@@ -270,6 +274,7 @@ def search(
     stale_after_s: float | None = 600.0,
     heartbeat_interval: int | None = 30,
     progress: Callable[[int, int], None] | None = None,
+    calibration=None,
 ) -> SearchResult:
     """Multi-objective search of ``space`` on ``profile``.
 
@@ -297,6 +302,13 @@ def search(
     record, so constraints such as ``"days_autonomy >= 7"`` or ``"budget_feasible"`` keep only
     deployable designs. Floors taken from a profile (``Budget.from_profile``) follow each
     candidate's power mode.
+
+    ``calibration``: a :class:`~edgespace.Calibration` (or its file's path); where it applies
+    (profile, mode, precision) each candidate's latency comes from it and the trial rows say so
+    (``latency_source`` / ``energy_source``). The calibration is stored in the study (user
+    attr ``edgespace_calibration``, its summary in the definition), so that workers and a
+    resumed search use the same one; resuming with another calibration is refused, and
+    resuming without one uses the stored one.
 
     Dead workers: RDB storages use heartbeats (``heartbeat_interval`` s) and queue a stale trial
     again. Journal files have no heartbeat: each process leases the trials it asks
@@ -334,7 +346,13 @@ def search(
     if budget is not None and not hasattr(budget, "provenance"):
         raise SearchError(f"budget={budget!r}: give an edgespace.Budget (or None)")
     check_budget_constraints(cons, budget)
-    definition = build_definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget)
+    from edgespace.cost._estimate import _calibration
+
+    try:
+        cal = _calibration(calibration)
+    except Exception as exc:  # a bad file: one line naming it
+        raise SearchError(f"calibration: {exc}") from None
+    definition = build_definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget, cal)
     name = check_study_name(study_name) if study_name is not None else default_study_name(definition, sampler, seed)
     store, store_text = open_storage(storage, name, heartbeat_interval=heartbeat_interval)
     record_lease(lease_path(store), store)  # before this process asks for any trial
@@ -351,7 +369,13 @@ def search(
         )
     if [d.name.lower() for d in study.directions] != [o.direction for o in objs]:
         raise SearchError(f"study {name!r} exists with directions {[d.name.lower() for d in study.directions]}; asked {[o.direction for o in objs]}")
+    stored_cal = study.user_attrs.get(CALIBRATION_KEY)
+    if stored_cal is not None and cal is None:
+        cal = unpack_calibration(stored_cal, f"study {name!r}")  # resumed: the study's own calibration
+        definition["calibration"] = cal.summary()
     check_definition(study, definition)
+    if cal is not None and stored_cal is None:
+        study.set_user_attr(CALIBRATION_KEY, pack_calibration(cal))
     study.set_user_attr(RUN_KEY, {"n_trials": n_trials, "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
                                   "seed": seed, "population_size": population_size})  # fmt: skip
     if grid is not None:
@@ -363,7 +387,7 @@ def search(
     default_batch = default_batch_size(sampler, population_size)
     ctx = _Context(
         study=study, storage=store, space=space, profile=prof, objectives=objs, constraints=cons,
-        accuracy=accuracy, ambient_c=ambient_c, budget=budget, target=n_trials, batch_size=batch_size or default_batch, grid=grid,
+        accuracy=accuracy, ambient_c=ambient_c, budget=budget, calibration=cal, target=n_trials, batch_size=batch_size or default_batch, grid=grid,
         distributions=dists, stale_after_s=stale_after_s,
         heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None, progress=progress,
         lease=lease_path(store),
@@ -373,15 +397,33 @@ def search(
         # we beat for asked trials ourselves (_Heartbeat), which Optuna does only in optimize()
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         _run(ctx, n_jobs)
-    return SearchResult(study, space=space, profile=prof, objectives=objs, constraints=cons, storage=store_text, told=ctx.told)
+    return SearchResult(study, space=space, profile=prof, objectives=objs, constraints=cons, storage=store_text, told=ctx.told,
+                        calibration=cal)  # fmt: skip
 
 
 def run_worker(storage, study_name: str, *, n_trials: int | None = None, accuracy=None, seed: int | None = None,
-               progress: Callable[[int, int], None] | None = None, **kwargs) -> SearchResult:  # fmt: skip
+               progress: Callable[[int, int], None] | None = None, calibration=None, **kwargs) -> SearchResult:  # fmt: skip
     """Join the study ``study_name`` in ``storage`` and evaluate trials until it holds
     ``n_trials`` (default: the target of the search that defined it). The space, profile,
-    objectives and constraints come from the study's stored definition."""
-    definition, run = load_search(storage, study_name)
+    objectives, constraints and calibration come from the study's stored definition;
+    ``calibration`` (optional) must be the one the study holds (same id), else it is refused."""
+    definition, run, attrs = load_search(storage, study_name, with_attrs=True)
+    stored_cal = attrs.get(CALIBRATION_KEY)
+    if calibration is not None:
+        from edgespace.cost._estimate import _calibration
+
+        try:
+            given = _calibration(calibration)
+        except Exception as exc:
+            raise SearchError(f"calibration: {exc}") from None
+        where = f" ({calibration})" if isinstance(calibration, (str, os.PathLike)) else ""
+        if stored_cal is None:
+            raise SearchError(f"study {study_name!r} was searched without a calibration; the calibration{where} "
+                              f"(id {given.id}) is refused: run the worker without --calibration")  # fmt: skip
+        if given.id != stored_cal.get("id"):
+            raise SearchError(f"study {study_name!r} uses calibration {stored_cal.get('id')}; the calibration{where} "
+                              f"is {given.id}: refused (run the worker without --calibration to use the study's)")  # fmt: skip
+    cal = unpack_calibration(stored_cal, f"study {study_name!r}") if stored_cal is not None else None
     if definition.get("format") != FORMAT:
         raise SearchError(f"study {study_name!r}: stored definition format {definition.get('format')!r}; this edgespace reads {FORMAT}")
     if definition.get("callable_constraints"):
@@ -399,5 +441,5 @@ def run_worker(storage, study_name: str, *, n_trials: int | None = None, accurac
         n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials, sampler=run.get("sampler", "nsga2"),
         storage=storage, study_name=study_name, seed=seed, accuracy=accuracy, ambient_c=definition.get("ambient_c"),
         budget=Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
-        population_size=run.get("population_size", 50), progress=progress, **kwargs,
+        population_size=run.get("population_size", 50), progress=progress, calibration=cal, **kwargs,
     )  # fmt: skip

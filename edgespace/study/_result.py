@@ -24,7 +24,7 @@ class SearchResult:
     :meth:`hypervolume`; ``study`` is the Optuna study itself."""
 
     def __init__(self, study, *, space: Space, profile, objectives: list[Objective], constraints: list[Constraint],
-                 storage: str = "memory", told: int = 0) -> None:  # fmt: skip
+                 storage: str = "memory", told: int = 0, calibration=None) -> None:  # fmt: skip
         self.study = study
         self.space = space
         self.profile = profile
@@ -32,6 +32,7 @@ class SearchResult:
         self.constraints = constraints
         self.storage = storage
         self.told = told  # trials this call evaluated and told
+        self.calibration = calibration  # the Calibration the study's latencies came from, or None
 
     @property
     def study_name(self) -> str:
@@ -73,6 +74,41 @@ class SearchResult:
         first = self.objectives[0]
         return front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)
 
+    def confirm(self, top: int = 5, *, backend: str = "onnxruntime", threads: int = 1, by: str | None = None,
+                rounds: int = 10, meter: str = "auto", progress: Callable[[int, int], None] | None = None,
+                cache_dir=None) -> pd.DataFrame:  # fmt: skip
+        """Run ``top`` points of the front for real and compare: spread evenly along the front
+        (``by=None``) or the best ``top`` by the objective ``by``. Each is exported (a child
+        process, cached), derived to its precision, and timed with ONNX Runtime on this machine
+        as a calibration times its networks (reference-paired, ``rounds`` interleaved rounds,
+        ``threads`` pinned threads); energy is measured where a power meter works here.
+
+        Returns :meth:`confirmations` (all stored rows, these included): predicted against
+        measured latency and energy with the error (``(predicted − measured) / measured``, %).
+        A point that fails (e.g. fp16 without an fp16 kernel here) is a row with status
+        ``failed: <reason>``; the search itself is untouched. The rows are stored in the study
+        (user attr ``edgespace_confirmations``), so a resumed or reloaded study shows them.
+        ``progress(done, total)`` is called as the work advances."""
+        from edgespace.study._confirm import CONFIRMATIONS_KEY, choose_points, confirm_points, merge_confirmations
+
+        points = choose_points(self.pareto_front(), top, by, self.objectives)
+        if points.empty:
+            return self.confirmations()
+        rows = confirm_points(points, backend=backend, threads=threads, rounds=rounds, meter=meter, progress=progress,
+                              cache_dir=cache_dir)  # fmt: skip
+        stored = merge_confirmations(self.study.user_attrs.get(CONFIRMATIONS_KEY), rows)
+        self.study.set_user_attr(CONFIRMATIONS_KEY, stored)
+        return self.confirmations()
+
+    def confirmations(self) -> pd.DataFrame:
+        """Confirmed design points stored with the study, one row each: the design point,
+        ``backend``, ``provider``, ``threads``, predicted and measured latency (ms) and energy (mJ,
+        measured: None without a power meter), their errors (%), ``latency_source`` and
+        ``status`` (``ok`` or ``failed: <reason>``)."""
+        from edgespace.study._confirm import CONFIRMATIONS_KEY, confirmations_frame
+
+        return confirmations_frame(self.study.user_attrs.get(CONFIRMATIONS_KEY))
+
     def hypervolume(self, reference: Sequence[float] | Mapping[str, float]) -> float:
         """Hypervolume of the feasible front against ``reference`` (natural units, one value per
         objective in order, or a dict by objective name)."""
@@ -85,16 +121,18 @@ class SearchResult:
 
 def screen(space: Space | str, profile, objectives: str | Sequence[str] | None = None,
            constraints: str | Callable | Sequence[str | Callable] = (), *, accuracy=None,
-           ambient_c: float | None = None, budget=None) -> pd.DataFrame:  # fmt: skip
+           ambient_c: float | None = None, budget=None, calibration=None) -> pd.DataFrame:  # fmt: skip
     """Every point of the discretised ``space`` (architecture × precision × batch × mode) evaluated at
     once: the design point, every Estimate field, accuracy, ``accuracy_per_joule``, constraint
-    values, ``feasible`` and, when ``objectives`` are given, ``pareto`` (on the feasible front)."""
+    values, ``feasible`` and, when ``objectives`` are given, ``pareto`` (on the feasible front).
+    ``calibration``: as in :func:`~edgespace.search` (``latency_source`` says where it applied)."""
     space = check_space(space)
     prof, _ = resolve_profile(profile)
     cons = parse_constraints(constraints)
     check_budget_constraints(cons, budget)
     objs = parse_objectives(objectives) if objectives is not None else None
-    frame = evaluate_points(space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c, budget=budget)
+    frame = evaluate_points(space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c, budget=budget,
+                            calibration=calibration)  # fmt: skip
     values = [np.where(frame["runnable"].to_numpy(), 0.0, 1.0)] + [c.violation(frame) for c in cons]
     for i, v in enumerate(values[1:]):
         frame[f"constraint_{i}"] = v

@@ -1,0 +1,210 @@
+"""Energy from a ``tegrastats`` log recorded on a Jetson (edgespace need not be installed there).
+
+On the device, next to a capture set (see :mod:`edgespace.calibration.capture`)::
+
+    sudo tegrastats --interval 10 --logfile tegrastats.log &      # one line per 10 ms
+    python capture.py DIR --tegrastats tegrastats.log --nvpmodel "$(nvpmodel -q)"
+    sudo tegrastats --stop
+
+tegrastats prints one line per interval; power rails appear as ``NAME current/average`` in
+milliwatts, with the unit written out since JetPack 5 (NVIDIA's Jetson Linux Developer Guide,
+"tegrastats Utility"; the rail names per module in its "Platform Power and Performance"
+pages):
+
+* Jetson Nano (L4T 32): ``... POM_5V_IN 2130/2130 POM_5V_GPU 40/40 POM_5V_CPU 479/479``
+* Jetson Xavier NX (L4T 32): ``... VDD_IN 4023/4023 VDD_CPU_GPU_CV 514/514 VDD_SOC 1232/1232``
+* Jetson Orin Nano / NX (JetPack 5/6): ``11-29-2026 23:10:04 RAM ... VDD_IN 5084mW/5084mW
+  VDD_CPU_GPU_CV 1234mW/1234mW VDD_SOC 1479mW/1479mW`` (a timestamp starts each line)
+
+CPU clocks appear as ``CPU [12%@1479,off,...]`` and the GPU's as ``GR3D_FREQ 0%@921`` (Nano,
+Xavier) or ``GR3D_FREQ 0%@[918,918]`` (Orin, per GPC).
+
+Energy per inference comes from the **module input** rail (``VDD_IN``; ``POM_5V_IN`` on the
+Nano): the power the whole module draws, the figure a battery sees. Modules without one (AGX
+Xavier, AGX Orin: their rails are per subsystem) are refused with that reason, never summed
+into something else. The log's lines are the samples; the capture script records each model's
+timed window as offsets from the log's first line, and the samples inside it are integrated
+(trapezoid rule). Fewer than two samples in a window: None with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgespace._errors import EdgespaceError
+
+__all__ = ["TegrastatsError", "TegrastatsLog", "parse_tegrastats", "MODULE_INPUT_RAILS", "window_energy",
+           "tag_mode"]  # fmt: skip
+
+#: Rails that measure the module's input power, in order of preference.
+MODULE_INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
+_RAIL = re.compile(r"\b([A-Z][A-Z0-9_]*)\s+(\d+)(?:mW)?/(\d+)(?:mW)?(?=\s|$)")
+_STAMP = re.compile(r"^(\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2})\s+")
+_CPU = re.compile(r"\bCPU \[([^\]]*)\]")
+_GPU = re.compile(r"\bGR3D_FREQ \d+%@(?:\[([\d,]+)\]|(\d+))")
+# fields that look like rails but are not (RAM 1216/3964MB, SWAP 0/1982MB, IRAM 0/252kB, ...)
+_NOT_RAILS = {"RAM", "SWAP", "IRAM", "EMC_FREQ", "GR3D_FREQ"}
+
+
+class TegrastatsError(EdgespaceError, ValueError):
+    """A tegrastats log cannot be read or does not hold what was asked of it."""
+
+
+@dataclass
+class TegrastatsLog:
+    """Parsed tegrastats lines: ``power_mw[rail]`` (instantaneous, one value per line),
+    ``cpu_mhz`` / ``gpu_mhz`` (highest clock on each line, NaN where absent), ``stamps`` (the
+    JetPack 5+ timestamp of each line, or None), and the sampling ``interval_s``."""
+
+    power_mw: dict = field(default_factory=dict)
+    cpu_mhz: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gpu_mhz: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stamps: list = field(default_factory=list)
+    interval_s: float = 0.01
+    source: str = "<text>"
+
+    @property
+    def lines(self) -> int:
+        return len(self.cpu_mhz)
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """Time of each line from the first, in seconds: line k at k × interval (tegrastats
+        prints at its interval; the JetPack 5 timestamps have whole-second resolution only)."""
+        return np.arange(self.lines) * self.interval_s
+
+    def module_input_rail(self) -> str:
+        """The module-input rail (:data:`MODULE_INPUT_RAILS`), or :class:`TegrastatsError` naming
+        the rails the log has."""
+        for name in MODULE_INPUT_RAILS:
+            if name in self.power_mw:
+                return name
+        raise TegrastatsError(f"{self.source}: no module-input rail ({' or '.join(MODULE_INPUT_RAILS)}); the log has "
+                              f"{', '.join(sorted(self.power_mw)) or 'no power rails'} (per-subsystem rails are not "
+                              "summed into a module figure)")  # fmt: skip
+
+
+def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog:
+    """Parse a tegrastats log (a path, or the text itself); ``interval_s`` is the
+    ``--interval`` it ran with (ms / 1000)."""
+    if isinstance(path_or_text, (str, os.PathLike)) and "\n" not in str(path_or_text) and Path(path_or_text).is_file():
+        src = str(path_or_text)
+        try:
+            text = Path(path_or_text).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TegrastatsError(f"{src}: cannot read ({exc})") from None
+    elif isinstance(path_or_text, os.PathLike):
+        raise TegrastatsError(f"{path_or_text}: no such tegrastats log")
+    else:
+        text, src = str(path_or_text), "<text>"
+    if not (isinstance(interval_s, (int, float)) and interval_s > 0):
+        raise TegrastatsError(f"interval_s={interval_s!r}: allowed: seconds > 0 (tegrastats --interval / 1000)")
+    power: dict[str, list] = {}
+    cpu, gpu, stamps = [], [], []
+    n = 0
+    for k, line in enumerate(text.splitlines()):
+        line = line.strip()
+        if not line:
+            continue
+        m = _STAMP.match(line)
+        stamp = None
+        if m:
+            stamp = _dt.datetime.strptime(m.group(1), "%m-%d-%Y %H:%M:%S")
+            line = line[m.end():]
+        if not line.startswith("RAM "):
+            raise TegrastatsError(f"{src}: line {k + 1}: not a tegrastats line (expected 'RAM used/totalMB ...'): {line[:60]!r}")
+        rails = {name: float(inst) for name, inst, _ in _RAIL.findall(line) if name not in _NOT_RAILS}
+        for name, v in rails.items():
+            power.setdefault(name, [np.nan] * n).append(v)
+        for name in power:
+            if name not in rails:
+                power[name].append(np.nan)
+        c = _CPU.search(line)
+        freqs = [int(f) for f in re.findall(r"@(\d+)", c.group(1))] if c else []
+        cpu.append(max(freqs) if freqs else np.nan)
+        g = _GPU.search(line)
+        if g:
+            gpu.append(max(int(x) for x in (g.group(1) or g.group(2)).split(",")))
+        else:
+            gpu.append(np.nan)
+        stamps.append(stamp)
+        n += 1
+    if n == 0:
+        raise TegrastatsError(f"{src}: no tegrastats lines")
+    return TegrastatsLog({k: np.array(v, dtype=float) for k, v in power.items()}, np.array(cpu, float),
+                         np.array(gpu, float), stamps, float(interval_s), src)  # fmt: skip
+
+
+def window_energy(log: TegrastatsLog, start_s: float, end_s: float, *, inferences: int | None = None) -> dict:
+    """Module-input energy over ``[start_s, end_s]`` (seconds from the log's first line).
+
+    Returns ``energy_window_mj``, ``energy_window_s``, ``energy_per_inference_mj`` (window ÷
+    ``inferences``), ``avg_power_w``, ``samples``, ``rail``, ``meter_domain`` and
+    ``energy_unavailable_reason`` (None, or why the energy is None)."""
+    out = {"energy_window_mj": None, "energy_window_s": float(end_s - start_s), "energy_per_inference_mj": None,
+           "avg_power_w": None, "samples": 0, "rail": None, "meter_domain": "module-input",
+           "energy_unavailable_reason": None}  # fmt: skip
+    try:
+        rail = log.module_input_rail()
+    except TegrastatsError as exc:
+        out["energy_unavailable_reason"] = str(exc)
+        return out
+    out["rail"] = rail
+    t = log.times_s
+    p = log.power_mw[rail]
+    inside = (t >= start_s) & (t <= end_s) & np.isfinite(p)
+    out["samples"] = int(inside.sum())
+    if out["samples"] < 2:
+        out["energy_unavailable_reason"] = (f"{log.source}: {out['samples']} {rail} sample(s) in the window "
+                                            f"{start_s:.3f}-{end_s:.3f} s (at least 2 needed; log every "
+                                            f"{log.interval_s * 1e3:g} ms over {log.lines} lines)")  # fmt: skip
+        return out
+    ts, ps = t[inside], p[inside] / 1e3
+    energy_j = float(np.sum(0.5 * (ps[1:] + ps[:-1]) * np.diff(ts)))
+    span = float(ts[-1] - ts[0])
+    out["avg_power_w"] = energy_j / span if span > 0 else float(ps.mean())
+    # the samples span slightly less than the window: the average power covers the whole of it
+    out["energy_window_mj"] = out["avg_power_w"] * out["energy_window_s"] * 1e3
+    if inferences:
+        out["energy_per_inference_mj"] = out["energy_window_mj"] / inferences
+    return out
+
+
+def tag_mode(profile, nvpmodel: str, log: TegrastatsLog | None = None, *, tolerance: float = 0.02) -> str:
+    """The power mode of ``profile`` a capture belongs to: the one ``nvpmodel -q`` named (by mode
+    name, or the nvpmodel name its description starts with, e.g. ``MAXN``), checked against the
+    clocks in ``log``: a CPU or GPU clock above the mode's maximum (by more than ``tolerance``)
+    means the capture did not run in that mode, and it is refused (:class:`TegrastatsError`)."""
+    from edgespace.profiles import load_profile
+
+    prof = load_profile(profile) if isinstance(profile, str) else profile
+    text = str(nvpmodel).strip()
+    m = re.search(r"NV Power Mode:\s*(\S+)", text)
+    name = m.group(1) if m else text.splitlines()[0].strip() if text else ""
+    chosen = None
+    for mode_name, mode in prof.modes.items():
+        desc = (getattr(mode, "description", "") or "").upper()
+        if name == mode_name or name.upper() == mode_name.upper() or desc.startswith(name.upper() + ":") or desc.startswith(name.upper() + " "):
+            chosen = mode_name
+            break
+    if chosen is None:
+        raise TegrastatsError(f"nvpmodel mode {name!r} is not a mode of {prof.name}; its modes: {', '.join(prof.modes)}")
+    if log is None:
+        return chosen
+    mode = prof.mode(chosen)
+    for kind, seen in (("cpu", log.cpu_mhz), ("gpu", log.gpu_mhz)):
+        engine = next((e for e in mode.engines.values() if getattr(e, "kind", "") == kind), None)
+        if engine is None or not np.isfinite(seen).any():
+            continue
+        cap = float(engine.clock_mhz.value)
+        top = float(np.nanmax(seen))
+        if top > cap * (1 + tolerance):
+            raise TegrastatsError(f"{log.source}: {kind.upper()} ran at {top:g} MHz but mode {chosen} of {prof.name} caps it "
+                                  f"at {cap:g} MHz: the clocks disagree with nvpmodel {name!r}; not tagging this capture")  # fmt: skip
+    return chosen

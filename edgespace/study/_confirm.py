@@ -1,0 +1,163 @@
+"""Confirm a search's front with real runs: predicted against measured, stored with the study.
+
+The points are measured as a calibration measures its networks (reference-paired, interleaved
+rounds, threads pinned: :func:`edgespace.runners.ort.measure_interleaved`), so the measured
+latency is the figure a calibration would fit to. Energy is measured only where a power meter
+works here (a separate metered run per point); otherwise it is None, never a model's number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from edgespace.study._errors import SearchError
+from edgespace.study._objectives import OBJECTIVES
+from edgespace.study._space import POINT_COLUMNS
+
+__all__ = ["CONFIRMATIONS_KEY", "CONFIRMATION_COLUMNS", "choose_points", "confirm_points", "confirmations_frame"]
+
+#: Study user attr holding the confirmation rows (a list of dicts).
+CONFIRMATIONS_KEY = "edgespace_confirmations"
+#: Columns of :meth:`SearchResult.confirmations`, in order.
+CONFIRMATION_COLUMNS = (
+    *POINT_COLUMNS, "backend", "provider", "threads", "predicted_latency_ms", "measured_latency_ms",
+    "latency_error_pct", "latency_source", "predicted_energy_mj", "measured_energy_mj", "energy_error_pct", "status",
+)  # fmt: skip
+
+
+def choose_points(front: pd.DataFrame, top: int, by: str | None, objectives) -> pd.DataFrame:
+    """``top`` rows of ``front``: spread evenly along it (sorted by the first objective), or the
+    best ``top`` by the objective ``by``."""
+    if not (isinstance(top, int) and not isinstance(top, bool) and top >= 1):
+        raise SearchError(f"confirm(top={top!r}): allowed: an integer >= 1")
+    if front.empty:
+        return front
+    if by is not None:
+        direction = {o.name: o.direction for o in objectives}.get(by) or OBJECTIVES.get(by)
+        if direction is None or by not in front.columns:
+            raise SearchError(f"confirm(by={by!r}): allowed: {', '.join(sorted(set(OBJECTIVES) | {o.name for o in objectives}))}")
+        return front.sort_values(by, ascending=direction == "minimize").head(top).reset_index(drop=True)
+    if top >= len(front):
+        return front.reset_index(drop=True)
+    idx = np.unique(np.round(np.linspace(0, len(front) - 1, top)).astype(int))
+    return front.iloc[idx].reset_index(drop=True)
+
+
+def _error_pct(pred, meas) -> float | None:
+    if pred is None or meas is None or not (isinstance(pred, (int, float)) and math.isfinite(pred)) or not meas:
+        return None
+    return float((pred - meas) / meas * 100.0)
+
+
+def confirm_points(points: pd.DataFrame, *, backend: str = "onnxruntime", threads: int = 1, rounds: int = 10,
+                   provider: str = "CPUExecutionProvider", meter: str = "auto", cache_dir=None,
+                   progress: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
+    """Export and run ``points`` (rows with the design-point columns, ``latency_ms``,
+    ``energy_mj`` and ``latency_source`` predicted); one dict per point with
+    :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
+    ``failed: <reason>``; the others are still measured."""
+    from edgespace._spec import ArchSpec
+    from edgespace.calibration._loop import REFERENCE_SPEC
+    from edgespace.runners import export_many, prepare_onnx
+    from edgespace.runners.ort import OnnxRuntimeRunner, measure_interleaved
+
+    if backend != "onnxruntime":
+        raise SearchError(f"confirm(backend={backend!r}): allowed here: onnxruntime (other backends: "
+                          "edgespace.confirm(spec, backend=...) on their device)")  # fmt: skip
+    if not (isinstance(threads, int) and threads >= 1):
+        raise SearchError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
+    rows, specs = [], []
+    for r in points.to_dict(orient="records"):
+        row = {c: r.get(c) for c in POINT_COLUMNS}
+        row.update(backend=backend, provider=provider, threads=int(threads),
+                   predicted_latency_ms=_num(r.get("latency_ms")), measured_latency_ms=None, latency_error_pct=None,
+                   latency_source=r.get("latency_source", "analytic"), predicted_energy_mj=_num(r.get("energy_mj")),
+                   measured_energy_mj=None, energy_error_pct=None, status="ok")  # fmt: skip
+        rows.append(row)
+        specs.append(ArchSpec(r["family"], float(r["width"]), float(r["depth"]), int(r["resolution"]), r["precision"]))
+    total = len(rows) * (rounds + 3) + 1
+    step = 0
+
+    def tick(n: int = 1) -> None:
+        nonlocal step
+        step += n
+        if progress is not None:
+            progress(min(step, total), total)
+
+    try:  # one child process exports every fp32 network (and the reference) into the cache
+        export_many([ArchSpec(s.family, s.width, s.depth, s.resolution, "fp32") for s in specs] + [REFERENCE_SPEC], cache_dir)
+    except Exception as exc:
+        for row in rows:
+            row["status"] = f"failed: export: {type(exc).__name__}: {exc}"[:300]
+        return rows
+    tick()
+    paths: list = [None] * len(rows)
+    for i, spec in enumerate(specs):
+        try:
+            paths[i] = prepare_onnx(spec, spec.precision, provider=provider, cache_dir=cache_dir)[0]
+        except Exception as exc:  # e.g. fp16 without an fp16 kernel here
+            rows[i]["status"] = f"failed: {type(exc).__name__}: {exc}"[:300]
+        tick()
+    ok = [i for i, p in enumerate(paths) if p is not None]
+    if ok:
+        try:
+            ref = export_many([REFERENCE_SPEC], cache_dir)[0]
+            base = step
+            ms = measure_interleaved([paths[i] for i in ok], [specs[i] for i in ok], threads=threads, rounds=rounds,
+                                     provider=provider, profile_runs=1, reference_path=ref,
+                                     reference_name=REFERENCE_SPEC.short_name(),
+                                     progress=None if progress is None else lambda s, t: progress(min(base + s, total), total))  # fmt: skip
+            step += len(ok) * (rounds + 2)
+            for i, m in zip(ok, ms, strict=True):
+                rows[i]["measured_latency_ms"] = float(m.latency_calibration_ms)
+                rows[i]["latency_error_pct"] = _error_pct(rows[i]["predicted_latency_ms"], rows[i]["measured_latency_ms"])
+        except Exception as exc:
+            for i in ok:
+                rows[i]["status"] = f"failed: measure: {type(exc).__name__}: {exc}"[:300]
+            ok = []
+    from edgespace.meters import NullMeter, get_meter
+
+    power_meter = get_meter(meter)
+    if not isinstance(power_meter, NullMeter):
+        runner = OnnxRuntimeRunner(provider)
+        for i in ok:
+            try:
+                m = runner.measure(paths[i], specs[i], threads=threads, precision=specs[i].precision, runs=None,
+                                   duration_s=2.0, profile=False, meter=power_meter)  # fmt: skip
+                rows[i]["measured_energy_mj"] = m.energy_per_inference_mj
+                rows[i]["energy_error_pct"] = _error_pct(rows[i]["predicted_energy_mj"], m.energy_per_inference_mj)
+            except Exception as exc:
+                rows[i]["status"] = f"failed: metered run: {type(exc).__name__}: {exc}"[:300]
+    if progress is not None:
+        progress(total, total)
+    return rows
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def confirmations_frame(stored: list[dict] | None) -> pd.DataFrame:
+    """The stored confirmation rows as a DataFrame with exactly :data:`CONFIRMATION_COLUMNS`."""
+    frame = pd.DataFrame(list(stored or []))
+    for c in CONFIRMATION_COLUMNS:
+        if c not in frame.columns:
+            frame[c] = pd.Series(dtype=object)
+    return frame[list(CONFIRMATION_COLUMNS)].reset_index(drop=True)
+
+
+def merge_confirmations(stored: list[dict] | None, new: list[dict]) -> list[dict]:
+    """Stored rows with ``new`` ones replacing those of the same point, backend and threads."""
+    key = (*POINT_COLUMNS, "backend", "provider", "threads")
+    out = {tuple(r.get(k) for k in key): r for r in (stored or [])}
+    for r in new:
+        out[tuple(r.get(k) for k in key)] = r
+    return list(out.values())
