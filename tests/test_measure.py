@@ -189,8 +189,11 @@ def test_interleaved_measurements_are_paired_with_the_reference(cal_measurements
 
     for m in cal_measurements:
         assert m.reference == REFERENCE_SPEC.short_name() and len(m.round_medians_ms) == m.rounds == 5
-        # the paired latency is a typical level: between the fastest and slowest single run
-        assert m.latency_min_ms <= m.latency_paired_ms <= m.latency_p99_ms * 1.5
+        # the paired latency is a typical level of this network's runs. It is the ratio to the
+        # reference times the reference's median over the whole measurement, so when the cores
+        # change speed (by up to ~40% second to second here) it may sit a little outside the
+        # network's own extremes; a broken pairing (ratio of the wrong runs, ms vs s) is far off.
+        assert m.latency_min_ms * 0.6 <= m.latency_paired_ms <= m.latency_p99_ms * 1.5
         assert m.latency_calibration_ms == m.latency_paired_ms
     m = cal_measurements[0]
     unpaired = dataclasses.replace(m, latency_paired_ms=None)
