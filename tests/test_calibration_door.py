@@ -181,3 +181,14 @@ def test_cli_calibration_option_takes_a_gpu_file(gpu_cal, gpu_file, capsys):
     doc = docs[0] if isinstance(docs, list) else docs
     assert (doc["latency_source"], doc["energy_source"]) == (gpu_cal.source, f"metered:{gpu_cal.id}")
     assert doc["latency_ms"] == pytest.approx(gpu_cal.predict_latency_ms(_spec(32)), rel=1e-9)
+
+
+def test_budget_and_report_take_a_gpu_calibration(gpu_cal):
+    from edgespace.report._data import calibration_frame
+
+    # no per-mode power model in a GPU calibration: the budget's idle floor stays the profile's, and says so
+    b = es.Budget.from_profile(PROFILE, gpu_cal.mode, calibration=gpu_cal, battery_wh=10, frames_per_day=1000)
+    assert b.idle_w == es.Budget.from_profile(PROFILE, gpu_cal.mode, battery_wh=10, frames_per_day=1000).idle_w
+    assert "metered" not in b.provenance["idle_w"]
+    f = calibration_frame(gpu_cal)
+    assert len(f) == len(SPECS) * 2 and f["latency_error_pct"].abs().max() < 2.0
