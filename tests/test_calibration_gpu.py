@@ -72,7 +72,7 @@ def test_gpu_calibration_recovers_a_known_gpu_and_round_trips(tmp_path):
     f = gpu_features(new, "nvidia-h200")
     truth = float(np.array([f[k] for k in LATENCY_FEATURES]) @ TRUE_LATENCY[32])
     assert cal.predict_latency_ms(new) == pytest.approx(truth, rel=0.01)
-    assert cal.predict_energy_mj(new) == pytest.approx((180 * truth + 40 * f["gflop"] + 15 * f["gbyte"]) / 32, rel=0.01)
+    assert cal.predict_energy_mj(cal.mode, [new])[0] == pytest.approx((180 * truth + 40 * f["gflop"] + 15 * f["gbyte"]) / 32, rel=0.01)
     path = cal.save(tmp_path / "h200.json")
     again = load_gpu_calibration(path)
     assert again.predict_latency_ms(new) == pytest.approx(cal.predict_latency_ms(new))
@@ -92,7 +92,7 @@ def test_gpu_calibration_without_a_meter_fits_latency_only():
     rep = cal.report["by_batch"]["1"]
     assert rep["energy"] == {"unavailable": "no energy was metered for these runs"}
     assert "held_out_5fold" not in rep["latency"]  # fewer than 10 networks: in-sample only
-    assert cal.predict_energy_mj(runs[0].spec) is None
+    assert cal.predict_energy_mj(cal.mode, [runs[0].spec]) is None
     with pytest.raises(CalibrationError, match="batch 1: 3 networks measured; need at least 7"):
         calibrate_gpu("nvidia-h200", runs[:3])
 

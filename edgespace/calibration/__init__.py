@@ -13,6 +13,7 @@ from edgespace.calibration._calibrate import (
     FORMAT,
     CalibratedProfile,
     Calibration,
+    CalibrationBase,
     CalibrationError,
     as_calibration,
     calibrate,
@@ -22,6 +23,7 @@ from edgespace.calibration._calibrate import (
 )
 from edgespace.calibration._captures import CAPTURE_FORMAT, CaptureSet, read_capture_set, write_capture_set
 from edgespace.calibration._draw import DEFAULT_FAMILIES, DEFAULT_RANGES, draw_specs
+from edgespace.calibration._gpu import GpuCalibration, load_gpu_calibration
 from edgespace.calibration._ingest import (
     IngestError,
     NodeProfile,
@@ -34,7 +36,7 @@ from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_
 from edgespace.calibration._power import MIN_METERED_NETWORKS, PowerModel, fit_power_model, power_features
 
 __all__ = [
-    "APPLIES_KEYS", "Calibration", "as_calibration", "MIN_METERED_NETWORKS", "PowerModel", "fit_power_model",
+    "APPLIES_KEYS", "Calibration", "CalibrationBase", "GpuCalibration", "load_gpu_calibration", "as_calibration", "MIN_METERED_NETWORKS", "PowerModel", "fit_power_model",
     "power_features",
     "CAPTURE_FORMAT", "CaptureSet", "read_capture_set", "write_capture_set",
     "CalibratedProfile", "CalibrationError", "DEFAULT_FAMILIES", "DEFAULT_RANGES", "FEATURES", "FORMAT",

@@ -13,6 +13,7 @@ The file (``format: edgespace-calibration/1``) holds:
 
 from __future__ import annotations
 
+import abc
 import datetime as _dt
 import hashlib
 import json
@@ -32,7 +33,7 @@ from edgespace.calibration._mapping import INPUT_SEGMENT, map_nodes
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_columns, segment_features
 from edgespace.calibration._power import MIN_METERED_NETWORKS, fit_power_model
 
-__all__ = ["calibrate", "CalibratedProfile", "Calibration", "as_calibration", "APPLIES_KEYS", "load_calibration", "CalibrationError", "training_samples", "FORMAT",
+__all__ = ["calibrate", "CalibrationBase", "CalibratedProfile", "Calibration", "as_calibration", "APPLIES_KEYS", "load_calibration", "CalibrationError", "training_samples", "FORMAT",
            "latency_errors"]  # fmt: skip
 
 FORMAT = "edgespace-calibration/1"
@@ -97,8 +98,45 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
 APPLIES_KEYS = ("profile", "mode", "precision", "runtime", "provider", "threads", "batch")
 
 
+class CalibrationBase(abc.ABC):
+    """The door every calibration goes through (per-operator CPU/ONNX Runtime fits,
+    :class:`~edgespace.calibration._gpu.GpuCalibration` from CUDA-graph / TensorRT runs): cost
+    asks only :meth:`applies`, :meth:`predict_resolutions_ms` and :meth:`predict_energy_mj`;
+    studies store :meth:`to_dict` (reloaded by :func:`load_calibration`, which dispatches on the
+    file's ``format``) and show :meth:`summary`. ``id`` is a short hash of the content."""
+
+    id: str
+    applies_to: dict
+
+    @property
+    def source(self) -> str:
+        """How latencies from this calibration are labelled: ``calibrated:<id>``."""
+        return f"calibrated:{self.id}"
+
+    @abc.abstractmethod
+    def applies(self, profile: str, mode: str, precision: str, batch: int = 1) -> bool:
+        """Whether this calibration describes ``profile``'s ``mode`` at ``precision`` and ``batch``."""
+
+    @abc.abstractmethod
+    def predict_resolutions_ms(self, family: str, width: float, depth: float, num_classes: int, precision: str,
+                               resolutions, batch: int = 1) -> np.ndarray:  # fmt: skip
+        """Latency per call of ``batch`` images (ms) of one structure at each of ``resolutions``."""
+
+    @abc.abstractmethod
+    def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
+        """Metered-model energy per image (mJ) of ``specs`` in ``mode``, or None where it has none."""
+
+    @abc.abstractmethod
+    def summary(self) -> dict:
+        """What a study stores in its definition and a report shows."""
+
+    @abc.abstractmethod
+    def to_dict(self) -> dict:
+        """The file's JSON (with ``format`` and ``id``)."""
+
+
 @dataclass
-class CalibratedProfile:
+class CalibratedProfile(CalibrationBase):
     """A calibration: a fitted latency model (and, where metered, a power model per mode) with
     its provenance, for one (profile, mode, precision, runtime, provider, threads, batch).
 
@@ -138,17 +176,13 @@ class CalibratedProfile:
     def threads(self) -> int:
         return int(self.provenance.get("threads") or 0)
 
-    @property
-    def source(self) -> str:
-        """How numbers from this calibration are labelled: ``calibrated:<id>``."""
-        return f"calibrated:{self.id}"
-
-    def applies(self, profile: str, mode: str, precision: str) -> bool:
+    def applies(self, profile: str, mode: str, precision: str, batch: int = 1) -> bool:
         """Whether this calibration describes ``profile``'s power mode ``mode`` at ``precision``
-        (a calibration whose mode is not recorded applies to every mode of its profile)."""
+        and ``batch`` (a calibration whose mode is not recorded applies to every mode of its
+        profile)."""
         a = self.applies_to
         return (a["profile"] == profile and a["precision"] in (None, precision)
-                and a["mode"] in (None, mode))  # fmt: skip
+                and a["mode"] in (None, mode) and int(batch) == int(a.get("batch") or 1))  # fmt: skip
 
     def predict_latency_ms(self, spec_or_table) -> float:
         if isinstance(spec_or_table, ArchSpec):
@@ -161,8 +195,9 @@ class CalibratedProfile:
         return np.array([self.predict_latency_ms(s) for s in specs])
 
     def predict_resolutions_ms(self, family: str, width: float, depth: float, num_classes: int, precision: str,
-                               resolutions) -> np.ndarray:  # fmt: skip
-        """End-to-end latency (ms) of one network structure at many resolutions: the segment
+                               resolutions, batch: int = 1) -> np.ndarray:  # fmt: skip
+        """End-to-end latency (ms) of one network structure at many resolutions (at the batch
+        the calibration was measured at, which :meth:`applies` checks): the segment
         features of every resolution not seen before go through the model in one call (the
         trees' per-call cost dominates a single prediction), and each answer is cached by
         (structure, resolution), since searches revisit the same points."""
@@ -231,9 +266,10 @@ class CalibratedProfile:
 Calibration = CalibratedProfile
 
 
-def as_calibration(obj, *, what: str = "calibration") -> CalibratedProfile | None:
-    """None, a :class:`CalibratedProfile`, or the path of a calibration file (loaded)."""
-    if obj is None or isinstance(obj, CalibratedProfile):
+def as_calibration(obj, *, what: str = "calibration") -> CalibrationBase | None:
+    """None, a calibration (:class:`CalibratedProfile` or a GPU calibration), or the path of a
+    calibration file of either kind (loaded)."""
+    if obj is None or isinstance(obj, CalibrationBase):
         return obj
     if isinstance(obj, (str, os.PathLike)):
         return load_calibration(obj)
@@ -336,10 +372,21 @@ def calibrate(profile, measurements, *, mode: str | None = None, threads: int | 
 _FITTED: dict[str, SegmentLatencyModel] = {}
 
 
-def load_calibration(path: str | os.PathLike) -> CalibratedProfile:
-    """Read a calibration file written by :meth:`CalibratedProfile.save` and refit its model
-    (deterministic; a file already loaded in this process reuses its fitted model)."""
+def load_calibration(path: str | os.PathLike) -> CalibrationBase:
+    """Read a calibration file of either kind, by its ``format``: one written by
+    :meth:`CalibratedProfile.save` (its model refitted; deterministic, and a file already loaded
+    in this process reuses its fitted model) or by ``GpuCalibration.save``."""
     p = Path(path)
+    try:
+        head = json.loads(p.read_text())
+    except (OSError, ValueError):
+        head = None  # load_format_json below names what is wrong
+    if isinstance(head, dict) and head.get("format") != FORMAT:
+        from edgespace.calibration._gpu import GPU_FORMAT, load_gpu_calibration
+
+        if head.get("format") == GPU_FORMAT:
+            return load_gpu_calibration(p)
+        raise CalibrationError(f"{p}: format: {head.get('format')!r}: expected {FORMAT!r} or {GPU_FORMAT!r}")
     data = load_format_json(p, FORMAT, CalibrationError, missing="no such calibration file")
     for key in ("provenance", "runs", "samples", "model"):
         if key not in data:

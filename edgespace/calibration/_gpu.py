@@ -24,6 +24,7 @@ profile's error on the same networks.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._spec import ArchSpec
-from edgespace.calibration._calibrate import CalibrationError, latency_errors
+from edgespace.calibration._calibrate import APPLIES_KEYS, CalibrationBase, CalibrationError, latency_errors
 
 __all__ = [
     "ENERGY_FEATURES",
@@ -137,9 +138,14 @@ def _predict(frame: pd.DataFrame, lat_w: np.ndarray, energy_w: np.ndarray | None
 
 
 @dataclass
-class GpuCalibration:
+class GpuCalibration(CalibrationBase):
     """Per-batch latency (and, where metered, energy) weights over the roofline terms of
-    ``profile``, with the runs they were fitted to and the report of how well they predict."""
+    ``profile``, with the runs they were fitted to and the report of how well they predict.
+
+    Goes through the same door as :class:`~edgespace.calibration.CalibratedProfile`: where it
+    :meth:`applies` (its profile, mode, precision, and a batch it was fitted at) ``estimate``,
+    ``estimate_many``, ``search`` and ``screen`` take latency per call from it
+    (``calibrated:<id>``) and, where NVML metered the runs, energy per image (``metered:<id>``)."""
 
     profile: str
     mode: str
@@ -148,36 +154,86 @@ class GpuCalibration:
     latency_weights: dict[int, list[float]]
     energy_weights: dict[int, list[float] | None]
     report: dict = field(default_factory=dict)
+    id: str = ""
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            d = self.to_dict(with_id=False)
+            key = json.dumps({k: d[k] for k in ("applies_to", "runs", "latency_weights", "energy_weights")},
+                             sort_keys=True, default=float)  # fmt: skip
+            self.id = hashlib.sha1(key.encode()).hexdigest()[:10]
 
     @property
     def batches(self) -> list[int]:
         return sorted(self.latency_weights)
 
-    def _frame(self, spec: ArchSpec) -> pd.DataFrame:
+    @property
+    def applies_to(self) -> dict:
+        """The keys of :data:`~edgespace.calibration.APPLIES_KEYS`; ``batch`` is the list of
+        batches fitted (each has its own weights)."""
+        p = self.provenance
+        out = {k: None for k in APPLIES_KEYS}
+        out.update(profile=self.profile, mode=self.mode, precision=p.get("precision") or None,
+                   runtime=p.get("runtime") or None, provider=p.get("backend") or None, batch=self.batches)  # fmt: skip
+        return out
+
+    @property
+    def power(self) -> dict:
+        """No per-mode power model (its energy is fitted per batch, in :meth:`predict_energy_mj`)."""
+        return {}
+
+    def applies(self, profile: str, mode: str, precision: str, batch: int = 1) -> bool:
+        a = self.applies_to
+        return (a["profile"] == profile and a["mode"] == mode and a["precision"] in (None, precision)
+                and int(batch) in self.latency_weights)  # fmt: skip
+
+    def _features(self, spec: ArchSpec) -> pd.DataFrame:
         if spec.batch not in self.latency_weights:
             raise CalibrationError(f"batch {spec.batch} was not calibrated for {self.profile}; calibrated batches: "
                                    f"{', '.join(map(str, self.batches))}")  # fmt: skip
-        return pd.DataFrame([{**gpu_features(spec, self.profile, self.mode), "batch": spec.batch}])
+        key = tuple(spec.to_dict().items())
+        f = self._cache.get(key)
+        if f is None:  # an analytic estimate with layers per spec: searches revisit the same points
+            f = self._cache[key] = pd.DataFrame([{**gpu_features(spec, self.profile, self.mode), "batch": spec.batch}])
+        return f
 
     def predict_latency_ms(self, spec: ArchSpec) -> float:
         """Calibrated latency of one call of ``spec.batch`` images (ms)."""
-        f = self._frame(spec)
+        f = self._features(spec)
         return float(_predict(f, np.array(self.latency_weights[spec.batch]), None)[0][0])
 
-    def predict_energy_mj(self, spec: ArchSpec) -> float | None:
-        """Calibrated energy per image (mJ, board total), or None where no energy was metered."""
-        f = self._frame(spec)
-        w = self.energy_weights.get(spec.batch)
-        if w is None:
-            return None
-        return float(_predict(f, np.array(self.latency_weights[spec.batch]), np.array(w))[1][0])
+    def predict_resolutions_ms(self, family: str, width: float, depth: float, num_classes: int, precision: str,
+                               resolutions, batch: int = 1) -> np.ndarray:  # fmt: skip
+        return np.array([self.predict_latency_ms(ArchSpec(family, float(width), float(depth), int(r), precision,
+                                                          int(num_classes), int(batch)))
+                         for r in np.atleast_1d(resolutions)])  # fmt: skip
 
-    def to_dict(self) -> dict:
-        runs = self.runs.replace({np.nan: None})
-        return {
+    def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
+        """Calibrated energy per image (mJ, board total) of each of ``specs`` (each at its own
+        batch), or None where no energy was metered (or ``mode`` is not the calibrated one)."""
+        specs = list(specs)
+        if mode != self.mode or any(self.energy_weights.get(s.batch) is None for s in specs):
+            return None
+        return np.array([_predict(self._features(s), np.array(self.latency_weights[s.batch]),
+                                  np.array(self.energy_weights[s.batch]))[1][0] for s in specs])  # fmt: skip
+
+    def summary(self) -> dict:
+        """What a study stores (and a report shows): id, applicability, provenance, held-out error."""
+        p = self.provenance
+        return {"id": self.id, "kind": "gpu", "applies_to": self.applies_to, "date": p.get("date"),
+                "device": p.get("device"), "runtime": p.get("runtime"), "backend": p.get("backend"),
+                "execution": p.get("execution"), "meter": p.get("meter"), "networks": p.get("networks"),
+                "held_out": self.report.get("held_out_5fold") or self.report.get("in_sample") or {},
+                "energy_held_out": self.report.get("energy_held_out_5fold")}  # fmt: skip
+
+    def to_dict(self, *, with_id: bool = True) -> dict:
+        runs = self.runs.astype(object).where(self.runs.notna(), None)
+        out = {
             "format": GPU_FORMAT,
             "profile": self.profile,
             "mode": self.mode,
+            "applies_to": self.applies_to,
             "provenance": self.provenance,
             "latency_features": list(LATENCY_FEATURES),
             "energy_features": list(ENERGY_FEATURES),
@@ -186,6 +242,9 @@ class GpuCalibration:
             "report": self.report,
             "runs": runs.to_dict(orient="records"),
         }
+        if with_id:
+            out["id"] = self.id
+        return out
 
     def save(self, path: str | os.PathLike) -> Path:
         p = Path(path)
@@ -303,11 +362,16 @@ def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
         raise CalibrationError(f"{p}: cannot be read as a GPU calibration file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:
         raise CalibrationError(f"{p}: not a GPU calibration file (format {GPU_FORMAT!r})")
-    return GpuCalibration(
+    cal = GpuCalibration(
         doc["profile"], doc["mode"], doc["provenance"], pd.DataFrame(doc["runs"]),
         {int(b): w for b, w in doc["latency_weights"].items()},
         {int(b): w for b, w in doc["energy_weights"].items()}, doc.get("report", {}),
     )  # fmt: skip
+    stored = doc.get("id")
+    if stored is not None and stored != cal.id:
+        raise CalibrationError(f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
+                               "calibrate again (or remove the id to accept the edit)")  # fmt: skip
+    return cal
 
 
 def collect_gpu(specs, *, batches=(1, 32), backend: str = "torch-cuda", precision: str = "fp16",

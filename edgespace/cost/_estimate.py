@@ -167,7 +167,7 @@ def estimate(
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
     lat_s, energy_j, sources = _calibrated(_calibration(calibration), prof.name, pm.name, placement, spec.family,
                                            spec.width, spec.depth, spec.num_classes, spec.precision,
-                                           np.array([spec.resolution]), np.array([spec.batch]))  # fmt: skip
+                                           np.array([spec.resolution]), spec.batch)  # fmt: skip
     ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=ambient_c, keep_layers=True,
                   batch=spec.batch, latency_s=lat_s, energy_j=energy_j)  # fmt: skip
     cols = {k: v[0] for k, v in _columns(ev, mp, spec.precision).items()}
@@ -198,19 +198,20 @@ def _calibration(calibration):
 
 
 def _calibrated(cal, profile: str, mode: str, placement: str, family, width, depth, num_classes, precision,
-                resolutions, batches):  # fmt: skip
+                resolutions, batch):  # fmt: skip
     """(latency_s or None, energy_j or None, (latency_source, energy_source)) for one structure
-    at ``resolutions`` in ``mode``: the calibration's predictions where it applies (its profile,
-    mode, precision and batch; the placement it was measured with, ``auto``)."""
-    batches = np.asarray(batches)
-    if (cal is None or placement != "auto" or not cal.applies(profile, mode, precision)
-            or not (batches == (cal.applies_to.get("batch") or 1)).all()):  # fmt: skip
+    at ``resolutions`` and one ``batch`` in ``mode``: the calibration's predictions where it
+    applies (its profile, mode, precision and batch; the placement it was measured with,
+    ``auto``). Any calibration goes through this one door (see ``CalibrationBase``)."""
+    if cal is None or placement != "auto" or not cal.applies(profile, mode, precision, int(batch)):
         return None, None, ("analytic", "analytic")
-    lat_s = cal.predict_resolutions_ms(family, float(width), float(depth), int(num_classes), precision, resolutions) / 1e3
-    energy = None
-    if mode in cal.power:
-        specs = [ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes)) for r in resolutions]
-        energy = cal.predict_energy_mj(mode, specs) / 1e3
+    lat_s = cal.predict_resolutions_ms(family, float(width), float(depth), int(num_classes), precision, resolutions,
+                                       batch=int(batch)) / 1e3  # fmt: skip
+    specs = [ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes), int(batch))
+             for r in resolutions]  # fmt: skip
+    energy = cal.predict_energy_mj(mode, specs)
+    if energy is not None:
+        energy = np.asarray(energy, dtype=np.float64) / 1e3
     return lat_s, energy, (cal.source, f"metered:{cal.id}" if energy is not None else "estimated")
 
 
@@ -335,13 +336,16 @@ def estimate_many(
         energy_src = np.full(n, "analytic", dtype=object)
         for (family, width, depth, num_classes, precision), idx in groups.items():
             sk = layer_skeleton(family, float(width), float(depth), int(num_classes))
-            lat_s, energy_j, sources = _calibrated(cal, prof.name, pm.name, placement, family, width, depth, num_classes,
-                                                   precision, res_all[idx], batch_all[idx])  # fmt: skip
-            ev = evaluate(sk, mp, precision, res_all[idx], ambient_c=ambient_c, batch=batch_all[idx], latency_s=lat_s,
-                          energy_j=energy_j)  # fmt: skip
-            for k, v in _columns(ev, mp, precision).items():
-                cols[k][idx] = v
-            lat_src[idx], energy_src[idx] = sources
+            # a calibration applies per batch: with one, each batch of the group is its own call
+            parts = [idx] if cal is None else [idx[batch_all[idx] == b] for b in np.unique(batch_all[idx])]
+            for part in parts:
+                lat_s, energy_j, sources = _calibrated(cal, prof.name, pm.name, placement, family, width, depth,
+                                                       num_classes, precision, res_all[part], batch_all[part][0])  # fmt: skip
+                ev = evaluate(sk, mp, precision, res_all[part], ambient_c=ambient_c, batch=batch_all[part],
+                              latency_s=lat_s, energy_j=energy_j)  # fmt: skip
+                for k, v in _columns(ev, mp, precision).items():
+                    cols[k][part] = v
+                lat_src[part], energy_src[part] = sources
         block = frame.copy()
         block.insert(len(block.columns), "profile", prof.name)
         block.insert(len(block.columns), "mode", pm.name)
@@ -399,7 +403,7 @@ def simulate_thermal(
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
     lat_s, energy_j, _ = _calibrated(_calibration(calibration), prof.name, pm.name, placement, spec.family, spec.width,
                                      spec.depth, spec.num_classes, spec.precision, np.array([spec.resolution]),
-                                     np.array([spec.batch]))  # fmt: skip
+                                     spec.batch)  # fmt: skip
     ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=amb, batch=spec.batch,
                   latency_s=lat_s, energy_j=energy_j)  # fmt: skip
     if not ev.runnable:
