@@ -38,6 +38,7 @@ __all__ = [
     "parse_profile",
     "profile_dirs",
     "validate_profile",
+    "load_profile_file",
     "MAX_PROFILE_BYTES",
     "MAX_ALIASES",
     "MAX_EXPANDED_NODES",
@@ -134,6 +135,22 @@ def _load_file(path: Path) -> HardwareProfile:
     if st.st_size > MAX_PROFILE_BYTES:
         raise ProfileError(f"{path}: {st.st_size:,} bytes: too large for a profile; allowed: at most {MAX_PROFILE_BYTES:,} bytes")
     return _load_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def load_profile_file(source: str | os.PathLike | typing.TextIO) -> HardwareProfile:
+    """A validated :class:`HardwareProfile` from one profile file, or from an open text stream
+    (``sys.stdin``), read no further than :data:`MAX_PROFILE_BYTES` + 1 characters so that an
+    oversized stream is refused before parsing. Unlike :func:`load_profile` a name is never
+    looked up: the argument is always a file. Raises :class:`~edgespace.ProfileError`."""
+    if hasattr(source, "read"):
+        origin = getattr(source, "name", None) or "<stream>"
+        return parse_profile(source.read(MAX_PROFILE_BYTES + 1), origin=str(origin))
+    path = Path(os.fspath(source)).expanduser()
+    if not path.is_file():
+        what = ("is a directory, not a profile file" if path.is_dir() else
+                "not a regular file (a device, pipe or socket)" if path.exists() else "no such file")  # fmt: skip
+        raise ProfileError(f"{path}: {what}")
+    return _load_file(path)
 
 
 @functools.lru_cache(maxsize=64)
