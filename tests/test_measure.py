@@ -33,7 +33,9 @@ from edgespace.calibration import (
 from edgespace.calibration._calibrate import CalibrationError
 from edgespace.cli import main
 from edgespace.meters import NullMeter, RaplMeter, get_meter
-from edgespace.runners import Fp16UnavailableError, confirm, export_many, fp16_supported
+from edgespace.runners import Fp16UnavailableError, confirm
+from edgespace.runners._export import export_many
+from edgespace.runners._precision import fp16_supported
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)

@@ -12,7 +12,8 @@ import pytest
 import edgespace as es
 from edgespace.budget import Budget, BudgetError, feasibility
 from edgespace.meters import NullMeter, RaplMeter
-from edgespace.runners import OnnxRuntimeRunner, export_many
+from edgespace.runners._export import export_many
+from edgespace.runners.ort import OnnxRuntimeRunner
 
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
 
