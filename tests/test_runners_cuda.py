@@ -80,7 +80,7 @@ def test_nvml_meter_says_why_it_is_unavailable():
         null = get_meter("nvml")
         assert isinstance(null, NullMeter) and "NVML" in null.reason
         window = null.end_window(null.begin_window())
-        assert window.energy_mj is None and "NVML" in window.unavailable_reason
+        assert window.energy_mj is None and "NVML" in window.energy_unavailable_reason
     else:  # a machine with an NVIDIA GPU and the package: the counter and telemetry read
         temp, clock, power = meter.telemetry()
         assert 0 < temp < 120 and clock > 0 and power > 0 and meter.domain == "gpu-board"
