@@ -37,7 +37,7 @@ from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, peak_activation_bytes  # n
 from edgespace.calibration import calibrate, draw_specs, latency_errors  # noqa: E402
 from edgespace.calibration._loop import collect  # noqa: E402
 from edgespace.layers import layer_table, table_totals  # noqa: E402
-from edgespace.runners import export_many  # noqa: E402
+from edgespace.runners._export import export_many
 
 TRAIN_FAMILIES = ("efficientnet", "mobilenetv2", "mobilenetv3_small")
 HELD_OUT_FAMILY = "mobilenetv3_large"

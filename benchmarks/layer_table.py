@@ -32,6 +32,7 @@ from rich.progress import track  # noqa: E402
 
 from edgespace import ArchSpec, build, layer_table, list_families  # noqa: E402
 from edgespace._layer_table import _decoded, layer_skeleton  # noqa: E402
+from edgespace._timing import best_seconds  # noqa: E402
 from edgespace.layers import table_totals  # noqa: E402
 
 
@@ -49,15 +50,6 @@ def _draw(n: int, seed: int) -> list[ArchSpec]:
         if table_totals(layer_table(spec))["macs"] <= 2e9:
             specs.append(spec)
     return specs
-
-
-def _timed(fn, repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -85,10 +77,10 @@ def main() -> None:
             layer_skeleton.cache_clear()
             layer_table(spec)
 
-        cold_s = _timed(cold_call, repeat=5)
+        cold_s = best_seconds(cold_call, 5)
         other = ArchSpec(spec.family, spec.width, spec.depth, spec.resolution + 8)
         layer_table(other)  # the structure is now cached; the spec itself is still new
-        warm_s = _timed(lambda spec=spec: layer_table(spec), repeat=5)
+        warm_s = best_seconds(lambda spec=spec: layer_table(spec), 5)
         ours = table_totals(layer_table(spec))["macs"]
 
         def naive_count(spec=spec):

@@ -11,7 +11,6 @@ import pytest
 import edgespace
 from edgespace import ArchSpec, SpecError, efficientnet_preset, mobilenet
 from edgespace.accuracy import (
-    INT8_DROP,
     AccuracyEstimate,
     AccuracyModel,
     EvaluatorAccuracy,
@@ -21,6 +20,7 @@ from edgespace.accuracy import (
     predict_accuracy,
     predict_many,
 )
+from edgespace.accuracy._quant import INT8_DROP
 
 BUILDABLE = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
 

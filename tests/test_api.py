@@ -55,6 +55,16 @@ def test_importing_edgespace_loads_no_heavy_package():
         ("edgespace", "ImageFolderProxy", "edgespace.accuracy.ImageFolderProxy"),
         ("edgespace.budget", "daylight_profile", "Budget.daylight_weights()"),
         ("edgespace.budget", "energy_per_frame_from", "feasibility(budget, estimate=...)"),
+        ("edgespace.runners", "export_many", "edgespace.runners._export.export_many"),
+        ("edgespace.runners", "prepare_onnx", "edgespace.runners._confirm.prepare_onnx"),
+        ("edgespace.profiles", "OP_CLASSES", "edgespace._ops.OP_CLASSES"),
+        ("edgespace.profiles", "profile_dirs", "edgespace.profiles._loader.profile_dirs"),
+        ("edgespace.cost", "compile_mode", "edgespace.cost._params.compile_mode"),
+        ("edgespace.cost", "evaluate", "edgespace.cost._evaluate.evaluate"),
+        ("edgespace.accuracy", "INT8_DROP", "edgespace.accuracy._quant.INT8_DROP"),
+        ("edgespace.accuracy", "fit_published", "edgespace.accuracy._published.fit_published"),
+        ("edgespace.archs", "make_divisible", "edgespace.archs._arch_def.make_divisible"),
+        ("edgespace.archs", "BlockSpec", "edgespace.archs._arch_def.BlockSpec"),
     ],
 )
 def test_moved_names_still_import_and_warn_with_their_new_home(package, name, home):

@@ -43,7 +43,7 @@ def test_batch_out_of_range_is_a_one_line_error(bad):
 
 
 def test_onnx_cache_key_ignores_batch(tmp_path):
-    from edgespace.runners import cached_onnx_path
+    from edgespace.runners._export import cached_onnx_path
 
     spec = ArchSpec("mobilenetv2", 0.5, 1.0, 128)
     assert cached_onnx_path(spec, tmp_path) == cached_onnx_path(ArchSpec("mobilenetv2", 0.5, 1.0, 128, batch=8), tmp_path)
@@ -232,7 +232,7 @@ def test_cli_batch_options_reject_bad_values(capsys):
 def test_memory_traffic_is_per_call_at_batch(profile):
     """Each kernel moves its activations for every image of the call (and its weights once): the
     roofline's memory time and the bytes it reports scale together with the batch."""
-    from edgespace.cost import compile_mode
+    from edgespace.cost._params import compile_mode
     from edgespace.profiles import load_profile
 
     prof = load_profile(profile)

@@ -12,7 +12,8 @@ import yaml
 from edgespace import ArchSpec, SpecError, efficientnet_preset, layer_table, load_profile, register_family
 from edgespace._liveness import peak_activation_bytes
 from edgespace.archs import FamilyDef, unregister_family
-from edgespace.cost import compile_mode, estimate, estimate_many, simulate_thermal
+from edgespace.cost import estimate, estimate_many, simulate_thermal
+from edgespace.cost._params import compile_mode
 from edgespace.profiles import builtin_profile_dir, validate_profile
 
 NANO = "jetson-orin-nano-8gb"

@@ -32,8 +32,11 @@ from edgespace.calibration import (
 )
 from edgespace.calibration._calibrate import CalibrationError
 from edgespace.cli import main
+from edgespace.layers import table_totals
 from edgespace.meters import NullMeter, RaplMeter, get_meter
-from edgespace.runners import Fp16UnavailableError, confirm, export_many, fp16_supported
+from edgespace.runners import Fp16UnavailableError, confirm
+from edgespace.runners._export import export_many
+from edgespace.runners._precision import fp16_supported
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
@@ -202,7 +205,7 @@ def test_interleaved_measurements_are_paired_with_the_reference(cal_measurements
 
 def test_calibration_predicts_a_held_out_spec_and_round_trips(cal_measurements, tmp_path):
     # hold out the network in the middle by MACs: interpolation, as a calibration is used
-    macs = [es.table_totals(es.layer_table(m.spec))["macs"] for m in cal_measurements]
+    macs = [table_totals(es.layer_table(m.spec))["macs"] for m in cal_measurements]
     mid = int(np.argsort(macs)[len(macs) // 2])
     held = cal_measurements[mid]
     train = [m for i, m in enumerate(cal_measurements) if i != mid]

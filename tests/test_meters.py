@@ -12,7 +12,8 @@ import pytest
 import edgespace as es
 from edgespace.budget import Budget, BudgetError, feasibility
 from edgespace.meters import NullMeter, RaplMeter
-from edgespace.runners import OnnxRuntimeRunner, export_many
+from edgespace.runners._export import export_many
+from edgespace.runners.ort import OnnxRuntimeRunner
 
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
 
@@ -108,6 +109,10 @@ def test_old_measurement_names_still_read_with_a_deprecation_warning(metered):
         assert metered.latency_ms_p50 == metered.latency_p50_ms
     with pytest.warns(DeprecationWarning, match="peak_activation_bytes"):
         assert metered.peak_memory_bytes is metered.peak_activation_bytes
+    null = NullMeter("no meter here")
+    window = null.end_window(null.begin_window())
+    with pytest.warns(DeprecationWarning, match="energy_unavailable_reason"):
+        assert window.unavailable_reason == window.energy_unavailable_reason == "no meter here"
 
 
 def test_rapl_window_survives_a_counter_wrap(tmp_path):

@@ -13,7 +13,9 @@ import pytest
 
 from edgespace import ArchSpec
 from edgespace._layer_table import layer_skeleton
-from edgespace.cost import compile_mode, estimate, evaluate
+from edgespace.cost import estimate
+from edgespace.cost._evaluate import evaluate
+from edgespace.cost._params import compile_mode
 from edgespace.profiles import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent

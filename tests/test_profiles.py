@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 import edgespace
 from edgespace import ProfileError
-from edgespace.cost import engine_for, sustainable_power_w
+from edgespace._ops import OP_CLASSES
+from edgespace.cost import sustainable_power_w
+from edgespace.cost._params import engine_for
 from edgespace.profiles import (
-    OP_CLASSES,
     HardwareProfile,
     PowerMode,
     builtin_profile_dir,

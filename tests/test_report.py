@@ -244,7 +244,7 @@ def measured(tmp_path_factory):
     SearchResult.confirmations()."""
     from edgespace.calibration import calibrate, draw_specs
     from edgespace.calibration._loop import collect
-    from edgespace.runners import export_many
+    from edgespace.runners._export import export_many
 
     root = tmp_path_factory.mktemp("edgespace-cache")
     mp = pytest.MonkeyPatch()

@@ -80,7 +80,7 @@ def test_nvml_meter_says_why_it_is_unavailable():
         null = get_meter("nvml")
         assert isinstance(null, NullMeter) and "NVML" in null.reason
         window = null.end_window(null.begin_window())
-        assert window.energy_mj is None and "NVML" in window.unavailable_reason
+        assert window.energy_mj is None and "NVML" in window.energy_unavailable_reason
     else:  # a machine with an NVIDIA GPU and the package: the counter and telemetry read
         temp, clock, power = meter.telemetry()
         assert 0 < temp < 120 and clock > 0 and power > 0 and meter.domain == "gpu-board"
@@ -241,7 +241,7 @@ def test_tensorrt_layer_times_map_to_layer_rows():
 
 
 def test_tensorrt_calibration_batches_and_engine_cache_key(tmp_path):
-    from edgespace.runners import calibration_images
+    from edgespace.runners._precision import calibration_images
     from edgespace.runners.tensorrt import calibration_batches, engine_cache_path
 
     images = calibration_images(None, 64, count=5)  # the same images ONNX Runtime calibrates on
@@ -276,7 +276,7 @@ def test_inductor_cache_goes_to_the_edgespace_cache(monkeypatch, tmp_path):
 def test_tensorrt_builds_from_the_cached_fp32_onnx_file(tmp_path):
     """TensorRT's input is the batch-1 fp32 export (dynamic batch), whatever the precision and
     batch asked for: its builder makes the fp16/int8 engine. Exported for real here."""
-    from edgespace.runners import cached_onnx_path
+    from edgespace.runners._export import cached_onnx_path
     from edgespace.runners.tensorrt import TensorRTRunner
 
     path, notes = TensorRTRunner().prepare_input(dataclasses.replace(TINY, batch=4), "int8", cache_dir=tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgespace import UnavailableError
-from edgespace.runners import fp16_supported
+from edgespace.runners._precision import fp16_supported
 
 
 def test_a_probe_on_a_missing_provider_says_so_instead_of_answering_for_the_cpu():

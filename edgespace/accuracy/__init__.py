@@ -10,32 +10,23 @@ local ImageFolder and reports held-out accuracy). The last two import torch when
 from __future__ import annotations
 
 from edgespace._lazy import lazy_getattr
-from edgespace.accuracy._data import RECIPES, load_published
+from edgespace.accuracy._data import load_published
 from edgespace.accuracy._published import (
-    K_OUT,
     AccuracyEstimate,
     AccuracyModel,
     PublishedAccuracy,
-    PublishedFit,
-    fit_published,
     predict_accuracy,
     predict_many,
 )
-from edgespace.accuracy._quant import INT8_DROP, QUANTIZATION_MODES, Int8Drop
+from edgespace.accuracy._quant import QUANTIZATION_MODES
 
 __all__ = [
     "AccuracyEstimate",
     "AccuracyModel",
     "EvaluatorAccuracy",
     "ImageFolderProxy",
-    "INT8_DROP",
-    "Int8Drop",
-    "K_OUT",
     "PublishedAccuracy",
-    "PublishedFit",
     "QUANTIZATION_MODES",
-    "RECIPES",
-    "fit_published",
     "load_published",
     "predict_accuracy",
     "predict_many",
@@ -43,4 +34,15 @@ __all__ = [
 
 # torch loads only when these are used
 _LAZY = {"EvaluatorAccuracy": "edgespace.accuracy._evaluator", "ImageFolderProxy": "edgespace.accuracy._evaluator"}
-__getattr__ = lazy_getattr("edgespace.accuracy", _LAZY, namespace=globals())
+
+#: Names that left this package's public surface in 0.2 (issue 17): still importable for one
+#: release, with a DeprecationWarning naming their home. name -> (module, name there).
+_MOVED = {
+    "INT8_DROP": ("edgespace.accuracy._quant", "INT8_DROP"),
+    "Int8Drop": ("edgespace.accuracy._quant", "Int8Drop"),
+    "K_OUT": ("edgespace.accuracy._published", "K_OUT"),
+    "PublishedFit": ("edgespace.accuracy._published", "PublishedFit"),
+    "RECIPES": ("edgespace.accuracy._data", "RECIPES"),
+    "fit_published": ("edgespace.accuracy._published", "fit_published"),
+}
+__getattr__ = lazy_getattr("edgespace.accuracy", _LAZY, _MOVED, globals())

@@ -1,6 +1,6 @@
 """The shipped families, transcribed from timm's generators (timm 1.0,
 ``timm/models/efficientnet.py::_gen_efficientnet`` / ``_gen_mobilenet_v2`` and
-``timm/models/mobilenetv3.py::_gen_mobilenet_v3``). tests/test_layer_table.py checks every
+``timm/models/mobilenetv3.py::_gen_mobilenet_v3``). tests/test_layers.py checks every
 family against the module timm builds, so a drift in timm shows up as a failing test.
 """
 

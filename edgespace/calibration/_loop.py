@@ -11,7 +11,8 @@ from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import CalibratedProfile, calibrate
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
 
-__all__ = ["collect", "run_calibration", "default_calibration_path", "REFERENCE_SPEC"]
+__all__ = ["collect", "run_calibration", "calibrate_from_captures", "run_gpu_calibration", "default_calibration_path",
+           "REFERENCE_SPEC"]
 
 #: The network every calibration measurement is paired with (timed back to back, see
 #: :func:`edgespace.runners.ort.measure_interleaved`): mid-sized for the calibration range
@@ -74,3 +75,55 @@ def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 
     report("fit", 1, 1)
     path = cal.save(out if out is not None else default_calibration_path(base.name, threads))
     return cal, path, ms
+
+
+def calibrate_from_captures(profile: str, directory: str | os.PathLike, *, threads: int | None = None,
+                            out: str | os.PathLike | None = None):  # fmt: skip
+    """Fit ``profile``'s calibration from a capture set measured on a device (written by
+    :func:`~edgespace.calibration.write_capture_set`, profiled there) and write the file.
+    Returns (calibration, path written, the :class:`CaptureSet` read: its ``missing`` lists the
+    models that had no capture files). ``threads`` defaults to what the capture script recorded.
+    The provenance names the directory, the runtime the captures came from and where each
+    end-to-end latency came from. Raises ValueError when fewer than 3 models were captured."""
+    from collections import Counter
+
+    from edgespace.calibration._captures import read_capture_set
+    from edgespace.profiles import load_profile
+
+    base = load_profile(profile)  # a bad name fails before any file is read
+    found = read_capture_set(directory)
+    if len(found.items) < 3:
+        raise ValueError(f"--from {directory}: {len(found.items)} captured model(s); need at least 3 "
+                         "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx)")  # fmt: skip
+    e2e = Counter(found.e2e_from if len(set(found.e2e_from)) < 4 else ["per-model files"])
+    cal = calibrate(base, found.items, threads=threads if threads is not None else found.threads,
+                    note=f"ingested from {Path(directory).resolve().name}: {found.runtime}; "
+                         f"end-to-end latency from {dict(e2e)}")  # fmt: skip
+    cal.provenance["runtime"] = found.runtime  # the device's runtime, not this machine's
+    path = cal.save(out if out is not None else default_calibration_path(base.name, cal.threads))
+    return cal, path, found
+
+
+def run_gpu_calibration(profile: str, samples: int, *, backend: str = "torch-cuda", batches=(1, 32),
+                        precision: str = "fp16", compile: bool = False, families=DEFAULT_FAMILIES, seed: int = 0,
+                        out: str | os.PathLike | None = None, progress=None):  # fmt: skip
+    """Measure ``samples`` networks (10 to 40) at each batch with the GPU ``backend``, fit the
+    per-batch latency and energy model over the profile's roofline terms and write the file.
+    Returns (calibration, path written). The board's idle power (W, None without a meter) is
+    recorded in the provenance as ``idle_power_w``. ``progress(i, n, label, ...)`` is called per
+    run. Raises UnavailableError (no GPU, no runtime) before anything runs."""
+    from edgespace.calibration._gpu import calibrate_gpu, collect_gpu
+    from edgespace.profiles import load_profile
+    from edgespace.runners import get_runner
+
+    base = load_profile(profile)  # a bad name fails before anything runs
+    get_runner(backend)  # raises UnavailableError naming what is missing
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 10 <= samples <= 40:
+        raise ValueError(f"--samples {samples}: allowed with --backend {backend}: 10 to 40")
+    specs = draw_specs(samples, families=tuple(families), seed=seed, cover=True, precision="fp16")
+    runs, idle_w = collect_gpu(specs, batches=batches, backend=backend, precision=precision, compile=compile,
+                               progress=progress)  # fmt: skip
+    cal = calibrate_gpu(base, runs, note=f"edgespace calibrate --backend {backend}")
+    cal.provenance["idle_power_w"] = idle_w
+    path = cal.save(out if out is not None else default_calibration_path(f"{base.name}-{backend}", None))
+    return cal, path

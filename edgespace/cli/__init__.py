@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from edgespace._errors import EdgespaceError
+from edgespace import EdgespaceError
 
 __all__ = ["main", "COMMAND_MODULES", "UsageError", "one_line"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edgespace.calibration._draw import DEFAULT_FAMILIES
+from edgespace.calibration import DEFAULT_FAMILIES
 
 
 def configure(sub) -> None:
@@ -43,63 +43,33 @@ def _report(cal, path) -> None:
 
 
 def _run_from(args) -> int:
-    from collections import Counter
-    from pathlib import Path
+    from edgespace.calibration._loop import calibrate_from_captures
 
-    from edgespace.calibration import calibrate
-    from edgespace.calibration._captures import read_capture_set
-    from edgespace.calibration._loop import default_calibration_path
-    from edgespace.profiles import load_profile
-
-    base = load_profile(args.profile)  # a bad name fails before any file is read
-    found = read_capture_set(args.from_dir)
+    cal, path, found = calibrate_from_captures(args.profile, args.from_dir, threads=args.threads, out=args.out)
     if found.missing:
         shown = ", ".join(found.missing[:5]) + (" ..." if len(found.missing) > 5 else "")
         print(f"note: {len(found.missing)} model(s) in {args.from_dir} have no capture files, skipped: {shown}")
-    if len(found.items) < 3:
-        raise ValueError(f"--from {args.from_dir}: {len(found.items)} captured model(s); need at least 3 "
-                         "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx)")
-    e2e = Counter(found.e2e_from if len(set(found.e2e_from)) < 4 else ["per-model files"])
-    cal = calibrate(base, found.items, threads=args.threads if args.threads is not None else found.threads,
-                    note=f"ingested from {Path(args.from_dir).resolve().name}: {found.runtime}; "
-                         f"end-to-end latency from {dict(e2e)}")  # fmt: skip
-    cal.provenance["runtime"] = found.runtime
-    out = args.out if args.out is not None else default_calibration_path(base.name, cal.threads)
     if args.json:
-        path = cal.save(out)
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))
         return 0
-    _report(cal, cal.save(out))
+    _report(cal, path)
     return 0
 
 
 def _run_gpu(args) -> int:
     """Measure ``--samples`` networks (<= 40) at each batch on the GPU backend, fit the per-batch
     latency and energy model over the profile's roofline terms, write the calibration file."""
-    from edgespace.calibration._draw import draw_specs
-    from edgespace.calibration._gpu import calibrate_gpu, collect_gpu
-    from edgespace.calibration._loop import default_calibration_path
+    from edgespace.calibration._loop import run_gpu_calibration
     from edgespace.cli._common import parse_families
-    from edgespace.profiles import load_profile
-    from edgespace.runners import get_runner
 
-    base = load_profile(args.profile)  # a bad name fails before anything runs
-    get_runner(args.backend)  # raises UnavailableError naming what is missing
     try:
         batches = sorted({int(b) for b in args.batches.split(",")})
     except ValueError:
         raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
-    if not 10 <= args.samples <= 40:
-        raise ValueError(f"--samples {args.samples}: allowed with --backend {args.backend}: 10 to 40")
-    specs = draw_specs(args.samples, families=parse_families(args.families), seed=args.seed, cover=True,
-                       precision="fp16")  # fmt: skip
-    runs, idle_w = collect_gpu(specs, batches=batches, backend=args.backend, precision=args.precision,
-                               compile=args.compile,
-                               progress=None if args.json else lambda i, n, s, *_: print(f"  [{i}/{n}] {s}", flush=True))  # fmt: skip
-    cal = calibrate_gpu(base, runs, note=f"edgespace calibrate --backend {args.backend}")
-    cal.provenance["idle_power_w"] = idle_w
-    out = args.out if args.out is not None else default_calibration_path(f"{base.name}-{args.backend}", None)
-    path = cal.save(out)
+    cal, path = run_gpu_calibration(args.profile, args.samples, backend=args.backend, batches=batches,
+                                    precision=args.precision, compile=args.compile,
+                                    families=parse_families(args.families), seed=args.seed, out=args.out,
+                                    progress=None if args.json else lambda i, n, s, *_: print(f"  [{i}/{n}] {s}", flush=True))  # fmt: skip
     if args.json:
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1, default=float))
         return 0
@@ -117,7 +87,7 @@ def _run_gpu(args) -> int:
 
 def _run(args) -> int:
     if args.out is not None:  # before minutes of measuring, not after
-        from edgespace._errors import CalibrationError
+        from edgespace import CalibrationError
         from edgespace._paths import output_file
 
         output_file(args.out, "--out", CalibrationError)

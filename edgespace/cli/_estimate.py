@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from edgespace._json import jsonable
-from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.archs import list_families
+from edgespace.spec import PRECISIONS, ArchSpec
 
 _SHOWN = (
     ("mode", "{}"), ("placement", "{}"), ("latency_ms", "{:.3f}"), ("throughput_fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgespace.calibration._draw import DEFAULT_FAMILIES
+from edgespace.calibration import DEFAULT_FAMILIES
 
 CAPTURE_HELP = """\
 Next, on the device, save each model's profile next to it (NAME = the file name without .onnx):
@@ -33,11 +33,9 @@ def configure(sub) -> None:
 
 
 def _run(args) -> int:
-    from edgespace._errors import CalibrationError
+    from edgespace import ArchSpec, CalibrationError
     from edgespace._paths import output_dir
-    from edgespace._spec import ArchSpec
-    from edgespace.calibration._captures import write_capture_set
-    from edgespace.calibration._draw import draw_specs
+    from edgespace.calibration import draw_specs, write_capture_set
     from edgespace.cli._common import parse_families
 
     if (args.samples is None) == (args.family is None):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from edgespace._json import jsonable
-from edgespace._layer_table import layer_table, table_totals
-from edgespace._spec import PRECISIONS, ArchSpec, efficientnet_preset
 from edgespace.archs import list_families
+from edgespace.layers import layer_table, table_totals
+from edgespace.spec import PRECISIONS, ArchSpec, efficientnet_preset
 
 _SHOWN = ["name", "op", "act", "in_c", "in_h", "out_c", "out_h", "kernel", "stride", "groups", "macs", "params"]
 

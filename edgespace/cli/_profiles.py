@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from edgespace.cost import sustainable_power_w
-from edgespace.profiles import HardwareProfile, list_profiles, load_profile, parse_profile
-from edgespace.profiles._loader import _load_file
+from edgespace.profiles import HardwareProfile, list_profiles, load_profile, load_profile_file
 
 
 def configure(sub) -> None:
@@ -108,19 +107,9 @@ def _validate(args) -> int:
     if args.path == "-":
         import sys
 
-        from edgespace.profiles._loader import MAX_PROFILE_BYTES
-
-        # read one character past the bound: parse_profile refuses it before parsing
-        profile: HardwareProfile = parse_profile(sys.stdin.read(MAX_PROFILE_BYTES + 1), origin="<stdin>")
+        profile: HardwareProfile = load_profile_file(sys.stdin)
     else:
-        from pathlib import Path
-
-        path = Path(args.path)
-        if not path.is_file():
-            what = ("is a directory, not a profile file" if path.is_dir() else
-                    "not a regular file (a device, pipe or socket)" if path.exists() else "no such file")  # fmt: skip
-            raise ValueError(f"{path}: {what}")
-        profile = _load_file(path)
+        profile = load_profile_file(args.path)
     values = profile.sourced_values()
     estimates = sum(s.is_estimate for _, s in values)
     calibrated = sum(s.kind == "calibrated" for _, s in values)

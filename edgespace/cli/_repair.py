@@ -20,8 +20,8 @@ def configure(sub) -> None:
 
 
 def _run(args) -> int:
-    from edgespace._errors import SearchError
-    from edgespace.study._journal import repair_journal
+    from edgespace import SearchError
+    from edgespace.study import repair_journal
 
     text = args.storage
     if not (text.startswith("journal:") or text.endswith((".journal", ".jsonl", ".log"))):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import time
+import warnings
 from dataclasses import dataclass
 
 from edgespace._errors import UnavailableError
@@ -41,7 +42,9 @@ class EnergyWindow:
 
     @property
     def unavailable_reason(self) -> str | None:
-        """Deprecated: ``energy_unavailable_reason``."""
+        """Deprecated (0.2, one release): ``energy_unavailable_reason``."""
+        warnings.warn("EnergyWindow.unavailable_reason is deprecated and will be removed in the next release; "
+                      "use energy_unavailable_reason", DeprecationWarning, stacklevel=2)  # fmt: skip
         return self.energy_unavailable_reason
 
     @property

@@ -11,15 +11,14 @@ directory named by ``EDGESPACE_PROFILE_PATH``. ``host`` is this machine, measure
 
 from __future__ import annotations
 
-from edgespace._ops import ACTIVATIONS, OP_CLASSES
-from edgespace.profiles._host import CACHE_DIR_ENV, host_cache_path, measure_host
+from edgespace._lazy import lazy_getattr
+from edgespace.profiles._host import measure_host
 from edgespace.profiles._loader import (
-    PROFILE_PATH_ENV,
     builtin_profile_dir,
     list_profiles,
     load_profile,
+    load_profile_file,
     parse_profile,
-    profile_dirs,
     validate_profile,
 )
 from edgespace.profiles._schema import (
@@ -38,15 +37,11 @@ from edgespace.profiles._schema import (
 )
 
 __all__ = [
-    "ACTIVATIONS",
-    "CACHE_DIR_ENV",
     "DvfsLevel",
     "Engine",
     "HardwareProfile",
     "MemorySpec",
-    "OP_CLASSES",
     "OpSupport",
-    "PROFILE_PATH_ENV",
     "PlacementSpec",
     "PowerDomain",
     "PowerMode",
@@ -55,11 +50,22 @@ __all__ = [
     "StandbySpec",
     "ThermalSpec",
     "builtin_profile_dir",
-    "host_cache_path",
     "list_profiles",
     "load_profile",
+    "load_profile_file",
     "measure_host",
     "parse_profile",
-    "profile_dirs",
     "validate_profile",
 ]
+
+#: Names that left this package's public surface in 0.2 (issue 17): still importable for one
+#: release, with a DeprecationWarning naming their home. name -> (module, name there).
+_MOVED = {
+    "ACTIVATIONS": ("edgespace._ops", "ACTIVATIONS"),
+    "CACHE_DIR_ENV": ("edgespace._cache", "CACHE_DIR_ENV"),
+    "OP_CLASSES": ("edgespace._ops", "OP_CLASSES"),
+    "PROFILE_PATH_ENV": ("edgespace.profiles._loader", "PROFILE_PATH_ENV"),
+    "host_cache_path": ("edgespace.profiles._host", "host_cache_path"),
+    "profile_dirs": ("edgespace.profiles._loader", "profile_dirs"),
+}
+__getattr__ = lazy_getattr("edgespace.profiles", {}, _MOVED)

@@ -39,6 +39,7 @@ import yaml
 
 from edgespace._cache import CACHE_DIR_ENV, cache_dir
 from edgespace._errors import ProfileError
+from edgespace._timing import best_seconds
 from edgespace.profiles._defaults import estimated_engine_fields
 from edgespace.profiles._schema import HardwareProfile
 
@@ -73,7 +74,7 @@ def _lock(path: Path):
 
 
 def _cached(path: Path) -> HardwareProfile | None:
-    from edgespace.profiles._loader import _load_file
+    from edgespace.profiles._parse import _load_file
 
     if not path.is_file():
         return None
@@ -108,7 +109,7 @@ def host_profile(*, remeasure: bool = False) -> HardwareProfile:
 def measure_host(*, cache: bool = True) -> HardwareProfile:
     """Measure this machine now (a few seconds) and return its profile; ``cache`` writes it to
     :func:`host_cache_path` (atomically, under the cache's file lock)."""
-    from edgespace.profiles._loader import validate_profile
+    from edgespace.profiles._parse import validate_profile
 
     if not cache:
         return validate_profile(_measure_counted(), origin="host (measured, not cached)")
@@ -127,7 +128,7 @@ def _measure_counted() -> dict:
 def _measure_and_write(path: Path) -> HardwareProfile:
     """Measure, then write the cache atomically (a temporary file renamed over it: a reader
     never sees half a file). The caller holds the lock."""
-    from edgespace.profiles._loader import _load_file
+    from edgespace.profiles._parse import _load_file
 
     data = _measure_counted()
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -176,23 +177,12 @@ def _fingerprint() -> str:
     )  # fmt: skip
 
 
-def _best_seconds(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def _numpy_fp32_gflops(n: int = 512, repeats: int = 8) -> float:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     out = np.empty((n, n), dtype=np.float32)
-    t = _best_seconds(lambda: np.matmul(a, b, out=out), repeats, warmup=2)
+    t = best_seconds(lambda: np.matmul(a, b, out=out), repeats, warmup=2)
     return 2 * n**3 / t / 1e9
 
 
@@ -249,14 +239,14 @@ def _ort_matmul_gops(kind: str, threads: int, n: int = 512, repeats: int = 8) ->
         sess.run(None, feed)
     except Exception:  # noqa: BLE001 - ORT raises its own exception types for a missing kernel
         return None
-    t = _best_seconds(lambda: sess.run(None, feed), repeats)
+    t = best_seconds(lambda: sess.run(None, feed), repeats, warmup=1)
     return 2 * n**3 / t / 1e9
 
 
 def _copy_bandwidth_gb_s(mib: int = 64, repeats: int = 6) -> float:
     src = np.ones(mib * 2**20 // 8, dtype=np.float64)
     dst = np.empty_like(src)
-    t = _best_seconds(lambda: np.copyto(dst, src), repeats)
+    t = best_seconds(lambda: np.copyto(dst, src), repeats, warmup=1)
     return 2 * src.nbytes / t / 1e9  # read + write
 
 

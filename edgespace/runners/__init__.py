@@ -9,13 +9,9 @@ name.
 
 from __future__ import annotations
 
-from edgespace.runners._confirm import confirm, prepare_onnx
-from edgespace.runners._export import cached_onnx_path, export_many
-from edgespace.runners._precision import (
-           Fp16UnavailableError,
-           calibration_images,
-           fp16_supported,
-)
+from edgespace._lazy import lazy_getattr
+from edgespace.runners._confirm import confirm
+from edgespace.runners._precision import Fp16UnavailableError
 from edgespace.runners.common import (
            Measurement,
            Runner,
@@ -35,13 +31,19 @@ __all__ = [
            "Runner",
            "TensorRTRunner",
            "TorchCudaRunner",
-           "cached_onnx_path",
-           "calibration_images",
            "confirm",
-           "export_many",
-           "fp16_supported",
            "get_runner",
            "list_runners",
-           "prepare_onnx",
            "register_runner",
 ]  # fmt: skip
+
+#: Names that left this package's public surface in 0.2 (issue 17): still importable for one
+#: release, with a DeprecationWarning naming their home. name -> (module, name there).
+_MOVED = {
+    "cached_onnx_path": ("edgespace.runners._export", "cached_onnx_path"),
+    "calibration_images": ("edgespace.runners._precision", "calibration_images"),
+    "export_many": ("edgespace.runners._export", "export_many"),
+    "fp16_supported": ("edgespace.runners._precision", "fp16_supported"),
+    "prepare_onnx": ("edgespace.runners._confirm", "prepare_onnx"),
+}
+__getattr__ = lazy_getattr("edgespace.runners", {}, _MOVED)

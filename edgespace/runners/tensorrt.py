@@ -11,7 +11,7 @@ batch) parsed by ``trt.OnnxParser``; an optimisation profile from batch 1 to ``b
 ``batch``); ``fp16`` sets ``BuilderFlag.FP16``; ``int8`` sets ``BuilderFlag.INT8`` (and FP16, for
 the layers TensorRT keeps out of int8) with an ``IInt8EntropyCalibrator2`` fed the same
 calibration images as ONNX Runtime's static quantization
-(:func:`~edgespace.runners.calibration_images`: a folder, an array, or generated images), its
+(``calibration_images`` in ``runners/_precision.py``: a folder, an array, or generated images), its
 scale cache next to the engine. Engines are cached under the cache directory, keyed by the
 ONNX file (which is keyed by the spec), the precision, the batch, the device (GPU name and
 compute capability) and the TensorRT version, plus the calibration images for int8.

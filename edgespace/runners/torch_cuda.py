@@ -188,7 +188,7 @@ def timed_and_metered(call, timer, meter: PowerMeter, *, batch: int, warmup: int
     if sampler is not None:
         tele_reason = sampler.error or (None if telem else "no telemetry sample was taken")
     else:
-        tele_reason = f"no telemetry: {window.unavailable_reason or 'meter ' + meter.name + ' reads energy only'}"
+        tele_reason = f"no telemetry: {window.energy_unavailable_reason or 'meter ' + meter.name + ' reads energy only'}"
     peak_w = sustained_w = peak_temp = sustained_clock = None
     if telem:
         arr = np.array(telem)
@@ -208,7 +208,7 @@ def timed_and_metered(call, timer, meter: PowerMeter, *, batch: int, warmup: int
         energy_mj=energy,
         energy_per_inference_mj=energy,
         energy_above_idle_mj=above,
-        energy_unavailable_reason=window.unavailable_reason,
+        energy_unavailable_reason=window.energy_unavailable_reason,
         energy_window_mj=window.energy_mj,
         energy_window_s=float(window.duration_s) if metered else None,
         avg_power_w=window.avg_power_w,

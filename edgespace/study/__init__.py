@@ -17,6 +17,7 @@ definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``
 from __future__ import annotations
 
 from edgespace.study._errors import SearchError
+from edgespace.study._journal import repair_journal
 from edgespace.study._loop import run_worker, search
 from edgespace.study._objectives import METRICS, OBJECTIVES
 from edgespace.study._pareto import hypervolume, pareto_mask
@@ -46,6 +47,7 @@ __all__ = [
     "hypervolume",
     "named_space",
     "pareto_mask",
+    "repair_journal",
     "run_worker",
     "screen",
     "search",

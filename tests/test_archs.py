@@ -8,14 +8,8 @@ from timm.models._efficientnet_builder import decode_arch_def as timm_decode_arc
 from timm.models._efficientnet_builder import round_channels as timm_round_channels
 
 from edgespace import SpecError
-from edgespace.archs import (
-    decode_arch_def,
-    decode_block_str,
-    get_family,
-    list_families,
-    make_divisible,
-    round_channels,
-)
+from edgespace.archs import get_family, list_families
+from edgespace.archs._arch_def import decode_arch_def, decode_block_str, make_divisible, round_channels
 
 
 def test_make_divisible_and_round_channels_match_timm():
