@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 import edgespace as es
-from edgespace.calibration import CalibratedProfile, draw_specs, load_calibration, segment_features
+from edgespace.calibration import CalibratedProfile, draw_specs, load_calibration
 from edgespace.calibration._calibrate import _fit, _report
+from edgespace.calibration._model import segment_features
 from edgespace.cli import main
 from edgespace.study import MobileNetSpace, SearchError, run_worker, screen, search
 
@@ -196,7 +197,7 @@ def test_cli_calibration_option_for_estimate_search_worker_budget(cal_file, tmp_
 
 
 def test_power_model_recovers_a_known_power_law_and_reports_its_held_out_error():
-    from edgespace.calibration import fit_power_model, power_features
+    from edgespace.calibration._power import fit_power_model, power_features
 
     # synthetic but physical: a 3 W idle domain, 2 W busy floor, 40 pJ/op on convolutions,
     # 120 pJ/op depthwise (memory-bound kernels burn more per op), 30 pJ/op pointwise, 50 pJ/op
@@ -233,7 +234,7 @@ def test_power_model_recovers_a_known_power_law_and_reports_its_held_out_error()
 
 
 def test_a_calibration_with_a_power_model_gives_metered_energy_everywhere(cal, tmp_path):
-    from edgespace.calibration import PowerModel
+    from edgespace.calibration._power import PowerModel
 
     coef = {"busy_w": 2.0, "conv_j_per_op": 4e-11, "depthwise_j_per_op": 1.2e-10, "pointwise_j_per_op": 3e-11,
             "linear_j_per_op": 5e-11, "elementwise_j_per_op": 2e-10, "dram_j_per_byte": 5e-10}  # fmt: skip

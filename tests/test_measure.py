@@ -24,13 +24,12 @@ from edgespace.calibration import (
     draw_specs,
     load_calibration,
     map_nodes,
-    module_path,
     read_ort_profile,
     read_trtexec_profile,
     read_trtexec_times,
-    segment_ids,
 )
 from edgespace.calibration._calibrate import CalibrationError
+from edgespace.calibration._mapping import module_path, segment_ids
 from edgespace.cli import main
 from edgespace.layers import table_totals
 from edgespace.meters import NullMeter, RaplMeter, get_meter
@@ -243,8 +242,7 @@ def _synthetic_segments(specs, run0=0):
     """Segment features of real layer tables with times from a known additive law: a power law
     in MACs and output bytes for the conv-like kernel plus a per-byte cost for stand-alone hard-swish
     and multiply passes (what ONNX Runtime runs outside the conv), ±3% noise."""
-    from edgespace.calibration import segment_features
-    from edgespace.calibration._model import _ACTS
+    from edgespace.calibration._model import _ACTS, segment_features
 
     rng = np.random.default_rng(run0)
     frames, runs = [], []
@@ -261,7 +259,7 @@ def _synthetic_segments(specs, run0=0):
 
 
 def test_additive_segment_model_extrapolates_to_a_family_never_seen():
-    from edgespace.calibration import SegmentLatencyModel
+    from edgespace.calibration._model import SegmentLatencyModel
 
     # calibrate on narrow MobileNetV3-Small and MobileNetV2 ...
     train = draw_specs(24, families=("mobilenetv3_small", "mobilenetv2"), seed=3, ranges={"width": (0.35, 0.9)})

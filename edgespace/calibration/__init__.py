@@ -8,9 +8,8 @@ fitted to them, and readers for profiles captured on other devices (ONNX Runtime
 
 from __future__ import annotations
 
+from edgespace._lazy import lazy_getattr
 from edgespace.calibration._calibrate import (
-    APPLIES_KEYS,
-    FORMAT,
     CalibratedProfile,
     Calibration,
     CalibrationBase,
@@ -19,10 +18,9 @@ from edgespace.calibration._calibrate import (
     calibrate,
     latency_errors,
     load_calibration,
-    training_samples,
 )
-from edgespace.calibration._captures import CAPTURE_FORMAT, CaptureSet, read_capture_set, write_capture_set
-from edgespace.calibration._draw import DEFAULT_FAMILIES, DEFAULT_RANGES, draw_specs
+from edgespace.calibration._captures import CaptureSet, read_capture_set, write_capture_set
+from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
 from edgespace.calibration._gpu import GpuCalibration, load_gpu_calibration
 from edgespace.calibration._ingest import (
     IngestError,
@@ -31,16 +29,45 @@ from edgespace.calibration._ingest import (
     read_trtexec_profile,
     read_trtexec_times,
 )
-from edgespace.calibration._mapping import INPUT_SEGMENT, NodeTime, map_nodes, module_path, segment_ids, segment_times
-from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_features
-from edgespace.calibration._power import MIN_METERED_NETWORKS, PowerModel, fit_power_model, power_features
+from edgespace.calibration._loop import (
+    calibrate_from_captures,
+    default_calibration_path,
+    run_calibration,
+    run_gpu_calibration,
+)
+from edgespace.calibration._mapping import NodeTime, map_nodes
 
 __all__ = [
-    "APPLIES_KEYS", "Calibration", "CalibrationBase", "GpuCalibration", "load_gpu_calibration", "as_calibration", "MIN_METERED_NETWORKS", "PowerModel", "fit_power_model",
-    "power_features",
-    "CAPTURE_FORMAT", "CaptureSet", "read_capture_set", "write_capture_set",
-    "CalibratedProfile", "CalibrationError", "DEFAULT_FAMILIES", "DEFAULT_RANGES", "FEATURES", "FORMAT",
-    "INPUT_SEGMENT", "IngestError", "NodeProfile", "NodeTime", "SegmentLatencyModel", "calibrate", "draw_specs",
-    "latency_errors", "load_calibration", "map_nodes", "module_path", "read_ort_profile", "read_trtexec_profile",
-    "read_trtexec_times", "segment_features", "segment_ids", "segment_times", "training_samples",
+    # fit, load, apply
+    "Calibration", "CalibratedProfile", "CalibrationBase", "GpuCalibration", "CalibrationError", "IngestError",
+    "calibrate", "load_calibration", "load_gpu_calibration", "as_calibration", "latency_errors",
+    # the measuring loops (what `edgespace calibrate` runs)
+    "run_calibration", "calibrate_from_captures", "run_gpu_calibration", "default_calibration_path",
+    "draw_specs", "DEFAULT_FAMILIES",
+    # capture sets and profiles taken on other devices
+    "CaptureSet", "read_capture_set", "write_capture_set", "read_ort_profile", "read_trtexec_profile",
+    "read_trtexec_times", "NodeProfile", "NodeTime", "map_nodes",
 ]  # fmt: skip
+
+#: Internals this package exported before 0.2 (issue 17): importable for one release, with a
+#: DeprecationWarning naming their home.
+_MOVED = {
+    "APPLIES_KEYS": ("edgespace.calibration._calibrate", "APPLIES_KEYS"),
+    "FORMAT": ("edgespace.calibration._calibrate", "FORMAT"),
+    "training_samples": ("edgespace.calibration._calibrate", "training_samples"),
+    "CAPTURE_FORMAT": ("edgespace.calibration._captures", "CAPTURE_FORMAT"),
+    "DEFAULT_RANGES": ("edgespace.calibration._draw", "DEFAULT_RANGES"),
+    "INPUT_SEGMENT": ("edgespace.calibration._mapping", "INPUT_SEGMENT"),
+    "module_path": ("edgespace.calibration._mapping", "module_path"),
+    "segment_ids": ("edgespace.calibration._mapping", "segment_ids"),
+    "segment_times": ("edgespace.calibration._mapping", "segment_times"),
+    "FEATURES": ("edgespace.calibration._model", "FEATURES"),
+    "SegmentLatencyModel": ("edgespace.calibration._model", "SegmentLatencyModel"),
+    "segment_features": ("edgespace.calibration._model", "segment_features"),
+    "MIN_METERED_NETWORKS": ("edgespace.calibration._power", "MIN_METERED_NETWORKS"),
+    "PowerModel": ("edgespace.calibration._power", "PowerModel"),
+    "fit_power_model": ("edgespace.calibration._power", "fit_power_model"),
+    "power_features": ("edgespace.calibration._power", "power_features"),
+}
+
+__getattr__ = lazy_getattr("edgespace.calibration", {}, _MOVED, globals())

@@ -399,7 +399,7 @@ def collect_gpu(specs, *, batches=(1, 32), backend: str = "torch-cuda", precisio
         idle_w = meter.end_window(token).avg_power_w
     specs = list(specs)
     if hasattr(runner, "prepare_input"):  # export every ONNX file in one child process, not one each
-        from edgespace.runners import export_many
+        from edgespace.runners._export import export_many
 
         export_many([dataclasses.replace(s, batch=1) for s in specs])
     total, step, out = len(specs) * len(batches), 0, []

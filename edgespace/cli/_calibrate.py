@@ -43,7 +43,7 @@ def _report(cal, path) -> None:
 
 
 def _run_from(args) -> int:
-    from edgespace.calibration._loop import calibrate_from_captures
+    from edgespace.calibration import calibrate_from_captures
 
     cal, path, found = calibrate_from_captures(args.profile, args.from_dir, threads=args.threads, out=args.out)
     if found.missing:
@@ -59,7 +59,7 @@ def _run_from(args) -> int:
 def _run_gpu(args) -> int:
     """Measure ``--samples`` networks (<= 40) at each batch on the GPU backend, fit the per-batch
     latency and energy model over the profile's roofline terms, write the calibration file."""
-    from edgespace.calibration._loop import run_gpu_calibration
+    from edgespace.calibration import run_gpu_calibration
     from edgespace.cli._common import parse_families
 
     try:
@@ -95,7 +95,7 @@ def _run(args) -> int:
         return _run_gpu(args)
     if args.from_dir is not None:
         return _run_from(args)
-    from edgespace.calibration._loop import run_calibration
+    from edgespace.calibration import run_calibration
     from edgespace.cli._common import parse_families
 
     args.threads = 1 if args.threads is None else args.threads
