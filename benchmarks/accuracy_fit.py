@@ -32,7 +32,11 @@ from edgespace.archs import list_families  # noqa: E402
 
 def _predict_rows(fit, rows, family_offset=None):
     t = fit.top1
-    off = rows["family"].map(t.family_offset).to_numpy(dtype=float) if family_offset is None else np.full(len(rows), family_offset)
+    off = (
+        rows["family"].map(t.family_offset).to_numpy(dtype=float)
+        if family_offset is None
+        else np.full(len(rows), family_offset)
+    )
     off = off + rows["recipe"].map(t.recipe_offset).to_numpy(dtype=float)
     return _curve(t.shape, off, rows["lm"].to_numpy(), rows["lp"].to_numpy())
 
@@ -57,8 +61,10 @@ def main() -> int:
         lo, hi = fit.box[fam]
         x = np.log2(rows.loc[idx, ["width", "depth", "resolution"]].to_numpy(float))
         interior[idx] = bool(((x >= lo - 1e-9) & (x <= hi + 1e-9)).all())
-    rows = rows.assign(loo=rows.index.map(loo).to_numpy(dtype=float),
-                       interior=rows.index.map(lambda i: interior.get(i, False)).to_numpy(dtype=bool))
+    rows = rows.assign(
+        loo=rows.index.map(loo).to_numpy(dtype=float),
+        interior=rows.index.map(lambda i: interior.get(i, False)).to_numpy(dtype=bool),
+    )
     ref = rows[rows["recipe"] == "reference"]
     build_ref = ref[ref["family"].isin(buildable)]
 
@@ -95,8 +101,10 @@ def main() -> int:
     print("\nPublished anchors (full fit)")
     for variant, published in (("efficientnet-b0", 77.1), ("mobilenet_v2_1.0_224", 71.8)):
         r = rows[rows["variant"] == variant].iloc[0]
-        print(f"  {variant:22s} published {published:.1f}  fitted {r.top1_fit:.2f}  error {r.top1_fit - published:+.2f}"
-              f"  LOO error {r.loo:+.2f}")
+        print(
+            f"  {variant:22s} published {published:.1f}  fitted {r.top1_fit:.2f}  error {r.top1_fit - published:+.2f}"
+            f"  LOO error {r.loo:+.2f}"
+        )
 
     # ---- extrapolation calibration for K_OUT
     print("\nExtrapolation: hold out each family's extreme rows per axis, refit, predict them")
@@ -112,7 +120,11 @@ def main() -> int:
             for end in (values.min(), values.max()):
                 held = fam_rows.index[values == end]
                 fit = fit_published(table, exclude=list(held))
-                kept = np.log2(rows.loc[rows.index.difference(held)].query("family == @fam")[["width", "depth", "resolution"]].to_numpy(float))
+                kept = np.log2(
+                    rows.loc[rows.index.difference(held)]
+                    .query("family == @fam")[["width", "depth", "resolution"]]
+                    .to_numpy(float)
+                )
                 for idx in held:
                     x = np.log2(rows.loc[idx, ["width", "depth", "resolution"]].to_numpy(float))
                     dists.append(np.sqrt(((kept - x) ** 2).sum(axis=1)).min())
@@ -120,9 +132,11 @@ def main() -> int:
     errs, dists = np.array(errs), np.array(dists)
     interior_rms = float(np.sqrt(np.nanmean(rows.loc[rows["interior"], "loo"] ** 2)))
     excess = np.sqrt(np.maximum(np.mean(errs**2) - interior_rms**2, 0.0))
-    print(f"  {len(errs)} held-out rows: RMS error {np.sqrt(np.mean(errs ** 2)):.2f}, interior LOO RMS {interior_rms:.2f}, "
-          f"RMS log2 distance {np.sqrt(np.mean(dists ** 2)):.2f}")
-    print(f"  implied points per log2 unit: {excess / np.sqrt(np.mean(dists ** 2)):.2f}  (K_OUT in use: {K_OUT})")
+    print(
+        f"  {len(errs)} held-out rows: RMS error {np.sqrt(np.mean(errs**2)):.2f}, interior LOO RMS {interior_rms:.2f}, "
+        f"RMS log2 distance {np.sqrt(np.mean(dists**2)):.2f}"
+    )
+    print(f"  implied points per log2 unit: {excess / np.sqrt(np.mean(dists**2)):.2f}  (K_OUT in use: {K_OUT})")
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     return 0
 

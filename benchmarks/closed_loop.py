@@ -34,11 +34,23 @@ def _space(quick: bool):
 
     # inside the calibration ranges (width 0.35-1.3, depth 0.5-1.4, resolution 96-256): a
     # calibration interpolates, it is not asked to extrapolate
-    mob = MobileNetSpace(families=("mobilenetv2", "mobilenetv3_small", "mobilenetv3_large"), widths=(0.35, 1.3),
-                         width_step=0.05, resolutions=(96, 256), resolution_step=16, precisions=("fp32",))  # fmt: skip
+    mob = MobileNetSpace(
+        families=("mobilenetv2", "mobilenetv3_small", "mobilenetv3_large"),
+        widths=(0.35, 1.3),
+        width_step=0.05,
+        resolutions=(96, 256),
+        resolution_step=16,
+        precisions=("fp32",),
+    )
     if quick:
-        return MobileNetSpace(families=("mobilenetv2", "mobilenetv3_small"), widths=(0.35, 1.0), width_step=0.05,
-                              resolutions=(96, 160), resolution_step=16, precisions=("fp32",))  # fmt: skip
+        return MobileNetSpace(
+            families=("mobilenetv2", "mobilenetv3_small"),
+            widths=(0.35, 1.0),
+            width_step=0.05,
+            resolutions=(96, 160),
+            resolution_step=16,
+            precisions=("fp32",),
+        )
     eff = EfficientNetSpace(phi=None, widths=(0.5, 1.3), depths=(0.5, 1.4), resolutions=(96, 256), precisions=("fp32",))
     return mob | eff
 
@@ -51,80 +63,129 @@ def run(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    families = ("mobilenetv2", "mobilenetv3_small") if args.quick else ("efficientnet", "mobilenetv2", "mobilenetv3_small",
-                                                                          "mobilenetv3_large")  # fmt: skip
+    families = (
+        ("mobilenetv2", "mobilenetv3_small")
+        if args.quick
+        else ("efficientnet", "mobilenetv2", "mobilenetv3_small", "mobilenetv3_large")
+    )
     ranges = {"width": (0.35, 1.0), "depth": (1.0, 1.0), "resolution": (96, 160)} if args.quick else None
 
     def say(stage: str, step: int, total: int) -> None:
         if args.verbose and step == total:
             print(f"  {stage}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
-    cal, cal_path, _ = run_calibration("host", args.networks, threads=args.threads, seed=args.seed, families=families,
-                                       ranges=ranges, rounds=args.rounds, out=out / "host-calibration.json",
-                                       progress=say)  # fmt: skip
+    cal, cal_path, _ = run_calibration(
+        "host",
+        args.networks,
+        threads=args.threads,
+        seed=args.seed,
+        families=families,
+        ranges=ranges,
+        rounds=args.rounds,
+        out=out / "host-calibration.json",
+        progress=say,
+    )
     t_cal = time.perf_counter() - t0
     held = cal.report.get("held_out_5fold") or cal.report.get("in_sample")
     space = _space(args.quick)
     results = {}
     for label, calibration in (("analytic", None), ("calibrated", cal)):
         t1 = time.perf_counter()
-        r = search(space, "host", "accuracy,latency_ms", n_trials=args.trials, sampler="nsga2", storage="memory",
-                   seed=args.seed, population_size=args.population, calibration=calibration)  # fmt: skip
+        r = search(
+            space,
+            "host",
+            "accuracy,latency_ms",
+            n_trials=args.trials,
+            sampler="nsga2",
+            storage="memory",
+            seed=args.seed,
+            population_size=args.population,
+            calibration=calibration,
+        )
         t_search = time.perf_counter() - t1
         t1 = time.perf_counter()
         conf = r.confirm(args.confirm, threads=args.threads, rounds=args.rounds)
         # the other predictor on the very same measured points (a like-for-like comparison)
         conf["analytic_latency_ms"] = [
-            es.estimate(es.ArchSpec(p.family, float(p.width), float(p.depth), int(p.resolution), p.precision), "host",
-                        p.mode).latency_ms for p in conf.itertuples()]  # fmt: skip
+            es.estimate(
+                es.ArchSpec(p.family, float(p.width), float(p.depth), int(p.resolution), p.precision), "host", p.mode
+            ).latency_ms
+            for p in conf.itertuples()
+        ]
         conf["calibrated_latency_ms"] = [
-            es.estimate(es.ArchSpec(p.family, float(p.width), float(p.depth), int(p.resolution), p.precision), "host",
-                        p.mode, calibration=cal).latency_ms for p in conf.itertuples()]  # fmt: skip
+            es.estimate(
+                es.ArchSpec(p.family, float(p.width), float(p.depth), int(p.resolution), p.precision),
+                "host",
+                p.mode,
+                calibration=cal,
+            ).latency_ms
+            for p in conf.itertuples()
+        ]
         ok = conf[conf["status"] == "ok"]
         err = ok["latency_error_pct"].astype(float)
         meas = ok["measured_latency_ms"].astype(float)
         err_a = (ok["analytic_latency_ms"] - meas) / meas * 100
         err_c = (ok["calibrated_latency_ms"] - meas) / meas * 100
         results[label] = {
-            "search_s": round(t_search, 2), "confirm_s": round(time.perf_counter() - t1, 2),
-            "front_size": int(len(r.pareto_front())), "confirmed": int(len(ok)), "failed": int(len(conf) - len(ok)),
+            "search_s": round(t_search, 2),
+            "confirm_s": round(time.perf_counter() - t1, 2),
+            "front_size": int(len(r.pareto_front())),
+            "confirmed": int(len(ok)),
+            "failed": int(len(conf) - len(ok)),
             "within_10pct": float(np.mean(np.abs(err) <= 10)) if len(ok) else float("nan"),
             "median_abs_error_pct": float(np.median(np.abs(err))) if len(ok) else float("nan"),
-            "same_points": {"analytic_median_abs_error_pct": float(np.median(np.abs(err_a))) if len(ok) else float("nan"),
-                            "calibrated_median_abs_error_pct": float(np.median(np.abs(err_c))) if len(ok) else float("nan"),
-                            "analytic_within_10pct": float(np.mean(np.abs(err_a) <= 10)) if len(ok) else float("nan"),
-                            "calibrated_within_10pct": float(np.mean(np.abs(err_c) <= 10)) if len(ok) else float("nan")},
+            "same_points": {
+                "analytic_median_abs_error_pct": float(np.median(np.abs(err_a))) if len(ok) else float("nan"),
+                "calibrated_median_abs_error_pct": float(np.median(np.abs(err_c))) if len(ok) else float("nan"),
+                "analytic_within_10pct": float(np.mean(np.abs(err_a) <= 10)) if len(ok) else float("nan"),
+                "calibrated_within_10pct": float(np.mean(np.abs(err_c) <= 10)) if len(ok) else float("nan"),
+            },
             "points": conf.to_dict(orient="records"),
-        }  # fmt: skip
-    return {"command": " ".join(sys.argv), "networks": args.networks, "threads": args.threads, "rounds": args.rounds,
-            "trials": args.trials, "calibration": {"id": cal.id, "path": str(cal_path), "seconds": round(t_cal, 1),
-                                                   "held_out": held},
-            "results": results}  # fmt: skip
+        }
+    return {
+        "command": " ".join(sys.argv),
+        "networks": args.networks,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "trials": args.trials,
+        "calibration": {"id": cal.id, "path": str(cal_path), "seconds": round(t_cal, 1), "held_out": held},
+        "results": results,
+    }
 
 
 def _print(doc: dict) -> None:
     h = doc["calibration"]["held_out"] or {}
-    print(f"calibration {doc['calibration']['id']}: {doc['networks']} networks, {doc['threads']} thread(s), "
-          f"{doc['calibration']['seconds']:.0f} s; held-out {h.get('within_10pct', float('nan')):.0%} within ±10%, "
-          f"MAPE {h.get('mape_pct', float('nan')):.1f}%")  # fmt: skip
+    print(
+        f"calibration {doc['calibration']['id']}: {doc['networks']} networks, {doc['threads']} thread(s), "
+        f"{doc['calibration']['seconds']:.0f} s; held-out {h.get('within_10pct', float('nan')):.0%} within ±10%, "
+        f"MAPE {h.get('mape_pct', float('nan')):.1f}%"
+    )
     for label, r in doc["results"].items():
-        print(f"\n{label} search: front of {r['front_size']}, {r['confirmed']} confirmed ({r['failed']} failed), "
-              f"search {r['search_s']:.1f} s, confirmation {r['confirm_s']:.0f} s")  # fmt: skip
+        print(
+            f"\n{label} search: front of {r['front_size']}, {r['confirmed']} confirmed ({r['failed']} failed), "
+            f"search {r['search_s']:.1f} s, confirmation {r['confirm_s']:.0f} s"
+        )
         print(f"  {'design point':44s} {'predicted ms':>12s} {'measured ms':>12s} {'error':>8s}  source")
         for p in r["points"]:
             name = f"{p['family']} w{p['width']:g} d{p['depth']:g} r{p['resolution']} {p['precision']}"
             if p["status"] != "ok":
                 print(f"  {name:44s} {p['status']}")
                 continue
-            print(f"  {name:44s} {p['predicted_latency_ms']:12.3f} {p['measured_latency_ms']:12.3f} "
-                  f"{p['latency_error_pct']:+7.1f}%  {p['latency_source']}")  # fmt: skip
+            print(
+                f"  {name:44s} {p['predicted_latency_ms']:12.3f} {p['measured_latency_ms']:12.3f} "
+                f"{p['latency_error_pct']:+7.1f}%  {p['latency_source']}"
+            )
         print(f"  within ±10%: {r['within_10pct']:.0%} (median |error| {r['median_abs_error_pct']:.1f}%)")
         sp = r["same_points"]
-        print(f"  the same points predicted both ways: calibrated {sp['calibrated_within_10pct']:.0%} within ±10% "
-              f"(median |error| {sp['calibrated_median_abs_error_pct']:.1f}%), analytic {sp['analytic_within_10pct']:.0%} "
-              f"({sp['analytic_median_abs_error_pct']:.1f}%)")  # fmt: skip
+        print(
+            f"  the same points predicted both ways: calibrated {sp['calibrated_within_10pct']:.0%} within ±10% "
+            f"(median |error| {sp['calibrated_median_abs_error_pct']:.1f}%), analytic {sp['analytic_within_10pct']:.0%} "
+            f"({sp['analytic_median_abs_error_pct']:.1f}%)"
+        )
     a, c = doc["results"]["analytic"], doc["results"]["calibrated"]
-    print(f"\nwithin ±10%: calibrated {c['within_10pct']:.0%} vs analytic {a['within_10pct']:.0%} (goal: calibrated >= 90%)")
+    print(
+        f"\nwithin ±10%: calibrated {c['within_10pct']:.0%} vs analytic {a['within_10pct']:.0%} (goal: calibrated >= 90%)"
+    )
 
 
 def main(argv=None) -> int:
@@ -141,8 +202,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
-    for k, full, quick in (("networks", 36, 8), ("trials", 600, 40), ("population", 60, 20), ("confirm", 5, 3),
-                           ("rounds", 10, 3)):  # fmt: skip
+    for k, full, quick in (
+        ("networks", 36, 8),
+        ("trials", 600, 40),
+        ("population", 60, 20),
+        ("confirm", 5, 3),
+        ("rounds", 10, 3),
+    ):
         if getattr(args, k) is None:
             setattr(args, k, quick if args.quick else full)
     doc = run(args)

@@ -39,12 +39,12 @@ def grid(points_wanted: int, n_modes: int) -> pd.DataFrame:
     widths = [0.35, 0.5, 0.75, 1.0, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0]
     depths = [1.0, 1.1, 1.2, 1.4, 1.8, 2.2]
     precisions = ["fp32", "fp16", "int8"]
-    structures = [(f, w, d) for f in list_families() for w in widths for d in (depths if f == "efficientnet" else [1.0])]
+    structures = [
+        (f, w, d) for f in list_families() for w in widths for d in (depths if f == "efficientnet" else [1.0])
+    ]
     per_structure = int(np.ceil(rows_wanted / (len(structures) * len(precisions))))
     resolutions = np.linspace(96, 600, per_structure).round().astype(int)
-    records = [
-        (f, w, d, int(r), p) for (f, w, d), r, p in itertools.product(structures, resolutions, precisions)
-    ]
+    records = [(f, w, d, int(r), p) for (f, w, d), r, p in itertools.product(structures, resolutions, precisions)]
     return pd.DataFrame(records[:rows_wanted], columns=["family", "width", "depth", "resolution", "precision"])
 
 
@@ -80,7 +80,9 @@ def main() -> None:
     single_s = []
     for i in track(sample, description="estimate (sample)"):
         row = result.iloc[i]
-        spec = ArchSpec(row["family"], float(row["width"]), float(row["depth"]), int(row["resolution"]), row["precision"])
+        spec = ArchSpec(
+            row["family"], float(row["width"]), float(row["depth"]), int(row["resolution"]), row["precision"]
+        )
         t0 = time.perf_counter()
         est = estimate(spec, profile, row["mode"])
         single_s.append(time.perf_counter() - t0)
@@ -91,12 +93,18 @@ def main() -> None:
 
     med = float(np.median(batch_s))
     per_single = float(np.median(single_s))
-    console.print(f"estimate_many : {med:6.2f} s median over {args.repeats} runs (min {min(batch_s):.2f}, max "
-                  f"{max(batch_s):.2f}) = {n_points / med:,.0f} design points/s (goal: {n_points:,} in < 10 s)")  # fmt: skip
+    console.print(
+        f"estimate_many : {med:6.2f} s median over {args.repeats} runs (min {min(batch_s):.2f}, max "
+        f"{max(batch_s):.2f}) = {n_points / med:,.0f} design points/s (goal: {n_points:,} in < 10 s)"
+    )
     q1, q3 = np.percentile(single_s, [25, 75]) * 1e3
-    console.print(f"estimate      : {per_single * 1e3:6.3f} ms per point median (IQR {q1:.3f}–{q3:.3f}) → "
-                  f"{n_points * per_single:,.0f} s for the same {n_points:,} points, extrapolated")  # fmt: skip
-    console.print(f"speed-up      : {n_points * per_single / med:,.0f}×; both paths agree on {len(sample)} sampled points")
+    console.print(
+        f"estimate      : {per_single * 1e3:6.3f} ms per point median (IQR {q1:.3f}–{q3:.3f}) → "
+        f"{n_points * per_single:,.0f} s for the same {n_points:,} points, extrapolated"
+    )
+    console.print(
+        f"speed-up      : {n_points * per_single / med:,.0f}×; both paths agree on {len(sample)} sampled points"
+    )
     if cal is not None:
         cold, warm = [], []
         for _ in track(range(args.repeats), description="estimate_many, calibrated"):
@@ -110,9 +118,11 @@ def main() -> None:
         n_cal = int((calibrated["latency_source"] != "analytic").sum())
         for label, times in (("cold", cold), ("warm", warm)):
             m = float(np.median(times))
-            console.print(f"calibrated {label:4s}: {m:6.2f} s median (min {min(times):.2f}, max {max(times):.2f}) = "
-                          f"{n_points / m:,.0f} design points/s, {med / m:.2f}× the analytic rate "
-                          f"({n_cal:,} of {n_points:,} points calibrated)")  # fmt: skip
+            console.print(
+                f"calibrated {label:4s}: {m:6.2f} s median (min {min(times):.2f}, max {max(times):.2f}) = "
+                f"{n_points / m:,.0f} design points/s, {med / m:.2f}× the analytic rate "
+                f"({n_cal:,} of {n_points:,} points calibrated)"
+            )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,10 @@ HELD_OUT_FAMILY = "mobilenetv3_large"
 
 
 def _row(name: str, rep: dict) -> str:
-    return (f"  {name:<26} {rep['within_10pct']:>7.0%} {rep['kendall_tau']:>7.3f} {rep['mape_pct']:>7.1f}% "
-            f"{rep['worst_pct']:>7.1f}%  (n={rep['n']})")  # fmt: skip
+    return (
+        f"  {name:<26} {rep['within_10pct']:>7.0%} {rep['kendall_tau']:>7.3f} {rep['mape_pct']:>7.1f}% "
+        f"{rep['worst_pct']:>7.1f}%  (n={rep['n']})"
+    )
 
 
 def main(argv=None) -> int:
@@ -53,14 +55,23 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--train", type=int, default=36, help="calibration networks (default 36)")
     ap.add_argument("--test", type=int, default=30, help="held-out networks of the calibration families (default 30)")
-    ap.add_argument("--family-test", type=int, default=20,
-                    help=f"networks of the held-out family {HELD_OUT_FAMILY} (default 20)")
-    ap.add_argument("--rounds", type=int, default=None,
-                    help="interleaved timing rounds (default 10 x threads: two threads on a shared 2-core "
-                         "machine are noisier and need more)")
+    ap.add_argument(
+        "--family-test", type=int, default=20, help=f"networks of the held-out family {HELD_OUT_FAMILY} (default 20)"
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved timing rounds (default 10 x threads: two threads on a shared 2-core "
+        "machine are noisier and need more)",
+    )
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--save", default=None, metavar="DIR",
-                    help="write every measurement (JSON, with node times) to DIR/fidelity-<threads>t.json")
+    ap.add_argument(
+        "--save",
+        default=None,
+        metavar="DIR",
+        help="write every measurement (JSON, with node times) to DIR/fidelity-<threads>t.json",
+    )
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
 
@@ -81,15 +92,19 @@ def main(argv=None) -> int:
         m_train, m_test, m_fam = ms[: len(train)], ms[len(train) : len(train) + len(test)], ms[len(train) + len(test) :]
         cal = calibrate("host", m_train, threads=threads)
         spreads = np.array([m.latency_spread_pct for m in ms])
-        print(f"\n=== {threads} thread(s), {rounds} rounds: measured {len(ms)} networks in {elapsed:.0f} s; "
-              f"per-network spread of round medians: median {np.median(spreads):.1f}%, 90th pct {np.percentile(spreads, 90):.1f}% ===")  # fmt: skip
+        print(
+            f"\n=== {threads} thread(s), {rounds} rounds: measured {len(ms)} networks in {elapsed:.0f} s; "
+            f"per-network spread of round medians: median {np.median(spreads):.1f}%, 90th pct {np.percentile(spreads, 90):.1f}% ==="
+        )
         print(f"  paired with {ms[0].reference or 'nothing'}; {'; '.join(ms[0].notes) or 'threads not pinned'}")
         macs_tr = np.array([table_totals(layer_table(m.spec))["macs"] for m in m_train], float)
         e2e_tr = np.array([m.latency_calibration_ms for m in m_train])
         k_flops = float(np.median(e2e_tr / macs_tr))
         print(f"  {'latency (vs measured)':<26} {'±10%':>7} {'τ':>7} {'MAPE':>8} {'worst':>8}")
-        for label, group, rep_group in (("same families", m_test, again[: len(test)]),
-                                        (f"held-out {HELD_OUT_FAMILY}", m_fam, again[len(test) :])):  # fmt: skip
+        for label, group, rep_group in (
+            ("same families", m_test, again[: len(test)]),
+            (f"held-out {HELD_OUT_FAMILY}", m_fam, again[len(test) :]),
+        ):
             y = np.array([m.latency_calibration_ms for m in group])
             print(f" {label}:")
             pred = cal.predict_many_ms([m.spec for m in group])
@@ -102,14 +117,23 @@ def main(argv=None) -> int:
             print(_row("noise: 2nd measurement", latency_errors(y2, y)))
             print(_row("noise: 2nd, level-free", latency_errors(y2 * np.median(y / y2), y)))
             worst = np.argsort(-np.abs(pred / y - 1))[:3]
-            print("  worst calibrated: " + "; ".join(
-                f"{group[i].spec.short_name()} {pred[i]:.2f} vs {y[i]:.2f} ms (2nd {y2[i]:.2f}, "
-                f"round spread {group[i].latency_spread_pct:.0f}%)" for i in worst))  # fmt: skip
+            print(
+                "  worst calibrated: "
+                + "; ".join(
+                    f"{group[i].spec.short_name()} {pred[i]:.2f} vs {y[i]:.2f} ms (2nd {y2[i]:.2f}, "
+                    f"round spread {group[i].latency_spread_pct:.0f}%)"
+                    for i in worst
+                )
+            )
         mem_m = np.array([m.peak_activation_bytes for m in ms], float)
-        mem_p = np.array([peak_activation_bytes(layer_table(m.spec), unfused_acts=ORT_CPU_UNFUSED_ACTS) for m in ms], float)
+        mem_p = np.array(
+            [peak_activation_bytes(layer_table(m.spec), unfused_acts=ORT_CPU_UNFUSED_ACTS) for m in ms], float
+        )
         rel = np.abs(mem_p - mem_m) / mem_m
-        print(f"  peak memory (liveness vs ORT accounting): {np.mean(rel <= 0.20):.0%} within ±20%, "
-              f"median error {np.median(rel) * 100:.2f}%, worst {rel.max() * 100:.2f}% (n={len(rel)})")  # fmt: skip
+        print(
+            f"  peak memory (liveness vs ORT accounting): {np.mean(rel <= 0.20):.0%} within ±20%, "
+            f"median error {np.median(rel) * 100:.2f}%, worst {rel.max() * 100:.2f}% (n={len(rel)})"
+        )
         print(f"  calibration file report: {cal.report}")
         if args.save:
             out = Path(args.save) / f"fidelity-{threads}t.json"

@@ -46,8 +46,11 @@ from edgespace.runners.torch_cuda import cuda_unavailable_reason
 FORMAT = "edgespace-gpu-fidelity/1"
 TARGETS = {"latency_within_10pct": 0.9, "energy_within_15pct": 0.9}
 CPU_RANGES = {"width": (0.35, 0.75), "depth": (0.5, 1.0), "resolution": (64, 128)}
-FUSED_NETWORKS = (efficientnet_preset("b0", precision="fp16"), mobilenet("mobilenetv2", 1.0, 224, precision="fp16"),
-                  mobilenet("mobilenetv3_large", 1.0, 224, precision="fp16"))  # fmt: skip
+FUSED_NETWORKS = (
+    efficientnet_preset("b0", precision="fp16"),
+    mobilenet("mobilenetv2", 1.0, 224, precision="fp16"),
+    mobilenet("mobilenetv3_large", 1.0, 224, precision="fp16"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,13 +75,25 @@ def _progress(step: int, total: int, label: str) -> None:
 
 
 def _run_record(m) -> dict:
-    return {"spec": m.spec.to_dict(), "batch": int(m.batch), "round_medians_ms": list(m.round_medians_ms),
-            "energy_mj": m.energy_mj, "backend": m.backend, "runtime_version": m.runtime_version,
-            "device_name": getattr(m, "device_name", ""), "execution": getattr(m, "execution", ""),
-            "precision": m.precision, "meter": m.meter, "idle_power_w": getattr(m, "idle_power_w", None),
-            "peak_power_w": getattr(m, "peak_power_w", None), "avg_power_w": getattr(m, "avg_power_w", None),
-            "latency_p50_ms": getattr(m, "latency_p50_ms", None), "throughput_fps": getattr(m, "throughput_fps", None),
-            "compile_s": getattr(m, "compile_s", None), "energy_window_s": getattr(m, "energy_window_s", None)}  # fmt: skip
+    return {
+        "spec": m.spec.to_dict(),
+        "batch": int(m.batch),
+        "round_medians_ms": list(m.round_medians_ms),
+        "energy_mj": m.energy_mj,
+        "backend": m.backend,
+        "runtime_version": m.runtime_version,
+        "device_name": getattr(m, "device_name", ""),
+        "execution": getattr(m, "execution", ""),
+        "precision": m.precision,
+        "meter": m.meter,
+        "idle_power_w": getattr(m, "idle_power_w", None),
+        "peak_power_w": getattr(m, "peak_power_w", None),
+        "avg_power_w": getattr(m, "avg_power_w", None),
+        "latency_p50_ms": getattr(m, "latency_p50_ms", None),
+        "throughput_fps": getattr(m, "throughput_fps", None),
+        "compile_s": getattr(m, "compile_s", None),
+        "energy_window_s": getattr(m, "energy_window_s", None),
+    }
 
 
 def _read_runs(path: str) -> list[CpuRun]:
@@ -122,8 +137,14 @@ def _cpu_runs(specs, batches, runs: int, rounds: int, progress=_progress) -> lis
             feed = {name: rng.integers(0, 256, size=(b, 3, spec.resolution, spec.resolution)).astype(np.uint8)}
             run = time_calls(lambda s=sess, f=feed: s.run(None, f), WallTimer(), warmup=2, runs=runs, rounds=rounds)
             stats = latency_summary(run, rounds)
-            out.append(CpuRun(dataclasses.replace(spec, batch=b), b, stats["round_medians_ms"],
-                              runtime_version=f"onnxruntime {ort.__version__}"))  # fmt: skip
+            out.append(
+                CpuRun(
+                    dataclasses.replace(spec, batch=b),
+                    b,
+                    stats["round_medians_ms"],
+                    runtime_version=f"onnxruntime {ort.__version__}",
+                )
+            )
             step += 1
             progress(step, total, out[-1].spec.short_name(), out[-1])
     return out
@@ -135,15 +156,27 @@ def _fused_check(profile: str, n: int) -> list[dict]:
     runner = get_runner("torch-cuda", compile=True)
     rows = []
     for spec in FUSED_NETWORKS[:n]:
-        m = runner.measure(None, spec, precision="fp16", batch=1, warmup=20, runs=200, rounds=5, idle_s=0.0,
-                           energy_min_s=2.0)  # fmt: skip
+        m = runner.measure(
+            None, spec, precision="fp16", batch=1, warmup=20, runs=200, rounds=5, idle_s=0.0, energy_min_s=2.0
+        )
         measured = measured_latency_ms(m)
         predicted = estimate(spec, profile).latency_ms
-        rows.append({"network": spec.short_name(), "measured_ms": measured, "uncalibrated_predicted_ms": predicted,
-                     "error_pct": (predicted - measured) / measured * 100, "compile_s": m.compile_s,
-                     "energy_mj": m.energy_mj, "execution": m.execution})  # fmt: skip
-        print(f"  fused {spec.short_name()}: measured {measured:.3f} ms, profile {predicted:.3f} ms, "
-              f"compile {m.compile_s:.1f} s", flush=True)  # fmt: skip
+        rows.append(
+            {
+                "network": spec.short_name(),
+                "measured_ms": measured,
+                "uncalibrated_predicted_ms": predicted,
+                "error_pct": (predicted - measured) / measured * 100,
+                "compile_s": m.compile_s,
+                "energy_mj": m.energy_mj,
+                "execution": m.execution,
+            }
+        )
+        print(
+            f"  fused {spec.short_name()}: measured {measured:.3f} ms, profile {predicted:.3f} ms, "
+            f"compile {m.compile_s:.1f} s",
+            flush=True,
+        )
     return rows
 
 
@@ -151,18 +184,27 @@ def _summary(cal, batches) -> dict:
     lat, en, meets = {}, {}, {}
     for b in batches:
         rep = cal.report["by_batch"].get(str(b), {})
-        lat[str(b)] = {"held_out": rep.get("latency", {}).get("held_out_5fold"),
-                       "in_sample": rep.get("latency", {}).get("in_sample"),
-                       "uncalibrated": rep.get("latency", {}).get("uncalibrated")}  # fmt: skip
+        lat[str(b)] = {
+            "held_out": rep.get("latency", {}).get("held_out_5fold"),
+            "in_sample": rep.get("latency", {}).get("in_sample"),
+            "uncalibrated": rep.get("latency", {}).get("uncalibrated"),
+        }
         energy = rep.get("energy", {})
-        en[str(b)] = ({"unavailable": energy["unavailable"]} if "unavailable" in energy else
-                      {"held_out": energy.get("held_out_5fold"), "in_sample": energy.get("in_sample"),
-                       "uncalibrated": energy.get("uncalibrated")})  # fmt: skip
+        en[str(b)] = (
+            {"unavailable": energy["unavailable"]}
+            if "unavailable" in energy
+            else {
+                "held_out": energy.get("held_out_5fold"),
+                "in_sample": energy.get("in_sample"),
+                "uncalibrated": energy.get("uncalibrated"),
+            }
+        )
         held = lat[str(b)]["held_out"]
         meets[f"latency_b{b}"] = bool(held and held["within_10pct"] >= TARGETS["latency_within_10pct"])
         eh = en[str(b)].get("held_out")
-        meets[f"energy_b{b}"] = None if "unavailable" in en[str(b)] else bool(
-            eh and eh["within_15pct"] >= TARGETS["energy_within_15pct"])  # fmt: skip
+        meets[f"energy_b{b}"] = (
+            None if "unavailable" in en[str(b)] else bool(eh and eh["within_15pct"] >= TARGETS["energy_within_15pct"])
+        )
     return {"latency": lat, "energy": en, "meets": meets}
 
 
@@ -176,13 +218,26 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default=None, help="uncalibrated profile (default: from the GPU's name; CPU: host)")
     ap.add_argument("--precision", default="fp16", help="GPU precision: fp16 (default), bf16 or fp32")
     ap.add_argument("--compile", action="store_true", help="torch.compile reduce-overhead (fused) for every network")
-    ap.add_argument("--fused-check", type=int, default=0, metavar="N",
-                    help="also time N published networks fused (torch.compile) at batch 1 (GPU path; <= 3)")
+    ap.add_argument(
+        "--fused-check",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N published networks fused (torch.compile) at batch 1 (GPU path; <= 3)",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs-jsonl", default=None, metavar="FILE",
-                    help="append every measurement to FILE as it is taken (a run cut short keeps them)")
-    ap.add_argument("--from-runs", default=None, metavar="FILE",
-                    help="no measuring: calibrate and report from a --runs-jsonl file (e.g. GPU runs, anywhere)")
+    ap.add_argument(
+        "--runs-jsonl",
+        default=None,
+        metavar="FILE",
+        help="append every measurement to FILE as it is taken (a run cut short keeps them)",
+    )
+    ap.add_argument(
+        "--from-runs",
+        default=None,
+        metavar="FILE",
+        help="no measuring: calibrate and report from a --runs-jsonl file (e.g. GPU runs, anywhere)",
+    )
     args = ap.parse_args(argv)
     n = args.networks if args.networks is not None else (10 if args.quick else 32)
     if not 10 <= n <= 40:
@@ -191,8 +246,14 @@ def main(argv=None) -> int:
     gpu = reason is None and not args.cpu and args.from_runs is None
     batches = [int(b) for b in (args.batches or ("1,32" if gpu else "1,4")).split(",")]
     t0 = time.perf_counter()
-    doc: dict = {"format": FORMAT, "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                 "path": "gpu" if gpu else "cpu", "networks": n, "batches": batches, "targets": TARGETS}  # fmt: skip
+    doc: dict = {
+        "format": FORMAT,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "path": "gpu" if gpu else "cpu",
+        "networks": n,
+        "batches": batches,
+        "targets": TARGETS,
+    }
     sink = open(args.runs_jsonl, "a") if args.runs_jsonl else None  # noqa: SIM115 - closed below
 
     def progress(step: int, total: int, label: str, m=None) -> None:
@@ -205,37 +266,75 @@ def main(argv=None) -> int:
         runs = _read_runs(args.from_runs)
         batches = sorted({r.batch for r in runs}) if args.batches is None else batches
         profile = args.profile or (_profile_for(runs[0].device_name) if runs[0].device_name != "cpu" else "host")
-        doc.update(path="from-runs", runs_file=args.from_runs, backend=runs[0].backend, device=runs[0].device_name,
-                   precision=runs[0].precision, execution=runs[0].execution, runtime=runs[0].runtime_version,
-                   batches=batches, networks=len({dataclasses.replace(r.spec, batch=1) for r in runs}))  # fmt: skip
+        doc.update(
+            path="from-runs",
+            runs_file=args.from_runs,
+            backend=runs[0].backend,
+            device=runs[0].device_name,
+            precision=runs[0].precision,
+            execution=runs[0].execution,
+            runtime=runs[0].runtime_version,
+            batches=batches,
+            networks=len({dataclasses.replace(r.spec, batch=1) for r in runs}),
+        )
     elif gpu:
         import torch
 
         device = torch.cuda.get_device_name(0)
         profile = args.profile or _profile_for(device)
         specs = draw_specs(n, cover=True, seed=args.seed, precision="fp16")
-        print(f"GPU path: {device}, {n} networks x batches {batches}, {args.precision}, "
-              f"{'compiled' if args.compile else 'unfused CUDA graphs'}; profile {profile}", flush=True)  # fmt: skip
-        runs, idle_w = collect_gpu(specs, batches=batches, precision=args.precision, compile=args.compile,
-                                   runs=60 if args.quick else 200, progress=progress)  # fmt: skip
-        doc.update(backend="torch-cuda", device=device, precision=args.precision, idle_power_w=idle_w,
-                   execution=runs[0].execution, runtime=runs[0].runtime_version)  # fmt: skip
+        print(
+            f"GPU path: {device}, {n} networks x batches {batches}, {args.precision}, "
+            f"{'compiled' if args.compile else 'unfused CUDA graphs'}; profile {profile}",
+            flush=True,
+        )
+        runs, idle_w = collect_gpu(
+            specs,
+            batches=batches,
+            precision=args.precision,
+            compile=args.compile,
+            runs=60 if args.quick else 200,
+            progress=progress,
+        )
+        doc.update(
+            backend="torch-cuda",
+            device=device,
+            precision=args.precision,
+            idle_power_w=idle_w,
+            execution=runs[0].execution,
+            runtime=runs[0].runtime_version,
+        )
     else:
         profile = args.profile or "host"
-        specs = draw_specs(n, cover=True, seed=args.seed, families=("mobilenetv3_small", "mobilenetv2"),
-                           ranges=CPU_RANGES)  # fmt: skip
-        print(f"CPU path ({reason or '--cpu'}): {n} networks x batches {batches} on ONNX Runtime; profile {profile}",
-              flush=True)  # fmt: skip
+        specs = draw_specs(
+            n, cover=True, seed=args.seed, families=("mobilenetv3_small", "mobilenetv2"), ranges=CPU_RANGES
+        )
+        print(
+            f"CPU path ({reason or '--cpu'}): {n} networks x batches {batches} on ONNX Runtime; profile {profile}",
+            flush=True,
+        )
         runs = _cpu_runs(specs, batches, runs=6 if args.quick else 30, rounds=3, progress=progress)
-        doc.update(backend="onnxruntime", device="cpu", precision="fp32", idle_power_w=None,
-                   execution=runs[0].execution, runtime=runs[0].runtime_version, gpu_unavailable_reason=reason)  # fmt: skip
+        doc.update(
+            backend="onnxruntime",
+            device="cpu",
+            precision="fp32",
+            idle_power_w=None,
+            execution=runs[0].execution,
+            runtime=runs[0].runtime_version,
+            gpu_unavailable_reason=reason,
+        )
     if sink is not None:
         sink.close()
     measure_s = time.perf_counter() - t0
     cal = calibrate_gpu(profile, runs, note="benchmarks/gpu_fidelity.py")
-    doc.update(profile=profile, **_summary(cal, batches), report=cal.report, provenance=cal.provenance,
-               runs=cal.runs.drop(columns=["spec"]).replace({np.nan: None}).to_dict(orient="records"),
-               timing_s={"measure": measure_s, "total": time.perf_counter() - t0})  # fmt: skip
+    doc.update(
+        profile=profile,
+        **_summary(cal, batches),
+        report=cal.report,
+        provenance=cal.provenance,
+        runs=cal.runs.drop(columns=["spec"]).replace({np.nan: None}).to_dict(orient="records"),
+        timing_s={"measure": measure_s, "total": time.perf_counter() - t0},
+    )
     Path(args.out).write_text(json.dumps(doc, indent=1, default=float))
     print(f"\n{doc['path'].upper()} path, profile {profile}: held-out (5-fold) error per batch")
     for b in batches:
@@ -246,8 +345,10 @@ def main(argv=None) -> int:
         if "unavailable" in e:
             line += f" | energy: {e['unavailable']}"
         else:
-            line += (f" | energy/image within ±15% {e['held_out']['within_15pct']:.0%} "
-                     f"(uncalibrated {e['uncalibrated']['within_15pct']:.0%}, MAPE {e['uncalibrated']['mape_pct']:.0f}%)")  # fmt: skip
+            line += (
+                f" | energy/image within ±15% {e['held_out']['within_15pct']:.0%} "
+                f"(uncalibrated {e['uncalibrated']['within_15pct']:.0%}, MAPE {e['uncalibrated']['mape_pct']:.0f}%)"
+            )
         print(line)
     print(f"meets: {doc['meets']}\nwrote {args.out} ({doc['timing_s']['total']:.0f} s)", flush=True)
     if gpu and args.fused_check:  # after the figures are safe on disk: compiling takes tens of seconds each

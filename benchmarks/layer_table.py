@@ -71,6 +71,7 @@ def main() -> None:
     specs = _draw(args.specs, args.seed)
     cold, warm, naive, ratios = [], [], [], []
     for spec in track(specs, description="timing"):
+
         def cold_call(spec=spec):
             # nothing cached: neither the decoded arch-def nor the structure
             _decoded.cache_clear()
@@ -109,7 +110,9 @@ def main() -> None:
     console.print(f"ratio of medians : cold {nv[1] / c[1]:,.0f}×   warm {nv[1] / w[1]:,.0f}×   (goal ≥ 1000×)")
     r = _quartiles(ratios)
     console.print(f"per-spec ratio (cold): median {r[1]:,.0f}×  (IQR {r[0]:,.0f}–{r[2]:,.0f}×)")
-    console.print(f"median of per-spec totals: {statistics.median(table_totals(layer_table(s))['macs'] for s in specs) / 1e6:,.0f} M MACs")
+    console.print(
+        f"median of per-spec totals: {statistics.median(table_totals(layer_table(s))['macs'] for s in specs) / 1e6:,.0f} M MACs"
+    )
 
 
 if __name__ == "__main__":

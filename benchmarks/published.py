@@ -30,9 +30,23 @@ from edgespace.cost import estimate
 from edgespace.profiles import load_profile, validate_profile
 
 COLUMNS = (
-    "profile", "mode", "placement", "family", "width", "depth", "resolution", "precision",
-    "published_latency_ms", "device_tested", "runtime", "statistic", "source", "source_date", "split", "note",
-)  # fmt: skip
+    "profile",
+    "mode",
+    "placement",
+    "family",
+    "width",
+    "depth",
+    "resolution",
+    "precision",
+    "published_latency_ms",
+    "device_tested",
+    "runtime",
+    "statistic",
+    "source",
+    "source_date",
+    "split",
+    "note",
+)
 
 
 def load_rows() -> pd.DataFrame:
@@ -63,10 +77,23 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
             if sub.empty:
                 continue
             fold = np.maximum(sub["ratio"], 1 / sub["ratio"])
-            tau = kendalltau(sub["predicted_latency_ms"], sub["published_latency_ms"]).statistic if len(sub) >= 2 else np.nan
-            recs.append({"profile": profile, "rows": part, "n": len(sub), "median_ratio": float(sub["ratio"].median()),
-                         "within_1.5x": float((fold <= 1.5).mean()), "within_2x": float((fold <= 2.0).mean()),
-                         "kendall_tau": float(tau), "tau_judged": len(sub) >= 4})  # fmt: skip
+            tau = (
+                kendalltau(sub["predicted_latency_ms"], sub["published_latency_ms"]).statistic
+                if len(sub) >= 2
+                else np.nan
+            )
+            recs.append(
+                {
+                    "profile": profile,
+                    "rows": part,
+                    "n": len(sub),
+                    "median_ratio": float(sub["ratio"].median()),
+                    "within_1.5x": float((fold <= 1.5).mean()),
+                    "within_2x": float((fold <= 2.0).mean()),
+                    "kendall_tau": float(tau),
+                    "tau_judged": len(sub) >= 4,
+                }
+            )
     return pd.DataFrame(recs)
 
 
@@ -111,15 +138,34 @@ def main(argv=None) -> int:
         return 0
     frame = predict(rows)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 30):
-        print(frame[["profile", "family", "width", "depth", "resolution", "precision", "split",
-                     "published_latency_ms", "predicted_latency_ms", "ratio", "estimated_inputs"]].round(3).to_string(index=False))
+        print(
+            frame[
+                [
+                    "profile",
+                    "family",
+                    "width",
+                    "depth",
+                    "resolution",
+                    "precision",
+                    "split",
+                    "published_latency_ms",
+                    "predicted_latency_ms",
+                    "ratio",
+                    "estimated_inputs",
+                ]
+            ]
+            .round(3)
+            .to_string(index=False)
+        )
         print()
         s = summary(frame)
         print(s.round(3).to_string(index=False))
         held = frame[frame["split"] == "held_out"]
         fold = np.maximum(held["ratio"], 1 / held["ratio"])
-        print(f"\nheld-out rows: {len(held)}; within 1.5x: {(fold <= 1.5).mean():.0%}; within 2x: {(fold <= 2).mean():.0%} "
-              f"(target: >= 80% within 1.5x, tau >= 0.8 per device with >= 4 held-out rows)")
+        print(
+            f"\nheld-out rows: {len(held)}; within 1.5x: {(fold <= 1.5).mean():.0%}; within 2x: {(fold <= 2).mean():.0%} "
+            f"(target: >= 80% within 1.5x, tau >= 0.8 per device with >= 4 held-out rows)"
+        )
     return 0
 
 

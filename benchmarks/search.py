@@ -48,8 +48,10 @@ def main() -> int:
     feasible = full[full["feasible"]]
     ref = {"accuracy": float(feasible["accuracy"].min()), "energy_mj": float(feasible["energy_mj"].max())}
     hv_exact = hypervolume(full, OBJECTIVES, ref)
-    print(f"space: {size:,} design points ({len(feasible):,} feasible); screen: {t_screen:.1f} s; "
-          f"exhaustive front: {int(full['pareto'].sum())} points, hypervolume {hv_exact:.2f} against {ref}")  # fmt: skip
+    print(
+        f"space: {size:,} design points ({len(feasible):,} feasible); screen: {t_screen:.1f} s; "
+        f"exhaustive front: {int(full['pareto'].sum())} points, hypervolume {hv_exact:.2f} against {ref}"
+    )
 
     front = full[full["pareto"]]
     tight = {"accuracy": float(front["accuracy"].min()), "energy_mj": float(front["energy_mj"].max())}
@@ -64,26 +66,44 @@ def main() -> int:
         ratios.append(r.hypervolume(ref) / hv_exact)
         tights.append(r.hypervolume(tight) / hv_tight)
         fronts.append(len(r.pareto_front()))
-        print(f"  in memory, seed {seed}: {times[-1]:.1f} s, front {fronts[-1]} points, hypervolume {100 * ratios[-1]:.2f} % "
-              f"of exhaustive ({100 * tights[-1]:.2f} % against the front's own nadir), {distinct[-1]:,} distinct points evaluated")  # fmt: skip
-    print(f"NSGA-II {args.trials} trials in memory: median {statistics.median(times):.1f} s "
-          f"({min(times):.1f}–{max(times):.1f} s over {len(times)} runs; goal < 30 s)")  # fmt: skip
-    print(f"hypervolume: median {100 * statistics.median(ratios):.2f} % of the exhaustive front's "
-          f"({100 * min(ratios):.2f}–{100 * max(ratios):.2f} %; goal >= 99 %); against the exhaustive front's nadir {tight}, "
-          f"a stricter reference: median {100 * statistics.median(tights):.2f} %")  # fmt: skip
-    print(f"evaluated: {args.trials:,} trials = {100 * args.trials / size:.2f} % of the grid "
-          f"({statistics.median(distinct):,.0f} distinct points = {100 * statistics.median(distinct) / size:.2f} %; goal <= 5 %)")  # fmt: skip
+        print(
+            f"  in memory, seed {seed}: {times[-1]:.1f} s, front {fronts[-1]} points, hypervolume {100 * ratios[-1]:.2f} % "
+            f"of exhaustive ({100 * tights[-1]:.2f} % against the front's own nadir), {distinct[-1]:,} distinct points evaluated"
+        )
+    print(
+        f"NSGA-II {args.trials} trials in memory: median {statistics.median(times):.1f} s "
+        f"({min(times):.1f}–{max(times):.1f} s over {len(times)} runs; goal < 30 s)"
+    )
+    print(
+        f"hypervolume: median {100 * statistics.median(ratios):.2f} % of the exhaustive front's "
+        f"({100 * min(ratios):.2f}–{100 * max(ratios):.2f} %; goal >= 99 %); against the exhaustive front's nadir {tight}, "
+        f"a stricter reference: median {100 * statistics.median(tights):.2f} %"
+    )
+    print(
+        f"evaluated: {args.trials:,} trials = {100 * args.trials / size:.2f} % of the grid "
+        f"({statistics.median(distinct):,.0f} distinct points = {100 * statistics.median(distinct) / size:.2f} %; goal <= 5 %)"
+    )
 
     if not args.skip_journal:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            r = search(space, profile, OBJECTIVES, CONSTRAINTS, n_trials=args.trials, storage=f"journal:{tmp}/bench.journal",
-                       study_name="bench", seed=0)  # fmt: skip
+            r = search(
+                space,
+                profile,
+                OBJECTIVES,
+                CONSTRAINTS,
+                n_trials=args.trials,
+                storage=f"journal:{tmp}/bench.journal",
+                study_name="bench",
+                seed=0,
+            )
             t_journal = time.perf_counter() - t0
             size_mb = Path(tmp, "bench.journal").stat().st_size / 1e6
             hv_journal = r.hypervolume(ref) / hv_exact
-        print(f"NSGA-II {args.trials} trials on the journal file: {t_journal:.1f} s (one run; goal < 180 s), "
-              f"journal {size_mb:.1f} MB, hypervolume {100 * hv_journal:.2f} %")  # fmt: skip
+        print(
+            f"NSGA-II {args.trials} trials on the journal file: {t_journal:.1f} s (one run; goal < 180 s), "
+            f"journal {size_mb:.1f} MB, hypervolume {100 * hv_journal:.2f} %"
+        )
     return 0
 
 

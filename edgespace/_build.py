@@ -71,9 +71,7 @@ def build(spec: ArchSpec, checkpoint: str | os.PathLike | None = None) -> torch.
             model.load_state_dict(state, strict=True)
         except (RuntimeError, TypeError, AttributeError) as exc:
             first = str(exc).strip().splitlines()[0]
-            raise SpecError(
-                f"checkpoint={str(path)!r} does not match {spec.short_name()}: {first}"
-            ) from None
+            raise SpecError(f"checkpoint={str(path)!r} does not match {spec.short_name()}: {first}") from None
     return model.eval()
 
 

@@ -34,7 +34,10 @@ def jsonable(obj: Any) -> Any:
         return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return [jsonable(v) for v in obj.tolist()]
-    if type(obj).__name__ in ("NAType", "NaTType"):  # pandas' missing values (NaT is a datetime), without importing pandas
+    if type(obj).__name__ in (
+        "NAType",
+        "NaTType",
+    ):  # pandas' missing values (NaT is a datetime), without importing pandas
         return None
     if isinstance(obj, (datetime.date, datetime.time)):
         return obj.isoformat()

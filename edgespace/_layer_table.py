@@ -39,12 +39,29 @@ __all__ = ["layer_table", "layer_skeleton", "LayerSkeleton", "LAYER_COLUMNS", "C
 
 
 LAYER_COLUMNS = (
-    "name", "is_module", "block", "stage", "op", "act",
-    "in_c", "in_h", "in_w", "out_c", "out_h", "out_w",
-    "kernel", "stride", "groups",
-    "macs", "params", "elem_ops",
-    "weight_bytes", "input_bytes", "output_bytes", "reads",
-)  # fmt: skip
+    "name",
+    "is_module",
+    "block",
+    "stage",
+    "op",
+    "act",
+    "in_c",
+    "in_h",
+    "in_w",
+    "out_c",
+    "out_h",
+    "out_w",
+    "kernel",
+    "stride",
+    "groups",
+    "macs",
+    "params",
+    "elem_ops",
+    "weight_bytes",
+    "input_bytes",
+    "output_bytes",
+    "reads",
+)
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: skeletons are memoised and used as cache keys
@@ -112,12 +129,47 @@ class _Walk:
     pos_of: list = field(default_factory=list)
     segments: list = field(default_factory=list)
 
-    def _emit(self, name, is_module, op, act, out_c, out_level, kernel, stride, groups, params, macs_per_px,
-              elem_ops_per_px, reads, extra_in_c=0, extra_in_level=0) -> int:  # fmt: skip
+    def _emit(
+        self,
+        name,
+        is_module,
+        op,
+        act,
+        out_c,
+        out_level,
+        kernel,
+        stride,
+        groups,
+        params,
+        macs_per_px,
+        elem_ops_per_px,
+        reads,
+        extra_in_c=0,
+        extra_in_level=0,
+    ) -> int:
         self.rows.append(
-            (name, is_module, self.block, self.stage, op, act, self.c, out_c, kernel, stride, groups, params,
-             macs_per_px, elem_ops_per_px, self.level, out_level, extra_in_c, extra_in_level, reads)
-        )  # fmt: skip
+            (
+                name,
+                is_module,
+                self.block,
+                self.stage,
+                op,
+                act,
+                self.c,
+                out_c,
+                kernel,
+                stride,
+                groups,
+                params,
+                macs_per_px,
+                elem_ops_per_px,
+                self.level,
+                out_level,
+                extra_in_c,
+                extra_in_level,
+                reads,
+            )
+        )
         self.c, self.level = out_c, out_level
         self.pos_of.append(len(self.rows) - 1)
         self.last = len(self.pos_of) - 1
@@ -136,8 +188,21 @@ class _Walk:
             self.level_defs.append((level, kernel, stride))
             level = len(self.level_defs) + 1
         weights = out_c * (in_c // groups) * kernel * kernel
-        return self._emit(name, True, op, "", out_c, level, kernel, stride, groups, weights + (out_c if bias else 0),
-                          weights, 0, (self.last,))  # fmt: skip
+        return self._emit(
+            name,
+            True,
+            op,
+            "",
+            out_c,
+            level,
+            kernel,
+            stride,
+            groups,
+            weights + (out_c if bias else 0),
+            weights,
+            0,
+            (self.last,),
+        )
 
     def bn(self, name: str, act: str | None) -> int:
         idx = self._emit(name, True, "bn", "", self.c, self.level, 1, 1, 1, 2 * self.c, 0, 2 * self.c, (self.last,))
@@ -157,13 +222,41 @@ class _Walk:
         """``mul`` (SE scale: current × gate row ``other``) or ``add`` (residual: current + row
         ``other``); the output has the current tensor's shape."""
         o_c, o_level = (self.rows[self.pos_of[other]][7], self.rows[self.pos_of[other]][15]) if other >= 0 else (3, 1)
-        return self._emit(name, is_module, op, "", self.c, self.level, 1, 1, 1, 0, 0, self.c, (self.last, other),
-                          extra_in_c=o_c, extra_in_level=o_level)  # fmt: skip
+        return self._emit(
+            name,
+            is_module,
+            op,
+            "",
+            self.c,
+            self.level,
+            1,
+            1,
+            1,
+            0,
+            0,
+            self.c,
+            (self.last, other),
+            extra_in_c=o_c,
+            extra_in_level=o_level,
+        )
 
     def linear(self, name: str, out_features: int) -> int:
         in_f = self.c  # the input is pooled to 1×1 in every shipped head
-        return self._emit(name, True, "linear", "", out_features, 0, 1, 1, 1, in_f * out_features + out_features,
-                          in_f * out_features, 0, (self.last,))  # fmt: skip
+        return self._emit(
+            name,
+            True,
+            "linear",
+            "",
+            out_features,
+            0,
+            1,
+            1,
+            1,
+            in_f * out_features + out_features,
+            in_f * out_features,
+            0,
+            (self.last,),
+        )
 
     def reshape(self, name: str) -> int:
         return self._emit(name, True, "reshape", "", self.c, self.level, 1, 1, 1, 0, 0, 0, (self.last,))
@@ -280,7 +373,9 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     precisions. The arrays are read-only; :func:`layer_table` hands out copies."""
     fam = get_family(family)
     walk = _Walk(fam, num_classes)
-    stem = fam.stem_size if width < fam.fix_stem_below_width else round_channels(fam.stem_size, width, fam.channel_divisor)
+    stem = (
+        fam.stem_size if width < fam.fix_stem_below_width else round_channels(fam.stem_size, width, fam.channel_divisor)
+    )
     walk.conv("conv_stem", stem, 3, 2)
     walk.bn("bn1", fam.act)
     for stage_idx, stage in enumerate(_decoded(fam.name, depth)):
@@ -343,6 +438,7 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     def strings(values) -> pd.api.extensions.ExtensionArray:
         # Converted once here: pandas' str dtype conversion is a large share of a frame's cost.
         return pd.array(values, dtype="str")
+
     skeleton = LayerSkeleton(
         name=strings(names),
         is_module=np.fromiter(cols[1], dtype=bool, count=walked)[pos],
@@ -375,8 +471,10 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
     """One row per operator of ``spec``'s network, in execution order (see the module docstring
     for the columns and counting rules). Computed from the arch-def alone: no torch import."""
     if not isinstance(spec, ArchSpec):
-        raise SpecTypeError(f"layer_table() takes an ArchSpec, got {type(spec).__name__}; build one with "
-                        "edgespace.ArchSpec(...), edgespace.efficientnet(phi) or edgespace.mobilenet(...)")  # fmt: skip
+        raise SpecTypeError(
+            f"layer_table() takes an ArchSpec, got {type(spec).__name__}; build one with "
+            "edgespace.ArchSpec(...), edgespace.efficientnet(phi) or edgespace.mobilenet(...)"
+        )
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
     sizes = sk.level_sizes(spec.resolution)
     in_hw = sizes[sk.in_level]

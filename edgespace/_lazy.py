@@ -14,8 +14,12 @@ from typing import Any
 __all__ = ["lazy_getattr"]
 
 
-def lazy_getattr(package: str, lazy: Mapping[str, str], moved: Mapping[str, tuple[str, ...]] | None = None,
-                 namespace: dict | None = None) -> Callable[[str], Any]:  # fmt: skip
+def lazy_getattr(
+    package: str,
+    lazy: Mapping[str, str],
+    moved: Mapping[str, tuple[str, ...]] | None = None,
+    namespace: dict | None = None,
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``package``: a name in ``lazy`` (name -> module) is imported
     from its module on first use and cached in ``namespace`` (the package's ``globals()``); a
     name in ``moved`` (name -> (module, name there[, what to use instead])) still resolves but
@@ -32,8 +36,11 @@ def lazy_getattr(package: str, lazy: Mapping[str, str], moved: Mapping[str, tupl
         if name in moved:
             module, attr, *instead = moved[name]
             use = instead[0] if instead else f"{module}.{attr}"
-            warnings.warn(f"{package}.{name} is deprecated and will be removed in the next release; use {use}",
-                          DeprecationWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"{package}.{name} is deprecated and will be removed in the next release; use {use}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             return getattr(importlib.import_module(module), attr)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 

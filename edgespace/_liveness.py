@@ -28,8 +28,9 @@ DEFAULT_ALIAS_OPS = ("bn", "act", "reshape")
 ORT_CPU_UNFUSED_ACTS = ("silu", "swish", "gelu")
 
 
-def live_bytes(table: pd.DataFrame, *, input_bytes: int | None = None, alias_ops=DEFAULT_ALIAS_OPS,
-               unfused_acts=()) -> np.ndarray:  # fmt: skip
+def live_bytes(
+    table: pd.DataFrame, *, input_bytes: int | None = None, alias_ops=DEFAULT_ALIAS_OPS, unfused_acts=()
+) -> np.ndarray:
     """Bytes held while each row runs (see the module docstring). ``input_bytes`` is the network
     input's size (default: the first row's ``input_bytes``)."""
     n = len(table)
@@ -65,8 +66,9 @@ def live_bytes(table: pd.DataFrame, *, input_bytes: int | None = None, alias_ops
     return np.cumsum(delta)[:n]
 
 
-def peak_activation_bytes(table: pd.DataFrame, *, input_bytes: int | None = None, alias_ops=DEFAULT_ALIAS_OPS,
-                          unfused_acts=()) -> int:  # fmt: skip
+def peak_activation_bytes(
+    table: pd.DataFrame, *, input_bytes: int | None = None, alias_ops=DEFAULT_ALIAS_OPS, unfused_acts=()
+) -> int:
     """Peak activation memory in bytes: the maximum of :func:`live_bytes` over the rows."""
     lb = live_bytes(table, input_bytes=input_bytes, alias_ops=alias_ops, unfused_acts=unfused_acts)
     return int(lb.max()) if len(lb) else 0

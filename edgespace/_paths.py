@@ -41,8 +41,10 @@ def _common(text, what: str, error: type[EdgespaceError]) -> Path:
     for part in path.parts:
         if len(os.fsencode(part)) > limit:
             shown = part if len(part) <= 40 else part[:37] + "..."
-            raise error(f"{what}: {shown!r}: a name of {len(os.fsencode(part))} bytes is longer than this file system "
-                        f"allows ({limit})")  # fmt: skip
+            raise error(
+                f"{what}: {shown!r}: a name of {len(os.fsencode(part))} bytes is longer than this file system "
+                f"allows ({limit})"
+            )
     resolved = path.resolve()
     for system in ("/proc", "/sys", "/dev"):
         if str(resolved) == system or str(resolved).startswith(system + "/"):

@@ -79,8 +79,17 @@ def plain(value):
     return value
 
 
-def check_number(name: str, value, lo: float | None = None, hi: float | None = None, *, integer: bool = False,
-                 lo_open: bool = False, error: type[Exception] = SpecError, allowed: str | None = None):  # fmt: skip
+def check_number(
+    name: str,
+    value,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    integer: bool = False,
+    lo_open: bool = False,
+    error: type[Exception] = SpecError,
+    allowed: str | None = None,
+):
     """``value`` as a Python number, or ``error`` naming ``name``, the value and what is allowed:
     numpy scalars are accepted, bools and text are not, NaN and infinities are not, and where
     ``integer`` a float must be whole (``10.0`` is 10, ``10.5`` is refused)."""
@@ -162,8 +171,10 @@ class ArchSpec:
         if isinstance(self.batch, float) and self.batch.is_integer():
             object.__setattr__(self, "batch", int(self.batch))
         if not isinstance(self.batch, (int, np.integer)) or isinstance(self.batch, bool):
-            raise SpecError(f"ArchSpec.batch={self.batch!r} must be an integer number of images; "
-                            f"allowed: {BATCH_RANGE[0]} to {BATCH_RANGE[1]}")  # fmt: skip
+            raise SpecError(
+                f"ArchSpec.batch={self.batch!r} must be an integer number of images; "
+                f"allowed: {BATCH_RANGE[0]} to {BATCH_RANGE[1]}"
+            )
         object.__setattr__(self, "batch", int(self.batch))
         _check_range("batch", self.batch, *BATCH_RANGE)
         object.__setattr__(self, "width", float(self.width))
@@ -209,8 +220,10 @@ def efficientnet(
     tiles; pass 1 for the unrounded value). The paper's published B1–B7 do not follow the
     formula exactly; use :func:`efficientnet_preset` for those.
     """
-    phi, alpha, beta, gamma = (check_number(f"efficientnet({name})", value, allowed="a finite number")
-                               for name, value in (("phi", phi), ("alpha", alpha), ("beta", beta), ("gamma", gamma)))
+    phi, alpha, beta, gamma = (
+        check_number(f"efficientnet({name})", value, allowed="a finite number")
+        for name, value in (("phi", phi), ("alpha", alpha), ("beta", beta), ("gamma", gamma))
+    )
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         if not 1.0 <= value <= 2.0:
             raise SpecError(f"efficientnet({name}={brief(value)}) is out of range; allowed: 1.0 to 2.0")

@@ -19,7 +19,11 @@ import edgespace as es
 from edgespace.report import point_label, report
 from edgespace.study._storage import run_dir
 
-MODULES = {"jetson-orin-nano-8gb": "Orin Nano 8GB", "jetson-orin-nx-16gb": "Orin NX 16GB", "jetson-agx-orin-64gb": "AGX Orin 64GB"}
+MODULES = {
+    "jetson-orin-nano-8gb": "Orin Nano 8GB",
+    "jetson-orin-nx-16gb": "Orin NX 16GB",
+    "jetson-agx-orin-64gb": "AGX Orin 64GB",
+}
 FPS = 30.0
 GOOD_TOP1 = 80.0  # "good enough" top-1 for the cheapest-per-frame column
 
@@ -38,11 +42,18 @@ def main() -> None:
         grid = es.screen(SPACE, profile, ["accuracy", "energy_mj"], [f"sustained_latency_ms <= {1000 / FPS:.1f}"])
         ok = grid[grid["feasible"]]
         front = grid[grid["pareto"]]
-        html = report(grid, run_dir() / f"jetson-{profile}.html", profile=profile, objectives=["accuracy", "energy_mj"],
-                      constraints=[f"sustained_latency_ms <= {1000 / FPS:.1f}"],
-                      title=f"Jetson {name}: every design point in every power mode, {FPS:.0f} fps sustained")  # fmt: skip
-        print(f"{name}: {len(grid):,} design points x modes screened, {len(ok):,} hold {FPS:.0f} fps sustained, "
-              f"{len(front)} on the front (modes: {', '.join(f'{m} {n}' for m, n in front['mode'].value_counts().items())})")  # fmt: skip
+        html = report(
+            grid,
+            run_dir() / f"jetson-{profile}.html",
+            profile=profile,
+            objectives=["accuracy", "energy_mj"],
+            constraints=[f"sustained_latency_ms <= {1000 / FPS:.1f}"],
+            title=f"Jetson {name}: every design point in every power mode, {FPS:.0f} fps sustained",
+        )
+        print(
+            f"{name}: {len(grid):,} design points x modes screened, {len(ok):,} hold {FPS:.0f} fps sustained, "
+            f"{len(front)} on the front (modes: {', '.join(f'{m} {n}' for m, n in front['mode'].value_counts().items())})"
+        )
         per_mode = {}
         for mode in es.load_profile(profile).mode_names:
             part = ok[ok["mode"] == mode]
@@ -52,16 +63,24 @@ def main() -> None:
             best = per_mode[mode] = _best(part)
             good = part[part["accuracy"] >= GOOD_TOP1].sort_values("energy_mj")
             cheap = f"{good.iloc[0]['energy_mj']:.1f} mJ ({point_label(good.iloc[0])})" if len(good) else "none"
-            print(f"  {mode:>11}: most accurate {best['accuracy']:.1f} % at {best['energy_mj']:.1f} mJ "
-                  f"({best['sustained_fps']:.0f} fps sustained); cheapest with top-1 >= {GOOD_TOP1:g} %: {cheap}")  # fmt: skip
+            print(
+                f"  {mode:>11}: most accurate {best['accuracy']:.1f} % at {best['energy_mj']:.1f} mJ "
+                f"({best['sustained_fps']:.0f} fps sustained); cheapest with top-1 >= {GOOD_TOP1:g} %: {cheap}"
+            )
         if per_mode:
             cheapest = min(per_mode, key=lambda m: per_mode[m]["energy_mj"])
             dearest = max(per_mode, key=lambda m: per_mode[m]["energy_mj"])
-            print(f"  -> the most accurate network costs least per frame in {cheapest} "
-                  f"({per_mode[cheapest]['energy_mj']:.1f} mJ) and most in {dearest} ({per_mode[dearest]['energy_mj']:.1f} mJ)")  # fmt: skip
+            print(
+                f"  -> the most accurate network costs least per frame in {cheapest} "
+                f"({per_mode[cheapest]['energy_mj']:.1f} mJ) and most in {dearest} ({per_mode[dearest]['energy_mj']:.1f} mJ)"
+            )
         print(f"  report: {html}\n")
-    print("Reading: at 30 fps every mode holds the space's most accurate network, so the mode changes only the energy per")
-    print("frame; the cheapest mode is not always the lowest: a mode with more of the GPU finishes sooner and pays the static")
+    print(
+        "Reading: at 30 fps every mode holds the space's most accurate network, so the mode changes only the energy per"
+    )
+    print(
+        "frame; the cheapest mode is not always the lowest: a mode with more of the GPU finishes sooner and pays the static"
+    )
     print("power for less time, while the uncapped modes spend the most per frame.")
 
 

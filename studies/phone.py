@@ -23,7 +23,11 @@ import edgespace as es
 from edgespace.report import point_label, report
 from edgespace.study._storage import run_dir
 
-PHONES = {"apple-a17-pro": "Apple A17 Pro", "snapdragon-8-gen-3": "Snapdragon 8 Gen 3", "google-tensor-g3": "Google Tensor G3"}
+PHONES = {
+    "apple-a17-pro": "Apple A17 Pro",
+    "snapdragon-8-gen-3": "Snapdragon 8 Gen 3",
+    "google-tensor-g3": "Google Tensor G3",
+}
 FPS = 30.0
 TRIALS = 1000
 FRUGAL_MJ = 5.0  # a camera app that may add at most 0.15 W to the phone at 30 fps
@@ -42,31 +46,54 @@ def _throttle(seconds) -> str:
 def main() -> None:
     rows = []
     for profile, name in PHONES.items():
-        result = es.search(SPACE, profile, ["accuracy", "sustained_energy_mj"],
-                           [f"sustained_latency_ms <= {1000 / FPS:.1f}"], n_trials=TRIALS, storage="memory", seed=0)  # fmt: skip
+        result = es.search(
+            SPACE,
+            profile,
+            ["accuracy", "sustained_energy_mj"],
+            [f"sustained_latency_ms <= {1000 / FPS:.1f}"],
+            n_trials=TRIALS,
+            storage="memory",
+            seed=0,
+        )
         trials = result.trials_frame()
         front = result.pareto_front()
         best = front.sort_values("accuracy", ascending=False).iloc[0]
         thrifty = front.sort_values("accuracy_per_joule", ascending=False).iloc[0]
-        html = report(result, run_dir() / f"phone-{profile}.html", title=f"{name}: a {FPS:.0f} fps classifier under sustained load")
+        html = report(
+            result,
+            run_dir() / f"phone-{profile}.html",
+            title=f"{name}: a {FPS:.0f} fps classifier under sustained load",
+        )
         rows.append((name, best, thrifty, int(trials["feasible"].sum()), len(trials), front, html))
-    print(f"A {FPS:.0f} fps classifier under sustained load ({TRIALS:,} NSGA-II trials per phone; analytic estimates)\n")
+    print(
+        f"A {FPS:.0f} fps classifier under sustained load ({TRIALS:,} NSGA-II trials per phone; analytic estimates)\n"
+    )
     for name, best, thrifty, n_ok, n, front, html in rows:
         print(f"{name}: {n_ok:,} of {n:,} trials hold {FPS:.0f} fps sustained; {len(front)} on the front")
         print(f"  most accurate at {FPS:.0f} fps: {point_label(best)}")
-        print(f"    top-1 {best['accuracy']:.1f} %, {best['sustained_energy_mj']:.1f} mJ per frame sustained, "
-              f"peak {best['fps']:.0f} fps -> sustained {best['sustained_fps']:.0f} fps "
-              f"({_throttle(best['time_to_throttle_s'])}), {best['sustained_power_w']:.2f} W")  # fmt: skip
+        print(
+            f"    top-1 {best['accuracy']:.1f} %, {best['sustained_energy_mj']:.1f} mJ per frame sustained, "
+            f"peak {best['fps']:.0f} fps -> sustained {best['sustained_fps']:.0f} fps "
+            f"({_throttle(best['time_to_throttle_s'])}), {best['sustained_power_w']:.2f} W"
+        )
         frugal = front[front["sustained_energy_mj"] <= FRUGAL_MJ].sort_values("accuracy", ascending=False)
         if len(frugal):
             f = frugal.iloc[0]
-            print(f"  most accurate within {FRUGAL_MJ:g} mJ per frame ({FRUGAL_MJ * FPS / 1e3:.2f} W at {FPS:.0f} fps): "
-                  f"{point_label(f)}: top-1 {f['accuracy']:.1f} %, {f['sustained_energy_mj']:.2f} mJ")  # fmt: skip
-        print(f"  most accuracy per joule: {point_label(thrifty)}: top-1 {thrifty['accuracy']:.1f} %, "
-              f"{thrifty['sustained_energy_mj']:.2f} mJ per frame, {thrifty['sustained_power_w']:.2f} W flat out")  # fmt: skip
+            print(
+                f"  most accurate within {FRUGAL_MJ:g} mJ per frame ({FRUGAL_MJ * FPS / 1e3:.2f} W at {FPS:.0f} fps): "
+                f"{point_label(f)}: top-1 {f['accuracy']:.1f} %, {f['sustained_energy_mj']:.2f} mJ"
+            )
+        print(
+            f"  most accuracy per joule: {point_label(thrifty)}: top-1 {thrifty['accuracy']:.1f} %, "
+            f"{thrifty['sustained_energy_mj']:.2f} mJ per frame, {thrifty['sustained_power_w']:.2f} W flat out"
+        )
         print(f"  report: {html}\n")
-    print("Reading: in these profiles even the space's largest EfficientNet (phi = 4, 392 px, fp16) holds 30 fps sustained on")
-    print("all three phones, so the frame rate does not pick the model: the energy per frame does (the reports show each")
+    print(
+        "Reading: in these profiles even the space's largest EfficientNet (phi = 4, 392 px, fp16) holds 30 fps sustained on"
+    )
+    print(
+        "all three phones, so the frame rate does not pick the model: the energy per frame does (the reports show each"
+    )
     print("front, when each phone throttles and its per-layer roofline).")
 
 

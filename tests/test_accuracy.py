@@ -64,7 +64,9 @@ def test_published_anchors_within_half_a_point(spec, published):
 def test_fit_follows_every_authors_row_of_buildable_families():
     table = load_published()
     ref = table[(table["recipe"] == "reference") & (table["precision"] == "fp32") & table["family"].isin(BUILDABLE)]
-    errors = [predict_accuracy(ArchSpec(r.family, r.width, r.depth, r.resolution)).top1 - r.top1 for r in ref.itertuples()]
+    errors = [
+        predict_accuracy(ArchSpec(r.family, r.width, r.depth, r.resolution)).top1 - r.top1 for r in ref.itertuples()
+    ]
     assert np.mean(np.abs(errors)) < 0.7
     assert np.max(np.abs(errors)) < 2.5
 
@@ -108,15 +110,20 @@ def test_fp16_equals_fp32_and_int8_costs_more_for_silu_se_families():
         assert fp16.top1 == fp32.top1
         assert int8.top1 < fp32.top1
         assert int8.top1_std > fp32.top1_std
-    drop = {f: predict_accuracy(ArchSpec(f, 1.0, 1.0, 224)).top1 - predict_accuracy(ArchSpec(f, 1.0, 1.0, 224, precision="int8")).top1
-            for f in BUILDABLE}  # fmt: skip
+    drop = {
+        f: predict_accuracy(ArchSpec(f, 1.0, 1.0, 224)).top1
+        - predict_accuracy(ArchSpec(f, 1.0, 1.0, 224, precision="int8")).top1
+        for f in BUILDABLE
+    }
     # ReLU6 MobileNetV2 loses least; SiLU+SE EfficientNet and hard-swish+SE MobileNetV3 lose more
     assert drop["mobilenetv2"] < drop["efficientnet"]
     assert drop["mobilenetv2"] < drop["mobilenetv3_large"] < drop["mobilenetv3_small"]
     # the MobileNetV3 drops are the published 8-bit checkpoints'
     table = load_published().set_index("variant")
-    for family, fl, q in (("mobilenetv3_large", "Large dm=1 (float)", "Large dm=1 (8-bit)"),
-                          ("mobilenetv3_small", "Small dm=1 (float)", "Small dm=1 (8-bit)")):  # fmt: skip
+    for family, fl, q in (
+        ("mobilenetv3_large", "Large dm=1 (float)", "Large dm=1 (8-bit)"),
+        ("mobilenetv3_small", "Small dm=1 (float)", "Small dm=1 (8-bit)"),
+    ):
         assert drop[family] == pytest.approx(table.loc[fl, "top1"] - table.loc[q, "top1"], abs=1e-9)
 
 
@@ -127,15 +134,21 @@ def test_qat_loses_no_more_than_ptq_and_narrow_nets_lose_more():
         assert INT8_DROP[family].qat <= INT8_DROP[family].ptq
 
     def drop(w):
-        return (predict_accuracy(mobilenet("mobilenetv2", w, 224)).top1
-                - predict_accuracy(mobilenet("mobilenetv2", w, 224, precision="int8")).top1)  # fmt: skip
+        return (
+            predict_accuracy(mobilenet("mobilenetv2", w, 224)).top1
+            - predict_accuracy(mobilenet("mobilenetv2", w, 224, precision="int8")).top1
+        )
 
     assert drop(0.35) > drop(1.0) > drop(1.4)
 
 
 def test_predict_many_matches_predict_and_is_fast():
-    specs = [mobilenet("mobilenetv2", 0.5, 160), efficientnet_preset("b2", precision="int8"),
-             ArchSpec("mobilenetv3_small", 0.75, 1.0, 192, precision="fp16"), mobilenet("mobilenetv3_large", 1.0, 256)]  # fmt: skip
+    specs = [
+        mobilenet("mobilenetv2", 0.5, 160),
+        efficientnet_preset("b2", precision="int8"),
+        ArchSpec("mobilenetv3_small", 0.75, 1.0, 192, precision="fp16"),
+        mobilenet("mobilenetv3_large", 1.0, 256),
+    ]
     frame = pd.DataFrame([s.to_dict() for s in specs], index=list("abcd"))
     out = predict_many(frame)
     assert list(out.index) == list("abcd")
@@ -146,8 +159,13 @@ def test_predict_many_matches_predict_and_is_fast():
         assert bool(out.loc[key, "in_range"]) == one.in_range
     import time
 
-    big = pd.DataFrame({"family": "mobilenetv2", "width": np.repeat([0.5, 0.75, 1.0, 1.25], 250),
-                        "resolution": np.tile(np.arange(96, 346, 1), 4)})  # fmt: skip
+    big = pd.DataFrame(
+        {
+            "family": "mobilenetv2",
+            "width": np.repeat([0.5, 0.75, 1.0, 1.25], 250),
+            "resolution": np.tile(np.arange(96, 346, 1), 4),
+        }
+    )
     predict_many(big)
     t = time.perf_counter()
     predict_many(big)
@@ -175,7 +193,9 @@ def test_bad_input_names_the_field_value_and_allowed():
     with pytest.raises(SpecError, match=r"family='resnet50'.*allowed: efficientnet"):
         predict_many(pd.DataFrame({"family": ["resnet50"], "width": [1.0], "resolution": [224]}))
     with pytest.raises(SpecError, match=r"precision='bf16'.*allowed: fp32, fp16, int8"):
-        predict_many(pd.DataFrame({"family": ["mobilenetv2"], "width": [1.0], "resolution": [224], "precision": ["bf16"]}))
+        predict_many(
+            pd.DataFrame({"family": ["mobilenetv2"], "width": [1.0], "resolution": [224], "precision": ["bf16"]})
+        )
     with pytest.raises(SpecError, match="lacks columns"):
         predict_many(pd.DataFrame({"family": ["mobilenetv2"]}))
     assert issubclass(SpecError, ValueError)
@@ -236,7 +256,9 @@ def test_evaluator_rejects_bad_results_and_bad_cache(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(SpecError, match="not valid JSON"):
-        EvaluatorAccuracy(lambda m, s: 1.0, name="x", cache_path=broken, build=_fake_build).predict(mobilenet("mobilenetv2"))
+        EvaluatorAccuracy(lambda m, s: 1.0, name="x", cache_path=broken, build=_fake_build).predict(
+            mobilenet("mobilenetv2")
+        )
     with pytest.raises(ValueError, match="name"):
         EvaluatorAccuracy(lambda m, s: 1.0, name="")
 

@@ -20,10 +20,27 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The names of the API table in the design document, all at the top level (``report`` joins
 #: them with the report package).
 DESIGN_TABLE = {
-    "ArchSpec", "efficientnet", "mobilenet", "build", "export_onnx", "layer_table", "load_profile", "list_profiles",
-    "estimate", "estimate_many", "predict_accuracy", "simulate_thermal", "EfficientNetSpace", "MobileNetSpace",
-    "search", "screen", "confirm", "calibrate", "Budget", "feasibility",
-}  # fmt: skip
+    "ArchSpec",
+    "efficientnet",
+    "mobilenet",
+    "build",
+    "export_onnx",
+    "layer_table",
+    "load_profile",
+    "list_profiles",
+    "estimate",
+    "estimate_many",
+    "predict_accuracy",
+    "simulate_thermal",
+    "EfficientNetSpace",
+    "MobileNetSpace",
+    "search",
+    "screen",
+    "confirm",
+    "calibrate",
+    "Budget",
+    "feasibility",
+}
 
 
 def test_top_level_all_resolves_and_holds_the_design_table():
@@ -72,7 +89,10 @@ def test_moved_names_still_import_and_warn_with_their_new_home(package, name, ho
 
     mod = importlib.import_module(package)
     assert name not in mod.__all__
-    with pytest.warns(DeprecationWarning, match=rf"{package}\.{name} is deprecated .* use {home.replace('(', '[(]').replace(')', '[)]')}"):
+    with pytest.warns(
+        DeprecationWarning,
+        match=rf"{package}\.{name} is deprecated .* use {home.replace('(', '[(]').replace(')', '[)]')}",
+    ):
         value = getattr(mod, name)
     if home.startswith("edgespace."):
         module, attr = home.rsplit(".", 1)
@@ -88,17 +108,38 @@ def test_from_import_of_a_moved_name_warns():
 
 def test_jsonable_makes_every_value_json_safe():
     doc = {
-        1: np.float32(1.5), "nan": float("nan"), "inf": np.float64("inf"), "i": np.int64(7), "b": np.bool_(True),
-        "arr": np.array([[1, 2], [3, 4]]), "tuple": (np.float64(-np.inf), "x"), "set": {3}, "none": None,
-        "when": datetime.date(2026, 1, 2), "path": Path("a") / "b.json", "na": pd.NA, "nat": pd.NaT,
+        1: np.float32(1.5),
+        "nan": float("nan"),
+        "inf": np.float64("inf"),
+        "i": np.int64(7),
+        "b": np.bool_(True),
+        "arr": np.array([[1, 2], [3, 4]]),
+        "tuple": (np.float64(-np.inf), "x"),
+        "set": {3},
+        "none": None,
+        "when": datetime.date(2026, 1, 2),
+        "path": Path("a") / "b.json",
+        "na": pd.NA,
+        "nat": pd.NaT,
         "nested": [{"k": np.float16(0.25)}],
-    }  # fmt: skip
+    }
     out = jsonable(doc)
     assert out == {
-        "1": 1.5, "nan": None, "inf": None, "i": 7, "b": True, "arr": [[1, 2], [3, 4]], "tuple": [None, "x"],
-        "set": [3], "none": None, "when": "2026-01-02", "path": str(Path("a") / "b.json"), "na": None, "nat": None,
+        "1": 1.5,
+        "nan": None,
+        "inf": None,
+        "i": 7,
+        "b": True,
+        "arr": [[1, 2], [3, 4]],
+        "tuple": [None, "x"],
+        "set": [3],
+        "none": None,
+        "when": "2026-01-02",
+        "path": str(Path("a") / "b.json"),
+        "na": None,
+        "nat": None,
         "nested": [{"k": 0.25}],
-    }  # fmt: skip
+    }
     assert json.loads(json.dumps(out, allow_nan=False)) == out
     assert type(out["i"]) is int and type(out["b"]) is bool
     with pytest.raises(TypeError, match="object"):

@@ -15,7 +15,9 @@ from edgespace.archs._arch_def import decode_arch_def, decode_block_str, make_di
 def test_make_divisible_and_round_channels_match_timm():
     for value in [x / 4 for x in range(1, 8000)]:
         assert make_divisible(value) == timm_make_divisible(value)
-    for chs, mult in itertools.product([16, 24, 32, 40, 80, 112, 192, 320, 960, 1280], [0.35, 0.5, 0.75, 1.0, 1.1, 1.4, 1.8, 2.0, 3.3]):
+    for chs, mult in itertools.product(
+        [16, 24, 32, 40, 80, 112, 192, 320, 960, 1280], [0.35, 0.5, 0.75, 1.0, 1.1, 1.4, 1.8, 2.0, 3.3]
+    ):
         assert round_channels(chs, mult) == timm_round_channels(chs, mult)
 
 

@@ -46,11 +46,16 @@ def test_onnx_cache_key_ignores_batch(tmp_path):
     from edgespace.runners._export import cached_onnx_path
 
     spec = ArchSpec("mobilenetv2", 0.5, 1.0, 128)
-    assert cached_onnx_path(spec, tmp_path) == cached_onnx_path(ArchSpec("mobilenetv2", 0.5, 1.0, 128, batch=8), tmp_path)
+    assert cached_onnx_path(spec, tmp_path) == cached_onnx_path(
+        ArchSpec("mobilenetv2", 0.5, 1.0, 128, batch=8), tmp_path
+    )
 
 
-@pytest.mark.parametrize("spec", [ArchSpec("efficientnet", 1.1, 1.2, 260, "fp16"), ArchSpec("mobilenetv3_small", 0.75, 1.0, 160)],
-                         ids=lambda s: s.family)  # fmt: skip
+@pytest.mark.parametrize(
+    "spec",
+    [ArchSpec("efficientnet", 1.1, 1.2, 260, "fp16"), ArchSpec("mobilenetv3_small", 0.75, 1.0, 160)],
+    ids=lambda s: s.family,
+)
 def test_batch_8_table_scales_activations_and_keeps_weights(spec):
     one = layer_table(spec)
     eight = layer_table(ArchSpec(**{**spec.to_dict(), "batch": 8}))
@@ -136,20 +141,33 @@ def test_estimate_many_batch_column_matches_estimate():
     assert list(frame["batch"]) == [s.batch for s in specs]
     for spec, row in zip(specs, frame.itertuples(), strict=True):
         e = estimate(spec, "nvidia-h100")
-        for col in ("latency_ms", "energy_mj", "throughput_fps", "peak_activation_mb", "fits_memory", "macs",
-                    "sustained_fps", "sustained_energy_mj"):  # fmt: skip
+        for col in (
+            "latency_ms",
+            "energy_mj",
+            "throughput_fps",
+            "peak_activation_mb",
+            "fits_memory",
+            "macs",
+            "sustained_fps",
+            "sustained_energy_mj",
+        ):
             assert getattr(row, col) == pytest.approx(getattr(e, col)), (spec.short_name(), col)
     # No batch column: batch 1, and the frame gains no column it was not given.
-    plain = pd.DataFrame([{"family": "mobilenetv2", "width": 1.0, "depth": 1.0, "resolution": 224, "precision": "fp16"}])
+    plain = pd.DataFrame(
+        [{"family": "mobilenetv2", "width": 1.0, "depth": 1.0, "resolution": 224, "precision": "fp16"}]
+    )
     out = estimate_many(plain, "nvidia-h100", "700W")
     assert "batch" not in out.columns
-    assert out["latency_ms"].iloc[0] == pytest.approx(estimate(ArchSpec("mobilenetv2", precision="fp16"), "nvidia-h100").latency_ms)
+    assert out["latency_ms"].iloc[0] == pytest.approx(
+        estimate(ArchSpec("mobilenetv2", precision="fp16"), "nvidia-h100").latency_ms
+    )
 
 
 @pytest.mark.parametrize("bad", [0, 5000, 1.5, "x"])
 def test_estimate_many_rejects_a_bad_batch(bad):
-    frame = pd.DataFrame([{"family": "mobilenetv2", "width": 1.0, "depth": 1.0, "resolution": 224, "precision": "fp16",
-                           "batch": bad}])  # fmt: skip
+    frame = pd.DataFrame(
+        [{"family": "mobilenetv2", "width": 1.0, "depth": 1.0, "resolution": 224, "precision": "fp16", "batch": bad}]
+    )
     with pytest.raises(SpecError, match=r"row 0: batch=.*allowed: an integer 1 to 4096"):
         estimate_many(frame, "nvidia-h100")
 
@@ -160,8 +178,15 @@ def test_estimate_many_rejects_a_bad_batch(bad):
 def _small_space(batches=(1, 8, 32)):
     from edgespace.study import MobileNetSpace
 
-    return MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(160, 224),
-                          resolution_step=64, precisions=("fp16",), batches=batches)  # fmt: skip
+    return MobileNetSpace(
+        families=("mobilenetv2",),
+        widths=(0.5, 1.0),
+        width_step=0.25,
+        resolutions=(160, 224),
+        resolution_step=64,
+        precisions=("fp16",),
+        batches=batches,
+    )
 
 
 def test_space_batches_dimension_and_its_record():
@@ -174,13 +199,21 @@ def test_space_batches_dimension_and_its_record():
     assert s.size(prof) == 3 * 2 * 3 and len(s.grid(prof)) == 18
     assert sorted(set(s.grid(prof)["batch"])) == [1, 8, 32]
     assert "batch" in s.distributions(prof) and space_from_dict(s.to_dict()) == s
-    assert s.decode({"family": "mobilenetv2", "width": 0.5, "resolution": 160, "precision": "fp16", "batch": 8,
-                     "mode": "700W"})["batch"] == 8  # fmt: skip
+    assert (
+        s.decode(
+            {"family": "mobilenetv2", "width": 0.5, "resolution": 160, "precision": "fp16", "batch": 8, "mode": "700W"}
+        )["batch"]
+        == 8
+    )
     # batch 1 only: no new parameter and the same record as before, so stored studies keep their names
     plain = MobileNetSpace()
     assert "batch" not in plain.distributions(prof) and "batches" not in plain.to_dict()
-    assert plain.decode({"family": "mobilenetv2", "width": 0.5, "resolution": 160, "precision": "fp16",
-                         "mode": "700W"})["batch"] == 1  # fmt: skip
+    assert (
+        plain.decode({"family": "mobilenetv2", "width": 0.5, "resolution": 160, "precision": "fp16", "mode": "700W"})[
+            "batch"
+        ]
+        == 1
+    )
     assert (s | plain).batches == (1, 8, 32)
     for bad in ((), (0,), (1, 5000), (2.5,), ("8",)):
         with pytest.raises(SearchError, match=r"MobileNetSpace\(batches\)"):
@@ -190,16 +223,22 @@ def test_space_batches_dimension_and_its_record():
 def test_screen_over_batches_costs_per_image_and_constrains_on_batch():
     from edgespace.study import screen
 
-    frame = screen(_small_space(), "nvidia-h200", objectives=["accuracy", "energy_mj"],
-                   constraints=["batch <= 8", "throughput_fps >= 1000"])  # fmt: skip
+    frame = screen(
+        _small_space(),
+        "nvidia-h200",
+        objectives=["accuracy", "energy_mj"],
+        constraints=["batch <= 8", "throughput_fps >= 1000"],
+    )
     assert len(frame) == 18
     for _, group in frame.groupby(["width", "resolution"]):
         g = group.sort_values("batch")
         assert list(g["batch"]) == [1, 8, 32]
         assert (np.diff(g["energy_mj"]) < 0).all() and (np.diff(g["throughput_fps"]) > 0).all()
         assert g["accuracy"].nunique() == 1  # batch changes the cost, not the accuracy
-        one = estimate(ArchSpec("mobilenetv2", g["width"].iloc[2], 1.0, int(g["resolution"].iloc[2]), "fp16", batch=32),
-                       "nvidia-h200")  # fmt: skip
+        one = estimate(
+            ArchSpec("mobilenetv2", g["width"].iloc[2], 1.0, int(g["resolution"].iloc[2]), "fp16", batch=32),
+            "nvidia-h200",
+        )
         assert g["latency_ms"].iloc[2] == pytest.approx(one.latency_ms)
     assert not frame.loc[frame["batch"] == 32, "feasible"].any()
     assert frame.loc[frame["batch"] <= 8, "feasible"].any()
@@ -208,8 +247,16 @@ def test_screen_over_batches_costs_per_image_and_constrains_on_batch():
 def test_search_samples_the_batch_dimension():
     from edgespace.study import search
 
-    result = search(_small_space(), "nvidia-h200", ["accuracy", "energy_mj"], ["latency_ms <= 5"], n_trials=24,
-                    sampler="random", seed=1, population_size=8)  # fmt: skip
+    result = search(
+        _small_space(),
+        "nvidia-h200",
+        ["accuracy", "energy_mj"],
+        ["latency_ms <= 5"],
+        n_trials=24,
+        sampler="random",
+        seed=1,
+        population_size=8,
+    )
     trials = result.trials_frame()
     assert set(trials["batch"]) <= {1, 8, 32} and trials["batch"].nunique() > 1
     assert set(trials["params_batch"]) == set(trials["batch"])
@@ -220,9 +267,13 @@ def test_search_samples_the_batch_dimension():
 def test_cli_batch_options_reject_bad_values(capsys):
     from edgespace.cli import main
 
-    assert main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "1,x", "--trials", "5"]) == 2
+    assert (
+        main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "1,x", "--trials", "5"]) == 2
+    )
     assert "--batches '1,x': allowed: comma-separated integers 1 to 4096" in capsys.readouterr().err
-    assert main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "0", "--trials", "5"]) == 2
+    assert (
+        main(["search", "--profile", "nvidia-h200", "--space", "mobilenetv2", "--batches", "0", "--trials", "5"]) == 2
+    )
     assert "batches" in capsys.readouterr().err
     assert main(["estimate", "--profile", "nvidia-h200", "--family", "mobilenetv2", "--batch", "5000"]) == 2
     assert "ArchSpec.batch=5000 is out of range" in capsys.readouterr().err
@@ -242,6 +293,8 @@ def test_memory_traffic_is_per_call_at_batch(profile):
     eight = estimate(_at(spec, 8), prof).layers
     active = (one["bound"] != "fused").to_numpy()
     for layers in (one, eight):
-        assert np.allclose(layers["memory_ms"].to_numpy()[active] * 1e-3 * bw, layers["bytes"].to_numpy()[active], rtol=1e-9)
+        assert np.allclose(
+            layers["memory_ms"].to_numpy()[active] * 1e-3 * bw, layers["bytes"].to_numpy()[active], rtol=1e-9
+        )
     w = estimate(spec, prof).weights_mb * 1e6
     assert eight["bytes"].sum() == pytest.approx(8 * one["bytes"].sum() - 7 * w, rel=0.02)

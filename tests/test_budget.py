@@ -165,8 +165,16 @@ def test_max_frames_per_day_is_the_edge_of_feasibility():
 
 def test_on_trigger_terms_match_the_poisson_closed_form():
     # 3,600 frames a day, uniform: 150 per hour, rate 1/24 per s; timeout 24 s -> exp(-1)
-    b = Budget(battery_wh=50, frames_per_day=3600, policy="on_trigger", idle_timeout_s=24,
-               idle_w=1.0, sleep_w=0.1, wake_energy_j=2.0, wake_s=0.0)  # fmt: skip
+    b = Budget(
+        battery_wh=50,
+        frames_per_day=3600,
+        policy="on_trigger",
+        idle_timeout_s=24,
+        idle_w=1.0,
+        sleep_w=0.1,
+        wake_energy_j=2.0,
+        wake_s=0.0,
+    )
     t = feasibility(b, energy_per_frame_j=0.0, horizon_days=1).daily_terms_j
     wakes = 3600 * math.exp(-1)
     awake_s = 86_400 * (1 - math.exp(-1))
@@ -190,16 +198,32 @@ def test_on_trigger_model_agrees_with_a_monte_carlo_of_poisson_triggers():
     d = np.diff(t)
     wakes = 1 + np.sum(d > tau)  # a frame after a gap longer than the timeout starts a new wake
     awake = np.sum(np.minimum(d, tau)) + tau
-    b = Budget(battery_wh=50, frames_per_day=lam * 86_400, policy="on_trigger", idle_timeout_s=tau,
-               idle_w=1.0, wake_energy_j=1.0)  # fmt: skip
+    b = Budget(
+        battery_wh=50,
+        frames_per_day=lam * 86_400,
+        policy="on_trigger",
+        idle_timeout_s=tau,
+        idle_w=1.0,
+        wake_energy_j=1.0,
+    )
     terms = feasibility(b, energy_per_frame_j=0.0, horizon_days=1).daily_terms_j
     assert terms["wake"] * hours / 24 == pytest.approx(wakes, rel=0.03)
     assert terms["idle_awake"] * hours / 24 == pytest.approx(awake, rel=0.03)
 
 
 def test_periodic_policy_and_busy_time():
-    b = Budget(battery_wh=50, frames_per_day=2000, policy="periodic", wake_period_s=3600, idle_timeout_s=10,
-               idle_w=3.0, sleep_w=0.05, wake_energy_j=120.0, wake_s=30.0, inference_s=0.02)  # fmt: skip
+    b = Budget(
+        battery_wh=50,
+        frames_per_day=2000,
+        policy="periodic",
+        wake_period_s=3600,
+        idle_timeout_s=10,
+        idle_w=3.0,
+        sleep_w=0.05,
+        wake_energy_j=120.0,
+        wake_s=30.0,
+        inference_s=0.02,
+    )
     t = feasibility(b, energy_per_frame_j=0.1, horizon_days=1).daily_terms_j
     assert t["wake"] == pytest.approx(24 * 120.0)
     assert t["idle_awake"] == pytest.approx(24 * 10 * 3.0)
@@ -249,7 +273,9 @@ def test_measurement_without_energy_says_why():
     # the reason is read under the one name a Measurement gives it
     assert "energy_unavailable_reason" in {f.name for f in dataclasses.fields(Measurement)}
     m = SimpleNamespace(energy_mj=None, energy_unavailable_reason="no power meter: NVML not present")
-    with pytest.raises(BudgetError, match=r"energy_mj is None: no energy was measured \(no power meter: NVML not present\)"):
+    with pytest.raises(
+        BudgetError, match=r"energy_mj is None: no energy was measured \(no power meter: NVML not present\)"
+    ):
         feasibility(Budget(battery_wh=50, frames_per_day=10), estimate=m)
 
 
@@ -272,24 +298,54 @@ def test_energy_sources_are_one_and_only_one():
     [
         ({}, r"Budget\.battery_wh: missing"),
         ({"battery_wh": -5}, r"Budget\.battery_wh: -5 is not allowed; must be > 0 Wh"),
-        ({"battery_wh": 50, "usable_fraction": 1.5}, r"Budget\.usable_fraction: 1\.5 is not allowed; must be a fraction in \(0, 1\]"),
+        (
+            {"battery_wh": 50, "usable_fraction": 1.5},
+            r"Budget\.usable_fraction: 1\.5 is not allowed; must be a fraction in \(0, 1\]",
+        ),
         ({"battery_wh": 50, "usable_fraction": 0}, r"Budget\.usable_fraction: 0 is not allowed"),
         ({"battery_wh": 50, "charge_efficiency": -0.1}, r"Budget\.charge_efficiency"),
-        ({"battery_wh": 50, "solar_wh_per_day": -8}, r"Budget\.solar_wh_per_day: -8 is not allowed; must be >= 0 Wh per day"),
+        (
+            {"battery_wh": 50, "solar_wh_per_day": -8},
+            r"Budget\.solar_wh_per_day: -8 is not allowed; must be >= 0 Wh per day",
+        ),
         ({"battery_wh": 50, "solar_wh_per_day": [8, -1]}, r"Budget\.solar_wh_per_day\[1\]: -1"),
-        ({"battery_wh": 50, "frames_per_day": 100_000}, r"Budget\.frames_per_day: 100000 is not allowed.*more frames than seconds in a day"),
-        ({"battery_wh": 50, "frames_per_day": 50_000, "inference_s": 2.0}, r"Budget\.frames_per_day: 50000 is not allowed; with inference_s = 2 s per frame the busiest hour needs 4,167 s of inference, more than the 3,600 s"),
+        (
+            {"battery_wh": 50, "frames_per_day": 100_000},
+            r"Budget\.frames_per_day: 100000 is not allowed.*more frames than seconds in a day",
+        ),
+        (
+            {"battery_wh": 50, "frames_per_day": 50_000, "inference_s": 2.0},
+            r"Budget\.frames_per_day: 50000 is not allowed; with inference_s = 2 s per frame the busiest hour needs 4,167 s of inference, more than the 3,600 s",
+        ),
         ({"battery_wh": 50, "idle_w": -1}, r"Budget\.idle_w: -1 is not allowed; must be >= 0 W"),
         ({"battery_wh": 50, "sleep_w": float("nan")}, r"Budget\.sleep_w: nan is not allowed; expected a finite number"),
         ({"battery_wh": "50"}, r"Budget\.battery_wh: '50' is not allowed; expected a number"),
         ({"battery_wh": 50, "cloudy_days": 2.5}, r"Budget\.cloudy_days: 2\.5 is not allowed; must be a whole number"),
-        ({"battery_wh": 50, "solar_wh_per_day": [8, 8], "cloudy_days": 3}, r"Budget\.cloudy_days: the cloudy scenario applies to a constant"),
-        ({"battery_wh": 50, "sunrise_h": 19}, r"Budget\.sunset_h: 18\.0 is not allowed; must be later than sunrise_h \(19\)"),
-        ({"battery_wh": 50, "policy": "sometimes"}, r"Budget\.policy: 'sometimes' is not allowed; allowed: always_on, on_trigger, periodic"),
+        (
+            {"battery_wh": 50, "solar_wh_per_day": [8, 8], "cloudy_days": 3},
+            r"Budget\.cloudy_days: the cloudy scenario applies to a constant",
+        ),
+        (
+            {"battery_wh": 50, "sunrise_h": 19},
+            r"Budget\.sunset_h: 18\.0 is not allowed; must be later than sunrise_h \(19\)",
+        ),
+        (
+            {"battery_wh": 50, "policy": "sometimes"},
+            r"Budget\.policy: 'sometimes' is not allowed; allowed: always_on, on_trigger, periodic",
+        ),
         ({"battery_wh": 50, "policy": "periodic"}, r"Budget\.wake_period_s: missing"),
-        ({"battery_wh": 50, "policy": "periodic", "wake_period_s": 5, "wake_s": 10}, r"Budget\.wake_period_s: 5 is not allowed; must be at least wake_s \+ idle_timeout_s = 20 s"),
-        ({"battery_wh": 50, "wake_period_s": 60}, r"Budget\.wake_period_s: 60 is not allowed; only policy 'periodic' uses it"),
-        ({"battery_wh": 50, "trigger_profile": [1] * 23}, r"Budget\.trigger_profile: '<23 weights>' is not allowed; expected exactly 24"),
+        (
+            {"battery_wh": 50, "policy": "periodic", "wake_period_s": 5, "wake_s": 10},
+            r"Budget\.wake_period_s: 5 is not allowed; must be at least wake_s \+ idle_timeout_s = 20 s",
+        ),
+        (
+            {"battery_wh": 50, "wake_period_s": 60},
+            r"Budget\.wake_period_s: 60 is not allowed; only policy 'periodic' uses it",
+        ),
+        (
+            {"battery_wh": 50, "trigger_profile": [1] * 23},
+            r"Budget\.trigger_profile: '<23 weights>' is not allowed; expected exactly 24",
+        ),
         ({"battery_wh": 50, "trigger_profile": [0] * 24}, r"Budget\.trigger_profile: '<all zero>'"),
     ],
 )
@@ -349,7 +405,9 @@ def test_result_serialises_and_the_frame_covers_the_horizon():
 
 
 def test_budget_metrics_agree_with_feasibility():
-    b = Budget.from_profile("jetson-orin-nano-8gb", "7W", **EXERCISE, policy="on_trigger", sleep_w=0.0, idle_timeout_s=1.0)
+    b = Budget.from_profile(
+        "jetson-orin-nano-8gb", "7W", **EXERCISE, policy="on_trigger", sleep_w=0.0, idle_timeout_s=1.0
+    )
     energies = [0.07, 0.41, 2.0, 20.0]
     metrics = budget_metrics(b, energies)
     for e, row in zip(energies, metrics.itertuples(), strict=True):
@@ -408,8 +466,11 @@ def test_cli_subprocess_exits_2_without_traceback():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.run(
         [sys.executable, "-m", "edgespace", *CLI, "--energy-mj", "70", "--frames-per-day", "100000"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip() == (
         "edgespace: error: Budget.frames_per_day: 100000.0 is not allowed; must be >= 0 and at most 86,400 "

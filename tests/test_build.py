@@ -66,7 +66,9 @@ def test_export_onnx_matches_torch(tmp_path, spec, layout, dtype):
     reference = _reference(model, spec, image)
     feed = image if layout == "nchw" else image.transpose(0, 2, 3, 1)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    logits = session.run(None, {"image": np.ascontiguousarray(feed).astype(np.uint8 if dtype == "uint8" else np.float32)})[0]
+    logits = session.run(
+        None, {"image": np.ascontiguousarray(feed).astype(np.uint8 if dtype == "uint8" else np.float32)}
+    )[0]
     assert logits.shape == (3, spec.num_classes)
     assert _relative_error(logits, reference) <= 1e-4
 

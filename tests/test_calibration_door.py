@@ -24,7 +24,10 @@ from edgespace.study import MobileNetSpace, run_worker, search
 PROFILE = "nvidia-h200"
 #: The known (synthetic, not measured) GPU, per batch: latency weights over LATENCY_FEATURES (ms),
 #: energy per call = 180 W x latency + 40 mJ/GFLOP + 15 mJ/GB.
-TRUE_LATENCY = {1: np.array([0.9, 2.5, 1.2, 0.3, 0.0, 0.004, 0.02]), 32: np.array([1.4, 1.8, 1.1, 0.25, 0.004, 0.0, 0.03])}
+TRUE_LATENCY = {
+    1: np.array([0.9, 2.5, 1.2, 0.3, 0.0, 0.004, 0.02]),
+    32: np.array([1.4, 1.8, 1.1, 0.25, 0.004, 0.0, 0.03]),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +117,13 @@ def test_without_a_meter_latency_is_calibrated_and_energy_estimated():
 
 
 def test_estimate_many_agrees_with_estimate_row_by_row(gpu_cal):
-    rows = [dict(family="mobilenetv2", width=w, depth=1.0, resolution=r, precision=p, batch=b)
-            for w in (0.5, 0.75) for r in (128, 160) for p in ("fp16", "fp32") for b in (1, 8, 32)]  # fmt: skip
+    rows = [
+        dict(family="mobilenetv2", width=w, depth=1.0, resolution=r, precision=p, batch=b)
+        for w in (0.5, 0.75)
+        for r in (128, 160)
+        for p in ("fp16", "fp32")
+        for b in (1, 8, 32)
+    ]
     out = es.estimate_many(pd.DataFrame(rows), PROFILE, gpu_cal.mode, calibration=gpu_cal)
     assert len(out) == len(rows)
     assert set(out["latency_source"]) == {"analytic", gpu_cal.source}
@@ -146,11 +154,28 @@ def test_load_calibration_reads_the_gpu_file(gpu_cal, gpu_file, tmp_path):
 
 
 def test_search_stores_the_gpu_calibration_and_a_worker_reloads_it(gpu_cal, gpu_file, tmp_path):
-    space = MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(128, 160),
-                           resolution_step=32, precisions=("fp16", "fp32"), modes=(gpu_cal.mode,), batches=(1, 8, 32))  # fmt: skip
+    space = MobileNetSpace(
+        families=("mobilenetv2",),
+        widths=(0.5, 1.0),
+        width_step=0.25,
+        resolutions=(128, 160),
+        resolution_step=32,
+        precisions=("fp16", "fp32"),
+        modes=(gpu_cal.mode,),
+        batches=(1, 8, 32),
+    )
     storage = f"journal:{tmp_path / 'gpu.journal'}"
-    r = search(space, PROFILE, "accuracy,latency_ms", n_trials=16, sampler="random", storage=storage, study_name="gpu",
-               seed=0, calibration=gpu_cal)  # fmt: skip
+    r = search(
+        space,
+        PROFILE,
+        "accuracy,latency_ms",
+        n_trials=16,
+        sampler="random",
+        storage=storage,
+        study_name="gpu",
+        seed=0,
+        calibration=gpu_cal,
+    )
     assert r.calibration.id == gpu_cal.id
     assert r.study.user_attrs["edgespace"]["calibration"]["id"] == gpu_cal.id
     t = r.trials_frame(complete_only=True)
@@ -174,9 +199,31 @@ def test_search_stores_the_gpu_calibration_and_a_worker_reloads_it(gpu_cal, gpu_
 
 
 def test_cli_calibration_option_takes_a_gpu_file(gpu_cal, gpu_file, capsys):
-    assert main(["estimate", "--profile", PROFILE, "--mode", gpu_cal.mode, "--family", "mobilenetv2", "--width", "0.75",
-                 "--resolution", "160", "--precision", "fp16", "--batch", "32", "--calibration", str(gpu_file),
-                 "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "estimate",
+                "--profile",
+                PROFILE,
+                "--mode",
+                gpu_cal.mode,
+                "--family",
+                "mobilenetv2",
+                "--width",
+                "0.75",
+                "--resolution",
+                "160",
+                "--precision",
+                "fp16",
+                "--batch",
+                "32",
+                "--calibration",
+                str(gpu_file),
+                "--json",
+            ]
+        )
+        == 0
+    )
     docs = json.loads(capsys.readouterr().out)
     doc = docs[0] if isinstance(docs, list) else docs
     assert (doc["latency_source"], doc["energy_source"]) == (gpu_cal.source, f"metered:{gpu_cal.id}")

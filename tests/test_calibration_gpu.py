@@ -26,7 +26,10 @@ from edgespace.runners.torch_cuda import cuda_unavailable_reason
 ROOT = Path(__file__).resolve().parent.parent
 #: A GPU with known behaviour, per batch: latency = weights · (t_dense, t_dw, t_elem, fused-tail GB,
 #: fused kernels, eager kernels, 1) in ms, energy per call = 180 W · latency + 40 mJ/GFLOP + 15 mJ/GB.
-TRUE_LATENCY = {1: np.array([0.9, 2.5, 1.2, 0.3, 0.0, 0.004, 0.02]), 32: np.array([1.4, 1.8, 1.1, 0.25, 0.004, 0.0, 0.03])}
+TRUE_LATENCY = {
+    1: np.array([0.9, 2.5, 1.2, 0.3, 0.0, 0.004, 0.02]),
+    32: np.array([1.4, 1.8, 1.1, 0.25, 0.004, 0.0, 0.03]),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +75,9 @@ def test_gpu_calibration_recovers_a_known_gpu_and_round_trips(tmp_path):
     f = gpu_features(new, "nvidia-h200")
     truth = float(np.array([f[k] for k in LATENCY_FEATURES]) @ TRUE_LATENCY[32])
     assert cal.predict_latency_ms(new) == pytest.approx(truth, rel=0.01)
-    assert cal.predict_energy_mj(cal.mode, [new])[0] == pytest.approx((180 * truth + 40 * f["gflop"] + 15 * f["gbyte"]) / 32, rel=0.01)
+    assert cal.predict_energy_mj(cal.mode, [new])[0] == pytest.approx(
+        (180 * truth + 40 * f["gflop"] + 15 * f["gbyte"]) / 32, rel=0.01
+    )
     path = cal.save(tmp_path / "h200.json")
     again = load_gpu_calibration(path)
     assert again.predict_latency_ms(new) == pytest.approx(cal.predict_latency_ms(new))
@@ -108,8 +113,13 @@ def test_cli_gpu_calibration_says_what_is_missing(capsys):
 
 def test_gpu_fidelity_benchmark_cpu_path_writes_its_json(tmp_path):
     out = tmp_path / "fidelity.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_fidelity.py"), "--quick", "--cpu",
-                           "--out", str(out)], capture_output=True, text=True, timeout=1200, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_fidelity.py"), "--quick", "--cpu", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert doc["format"] == "edgespace-gpu-fidelity/1" and doc["path"] == "cpu"

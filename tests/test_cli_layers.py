@@ -21,8 +21,14 @@ def test_layers_prints_table_and_totals(capsys):
 def test_layers_json(capsys):
     assert main(["layers", "--preset", "b1", "--precision", "int8", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["spec"] == {"family": "efficientnet", "width": 1.0, "depth": 1.1, "resolution": 240,
-                           "precision": "int8", "num_classes": 1000}  # fmt: skip
+    assert doc["spec"] == {
+        "family": "efficientnet",
+        "width": 1.0,
+        "depth": 1.1,
+        "resolution": 240,
+        "precision": "int8",
+        "num_classes": 1000,
+    }
     assert doc["totals"]["rows"] == len(doc["layers"])
     assert sum(r["weight_bytes"] for r in doc["layers"]) == doc["totals"]["params"]  # 1 byte each at int8
     assert doc["layers"][0]["reads"] == [-1]

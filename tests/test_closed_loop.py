@@ -21,12 +21,19 @@ from edgespace.calibration._model import segment_features
 from edgespace.cli import main
 from edgespace.study import MobileNetSpace, SearchError, run_worker, screen, search
 
-SPACE = MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(96, 160),
-                       resolution_step=32, precisions=("fp32", "int8"))  # fmt: skip
+SPACE = MobileNetSpace(
+    families=("mobilenetv2",),
+    widths=(0.5, 1.0),
+    width_step=0.25,
+    resolutions=(96, 160),
+    resolution_step=32,
+    precisions=("fp32", "int8"),
+)
 
 
-def synthetic_calibration(scale: float = 1.0, n: int = 10, seed: int = 0, mode: str = "measured", *,
-                          report: bool = True) -> CalibratedProfile:  # fmt: skip
+def synthetic_calibration(
+    scale: float = 1.0, n: int = 10, seed: int = 0, mode: str = "measured", *, report: bool = True
+) -> CalibratedProfile:
     """A host calibration fitted to segment times from a known power law in each segment's MACs
     and output bytes (inside the model's class, so the fit converges fast), times ``scale``."""
     specs = draw_specs(n, families=("mobilenetv2", "mobilenetv3_small"), seed=seed, ranges={"resolution": (96, 192)})
@@ -37,17 +44,40 @@ def synthetic_calibration(scale: float = 1.0, n: int = 10, seed: int = 0, mode: 
         f["run"] = k
         frames.append(f.reset_index())
         total = float(f["time_us"].sum()) / 1e3
-        runs.append({"run": k, "spec": spec.to_dict(), "e2e_ms": total, "node_ms": total, "profiled_ms": total,
-                     "spread_pct": float("nan")})  # fmt: skip
+        runs.append(
+            {
+                "run": k,
+                "spec": spec.to_dict(),
+                "e2e_ms": total,
+                "node_ms": total,
+                "profiled_ms": total,
+                "spread_pct": float("nan"),
+            }
+        )
     samples = pd.concat(frames, ignore_index=True)
     runs = pd.DataFrame(runs).set_index("run")
     params = None if report else {"trees": False}  # the others: one quick fit
     model = _fit(samples, runs, params)
-    prov = {"date": "2026-01-01T00:00:00+00:00", "runtime": "onnxruntime 1.x (synthetic law)", "provider": "CPUExecutionProvider",
-            "threads": 1, "precision": "fp32", "networks": n, "segments": len(samples), "machine": "test",
-            "base_profile": "host", "mode": mode}  # fmt: skip
-    return CalibratedProfile(profile="host", provenance=prov, samples=samples, runs=runs,
-                             report=_report(samples, runs, model, None) if report else {}, model=model)  # fmt: skip
+    prov = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "runtime": "onnxruntime 1.x (synthetic law)",
+        "provider": "CPUExecutionProvider",
+        "threads": 1,
+        "precision": "fp32",
+        "networks": n,
+        "segments": len(samples),
+        "machine": "test",
+        "base_profile": "host",
+        "mode": mode,
+    }
+    return CalibratedProfile(
+        profile="host",
+        provenance=prov,
+        samples=samples,
+        runs=runs,
+        report=_report(samples, runs, model, None) if report else {},
+        model=model,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +133,9 @@ def test_estimate_takes_latency_from_the_calibration_and_everything_follows(cal)
 
 
 def test_estimate_many_matches_estimate_with_a_calibration(cal):
-    specs = [es.ArchSpec("mobilenetv2", w, 1.0, r, p) for w in (0.5, 1.0) for r in (96, 128, 160) for p in ("fp32", "int8")]
+    specs = [
+        es.ArchSpec("mobilenetv2", w, 1.0, r, p) for w in (0.5, 1.0) for r in (96, 128, 160) for p in ("fp32", "int8")
+    ]
     frame = es.estimate_many(specs, "host", calibration=cal)
     for spec, row in zip(specs, frame.itertuples(), strict=True):
         e = es.estimate(spec, "host", calibration=cal)
@@ -131,8 +163,17 @@ def test_screen_rows_say_where_their_latency_came_from(cal):
 
 def test_calibration_file_round_trip_through_search_study_and_worker(cal, cal_file, tmp_path):
     storage = f"journal:{tmp_path / 'study.journal'}"
-    r = search(SPACE, "host", "accuracy,latency_ms", n_trials=12, sampler="random", storage=storage, study_name="cal",
-               seed=0, calibration=str(cal_file))  # fmt: skip
+    r = search(
+        SPACE,
+        "host",
+        "accuracy,latency_ms",
+        n_trials=12,
+        sampler="random",
+        storage=storage,
+        study_name="cal",
+        seed=0,
+        calibration=str(cal_file),
+    )
     assert r.calibration.id == cal.id
     t = r.trials_frame(complete_only=True)
     assert len(t) == 12 and {"latency_source", "energy_source"} <= set(t.columns)
@@ -159,36 +200,132 @@ def test_calibration_file_round_trip_through_search_study_and_worker(cal, cal_fi
         run_worker(storage, "cal", n_trials=30, calibration=str(other))
     # resuming the search with another calibration is refused too; without one, the stored one is used
     with pytest.raises(SearchError, match="calibration"):
-        search(SPACE, "host", "accuracy,latency_ms", n_trials=30, sampler="random", storage=storage, study_name="cal",
-               calibration=str(other))  # fmt: skip
-    resumed = search(SPACE, "host", "accuracy,latency_ms", n_trials=30, sampler="random", storage=storage, study_name="cal")
+        search(
+            SPACE,
+            "host",
+            "accuracy,latency_ms",
+            n_trials=30,
+            sampler="random",
+            storage=storage,
+            study_name="cal",
+            calibration=str(other),
+        )
+    resumed = search(
+        SPACE, "host", "accuracy,latency_ms", n_trials=30, sampler="random", storage=storage, study_name="cal"
+    )
     assert resumed.calibration.id == cal.id
 
 
 def test_cli_calibration_option_for_estimate_search_worker_budget(cal_file, tmp_path, capsys):
-    assert main(["estimate", "--profile", "host", "--family", "mobilenetv2", "--width", "0.75", "--resolution", "128",
-                 "--calibration", str(cal_file), "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "estimate",
+                "--profile",
+                "host",
+                "--family",
+                "mobilenetv2",
+                "--width",
+                "0.75",
+                "--resolution",
+                "128",
+                "--calibration",
+                str(cal_file),
+                "--json",
+            ]
+        )
+        == 0
+    )
     docs = json.loads(capsys.readouterr().out)
     doc = docs[0] if isinstance(docs, list) else docs
     cal = load_calibration(cal_file)
     assert doc["latency_source"] == cal.source
-    assert doc["latency_ms"] == pytest.approx(cal.predict_latency_ms(es.ArchSpec("mobilenetv2", 0.75, 1.0, 128)), rel=1e-9)
+    assert doc["latency_ms"] == pytest.approx(
+        cal.predict_latency_ms(es.ArchSpec("mobilenetv2", 0.75, 1.0, 128)), rel=1e-9
+    )
     storage = f"journal:{tmp_path / 'cli.journal'}"
-    assert main(["search", "--space", "mobilenetv2", "--profile", "host", "--trials", "8", "--sampler", "random",
-                 "--storage", storage, "--study", "c", "--calibration", str(cal_file), "--json", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "search",
+                "--space",
+                "mobilenetv2",
+                "--profile",
+                "host",
+                "--trials",
+                "8",
+                "--sampler",
+                "random",
+                "--storage",
+                storage,
+                "--study",
+                "c",
+                "--calibration",
+                str(cal_file),
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     other = synthetic_calibration(scale=3.0, report=False).save(tmp_path / "other.json")
     assert main(["worker", "--storage", storage, "--study", "c", "--calibration", str(other), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and cal.id in err and "other.json" in err
-    assert main(["budget", "--battery-wh", "10", "--frames-per-day", "1000", "--profile", "host", "--family",
-                 "mobilenetv2", "--width", "0.75", "--resolution", "128", "--calibration", str(cal_file), "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "budget",
+                "--battery-wh",
+                "10",
+                "--frames-per-day",
+                "1000",
+                "--profile",
+                "host",
+                "--family",
+                "mobilenetv2",
+                "--width",
+                "0.75",
+                "--resolution",
+                "128",
+                "--calibration",
+                str(cal_file),
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert cal.source in json.dumps(out)
-    assert main(["search", "--space", "mobilenetv2", "--profile", "host", "--trials", "8", "--sampler", "random",
-                 "--storage", storage, "--study", "c", "--confirm", "0", "--quiet"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "search",
+                "--space",
+                "mobilenetv2",
+                "--profile",
+                "host",
+                "--trials",
+                "8",
+                "--sampler",
+                "random",
+                "--storage",
+                storage,
+                "--study",
+                "c",
+                "--confirm",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "--confirm" in capsys.readouterr().err
-    assert main(["estimate", "--profile", "host", "--family", "mobilenetv2", "--calibration", str(tmp_path / "nope.json")]) == 2
+    assert (
+        main(["estimate", "--profile", "host", "--family", "mobilenetv2", "--calibration", str(tmp_path / "nope.json")])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nope.json" in err
 
@@ -202,8 +339,15 @@ def test_power_model_recovers_a_known_power_law_and_reports_its_held_out_error()
     # synthetic but physical: a 3 W idle domain, 2 W busy floor, 40 pJ/op on convolutions,
     # 120 pJ/op depthwise (memory-bound kernels burn more per op), 30 pJ/op pointwise, 50 pJ/op
     # linear, 200 pJ per element-wise op, 0.5 nJ per DRAM byte, 2% meter noise
-    truth = {"busy_w": 2.0, "conv_j_per_op": 40e-12, "depthwise_j_per_op": 120e-12, "pointwise_j_per_op": 30e-12,
-             "linear_j_per_op": 50e-12, "elementwise_j_per_op": 200e-12, "dram_j_per_byte": 0.5e-9}  # fmt: skip
+    truth = {
+        "busy_w": 2.0,
+        "conv_j_per_op": 40e-12,
+        "depthwise_j_per_op": 120e-12,
+        "pointwise_j_per_op": 30e-12,
+        "linear_j_per_op": 50e-12,
+        "elementwise_j_per_op": 200e-12,
+        "dram_j_per_byte": 0.5e-9,
+    }
     rng = np.random.default_rng(0)
     specs = draw_specs(40, seed=3)
     runs = []
@@ -211,10 +355,23 @@ def test_power_model_recovers_a_known_power_law_and_reports_its_held_out_error()
         f = power_features(spec)
         lat_s = es.estimate(spec, "host").latency_ms / 1e3 * rng.uniform(0.8, 1.2)
         idle = 3.0 * rng.normal(1.0, 0.01)
-        e_j = 3.0 * lat_s + truth["busy_w"] * lat_s + truth["dram_j_per_byte"] * f["dram_bytes"] + sum(
-            truth[f"{c}_j_per_op"] * f[f"{c}_ops"] for c in ("conv", "depthwise", "pointwise", "linear", "elementwise"))
-        runs.append({"spec": spec, "latency_ms": lat_s * 1e3, "energy_mj": e_j * 1e3 * rng.normal(1.0, 0.02),
-                     "idle_power_w": idle})  # fmt: skip
+        e_j = (
+            3.0 * lat_s
+            + truth["busy_w"] * lat_s
+            + truth["dram_j_per_byte"] * f["dram_bytes"]
+            + sum(
+                truth[f"{c}_j_per_op"] * f[f"{c}_ops"]
+                for c in ("conv", "depthwise", "pointwise", "linear", "elementwise")
+            )
+        )
+        runs.append(
+            {
+                "spec": spec,
+                "latency_ms": lat_s * 1e3,
+                "energy_mj": e_j * 1e3 * rng.normal(1.0, 0.02),
+                "idle_power_w": idle,
+            }
+        )
     model = fit_power_model(runs, "measured", domain="cpu-package")
     assert model.idle_w == pytest.approx(3.0, rel=0.02)
     # the terms that carry most of the energy come back within 25%
@@ -226,8 +383,13 @@ def test_power_model_recovers_a_known_power_law_and_reports_its_held_out_error()
     new = es.ArchSpec("efficientnet", 1.0, 1.0, 224)
     f = power_features(new)
     lat = es.estimate(new, "host").latency_ms
-    law = (5.0 * lat / 1e3 + truth["dram_j_per_byte"] * f["dram_bytes"] + sum(
-        truth[f"{c}_j_per_op"] * f[f"{c}_ops"] for c in ("conv", "depthwise", "pointwise", "linear", "elementwise"))) * 1e3
+    law = (
+        5.0 * lat / 1e3
+        + truth["dram_j_per_byte"] * f["dram_bytes"]
+        + sum(
+            truth[f"{c}_j_per_op"] * f[f"{c}_ops"] for c in ("conv", "depthwise", "pointwise", "linear", "elementwise")
+        )
+    ) * 1e3
     assert model.predict_energy_mj([new], [lat])[0] == pytest.approx(law, rel=0.1)
     with pytest.raises(es.EdgespaceError, match="at least 10"):
         fit_power_model(runs[:9], "measured")
@@ -236,11 +398,24 @@ def test_power_model_recovers_a_known_power_law_and_reports_its_held_out_error()
 def test_a_calibration_with_a_power_model_gives_metered_energy_everywhere(cal, tmp_path):
     from edgespace.calibration._power import PowerModel
 
-    coef = {"busy_w": 2.0, "conv_j_per_op": 4e-11, "depthwise_j_per_op": 1.2e-10, "pointwise_j_per_op": 3e-11,
-            "linear_j_per_op": 5e-11, "elementwise_j_per_op": 2e-10, "dram_j_per_byte": 5e-10}  # fmt: skip
-    metered = CalibratedProfile(profile=cal.profile, provenance=cal.provenance, samples=cal.samples, runs=cal.runs,
-                                report=cal.report, model=cal.model,
-                                power={"measured": PowerModel("measured", 3.0, coef, "cpu-package")})  # fmt: skip
+    coef = {
+        "busy_w": 2.0,
+        "conv_j_per_op": 4e-11,
+        "depthwise_j_per_op": 1.2e-10,
+        "pointwise_j_per_op": 3e-11,
+        "linear_j_per_op": 5e-11,
+        "elementwise_j_per_op": 2e-10,
+        "dram_j_per_byte": 5e-10,
+    }
+    metered = CalibratedProfile(
+        profile=cal.profile,
+        provenance=cal.provenance,
+        samples=cal.samples,
+        runs=cal.runs,
+        report=cal.report,
+        model=cal.model,
+        power={"measured": PowerModel("measured", 3.0, coef, "cpu-package")},
+    )
     assert metered.id != cal.id
     spec = es.ArchSpec("mobilenetv2", 0.75, 1.0, 128)
     e = es.estimate(spec, "host", calibration=metered)
@@ -256,8 +431,14 @@ def test_a_calibration_with_a_power_model_gives_metered_energy_everywhere(cal, t
 
 # ----------------------------------------------------------------------------- confirm the front (real runs)
 
-TINY_SPACE = MobileNetSpace(families=("mobilenetv3_small",), widths=(0.35, 0.5), width_step=0.15, resolutions=(96, 112),
-                            resolution_step=16, precisions=("fp32",))  # fmt: skip
+TINY_SPACE = MobileNetSpace(
+    families=("mobilenetv3_small",),
+    widths=(0.35, 0.5),
+    width_step=0.15,
+    resolutions=(96, 112),
+    resolution_step=16,
+    precisions=("fp32",),
+)
 
 
 @pytest.fixture(scope="module")
@@ -273,21 +454,26 @@ def test_confirm_runs_front_points_and_the_study_keeps_them(onnx_cache, tmp_path
     from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirm_points
 
     storage = f"journal:{tmp_path / 'confirm.journal'}"
-    r = search(TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf")
+    r = search(
+        TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf"
+    )
     calls = []
     frame = r.confirm(2, threads=1, by="latency_ms", rounds=2, progress=lambda d, t: calls.append((d, t)))
     assert list(frame.columns) == list(CONFIRMATION_COLUMNS)
     assert len(frame) == 2 and set(frame.status) == {"ok"} and calls and calls[-1][0] == calls[-1][1]
     for row in frame.itertuples():
         assert row.measured_latency_ms > 0 and row.predicted_latency_ms > 0 and row.latency_source == "analytic"
-        assert row.latency_error_pct == pytest.approx((row.predicted_latency_ms - row.measured_latency_ms)
-                                                      / row.measured_latency_ms * 100)  # fmt: skip
+        assert row.latency_error_pct == pytest.approx(
+            (row.predicted_latency_ms - row.measured_latency_ms) / row.measured_latency_ms * 100
+        )
         assert row.measured_energy_mj is None and row.energy_error_pct is None  # no power meter here
     # the two fastest points of the front, by predicted latency
     front = r.pareto_front().sort_values("latency_ms")
     assert sorted(frame.resolution) == sorted(front.resolution.head(2))
     # a reloaded study shows them
-    again = search(TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf")
+    again = search(
+        TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf"
+    )
     assert again.told == 0
     pd.testing.assert_frame_equal(again.confirmations(), frame)
     # a point that cannot run here is a failed row; the others are measured
@@ -304,8 +490,20 @@ def test_closed_loop_benchmark_quick_runs_end_to_end(onnx_cache, tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "closed_loop.json"
-    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "closed_loop.py"), "--quick", "--out", str(tmp_path),
-                           "--json", str(out)], capture_output=True, text=True, timeout=1200)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(root / "benchmarks" / "closed_loop.py"),
+            "--quick",
+            "--out",
+            str(tmp_path),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert set(doc["results"]) == {"analytic", "calibrated"} and doc["networks"] == 8

@@ -101,8 +101,12 @@ def test_more_macs_is_never_faster():
         assert [e.macs for e in by_width] == sorted(e.macs for e in by_width)
         assert np.all(np.diff([e.latency_ms for e in by_width]) >= 0)
         by_res = estimate_many(
-            pd.DataFrame({"family": family, "width": 1.0, "depth": 1.0, "resolution": range(96, 601, 24),
-                          "precision": "fp16"}), NANO, "MAXN_SUPER")  # fmt: skip
+            pd.DataFrame(
+                {"family": family, "width": 1.0, "depth": 1.0, "resolution": range(96, 601, 24), "precision": "fp16"}
+            ),
+            NANO,
+            "MAXN_SUPER",
+        )
         assert np.all(np.diff(by_res["macs"]) > 0)
         assert np.all(np.diff(by_res["latency_ms"]) >= 0)
         assert np.all(np.diff(by_res["energy_mj"]) >= 0)
@@ -110,7 +114,10 @@ def test_more_macs_is_never_faster():
 
 def test_lower_power_mode_is_not_faster_and_usually_cheaper():
     specs = [ArchSpec("efficientnet", 1.2, 1.4, 300, "int8"), ArchSpec("mobilenetv3_large", 1.0, 1.0, 224, "fp16")]
-    for profile, modes in ((NANO, ["7W", "15W", "25W", "MAXN_SUPER"]), ("jetson-agx-orin-64gb", ["15W", "30W", "50W", "MAXN"])):
+    for profile, modes in (
+        (NANO, ["7W", "15W", "25W", "MAXN_SUPER"]),
+        ("jetson-agx-orin-64gb", ["15W", "30W", "50W", "MAXN"]),
+    ):
         for spec in specs:
             ests = [estimate(spec, profile, m) for m in modes]
             latencies = [e.latency_ms for e in ests]
@@ -132,10 +139,15 @@ def test_power_never_exceeds_the_mode_budget(dense_family):
 
 
 def test_sustained_never_exceeds_peak():
-    frame = pd.DataFrame({"family": ["efficientnet", "mobilenetv2", "mobilenetv3_small"] * 3,
-                          "width": [1.0, 1.4, 0.75] * 3, "depth": [1.0] * 9,
-                          "resolution": [224, 224, 224, 380, 320, 256, 600, 512, 448],
-                          "precision": ["int8", "fp16", "fp32"] * 3})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "family": ["efficientnet", "mobilenetv2", "mobilenetv3_small"] * 3,
+            "width": [1.0, 1.4, 0.75] * 3,
+            "depth": [1.0] * 9,
+            "resolution": [224, 224, 224, 380, 320, 256, 600, 512, 448],
+            "precision": ["int8", "fp16", "fp32"] * 3,
+        }
+    )
     for profile in ("snapdragon-8-gen-3", "apple-a17-pro", "raspberry-pi-5", NANO, "coral-edge-tpu"):
         out = estimate_many(frame, profile)
         ok = out["runnable"]
@@ -151,7 +163,9 @@ def test_passive_phone_at_full_load_sustains_a_third_to_a_half(dense_family):
     for name in ("snapdragon-8-gen-3", "apple-a17-pro", "google-tensor-g3"):
         profile = load_profile(name)
         assert profile.mode().thermal.cooling == "passive"
-        candidates = [estimate(ArchSpec(dense_family.name, 1.0, 1.0, 224, p), profile) for p in ("fp32", "fp16", "int8")]
+        candidates = [
+            estimate(ArchSpec(dense_family.name, 1.0, 1.0, 224, p), profile) for p in ("fp32", "fp16", "int8")
+        ]
         full = max((e for e in candidates if e.runnable), key=lambda e: e.avg_power_w)
         ratio = full.sustained_fps / full.fps
         # Measured GPU stress tests keep 0.5-0.74 of the first loop (A17 Pro 0.60-0.74, Tensor G3
@@ -257,8 +271,11 @@ def test_skip_on_the_narrow_ends_needs_less_peak_memory():
 
 @pytest.mark.parametrize(
     "spec",
-    [ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp32"), ArchSpec("mobilenetv3_large", 0.75, 1.0, 192, "fp16"),
-     ArchSpec("efficientnet", 1.1, 1.2, 260, "int8")],  # fmt: skip
+    [
+        ArchSpec("mobilenetv2", 1.0, 1.0, 224, "fp32"),
+        ArchSpec("mobilenetv3_large", 0.75, 1.0, 192, "fp16"),
+        ArchSpec("efficientnet", 1.1, 1.2, 260, "int8"),
+    ],
     ids=lambda s: s.short_name(),
 )
 def test_cost_model_liveness_agrees_with_the_table_liveness(spec):
@@ -293,9 +310,15 @@ def test_estimate_many_evaluates_several_resolutions_per_network_in_one_batch():
     """Several resolutions of each network (one structure, one precision) go through the
     vectorised path together, in shuffled order; every row must equal the single-point
     estimate, and its MACs the per-layer sum of the analytic layer table at that resolution."""
-    nets = [("efficientnet", 1.1, 1.2, "fp16"), ("mobilenetv2", 0.5, 1.0, "int8"), ("mobilenetv3_small", 0.75, 1.0, "fp32")]
+    nets = [
+        ("efficientnet", 1.1, 1.2, "fp16"),
+        ("mobilenetv2", 0.5, 1.0, "int8"),
+        ("mobilenetv3_small", 0.75, 1.0, "fp32"),
+    ]
     rows = [(f, w, d, r, p) for f, w, d, p in nets for r in (128, 160, 224, 260, 300)]
-    frame = pd.DataFrame(rows, columns=["family", "width", "depth", "resolution", "precision"]).sample(frac=1.0, random_state=0)
+    frame = pd.DataFrame(rows, columns=["family", "width", "depth", "resolution", "precision"]).sample(
+        frac=1.0, random_state=0
+    )
     out = estimate_many(frame, NANO, modes=["7W", "15W"])
     assert len(out) == 2 * len(frame) and out.groupby(["family", "mode"])["resolution"].nunique().min() == 5
     for row in out.itertuples():
@@ -311,12 +334,23 @@ def test_estimate_many_evaluates_several_resolutions_per_network_in_one_batch():
     # more pixels of the same network: more MACs, more time, more energy
     for _, g in out.groupby(["family", "mode"]):
         g = g.sort_values("resolution")
-        assert g["macs"].is_monotonic_increasing and g["latency_ms"].is_monotonic_increasing and g["energy_mj"].is_monotonic_increasing
+        assert (
+            g["macs"].is_monotonic_increasing
+            and g["latency_ms"].is_monotonic_increasing
+            and g["energy_mj"].is_monotonic_increasing
+        )
 
 
 def test_estimate_many_validates():
-    frame = pd.DataFrame({"family": ["efficientnet", "mobilenetv2", "efficientnet"], "width": [1.1, 0.5, 1.1],
-                          "depth": [1.2, 1.0, 1.2], "resolution": [260, 160, 300], "precision": ["fp16", "int8", "fp32"]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "family": ["efficientnet", "mobilenetv2", "efficientnet"],
+            "width": [1.1, 0.5, 1.1],
+            "depth": [1.2, 1.0, 1.2],
+            "resolution": [260, 160, 300],
+            "precision": ["fp16", "int8", "fp32"],
+        }
+    )
     with pytest.raises(SpecError, match="row 1: precision='bf16'"):
         estimate_many(frame.assign(precision=["fp16", "bf16", "fp32"]), NANO)
     with pytest.raises(SpecError, match="column.*resolution"):

@@ -228,8 +228,11 @@ def test_mobilenetv2_differences_are_the_tables_truncation():
     disagreement at MobileNetV2 0.35/96 (8.5%) is this bound at 11 M, not a different network."""
     rows = [r for r in _published().itertuples() if r.family == "mobilenetv2"]
     assert len(rows) >= 20 and min(r.macs_m for r in rows) <= 11
-    gaps = {r.variant: table_totals(layer_table(ArchSpec(r.family, r.width, 1.0, int(r.resolution))))["macs"] / 1e6 - r.macs_m
-            for r in rows}  # fmt: skip
+    gaps = {
+        r.variant: table_totals(layer_table(ArchSpec(r.family, r.width, 1.0, int(r.resolution))))["macs"] / 1e6
+        - r.macs_m
+        for r in rows
+    }
     assert all(0.0 <= g < 1.0 for g in gaps.values()), gaps
     assert _rel(gaps["mobilenet_v2_0.35_96"] + 11.0, 11.0) == pytest.approx(0.085, abs=0.002)
     big = [_rel(r.macs_m + gaps[r.variant], r.macs_m) for r in rows if r.macs_m >= 200]
@@ -237,6 +240,7 @@ def test_mobilenetv2_differences_are_the_tables_truncation():
 
 
 # --- seed facts -----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def separable_family():

@@ -19,7 +19,6 @@ import edgespace as es
 from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, live_bytes, peak_activation_bytes
 from edgespace.calibration import (
     IngestError,
-    NodeTime,
     calibrate,
     draw_specs,
     load_calibration,
@@ -119,9 +118,15 @@ def test_confirm_rejects_bad_arguments():
 
 
 def test_module_path_rule():
-    assert module_path("/model/blocks/blocks.1/blocks.1.0/conv_dw/Conv_output_0_nchwc_kernel_time") == "blocks.1.0.conv_dw.Conv_output_0"
+    assert (
+        module_path("/model/blocks/blocks.1/blocks.1.0/conv_dw/Conv_output_0_nchwc_kernel_time")
+        == "blocks.1.0.conv_dw.Conv_output_0"
+    )
     assert module_path("/model/bn1/act/Mul/QuickGeluFusion/_kernel_time") == "bn1.act.Mul.QuickGeluFusion"
-    assert module_path("/model/blocks/blocks.2/blocks.2.1/se/gate/HardSigmoid_output_0_nchwc") == "blocks.2.1.se.gate.HardSigmoid_output_0"
+    assert (
+        module_path("/model/blocks/blocks.2/blocks.2.1/se/gate/HardSigmoid_output_0_nchwc")
+        == "blocks.2.1.se.gate.HardSigmoid_output_0"
+    )
     assert module_path("/Cast_kernel_time") == ""  # the folded preprocessing
     assert module_path("ReorderInput_token_13_kernel_time") is None  # a layout node ORT inserted
     assert module_path("Reformatting CopyNode for Input Tensor 0 to /model/conv_stem/Conv") is None
@@ -152,10 +157,16 @@ def test_profiler_nodes_cover_every_conv_like_row_of_a_real_export(cache, spec):
 
 def test_liveness_keeps_the_residual_input_alive():
     # input(100) -> a(400) -> b(100) -> add(b, input)(100): the input lives across the block
-    t = pd.DataFrame({
-        "name": ["a", "b", "add"], "op": ["pointwise", "pointwise", "add"], "act": ["", "", ""],
-        "input_bytes": [100, 400, 200], "output_bytes": [400, 100, 100], "reads": [(-1,), (0,), (1, -1)],
-    })  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "name": ["a", "b", "add"],
+            "op": ["pointwise", "pointwise", "add"],
+            "act": ["", "", ""],
+            "input_bytes": [100, 400, 200],
+            "output_bytes": [400, 100, 100],
+            "reads": [(-1,), (0,), (1, -1)],
+        }
+    )
     assert list(live_bytes(t)) == [500, 600, 300]
     assert peak_activation_bytes(t) == 600
     no_skip = t.assign(reads=[(-1,), (0,), (1,)])
@@ -391,12 +402,30 @@ def test_cli_export_writes_a_capture_set_and_says_how_to_capture(cache, tmp_path
     models = json.loads((d / "manifest.json").read_text())["models"]
     assert [m["spec"] for m in models] == [TINY.to_dict()]
     # a second export extends the set; nothing already written is lost
-    assert main(["export", "--family", "efficientnet", "--width", "0.35", "--depth", "0.5", "--resolution", "64",
-                 "--out-dir", str(d)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "--family",
+                "efficientnet",
+                "--width",
+                "0.35",
+                "--depth",
+                "0.5",
+                "--resolution",
+                "64",
+                "--out-dir",
+                str(d),
+            ]
+        )
+        == 0
+    )
     assert len(json.loads((d / "manifest.json").read_text())["models"]) == 2
-    for bad, needle in ((["export", "--out-dir", str(d)], "either --samples N"),
-                        (["export", "--samples", "2", "--out-dir", str(d)], "--samples 2"),
-                        (["export", "--samples", "3", "--families", "resnet", "--out-dir", str(d)], "unknown ['resnet']")):  # fmt: skip
+    for bad, needle in (
+        (["export", "--out-dir", str(d)], "either --samples N"),
+        (["export", "--samples", "2", "--out-dir", str(d)], "--samples 2"),
+        (["export", "--samples", "3", "--families", "resnet", "--out-dir", str(d)], "unknown ['resnet']"),
+    ):
         assert main(bad) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and needle in err
@@ -422,21 +451,25 @@ def test_meters_fall_back_to_null_and_rapl_reads_a_fake_powercap(tmp_path):
 
 def test_cli_calibrate_runs_the_loop(cache, tmp_path, capsys):
     out = tmp_path / "cal.json"
-    rc = main(["calibrate", "--samples", "3", "--families", "mobilenetv3_small", "--rounds", "2",
-               "--out", str(out), "--json"])  # fmt: skip
+    rc = main(
+        ["calibrate", "--samples", "3", "--families", "mobilenetv3_small", "--rounds", "2", "--out", str(out), "--json"]
+    )
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["path"] == str(out) and printed["provenance"]["networks"] == 3
     assert load_calibration(out).provenance["threads"] == 1
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["calibrate", "--samples", "2"], "samples=2"),
-    (["calibrate", "--samples", "x"], "--samples: invalid int value: 'x'"),
-    (["calibrate", "--threads", "0"], "--threads 0"),
-    (["calibrate", "--families", "resnet"], "unknown ['resnet']"),
-    (["calibrate", "--profile", "no-such-device", "--samples", "3"], "no-such-device"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["calibrate", "--samples", "2"], "samples=2"),
+        (["calibrate", "--samples", "x"], "--samples: invalid int value: 'x'"),
+        (["calibrate", "--threads", "0"], "--threads 0"),
+        (["calibrate", "--families", "resnet"], "unknown ['resnet']"),
+        (["calibrate", "--profile", "no-such-device", "--samples", "3"], "no-such-device"),
+    ],
+)
 def test_cli_calibrate_bad_input_exits_2_with_one_line(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -447,7 +480,9 @@ def test_public_names_are_lazy():
     import subprocess
     import sys
 
-    code = ("import sys, edgespace; assert 'onnxruntime' not in sys.modules; "
-            "edgespace.confirm, edgespace.calibrate, edgespace.Measurement, edgespace.load_calibration; "
-            "assert 'torch' not in sys.modules")  # fmt: skip
+    code = (
+        "import sys, edgespace; assert 'onnxruntime' not in sys.modules; "
+        "edgespace.confirm, edgespace.calibrate, edgespace.Measurement, edgespace.load_calibration; "
+        "assert 'torch' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)

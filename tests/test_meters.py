@@ -63,8 +63,9 @@ class PowercapCounter:
 def metered(tmp_path, tiny_onnx):
     counter = PowercapCounter(tmp_path, power_w=6.0)
     meter = RaplMeter(root=tmp_path)
-    m = OnnxRuntimeRunner().measure(tiny_onnx, TINY, threads=1, warmup=3, runs=400, rounds=4, profile=False,
-                                     meter=meter, idle_s=0.3)  # fmt: skip
+    m = OnnxRuntimeRunner().measure(
+        tiny_onnx, TINY, threads=1, warmup=3, runs=400, rounds=4, profile=False, meter=meter, idle_s=0.3
+    )
     counter.close()
     return m
 
@@ -97,8 +98,16 @@ def test_a_real_measurement_goes_through_feasibility_per_inference(metered):
 
 
 def test_an_unmetered_measurement_gives_feasibility_its_reason(tiny_onnx):
-    m = OnnxRuntimeRunner().measure(tiny_onnx, TINY, threads=1, warmup=1, runs=5, rounds=1, profile=False,
-                                     meter=NullMeter("no power meter available: RAPL: no package domain"))  # fmt: skip
+    m = OnnxRuntimeRunner().measure(
+        tiny_onnx,
+        TINY,
+        threads=1,
+        warmup=1,
+        runs=5,
+        rounds=1,
+        profile=False,
+        meter=NullMeter("no power meter available: RAPL: no package domain"),
+    )
     assert m.energy_mj is None and m.energy_window_mj is None and m.idle_power_w is None and m.meter_domain == ""
     with pytest.raises(BudgetError, match="RAPL: no package domain"):
         feasibility(Budget(battery_wh=10.0, frames_per_day=100), estimate=m)
@@ -131,20 +140,28 @@ def test_rapl_window_survives_a_counter_wrap(tmp_path):
 # Utility"): L4T 32 on Nano and Xavier NX (rails as current/average in mW, no unit), JetPack 6 on
 # an Orin Nano (a timestamp first, the unit written out), L4T 32 on an AGX Xavier (per-subsystem
 # rails only).
-NANO = ("RAM 1587/3964MB (lfb 190x4MB) SWAP 0/1982MB (cached 0MB) IRAM 0/252kB(lfb 252kB) "
-        "CPU [14%@1479,5%@1479,2%@1479,4%@1479] EMC_FREQ 3%@1600 GR3D_FREQ 0%@921 APE 25 PLL@29C CPU@31.5C "
-        "PMIC@100C GPU@30C AO@36.5C thermal@30.75C POM_5V_IN {p}/{p} POM_5V_GPU 40/40 POM_5V_CPU 479/479")
-XAVIER_NX = ("RAM 2276/7771MB (lfb 1095x4MB) SWAP 0/3885MB (cached 0MB) CPU [4%@1190,3%@1190,2%@1190,2%@1190,off,off] "
-             "EMC_FREQ 0% GR3D_FREQ 0%@306 APE 150 MTS fg 0% bg 0% AO@38.5C GPU@38.5C PMIC@100C AUX@38C CPU@40C "
-             "thermal@38.9C VDD_IN {p}/{p} VDD_CPU_GPU_CV 514/514 VDD_SOC 1232/1232")
-ORIN_NANO = ("11-29-2026 23:10:{s:02d} RAM 2113/7620MB (lfb 6x4MB) SWAP 0/3810MB (cached 0MB) "
-             "CPU [2%@{cpu},1%@{cpu},0%@{cpu},0%@{cpu},0%@{cpu},3%@{cpu}] EMC_FREQ 0%@3199 GR3D_FREQ 0%@[918] "
-             "NVENC off NVDEC off NVJPG off VIC off APE 200 cpu@48.5C soc2@47.968C soc0@47.875C gpu@48.031C tj@48.5C "
-             "VDD_IN {p}mW/{p}mW VDD_CPU_GPU_CV 1234mW/1234mW VDD_SOC 1479mW/1479mW")
-AGX_XAVIER = ("RAM 3190/31919MB (lfb 6656x4MB) SWAP 0/15959MB (cached 0MB) CPU [1%@1190,0%@1190,0%@1190,0%@1190,"
-              "off,off,off,off] EMC_FREQ 0% GR3D_FREQ 0%@318 APE 150 MTS fg 0% bg 0% AO@39C GPU@39.5C Tdiode@41.5C "
-              "PMIC@100C AUX@39C CPU@40C thermal@39.6C Tboard@39C GPU 0/0 CPU 153/153 SOC 1071/1071 CV 0/0 "
-              "VDDRQ 306/306 SYS5V 1453/1453")
+NANO = (
+    "RAM 1587/3964MB (lfb 190x4MB) SWAP 0/1982MB (cached 0MB) IRAM 0/252kB(lfb 252kB) "
+    "CPU [14%@1479,5%@1479,2%@1479,4%@1479] EMC_FREQ 3%@1600 GR3D_FREQ 0%@921 APE 25 PLL@29C CPU@31.5C "
+    "PMIC@100C GPU@30C AO@36.5C thermal@30.75C POM_5V_IN {p}/{p} POM_5V_GPU 40/40 POM_5V_CPU 479/479"
+)
+XAVIER_NX = (
+    "RAM 2276/7771MB (lfb 1095x4MB) SWAP 0/3885MB (cached 0MB) CPU [4%@1190,3%@1190,2%@1190,2%@1190,off,off] "
+    "EMC_FREQ 0% GR3D_FREQ 0%@306 APE 150 MTS fg 0% bg 0% AO@38.5C GPU@38.5C PMIC@100C AUX@38C CPU@40C "
+    "thermal@38.9C VDD_IN {p}/{p} VDD_CPU_GPU_CV 514/514 VDD_SOC 1232/1232"
+)
+ORIN_NANO = (
+    "11-29-2026 23:10:{s:02d} RAM 2113/7620MB (lfb 6x4MB) SWAP 0/3810MB (cached 0MB) "
+    "CPU [2%@{cpu},1%@{cpu},0%@{cpu},0%@{cpu},0%@{cpu},3%@{cpu}] EMC_FREQ 0%@3199 GR3D_FREQ 0%@[918] "
+    "NVENC off NVDEC off NVJPG off VIC off APE 200 cpu@48.5C soc2@47.968C soc0@47.875C gpu@48.031C tj@48.5C "
+    "VDD_IN {p}mW/{p}mW VDD_CPU_GPU_CV 1234mW/1234mW VDD_SOC 1479mW/1479mW"
+)
+AGX_XAVIER = (
+    "RAM 3190/31919MB (lfb 6656x4MB) SWAP 0/15959MB (cached 0MB) CPU [1%@1190,0%@1190,0%@1190,0%@1190,"
+    "off,off,off,off] EMC_FREQ 0% GR3D_FREQ 0%@318 APE 150 MTS fg 0% bg 0% AO@39C GPU@39.5C Tdiode@41.5C "
+    "PMIC@100C AUX@39C CPU@40C thermal@39.6C Tboard@39C GPU 0/0 CPU 153/153 SOC 1071/1071 CV 0/0 "
+    "VDDRQ 306/306 SYS5V 1453/1453"
+)
 
 
 def test_tegrastats_lines_in_nvidias_formats_parse_to_the_module_input_rail():
@@ -214,18 +231,36 @@ def test_a_capture_set_with_a_tegrastats_log_gives_energy_per_inference(tmp_path
     name = "mobilenetv3_small_w0.35_d1_r64"
     d = tmp_path / "captures"
     d.mkdir()
-    (d / "manifest.json").write_text(json.dumps({"format": "edgespace-captures/1", "models": [
-        {"name": name, "onnx": f"{name}.onnx", "spec": spec.to_dict()}]}))  # fmt: skip
+    (d / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": "edgespace-captures/1",
+                "models": [{"name": name, "onnx": f"{name}.onnx", "spec": spec.to_dict()}],
+            }
+        )
+    )
     shutil.copy(data / "ort_profile_mnv3s_w035_r64.json", d / f"{name}.ort.json")
     (d / f"{name}.latency.json").write_text(json.dumps({"latency_ms": 3.0, "threads": 4}))
     # 15W caps the GPU at 612 MHz: the log shows it there
-    lines = [ORIN_NANO.format(s=k // 100, cpu=1497, p=4000 if k < 20 else 6000).replace("@[918]", "@[612]")
-             for k in range(150)]
+    lines = [
+        ORIN_NANO.format(s=k // 100, cpu=1497, p=4000 if k < 20 else 6000).replace("@[918]", "@[612]")
+        for k in range(150)
+    ]
     (d / "tegrastats.log").write_text("\n".join(lines) + "\n")
-    (d / "device.json").write_text(json.dumps({"nvpmodel": "NV Power Mode: 15W\n0", "tegrastats": "tegrastats.log",
-                                               "interval_ms": 10}))  # fmt: skip
-    (d / f"{name}.energy.json").write_text(json.dumps({"tegrastats": "tegrastats.log", "interval_ms": 10,
-                                                       "window_start_s": 0.3, "window_end_s": 1.3, "inferences": 333}))  # fmt: skip
+    (d / "device.json").write_text(
+        json.dumps({"nvpmodel": "NV Power Mode: 15W\n0", "tegrastats": "tegrastats.log", "interval_ms": 10})
+    )
+    (d / f"{name}.energy.json").write_text(
+        json.dumps(
+            {
+                "tegrastats": "tegrastats.log",
+                "interval_ms": 10,
+                "window_start_s": 0.3,
+                "window_end_s": 1.3,
+                "inferences": 333,
+            }
+        )
+    )
     found = read_capture_set(d)
     e = found.energy[0]
     assert found.metered == 1 and e["energy_per_inference_mj"] == pytest.approx(6.0 * 1.0 * 1e3 / 333)
@@ -272,8 +307,10 @@ def orin_tree(root, labels=("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC")):
     return hw
 
 
-@pytest.mark.parametrize("tree, rail, watts", [(nano_tree, "POM_5V_IN", 2.130), (xavier_nx_tree, "VDD_IN", 4.023),
-                                               (orin_tree, "VDD_IN", 5.080)])  # fmt: skip
+@pytest.mark.parametrize(
+    "tree, rail, watts",
+    [(nano_tree, "POM_5V_IN", 2.130), (xavier_nx_tree, "VDD_IN", 4.023), (orin_tree, "VDD_IN", 5.080)],
+)
 def test_ina3221_meter_reads_the_module_input_rail_by_label(tmp_path, tree, rail, watts):
     from edgespace.meters import JetsonMeter
 

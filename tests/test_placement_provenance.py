@@ -41,8 +41,9 @@ def test_dla_lacks_fp32_and_hard_activations():
 
 
 def test_estimate_many_over_placements_and_unavailable_placements():
-    frame = pd.DataFrame({"family": ["mobilenetv2", "efficientnet"], "width": 1.0, "depth": 1.0,
-                          "resolution": 224, "precision": "int8"})  # fmt: skip
+    frame = pd.DataFrame(
+        {"family": ["mobilenetv2", "efficientnet"], "width": 1.0, "depth": 1.0, "resolution": 224, "precision": "int8"}
+    )
     out = estimate_many(frame, NX, modes=["15W", "40W"], placements=["auto", "dla"])
     assert len(out) == 2 * 2 * 2 and set(out["placement"]) == {"auto", "dla"}
     for row in out.itertuples():
@@ -91,16 +92,22 @@ def test_int8_per_operator_cost_applies_to_int8_kernels_only():
     spec16, spec8 = ArchSpec("mobilenetv2", precision="fp16"), ArchSpec("mobilenetv2", precision="int8")
     kernels = int((estimate(spec8, load_profile("snapdragon-8-gen-3"), "sustained").layers["bound"] != "fused").sum())
     base = _with_primary("snapdragon-8-gen-3", "sustained", dispatch_overhead_us_int8=None)
-    cheap = _with_primary("snapdragon-8-gen-3", "sustained", dispatch_overhead_us_int8={"value": 0.0, "estimate": "test"})
+    cheap = _with_primary(
+        "snapdragon-8-gen-3", "sustained", dispatch_overhead_us_int8={"value": 0.0, "estimate": "test"}
+    )
     # fp16 kernels keep dispatch_overhead_us; int8 kernels lose exactly their per-operator cost
-    assert estimate(spec16, cheap, "sustained").latency_ms == pytest.approx(estimate(spec16, base, "sustained").latency_ms)
+    assert estimate(spec16, cheap, "sustained").latency_ms == pytest.approx(
+        estimate(spec16, base, "sustained").latency_ms
+    )
     d_us = base.mode("sustained").engines["htp"].dispatch_overhead_us.value
     saved_ms = estimate(spec8, base, "sustained").latency_ms - estimate(spec8, cheap, "sustained").latency_ms
     assert saved_ms == pytest.approx(kernels * d_us * 1e-3, rel=1e-6)
     # the layer table shows the per-operator cost each int8 kernel paid
     layers = estimate(spec8, load_profile("snapdragon-8-gen-3"), "sustained").layers
     paid = layers.loc[layers["engine"] == "htp", "dispatch_ms"].max() * 1e3
-    assert paid == pytest.approx(load_profile("snapdragon-8-gen-3").mode("sustained").engines["htp"].dispatch_overhead_us_int8.value)
+    assert paid == pytest.approx(
+        load_profile("snapdragon-8-gen-3").mode("sustained").engines["htp"].dispatch_overhead_us_int8.value
+    )
 
 
 def test_int8_per_operator_cost_is_shown_with_its_provenance(capsys):

@@ -24,10 +24,14 @@ SHIPPED = sorted(p.stem for p in (ROOT / "hwprofiles").glob("*.yaml"))
 # Compute-bound, memory-bound and fallback-heavy networks at each precision.
 SPECS = [
     ArchSpec(f, w, d, r, q)
-    for f, w, d, r in (("mobilenetv2", 1.0, 1.0, 224), ("efficientnet", 1.0, 1.0, 224),
-                       ("mobilenetv3_large", 1.0, 1.0, 224), ("efficientnet", 1.4, 1.8, 380))
+    for f, w, d, r in (
+        ("mobilenetv2", 1.0, 1.0, 224),
+        ("efficientnet", 1.0, 1.0, 224),
+        ("mobilenetv3_large", 1.0, 1.0, 224),
+        ("efficientnet", 1.4, 1.8, 380),
+    )
     for q in ("fp32", "fp16", "int8")
-]  # fmt: skip
+]
 
 
 def _mode_placements(profile):

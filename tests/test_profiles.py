@@ -391,9 +391,14 @@ def _get(node, path):
 
 
 _ODD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 
 
 @st.composite
@@ -411,20 +416,28 @@ def _mutation(draw):
             del parent[key]
         elif action == "retype":
             parent[key] = draw(_ODD_VALUES)
-        elif action in ("negate", "zero") and isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool):
+        elif (
+            action in ("negate", "zero") and isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool)
+        ):
             parent[key] = 0 if action == "zero" else -parent[key]
         elif action == "add_key" and isinstance(parent[key], dict):
             parent[key][draw(st.text(min_size=1, max_size=8))] = draw(_ODD_VALUES)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     if draw(st.booleans()):  # corrupt the YAML text itself
         pos = draw(st.integers(0, max(len(text) - 1, 0)))
-        junk = draw(st.sampled_from(["{", "]", ": :", "\t", "&a", "*zz", "'", "\x00", "- ", "!!python/object:os.system"]))
+        junk = draw(
+            st.sampled_from(["{", "]", ": :", "\t", "&a", "*zz", "'", "\x00", "- ", "!!python/object:os.system"])
+        )
         text = text[:pos] + junk + text[pos:]
     return text
 
 
-@settings(max_examples=int(os.environ.get("EDGESPACE_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
-          derandomize="EDGESPACE_HYPOTHESIS_RANDOM" not in os.environ, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("EDGESPACE_HYPOTHESIS_EXAMPLES", "150")),
+    deadline=None,
+    derandomize="EDGESPACE_HYPOTHESIS_RANDOM" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(_mutation())
 def test_mutated_profiles_are_valid_or_a_profile_error(text):
     try:
@@ -480,9 +493,7 @@ def test_host_profile_is_measured_cached_and_remeasured(tmp_path, monkeypatch):
 
 def test_pyproject_lists_every_subpackage_and_the_profile_data():
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    on_disk = {
-        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "edgespace").rglob("__init__.py")
-    }
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "edgespace").rglob("__init__.py")}
     assert on_disk | {"edgespace.hwprofiles"} == set(cfg["packages"])
     assert cfg["package-dir"] == {"edgespace.hwprofiles": "hwprofiles"}
     assert builtin_profile_dir().is_dir()
@@ -507,7 +518,9 @@ def test_wheel_install_finds_the_shipped_profiles(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("edgespace-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"edgespace/hwprofiles/{n}.yaml" for n in SHIPPED} <= set(names)
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(tmp_path / "site"), str(wheel)], check=True, timeout=120)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(tmp_path / "site"), str(wheel)], check=True, timeout=120
+    )
     code = (
         "import edgespace, edgespace.profiles as p; "
         "assert 'site' in edgespace.__file__, edgespace.__file__; "
@@ -515,7 +528,9 @@ def test_wheel_install_finds_the_shipped_profiles(tmp_path):
         "print(p.load_profile('jetson-orin-nano-8gb').default_mode)"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     where, count, default = out.stdout.split()
     assert Path(where) == tmp_path / "site" / "edgespace" / "hwprofiles"

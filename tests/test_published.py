@@ -16,9 +16,23 @@ from edgespace.profiles import list_profiles, load_profile
 ROOT = Path(__file__).resolve().parent.parent
 CSV = ROOT / "edgespace" / "data" / "published_latency.csv"
 COLUMNS = [
-    "profile", "mode", "placement", "family", "width", "depth", "resolution", "precision",
-    "published_latency_ms", "device_tested", "runtime", "statistic", "source", "source_date", "split", "note",
-]  # fmt: skip
+    "profile",
+    "mode",
+    "placement",
+    "family",
+    "width",
+    "depth",
+    "resolution",
+    "precision",
+    "published_latency_ms",
+    "device_tested",
+    "runtime",
+    "statistic",
+    "source",
+    "source_date",
+    "split",
+    "note",
+]
 
 
 def test_every_row_is_a_shipped_design_point_with_its_source():
@@ -52,8 +66,15 @@ def test_calibrated_values_name_the_table_and_come_from_fit_rows_only():
 
 def test_the_benchmark_runs_and_prints_its_figures():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "published.py")], check=False, capture_output=True,
-                         text=True, env=env, timeout=300, cwd=ROOT)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "published.py")],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "kendall_tau" in text and "within_1.5x" in text and "held-out rows:" in text

@@ -61,8 +61,16 @@ def _capped() -> None:  # runs in the child before exec
 
 
 def run_cli(argv: list[str], tmp: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgespace", *argv], input=stdin, capture_output=True, text=True,
-                          timeout=TIME_CAP_S, env=_env(tmp), preexec_fn=_capped, cwd=tmp)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "edgespace", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIME_CAP_S,
+        env=_env(tmp),
+        preexec_fn=_capped,
+        cwd=tmp,
+    )
 
 
 # ----------------------------------------------------------------------------- hostile files
@@ -76,9 +84,11 @@ def _profile_text(**changes: str) -> str:
     return text.replace(needle, f"value: {changes['sleep']}", 1)
 
 
-ALIAS_BOMB = "_shared:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)
-) + "name: *a9\n"
+ALIAS_BOMB = (
+    "_shared:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
+    + "name: *a9\n"
+)
 
 
 def _ort_events(**edit) -> list:
@@ -108,8 +118,15 @@ def _capture_set(tmp: Path, name: str, files: dict[str, str]) -> Path:
 
 
 def _journal_with_trials(path: Path, n: int = 12) -> None:
-    es.search("mobilenetv2", "raspberry-pi-5", n_trials=n, population_size=6, storage=f"journal:{path}",
-              study_name="j", seed=1)  # fmt: skip
+    es.search(
+        "mobilenetv2",
+        "raspberry-pi-5",
+        n_trials=n,
+        population_size=6,
+        storage=f"journal:{path}",
+        study_name="j",
+        seed=1,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +175,18 @@ CLI_CASES = [
     ("alias-bomb", ["profiles", "validate", "{tmp}/bomb.yaml"], ["bomb.yaml", "aliases are expanded"], None),
     ("alias-bomb-stdin", ["profiles", "validate", "-"], ["<stdin>", "aliases are expanded"], ALIAS_BOMB),
     ("profile-1.6MB", ["profiles", "validate", "{tmp}/big.yaml"], ["big.yaml", "too large"], None),
-    ("400-digits", ["profiles", "validate", "{tmp}/digits400.yaml"], ["digits400.yaml", "standby.sleep_w.value", "400 digits"], None),
-    ("5000-digits", ["profiles", "show", "{tmp}/digits5000.yaml"], ["digits5000.yaml", "standby.sleep_w.value", "5,000 digits"], None),
+    (
+        "400-digits",
+        ["profiles", "validate", "{tmp}/digits400.yaml"],
+        ["digits400.yaml", "standby.sleep_w.value", "400 digits"],
+        None,
+    ),
+    (
+        "5000-digits",
+        ["profiles", "show", "{tmp}/digits5000.yaml"],
+        ["digits5000.yaml", "standby.sleep_w.value", "5,000 digits"],
+        None,
+    ),
     ("sexagesimal", ["profiles", "validate", "{tmp}/sexagesimal.yaml"], ["standby.sleep_w.value", "'15:21'"], None),
     ("nested-100000-deep", ["profiles", "validate", "{tmp}/deep.yaml"], ["deep.yaml", "nested too deeply"], None),
     ("profile-is-dir", ["profiles", "validate", "{tmp}/a-dir"], ["a-dir", "is a directory"], None),
@@ -168,39 +195,124 @@ CLI_CASES = [
     ("ambient-minus-300", [*EST, "--ambient-c", "-300"], ["ambient_c", "-300"], None),
     ("ambient-1e9", [*EST, "--ambient-c", "1e9"], ["ambient_c", "out of range"], None),
     ("width-zero", [*EST, "--width", "0"], ["width", "0.1 to 4.0"], None),
-    ("num-classes-fraction", ["layers", "--family", "mobilenetv2", "--num-classes", "10.5"], ["--num-classes", "10.5"], None),
+    (
+        "num-classes-fraction",
+        ["layers", "--family", "mobilenetv2", "--num-classes", "10.5"],
+        ["--num-classes", "10.5"],
+        None,
+    ),
     ("preset-and-width", ["layers", "--preset", "b0", "--width", "0"], ["--preset b0", "--width"], None),
     ("cloudy-days-1e8", [*BUDGET, "--cloudy-days", "100000000"], ["cloudy_days", "3,650"], None),
     ("horizon-days-1e8", [*BUDGET, "--horizon-days", "100000000"], ["horizon_days", "3,650"], None),
-    ("battery-1e308", ["budget", "--battery-wh", "1e308", "--frames-per-day", "1", "--energy-mj", "1"], ["battery_wh", "1e+308"], None),
+    (
+        "battery-1e308",
+        ["budget", "--battery-wh", "1e308", "--frames-per-day", "1", "--energy-mj", "1"],
+        ["battery_wh", "1e+308"],
+        None,
+    ),
     ("seed-past-2**32", [*SEARCH, "--storage", "memory", "--seed", "99999999999999999999"], ["seed=", "2**32"], None),
-    ("export-1e8-samples", ["export", "--samples", "100000000", "--out-dir", "{tmp}/never"], ["--samples", "10,000"], None),
+    (
+        "export-1e8-samples",
+        ["export", "--samples", "100000000", "--out-dir", "{tmp}/never"],
+        ["--samples", "10,000"],
+        None,
+    ),
     ("mode-empty", [*EST, "--mode", ""], ["mode ''", "modes: "], None),
     ("stale-after-nan", [*SEARCH, "--stale-after-s", "nan"], ["--stale-after-s", "nan", "> 0"], None),
-    ("stale-after-negative", ["worker", "--storage", "x.journal", "--study", "s", "--stale-after-s", "-1"], ["--stale-after-s", "-1"], None),
+    (
+        "stale-after-negative",
+        ["worker", "--storage", "x.journal", "--study", "s", "--stale-after-s", "-1"],
+        ["--stale-after-s", "-1"],
+        None,
+    ),
     # paths
     ("profile-is-a-device", ["profiles", "validate", "/dev/zero"], ["/dev/zero", "not a regular file"], None),
     ("journal-empty", [*SEARCH, "--storage", "journal:"], ["journal:", "empty"], None),
     ("journal-is-dir", [*SEARCH, "--storage", "journal:{tmp}/a-dir"], ["a-dir", "is a directory"], None),
     ("journal-proc", [*SEARCH, "--storage", "journal:/proc/self/x.journal"], ["/proc"], None),
     ("journal-dev-null", [*SEARCH, "--storage", "journal:/dev/null"], ["/dev/null", "device"], None),
-    ("journal-name-too-long", [*SEARCH, "--storage", f"journal:{{tmp}}/{LONG}.journal"], ["longer than this file system allows"], None),
-    ("journal-under-a-file", [*SEARCH, "--storage", "journal:{tmp}/a-file/x.journal"], ["a-file", "not a directory"], None),
+    (
+        "journal-name-too-long",
+        [*SEARCH, "--storage", f"journal:{{tmp}}/{LONG}.journal"],
+        ["longer than this file system allows"],
+        None,
+    ),
+    (
+        "journal-under-a-file",
+        [*SEARCH, "--storage", "journal:{tmp}/a-file/x.journal"],
+        ["a-file", "not a directory"],
+        None,
+    ),
     ("sqlite-in-memory", [*SEARCH, "--storage", "sqlite:///"], ["sqlite:///", "in-memory", "sqlite:///FILE.db"], None),
-    ("export-out-dir-dev-null", ["export", "--family", "mobilenetv2", "--out-dir", "/dev/null"], ["--out-dir", "/dev/null"], None),
-    ("export-out-dir-a-file", ["export", "--family", "mobilenetv2", "--out-dir", "{tmp}/a-file"], ["--out-dir", "not a directory"], None),
+    (
+        "export-out-dir-dev-null",
+        ["export", "--family", "mobilenetv2", "--out-dir", "/dev/null"],
+        ["--out-dir", "/dev/null"],
+        None,
+    ),
+    (
+        "export-out-dir-a-file",
+        ["export", "--family", "mobilenetv2", "--out-dir", "{tmp}/a-file"],
+        ["--out-dir", "not a directory"],
+        None,
+    ),
     ("export-out-dir-empty", ["export", "--family", "mobilenetv2", "--out-dir", ""], ["--out-dir", "empty"], None),
-    ("calibrate-out-is-dir", ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-no-dur", "--out", "{tmp}/a-dir"], ["--out", "is a directory"], None),
+    (
+        "calibrate-out-is-dir",
+        ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-no-dur", "--out", "{tmp}/a-dir"],
+        ["--out", "is a directory"],
+        None,
+    ),
     # capture files
-    ("ort-event-without-dur", ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-no-dur"], ["m0.ort.json", "event", "'dur' is missing"], None),
-    ("ort-dur-infinity", ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-inf"], ["m0.ort.json", "dur", "finite"], None),
-    ("ort-ts-text", ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-text"], ["m0.ort.json", "ts", "'soon'"], None),
-    ("trtexec-without-latency", ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-trt"], ["m0.times.json", "entry 1", "latencyMs"], None),
+    (
+        "ort-event-without-dur",
+        ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-no-dur"],
+        ["m0.ort.json", "event", "'dur' is missing"],
+        None,
+    ),
+    (
+        "ort-dur-infinity",
+        ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-inf"],
+        ["m0.ort.json", "dur", "finite"],
+        None,
+    ),
+    (
+        "ort-ts-text",
+        ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-text"],
+        ["m0.ort.json", "ts", "'soon'"],
+        None,
+    ),
+    (
+        "trtexec-without-latency",
+        ["calibrate", "--profile", "raspberry-pi-5", "--from", "{tmp}/cap-trt"],
+        ["m0.times.json", "entry 1", "latencyMs"],
+        None,
+    ),
     # journals
-    ("journal-damaged-tail", [*SEARCH, "--storage", "journal:{tmp}/tail.journal", "--study", "j"], ["tail.journal", "line", "edgespace repair --storage"], None),
-    ("journal-damaged-middle", [*SEARCH, "--storage", "journal:{tmp}/mid.journal", "--study", "j"], ["mid.journal", "line 4", "--cut-at-damage"], None),
-    ("journal-unknown-operation", [*SEARCH, "--storage", "journal:{tmp}/op99.journal", "--study", "j"], ["op99.journal", "line 6", "cannot be replayed"], None),
-    ("repair-middle-needs-flag", ["repair", "--storage", "journal:{tmp}/mid.journal"], ["mid.journal", "line 4", "--cut-at-damage"], None),
+    (
+        "journal-damaged-tail",
+        [*SEARCH, "--storage", "journal:{tmp}/tail.journal", "--study", "j"],
+        ["tail.journal", "line", "edgespace repair --storage"],
+        None,
+    ),
+    (
+        "journal-damaged-middle",
+        [*SEARCH, "--storage", "journal:{tmp}/mid.journal", "--study", "j"],
+        ["mid.journal", "line 4", "--cut-at-damage"],
+        None,
+    ),
+    (
+        "journal-unknown-operation",
+        [*SEARCH, "--storage", "journal:{tmp}/op99.journal", "--study", "j"],
+        ["op99.journal", "line 6", "cannot be replayed"],
+        None,
+    ),
+    (
+        "repair-middle-needs-flag",
+        ["repair", "--storage", "journal:{tmp}/mid.journal"],
+        ["mid.journal", "line 4", "--cut-at-damage"],
+        None,
+    ),
     ("repair-sqlite", ["repair", "--storage", "sqlite:///x.db"], ["only journal files"], None),
 ]
 
@@ -211,7 +323,10 @@ def test_cli_hostile_input_is_one_line_exit_2(case, hostile):
     argv = [a.replace("{tmp}", str(hostile)) for a in argv]
     r = run_cli(argv, hostile, stdin)
     lines = r.stderr.splitlines()
-    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("edgespace: error: "), (r.returncode, r.stderr[-2000:])
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("edgespace: error: "), (
+        r.returncode,
+        r.stderr[-2000:],
+    )
     assert "Traceback" not in r.stderr
     for w in words:
         assert w in lines[0], (w, lines[0])
@@ -237,28 +352,113 @@ API_CASES = [
     ("estimate-ambient-nan", lambda: es.estimate(SPEC, P, ambient_c=float("nan")), SpecError, ["ambient_c", "nan"]),
     ("estimate-many-empty", lambda: es.estimate_many([], P), SpecError, ["no design points"]),
     ("estimate-many-no-modes", lambda: es.estimate_many(FRAME, P, modes=[]), SpecError, ["modes=[]"]),
-    ("frame-resolution-text", lambda: es.estimate_many(FRAME.assign(resolution="224"), P), SpecError, ["row 0", "resolution", "'224'"]),
-    ("frame-resolution-None", lambda: es.estimate_many(FRAME.assign(resolution=None), P), SpecError, ["row 0", "resolution", "None"]),
+    (
+        "frame-resolution-text",
+        lambda: es.estimate_many(FRAME.assign(resolution="224"), P),
+        SpecError,
+        ["row 0", "resolution", "'224'"],
+    ),
+    (
+        "frame-resolution-None",
+        lambda: es.estimate_many(FRAME.assign(resolution=None), P),
+        SpecError,
+        ["row 0", "resolution", "None"],
+    ),
     ("frame-width-True", lambda: es.estimate_many(FRAME.assign(width=True), P), SpecError, ["row 0", "width=True"]),
-    ("frame-num-classes-10.5", lambda: es.estimate_many(FRAME.assign(num_classes=10.5), P), SpecError, ["num_classes=10.5"]),
+    (
+        "frame-num-classes-10.5",
+        lambda: es.estimate_many(FRAME.assign(num_classes=10.5), P),
+        SpecError,
+        ["num_classes=10.5"],
+    ),
     ("thermal-dt-0", lambda: es.simulate_thermal(SPEC, P, dt_s=0), SpecError, ["dt_s", "> 0"]),
     ("thermal-dt-tiny", lambda: es.simulate_thermal(SPEC, P, dt_s=1e-9), SpecError, ["dt_s", "steps"]),
     ("thermal-start-nan", lambda: es.simulate_thermal(SPEC, P, start_c=float("nan")), SpecError, ["start_c"]),
     ("battery-1e308", lambda: Budget(battery_wh=1e308, frames_per_day=1), BudgetError, ["battery_wh", "1e+308"]),
-    ("energy-neutral-no", lambda: es.feasibility(BUDGET_OK, energy_per_frame_mj=70, require_energy_neutral="no"), BudgetError, ["require_energy_neutral", "'no'"]),
-    ("horizon-1e12", lambda: es.feasibility(BUDGET_OK, energy_per_frame_mj=70, horizon_days=10**12), BudgetError, ["horizon_days"]),
-    ("series-1e5-days", lambda: Budget(battery_wh=5, frames_per_day=[1.0] * 100_000), BudgetError, ["frames_per_day", "3,650"]),
-    ("search-stale-negative", lambda: es.search("mobilenetv2", P, n_trials=1, storage="memory", stale_after_s=-1), SearchError, ["stale_after_s", "-1"]),
-    ("search-stale-nan", lambda: es.search("mobilenetv2", P, n_trials=1, storage="memory", stale_after_s=float("nan")), SearchError, ["stale_after_s"]),
-    ("search-ambient-1e9", lambda: es.search("mobilenetv2", P, n_trials=1, storage="memory", ambient_c=1e9), SearchError, ["ambient_c"]),
-    ("search-sqlite-memory", lambda: es.search("mobilenetv2", P, n_trials=1, storage="sqlite:///:memory:"), SearchError, ["in-memory"]),
-    ("confirm-missing-provider", lambda: _confirm(provider="NoSuchExecutionProvider"), UnavailableError, ["NoSuchExecutionProvider", "unavailable", "available: ", "CPUExecutionProvider"]),
-    ("confirm-tensorrt", lambda: _confirm(backend="tensorrt"), UnavailableError, ["tensorrt", "unavailable", "available here: onnxruntime"]),
-    ("meter-bogus", lambda: __import__("edgespace.meters", fromlist=["get_meter"]).get_meter("bogus"), UnavailableError, ["bogus", "unavailable", "rapl"]),
-    ("ort-no-ts", lambda: es.calibration.read_ort_profile(_ort_events(ts=_DROP)), CalibrationError, ["event", "'ts' is missing"]),
-    ("ort-dur-nan", lambda: es.calibration.read_ort_profile(_ort_events(dur=float("nan"))), CalibrationError, ["dur", "finite"]),
-    ("profile-400-digits", lambda: es.profiles.parse_profile(_profile_text(sleep="9" * 400), origin="p.yaml"), ProfileError, ["p.yaml", "standby.sleep_w.value"]),
-    ("profile-alias-bomb", lambda: es.profiles.parse_profile(ALIAS_BOMB, origin="b.yaml"), ProfileError, ["b.yaml", "aliases"]),
+    (
+        "energy-neutral-no",
+        lambda: es.feasibility(BUDGET_OK, energy_per_frame_mj=70, require_energy_neutral="no"),
+        BudgetError,
+        ["require_energy_neutral", "'no'"],
+    ),
+    (
+        "horizon-1e12",
+        lambda: es.feasibility(BUDGET_OK, energy_per_frame_mj=70, horizon_days=10**12),
+        BudgetError,
+        ["horizon_days"],
+    ),
+    (
+        "series-1e5-days",
+        lambda: Budget(battery_wh=5, frames_per_day=[1.0] * 100_000),
+        BudgetError,
+        ["frames_per_day", "3,650"],
+    ),
+    (
+        "search-stale-negative",
+        lambda: es.search("mobilenetv2", P, n_trials=1, storage="memory", stale_after_s=-1),
+        SearchError,
+        ["stale_after_s", "-1"],
+    ),
+    (
+        "search-stale-nan",
+        lambda: es.search("mobilenetv2", P, n_trials=1, storage="memory", stale_after_s=float("nan")),
+        SearchError,
+        ["stale_after_s"],
+    ),
+    (
+        "search-ambient-1e9",
+        lambda: es.search("mobilenetv2", P, n_trials=1, storage="memory", ambient_c=1e9),
+        SearchError,
+        ["ambient_c"],
+    ),
+    (
+        "search-sqlite-memory",
+        lambda: es.search("mobilenetv2", P, n_trials=1, storage="sqlite:///:memory:"),
+        SearchError,
+        ["in-memory"],
+    ),
+    (
+        "confirm-missing-provider",
+        lambda: _confirm(provider="NoSuchExecutionProvider"),
+        UnavailableError,
+        ["NoSuchExecutionProvider", "unavailable", "available: ", "CPUExecutionProvider"],
+    ),
+    (
+        "confirm-tensorrt",
+        lambda: _confirm(backend="tensorrt"),
+        UnavailableError,
+        ["tensorrt", "unavailable", "available here: onnxruntime"],
+    ),
+    (
+        "meter-bogus",
+        lambda: __import__("edgespace.meters", fromlist=["get_meter"]).get_meter("bogus"),
+        UnavailableError,
+        ["bogus", "unavailable", "rapl"],
+    ),
+    (
+        "ort-no-ts",
+        lambda: es.calibration.read_ort_profile(_ort_events(ts=_DROP)),
+        CalibrationError,
+        ["event", "'ts' is missing"],
+    ),
+    (
+        "ort-dur-nan",
+        lambda: es.calibration.read_ort_profile(_ort_events(dur=float("nan"))),
+        CalibrationError,
+        ["dur", "finite"],
+    ),
+    (
+        "profile-400-digits",
+        lambda: es.profiles.parse_profile(_profile_text(sleep="9" * 400), origin="p.yaml"),
+        ProfileError,
+        ["p.yaml", "standby.sleep_w.value"],
+    ),
+    (
+        "profile-alias-bomb",
+        lambda: es.profiles.parse_profile(ALIAS_BOMB, origin="b.yaml"),
+        ProfileError,
+        ["b.yaml", "aliases"],
+    ),
 ]
 
 
@@ -277,24 +477,33 @@ def test_api_hostile_input_raises_the_domain_error(case):
 
 
 def test_numpy_scalars_and_yaml_12_give_the_right_answer():
-    assert ArchSpec("efficientnet", np.float32(1.0), np.float64(1.0), np.int64(224), num_classes=np.int32(10)) == ArchSpec(
-        "efficientnet", 1.0, 1.0, 224, num_classes=10
-    )
+    assert ArchSpec(
+        "efficientnet", np.float32(1.0), np.float64(1.0), np.int64(224), num_classes=np.int32(10)
+    ) == ArchSpec("efficientnet", 1.0, 1.0, 224, num_classes=10)
     a = es.estimate(SPEC, P, ambient_c=np.float32(30.0))
     b = es.estimate(SPEC, P, ambient_c=30.0)
     assert a.sustained_fps == b.sustained_fps
     prof = es.profiles.parse_profile(_profile_text(sleep="0100"), origin="octal.yaml")
     assert prof.standby.sleep_w.value == 100  # YAML 1.1 would read 64
-    assert es.estimate_many(FRAME.assign(resolution=224.0), P)["latency_ms"].tolist() == es.estimate_many(FRAME, P)["latency_ms"].tolist()
+    assert (
+        es.estimate_many(FRAME.assign(resolution=224.0), P)["latency_ms"].tolist()
+        == es.estimate_many(FRAME, P)["latency_ms"].tolist()
+    )
 
 
 # ----------------------------------------------------------------------------- properties
 
 ANY_VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8), st.lists(st.integers(), max_size=3),
-    st.integers(-1000, 1000).map(np.int64), st.floats(-1e6, 1e6).map(np.float32), st.booleans().map(np.bool_),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.integers(-1000, 1000).map(np.int64),
+    st.floats(-1e6, 1e6).map(np.float32),
+    st.booleans().map(np.bool_),
+)
 
 
 @settings(max_examples=150, deadline=None, derandomize=DERANDOMIZE)
@@ -310,8 +519,19 @@ def test_any_spec_field_value_is_a_spec_or_a_spec_error(field, value):
     assert type(v) in (int, float, str) and not isinstance(v, bool)
 
 
-BUDGET_FIELDS = ["battery_wh", "usable_fraction", "solar_wh_per_day", "cloudy_days", "frames_per_day", "idle_w",
-                 "sleep_w", "inference_s", "wake_energy_j", "idle_timeout_s", "cloudy_start_day"]  # fmt: skip
+BUDGET_FIELDS = [
+    "battery_wh",
+    "usable_fraction",
+    "solar_wh_per_day",
+    "cloudy_days",
+    "frames_per_day",
+    "idle_w",
+    "sleep_w",
+    "inference_s",
+    "wake_energy_j",
+    "idle_timeout_s",
+    "cloudy_start_day",
+]
 
 
 @settings(max_examples=150, deadline=None, derandomize=DERANDOMIZE)
@@ -334,7 +554,9 @@ def sound_journal(tmp_path_factory) -> bytes:
     return path.read_bytes()
 
 
-@settings(max_examples=60, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(junk=st.binary(min_size=1, max_size=40))
 def test_bytes_after_a_journal_are_refused_or_harmless(junk, sound_journal, tmp_path):
     from edgespace.study._journal import open_journal
@@ -384,8 +606,9 @@ def test_damaged_tail_is_reported_repaired_with_a_backup_and_the_search_resumes(
     _journal_with_trials(path, n=20)
     import optuna
 
-    study = optuna.load_study(study_name="j", storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(path))))  # fmt: skip
+    study = optuna.load_study(
+        study_name="j", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    )
     assert sum(t.state.name == "COMPLETE" for t in study.trials) == 20  # Optuna itself still reads it
 
 
@@ -402,8 +625,10 @@ def test_trials_of_a_dead_owner_are_requeued_at_once(tmp_path):
         "record_lease(lease_path(store), store)\n"
         "study = optuna.load_study(study_name='j', storage=store)\n"
         "[study.ask() for _ in range(3)]\n"
-    )  # fmt: skip
-    r = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, timeout=TIME_CAP_S)
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, timeout=TIME_CAP_S
+    )
     assert r.returncode == 0, r.stderr
     res = es.search("mobilenetv2", P, n_trials=10, population_size=6, storage=f"journal:{path}", study_name="j", seed=1)
     frame = res.trials_frame()
@@ -421,8 +646,12 @@ def test_concurrent_processes_measure_the_host_once(tmp_path):
         "print(json.dumps({'made': _host.measurements_made, 'values': [s.value for _, s in p.sourced_values()]}))\n"
     )
     env = _env(tmp_path)
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(3)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
     docs = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
@@ -438,7 +667,9 @@ def test_a_provider_that_runs_no_kernel_is_not_used_as_a_label():
 
     if "AzureExecutionProvider" not in ort.get_available_providers():
         pytest.skip(f"this onnxruntime build has no AzureExecutionProvider ({ort.get_available_providers()})")
-    with pytest.raises(UnavailableError, match=r"'AzureExecutionProvider' ran none of the network's kernels.*CPUExecutionProvider"):
+    with pytest.raises(
+        UnavailableError, match=r"'AzureExecutionProvider' ran none of the network's kernels.*CPUExecutionProvider"
+    ):
         _confirm(provider="AzureExecutionProvider", rounds=1, warmup=1, profile_runs=2)
     m = _confirm(rounds=1, warmup=1, profile_runs=2)
     assert m.provider == "CPUExecutionProvider" and set(m.node_profile.meta["provider_us"]) == {"CPUExecutionProvider"}

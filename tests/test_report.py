@@ -48,8 +48,15 @@ MODES = ["7W", "15W", "25W", "MAXN_SUPER"]
 @pytest.fixture(scope="module")
 def result():
     # a tight latency bound so that some trials are infeasible
-    return es.search("mobilenet", PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 3"], n_trials=200,
-                     storage="memory", seed=0)  # fmt: skip
+    return es.search(
+        "mobilenet",
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms <= 3"],
+        n_trials=200,
+        storage="memory",
+        seed=0,
+    )
 
 
 def _close(a, b, rel=1e-3):
@@ -106,7 +113,9 @@ def test_big_trial_clouds_use_webgl_and_front_stays_svg(result):
 
 
 def test_pareto_figure_rejects_a_frame_without_the_metrics():
-    with pytest.raises(ReportError, match=r"pareto_figure\(trials\): column\(s\) .*energy_mj, accuracy missing; required: family"):
+    with pytest.raises(
+        ReportError, match=r"pareto_figure\(trials\): column\(s\) .*energy_mj, accuracy missing; required: family"
+    ):
         pareto_figure(pd.DataFrame({"family": ["x"]}), pd.DataFrame())
 
 
@@ -126,7 +135,9 @@ def test_accuracy_per_joule_ranks_the_front_in_every_mode(result):
     # the mode marked "on the front" is the front's, and the front's own number is reproduced
     on = mf[mf["on_front"]]
     assert len(on) == len(front)
-    merged = on.merge(front, on=["family", "width", "depth", "resolution", "precision", "mode"], suffixes=("", "_front"))
+    merged = on.merge(
+        front, on=["family", "width", "depth", "resolution", "precision", "mode"], suffixes=("", "_front")
+    )
     assert np.allclose(merged["accuracy_per_joule"], merged["accuracy_per_joule_front"], rtol=1e-9)
     best = mf.groupby("rank")["accuracy_per_joule"].max().to_numpy()
     assert (np.diff(best) <= 0).all()  # rank 1 is the best
@@ -178,8 +189,16 @@ def test_throttling_figure_draws_simulate_thermal_and_marks_the_throttle():
 @pytest.fixture(scope="module")
 def empty_budget():
     # always on at the 7W idle floor with 3 cloudy days: the battery runs empty
-    return Budget.from_profile(PROFILE, "7W", battery_wh=50, solar_wh_per_day=8, frames_per_day=2000, cloudy_days=3,
-                               cloudy_start_day=1, policy="always_on")  # fmt: skip
+    return Budget.from_profile(
+        PROFILE,
+        "7W",
+        battery_wh=50,
+        solar_wh_per_day=8,
+        frames_per_day=2000,
+        cloudy_days=3,
+        cloudy_start_day=1,
+        policy="always_on",
+    )
 
 
 def test_battery_figure_is_the_hourly_simulation(empty_budget):
@@ -259,13 +278,23 @@ def measured(tmp_path_factory):
         est = es.estimate(spec, host)
         predicted = est.latency_ms if source == "analytic" else cal.predict_latency_ms(spec)
         measured_ms = m.latency_p50_ms
-        rows.append({**{k: v for k, v in spec.to_dict().items() if k != "num_classes"}, "mode": est.mode,
-                     "backend": "onnxruntime", "provider": m.provider, "threads": m.threads,
-                     "predicted_latency_ms": predicted, "measured_latency_ms": measured_ms,
-                     "latency_error_pct": (predicted / measured_ms - 1) * 100, "latency_source": source,
-                     "predicted_energy_mj": est.energy_mj, "measured_energy_mj": m.energy_mj,
-                     "energy_error_pct": None if m.energy_mj is None else (est.energy_mj / m.energy_mj - 1) * 100,
-                     "status": "ok"})  # fmt: skip
+        rows.append(
+            {
+                **{k: v for k, v in spec.to_dict().items() if k != "num_classes"},
+                "mode": est.mode,
+                "backend": "onnxruntime",
+                "provider": m.provider,
+                "threads": m.threads,
+                "predicted_latency_ms": predicted,
+                "measured_latency_ms": measured_ms,
+                "latency_error_pct": (predicted / measured_ms - 1) * 100,
+                "latency_source": source,
+                "predicted_energy_mj": est.energy_mj,
+                "measured_energy_mj": m.energy_mj,
+                "energy_error_pct": None if m.energy_mj is None else (est.energy_mj / m.energy_mj - 1) * 100,
+                "status": "ok",
+            }
+        )
     yield {"cal": cal, "confirmations": pd.DataFrame(rows, columns=list(CONFIRMATION_COLUMNS)), "root": root}
     mp.undo()
 
@@ -280,14 +309,19 @@ def test_predicted_vs_measured_from_real_runs(measured):
     fig = predicted_vs_measured_figure(conf, runs, held_out=held)
     names = [t.name for t in fig.data]
     assert names[:2] == ["±10 %", "predicted = measured"]
-    assert names[2] == "confirmed, predicted by analytic (1)" and names[3] == "confirmed, predicted by calibrated:host-1t (1)"
+    assert (
+        names[2] == "confirmed, predicted by analytic (1)"
+        and names[3] == "confirmed, predicted by calibrated:host-1t (1)"
+    )
     assert names[4].startswith("calibration runs") and len(fig.data) == 5
     for trace, row in zip(fig.data[2:4], conf.to_dict(orient="records"), strict=True):
         assert _close(trace.x, [row["measured_latency_ms"]]) and _close(trace.y, [row["predicted_latency_ms"]])
     assert _close(fig.data[4].y, [cal.predict_latency_ms(es.ArchSpec(**s)) for s in cal.runs["spec"]])
     # the band is ±10 % around y = x
     band = fig.data[0]
-    assert np.allclose(np.asarray(band.y[:2]) / np.asarray(band.x[:2]), 1.1) and np.allclose(band.y[2:] / band.x[2:], 0.9)
+    assert np.allclose(np.asarray(band.y[:2]) / np.asarray(band.x[:2]), 1.1) and np.allclose(
+        band.y[2:] / band.x[2:], 0.9
+    )
     texts = " ".join(a.text for a in fig.layout.annotations)
     assert f"{held['within_10pct']:.0%} within ±10 %" in texts and f"n = {held['n']}" in texts
     if conf["measured_energy_mj"].isna().all():  # no power meter here: said, not invented
@@ -295,8 +329,13 @@ def test_predicted_vs_measured_from_real_runs(measured):
 
 
 def test_report_shows_confirmations_and_calibration(measured, tmp_path):
-    path = report(None, tmp_path / "measured.html", confirmations=measured["confirmations"], calibration=measured["cal"],
-                  profile="host")  # fmt: skip
+    path = report(
+        None,
+        tmp_path / "measured.html",
+        confirmations=measured["confirmations"],
+        calibration=measured["cal"],
+        profile="host",
+    )
     page = path.read_text()
     assert "data-section='measured'" in page and "fig-predicted-measured" in page
     assert "confirmations</th><td>2 design point(s) run for real, 2 ok" in page
@@ -309,8 +348,17 @@ def test_report_shows_confirmations_and_calibration(measured, tmp_path):
 def test_report_is_one_self_contained_file_with_a_section_per_input(result, tmp_path):
     from plotly.offline import get_plotlyjs
 
-    budget = Budget.from_profile(PROFILE, "7W", battery_wh=50, solar_wh_per_day=8, frames_per_day=2000, cloudy_days=3,
-                                 policy="periodic", wake_period_s=3600, sleep_w=0.05)  # fmt: skip
+    budget = Budget.from_profile(
+        PROFILE,
+        "7W",
+        battery_wh=50,
+        solar_wh_per_day=8,
+        frames_per_day=2000,
+        cloudy_days=3,
+        policy="periodic",
+        wake_period_s=3600,
+        sleep_w=0.05,
+    )
     path = report(result, tmp_path / "r.html", budget=budget)
     page = path.read_text()
     assert page.count(get_plotlyjs()[:4000]) == 1  # plotly.js embedded once
@@ -318,12 +366,28 @@ def test_report_is_one_self_contained_file_with_a_section_per_input(result, tmp_
     sections = re.findall(r"data-section='([a-z]+)'", page)
     assert sections == ["overview", "search", "thermal", "roofline", "budget"]
     figures = re.findall(r"data-figure='([a-z-]+)' data-traces='(\d+)'", page)
-    assert [f for f, _ in figures] == ["fig-pareto-energy", "fig-pareto-latency", "fig-accuracy-per-joule", "fig-front-table",
-                                       "fig-throttling", "fig-roofline", "fig-battery", "fig-energy-balance"]  # fmt: skip
+    assert [f for f, _ in figures] == [
+        "fig-pareto-energy",
+        "fig-pareto-latency",
+        "fig-accuracy-per-joule",
+        "fig-front-table",
+        "fig-throttling",
+        "fig-roofline",
+        "fig-battery",
+        "fig-energy-balance",
+    ]
     # the header: profile, modes, objectives, constraints and where the numbers came from
-    for text in ("jetson-orin-nano-8gb", "7W (7 W)", "MAXN_SUPER", "accuracy (maximize)", "energy_mj (minimize)",
-                 "sustained_latency_ms &lt;= 3", "latency from</th><td><b>analytic</b> (200 rows)",
-                 "energy from</th><td><b>analytic</b> (200 rows)", "predicted from published ImageNet results"):  # fmt: skip
+    for text in (
+        "jetson-orin-nano-8gb",
+        "7W (7 W)",
+        "MAXN_SUPER",
+        "accuracy (maximize)",
+        "energy_mj (minimize)",
+        "sustained_latency_ms &lt;= 3",
+        "latency from</th><td><b>analytic</b> (200 rows)",
+        "energy from</th><td><b>analytic</b> (200 rows)",
+        "predicted from published ImageNet results",
+    ):
         assert text in page, text
     # the budget is checked with the front's most accurate design point, in its own mode
     best = result.pareto_front().sort_values("accuracy", ascending=False).iloc[0]
@@ -344,8 +408,16 @@ def test_report_reads_provenance_columns(result, tmp_path):
 
 
 def test_report_of_a_5000_trial_study_is_under_10_mb(tmp_path):
-    r = es.search("all", PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"], n_trials=5000, sampler="random",
-                  storage="memory", seed=0)  # fmt: skip
+    r = es.search(
+        "all",
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms <= 33"],
+        n_trials=5000,
+        sampler="random",
+        storage="memory",
+        seed=0,
+    )
     t0 = time.perf_counter()
     path = report(r, tmp_path / "big.html")
     seconds = time.perf_counter() - t0
@@ -373,8 +445,26 @@ def test_report_rejects_bad_input(tmp_path):
 def test_cli_search_writes_the_report_and_report_reads_a_stored_study(tmp_path, capsys):
     journal = tmp_path / "s.journal"
     out = tmp_path / "runs" / "report.html"
-    rc = main(["search", "--profile", PROFILE, "--space", "mobilenetv2", "--trials", "100", "--storage", f"journal:{journal}",
-               "--study", "rep", "--constraint", "sustained_latency_ms<=33", "--quiet", "--report", str(out)])  # fmt: skip
+    rc = main(
+        [
+            "search",
+            "--profile",
+            PROFILE,
+            "--space",
+            "mobilenetv2",
+            "--trials",
+            "100",
+            "--storage",
+            f"journal:{journal}",
+            "--study",
+            "rep",
+            "--constraint",
+            "sustained_latency_ms<=33",
+            "--quiet",
+            "--report",
+            str(out),
+        ]
+    )
     assert rc == 0 and out.is_file()
     assert f"report: {out} (" in capsys.readouterr().out
     again = tmp_path / "again.html"
@@ -383,12 +473,21 @@ def test_cli_search_writes_the_report_and_report_reads_a_stored_study(tmp_path, 
     assert "study <code>rep</code>" in again.read_text() and "100 trials, 100 complete" in again.read_text()
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["report", "--study", "nope", "--storage", "journal:{d}/missing.journal", "--out", "{d}/x.html"], "no storage file"),
-    (["report", "--study", "rep", "--out", "{d}/x.txt"], "--out '{d}/x.txt': allowed: a file name ending in .html"),
-    (["report", "--out", "{d}/x.html"], "the following arguments are required: --study"),
-    (["search", "--profile", PROFILE, "--report", "{d}/x.pdf"], "--report '{d}/x.pdf': allowed: a file name ending in .html"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (
+            ["report", "--study", "nope", "--storage", "journal:{d}/missing.journal", "--out", "{d}/x.html"],
+            "no storage file",
+        ),
+        (["report", "--study", "rep", "--out", "{d}/x.txt"], "--out '{d}/x.txt': allowed: a file name ending in .html"),
+        (["report", "--out", "{d}/x.html"], "the following arguments are required: --study"),
+        (
+            ["search", "--profile", PROFILE, "--report", "{d}/x.pdf"],
+            "--report '{d}/x.pdf': allowed: a file name ending in .html",
+        ),
+    ],
+)
 def test_cli_report_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
     argv = [a.format(d=tmp_path) for a in argv]
     assert main(argv) == 2
@@ -417,15 +516,21 @@ def test_a_dla_placement_is_labelled_and_reproduced():
     accuracy-per-joule frame recomputes it on the DLA, the roofline's roofs are the DLA's and its
     GPU fallback's."""
     prof = "jetson-agx-orin-64gb"
-    grid = es.screen(es.EfficientNetSpace(placements=("dla",), precisions=("int8",), modes=("15W",)), prof, ["accuracy", "energy_mj"])
+    grid = es.screen(
+        es.EfficientNetSpace(placements=("dla",), precisions=("int8",), modes=("15W",)), prof, ["accuracy", "energy_mj"]
+    )
     front = grid[grid["pareto"]].head(3)
     assert (front["placement"] == "dla").all() and point_label(front.iloc[0]).endswith("@ 15W, dla")
     mf = front_modes_frame(front, prof, top=None)
-    on = mf[mf["on_front"]].merge(front, on=["family", "width", "depth", "resolution", "precision", "mode"], suffixes=("", "_f"))
+    on = mf[mf["on_front"]].merge(
+        front, on=["family", "width", "depth", "resolution", "precision", "mode"], suffixes=("", "_f")
+    )
     assert len(on) == 3 and (on["placement"] == "dla").all()
     assert np.allclose(on["accuracy_per_joule"], on["accuracy_per_joule_f"], rtol=1e-9)
     r = front.iloc[0]
-    est = es.estimate(es.ArchSpec(r["family"], r["width"], r["depth"], int(r["resolution"]), "int8"), prof, "15W", placement="dla")
+    est = es.estimate(
+        es.ArchSpec(r["family"], r["width"], r["depth"], int(r["resolution"]), "int8"), prof, "15W", placement="dla"
+    )
     kernels, ceilings = roofline_frame(est)
     assert list(ceilings["engine"]) == ["dla", "gpu"] and list(ceilings["role"]) == ["primary", "fallback"]
     engines = kernels["engine"].to_numpy()

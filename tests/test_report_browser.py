@@ -22,8 +22,15 @@ from edgespace.report import report
 
 #: The flags every run uses: no sandbox (root in CI containers), no GPU, nothing fetched from the
 #: network, nothing remembered between runs (each run gets a new empty --user-data-dir).
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PROFILE = "jetson-orin-nano-8gb"
 
 
@@ -50,8 +57,13 @@ def browser():
 
     exe = _chromium()
     with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="edgespace-chromium-") as profile_dir:
-        ctx = p.chromium.launch_persistent_context(profile_dir, executable_path=exe, headless=True, args=CHROMIUM_FLAGS,
-                                                   viewport={"width": 1300, "height": 900})  # fmt: skip
+        ctx = p.chromium.launch_persistent_context(
+            profile_dir,
+            executable_path=exe,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1300, "height": 900},
+        )
         try:
             yield ctx
         finally:
@@ -100,14 +112,33 @@ def test_report_renders_in_chromium_without_errors(browser, tmp_path):
     from edgespace.report import collect
     from edgespace.report._report import _figures
 
-    result = es.search("all", PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"], n_trials=300, storage="memory",
-                       seed=0)  # fmt: skip
-    budget = Budget.from_profile(PROFILE, "7W", battery_wh=50, solar_wh_per_day=8, frames_per_day=2000, cloudy_days=3,
-                                 cloudy_start_day=1, policy="always_on")  # fmt: skip
+    result = es.search(
+        "all",
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms <= 33"],
+        n_trials=300,
+        storage="memory",
+        seed=0,
+    )
+    budget = Budget.from_profile(
+        PROFILE,
+        "7W",
+        battery_wh=50,
+        solar_wh_per_day=8,
+        frames_per_day=2000,
+        cloudy_days=3,
+        cloudy_start_day=1,
+        policy="always_on",
+    )
     path = report(result, tmp_path / "report.html", budget=budget)
     # the figures as the page holds them, to compare with what the browser drew
-    figs = {div: fig for _, _, group in _figures(collect(result, budget=budget), thermal_candidates=3, top=15, ambient_c=None)
-            for div, fig, _ in group if fig is not None}  # fmt: skip
+    figs = {
+        div: fig
+        for _, _, group in _figures(collect(result, budget=budget), thermal_candidates=3, top=15, ambient_c=None)
+        for div, fig, _ in group
+        if fig is not None
+    }
     page, errors = _open(browser, path)
     plots = page.evaluate(_INSPECT)
     shot = tmp_path / "report.png"
@@ -129,8 +160,16 @@ def test_report_renders_in_chromium_without_errors(browser, tmp_path):
 
 
 def test_webgl_trial_cloud_renders_in_chromium(browser, tmp_path):
-    result = es.search("all", PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"], n_trials=2500,
-                       sampler="random", storage="memory", seed=1)  # fmt: skip
+    result = es.search(
+        "all",
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms <= 33"],
+        n_trials=2500,
+        sampler="random",
+        storage="memory",
+        seed=1,
+    )
     path = report(result, tmp_path / "big.html")
     page, errors = _open(browser, path)
     plots = page.evaluate(_INSPECT)

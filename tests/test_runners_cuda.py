@@ -48,7 +48,9 @@ def test_gpu_runners_are_registered():
 @pytest.mark.skipif(_has_cuda(), reason="this machine has a CUDA device")
 def test_torch_cuda_unavailable_error_names_what_is_missing():
     reason = cuda_unavailable_reason()
-    assert reason and ("no CUDA device visible" in reason or "built without CUDA" in reason or "not importable" in reason)
+    assert reason and (
+        "no CUDA device visible" in reason or "built without CUDA" in reason or "not importable" in reason
+    )
     assert not TorchCudaRunner.is_available()
     assert "torch-cuda" not in list_runners(available_only=True)
     with pytest.raises(UnavailableError, match="backend='torch-cuda' is unavailable: ") as info:
@@ -59,7 +61,10 @@ def test_torch_cuda_unavailable_error_names_what_is_missing():
 
 
 def test_confirm_checks_precision_and_batch_per_backend():
-    with pytest.raises(SpecError, match=r"confirm\(precision='int8'\) is not allowed for backend 'torch-cuda'; allowed: fp32, fp16, bf16"):
+    with pytest.raises(
+        SpecError,
+        match=r"confirm\(precision='int8'\) is not allowed for backend 'torch-cuda'; allowed: fp32, fp16, bf16",
+    ):
         confirm(TINY, backend="torch-cuda", precision="int8")
     with pytest.raises(SpecError, match=r"confirm\(precision='bf16'\) is not allowed for backend 'onnxruntime'"):
         confirm(TINY, precision="bf16")
@@ -180,10 +185,27 @@ def test_measure_module_cpu_duration_run():
 def test_measurement_takes_the_fields_and_leaves_out_derived_names():
     from edgespace.runners.torch_cuda import _measurement
 
-    base = {"spec": TINY, "backend": "torch-cuda", "provider": "x", "precision": "fp16", "threads": 1, "warmup": 1,
-            "runs": 1, "rounds": 1, "latency_p50_ms": 1.0, "latency_p90_ms": 2.0, "latency_p99_ms": 3.0,
-            "latency_mean_ms": 1.5, "latency_min_ms": 0.5, "latency_robust_ms": 0.9, "latency_spread_pct": 0.0,
-            "throughput_fps": 1000.0, "peak_activation_bytes": 123, "energy_mj": 7.0, "energy_per_inference_mj": 7.0}  # fmt: skip
+    base = {
+        "spec": TINY,
+        "backend": "torch-cuda",
+        "provider": "x",
+        "precision": "fp16",
+        "threads": 1,
+        "warmup": 1,
+        "runs": 1,
+        "rounds": 1,
+        "latency_p50_ms": 1.0,
+        "latency_p90_ms": 2.0,
+        "latency_p99_ms": 3.0,
+        "latency_mean_ms": 1.5,
+        "latency_min_ms": 0.5,
+        "latency_robust_ms": 0.9,
+        "latency_spread_pct": 0.0,
+        "throughput_fps": 1000.0,
+        "peak_activation_bytes": 123,
+        "energy_mj": 7.0,
+        "energy_per_inference_mj": 7.0,
+    }
     m = _measurement(**base)
     assert m.latency_p90_ms == 2.0 and m.latency_robust_ms == 0.9 and m.peak_activation_bytes == 123
     assert m.energy_mj == 7.0  # the Measurement's per-inference property (per image at batch > 1)
@@ -214,7 +236,9 @@ def test_tensorrt_unavailable_error_before_any_export(tmp_path):
         confirm(TINY, backend="tensorrt", precision="int8", cache_dir=tmp_path)
     assert reason in str(info.value)
     assert list(tmp_path.iterdir()) == []  # nothing was exported for a backend that cannot run
-    with pytest.raises(SpecError, match=r"confirm\(precision='bf16'\) is not allowed for backend 'tensorrt'; allowed: fp32, fp16, int8"):
+    with pytest.raises(
+        SpecError, match=r"confirm\(precision='bf16'\) is not allowed for backend 'tensorrt'; allowed: fp32, fp16, int8"
+    ):
         confirm(TINY, backend="tensorrt", precision="bf16")
 
 
@@ -254,11 +278,13 @@ def test_tensorrt_calibration_batches_and_engine_cache_key(tmp_path):
     key = "NVIDIA H200-sm90-trt10.13"
     a = engine_cache_path(onnx, "fp16", 1, key, cache_dir=tmp_path)
     assert a == engine_cache_path(onnx, "fp16", 1, key, cache_dir=tmp_path)
-    others = {engine_cache_path(onnx, "fp32", 1, key, cache_dir=tmp_path),
-              engine_cache_path(onnx, "fp16", 32, key, cache_dir=tmp_path),
-              engine_cache_path(onnx, "fp16", 1, "Orin-sm87-trt10.3", cache_dir=tmp_path),
-              engine_cache_path(onnx, "int8", 1, key, calibration_digest="d1", cache_dir=tmp_path),
-              engine_cache_path(onnx, "int8", 1, key, calibration_digest="d2", cache_dir=tmp_path)}  # fmt: skip
+    others = {
+        engine_cache_path(onnx, "fp32", 1, key, cache_dir=tmp_path),
+        engine_cache_path(onnx, "fp16", 32, key, cache_dir=tmp_path),
+        engine_cache_path(onnx, "fp16", 1, "Orin-sm87-trt10.3", cache_dir=tmp_path),
+        engine_cache_path(onnx, "int8", 1, key, calibration_digest="d1", cache_dir=tmp_path),
+        engine_cache_path(onnx, "int8", 1, key, calibration_digest="d2", cache_dir=tmp_path),
+    }
     assert len(others) == 5 and a not in others
     assert a.name == "mobilenetv3_small_w0.35_d1_r64_abc_fp16_b1_nvidia-h200-sm90-trt10.13.engine"
 
@@ -310,8 +336,19 @@ def test_energy_window_counts_only_the_timed_calls_and_idle_is_apart():
     from edgespace.runners.torch_cuda import timed_and_metered
 
     notes: list = []
-    fields = timed_and_metered(_sleeper(0.005), WallTimer(), _ConstantPowerMeter(), batch=4, warmup=40, runs=10,
-                               duration_s=None, rounds=2, idle_s=0.1, energy_min_s=0.2, notes=notes)  # fmt: skip
+    fields = timed_and_metered(
+        _sleeper(0.005),
+        WallTimer(),
+        _ConstantPowerMeter(),
+        batch=4,
+        warmup=40,
+        runs=10,
+        duration_s=None,
+        rounds=2,
+        idle_s=0.1,
+        energy_min_s=0.2,
+        notes=notes,
+    )
     assert fields["idle_power_w"] == pytest.approx(10.0, rel=0.05)
     assert fields["energy_window_s"] >= 0.2 and fields["avg_power_w"] == pytest.approx(10.0, rel=0.05)
     images = fields["runs"] * 4

@@ -10,7 +10,10 @@ from edgespace.runners._precision import fp16_supported
 
 def test_a_probe_on_a_missing_provider_says_so_instead_of_answering_for_the_cpu():
     # ONNX Runtime itself would fall back to the CPU with a warning; the probe must not
-    with pytest.raises(UnavailableError, match="fp16 probe on NoSuchExecutionProvider: the provider is not available here; available: .*CPUExecutionProvider"):
+    with pytest.raises(
+        UnavailableError,
+        match="fp16 probe on NoSuchExecutionProvider: the provider is not available here; available: .*CPUExecutionProvider",
+    ):
         fp16_supported("NoSuchExecutionProvider")
 
 
@@ -21,7 +24,10 @@ def test_a_probe_that_breaks_raises_the_real_error(monkeypatch):
         raise RuntimeError("kernel registry corrupted")
 
     monkeypatch.setattr(ort, "InferenceSession", broken)
-    with pytest.raises(UnavailableError, match="fp16 probe on CPUExecutionProvider: could not run: RuntimeError: kernel registry corrupted"):
+    with pytest.raises(
+        UnavailableError,
+        match="fp16 probe on CPUExecutionProvider: could not run: RuntimeError: kernel registry corrupted",
+    ):
         fp16_supported("CPUExecutionProvider")
 
 

@@ -26,7 +26,9 @@ from edgespace.study._objectives import parse_constraints, parse_objectives
 from edgespace.study._pareto import nondominated
 
 PROFILE = "jetson-orin-nano-8gb"
-SMALL = MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(128, 224), resolution_step=32)
+SMALL = MobileNetSpace(
+    families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(128, 224), resolution_step=32
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,22 +49,45 @@ def test_space_grid_sizes_and_dimensions(profile):
     g = eff.grid(profile)
     assert len(g) == 3 and list(g["resolution"]) == [224, 240, 256]  # 224·1.15^φ rounded to 8
     assert np.allclose(g["width"], [1.0, 1.1**0.5, 1.1], atol=1e-4)
-    free = EfficientNetSpace(phi=None, widths=(1.0, 1.2), width_step=0.1, depths=(1.0, 1.0), resolutions=(224, 256), resolution_step=16)
+    free = EfficientNetSpace(
+        phi=None, widths=(1.0, 1.2), width_step=0.1, depths=(1.0, 1.0), resolutions=(224, 256), resolution_step=16
+    )
     assert free.size(profile) == 3 * 1 * 3 * 3 * len(profile.modes)
 
 
 def test_union_space_static_params_and_roundtrip(profile):
     u = EfficientNetSpace(phi=(0, 1), phi_step=0.5) | SMALL
-    assert isinstance(u, UnionSpace) and u.size(profile) == EfficientNetSpace(phi=(0, 1), phi_step=0.5).size(profile) + SMALL.size(profile)
+    assert isinstance(u, UnionSpace) and u.size(profile) == EfficientNetSpace(phi=(0, 1), phi_step=0.5).size(
+        profile
+    ) + SMALL.size(profile)
     d = u.distributions(profile)
     assert "space" in d and "efficientnet.phi" in d and "mobilenetv2.width" in d and "mobilenetv2.mode" in d
-    point = u.decode({"space": "mobilenetv2", "efficientnet.phi": 0.5, "efficientnet.precision": "fp32", "efficientnet.mode": "7W",
-                      "mobilenetv2.family": "mobilenetv2", "mobilenetv2.width": 0.75, "mobilenetv2.resolution": 160,
-                      "mobilenetv2.precision": "int8", "mobilenetv2.mode": "25W"})  # fmt: skip
-    assert point["family"] == "mobilenetv2" and point["width"] == 0.75 and point["precision"] == "int8" and point["mode"] == "25W"
+    point = u.decode(
+        {
+            "space": "mobilenetv2",
+            "efficientnet.phi": 0.5,
+            "efficientnet.precision": "fp32",
+            "efficientnet.mode": "7W",
+            "mobilenetv2.family": "mobilenetv2",
+            "mobilenetv2.width": 0.75,
+            "mobilenetv2.resolution": 160,
+            "mobilenetv2.precision": "int8",
+            "mobilenetv2.mode": "25W",
+        }
+    )
+    assert (
+        point["family"] == "mobilenetv2"
+        and point["width"] == 0.75
+        and point["precision"] == "int8"
+        and point["mode"] == "25W"
+    )
     assert space_from_dict(json.loads(json.dumps(u.to_dict()))) == u
     assert space_from_dict(EfficientNetSpace(phi=None).to_dict()) == EfficientNetSpace(phi=None)
-    assert named_space("all").size(profile) > named_space("mobilenet").size(profile) > named_space("mobilenetv2").size(profile)
+    assert (
+        named_space("all").size(profile)
+        > named_space("mobilenet").size(profile)
+        > named_space("mobilenetv2").size(profile)
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +127,9 @@ def test_objectives_and_directions():
 
 
 def test_study_directions_follow_objectives(profile):
-    r = search(SMALL, profile, ["accuracy_per_joule", "latency_ms"], n_trials=20, sampler="random", storage="memory", seed=0)
+    r = search(
+        SMALL, profile, ["accuracy_per_joule", "latency_ms"], n_trials=20, sampler="random", storage="memory", seed=0
+    )
     assert [d.name for d in r.study.directions] == ["MAXIMIZE", "MINIMIZE"]
     done = r.trials_frame(complete_only=True)
     values = np.array([t.values for t in r.study.trials])
@@ -110,10 +137,24 @@ def test_study_directions_follow_objectives(profile):
 
 
 def test_constraint_parsing():
-    c = parse_constraints(["sustained_latency_ms<=33", "33 >= latency_ms", "fits_memory", "not fits_memory", "energy_mj < 7e1"])
-    assert [str(x) for x in c] == ["sustained_latency_ms <= 33", "latency_ms <= 33", "fits_memory", "not fits_memory", "energy_mj < 70"]
-    frame = pd.DataFrame({"sustained_latency_ms": [10.0, 40.0, np.inf], "latency_ms": [1.0, 1.0, 1.0],
-                          "fits_memory": [True, False, True], "energy_mj": [69.0, 71.0, np.nan]})  # fmt: skip
+    c = parse_constraints(
+        ["sustained_latency_ms<=33", "33 >= latency_ms", "fits_memory", "not fits_memory", "energy_mj < 7e1"]
+    )
+    assert [str(x) for x in c] == [
+        "sustained_latency_ms <= 33",
+        "latency_ms <= 33",
+        "fits_memory",
+        "not fits_memory",
+        "energy_mj < 70",
+    ]
+    frame = pd.DataFrame(
+        {
+            "sustained_latency_ms": [10.0, 40.0, np.inf],
+            "latency_ms": [1.0, 1.0, 1.0],
+            "fits_memory": [True, False, True],
+            "energy_mj": [69.0, 71.0, np.nan],
+        }
+    )
     assert list(c[0].violation(frame) <= 0) == [True, False, False]  # inf latency is infeasible
     assert list(c[2].violation(frame) <= 0) == [True, False, True]
     assert list(c[3].violation(frame) <= 0) == [False, True, False]
@@ -126,8 +167,17 @@ def test_constraint_parsing():
 def test_constraints_exclude_infeasible_trials_from_the_front(profile):
     full = screen(SMALL, profile, ["accuracy", "energy_mj"])
     limit = float(full["energy_mj"].median())
-    r = search(SMALL, profile, ["accuracy", "energy_mj"], [f"energy_mj <= {limit}", lambda row: row["resolution"] >= 160],
-               n_trials=150, sampler="nsga2", population_size=30, storage="memory", seed=3)  # fmt: skip
+    r = search(
+        SMALL,
+        profile,
+        ["accuracy", "energy_mj"],
+        [f"energy_mj <= {limit}", lambda row: row["resolution"] >= 160],
+        n_trials=150,
+        sampler="nsga2",
+        population_size=30,
+        storage="memory",
+        seed=3,
+    )
     frame = r.trials_frame()
     assert len(frame) == 150 and (~frame["feasible"]).sum() > 0  # infeasible trials are recorded
     assert {"constraint_0", "constraint_1", "constraint_2"} <= set(frame.columns)
@@ -137,25 +187,58 @@ def test_constraints_exclude_infeasible_trials_from_the_front(profile):
     # Optuna knows the trials' feasibility too (Trial.set_constraint): best_trials are feasible.
     assert {t.number for t in r.study.best_trials} <= set(frame.loc[frame["feasible"], "number"])
     # the exhaustive front under the same constraints dominates or equals the found one
-    ex = screen(SMALL, profile, ["accuracy", "energy_mj"], [f"energy_mj <= {limit}", lambda row: row["resolution"] >= 160])
+    ex = screen(
+        SMALL, profile, ["accuracy", "energy_mj"], [f"energy_mj <= {limit}", lambda row: row["resolution"] >= 160]
+    )
     ref = [float(ex["accuracy"].min()), float(ex["energy_mj"].max())]
     assert r.hypervolume(ref) <= hypervolume(ex, ["accuracy", "energy_mj"], ref) + 1e-9
 
 
 def test_trials_frame_has_every_estimate_field(profile):
-    r = search(SMALL, profile, "accuracy,energy_mj", "sustained_latency_ms <= 33", n_trials=10, sampler="random", storage="memory", seed=1)
+    r = search(
+        SMALL,
+        profile,
+        "accuracy,energy_mj",
+        "sustained_latency_ms <= 33",
+        n_trials=10,
+        sampler="random",
+        storage="memory",
+        seed=1,
+    )
     frame = r.trials_frame()
-    for col in (*es.cost.ESTIMATE_COLUMNS, "accuracy", "accuracy_std", "accuracy_per_joule", "feasible", "family", "mode", "precision"):
+    for col in (
+        *es.cost.ESTIMATE_COLUMNS,
+        "accuracy",
+        "accuracy_std",
+        "accuracy_per_joule",
+        "feasible",
+        "family",
+        "mode",
+        "precision",
+    ):
         assert col in frame.columns, col
     row = frame.iloc[0]
-    est = es.estimate(es.ArchSpec(row["family"], row["width"], row["depth"], int(row["resolution"]), row["precision"]), profile, row["mode"])
-    assert row["energy_mj"] == pytest.approx(est.energy_mj) and row["sustained_latency_ms"] == pytest.approx(est.sustained_latency_ms)
+    est = es.estimate(
+        es.ArchSpec(row["family"], row["width"], row["depth"], int(row["resolution"]), row["precision"]),
+        profile,
+        row["mode"],
+    )
+    assert row["energy_mj"] == pytest.approx(est.energy_mj) and row["sustained_latency_ms"] == pytest.approx(
+        est.sustained_latency_ms
+    )
     assert row["accuracy"] == pytest.approx(es.predict_accuracy(est.spec).top1)
 
 
 def test_grid_sampler_visits_every_point_once(profile):
-    space = MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.5, resolutions=(160, 224), resolution_step=64,
-                           precisions=("int8", "fp16"), modes=("7W", "25W"))  # fmt: skip
+    space = MobileNetSpace(
+        families=("mobilenetv2",),
+        widths=(0.5, 1.0),
+        width_step=0.5,
+        resolutions=(160, 224),
+        resolution_step=64,
+        precisions=("int8", "fp16"),
+        modes=("7W", "25W"),
+    )
     r = search(space, profile, ["accuracy", "energy_mj"], sampler="grid", storage="memory", seed=0)
     frame = r.trials_frame()
     assert len(frame) == space.size(profile) == 16
@@ -166,8 +249,16 @@ def test_search_front_matches_screen_on_a_small_space(profile):
     ex = screen(SMALL, profile, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"])
     ref = [float(ex["accuracy"].min()), float(ex["energy_mj"].max())]
     exact = hypervolume(ex, ["accuracy", "energy_mj"], ref)
-    r = search(SMALL, profile, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"], n_trials=400, population_size=40,
-               storage="memory", seed=0)  # fmt: skip
+    r = search(
+        SMALL,
+        profile,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms <= 33"],
+        n_trials=400,
+        population_size=40,
+        storage="memory",
+        seed=0,
+    )
     assert r.hypervolume(ref) >= 0.97 * exact
 
 
@@ -179,10 +270,14 @@ def test_hypervolume_and_nondominated_closed_form():
     assert hypervolume(frame, ["energy_mj", "latency_ms"], [4, 4], feasible_column=None) == pytest.approx(6.0)
     # a maximised objective: accuracy 80 / energy 2 against (70, 4): 10 · 2 = 20
     f2 = pd.DataFrame({"accuracy": [80.0], "energy_mj": [2.0]})
-    assert hypervolume(f2, ["accuracy", "energy_mj"], {"accuracy": 70, "energy_mj": 4}, feasible_column=None) == pytest.approx(20.0)
+    assert hypervolume(
+        f2, ["accuracy", "energy_mj"], {"accuracy": 70, "energy_mj": 4}, feasible_column=None
+    ) == pytest.approx(20.0)
     # 3-D: unit cube corners
     f3 = pd.DataFrame({"energy_mj": [0.0, 1.0], "latency_ms": [1.0, 0.0], "total_memory_mb": [0.0, 0.0]})
-    assert hypervolume(f3, ["energy_mj", "latency_ms", "total_memory_mb"], [2, 2, 1], feasible_column=None) == pytest.approx(3.0)
+    assert hypervolume(
+        f3, ["energy_mj", "latency_ms", "total_memory_mb"], [2, 2, 1], feasible_column=None
+    ) == pytest.approx(3.0)
     with pytest.raises(SearchError, match="one per objective"):
         hypervolume(frame, ["energy_mj", "latency_ms"], [4], feasible_column=None)
 
@@ -192,13 +287,19 @@ def test_hypervolume_and_nondominated_closed_form():
 
 def test_resume_by_name_and_definition_mismatch(tmp_path, monkeypatch, profile):
     monkeypatch.setenv("EDGESPACE_RUN_DIR", str(tmp_path))
-    a = search(SMALL, profile, ["accuracy", "energy_mj"], n_trials=60, population_size=20, study_name="resume-me", seed=1)
+    a = search(
+        SMALL, profile, ["accuracy", "energy_mj"], n_trials=60, population_size=20, study_name="resume-me", seed=1
+    )
     assert (tmp_path / "resume-me.journal").is_file() and a.told == 60
     before = a.trials_frame()[["number", "energy_mj"]]
-    b = search(SMALL, profile, ["accuracy", "energy_mj"], n_trials=100, population_size=20, study_name="resume-me", seed=1)
+    b = search(
+        SMALL, profile, ["accuracy", "energy_mj"], n_trials=100, population_size=20, study_name="resume-me", seed=1
+    )
     assert b.told == 40 and len(b.trials_frame(complete_only=True)) == 100
     pd.testing.assert_frame_equal(b.trials_frame().iloc[:60][["number", "energy_mj"]], before)
-    again = search(SMALL, profile, ["accuracy", "energy_mj"], n_trials=100, population_size=20, study_name="resume-me", seed=1)
+    again = search(
+        SMALL, profile, ["accuracy", "energy_mj"], n_trials=100, population_size=20, study_name="resume-me", seed=1
+    )
     assert again.told == 0
     with pytest.raises(SearchError, match="another definition"):
         search(SMALL, profile, ["accuracy", "energy_mj"], ["fits_memory"], n_trials=100, study_name="resume-me")
@@ -257,16 +358,50 @@ def test_deprecated_search_package_warns_and_still_works(profile, monkeypatch):
 
 def test_cli_search_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EDGESPACE_RUN_DIR", str(tmp_path))
-    rc = main(["search", "--profile", PROFILE, "--space", "mobilenetv3_small", "--objectives", "accuracy,energy_mj",
-               "--constraint", "sustained_latency_ms<=33", "--trials", "60", "--population-size", "20", "--seed", "1", "--json"])  # fmt: skip
+    rc = main(
+        [
+            "search",
+            "--profile",
+            PROFILE,
+            "--space",
+            "mobilenetv3_small",
+            "--objectives",
+            "accuracy,energy_mj",
+            "--constraint",
+            "sustained_latency_ms<=33",
+            "--trials",
+            "60",
+            "--population-size",
+            "20",
+            "--seed",
+            "1",
+            "--json",
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and doc["complete"] == 60 and doc["front"]
     assert [o["direction"] for o in doc["objectives"]] == ["maximize", "minimize"]
     for row in doc["front"]:
         assert row["sustained_latency_ms"] <= 33 and {"accuracy", "energy_mj", "mode", "precision"} <= set(row)
     assert list(tmp_path.glob("*.journal"))
-    rc = main(["search", "--profile", PROFILE, "--space", "mobilenetv3_small", "--trials", "60", "--population-size", "20",
-               "--seed", "1", "--constraint", "sustained_latency_ms<=33", "--quiet"])  # fmt: skip
+    rc = main(
+        [
+            "search",
+            "--profile",
+            PROFILE,
+            "--space",
+            "mobilenetv3_small",
+            "--trials",
+            "60",
+            "--population-size",
+            "20",
+            "--seed",
+            "1",
+            "--constraint",
+            "sustained_latency_ms<=33",
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "Pareto front" in out and "0 evaluated now" in out
 
@@ -298,8 +433,16 @@ def test_budget_constraint_keeps_only_deployable_designs():
     # A 1 Wh battery, no harvest, 80,000 frames a day: the energy per inference decides.
     budget = Budget(battery_wh=1.0, frames_per_day=80_000)
     space = es.MobileNetSpace()
-    result = es.search(space, "jetson-orin-nano-8gb", ["accuracy", "energy_mj"], ["days_autonomy >= 7"],
-                       n_trials=120, storage="memory", seed=3, budget=budget)  # fmt: skip
+    result = es.search(
+        space,
+        "jetson-orin-nano-8gb",
+        ["accuracy", "energy_mj"],
+        ["days_autonomy >= 7"],
+        n_trials=120,
+        storage="memory",
+        seed=3,
+        budget=budget,
+    )
     trials = result.trials_frame()
     assert {"days_autonomy", "budget_feasible", "budget_margin_fraction"} <= set(trials.columns)
     # autonomy = usable energy / daily load, by hand, for every runnable trial
@@ -321,26 +464,54 @@ def test_budget_floors_from_a_profile_follow_the_mode(tmp_path):
     from edgespace import Budget, load_profile
 
     budget = Budget.from_profile("jetson-orin-nano-8gb", "7W", battery_wh=50, frames_per_day=2000, sleep_w=0.05)
-    frame = es.screen(es.MobileNetSpace(families=("mobilenetv2",), widths=(1.0, 1.0), resolutions=(224, 224)),
-                      "jetson-orin-nano-8gb", budget=budget)  # fmt: skip
+    frame = es.screen(
+        es.MobileNetSpace(families=("mobilenetv2",), widths=(1.0, 1.0), resolutions=(224, 224)),
+        "jetson-orin-nano-8gb",
+        budget=budget,
+    )
     profile = load_profile("jetson-orin-nano-8gb")
     by_mode = frame.groupby("mode")["budget_daily_margin_j"].max()
     idle = {m: profile.mode(m).idle_w for m in by_mode.index}
     # a mode with a higher idle floor leaves less margin (always-on: idle all day)
     order = sorted(idle, key=idle.get)
     assert list(by_mode[order]) == sorted(by_mode[order], reverse=True)
-    assert Budget.from_dict(budget.to_dict()) == budget and Budget.from_dict(budget.to_dict()).provenance == budget.provenance
+    assert (
+        Budget.from_dict(budget.to_dict()) == budget
+        and Budget.from_dict(budget.to_dict()).provenance == budget.provenance
+    )
     # the study stores it as JSON; a worker rebuilds the same budget, and its per-mode floors
     assert Budget.from_dict(json.loads(json.dumps(budget.to_dict()))) == budget
-    assert budget.for_mode(profile, "15W").idle_w == profile.mode("15W").idle_w and budget.for_mode(profile, "15W").sleep_w == 0.05
+    assert (
+        budget.for_mode(profile, "15W").idle_w == profile.mode("15W").idle_w
+        and budget.for_mode(profile, "15W").sleep_w == 0.05
+    )
 
 
 def test_cli_search_with_an_energy_budget(capsys):
     """Always on, the awake floor decides: 100 Wh lasts 1.39 days at the 7W mode's 3 W idle and
     less in the modes that idle higher, so 'days_autonomy>=1.3' keeps only 7W designs."""
-    argv = ["search", "--profile", "jetson-orin-nano-8gb", "--space", "mobilenetv2", "--trials", "60", "--storage", "memory",
-            "--seed", "1", "--battery-wh", "100", "--frames-per-day", "2000", "--policy", "always-on",
-            "--constraint", "days_autonomy>=1.3", "--json"]  # fmt: skip
+    argv = [
+        "search",
+        "--profile",
+        "jetson-orin-nano-8gb",
+        "--space",
+        "mobilenetv2",
+        "--trials",
+        "60",
+        "--storage",
+        "memory",
+        "--seed",
+        "1",
+        "--battery-wh",
+        "100",
+        "--frames-per-day",
+        "2000",
+        "--policy",
+        "always-on",
+        "--constraint",
+        "days_autonomy>=1.3",
+        "--json",
+    ]
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["front"] and all(r["days_autonomy"] >= 1.3 and r["mode"] == "7W" for r in doc["front"])
@@ -372,9 +543,24 @@ def test_cli_search_and_budget_share_one_set_of_budget_options():
         return opts
 
     search_opts, budget_opts_ = budget_opts("search"), budget_opts("budget")
-    shared = {"--battery-wh", "--usable-fraction", "--charge-efficiency", "--solar-wh-per-day", "--cloudy-days",
-              "--cloudy-fraction", "--frames-per-day", "--capture-j", "--idle-w", "--sleep-w", "--wake-j", "--wake-s",
-              "--policy", "--duty-policy", "--idle-timeout-s", "--wake-period-s"}  # fmt: skip
+    shared = {
+        "--battery-wh",
+        "--usable-fraction",
+        "--charge-efficiency",
+        "--solar-wh-per-day",
+        "--cloudy-days",
+        "--cloudy-fraction",
+        "--frames-per-day",
+        "--capture-j",
+        "--idle-w",
+        "--sleep-w",
+        "--wake-j",
+        "--wake-s",
+        "--policy",
+        "--duty-policy",
+        "--idle-timeout-s",
+        "--wake-period-s",
+    }
     assert shared <= set(search_opts) and shared <= set(budget_opts_)
     assert {k: search_opts[k] for k in shared} == {k: budget_opts_[k] for k in shared}
     assert search_opts["--policy"] == ("policy", "always-on") and search_opts["--duty-policy"][0] == "policy"

@@ -16,8 +16,16 @@ NX = "jetson-orin-nx-16gb"
 
 
 def _space(**kw):
-    return MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.5, resolutions=(160, 224),
-                          resolution_step=64, precisions=("int8",), modes=("15W", "40W"), **kw)  # fmt: skip
+    return MobileNetSpace(
+        families=("mobilenetv2",),
+        widths=(0.5, 1.0),
+        width_step=0.5,
+        resolutions=(160, 224),
+        resolution_step=64,
+        precisions=("int8",),
+        modes=("15W", "40W"),
+        **kw,
+    )
 
 
 def test_placement_is_a_dimension_only_when_asked_for():
@@ -41,8 +49,12 @@ def test_evaluated_points_follow_their_placement():
     grid = _space(placements=("auto", "dla")).grid(profile)
     out = evaluate_points(grid, profile)
     for row in out.sample(6, random_state=0).itertuples():
-        e = estimate(ArchSpec(row.family, row.width, row.depth, row.resolution, row.precision), profile, row.mode,
-                     placement=row.placement)  # fmt: skip
+        e = estimate(
+            ArchSpec(row.family, row.width, row.depth, row.resolution, row.precision),
+            profile,
+            row.mode,
+            placement=row.placement,
+        )
         assert row.latency_ms == pytest.approx(e.latency_ms, rel=1e-12)
         assert row.n_estimated_inputs == e.n_estimated_inputs
     dla = out[out["placement"] == "dla"]["avg_power_w"].to_numpy()
@@ -51,7 +63,9 @@ def test_evaluated_points_follow_their_placement():
 
 
 def test_a_search_over_placements_reports_them():
-    r = search(_space(placements=("auto", "dla")), NX, ["accuracy", "energy_mj"], sampler="grid", storage="memory", seed=0)
+    r = search(
+        _space(placements=("auto", "dla")), NX, ["accuracy", "energy_mj"], sampler="grid", storage="memory", seed=0
+    )
     frame = r.trials_frame(complete_only=True)
     assert set(frame["placement"]) == {"auto", "dla"} and "n_estimated_inputs" in frame.columns
     assert set(r.pareto_front()["placement"]) <= {"auto", "dla"}

@@ -41,16 +41,47 @@ def _complete(storage: str, name: str) -> dict[int, tuple]:
 
 def test_two_workers_record_every_trial_exactly_once(tmp_path):
     storage = f"journal:{tmp_path / 'shared.journal'}"
-    search(SPACE, PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"], n_trials=0, storage=storage,
-           study_name="shared", population_size=20)  # fmt: skip
-    cmd = [sys.executable, "-m", "edgespace", "worker", "--storage", storage, "--study", "shared", "--trials", "300", "--json"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path)) for _ in range(2)]
+    search(
+        SPACE,
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms <= 33"],
+        n_trials=0,
+        storage=storage,
+        study_name="shared",
+        population_size=20,
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "edgespace",
+        "worker",
+        "--storage",
+        storage,
+        "--study",
+        "shared",
+        "--trials",
+        "300",
+        "--json",
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     docs = [json.loads(out) for out, _ in outs]
-    result = search(SPACE, PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms <= 33"], n_trials=0, storage=storage,
-                    study_name="shared", population_size=20)  # fmt: skip
+    result = search(
+        SPACE,
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms <= 33"],
+        n_trials=0,
+        storage=storage,
+        study_name="shared",
+        population_size=20,
+    )
     frame = result.trials_frame()
     assert (frame["state"] == "COMPLETE").all()  # nothing left RUNNING or FAILED
     assert frame["number"].is_unique and sorted(frame["number"]) == list(range(len(frame)))
@@ -63,9 +94,29 @@ def test_two_workers_record_every_trial_exactly_once(tmp_path):
 
 def test_worker_killed_with_sigkill_loses_no_completed_trial(tmp_path):
     storage = f"journal:{tmp_path / 'killed.journal'}"
-    cmd = [sys.executable, "-m", "edgespace", "search", "--profile", PROFILE, "--space", "mobilenet", "--trials", "5000",
-           "--population-size", "10", "--storage", storage, "--study", "killed", "--seed", "7", "--quiet",
-           "--constraint", "sustained_latency_ms<=33"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "edgespace",
+        "search",
+        "--profile",
+        PROFILE,
+        "--space",
+        "mobilenet",
+        "--trials",
+        "5000",
+        "--population-size",
+        "10",
+        "--storage",
+        storage,
+        "--study",
+        "killed",
+        "--seed",
+        "7",
+        "--quiet",
+        "--constraint",
+        "sustained_latency_ms<=33",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(tmp_path))
     journal = tmp_path / "killed.journal"
     # Wait for the event (60 trials told), not for a time: a cold interpreter on a busy machine may
@@ -88,8 +139,17 @@ def test_worker_killed_with_sigkill_loses_no_completed_trial(tmp_path):
     # Same definition and name, default stale_after_s (600 s): the killed worker's lease shows it
     # is gone, so its RUNNING trials are failed and queued again at once and the resume reaches
     # its target.
-    resumed = search(es.study.named_space("mobilenet"), PROFILE, ["accuracy", "energy_mj"], ["sustained_latency_ms<=33"],
-                     n_trials=target, population_size=10, storage=storage, study_name="killed", seed=7)  # fmt: skip
+    resumed = search(
+        es.study.named_space("mobilenet"),
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["sustained_latency_ms<=33"],
+        n_trials=target,
+        population_size=10,
+        storage=storage,
+        study_name="killed",
+        seed=7,
+    )
     after = _complete(storage, "killed")
     assert all(after.get(n) == v for n, v in before.items())  # every completed trial kept, unchanged
     assert len(after) == target
@@ -112,15 +172,31 @@ def _told_in(journal: Path) -> int:
 def test_rdb_heartbeat_retries_the_trial_of_a_dead_worker(tmp_path):
     url = f"sqlite:///{tmp_path / 'hb.db'}"
     prof = es.load_profile(PROFILE)
-    first = search(SPACE, prof, ["accuracy", "energy_mj"], n_trials=10, population_size=10, storage=url, study_name="hb",
-                   heartbeat_interval=1)  # fmt: skip
+    first = search(
+        SPACE,
+        prof,
+        ["accuracy", "energy_mj"],
+        n_trials=10,
+        population_size=10,
+        storage=url,
+        study_name="hb",
+        heartbeat_interval=1,
+    )
     # a "worker" that asks a trial, beats once, then dies without telling
     study = first.study
     dead = study.ask(SPACE.distributions(prof))
     study._storage.record_heartbeat(dead._trial_id)
     time.sleep(3.5)  # > grace period (2 x heartbeat_interval), with SQLite's whole-second timestamps
-    again = search(SPACE, prof, ["accuracy", "energy_mj"], n_trials=15, population_size=10, storage=url, study_name="hb",
-                   heartbeat_interval=1)  # fmt: skip
+    again = search(
+        SPACE,
+        prof,
+        ["accuracy", "energy_mj"],
+        n_trials=15,
+        population_size=10,
+        storage=url,
+        study_name="hb",
+        heartbeat_interval=1,
+    )
     trials = again.study.get_trials(deepcopy=False)
     assert trials[dead.number].state.name == "FAIL"
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
@@ -149,7 +225,9 @@ def postgres_url(tmp_path_factory):
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb")) if Path("/usr/lib/postgresql").is_dir() else []
     initdb = shutil.which("initdb") or (str(bins[-1]) if bins else None)
     if initdb is None:
-        pytest.skip("no PostgreSQL server: EDGESPACE_TEST_POSTGRES_URL is unset and initdb is not installed (apt-get install postgresql)")
+        pytest.skip(
+            "no PostgreSQL server: EDGESPACE_TEST_POSTGRES_URL is unset and initdb is not installed (apt-get install postgresql)"
+        )
     prefix: list[str] = []
     data = tmp_path_factory.mktemp("pgdata")
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
@@ -159,18 +237,28 @@ def postgres_url(tmp_path_factory):
         try:
             pg_user = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("no PostgreSQL server: EDGESPACE_TEST_POSTGRES_URL is unset, we are root (initdb refuses) and "
-                        "there is no postgres user to run it as (.ci/run starts one with pg_ctlcluster)")  # fmt: skip
+            pytest.skip(
+                "no PostgreSQL server: EDGESPACE_TEST_POSTGRES_URL is unset, we are root (initdb refuses) and "
+                "there is no postgres user to run it as (.ci/run starts one with pg_ctlcluster)"
+            )
         data = Path(tempfile.mkdtemp(prefix="edgespace-pg-", dir="/tmp"))
         os.chown(data, pg_user.pw_uid, pg_user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
     pg_ctl = str(Path(initdb).with_name("pg_ctl"))
     port = _free_port()
-    r = subprocess.run([*prefix, initdb, "-D", str(data), "-U", "edgespace", "--auth=trust", "-E", "UTF8"], capture_output=True, text=True)
+    r = subprocess.run(
+        [*prefix, initdb, "-D", str(data), "-U", "edgespace", "--auth=trust", "-E", "UTF8"],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip(f"no PostgreSQL server: initdb failed: {r.stderr.strip()[:200]}")
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {data}"
-    r = subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(data / "log"), "-w", "start"], capture_output=True, text=True)
+    r = subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(data / "log"), "-w", "start"],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip(f"no PostgreSQL server: pg_ctl start failed: {r.stderr.strip()[:200]}")
     try:
@@ -183,12 +271,38 @@ def postgres_url(tmp_path_factory):
 
 def test_postgresql_backed_search_and_worker(postgres_url, tmp_path):
     name = f"pg-{os.getpid()}-{int(time.time())}"
-    a = search(SPACE, PROFILE, ["accuracy", "energy_mj"], ["fits_memory"], n_trials=40, population_size=20,
-               storage=postgres_url, study_name=name, seed=1)  # fmt: skip
+    a = search(
+        SPACE,
+        PROFILE,
+        ["accuracy", "energy_mj"],
+        ["fits_memory"],
+        n_trials=40,
+        population_size=20,
+        storage=postgres_url,
+        study_name=name,
+        seed=1,
+    )
     assert a.told == 40 and "postgresql" in a.storage and "@" not in a.storage
     assert a.study._storage.get_heartbeat_interval() == 30  # heartbeats on, so a dead worker's trial is retried
-    proc = subprocess.run([sys.executable, "-m", "edgespace", "worker", "--storage", postgres_url, "--study", name,
-                           "--trials", "60", "--json"], capture_output=True, text=True, env=_env(tmp_path), timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgespace",
+            "worker",
+            "--storage",
+            postgres_url,
+            "--study",
+            name,
+            "--trials",
+            "60",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["evaluated_now"] == 20
     b = run_worker(postgres_url, name, n_trials=60)

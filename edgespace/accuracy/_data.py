@@ -44,8 +44,12 @@ _DTYPES = {
 @functools.lru_cache(maxsize=1)
 def _load() -> pd.DataFrame:
     with resources.files("edgespace.data").joinpath("published_imagenet.csv").open("r", encoding="utf-8") as f:
-        frame = pd.read_csv(f, dtype={k: v for k, v in _DTYPES.items() if v == "str"}, keep_default_na=False,
-                            na_values={k: [""] for k, v in _DTYPES.items() if v != "str"})  # fmt: skip
+        frame = pd.read_csv(
+            f,
+            dtype={k: v for k, v in _DTYPES.items() if v == "str"},
+            keep_default_na=False,
+            na_values={k: [""] for k, v in _DTYPES.items() if v != "str"},
+        )
     missing = [c for c in _DTYPES if c not in frame.columns]
     if missing:  # a packaging slip, not user input
         raise RuntimeError(f"published_imagenet.csv lacks columns {missing}")

@@ -67,8 +67,10 @@ class EvaluatorAccuracy:
         except FileNotFoundError:
             return {}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SpecError(f"evaluator cache {str(self.cache_path)!r} is not valid JSON ({exc}); "
-                            "delete it or pass another cache_path") from None  # fmt: skip
+            raise SpecError(
+                f"evaluator cache {str(self.cache_path)!r} is not valid JSON ({exc}); "
+                "delete it or pass another cache_path"
+            ) from None
         if not isinstance(data, dict):
             raise SpecError(f"evaluator cache {str(self.cache_path)!r} must hold a JSON object")
         return data
@@ -99,9 +101,16 @@ class EvaluatorAccuracy:
         model = self._build(spec)
         value = self.fn(model, spec)
         self.calls += 1
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 100:
-            raise ValueError(f"evaluator {self.name!r} returned {value!r} for {spec.short_name()}; "
-                             "allowed: a top-1 accuracy in percent, 0 to 100")  # fmt: skip
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not 0 <= value <= 100
+        ):
+            raise ValueError(
+                f"evaluator {self.name!r} returned {value!r} for {spec.short_name()}; "
+                "allowed: a top-1 accuracy in percent, 0 to 100"
+            )
         data = self._read()  # re-read: another process may have added entries meanwhile
         data[key] = {"top1": float(value), "spec": spec.to_dict(), "evaluator": self.name, "version": self.version}
         self._write(data)
@@ -136,15 +145,24 @@ class ImageFolderProxy:
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise SpecError(f"ImageFolderProxy(root={str(self.root)!r}): no such directory; expected root/<class>/<image>")
-        for name, value, ok in (("steps", steps, isinstance(steps, int) and steps >= 1),
-                                ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 2),
-                                ("lr", lr, isinstance(lr, (int, float)) and 0 < lr < 1),
-                                ("val_fraction", val_fraction, isinstance(val_fraction, (int, float)) and 0 < val_fraction < 1),
-                                ("num_threads", num_threads, isinstance(num_threads, int) and num_threads >= 1)):  # fmt: skip
+            raise SpecError(
+                f"ImageFolderProxy(root={str(self.root)!r}): no such directory; expected root/<class>/<image>"
+            )
+        for name, value, ok in (
+            ("steps", steps, isinstance(steps, int) and steps >= 1),
+            ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 2),
+            ("lr", lr, isinstance(lr, (int, float)) and 0 < lr < 1),
+            ("val_fraction", val_fraction, isinstance(val_fraction, (int, float)) and 0 < val_fraction < 1),
+            ("num_threads", num_threads, isinstance(num_threads, int) and num_threads >= 1),
+        ):
             if not ok:
-                allowed = {"steps": "an integer >= 1", "batch_size": "an integer >= 2", "lr": "0 < lr < 1",
-                           "val_fraction": "0 < val_fraction < 1", "num_threads": "an integer >= 1"}[name]  # fmt: skip
+                allowed = {
+                    "steps": "an integer >= 1",
+                    "batch_size": "an integer >= 2",
+                    "lr": "0 < lr < 1",
+                    "val_fraction": "0 < val_fraction < 1",
+                    "num_threads": "an integer >= 1",
+                }[name]
                 raise ValueError(f"ImageFolderProxy({name}={value!r}) is not allowed; allowed: {allowed}")
         self.steps, self.batch_size, self.lr = steps, batch_size, float(lr)
         self.val_fraction, self.seed, self.num_threads = float(val_fraction), seed, num_threads
@@ -161,7 +179,9 @@ class ImageFolderProxy:
             rng.shuffle(idx)
             n_val = max(1, round(len(idx) * self.val_fraction))
             if n_val >= len(idx):
-                raise SpecError(f"ImageFolderProxy: class {cls} has {len(idx)} image(s); need at least 2 to hold one out")
+                raise SpecError(
+                    f"ImageFolderProxy: class {cls} has {len(idx)} image(s); need at least 2 to hold one out"
+                )
             val += idx[:n_val]
             train += idx[n_val:]
         return train, val
@@ -172,18 +192,22 @@ class ImageFolderProxy:
         from torchvision import datasets, transforms
 
         size = int(self.image_size or spec.resolution)
-        tf = transforms.Compose([
-            transforms.Resize(size),
-            transforms.CenterCrop(size),
-            transforms.ToTensor(),
-            transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-        ])  # fmt: skip
+        tf = transforms.Compose(
+            [
+                transforms.Resize(size),
+                transforms.CenterCrop(size),
+                transforms.ToTensor(),
+                transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+            ]
+        )
         try:
             data = datasets.ImageFolder(str(self.root), transform=tf)
         except (FileNotFoundError, RuntimeError) as exc:
             raise SpecError(f"ImageFolderProxy(root={str(self.root)!r}): {exc}") from None
         if len(data.classes) < 2:
-            raise SpecError(f"ImageFolderProxy(root={str(self.root)!r}): found {len(data.classes)} class folder(s); need 2 or more")
+            raise SpecError(
+                f"ImageFolderProxy(root={str(self.root)!r}): found {len(data.classes)} class folder(s); need 2 or more"
+            )
         train_idx, val_idx = self._split(list(data.targets))
 
         threads = torch.get_num_threads()
@@ -193,8 +217,13 @@ class ImageFolderProxy:
             torch.manual_seed(self.seed)
             if getattr(model, "num_classes", len(data.classes)) != len(data.classes):
                 model.reset_classifier(len(data.classes))
-            loader = DataLoader(Subset(data, train_idx), batch_size=self.batch_size, shuffle=True, generator=gen,
-                                drop_last=len(train_idx) > self.batch_size)  # fmt: skip
+            loader = DataLoader(
+                Subset(data, train_idx),
+                batch_size=self.batch_size,
+                shuffle=True,
+                generator=gen,
+                drop_last=len(train_idx) > self.batch_size,
+            )
             opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=1e-4)
             loss_fn = torch.nn.CrossEntropyLoss()
             self.last_losses = []

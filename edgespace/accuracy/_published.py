@@ -136,14 +136,20 @@ def _row_features(frame: pd.DataFrame, buildable: set[str], table: pd.DataFrame)
             continue
         m, p = row.macs_m, row.params_m
         if math.isnan(m) or math.isnan(p):
-            same = ref[(ref["family"] == row.family) & np.isclose(ref["width"], row.width)
-                       & np.isclose(ref["depth"], row.depth) & (ref["resolution"] == row.resolution)]  # fmt: skip
+            same = ref[
+                (ref["family"] == row.family)
+                & np.isclose(ref["width"], row.width)
+                & np.isclose(ref["depth"], row.depth)
+                & (ref["resolution"] == row.resolution)
+            ]
             m = same["macs_m"].iloc[0] if len(same) else m
             p = p if not math.isnan(p) else (same["params_m"].iloc[0] if len(same) else p)
         macs[i], params[i] = m * 1e6, p * 1e6
     if not (np.isfinite(macs).all() and np.isfinite(params).all()):
-        raise RuntimeError("published table: rows without MACs/params: "
-                           f"{frame['variant'][~(np.isfinite(macs) & np.isfinite(params))].tolist()}")  # fmt: skip
+        raise RuntimeError(
+            "published table: rows without MACs/params: "
+            f"{frame['variant'][~(np.isfinite(macs) & np.isfinite(params))].tolist()}"
+        )
     return macs, params
 
 
@@ -192,7 +198,7 @@ def _fit_target(rows: pd.DataFrame, column: str) -> _Target:
     nf, nr = len(fams), len(_RECIPES_FITTED)
 
     def unpack(x):
-        return x[:nf], np.concatenate([[0.0], x[nf:nf + nr]]), x[nf + nr:]
+        return x[:nf], np.concatenate([[0.0], x[nf : nf + nr]]), x[nf + nr :]
 
     def residuals(x):
         cf, cr, shape = unpack(x)
@@ -262,8 +268,12 @@ def fit_published(table: pd.DataFrame | None = None, *, exclude=None) -> Publish
         sel = (rows["family"] == f).to_numpy()
         points[f] = logs[sel]
         box[f] = (logs[sel].min(axis=0), logs[sel].max(axis=0))
-    rows["top1_fit"] = _curve(top1.shape, rows["family"].map(top1.family_offset).to_numpy()
-                              + rows["recipe"].map(top1.recipe_offset).to_numpy(), rows["lm"].to_numpy(), rows["lp"].to_numpy())  # fmt: skip
+    rows["top1_fit"] = _curve(
+        top1.shape,
+        rows["family"].map(top1.family_offset).to_numpy() + rows["recipe"].map(top1.recipe_offset).to_numpy(),
+        rows["lm"].to_numpy(),
+        rows["lp"].to_numpy(),
+    )
     return PublishedFit(top1, top5, points, box, fit_width_exponent(table), rows)
 
 
@@ -302,8 +312,16 @@ def _features_one(family: str, width: float, depth: float, resolution: int) -> t
     return np.array([math.log(float(m) / _M_REF)]), np.array([math.log(p / _P_REF)])
 
 
-def _predict_arrays(fit: PublishedFit, family: str, width: np.ndarray, depth: np.ndarray, resolution: np.ndarray,
-                    precision: np.ndarray, quantization: str, features=None):  # fmt: skip
+def _predict_arrays(
+    fit: PublishedFit,
+    family: str,
+    width: np.ndarray,
+    depth: np.ndarray,
+    resolution: np.ndarray,
+    precision: np.ndarray,
+    quantization: str,
+    features=None,
+):
     """Vectorised core for one family: arrays in, (top1, top1_std, top5, top5_std, in_range) out."""
     if features is None:
         features = _features_many(family, width, depth, resolution)
@@ -331,7 +349,7 @@ def _predict_arrays(fit: PublishedFit, family: str, width: np.ndarray, depth: np
         base, base_std = (drop.ptq, drop.ptq_std) if quantization == "ptq" else (drop.qat, drop.qat_std)
         # Narrower networks lose more (MobileNetV1 QAT pairs); capped so a far extrapolation in
         # width cannot make the drop explode or vanish.
-        factor = np.clip(width ** -fit.width_exponent, 0.5, 2.5)
+        factor = np.clip(width**-fit.width_exponent, 0.5, 2.5)
         loss = np.where(is_int8, base * factor, 0.0)
         top1 = top1 - loss
         top1_std = np.sqrt(top1_std**2 + np.where(is_int8, (base_std * factor) ** 2, 0.0))
@@ -368,9 +386,16 @@ class PublishedAccuracy:
                 f"ArchSpec.family={spec.family!r} has no published accuracy data; "
                 f"allowed: {', '.join(sorted(set(fit.top1.family_offset) & set(INT8_DROP)))}"
             )
-        out = _predict_arrays(fit, spec.family, np.array([spec.width]), np.array([spec.depth]),
-                              np.array([spec.resolution]), np.array([spec.precision]), self.quantization,
-                              _features_one(spec.family, spec.width, spec.depth, spec.resolution))  # fmt: skip
+        out = _predict_arrays(
+            fit,
+            spec.family,
+            np.array([spec.width]),
+            np.array([spec.depth]),
+            np.array([spec.resolution]),
+            np.array([spec.precision]),
+            self.quantization,
+            _features_one(spec.family, spec.width, spec.depth, spec.resolution),
+        )
         top1, top1_std, top5, top5_std, in_range = out
         return AccuracyEstimate(
             top1=float(top1[0]),
@@ -391,8 +416,10 @@ class PublishedAccuracy:
         fit = self.fit
         missing = [c for c in ("family", "width", "resolution") if c not in frame.columns]
         if missing:
-            raise SpecError(f"predict_many(): frame lacks columns {missing}; needs family, width, resolution "
-                            "(and optionally depth, precision)")  # fmt: skip
+            raise SpecError(
+                f"predict_many(): frame lacks columns {missing}; needs family, width, resolution "
+                "(and optionally depth, precision)"
+            )
         n = len(frame)
         family = frame["family"].astype(str).to_numpy()
         width = _numeric(frame, "width", None)
@@ -404,8 +431,9 @@ class PublishedAccuracy:
         in_range = np.zeros(n, dtype=bool)
         for fam in np.unique(family):
             sel = family == fam
-            t1, s1, t5, s5, inr = _predict_arrays(fit, fam, width[sel], depth[sel], resolution[sel].astype(np.int64),
-                                                  precision[sel], self.quantization)  # fmt: skip
+            t1, s1, t5, s5, inr = _predict_arrays(
+                fit, fam, width[sel], depth[sel], resolution[sel].astype(np.int64), precision[sel], self.quantization
+            )
             cols["top1"][sel], cols["top1_std"][sel], in_range[sel] = t1, s1, inr
             if t5 is not None:
                 cols["top5"][sel], cols["top5_std"][sel] = t5, s5
@@ -427,12 +455,19 @@ def _validate_columns(fit, family, width, depth, resolution, precision) -> None:
     allowed = sorted(set(fit.top1.family_offset) & set(INT8_DROP))
     bad = sorted(set(family) - set(allowed))
     if bad:
-        raise SpecError(f"predict_many(): family={bad[0]!r} has no published accuracy data; allowed: {', '.join(allowed)}")
-    for name, values, (lo, hi) in (("width", width, WIDTH_RANGE), ("depth", depth, DEPTH_RANGE),
-                                   ("resolution", resolution, RESOLUTION_RANGE)):  # fmt: skip
+        raise SpecError(
+            f"predict_many(): family={bad[0]!r} has no published accuracy data; allowed: {', '.join(allowed)}"
+        )
+    for name, values, (lo, hi) in (
+        ("width", width, WIDTH_RANGE),
+        ("depth", depth, DEPTH_RANGE),
+        ("resolution", resolution, RESOLUTION_RANGE),
+    ):
         bad_mask = ~np.isfinite(values) | (values < lo) | (values > hi)
         if bad_mask.any():
-            raise SpecError(f"predict_many(): {name}={float(values[bad_mask][0])!r} is out of range; allowed: {lo} to {hi}")
+            raise SpecError(
+                f"predict_many(): {name}={float(values[bad_mask][0])!r} is out of range; allowed: {lo} to {hi}"
+            )
     if not np.array_equal(resolution, np.round(resolution)):
         raise SpecError("predict_many(): resolution must be whole pixels")
     bad = sorted(set(precision) - set(PRECISIONS))

@@ -53,7 +53,9 @@ class Int8Drop:
 INT8_DROP: dict[str, Int8Drop] = {
     # ReLU6, no squeeze-excite: the same block and activation as EfficientNet-Lite, whose
     # published PTQ drops average 0.84 (0.6–1.3).
-    "mobilenetv2": Int8Drop(0.8, 0.4, 0.8, 0.4, "EfficientNet-Lite int8 PTQ (ReLU6 inverted residuals, no SE), mean 0.84"),
+    "mobilenetv2": Int8Drop(
+        0.8, 0.4, 0.8, 0.4, "EfficientNet-Lite int8 PTQ (ReLU6 inverted residuals, no SE), mean 0.84"
+    ),
     # hard-swish + SE: the published 8-bit checkpoints.
     "mobilenetv3_large": Int8Drop(1.3, 0.6, 1.0, 0.5, "MobileNetV3-Large 8-bit checkpoint, 75.2 -> 73.9"),
     "mobilenetv3_small": Int8Drop(2.6, 1.0, 1.0, 0.5, "MobileNetV3-Small 8-bit checkpoint, 67.5 -> 64.9"),
@@ -61,7 +63,9 @@ INT8_DROP: dict[str, Int8Drop] = {
     # for EfficientNet-B0 is published by its authors; it is put between MobileNetV3-Large and
     # -Small (same activation class and SE), with a wide uncertainty because naive TFLite PTQ
     # of a swish EfficientNet collapsed (75 -> 46, EfficientNet-Lite blog).
-    "efficientnet": Int8Drop(2.0, 1.5, 1.0, 0.5, "between MobileNetV3-Large/-Small (SiLU/hard-swish + SE); see module doc"),
+    "efficientnet": Int8Drop(
+        2.0, 1.5, 1.0, 0.5, "between MobileNetV3-Large/-Small (SiLU/hard-swish + SE); see module doc"
+    ),
 }
 
 #: drop(width) = drop(1.0) * width ** -WIDTH_EXPONENT, fitted by :func:`fit_width_exponent` to

@@ -83,9 +83,7 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
         raise SpecError(f"arch-def block string must be a non-empty str, got {block_str!r}")
     block_type, *tokens = block_str.split("_")
     if block_type not in BLOCK_TYPES:
-        raise SpecError(
-            f"arch-def {block_str!r}: unknown block type {block_type!r}; allowed: {', '.join(BLOCK_TYPES)}"
-        )
+        raise SpecError(f"arch-def {block_str!r}: unknown block type {block_type!r}; allowed: {', '.join(BLOCK_TYPES)}")
     values: dict[str, float | int] = {}
     act = None
     skip: bool | None = None

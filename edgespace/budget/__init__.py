@@ -35,9 +35,15 @@ __all__ = [
 
 #: Names that left this package's surface in 0.2 (issue 17), kept for one release with a warning.
 _MOVED = {
-    "daylight_profile": ("edgespace.budget._model", "daylight_profile",
-                         "Budget.daylight_weights() (the same half-sine, for a budget's sunrise_h and sunset_h)"),
-    "energy_per_frame_from": ("edgespace.budget._solvers", "energy_per_frame_from",
-                              "feasibility(budget, estimate=...), which reads the energy of an Estimate or Measurement"),
-}  # fmt: skip
+    "daylight_profile": (
+        "edgespace.budget._model",
+        "daylight_profile",
+        "Budget.daylight_weights() (the same half-sine, for a budget's sunrise_h and sunset_h)",
+    ),
+    "energy_per_frame_from": (
+        "edgespace.budget._solvers",
+        "energy_per_frame_from",
+        "feasibility(budget, estimate=...), which reads the energy of an Estimate or Measurement",
+    ),
+}
 __getattr__ = lazy_getattr("edgespace.budget", {}, _MOVED)

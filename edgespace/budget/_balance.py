@@ -126,7 +126,6 @@ def typical_terms(b: Budget, e: float, frames: float | None = None) -> dict[str,
     return {k: float(v.sum()) for k, v in t.items()}
 
 
-
 def simulate(harvest_in: np.ndarray, load: np.ndarray, cap: float, s0: float):
     """Hour-by-hour charge, clipped to [0, cap]; returns (soc, clipped, unmet), J per hour."""
     n = harvest_in.size
@@ -141,4 +140,3 @@ def simulate(harvest_in: np.ndarray, load: np.ndarray, cap: float, s0: float):
             unmet[k], s = -s, 0.0
         soc[k] = s
     return soc, clipped, unmet
-

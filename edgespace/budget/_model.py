@@ -171,22 +171,67 @@ class Budget:
         put = lambda name, v: object.__setattr__(self, name, v)  # noqa: E731 - frozen dataclass
         if self.battery_wh is None:
             raise BudgetError("Budget.battery_wh: missing; give the battery's nominal capacity in Wh (> 0)")
-        put("battery_wh", _ranged("battery_wh", self.battery_wh, 0.0, MAX_WH, lo_open=True, what=f"must be > 0 Wh and at most {MAX_WH:g} Wh"))
+        put(
+            "battery_wh",
+            _ranged(
+                "battery_wh",
+                self.battery_wh,
+                0.0,
+                MAX_WH,
+                lo_open=True,
+                what=f"must be > 0 Wh and at most {MAX_WH:g} Wh",
+            ),
+        )
         fraction = "must be a fraction in (0, 1]"
         put("usable_fraction", _ranged("usable_fraction", self.usable_fraction, 0.0, 1.0, lo_open=True, what=fraction))
-        put("charge_efficiency", _ranged("charge_efficiency", self.charge_efficiency, 0.0, 1.0, lo_open=True, what=fraction))
-        put("initial_soc_fraction", _ranged("initial_soc_fraction", self.initial_soc_fraction, 0.0, 1.0, what="must be a fraction in [0, 1] of the usable capacity"))
-        put("solar_wh_per_day", _per_day("solar_wh_per_day", self.solar_wh_per_day, hi=MAX_WH, what=f"must be >= 0 Wh per day and at most {MAX_WH:g}"))
+        put(
+            "charge_efficiency",
+            _ranged("charge_efficiency", self.charge_efficiency, 0.0, 1.0, lo_open=True, what=fraction),
+        )
+        put(
+            "initial_soc_fraction",
+            _ranged(
+                "initial_soc_fraction",
+                self.initial_soc_fraction,
+                0.0,
+                1.0,
+                what="must be a fraction in [0, 1] of the usable capacity",
+            ),
+        )
+        put(
+            "solar_wh_per_day",
+            _per_day(
+                "solar_wh_per_day",
+                self.solar_wh_per_day,
+                hi=MAX_WH,
+                what=f"must be >= 0 Wh per day and at most {MAX_WH:g}",
+            ),
+        )
         for name in ("cloudy_days", "cloudy_start_day"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MAX_DAYS:
                 raise _fail(name, v, f"must be a whole number of days from 0 to {MAX_DAYS:,} (ten years)")
             put(name, int(v))
         if self.cloudy_start_day + self.cloudy_days > MAX_DAYS - 7:
-            raise _fail("cloudy_days", self.cloudy_days, f"cloudy_start_day + cloudy_days must be at most {MAX_DAYS - 7:,} "
-                        f"(the horizon, a week beyond them, is at most {MAX_DAYS:,} days)")  # fmt: skip
-        put("cloudy_fraction", _ranged("cloudy_fraction", self.cloudy_fraction, 0.0, 1.0, what="must be a fraction in [0, 1] of a sunny day's harvest"))
-        if isinstance(self.solar_wh_per_day, tuple) and (self.cloudy_days or self.cloudy_start_day or self.cloudy_fraction):
+            raise _fail(
+                "cloudy_days",
+                self.cloudy_days,
+                f"cloudy_start_day + cloudy_days must be at most {MAX_DAYS - 7:,} "
+                f"(the horizon, a week beyond them, is at most {MAX_DAYS:,} days)",
+            )
+        put(
+            "cloudy_fraction",
+            _ranged(
+                "cloudy_fraction",
+                self.cloudy_fraction,
+                0.0,
+                1.0,
+                what="must be a fraction in [0, 1] of a sunny day's harvest",
+            ),
+        )
+        if isinstance(self.solar_wh_per_day, tuple) and (
+            self.cloudy_days or self.cloudy_start_day or self.cloudy_fraction
+        ):
             raise BudgetError(
                 "Budget.cloudy_days: the cloudy scenario applies to a constant solar_wh_per_day; "
                 "a per-day solar_wh_per_day series already says which days are cloudy"
@@ -196,23 +241,47 @@ class Budget:
         if self.sunset_h <= self.sunrise_h:
             raise _fail("sunset_h", self.sunset_h, f"must be later than sunrise_h ({self.sunrise_h:g})")
         frames_given = self.frames_per_day
-        put("frames_per_day", _per_day(
-            "frames_per_day", self.frames_per_day, hi=SECONDS_PER_DAY,
-            what="must be >= 0 and at most 86,400 frames per day (more frames than seconds in a day)",
-        ))  # fmt: skip
+        put(
+            "frames_per_day",
+            _per_day(
+                "frames_per_day",
+                self.frames_per_day,
+                hi=SECONDS_PER_DAY,
+                what="must be >= 0 and at most 86,400 frames per day (more frames than seconds in a day)",
+            ),
+        )
         if self.trigger_profile is not None:
-            if isinstance(self.trigger_profile, (str, bytes)) or not isinstance(self.trigger_profile, (Sequence, np.ndarray)):
-                raise _fail("trigger_profile", self.trigger_profile, "expected 24 hour-of-day weights (or None for uniform)")
-            prof = tuple(_ranged(f"trigger_profile[{i}]", v, 0.0, what="weights must be >= 0") for i, v in enumerate(self.trigger_profile))
+            if isinstance(self.trigger_profile, (str, bytes)) or not isinstance(
+                self.trigger_profile, (Sequence, np.ndarray)
+            ):
+                raise _fail(
+                    "trigger_profile", self.trigger_profile, "expected 24 hour-of-day weights (or None for uniform)"
+                )
+            prof = tuple(
+                _ranged(f"trigger_profile[{i}]", v, 0.0, what="weights must be >= 0")
+                for i, v in enumerate(self.trigger_profile)
+            )
             if len(prof) != 24:
                 raise _fail("trigger_profile", f"<{len(prof)} weights>", "expected exactly 24 hour-of-day weights")
             if sum(prof) <= 0:
                 raise _fail("trigger_profile", "<all zero>", "at least one hour needs a weight > 0")
             put("trigger_profile", prof)
         if self.energy_per_frame_j is not None:
-            put("energy_per_frame_j", _ranged("energy_per_frame_j", self.energy_per_frame_j, 0.0, MAX_J, what=f"must be >= 0 J and at most {MAX_J:g} J"))
+            put(
+                "energy_per_frame_j",
+                _ranged(
+                    "energy_per_frame_j",
+                    self.energy_per_frame_j,
+                    0.0,
+                    MAX_J,
+                    what=f"must be >= 0 J and at most {MAX_J:g} J",
+                ),
+            )
         if self.inference_s is not None:
-            put("inference_s", _ranged("inference_s", self.inference_s, 0.0, 3600.0, what="must be >= 0 s and at most 3600 s"))
+            put(
+                "inference_s",
+                _ranged("inference_s", self.inference_s, 0.0, 3600.0, what="must be >= 0 s and at most 3600 s"),
+            )
         for name in ("capture_energy_j", "wake_energy_j"):
             put(name, _ranged(name, getattr(self, name), 0.0, MAX_J, what=f"must be >= 0 J and at most {MAX_J:g} J"))
         put("wake_s", _ranged("wake_s", self.wake_s, 0.0, 3600.0, what="must be >= 0 s and at most 3600 s"))
@@ -220,31 +289,58 @@ class Budget:
             put(name, _ranged(name, getattr(self, name), 0.0, MAX_W, what=f"must be >= 0 W and at most {MAX_W:g} W"))
         if not isinstance(self.policy, str) or self.policy not in POLICIES:
             raise _fail("policy", self.policy, f"allowed: {', '.join(POLICIES)}")
-        put("idle_timeout_s", _ranged("idle_timeout_s", self.idle_timeout_s, 0.0, 365 * SECONDS_PER_DAY, what="must be >= 0 s and at most a year (31536000 s)"))
+        put(
+            "idle_timeout_s",
+            _ranged(
+                "idle_timeout_s",
+                self.idle_timeout_s,
+                0.0,
+                365 * SECONDS_PER_DAY,
+                what="must be >= 0 s and at most a year (31536000 s)",
+            ),
+        )
         if self.policy == "periodic":
             given = self.wake_period_s
             if self.wake_period_s is None:
-                raise BudgetError("Budget.wake_period_s: missing; policy 'periodic' needs the time between wakes in s (> 0)")
-            put("wake_period_s", _ranged("wake_period_s", self.wake_period_s, 0.0, 7 * SECONDS_PER_DAY, lo_open=True, what="must be > 0 s and at most 604800 s (a week)"))
+                raise BudgetError(
+                    "Budget.wake_period_s: missing; policy 'periodic' needs the time between wakes in s (> 0)"
+                )
+            put(
+                "wake_period_s",
+                _ranged(
+                    "wake_period_s",
+                    self.wake_period_s,
+                    0.0,
+                    7 * SECONDS_PER_DAY,
+                    lo_open=True,
+                    what="must be > 0 s and at most 604800 s (a week)",
+                ),
+            )
             if self.wake_period_s < self.wake_s + self.idle_timeout_s:
                 raise _fail(
-                    "wake_period_s", given,
+                    "wake_period_s",
+                    given,
                     f"must be at least wake_s + idle_timeout_s = {self.wake_s + self.idle_timeout_s:g} s "
                     "(the device cannot wake again before it has gone back to sleep)",
-                )  # fmt: skip
+                )
         elif self.wake_period_s is not None:
-            raise _fail("wake_period_s", self.wake_period_s, f"only policy 'periodic' uses it (policy is {self.policy!r})")
+            raise _fail(
+                "wake_period_s", self.wake_period_s, f"only policy 'periodic' uses it (policy is {self.policy!r})"
+            )
         busy = self.inference_s or 0.0
         given_frames = frames_given if isinstance(frames_given, (Sequence, np.ndarray)) else [frames_given]
-        for i, f in enumerate(self.frames_series(len(self.frames_per_day) if isinstance(self.frames_per_day, tuple) else 1)):
+        for i, f in enumerate(
+            self.frames_series(len(self.frames_per_day) if isinstance(self.frames_per_day, tuple) else 1)
+        ):
             peak = f * self.trigger_weights().max()
             if peak * busy > 3600.0:
                 where = "frames_per_day" if not isinstance(self.frames_per_day, tuple) else f"frames_per_day[{i}]"
                 raise _fail(
-                    where, given_frames[i],
+                    where,
+                    given_frames[i],
                     f"with inference_s = {busy:g} s per frame the busiest hour needs {peak * busy:,.0f} s of "
                     "inference, more than the 3,600 s in an hour",
-                )  # fmt: skip
+                )
         put("provenance", dict(self.provenance))
 
     # -- derived quantities -------------------------------------------------------------------
@@ -284,7 +380,9 @@ class Budget:
         h = self.solar_wh_per_day
         if isinstance(h, tuple):
             if len(h) < days:
-                raise BudgetError(f"Budget.solar_wh_per_day: the series has {len(h)} days but the horizon is {days} days")
+                raise BudgetError(
+                    f"Budget.solar_wh_per_day: the series has {len(h)} days but the horizon is {days} days"
+                )
             return np.asarray(h[:days], dtype=float)
         out = np.full(days, float(h))
         lo, hi = self.cloudy_start_day, self.cloudy_start_day + self.cloudy_days
@@ -347,7 +445,9 @@ class Budget:
         keep = self.to_dict()
         for k in [*from_profile, "provenance"]:
             keep.pop(k, None)
-        return Budget.from_profile(profile, mode, **{k: tuple(v) if isinstance(v, list) else v for k, v in keep.items()})
+        return Budget.from_profile(
+            profile, mode, **{k: tuple(v) if isinstance(v, list) else v for k, v in keep.items()}
+        )
 
     # -- construction from a hardware profile -------------------------------------------------
     @classmethod
@@ -396,7 +496,9 @@ class Budget:
         idle_w = fields.get("idle_w", floors["idle_w"])
         if "wake_energy_j" not in fields:
             floors["wake_energy_j"] = _number("wake_s", wake_s) * _number("idle_w", idle_w)
-            prov["wake_energy_j"] = f"estimate: wake_s x idle_w = {wake_s:g} s x {idle_w:g} W (resume runs near awake idle power)"
+            prov["wake_energy_j"] = (
+                f"estimate: wake_s x idle_w = {wake_s:g} s x {idle_w:g} W (resume runs near awake idle power)"
+            )
         else:
             prov["wake_energy_j"] = "given"
         prov.update(fields.pop("provenance", {}) or {})

@@ -100,16 +100,18 @@ class FeasibilityResult:
         import pandas as pd
 
         k = np.arange(self.soc_j.size)
-        return pd.DataFrame({
-            "day": k // 24,
-            "hour": k % 24,
-            "harvest_wh": self.hourly_harvest_j / J_PER_WH,
-            "load_wh": self.hourly_load_j / J_PER_WH,
-            "clipped_wh": self.clipped_j / J_PER_WH,
-            "unmet_wh": self.unmet_j / J_PER_WH,
-            "soc_wh": self.soc_j / J_PER_WH,
-            "soc_fraction": self.soc_j / self.usable_j,
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "day": k // 24,
+                "hour": k % 24,
+                "harvest_wh": self.hourly_harvest_j / J_PER_WH,
+                "load_wh": self.hourly_load_j / J_PER_WH,
+                "clipped_wh": self.clipped_j / J_PER_WH,
+                "unmet_wh": self.unmet_j / J_PER_WH,
+                "soc_wh": self.soc_j / J_PER_WH,
+                "soc_fraction": self.soc_j / self.usable_j,
+            }
+        )
 
     def terms_frame(self):
         """The typical day's balance by term: term, j_per_day, wh_per_day, share of the load."""
@@ -162,7 +164,9 @@ class FeasibilityResult:
         lines = [f"{self.verdict.upper()}: {self.reasons[0]}"]
         lines += [f"  {r}" for r in self.reasons[1:]]
         lines.append("")
-        lines.append(f"typical day ({self.frames_per_day:,.0f} frames at {self.energy_per_frame_j * 1e3:,.1f} mJ; {self.energy_source}):")
+        lines.append(
+            f"typical day ({self.frames_per_day:,.0f} frames at {self.energy_per_frame_j * 1e3:,.1f} mJ; {self.energy_source}):"
+        )
         lines.append(f"  {'term':<18}{'Wh/day':>10}{'J/day':>12}{'share':>8}")
         total = self.daily_load_j
         for k, v in self.daily_terms_j.items():
@@ -178,7 +182,11 @@ class FeasibilityResult:
         if max_e is not None and max_e < 0:
             lines.append(f"  max energy per frame: none fits: the floors alone overshoot by {_fmt_j(-max_e)} per frame")
         else:
-            margin = "" if self.margin_fraction is None else f" ({self.margin_fraction + 1:,.1f}x the {self.energy_per_frame_j * 1e3:,.1f} mJ used)"
+            margin = (
+                ""
+                if self.margin_fraction is None
+                else f" ({self.margin_fraction + 1:,.1f}x the {self.energy_per_frame_j * 1e3:,.1f} mJ used)"
+            )
             lines.append(f"  max energy per frame: {_fmt_j(max_e)}{margin}")
         names = {
             "energy_neutral": "energy neutral on a typical day",
@@ -187,7 +195,9 @@ class FeasibilityResult:
         }
         for k, v in self.allowance_j.items():
             lines.append(f"    {names.get(k, k):<38}{_fmt_j(v)}")
-        lines.append(f"  days of autonomy with no harvest: {self.days_autonomy:,.2f} (cloudy days to survive: {self.cloudy_days})")
+        lines.append(
+            f"  days of autonomy with no harvest: {self.days_autonomy:,.2f} (cloudy days to survive: {self.cloudy_days})"
+        )
         cap = " (the model's limit: one frame per second)" if self.max_frames_per_day >= SECONDS_PER_DAY else ""
         lines.append(f"  max frames per day: {self.max_frames_per_day:,.0f}{cap}")
         lines.append(
@@ -207,10 +217,13 @@ def _fmt_j(v: float | None) -> str:
     return f"{v:,.3f} J"
 
 
-
 def reasons(r: FeasibilityResult, neutral_ok: bool, never_empty: bool, neutral_required: bool) -> list[str]:
     wh = lambda j: f"{j / J_PER_WH:,.2f} Wh"  # noqa: E731
-    dom = f"{TERM_LABELS[r.dominant_term]} dominates ({r.daily_terms_j[r.dominant_term] / r.daily_load_j:.0%} of the load)" if r.daily_load_j > 0 else "no load"
+    dom = (
+        f"{TERM_LABELS[r.dominant_term]} dominates ({r.daily_terms_j[r.dominant_term] / r.daily_load_j:.0%} of the load)"
+        if r.daily_load_j > 0
+        else "no load"
+    )
     out = []
     if r.feasible:
         head = f"{r.energy_per_frame_j * 1e3:,.1f} mJ per frame fits"
@@ -240,4 +253,3 @@ def reasons(r: FeasibilityResult, neutral_ok: bool, never_empty: bool, neutral_r
         )
     out.append(f"days of autonomy with no harvest: {r.days_autonomy:,.2f} (cloudy days to survive: {r.cloudy_days})")
     return out
-

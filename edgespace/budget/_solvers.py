@@ -47,14 +47,21 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
             + (f" ({why})" if why else " (no power meter was available)")
             + "; pass energy_per_frame_j=NUMBER or a run with a power meter"
         )
-    if isinstance(energy_mj, bool) or not isinstance(energy_mj, (int, float, np.integer, np.floating)) or not math.isfinite(energy_mj) or energy_mj < 0:
+    if (
+        isinstance(energy_mj, bool)
+        or not isinstance(energy_mj, (int, float, np.integer, np.floating))
+        or not math.isfinite(energy_mj)
+        or energy_mj < 0
+    ):
         raise BudgetError(f"estimate: {name}.{used} = {energy_mj!r} is not allowed; must be a number >= 0 mJ")
     latency_ms = getattr(obj, "sustained_latency_ms", None)
     for key in ("latency_ms", "latency_p50_ms"):
         if latency_ms is None:
             latency_ms = getattr(obj, key, None)
     inference_s = None if latency_ms is None else float(latency_ms) / 1e3
-    sources = [f"{k.split('_')[0]} {getattr(obj, k)}" for k in ("latency_source", "energy_source") if getattr(obj, k, None)]
+    sources = [
+        f"{k.split('_')[0]} {getattr(obj, k)}" for k in ("latency_source", "energy_source") if getattr(obj, k, None)
+    ]
     where = f" ({', '.join(sources)})" if sources else ""
     return float(energy_mj) / 1e3, inference_s, f"{name}.{used} = {float(energy_mj):g} mJ{where}"
 
@@ -62,9 +69,19 @@ def energy_per_frame_from(obj: Any) -> tuple[float, float | None, str]:
 def _resolve_energy(
     budget: Budget, energy_per_frame_j: Any, energy_per_frame_mj: Any, estimate: Any
 ) -> tuple[Budget, float, str]:
-    given = [k for k, v in (("energy_per_frame_j", energy_per_frame_j), ("energy_per_frame_mj", energy_per_frame_mj), ("estimate", estimate)) if v is not None]  # fmt: skip
+    given = [
+        k
+        for k, v in (
+            ("energy_per_frame_j", energy_per_frame_j),
+            ("energy_per_frame_mj", energy_per_frame_mj),
+            ("estimate", estimate),
+        )
+        if v is not None
+    ]
     if len(given) > 1:
-        raise BudgetError(f"feasibility: give one of energy_per_frame_j, energy_per_frame_mj, estimate; got {', '.join(given)}")
+        raise BudgetError(
+            f"feasibility: give one of energy_per_frame_j, energy_per_frame_mj, estimate; got {', '.join(given)}"
+        )
     if energy_per_frame_j is not None and not isinstance(energy_per_frame_j, (int, float, np.integer, np.floating)):
         estimate, energy_per_frame_j = energy_per_frame_j, None  # an Estimate passed positionally
     if estimate is not None:
@@ -97,7 +114,6 @@ def _replace_energy(budget: Budget, name: str, value: Any, scale: float) -> Budg
     if not finite or value < 0:
         raise BudgetError(f"feasibility: {name}: {brief(value)} is not allowed; must be >= 0 {unit} (a finite number)")
     return budget.replace(energy_per_frame_j=float(value) * scale)
-
 
 
 # -- allowances ---------------------------------------------------------------------------------
@@ -203,9 +219,15 @@ def _horizon(where: str, b: Budget, horizon_days: Any) -> int:
     """``horizon_days`` (default: the budget's) as a whole number of days in [1, MAX_DAYS]."""
     if horizon_days is None:
         return b.default_horizon_days()
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or not 1 <= horizon_days <= MAX_DAYS:
-        raise BudgetError(f"{where}: horizon_days: {horizon_days!r} is not allowed; must be a whole number of days "
-                          f"from 1 to {MAX_DAYS:,} (ten years)")  # fmt: skip
+    if (
+        isinstance(horizon_days, bool)
+        or not isinstance(horizon_days, (int, np.integer))
+        or not 1 <= horizon_days <= MAX_DAYS
+    ):
+        raise BudgetError(
+            f"{where}: horizon_days: {horizon_days!r} is not allowed; must be a whole number of days "
+            f"from 1 to {MAX_DAYS:,} (ten years)"
+        )
     return int(horizon_days)
 
 
@@ -237,8 +259,10 @@ def feasibility(
     b, e, source = _resolve_energy(budget, energy_per_frame_j, energy_per_frame_mj, estimate)
     if require_energy_neutral is not None and not isinstance(require_energy_neutral, (bool, np.bool_)):
         # "no" is truthy: refuse anything but True, False or None rather than guess
-        raise BudgetError(f"feasibility: require_energy_neutral: {require_energy_neutral!r} is not allowed; "
-                          "expected True, False or None (default: required whenever there is a harvest)")  # fmt: skip
+        raise BudgetError(
+            f"feasibility: require_energy_neutral: {require_energy_neutral!r} is not allowed; "
+            "expected True, False or None (default: required whenever there is a harvest)"
+        )
     days = _horizon("feasibility", b, horizon_days)
     m = HourlyModel.of(b, days)
 
@@ -253,7 +277,9 @@ def feasibility(
     # the hourly simulation
     fixed_h = m.fixed_load()
     load_h = e * m.frames_h + fixed_h
-    soc, clipped, unmet = simulate(m.harvest_in.ravel(), load_h.ravel(), b.usable_j, b.usable_j * b.initial_soc_fraction)
+    soc, clipped, unmet = simulate(
+        m.harvest_in.ravel(), load_h.ravel(), b.usable_j, b.usable_j * b.initial_soc_fraction
+    )
 
     # allowances
     fixed_day = fixed_h.sum(axis=1)
@@ -309,7 +335,6 @@ def feasibility(
     return dataclasses.replace(result, reasons=tuple(reasons(result, neutral_ok, never_empty, require_energy_neutral)))
 
 
-
 def budget_metrics(budget: Budget, energy_per_frame_j: Any, *, horizon_days: int | None = None):
     """Budget metrics for many candidate energies per frame at once (one DataFrame row each):
     ``energy_per_frame_j``, ``days_autonomy``, ``daily_margin_j``, ``feasible``,
@@ -339,8 +364,12 @@ def budget_metrics(budget: Budget, energy_per_frame_j: Any, *, horizon_days: int
     with np.errstate(divide="ignore", invalid="ignore"):
         autonomy = np.where(load > 0, budget.usable_j / load, np.inf)
         margin = np.where(e > 0, allowance / e - 1.0, np.inf)
-    return pd.DataFrame({
-        "energy_per_frame_j": e, "days_autonomy": autonomy, "daily_margin_j": harvest - load,
-        "feasible": ok, "margin_fraction": margin,
-    })  # fmt: skip
-
+    return pd.DataFrame(
+        {
+            "energy_per_frame_j": e,
+            "days_autonomy": autonomy,
+            "daily_margin_j": harvest - load,
+            "feasible": ok,
+            "margin_fraction": margin,
+        }
+    )

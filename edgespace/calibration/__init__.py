@@ -39,15 +39,35 @@ from edgespace.calibration._mapping import NodeTime, map_nodes
 
 __all__ = [
     # fit, load, apply
-    "Calibration", "CalibratedProfile", "CalibrationBase", "GpuCalibration", "CalibrationError", "IngestError",
-    "calibrate", "load_calibration", "load_gpu_calibration", "as_calibration", "latency_errors",
+    "Calibration",
+    "CalibratedProfile",
+    "CalibrationBase",
+    "GpuCalibration",
+    "CalibrationError",
+    "IngestError",
+    "calibrate",
+    "load_calibration",
+    "load_gpu_calibration",
+    "as_calibration",
+    "latency_errors",
     # the measuring loops (what `edgespace calibrate` runs)
-    "run_calibration", "calibrate_from_captures", "run_gpu_calibration", "default_calibration_path",
-    "draw_specs", "DEFAULT_FAMILIES",
+    "run_calibration",
+    "calibrate_from_captures",
+    "run_gpu_calibration",
+    "default_calibration_path",
+    "draw_specs",
+    "DEFAULT_FAMILIES",
     # capture sets and profiles taken on other devices
-    "CaptureSet", "read_capture_set", "write_capture_set", "read_ort_profile", "read_trtexec_profile",
-    "read_trtexec_times", "NodeProfile", "NodeTime", "map_nodes",
-]  # fmt: skip
+    "CaptureSet",
+    "read_capture_set",
+    "write_capture_set",
+    "read_ort_profile",
+    "read_trtexec_profile",
+    "read_trtexec_times",
+    "NodeProfile",
+    "NodeTime",
+    "map_nodes",
+]
 
 #: Internals this package exported before 0.2 (issue 17): importable for one release, with a
 #: DeprecationWarning naming their home.

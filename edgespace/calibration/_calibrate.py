@@ -33,8 +33,19 @@ from edgespace.calibration._mapping import INPUT_SEGMENT, map_nodes
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_columns, segment_features
 from edgespace.calibration._power import MIN_METERED_NETWORKS, fit_power_model
 
-__all__ = ["calibrate", "CalibrationBase", "CalibratedProfile", "Calibration", "as_calibration", "APPLIES_KEYS", "load_calibration", "CalibrationError", "training_samples", "FORMAT",
-           "latency_errors"]  # fmt: skip
+__all__ = [
+    "calibrate",
+    "CalibrationBase",
+    "CalibratedProfile",
+    "Calibration",
+    "as_calibration",
+    "APPLIES_KEYS",
+    "load_calibration",
+    "CalibrationError",
+    "training_samples",
+    "FORMAT",
+    "latency_errors",
+]
 
 FORMAT = "edgespace-calibration/1"
 
@@ -74,7 +85,9 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
         else:
             spec, prof, e2e, spread = item.spec, item.node_profile, item.latency_calibration_ms, item.latency_spread_pct
         if not isinstance(prof, NodeProfile) or not prof.nodes:
-            raise CalibrationError(f"measurement {k} ({spec.short_name()}) has no node times; measure with profile=True")
+            raise CalibrationError(
+                f"measurement {k} ({spec.short_name()}) has no node times; measure with profile=True"
+            )
         table = layer_table(spec)
         mapped = map_nodes(list(prof.nodes), table)
         seg_t = mapped.groupby("segment")["time_us"].sum()
@@ -84,9 +97,16 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
             feats["time_us"] *= float(e2e) / prof.node_total_ms
         feats["run"] = k
         sample_frames.append(feats[feats["time_us"] > 0].reset_index())
-        runs.append({"run": k, "spec": spec.to_dict(), "e2e_ms": float(e2e if e2e is not None else prof.node_total_ms),
-                     "node_ms": float(feats["time_us"].sum()) / 1e3, "profiled_ms": prof.node_total_ms,
-                     "spread_pct": spread})  # fmt: skip
+        runs.append(
+            {
+                "run": k,
+                "spec": spec.to_dict(),
+                "e2e_ms": float(e2e if e2e is not None else prof.node_total_ms),
+                "node_ms": float(feats["time_us"].sum()) / 1e3,
+                "profiled_ms": prof.node_total_ms,
+                "spread_pct": spread,
+            }
+        )
     if not sample_frames:
         raise CalibrationError("calibrate(): no measurements given")
     return pd.concat(sample_frames, ignore_index=True), pd.DataFrame(runs).set_index("run")
@@ -118,8 +138,9 @@ class CalibrationBase(abc.ABC):
         """Whether this calibration describes ``profile``'s ``mode`` at ``precision`` and ``batch``."""
 
     @abc.abstractmethod
-    def predict_resolutions_ms(self, family: str, width: float, depth: float, num_classes: int, precision: str,
-                               resolutions, batch: int = 1) -> np.ndarray:  # fmt: skip
+    def predict_resolutions_ms(
+        self, family: str, width: float, depth: float, num_classes: int, precision: str, resolutions, batch: int = 1
+    ) -> np.ndarray:
         """Latency per call of ``batch`` images (ms) of one structure at each of ``resolutions``."""
 
     @abc.abstractmethod
@@ -159,9 +180,15 @@ class CalibratedProfile(CalibrationBase):
 
     def __post_init__(self) -> None:
         base = {k: None for k in APPLIES_KEYS}
-        base.update(profile=self.profile, precision=self.provenance.get("precision"), runtime=self.provenance.get("runtime"),
-                    provider=self.provenance.get("provider"), threads=self.provenance.get("threads"), batch=1,
-                    mode=self.provenance.get("mode"))  # fmt: skip
+        base.update(
+            profile=self.profile,
+            precision=self.provenance.get("precision"),
+            runtime=self.provenance.get("runtime"),
+            provider=self.provenance.get("provider"),
+            threads=self.provenance.get("threads"),
+            batch=1,
+            mode=self.provenance.get("mode"),
+        )
         base.update({k: v for k, v in (self.applies_to or {}).items() if k in APPLIES_KEYS})
         self.applies_to = base
         if not self.id:
@@ -181,21 +208,27 @@ class CalibratedProfile(CalibrationBase):
         and ``batch`` (a calibration whose mode is not recorded applies to every mode of its
         profile)."""
         a = self.applies_to
-        return (a["profile"] == profile and a["precision"] in (None, precision)
-                and a["mode"] in (None, mode) and int(batch) == int(a.get("batch") or 1))  # fmt: skip
+        return (
+            a["profile"] == profile
+            and a["precision"] in (None, precision)
+            and a["mode"] in (None, mode)
+            and int(batch) == int(a.get("batch") or 1)
+        )
 
     def predict_latency_ms(self, spec_or_table) -> float:
         if isinstance(spec_or_table, ArchSpec):
             s = spec_or_table
-            return float(self.predict_resolutions_ms(s.family, s.width, s.depth, s.num_classes, s.precision,
-                                                     [s.resolution])[0])  # fmt: skip
+            return float(
+                self.predict_resolutions_ms(s.family, s.width, s.depth, s.num_classes, s.precision, [s.resolution])[0]
+            )
         return self.model.predict_latency_ms(spec_or_table)
 
     def predict_many_ms(self, specs) -> np.ndarray:
         return np.array([self.predict_latency_ms(s) for s in specs])
 
-    def predict_resolutions_ms(self, family: str, width: float, depth: float, num_classes: int, precision: str,
-                               resolutions, batch: int = 1) -> np.ndarray:  # fmt: skip
+    def predict_resolutions_ms(
+        self, family: str, width: float, depth: float, num_classes: int, precision: str, resolutions, batch: int = 1
+    ) -> np.ndarray:
         """End-to-end latency (ms) of one network structure at many resolutions (at the batch
         the calibration was measured at, which :meth:`applies` checks): the segment
         features of every resolution not seen before go through the model in one call (the
@@ -210,7 +243,7 @@ class CalibratedProfile(CalibrationBase):
             which = np.repeat(np.arange(len(todo)), [len(p["segment"]) for p in parts])
             node_ms = np.bincount(which, weights=self.model.predict_segments_us(feats), minlength=len(todo)) / 1e3
             a, b = self.model.e2e_
-            for r, ms in zip(todo, node_ms):
+            for r, ms in zip(todo, node_ms, strict=True):
                 self._cache[(key, r)] = a * float(ms) + b
         return np.array([self._cache[(key, r)] for r in res])
 
@@ -226,11 +259,18 @@ class CalibratedProfile(CalibrationBase):
     def summary(self) -> dict:
         """What a study stores (and a report shows): id, applicability, provenance, held-out error."""
         held = self.report.get("held_out_5fold") or self.report.get("in_sample") or {}
-        return {"id": self.id, "applies_to": self.applies_to, "date": self.provenance.get("date"),
-                "device": self.provenance.get("machine"), "runtime": self.provenance.get("runtime"),
-                "provider": self.provenance.get("provider"), "threads": self.provenance.get("threads"),
-                "networks": self.provenance.get("networks"), "held_out": held,
-                "power_modes": sorted(self.power)}  # fmt: skip
+        return {
+            "id": self.id,
+            "applies_to": self.applies_to,
+            "date": self.provenance.get("date"),
+            "device": self.provenance.get("machine"),
+            "runtime": self.provenance.get("runtime"),
+            "provider": self.provenance.get("provider"),
+            "threads": self.provenance.get("threads"),
+            "networks": self.provenance.get("networks"),
+            "held_out": held,
+            "power_modes": sorted(self.power),
+        }
 
     def to_dict(self, *, with_id: bool = True) -> dict:
         s = self.samples
@@ -239,12 +279,23 @@ class CalibratedProfile(CalibrationBase):
             "profile": self.profile,
             "applies_to": self.applies_to,
             "provenance": self.provenance,
-            "model": {"class": "SegmentLatencyModel", "e2e": {"scale": self.model.e2e_[0], "offset_ms": self.model.e2e_[1]},
-                      "params": {"ridge": self.model.ridge, "trees": self.model.trees, **self.model.tree_params}},  # fmt: skip
+            "model": {
+                "class": "SegmentLatencyModel",
+                "e2e": {"scale": self.model.e2e_[0], "offset_ms": self.model.e2e_[1]},
+                "params": {"ridge": self.model.ridge, "trees": self.model.trees, **self.model.tree_params},
+            },
             "power": {m: pm.to_dict() for m, pm in self.power.items()},
             "report": self.report,
-            "runs": [{"spec": r.spec, "e2e_ms": r.e2e_ms, "node_ms": r.node_ms, "profiled_ms": r.profiled_ms,
-                      "spread_pct": None if pd.isna(r.spread_pct) else r.spread_pct} for r in self.runs.itertuples()],  # fmt: skip
+            "runs": [
+                {
+                    "spec": r.spec,
+                    "e2e_ms": r.e2e_ms,
+                    "node_ms": r.node_ms,
+                    "profiled_ms": r.profiled_ms,
+                    "spread_pct": None if pd.isna(r.spread_pct) else r.spread_pct,
+                }
+                for r in self.runs.itertuples()
+            ],
             "samples": {c: s[c].tolist() for c in ("run", "segment", *FEATURES, "time_us")},
         }
         if with_id:
@@ -273,7 +324,9 @@ def as_calibration(obj, *, what: str = "calibration") -> CalibrationBase | None:
         return obj
     if isinstance(obj, (str, os.PathLike)):
         return load_calibration(obj)
-    raise CalibrationError(f"{what}={obj!r}: give a calibration (edgespace.calibrate(...)) or the path of a calibration file")
+    raise CalibrationError(
+        f"{what}={obj!r}: give a calibration (edgespace.calibrate(...)) or the path of a calibration file"
+    )
 
 
 def _fit(samples: pd.DataFrame, runs: pd.DataFrame, params: dict | None = None) -> SegmentLatencyModel:
@@ -303,9 +356,17 @@ def _report(samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyMode
     return rep
 
 
-def calibrate(profile, measurements, *, mode: str | None = None, threads: int | None = None,
-              precision: str | None = None, model_params: dict | None = None, normalize: bool = True,
-              note: str = "") -> CalibratedProfile:  # fmt: skip
+def calibrate(
+    profile,
+    measurements,
+    *,
+    mode: str | None = None,
+    threads: int | None = None,
+    precision: str | None = None,
+    model_params: dict | None = None,
+    normalize: bool = True,
+    note: str = "",
+) -> CalibratedProfile:
     """Fit the per-operator latency model to ``measurements`` (see :func:`training_samples`) for
     ``profile`` (a :class:`~edgespace.HardwareProfile`, a profile name, or None).
 
@@ -333,7 +394,7 @@ def calibrate(profile, measurements, *, mode: str | None = None, threads: int | 
         mode_name = profile.mode(mode).name  # a bad mode fails here, naming the allowed ones
     model = _fit(samples, runs, model_params)
     prov = {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "runtime": runtime,
         "provider": provider,
         "threads": int(threads) if threads is not None else None,
@@ -351,20 +412,34 @@ def calibrate(profile, measurements, *, mode: str | None = None, threads: int | 
     power = {}
     metered = [m for m in items if not isinstance(m, tuple) and m.energy_per_inference_mj is not None]
     if mode_name is not None and len(metered) >= MIN_METERED_NETWORKS:
-        runs_e = [{"spec": m.spec, "latency_ms": m.latency_p50_ms, "energy_mj": m.energy_per_inference_mj,
-                   "idle_power_w": m.idle_power_w} for m in metered]  # fmt: skip
+        runs_e = [
+            {
+                "spec": m.spec,
+                "latency_ms": m.latency_p50_ms,
+                "energy_mj": m.energy_per_inference_mj,
+                "idle_power_w": m.idle_power_w,
+            }
+            for m in metered
+        ]
         power[mode_name] = fit_power_model(runs_e, mode_name, domain=metered[0].meter_domain)
         prov["metered_networks"] = len(metered)
         prov["meter"] = f"{metered[0].meter} ({metered[0].meter_domain})"
     elif metered:
         prov["metered_networks"] = len(metered)
-        prov["power_model"] = (f"not fitted: {len(metered)} metered network(s), at least {MIN_METERED_NETWORKS} needed"
-                               if mode_name is not None else "not fitted: no profile mode to attach it to")  # fmt: skip
+        prov["power_model"] = (
+            f"not fitted: {len(metered)} metered network(s), at least {MIN_METERED_NETWORKS} needed"
+            if mode_name is not None
+            else "not fitted: no profile mode to attach it to"
+        )
     return CalibratedProfile(
-        profile=getattr(profile, "name", "custom"), provenance=prov, samples=samples, runs=runs,
+        profile=getattr(profile, "name", "custom"),
+        provenance=prov,
+        samples=samples,
+        runs=runs,
         report=_report(samples, runs, model, model_params),
-        model=model, power=power,
-    )  # fmt: skip
+        model=model,
+        power=power,
+    )
 
 
 #: Models refitted on load, by the hash of what they were fitted on: the fit is deterministic,
@@ -397,7 +472,9 @@ def load_calibration(path: str | os.PathLike) -> CalibrationBase:
         raise CalibrationError(f"{p}: samples: missing columns {missing}")
     runs = pd.DataFrame([{"run": k, **r} for k, r in enumerate(data["runs"])]).set_index("run")
     params = {k: v for k, v in data["model"].get("params", {}).items()}
-    key = hashlib.sha1(json.dumps([data["samples"], data["runs"], params], sort_keys=True, default=float).encode()).hexdigest()
+    key = hashlib.sha1(
+        json.dumps([data["samples"], data["runs"], params], sort_keys=True, default=float).encode()
+    ).hexdigest()
     model = _FITTED.get(key)
     if model is None:
         model = _fit(samples, runs, params)
@@ -412,13 +489,22 @@ def load_calibration(path: str | os.PathLike) -> CalibrationBase:
             power = {m: PowerModel.from_dict(d) for m, d in data["power"].items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"{p}: power: {type(exc).__name__}: {exc}") from None
-    cal = CalibratedProfile(profile=data.get("profile", "custom"), provenance=data["provenance"], samples=samples,
-                            runs=runs, report=data.get("report", {}), model=model,
-                            applies_to=data.get("applies_to") or {}, power=power)  # fmt: skip
+    cal = CalibratedProfile(
+        profile=data.get("profile", "custom"),
+        provenance=data["provenance"],
+        samples=samples,
+        runs=runs,
+        report=data.get("report", {}),
+        model=model,
+        applies_to=data.get("applies_to") or {},
+        power=power,
+    )
     stored = data.get("id")
     if stored is not None and stored != cal.id:
-        raise CalibrationError(f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
-                               "calibrate again (or remove the id to accept the edit)")  # fmt: skip
+        raise CalibrationError(
+            f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
+            "calibrate again (or remove the id to accept the edit)"
+        )
     return cal
 
 

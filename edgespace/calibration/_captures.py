@@ -96,15 +96,19 @@ def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> P
         for e in _load_manifest(out)["models"]:
             entries[e["name"]] = e
     paths = export_many(specs, cache_dir)
-    for spec, src in zip(specs, paths):
+    for spec, src in zip(specs, paths, strict=True):
         name = _name(spec)
         dst = out / f"{name}.onnx"
         if not dst.is_file():
             tmp = dst.with_suffix(".tmp")
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
-        entries[name] = {"name": name, "onnx": dst.name, "spec": dict(spec.to_dict(), precision="fp32"),
-                         "input": {"name": "image", "dtype": "uint8", "shape": [1, 3, spec.resolution, spec.resolution]}}  # fmt: skip
+        entries[name] = {
+            "name": name,
+            "onnx": dst.name,
+            "spec": dict(spec.to_dict(), precision="fp32"),
+            "input": {"name": "image", "dtype": "uint8", "shape": [1, 3, spec.resolution, spec.resolution]},
+        }
     doc = {"format": CAPTURE_FORMAT, "models": sorted(entries.values(), key=lambda e: e["name"])}
     tmp = manifest_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=1))
@@ -114,8 +118,9 @@ def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> P
 
 def _load_manifest(directory: Path) -> dict:
     p = directory / MANIFEST
-    doc = load_format_json(p, CAPTURE_FORMAT,
-                           missing="no such file; a capture set is written by `edgespace export --out-dir DIR`")
+    doc = load_format_json(
+        p, CAPTURE_FORMAT, missing="no such file; a capture set is written by `edgespace export --out-dir DIR`"
+    )
     models = doc.get("models")
     if not isinstance(models, list):
         raise IngestError(f"{p}: models: expected a list of {{name, onnx, spec}}")
@@ -145,7 +150,9 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
             log_p = d / str(dev.get("tegrastats", "tegrastats.log"))
             interval = float(dev.get("interval_ms", 10)) / 1e3
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
-            raise IngestError(f"{device}: expected {{\"nvpmodel\": ..., \"tegrastats\": LOG, \"interval_ms\": N}} ({exc})") from None
+            raise IngestError(
+                f'{device}: expected {{"nvpmodel": ..., "tegrastats": LOG, "interval_ms": N}} ({exc})'
+            ) from None
         if not log_p.is_file():
             raise IngestError(f"{device}: tegrastats: {log_p.name}: no such file in {d}")
         out.log = parse_tegrastats(log_p, interval_s=interval)
@@ -165,7 +172,10 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
                 if isinstance(meta.get("threads"), int):
                     threads_seen.add(meta["threads"])
             elif prof.run_ms:
-                e2e, how = float(np.median(prof.run_ms)), f"{ort_p.name} (profiled runs: includes the profiler's overhead)"
+                e2e, how = (
+                    float(np.median(prof.run_ms)),
+                    f"{ort_p.name} (profiled runs: includes the profiler's overhead)",
+                )
             else:
                 e2e, how = None, "node total"
             out.sources.append("onnxruntime")
@@ -183,8 +193,10 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
         out.e2e_from.append(how)
         out.energy.append(_read_energy(d / f"{name}.energy.json", out.log))
     if len(threads_seen) > 1:
-        raise IngestError(f"{d}: captures were timed with different thread counts {sorted(threads_seen)}; "
-                          "calibrate one thread count at a time (one directory each)")
+        raise IngestError(
+            f"{d}: captures were timed with different thread counts {sorted(threads_seen)}; "
+            "calibrate one thread count at a time (one directory each)"
+        )
     out.threads = threads_seen.pop() if threads_seen else None
     return out
 
@@ -194,7 +206,7 @@ def _read_latency(p: Path) -> tuple[float, dict]:
         doc = json.loads(p.read_text())
         value = float(doc["latency_ms"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise IngestError(f"{p}: expected {{\"latency_ms\": <number>}} ({type(exc).__name__}: {exc})") from None
+        raise IngestError(f'{p}: expected {{"latency_ms": <number>}} ({type(exc).__name__}: {exc})') from None
     if not (value > 0 and math.isfinite(value)):
         raise IngestError(f"{p}: latency_ms: {value!r}: expected a positive number of milliseconds")
     return value, doc
@@ -210,9 +222,13 @@ def _read_energy(p: Path, log) -> dict | None:
         doc = json.loads(p.read_text())
         start, end, n = float(doc["window_start_s"]), float(doc["window_end_s"]), int(doc["inferences"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise IngestError(f"{p}: expected window_start_s, window_end_s, inferences ({type(exc).__name__}: {exc})") from None
+        raise IngestError(
+            f"{p}: expected window_start_s, window_end_s, inferences ({type(exc).__name__}: {exc})"
+        ) from None
     if log is None:
         raise IngestError(f"{p}: a metered window but no device.json with the tegrastats log next to it")
     if not (end > start >= 0 and n >= 1):
-        raise IngestError(f"{p}: window {start}-{end} s with {n} inferences: expected 0 <= start < end and >= 1 inference")
+        raise IngestError(
+            f"{p}: window {start}-{end} s with {n} inferences: expected 0 <= start < end and >= 1 inference"
+        )
     return window_energy(log, start, end, inferences=n)

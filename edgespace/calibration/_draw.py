@@ -31,8 +31,16 @@ def _snap(fam: str, u: np.ndarray, r: dict, precision: str) -> tuple[tuple, Arch
     return key, ArchSpec(fam, round(w, 2), round(d, 1), res, precision)
 
 
-def draw_specs(n: int, *, families=DEFAULT_FAMILIES, ranges=None, seed: int = 0, exclude=(),
-               precision: str = "fp32", cover: bool = False) -> list[ArchSpec]:  # fmt: skip
+def draw_specs(
+    n: int,
+    *,
+    families=DEFAULT_FAMILIES,
+    ranges=None,
+    seed: int = 0,
+    exclude=(),
+    precision: str = "fp32",
+    cover: bool = False,
+) -> list[ArchSpec]:
     """``n`` distinct specs (width to 0.05, depth to 0.1, resolution to 16 px), families in turn;
     none of ``exclude``.
 
@@ -42,8 +50,10 @@ def draw_specs(n: int, *, families=DEFAULT_FAMILIES, ranges=None, seed: int = 0,
     every calibration network) and a Latin hypercube (scipy ``qmc.LatinHypercube``) for the rest,
     which spreads the points over every knob's range."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_DRAWN:
-        raise SpecError(f"draw_specs(n={n!r}): allowed: an integer from 0 to {MAX_DRAWN:,} (each drawn network is "
-                        "exported and timed)")  # fmt: skip
+        raise SpecError(
+            f"draw_specs(n={n!r}): allowed: an integer from 0 to {MAX_DRAWN:,} (each drawn network is "
+            "exported and timed)"
+        )
     n = int(n)
     r = dict(DEFAULT_RANGES, **(ranges or {}))
     rng = np.random.default_rng(seed)
@@ -54,7 +64,7 @@ def draw_specs(n: int, *, families=DEFAULT_FAMILIES, ranges=None, seed: int = 0,
 
         per_family = [n // len(families) + (1 if k < n % len(families) else 0) for k in range(len(families))]
         chosen: list[list[ArchSpec]] = []
-        for k, (fam, m) in enumerate(zip(families, per_family)):
+        for k, (fam, m) in enumerate(zip(families, per_family, strict=True)):
             points = [np.zeros(3), np.ones(3)] if m >= 4 else []
             if m > len(points):
                 points += list(qmc.LatinHypercube(d=3, seed=seed * 1009 + k).random(m - len(points)))

@@ -47,11 +47,18 @@ __all__ = [
     "gpu_features",
     "load_gpu_calibration",
     "measured_latency_ms",
-]  # fmt: skip
+]
 
 GPU_FORMAT = "edgespace-gpu-calibration/1"
-LATENCY_FEATURES = ("t_dense_ms", "t_depthwise_ms", "t_elementwise_ms", "fused_tail_gbyte", "kernels", "eager_kernels",
-                    "call")  # fmt: skip
+LATENCY_FEATURES = (
+    "t_dense_ms",
+    "t_depthwise_ms",
+    "t_elementwise_ms",
+    "fused_tail_gbyte",
+    "kernels",
+    "eager_kernels",
+    "call",
+)
 ENERGY_FEATURES = ("latency_ms", "gflop", "gbyte")
 _DENSE = ("conv", "pointwise", "linear")
 
@@ -77,7 +84,8 @@ def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
         "t_elementwise_ms": float(t[elem].sum()),
         # The bn/act tails the profile fuses into their conv: an unfused runtime (eager kernels in a
         # CUDA graph) reads and writes each of those tensors once more; a fusing one does not.
-        "fused_tail_gbyte": float(2 * table["output_bytes"].to_numpy()[~active & np.isin(op, ("bn", "act"))].sum()) / 1e9,
+        "fused_tail_gbyte": float(2 * table["output_bytes"].to_numpy()[~active & np.isin(op, ("bn", "act"))].sum())
+        / 1e9,
         "kernels": float((active & (op != "reshape")).sum()),
         # an eager runtime launches every bn and act as a kernel of its own (SE blocks: 6 instead of 4)
         "eager_kernels": float((op != "reshape").sum()),
@@ -160,8 +168,11 @@ class GpuCalibration(CalibrationBase):
     def __post_init__(self) -> None:
         if not self.id:
             d = self.to_dict(with_id=False)
-            key = json.dumps({k: d[k] for k in ("applies_to", "runs", "latency_weights", "energy_weights")},
-                             sort_keys=True, default=float)  # fmt: skip
+            key = json.dumps(
+                {k: d[k] for k in ("applies_to", "runs", "latency_weights", "energy_weights")},
+                sort_keys=True,
+                default=float,
+            )
             self.id = hashlib.sha1(key.encode()).hexdigest()[:10]
 
     @property
@@ -174,8 +185,14 @@ class GpuCalibration(CalibrationBase):
         batches fitted (each has its own weights)."""
         p = self.provenance
         out = {k: None for k in APPLIES_KEYS}
-        out.update(profile=self.profile, mode=self.mode, precision=p.get("precision") or None,
-                   runtime=p.get("runtime") or None, provider=p.get("backend") or None, batch=self.batches)  # fmt: skip
+        out.update(
+            profile=self.profile,
+            mode=self.mode,
+            precision=p.get("precision") or None,
+            runtime=p.get("runtime") or None,
+            provider=p.get("backend") or None,
+            batch=self.batches,
+        )
         return out
 
     @property
@@ -185,13 +202,19 @@ class GpuCalibration(CalibrationBase):
 
     def applies(self, profile: str, mode: str, precision: str, batch: int = 1) -> bool:
         a = self.applies_to
-        return (a["profile"] == profile and a["mode"] == mode and a["precision"] in (None, precision)
-                and int(batch) in self.latency_weights)  # fmt: skip
+        return (
+            a["profile"] == profile
+            and a["mode"] == mode
+            and a["precision"] in (None, precision)
+            and int(batch) in self.latency_weights
+        )
 
     def _features(self, spec: ArchSpec) -> pd.DataFrame:
         if spec.batch not in self.latency_weights:
-            raise CalibrationError(f"batch {spec.batch} was not calibrated for {self.profile}; calibrated batches: "
-                                   f"{', '.join(map(str, self.batches))}")  # fmt: skip
+            raise CalibrationError(
+                f"batch {spec.batch} was not calibrated for {self.profile}; calibrated batches: "
+                f"{', '.join(map(str, self.batches))}"
+            )
         key = tuple(spec.to_dict().items())
         f = self._cache.get(key)
         if f is None:  # an analytic estimate with layers per spec: searches revisit the same points
@@ -203,11 +226,17 @@ class GpuCalibration(CalibrationBase):
         f = self._features(spec)
         return float(_predict(f, np.array(self.latency_weights[spec.batch]), None)[0][0])
 
-    def predict_resolutions_ms(self, family: str, width: float, depth: float, num_classes: int, precision: str,
-                               resolutions, batch: int = 1) -> np.ndarray:  # fmt: skip
-        return np.array([self.predict_latency_ms(ArchSpec(family, float(width), float(depth), int(r), precision,
-                                                          int(num_classes), int(batch)))
-                         for r in np.atleast_1d(resolutions)])  # fmt: skip
+    def predict_resolutions_ms(
+        self, family: str, width: float, depth: float, num_classes: int, precision: str, resolutions, batch: int = 1
+    ) -> np.ndarray:
+        return np.array(
+            [
+                self.predict_latency_ms(
+                    ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes), int(batch))
+                )
+                for r in np.atleast_1d(resolutions)
+            ]
+        )
 
     def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
         """Calibrated energy per image (mJ, board total) of each of ``specs`` (each at its own
@@ -215,17 +244,32 @@ class GpuCalibration(CalibrationBase):
         specs = list(specs)
         if mode != self.mode or any(self.energy_weights.get(s.batch) is None for s in specs):
             return None
-        return np.array([_predict(self._features(s), np.array(self.latency_weights[s.batch]),
-                                  np.array(self.energy_weights[s.batch]))[1][0] for s in specs])  # fmt: skip
+        return np.array(
+            [
+                _predict(
+                    self._features(s), np.array(self.latency_weights[s.batch]), np.array(self.energy_weights[s.batch])
+                )[1][0]
+                for s in specs
+            ]
+        )
 
     def summary(self) -> dict:
         """What a study stores (and a report shows): id, applicability, provenance, held-out error."""
         p = self.provenance
-        return {"id": self.id, "kind": "gpu", "applies_to": self.applies_to, "date": p.get("date"),
-                "device": p.get("device"), "runtime": p.get("runtime"), "backend": p.get("backend"),
-                "execution": p.get("execution"), "meter": p.get("meter"), "networks": p.get("networks"),
-                "held_out": self.report.get("held_out_5fold") or self.report.get("in_sample") or {},
-                "energy_held_out": self.report.get("energy_held_out_5fold")}  # fmt: skip
+        return {
+            "id": self.id,
+            "kind": "gpu",
+            "applies_to": self.applies_to,
+            "date": p.get("date"),
+            "device": p.get("device"),
+            "runtime": p.get("runtime"),
+            "backend": p.get("backend"),
+            "execution": p.get("execution"),
+            "meter": p.get("meter"),
+            "networks": p.get("networks"),
+            "held_out": self.report.get("held_out_5fold") or self.report.get("in_sample") or {},
+            "energy_held_out": self.report.get("energy_held_out_5fold"),
+        }
 
     def to_dict(self, *, with_id: bool = True) -> dict:
         runs = self.runs.astype(object).where(self.runs.notna(), None)
@@ -263,13 +307,19 @@ def _runs_frame(measurements, profile, mode) -> pd.DataFrame:
         spec = ArchSpec(**{**spec.to_dict(), "batch": batch})
         feats = gpu_features(spec, profile, mode)
         energy = getattr(m, "energy_mj", None)
-        rows.append({
-            "run": k, "spec": spec.to_dict(), "network": spec.short_name(), "batch": batch,
-            "latency_ms": measured_latency_ms(m), "e2e_ms": measured_latency_ms(m),
-            "energy_mj": float(energy) if energy is not None else np.nan,
-            "energy_call_mj": float(energy) * batch if energy is not None else np.nan,
-            **feats,
-        })  # fmt: skip
+        rows.append(
+            {
+                "run": k,
+                "spec": spec.to_dict(),
+                "network": spec.short_name(),
+                "batch": batch,
+                "latency_ms": measured_latency_ms(m),
+                "e2e_ms": measured_latency_ms(m),
+                "energy_mj": float(energy) if energy is not None else np.nan,
+                "energy_call_mj": float(energy) * batch if energy is not None else np.nan,
+                **feats,
+            }
+        )
     if not rows:
         raise CalibrationError("calibrate_gpu(): no measurements given")
     return pd.DataFrame(rows)
@@ -281,8 +331,10 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
     for batch, part in frame.groupby("batch"):
         part = part.reset_index(drop=True)
         if len(part) < len(LATENCY_FEATURES):
-            raise CalibrationError(f"batch {batch}: {len(part)} networks measured; need at least "
-                                   f"{len(LATENCY_FEATURES)} to fit {len(LATENCY_FEATURES)} weights")  # fmt: skip
+            raise CalibrationError(
+                f"batch {batch}: {len(part)} networks measured; need at least "
+                f"{len(LATENCY_FEATURES)} to fit {len(LATENCY_FEATURES)} weights"
+            )
         lw, ew = _fit(part)
         lat_w[int(batch)], en_w[int(batch)] = lw.tolist(), (ew.tolist() if ew is not None else None)
         lat_in, en_in = _predict(part, lw, ew)
@@ -296,16 +348,20 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
                 held_lat[fold], held_en[fold] = _predict(part.iloc[fold], flw, few)
         b = {
             "n": len(part),
-            "latency": {"in_sample": _errors(lat_in, part["latency_ms"]),
-                        "uncalibrated": _errors(part["analytic_latency_ms"], part["latency_ms"])},
-        }  # fmt: skip
+            "latency": {
+                "in_sample": _errors(lat_in, part["latency_ms"]),
+                "uncalibrated": _errors(part["analytic_latency_ms"], part["latency_ms"]),
+            },
+        }
         if np.isfinite(held_lat).all():
             b["latency"]["held_out_5fold"] = _errors(held_lat, part["latency_ms"])
             pooled["lat"].append((held_lat, part["latency_ms"].to_numpy()))
         pooled["lat_in"].append((lat_in, part["latency_ms"].to_numpy()))
         if ew is not None:
-            b["energy"] = {"in_sample": _errors(en_in, part["energy_mj"]),
-                           "uncalibrated": _errors(part["analytic_energy_mj"], part["energy_mj"])}  # fmt: skip
+            b["energy"] = {
+                "in_sample": _errors(en_in, part["energy_mj"]),
+                "uncalibrated": _errors(part["analytic_energy_mj"], part["energy_mj"]),
+            }
             if np.isfinite(held_en).all():
                 b["energy"]["held_out_5fold"] = _errors(held_en, part["energy_mj"])
                 pooled["en"].append((held_en, part["energy_mj"].to_numpy()))
@@ -363,20 +419,37 @@ def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
     if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:
         raise CalibrationError(f"{p}: not a GPU calibration file (format {GPU_FORMAT!r})")
     cal = GpuCalibration(
-        doc["profile"], doc["mode"], doc["provenance"], pd.DataFrame(doc["runs"]),
+        doc["profile"],
+        doc["mode"],
+        doc["provenance"],
+        pd.DataFrame(doc["runs"]),
         {int(b): w for b, w in doc["latency_weights"].items()},
-        {int(b): w for b, w in doc["energy_weights"].items()}, doc.get("report", {}),
-    )  # fmt: skip
+        {int(b): w for b, w in doc["energy_weights"].items()},
+        doc.get("report", {}),
+    )
     stored = doc.get("id")
     if stored is not None and stored != cal.id:
-        raise CalibrationError(f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
-                               "calibrate again (or remove the id to accept the edit)")  # fmt: skip
+        raise CalibrationError(
+            f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
+            "calibrate again (or remove the id to accept the edit)"
+        )
     return cal
 
 
-def collect_gpu(specs, *, batches=(1, 32), backend: str = "torch-cuda", precision: str = "fp16",
-                compile: bool = False, runs: int = 200, rounds: int = 5, warmup: int = 20, idle_s: float = 2.0,
-                energy_min_s: float = 2.0, progress=None) -> tuple[list, float | None]:  # fmt: skip
+def collect_gpu(
+    specs,
+    *,
+    batches=(1, 32),
+    backend: str = "torch-cuda",
+    precision: str = "fp16",
+    compile: bool = False,
+    runs: int = 200,
+    rounds: int = 5,
+    warmup: int = 20,
+    idle_s: float = 2.0,
+    energy_min_s: float = 2.0,
+    progress=None,
+) -> tuple[list, float | None]:
     """Measure every spec at every batch on a GPU backend (``torch-cuda`` or ``tensorrt``): a
     list of Measurements, and the board's idle power measured once before them (W, None without
     NVML). Each module is built once and timed at each batch; ``progress(step, total, label, m)``
@@ -409,9 +482,20 @@ def collect_gpu(specs, *, batches=(1, 32), backend: str = "torch-cuda", precisio
         if hasattr(runner, "prepare_input"):
             path, _ = runner.prepare_input(spec, precision)
         for b in batches:
-            m = runner.measure(path, dataclasses.replace(spec, batch=int(b)), model=model, precision=precision,
-                               batch=int(b), warmup=warmup, runs=runs, rounds=rounds, meter=meter, idle_s=0.0,
-                               energy_min_s=energy_min_s, profile=False)  # fmt: skip
+            m = runner.measure(
+                path,
+                dataclasses.replace(spec, batch=int(b)),
+                model=model,
+                precision=precision,
+                batch=int(b),
+                warmup=warmup,
+                runs=runs,
+                rounds=rounds,
+                meter=meter,
+                idle_s=0.0,
+                energy_min_s=energy_min_s,
+                profile=False,
+            )
             out.append(m)
             step += 1
             if progress is not None:

@@ -43,14 +43,20 @@ def read_trtexec_profile(path_or_data) -> NodeProfile:
     """Parse ``trtexec --exportProfile`` JSON: per-layer ``averageMs`` (``medianMs`` when present)."""
     data, src = _load(path_or_data, "a trtexec --exportProfile file")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict) or "count" not in data[0]:
-        raise IngestError(f"{src}: a trtexec --exportProfile file is a list starting with {{\"count\": N}}")
+        raise IngestError(f'{src}: a trtexec --exportProfile file is a list starting with {{"count": N}}')
     count = _num(src, "entry 0", data[0], "count", positive=True)
     nodes = []
     for i, row in enumerate(data[1:], start=1):
         if not isinstance(row, dict) or "name" not in row or not ({"averageMs", "medianMs"} & row.keys()):
             got = sorted(map(str, row))[:8] if isinstance(row, dict) else type(row).__name__
             raise IngestError(f"{src}: entry {i}: expected 'name' and 'averageMs'/'medianMs', got {got}")
-        ms = _num(src, f"entry {i} ({str(row['name'])[:60]})", row, "medianMs" if "medianMs" in row else "averageMs", positive=True)
+        ms = _num(
+            src,
+            f"entry {i} ({str(row['name'])[:60]})",
+            row,
+            "medianMs" if "medianMs" in row else "averageMs",
+            positive=True,
+        )
         nodes.append(NodeTime(str(row["name"]), "", ms * 1e3))
     return NodeProfile(tuple(nodes), (), None, src, int(count))
 

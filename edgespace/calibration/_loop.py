@@ -11,8 +11,14 @@ from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import CalibratedProfile, calibrate
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
 
-__all__ = ["collect", "run_calibration", "calibrate_from_captures", "run_gpu_calibration", "default_calibration_path",
-           "REFERENCE_SPEC"]
+__all__ = [
+    "collect",
+    "run_calibration",
+    "calibrate_from_captures",
+    "run_gpu_calibration",
+    "default_calibration_path",
+    "REFERENCE_SPEC",
+]
 
 #: The network every calibration measurement is paired with (timed back to back, see
 #: :func:`edgespace.runners.ort.measure_interleaved`): mid-sized for the calibration range
@@ -28,8 +34,18 @@ def default_calibration_path(profile: str, threads: int | None) -> Path:
     return cache_dir() / "calibration" / (f"{profile}-{threads}t.json" if threads else f"{profile}.json")
 
 
-def collect(specs, *, threads: int, rounds: int = 10, round_s: float = 0.05, profile_runs: int = 10,
-            cache_dir=None, progress=None, on_export=None, reference: ArchSpec | None = REFERENCE_SPEC):  # fmt: skip
+def collect(
+    specs,
+    *,
+    threads: int,
+    rounds: int = 10,
+    round_s: float = 0.05,
+    profile_runs: int = 10,
+    cache_dir=None,
+    progress=None,
+    on_export=None,
+    reference: ArchSpec | None = REFERENCE_SPEC,
+):
     """Export ``specs`` (one child process, cached) and measure them interleaved in this process,
     each paired with ``reference`` (None: unpaired): a list of
     :class:`~edgespace.runners.Measurement` with node profiles."""
@@ -41,14 +57,32 @@ def collect(specs, *, threads: int, rounds: int = 10, round_s: float = 0.05, pro
     if on_export is not None:
         on_export()
     ref_path = paths.pop() if reference is not None else None
-    return measure_interleaved(paths, specs, threads=threads, rounds=rounds, round_s=round_s,
-                               profile_runs=profile_runs, progress=progress, reference_path=ref_path,
-                               reference_name=reference.short_name() if reference is not None else "")  # fmt: skip
+    return measure_interleaved(
+        paths,
+        specs,
+        threads=threads,
+        rounds=rounds,
+        round_s=round_s,
+        profile_runs=profile_runs,
+        progress=progress,
+        reference_path=ref_path,
+        reference_name=reference.short_name() if reference is not None else "",
+    )
 
 
-def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 1, seed: int = 0,
-                    families=DEFAULT_FAMILIES, ranges=None, rounds: int = 10, out: str | os.PathLike | None = None,
-                    cache_dir=None, progress=None) -> tuple[CalibratedProfile, Path, list]:  # fmt: skip
+def run_calibration(
+    profile: str = "host",
+    samples: int = 30,
+    *,
+    threads: int = 1,
+    seed: int = 0,
+    families=DEFAULT_FAMILIES,
+    ranges=None,
+    rounds: int = 10,
+    out: str | os.PathLike | None = None,
+    cache_dir=None,
+    progress=None,
+) -> tuple[CalibratedProfile, Path, list]:
     """Draw ``samples`` specs, measure them with ``threads`` threads, fit and write the file.
     Returns (calibration, path written, measurements).
 
@@ -67,9 +101,14 @@ def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 
     base = load_profile(profile)
     specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed, cover=True)
     report("export", 0, 1)
-    ms = collect(specs, threads=threads, rounds=rounds, cache_dir=cache_dir,
-                 progress=lambda step, total: report("measure", step, total),
-                 on_export=lambda: report("export", 1, 1))  # fmt: skip
+    ms = collect(
+        specs,
+        threads=threads,
+        rounds=rounds,
+        cache_dir=cache_dir,
+        progress=lambda step, total: report("measure", step, total),
+        on_export=lambda: report("export", 1, 1),
+    )
     report("fit", 0, 1)
     cal = calibrate(base, ms, threads=threads)
     report("fit", 1, 1)
@@ -77,8 +116,9 @@ def run_calibration(profile: str = "host", samples: int = 30, *, threads: int = 
     return cal, path, ms
 
 
-def calibrate_from_captures(profile: str, directory: str | os.PathLike, *, threads: int | None = None,
-                            out: str | os.PathLike | None = None):  # fmt: skip
+def calibrate_from_captures(
+    profile: str, directory: str | os.PathLike, *, threads: int | None = None, out: str | os.PathLike | None = None
+):
     """Fit ``profile``'s calibration from a capture set measured on a device (written by
     :func:`~edgespace.calibration.write_capture_set`, profiled there) and write the file.
     Returns (calibration, path written, the :class:`CaptureSet` read: its ``missing`` lists the
@@ -93,20 +133,35 @@ def calibrate_from_captures(profile: str, directory: str | os.PathLike, *, threa
     base = load_profile(profile)  # a bad name fails before any file is read
     found = read_capture_set(directory)
     if len(found.items) < 3:
-        raise ValueError(f"--from {directory}: {len(found.items)} captured model(s); need at least 3 "
-                         "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx)")  # fmt: skip
+        raise ValueError(
+            f"--from {directory}: {len(found.items)} captured model(s); need at least 3 "
+            "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx)"
+        )
     e2e = Counter(found.e2e_from if len(set(found.e2e_from)) < 4 else ["per-model files"])
-    cal = calibrate(base, found.items, threads=threads if threads is not None else found.threads,
-                    note=f"ingested from {Path(directory).resolve().name}: {found.runtime}; "
-                         f"end-to-end latency from {dict(e2e)}")  # fmt: skip
+    cal = calibrate(
+        base,
+        found.items,
+        threads=threads if threads is not None else found.threads,
+        note=f"ingested from {Path(directory).resolve().name}: {found.runtime}; end-to-end latency from {dict(e2e)}",
+    )
     cal.provenance["runtime"] = found.runtime  # the device's runtime, not this machine's
     path = cal.save(out if out is not None else default_calibration_path(base.name, cal.threads))
     return cal, path, found
 
 
-def run_gpu_calibration(profile: str, samples: int, *, backend: str = "torch-cuda", batches=(1, 32),
-                        precision: str = "fp16", compile: bool = False, families=DEFAULT_FAMILIES, seed: int = 0,
-                        out: str | os.PathLike | None = None, progress=None):  # fmt: skip
+def run_gpu_calibration(
+    profile: str,
+    samples: int,
+    *,
+    backend: str = "torch-cuda",
+    batches=(1, 32),
+    precision: str = "fp16",
+    compile: bool = False,
+    families=DEFAULT_FAMILIES,
+    seed: int = 0,
+    out: str | os.PathLike | None = None,
+    progress=None,
+):
     """Measure ``samples`` networks (10 to 40) at each batch with the GPU ``backend``, fit the
     per-batch latency and energy model over the profile's roofline terms and write the file.
     Returns (calibration, path written). The board's idle power (W, None without a meter) is
@@ -121,8 +176,9 @@ def run_gpu_calibration(profile: str, samples: int, *, backend: str = "torch-cud
     if isinstance(samples, bool) or not isinstance(samples, int) or not 10 <= samples <= 40:
         raise ValueError(f"--samples {samples}: allowed with --backend {backend}: 10 to 40")
     specs = draw_specs(samples, families=tuple(families), seed=seed, cover=True, precision="fp16")
-    runs, idle_w = collect_gpu(specs, batches=batches, backend=backend, precision=precision, compile=compile,
-                               progress=progress)  # fmt: skip
+    runs, idle_w = collect_gpu(
+        specs, batches=batches, backend=backend, precision=precision, compile=compile, progress=progress
+    )
     cal = calibrate_gpu(base, runs, note=f"edgespace calibrate --backend {backend}")
     cal.provenance["idle_power_w"] = idle_w
     path = cal.save(out if out is not None else default_calibration_path(f"{base.name}-{backend}", None))

@@ -51,8 +51,24 @@ _OPS = CONV_OPS  # conv, depthwise, pointwise, linear
 _ACTS = ("", "relu", "relu6", "silu", "swish", "hard_swish", "sigmoid", "hard_sigmoid", "gelu")
 
 #: Numeric segment features (taken in log1p for both stages).
-NUMERIC = ("macs", "in_c", "out_c", "in_h", "out_h", "kernel", "stride", "weight_bytes", "input_bytes",
-           "output_bytes", "elem_bytes", "pool_bytes", "mul_bytes", "add_bytes", "act_bytes", "n_rows")  # fmt: skip
+NUMERIC = (
+    "macs",
+    "in_c",
+    "out_c",
+    "in_h",
+    "out_h",
+    "kernel",
+    "stride",
+    "weight_bytes",
+    "input_bytes",
+    "output_bytes",
+    "elem_bytes",
+    "pool_bytes",
+    "mul_bytes",
+    "add_bytes",
+    "act_bytes",
+    "n_rows",
+)
 CATEGORICAL = ("op_code", "act_code", "is_se")
 FEATURES = NUMERIC + CATEGORICAL
 
@@ -91,23 +107,36 @@ def segment_columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
     res = float(table["in_h"].iat[0]) if len(table) else 0.0
     pix_bytes = 3.0 * res * res
     pre = {k: 0.0 for k in FEATURES}
-    pre.update(in_h=res, out_h=res, in_c=3.0, out_c=3.0, input_bytes=pix_bytes, output_bytes=4 * pix_bytes,
-               elem_bytes=3 * 4 * pix_bytes, n_rows=3.0, op_code=-1.0)  # fmt: skip
-    cols = {c: table[c].to_numpy(np.float64)[conv_rows]
-            for c in ("macs", "in_c", "out_c", "in_h", "out_h", "kernel", "stride", "weight_bytes")}  # fmt: skip
-    cols.update({
-        "input_bytes": in_b[conv_rows],
-        "output_bytes": out_b[conv_rows],
-        "elem_bytes": per_segment(out_b, tail & (op != "bn")),
-        "pool_bytes": per_segment(in_b, tail & (op == "pool")),
-        "mul_bytes": per_segment(in_b, tail & (op == "mul")),
-        "add_bytes": per_segment(in_b, tail & (op == "add")),
-        "act_bytes": per_segment(out_b, is_act),
-        "n_rows": np.bincount(pos, minlength=n)[:n].astype(np.float64),
-        "op_code": np.array([_OPS.index(o) for o in op[conv_rows]], dtype=np.float64),
-        "act_code": np.array([act_index.get(a, len(_ACTS)) for a in first_act], dtype=np.float64),
-        "is_se": (np.char.find(name[conv_rows].astype(str), ".se.") >= 0).astype(np.float64),
-    })  # fmt: skip
+    pre.update(
+        in_h=res,
+        out_h=res,
+        in_c=3.0,
+        out_c=3.0,
+        input_bytes=pix_bytes,
+        output_bytes=4 * pix_bytes,
+        elem_bytes=3 * 4 * pix_bytes,
+        n_rows=3.0,
+        op_code=-1.0,
+    )
+    cols = {
+        c: table[c].to_numpy(np.float64)[conv_rows]
+        for c in ("macs", "in_c", "out_c", "in_h", "out_h", "kernel", "stride", "weight_bytes")
+    }
+    cols.update(
+        {
+            "input_bytes": in_b[conv_rows],
+            "output_bytes": out_b[conv_rows],
+            "elem_bytes": per_segment(out_b, tail & (op != "bn")),
+            "pool_bytes": per_segment(in_b, tail & (op == "pool")),
+            "mul_bytes": per_segment(in_b, tail & (op == "mul")),
+            "add_bytes": per_segment(in_b, tail & (op == "add")),
+            "act_bytes": per_segment(out_b, is_act),
+            "n_rows": np.bincount(pos, minlength=n)[:n].astype(np.float64),
+            "op_code": np.array([_OPS.index(o) for o in op[conv_rows]], dtype=np.float64),
+            "act_code": np.array([act_index.get(a, len(_ACTS)) for a in first_act], dtype=np.float64),
+            "is_se": (np.char.find(name[conv_rows].astype(str), ".se.") >= 0).astype(np.float64),
+        }
+    )
     out = {"segment": np.concatenate([[INPUT_SEGMENT], conv_rows]).astype(np.int64)}
     for c in FEATURES:
         out[c] = np.concatenate([[float(pre[c])], cols[c]])
@@ -128,6 +157,7 @@ def _conv_design(feats: pd.DataFrame) -> np.ndarray:
     """Power-law part of the base: per op class (preprocessing, conv, depthwise, pointwise,
     linear) an intercept and log MACs / input / output / weight bytes; shared log kernel,
     stride > 1, log spatial size, log channels in and out."""
+
     def lg(col: str) -> np.ndarray:
         return np.log1p(feats[col].to_numpy(np.float64))
 
@@ -165,21 +195,35 @@ class SegmentLatencyModel:
     measured latency) and ``node_ms`` (profiled node total).
     """
 
-    def __init__(self, *, ridge: float = 1e-3, trees: bool = True, max_iter: int = 300, learning_rate: float = 0.05,
-                 max_leaf_nodes: int = 15, min_samples_leaf: int = 10, random_state: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        ridge: float = 1e-3,
+        trees: bool = True,
+        max_iter: int = 300,
+        learning_rate: float = 0.05,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 10,
+        random_state: int = 0,
+    ) -> None:
         self.ridge = ridge
         self.trees = trees
-        self.tree_params = dict(max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
-                                min_samples_leaf=min_samples_leaf, random_state=random_state)  # fmt: skip
+        self.tree_params = dict(
+            max_iter=max_iter,
+            learning_rate=learning_rate,
+            max_leaf_nodes=max_leaf_nodes,
+            min_samples_leaf=min_samples_leaf,
+            random_state=random_state,
+        )
         self.coef_: np.ndarray | None = None
         self.tree_ = None
         self.e2e_: tuple[float, float] = (1.0, 0.0)
 
-    def fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> "SegmentLatencyModel":
+    def fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> SegmentLatencyModel:
         with _one_thread():
             return self._fit(samples, runs)
 
-    def _fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> "SegmentLatencyModel":
+    def _fit(self, samples: pd.DataFrame, runs: pd.DataFrame) -> SegmentLatencyModel:
         y = np.log(np.maximum(samples["time_us"].to_numpy(np.float64), 0.05))
         self._fit_base(samples, y)
         resid = y - np.log(self._base_us(samples))
@@ -238,8 +282,17 @@ class SegmentLatencyModel:
         p0 = np.concatenate([theta0, np.full(xe.shape[1], -6.0)])
         lo = np.concatenate([np.full(nc, -np.inf), np.full(xe.shape[1], beta_lo)])
         hi = np.concatenate([np.full(nc, np.inf), np.full(xe.shape[1], beta_hi)])
-        sol = least_squares(residual, p0, jac=jacobian, bounds=(lo, hi), loss="soft_l1", f_scale=0.2, method="trf",
-                            x_scale="jac", max_nfev=2000)  # fmt: skip
+        sol = least_squares(
+            residual,
+            p0,
+            jac=jacobian,
+            bounds=(lo, hi),
+            loss="soft_l1",
+            f_scale=0.2,
+            method="trf",
+            x_scale="jac",
+            max_nfev=2000,
+        )
         self.coef_ = sol.x[:nc]
         self.elem_coef_us_ = np.exp(sol.x[nc:])
 

@@ -53,8 +53,13 @@ def power_features(spec_or_table) -> dict:
 
 
 def _design(feats: pd.DataFrame, latency_s: np.ndarray) -> np.ndarray:
-    return np.column_stack([latency_s, *(feats[f"{c}_ops"].to_numpy(np.float64) for c in OP_TERMS),
-                            feats["dram_bytes"].to_numpy(np.float64)])  # fmt: skip
+    return np.column_stack(
+        [
+            latency_s,
+            *(feats[f"{c}_ops"].to_numpy(np.float64) for c in OP_TERMS),
+            feats["dram_bytes"].to_numpy(np.float64),
+        ]
+    )
 
 
 def _nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -93,13 +98,25 @@ class PowerModel:
         return (self.idle_w * t + x @ c) * 1e3
 
     def to_dict(self) -> dict:
-        return {"mode": self.mode, "idle_w": self.idle_w, "coef": dict(self.coef), "domain": self.domain,
-                "data": self.data, "report": self.report}  # fmt: skip
+        return {
+            "mode": self.mode,
+            "idle_w": self.idle_w,
+            "coef": dict(self.coef),
+            "domain": self.domain,
+            "data": self.data,
+            "report": self.report,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PowerModel":
-        return cls(mode=d["mode"], idle_w=float(d["idle_w"]), coef={k: float(d["coef"][k]) for k in _COEFS},
-                   domain=d.get("domain", ""), data=list(d.get("data", [])), report=dict(d.get("report", {})))  # fmt: skip
+    def from_dict(cls, d: dict) -> PowerModel:
+        return cls(
+            mode=d["mode"],
+            idle_w=float(d["idle_w"]),
+            coef={k: float(d["coef"][k]) for k in _COEFS},
+            domain=d.get("domain", ""),
+            data=list(d.get("data", [])),
+            report=dict(d.get("report", {})),
+        )
 
 
 def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> PowerModel:
@@ -113,11 +130,18 @@ def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> Pow
         get = r.get if isinstance(r, dict) else (lambda k, r=r: getattr(r, k))
         spec = get("spec")
         spec = spec if isinstance(spec, ArchSpec) else ArchSpec(**spec)
-        rows.append({"spec": spec.to_dict(), "latency_ms": float(get("latency_ms")), "energy_mj": float(get("energy_mj")),
-                     "idle_power_w": None if get("idle_power_w") is None else float(get("idle_power_w"))})  # fmt: skip
+        rows.append(
+            {
+                "spec": spec.to_dict(),
+                "latency_ms": float(get("latency_ms")),
+                "energy_mj": float(get("energy_mj")),
+                "idle_power_w": None if get("idle_power_w") is None else float(get("idle_power_w")),
+            }
+        )
     if len(rows) < MIN_METERED_NETWORKS:
-        raise CalibrationError(f"power model for mode {mode!r}: {len(rows)} metered network(s); need at least "
-                               f"{MIN_METERED_NETWORKS}")  # fmt: skip
+        raise CalibrationError(
+            f"power model for mode {mode!r}: {len(rows)} metered network(s); need at least {MIN_METERED_NETWORKS}"
+        )
     idle = [r["idle_power_w"] for r in rows if r["idle_power_w"] is not None]
     if not idle:
         raise CalibrationError(f"power model for mode {mode!r}: no run measured its idle power")
@@ -128,7 +152,9 @@ def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> Pow
     x = _design(feats, t)
     y = e - idle_w * t
     coef = _nnls(x, y)
-    model = PowerModel(mode=mode, idle_w=idle_w, coef=dict(zip(_COEFS, map(float, coef))), domain=domain, data=rows)
+    model = PowerModel(
+        mode=mode, idle_w=idle_w, coef=dict(zip(_COEFS, map(float, coef), strict=True)), domain=domain, data=rows
+    )
     pred_in = (idle_w * t + x @ coef) * 1e3
     report = {"in_sample": _errors(pred_in, e * 1e3)}
     ids = np.random.default_rng(0).permutation(len(rows))

@@ -63,7 +63,9 @@ def _start_tegrastats(d: Path, interval_ms: int):
     try:
         proc = subprocess.Popen(["tegrastats", "--interval", str(interval_ms), "--logfile", str(log)])
     except FileNotFoundError:
-        raise SystemExit("capture: --tegrastats: the tegrastats utility is not on PATH (a Jetson with L4T has it)") from None
+        raise SystemExit(
+            "capture: --tegrastats: the tegrastats utility is not on PATH (a Jetson with L4T has it)"
+        ) from None
     deadline = time.time() + 5
     while time.time() < deadline:
         if log.exists() and log.stat().st_size > 0:
@@ -82,9 +84,19 @@ def _nvpmodel() -> str:
         return ""
 
 
-def capture(directory, *, threads: int = 1, provider: str = "CPUExecutionProvider", rounds: int = 5,
-            round_s: float = 0.2, profile_runs: int = 20, tegrastats: bool = False, energy_s: float = 2.0,
-            interval_ms: int = 10, out=sys.stdout) -> list[Path]:  # fmt: skip
+def capture(
+    directory,
+    *,
+    threads: int = 1,
+    provider: str = "CPUExecutionProvider",
+    rounds: int = 5,
+    round_s: float = 0.2,
+    profile_runs: int = 20,
+    tegrastats: bool = False,
+    energy_s: float = 2.0,
+    interval_ms: int = 10,
+    out=sys.stdout,
+) -> list[Path]:
     """Time and profile every model in ``directory`` (and, with ``tegrastats``, meter each one's
     energy window); returns the files written."""
     import numpy as np
@@ -95,7 +107,9 @@ def capture(directory, *, threads: int = 1, provider: str = "CPUExecutionProvide
     if not models:
         raise SystemExit(f"capture: {d}: no .onnx files (write a capture set with `edgespace export --out-dir {d}`)")
     if provider not in ort.get_available_providers():
-        raise SystemExit(f"capture: --provider {provider}: not available; available: {', '.join(ort.get_available_providers())}")
+        raise SystemExit(
+            f"capture: --provider {provider}: not available; available: {', '.join(ort.get_available_providers())}"
+        )
     sessions = []
     for p in models:
         s = _session(ort, p, threads, provider)
@@ -127,15 +141,25 @@ def capture(directory, *, threads: int = 1, provider: str = "CPUExecutionProvide
                 t1 = time.perf_counter()
                 name = p.name[: -len(".onnx")]
                 e_p = d / f"{name}.energy.json"
-                e_p.write_text(json.dumps({"tegrastats": "tegrastats.log", "interval_ms": interval_ms,
-                                           "window_start_s": t0 - t_log0, "window_end_s": t1 - t_log0, "inferences": n}))
+                e_p.write_text(
+                    json.dumps(
+                        {
+                            "tegrastats": "tegrastats.log",
+                            "interval_ms": interval_ms,
+                            "window_start_s": t0 - t_log0,
+                            "window_end_s": t1 - t_log0,
+                            "inferences": n,
+                        }
+                    )
+                )
                 written.append(e_p)
                 time.sleep(0.2)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-        (d / "device.json").write_text(json.dumps({"nvpmodel": _nvpmodel(), "tegrastats": "tegrastats.log",
-                                                   "interval_ms": interval_ms}))
+        (d / "device.json").write_text(
+            json.dumps({"nvpmodel": _nvpmodel(), "tegrastats": "tegrastats.log", "interval_ms": interval_ms})
+        )
         written.append(d / "device.json")
     del sessions
     meta = {"onnxruntime": ort.__version__, "provider": provider, "threads": threads, "rounds": rounds}
@@ -168,8 +192,16 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.threads < 1 or a.rounds < 1 or a.round_s <= 0 or a.profile_runs < 1:
         ap.error("--threads, --rounds and --profile-runs must be >= 1 and --round-s > 0")
-    capture(a.directory, threads=a.threads, provider=a.provider, rounds=a.rounds, round_s=a.round_s,
-            profile_runs=a.profile_runs, tegrastats=a.tegrastats, energy_s=a.energy_s)  # fmt: skip
+    capture(
+        a.directory,
+        threads=a.threads,
+        provider=a.provider,
+        rounds=a.rounds,
+        round_s=a.round_s,
+        profile_runs=a.profile_runs,
+        tegrastats=a.tegrastats,
+        energy_s=a.energy_s,
+    )
     return 0
 
 

@@ -8,38 +8,60 @@ from edgespace.calibration import DEFAULT_FAMILIES
 
 
 def configure(sub) -> None:
-    p = sub.add_parser("calibrate", help="measure ONNX Runtime runs on this machine and fit the latency model",
-                       description="Draw random specs, export them (child process), time them with ONNX Runtime "
-                                   "(interleaved rounds, profiled), fit the per-operator latency model and write "
-                                   "a calibration file with provenance.")  # fmt: skip
+    p = sub.add_parser(
+        "calibrate",
+        help="measure ONNX Runtime runs on this machine and fit the latency model",
+        description="Draw random specs, export them (child process), time them with ONNX Runtime "
+        "(interleaved rounds, profiled), fit the per-operator latency model and write "
+        "a calibration file with provenance.",
+    )
     p.add_argument("--profile", default="host", help="base hardware profile (default: host)")
     p.add_argument("--samples", type=int, default=30, help="networks to measure (>= 3; default 30)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="ONNX Runtime intra-op threads (default 1; with --from: as the captures say)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="ONNX Runtime intra-op threads (default 1; with --from: as the captures say)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
-    p.add_argument("--from", dest="from_dir", default=None, metavar="DIR",
-                   help="calibrate from profiles captured on a device (a capture set written by "
-                        "`edgespace export`) instead of measuring here")
+    p.add_argument(
+        "--from",
+        dest="from_dir",
+        default=None,
+        metavar="DIR",
+        help="calibrate from profiles captured on a device (a capture set written by "
+        "`edgespace export`) instead of measuring here",
+    )
     p.add_argument("--out", default=None, help="calibration file to write (default: the cache directory)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     g = p.add_argument_group("GPU calibration (end-to-end runs on an NVIDIA GPU)")
-    g.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "torch-cuda", "tensorrt"),
-                   help="runner to measure with (default onnxruntime; torch-cuda/tensorrt need an NVIDIA GPU)")
+    g.add_argument(
+        "--backend",
+        default="onnxruntime",
+        choices=("onnxruntime", "torch-cuda", "tensorrt"),
+        help="runner to measure with (default onnxruntime; torch-cuda/tensorrt need an NVIDIA GPU)",
+    )
     g.add_argument("--batches", default="1,32", help="GPU: comma-separated batch sizes, each fitted (default 1,32)")
     g.add_argument("--precision", default="fp16", help="GPU: fp16 (default), bf16, fp32 (TF32 off) or int8 (tensorrt)")
-    g.add_argument("--compile", action="store_true", help="torch-cuda: torch.compile reduce-overhead (fused; slow to compile)")
+    g.add_argument(
+        "--compile", action="store_true", help="torch-cuda: torch.compile reduce-overhead (fused; slow to compile)"
+    )
     p.set_defaults(func=_run)
 
 
 def _report(cal, path) -> None:
     print(f"wrote {path}")
-    print(f"  {cal.provenance['networks']} networks, {cal.provenance['segments']} segments, "
-          f"{cal.provenance['runtime']}, {cal.provenance['threads']} thread(s)")  # fmt: skip
+    print(
+        f"  {cal.provenance['networks']} networks, {cal.provenance['segments']} segments, "
+        f"{cal.provenance['runtime']}, {cal.provenance['threads']} thread(s)"
+    )
     for name, rep in cal.report.items():
-        print(f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
-              f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})")  # fmt: skip
+        print(
+            f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
+            f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})"
+        )
 
 
 def _run_from(args) -> int:
@@ -66,12 +88,22 @@ def _run_gpu(args) -> int:
         batches = sorted({int(b) for b in args.batches.split(",")})
     except ValueError:
         raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
-    cal, path = run_gpu_calibration(args.profile, args.samples, backend=args.backend, batches=batches,
-                                    precision=args.precision, compile=args.compile,
-                                    families=parse_families(args.families), seed=args.seed, out=args.out,
-                                    progress=None if args.json else lambda i, n, s, *_: print(f"  [{i}/{n}] {s}", flush=True))  # fmt: skip
+    cal, path = run_gpu_calibration(
+        args.profile,
+        args.samples,
+        backend=args.backend,
+        batches=batches,
+        precision=args.precision,
+        compile=args.compile,
+        families=parse_families(args.families),
+        seed=args.seed,
+        out=args.out,
+        progress=None if args.json else lambda i, n, s, *_: print(f"  [{i}/{n}] {s}", flush=True),
+    )
     if args.json:
-        print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1, default=float))
+        print(
+            json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1, default=float)
+        )
         return 0
     print(f"wrote {path}")
     for b, rep in cal.report["by_batch"].items():
@@ -105,8 +137,15 @@ def _run(args) -> int:
     if args.rounds < 1:
         raise ValueError(f"--rounds {args.rounds}: allowed: an integer >= 1")
     if args.json:
-        cal, path, ms = run_calibration(args.profile, args.samples, threads=args.threads, seed=args.seed,
-                                        families=families, rounds=args.rounds, out=args.out)  # fmt: skip
+        cal, path, ms = run_calibration(
+            args.profile,
+            args.samples,
+            threads=args.threads,
+            seed=args.seed,
+            families=families,
+            rounds=args.rounds,
+            out=args.out,
+        )
     else:
         cal, path, ms = _with_bar(run_calibration, args, families)
     if args.json:
@@ -120,10 +159,14 @@ def _with_bar(run_calibration, args, families):
     """The calibration loop with a progress bar per stage (export, measure, fit)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=False) as bar:  # fmt: skip
-        labels = {"export": f"export {args.samples} networks",
-                  "measure": f"measure ({args.threads} thread{'s' if args.threads > 1 else ''})", "fit": "fit"}  # fmt: skip
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    ) as bar:
+        labels = {
+            "export": f"export {args.samples} networks",
+            "measure": f"measure ({args.threads} thread{'s' if args.threads > 1 else ''})",
+            "fit": "fit",
+        }
         tasks: dict = {}
 
         def progress(stage: str, step: int, total: int) -> None:
@@ -131,5 +174,13 @@ def _with_bar(run_calibration, args, families):
                 tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=step, total=total)
 
-        return run_calibration(args.profile, args.samples, threads=args.threads, seed=args.seed, families=families,
-                               rounds=args.rounds, out=args.out, progress=progress)  # fmt: skip
+        return run_calibration(
+            args.profile,
+            args.samples,
+            threads=args.threads,
+            seed=args.seed,
+            families=families,
+            rounds=args.rounds,
+            out=args.out,
+            progress=progress,
+        )

@@ -9,12 +9,23 @@ from edgespace.archs import list_families
 from edgespace.spec import PRECISIONS, ArchSpec
 
 _SHOWN = (
-    ("mode", "{}"), ("placement", "{}"), ("latency_ms", "{:.3f}"), ("throughput_fps", "{:.1f}"), ("sustained_fps", "{:.1f}"),
-    ("time_to_throttle_s", "{:.0f}"), ("energy_mj", "{:.2f}"), ("sustained_energy_mj", "{:.2f}"),
-    ("avg_power_w", "{:.2f}"), ("peak_activation_mb", "{:.2f}"), ("total_memory_mb", "{:.2f}"),
-    ("fits_memory", "{}"), ("n_fallback_ops", "{}"), ("n_estimated_inputs", "{}"), ("latency_source", "{}"),
+    ("mode", "{}"),
+    ("placement", "{}"),
+    ("latency_ms", "{:.3f}"),
+    ("throughput_fps", "{:.1f}"),
+    ("sustained_fps", "{:.1f}"),
+    ("time_to_throttle_s", "{:.0f}"),
+    ("energy_mj", "{:.2f}"),
+    ("sustained_energy_mj", "{:.2f}"),
+    ("avg_power_w", "{:.2f}"),
+    ("peak_activation_mb", "{:.2f}"),
+    ("total_memory_mb", "{:.2f}"),
+    ("fits_memory", "{}"),
+    ("n_fallback_ops", "{}"),
+    ("n_estimated_inputs", "{}"),
+    ("latency_source", "{}"),
     ("energy_source", "{}"),
-)  # fmt: skip
+)
 
 
 def configure(sub) -> None:
@@ -26,15 +37,22 @@ def configure(sub) -> None:
     p.add_argument("--depth", type=float, default=1.0)
     p.add_argument("--resolution", type=int, default=224)
     p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
-    p.add_argument("--batch", type=int, default=1, help="images per call (default 1): latency per call, energy per image")
+    p.add_argument(
+        "--batch", type=int, default=1, help="images per call (default 1): latency per call, energy per image"
+    )
     p.add_argument("--ambient-c", type=float, help="ambient temperature in °C (default: the profile's)")
     p.add_argument(
-        "--placement", action="append", metavar="P",
+        "--placement",
+        action="append",
+        metavar="P",
         help="where the network runs: auto (the profile's primary engine), gpu, dla (DLA with GPU fallback, "
         "Jetson Orin NX / AGX Orin); repeatable; default: auto",
     )
-    p.add_argument("--calibration", metavar="FILE",
-                   help="a calibration file (edgespace calibrate): latency from it where it applies (profile, mode, precision)")  # fmt: skip
+    p.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="a calibration file (edgespace calibrate): latency from it where it applies (profile, mode, precision)",
+    )
     p.add_argument("--layers", action="store_true", help="with --mode: also print the per-layer breakdown")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
@@ -53,8 +71,11 @@ def _run(args) -> int:
         from edgespace.calibration import load_calibration
 
         calibration = load_calibration(args.calibration)
-    estimates = [estimate(spec, profile, m, ambient_c=args.ambient_c, placement=pl, calibration=calibration)
-                 for m in modes for pl in placements]  # fmt: skip
+    estimates = [
+        estimate(spec, profile, m, ambient_c=args.ambient_c, placement=pl, calibration=calibration)
+        for m in modes
+        for pl in placements
+    ]
     if args.json:
         docs = [e.to_dict(layers=args.layers) for e in estimates]
         print(json.dumps(jsonable(docs[0] if len(docs) == 1 and args.mode is not None else docs)))

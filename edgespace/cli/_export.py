@@ -17,10 +17,13 @@ Then, here:  edgespace calibrate --profile PROFILE --from {d} --out PROFILE-cali
 
 
 def configure(sub) -> None:
-    p = sub.add_parser("export", help="export ONNX models (a capture set) to time on another device",
-                       description="Export ONNX files (uint8 NCHW input, preprocessing folded in) with a "
-                                   "manifest, to time them on a device and calibrate its profile from the "
-                                   "captured profiles with `edgespace calibrate --from DIR`.")  # fmt: skip
+    p = sub.add_parser(
+        "export",
+        help="export ONNX models (a capture set) to time on another device",
+        description="Export ONNX files (uint8 NCHW input, preprocessing folded in) with a "
+        "manifest, to time them on a device and calibrate its profile from the "
+        "captured profiles with `edgespace calibrate --from DIR`.",
+    )
     p.add_argument("--out-dir", required=True, help="directory for the models and manifest.json (extended if present)")
     p.add_argument("--samples", type=int, default=None, help="draw this many random specs (as `calibrate` does)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
@@ -46,8 +49,10 @@ def _run(args) -> int:
     else:
         families = parse_families(args.families)
         if not 3 <= args.samples <= 10_000:
-            raise ValueError(f"--samples {args.samples}: allowed: an integer from 3 (calibration needs 3 networks) "
-                             "to 10,000 (each is exported)")  # fmt: skip
+            raise ValueError(
+                f"--samples {args.samples}: allowed: an integer from 3 (calibration needs 3 networks) "
+                "to 10,000 (each is exported)"
+            )
         specs = draw_specs(args.samples, families=tuple(families), seed=args.seed, cover=True)
     manifest = write_capture_set(specs, args.out_dir)
     print(f"wrote {len(specs)} model(s) and {manifest}")

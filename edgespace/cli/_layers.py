@@ -29,13 +29,21 @@ def _run(args) -> int:
     given = [f"--{k}" for k in ("family", "width", "depth", "resolution") if getattr(args, k) is not None]
     if args.preset and given:
         # a preset fixes width, depth and resolution: a flag that would change them is a conflict, not ignored
-        raise ValueError(f"layers: --preset {args.preset} fixes the family, width, depth and resolution; "
-                         f"drop {', '.join(given)} (or drop --preset and give --family F --width ...)")  # fmt: skip
+        raise ValueError(
+            f"layers: --preset {args.preset} fixes the family, width, depth and resolution; "
+            f"drop {', '.join(given)} (or drop --preset and give --family F --width ...)"
+        )
     if args.preset:
         spec = efficientnet_preset(args.preset, precision=args.precision, num_classes=args.num_classes)
     elif args.family:
-        spec = ArchSpec(args.family, 1.0 if args.width is None else args.width, 1.0 if args.depth is None else args.depth,
-                        224 if args.resolution is None else args.resolution, args.precision, args.num_classes)  # fmt: skip
+        spec = ArchSpec(
+            args.family,
+            1.0 if args.width is None else args.width,
+            1.0 if args.depth is None else args.depth,
+            224 if args.resolution is None else args.resolution,
+            args.precision,
+            args.num_classes,
+        )
     else:
         raise ValueError("layers: pass --family F (with --width/--depth/--resolution) or --preset b0..b7")
     table = layer_table(spec)

@@ -69,19 +69,29 @@ def _show(args) -> int:
             f"sustainable {sustainable_power_w(mode):.1f} W at {t.ambient_c.value:g} C"
         )
         for name, d in mode.power.domains.items():
-            print(f"    power domain {name} ({', '.join(d.engines)}): budget {d.budget_w.value:g} W, static {d.static_w.value:g} W")
+            print(
+                f"    power domain {name} ({', '.join(d.engines)}): budget {d.budget_w.value:g} W, static {d.static_w.value:g} W"
+            )
         for name, e in mode.engines.items():
-            role = " (primary)" if name == mode.primary_engine else " (fallback)" if name == mode.fallback_engine else ""
+            role = (
+                " (primary)" if name == mode.primary_engine else " (fallback)" if name == mode.fallback_engine else ""
+            )
             peaks = ", ".join(
                 f"{q} {e.peak_ops_per_s(q) / 1e12:.3g} T" for q in ("fp32", "fp16", "int8") if e.peak(q) is not None
             )
-            print(f"    {name}{role}: {e.kind} {e.clock_mhz.value:g} MHz, dense peak/s {peaks}; {e.active_power_w.value:g} W")
+            print(
+                f"    {name}{role}: {e.kind} {e.clock_mhz.value:g} MHz, dense peak/s {peaks}; {e.active_power_w.value:g} W"
+            )
             ops = e.op_support
             lacks = ", ".join([*ops.unsupported_ops, *ops.unsupported_acts]) or "nothing"
             fb = "; ".join(f"{a} runs as {b}" for a, b in ops.precision_fallback.items())
-            print(f"      runs: lacks {lacks}{'; ' + fb if fb else ''}; partitioning {ops.partitioning}  [{_op_provenance(p, ops)}]")
+            print(
+                f"      runs: lacks {lacks}{'; ' + fb if fb else ''}; partitioning {ops.partitioning}  [{_op_provenance(p, ops)}]"
+            )
         for key, pl in mode.placements.items():
-            print(f"    placement {key}: {pl.primary_engine} first, {pl.fallback_engine or 'no'} fallback ({pl.description})")
+            print(
+                f"    placement {key}: {pl.primary_engine} first, {pl.fallback_engine or 'no'} fallback ({pl.description})"
+            )
         if mode.slower_than is not None:
             print(f"    may be slower than {', '.join(mode.slower_than.modes)}: {mode.slower_than.source}")
     values = p.sourced_values()

@@ -13,22 +13,54 @@ from edgespace.cli._common import positive_seconds
 from edgespace.spec import PRECISIONS
 
 _SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
-_SHOWN = ("accuracy", "energy_mj", "sustained_latency_ms", "mode", "precision", "family", "width", "depth", "resolution")
-_FORMATS = {"accuracy": "{:.2f}", "energy_mj": "{:.2f}", "sustained_latency_ms": "{:.2f}", "width": "{:g}", "depth": "{:g}",
-            "accuracy_per_joule": "{:.1f}", "sustained_fps": "{:.1f}", "latency_ms": "{:.2f}", "total_memory_mb": "{:.1f}",
-            "fps": "{:.1f}", "sustained_energy_mj": "{:.2f}", "peak_activation_mb": "{:.2f}", "days_autonomy": "{:.1f}"}  # fmt: skip
+_SHOWN = (
+    "accuracy",
+    "energy_mj",
+    "sustained_latency_ms",
+    "mode",
+    "precision",
+    "family",
+    "width",
+    "depth",
+    "resolution",
+)
+_FORMATS = {
+    "accuracy": "{:.2f}",
+    "energy_mj": "{:.2f}",
+    "sustained_latency_ms": "{:.2f}",
+    "width": "{:g}",
+    "depth": "{:g}",
+    "accuracy_per_joule": "{:.1f}",
+    "sustained_fps": "{:.1f}",
+    "latency_ms": "{:.2f}",
+    "total_memory_mb": "{:.1f}",
+    "fps": "{:.1f}",
+    "sustained_energy_mj": "{:.2f}",
+    "peak_activation_mb": "{:.2f}",
+    "days_autonomy": "{:.1f}",
+}
 
 
 def _add_run_options(p) -> None:
-    p.add_argument("--storage", help="an Optuna storage URL (sqlite:///x.db, postgresql://user:pw@host/db), "
-                   "journal:PATH, or 'memory'; default: a journal file under $EDGESPACE_RUN_DIR or ./runs")  # fmt: skip
+    p.add_argument(
+        "--storage",
+        help="an Optuna storage URL (sqlite:///x.db, postgresql://user:pw@host/db), "
+        "journal:PATH, or 'memory'; default: a journal file under $EDGESPACE_RUN_DIR or ./runs",
+    )
     p.add_argument("--seed", type=int)
-    p.add_argument("--stale-after-s", type=positive_seconds, default=600.0,
-                   help="journal storages: a RUNNING trial older than this is presumed dead and queued again")  # fmt: skip
+    p.add_argument(
+        "--stale-after-s",
+        type=positive_seconds,
+        default=600.0,
+        help="journal storages: a RUNNING trial older than this is presumed dead and queued again",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--calibration", metavar="FILE",
-                   help="a calibration file (edgespace calibrate): latency from it where it applies; stored with the study")  # fmt: skip
+    p.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="a calibration file (edgespace calibrate): latency from it where it applies; stored with the study",
+    )
 
 
 def configure(sub) -> None:
@@ -36,24 +68,44 @@ def configure(sub) -> None:
     p.add_argument("--profile", required=True, help="a profile name (see `edgespace profiles list`) or a YAML path")
     p.add_argument("--space", default="all", help=f"one of: {', '.join(_SPACES)} (default: all)")
     p.add_argument("--objectives", default="accuracy,energy_mj", help="comma-separated; see the README for the list")
-    p.add_argument("--constraint", action="append", default=[], metavar="EXPR",
-                   help="e.g. 'sustained_latency_ms<=33', 'fits_memory', 'energy_mj<=70' (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="e.g. 'sustained_latency_ms<=33', 'fits_memory', 'energy_mj<=70' (repeatable)",
+    )
     p.add_argument("--trials", type=int, default=1000, help="total complete trials of the study (default 1000)")
     p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, random, grid")
     p.add_argument("--study", help="study name (default: derived from the search's definition; the same name resumes)")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
     p.add_argument("--modes", help="comma-separated power modes (default: every mode of the profile)")
-    p.add_argument("--batches", default="1", help="comma-separated batch sizes, images per call (default 1; e.g. 1,8,32)")
-    p.add_argument("--placements", help="comma-separated placements to search, e.g. auto,dla on Jetson Orin NX / AGX Orin "
-                   "(default: auto only, no placement dimension)")
+    p.add_argument(
+        "--batches", default="1", help="comma-separated batch sizes, images per call (default 1; e.g. 1,8,32)"
+    )
+    p.add_argument(
+        "--placements",
+        help="comma-separated placements to search, e.g. auto,dla on Jetson Orin NX / AGX Orin "
+        "(default: auto only, no placement dimension)",
+    )
     p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
-    p.add_argument("--report", metavar="HTML", help="also write the search as one self-contained HTML report (e.g. runs/report.html)")
+    p.add_argument(
+        "--report",
+        metavar="HTML",
+        help="also write the search as one self-contained HTML report (e.g. runs/report.html)",
+    )
     add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
     c = p.add_argument_group("confirm the front (real ONNX Runtime runs on this machine)")
-    c.add_argument("--confirm", type=int, metavar="K", help="after the search, run K front points and show predicted vs measured")
-    c.add_argument("--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)")
+    c.add_argument(
+        "--confirm", type=int, metavar="K", help="after the search, run K front points and show predicted vs measured"
+    )
+    c.add_argument(
+        "--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)"
+    )
     c.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for --confirm (default 1)")
-    c.add_argument("--confirm-rounds", type=int, default=10, help="interleaved timing rounds for --confirm (default 10)")
+    c.add_argument(
+        "--confirm-rounds", type=int, default=10, help="interleaved timing rounds for --confirm (default 10)"
+    )
     _add_run_options(p)
     p.set_defaults(func=_run_search)
 
@@ -62,12 +114,19 @@ def configure(sub) -> None:
     w.add_argument("--study", required=True, help="the study name")
     w.add_argument("--trials", type=int, help="the study's total of complete trials (default: as defined)")
     w.add_argument("--seed", type=int)
-    w.add_argument("--stale-after-s", type=positive_seconds, default=600.0,
-                   help="a RUNNING trial older than this (s) is presumed dead and queued again")
+    w.add_argument(
+        "--stale-after-s",
+        type=positive_seconds,
+        default=600.0,
+        help="a RUNNING trial older than this (s) is presumed dead and queued again",
+    )
     w.add_argument("--json", action="store_true")
     w.add_argument("--quiet", action="store_true")
-    w.add_argument("--calibration", metavar="FILE",
-                   help="check that the study uses this calibration (the worker always uses the study's own)")  # fmt: skip
+    w.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="check that the study uses this calibration (the worker always uses the study's own)",
+    )
     w.set_defaults(func=_run_worker)
 
 
@@ -84,8 +143,14 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=Console(stderr=True), transient=True)  # fmt: skip
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.bar.start()
             self.task = self.bar.add_task(self.label, total=None)
         return self
@@ -112,24 +177,42 @@ def _run_search(args) -> int:
         batches = [int(b) for b in _split(args.batches) or ()]
     except ValueError:
         raise ValueError(f"--batches {args.batches!r}: allowed: comma-separated integers 1 to 4096") from None
-    space = named_space(args.space, precisions=_split(args.precisions), modes=_split(args.modes),
-                        placements=_split(args.placements), batches=batches)  # fmt: skip
+    space = named_space(
+        args.space,
+        precisions=_split(args.precisions),
+        modes=_split(args.modes),
+        placements=_split(args.placements),
+        batches=batches,
+    )
     budget = budget_from_args(args, "search", profile=args.profile)
     if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
         raise ValueError(f"search: --report {args.report!r}: allowed: a file name ending in .html")
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:
-        result = search(space, args.profile, args.objectives, args.constraint, n_trials=args.trials, sampler=args.sampler,
-                        storage=args.storage, study_name=args.study, seed=args.seed, population_size=args.population_size,
-                        stale_after_s=args.stale_after_s, progress=progress, budget=budget,
-                        calibration=args.calibration)  # fmt: skip
+        result = search(
+            space,
+            args.profile,
+            args.objectives,
+            args.constraint,
+            n_trials=args.trials,
+            sampler=args.sampler,
+            storage=args.storage,
+            study_name=args.study,
+            seed=args.seed,
+            population_size=args.population_size,
+            stale_after_s=args.stale_after_s,
+            progress=progress,
+            budget=budget,
+            calibration=args.calibration,
+        )
     confirmed = None
     if args.confirm is not None:
         if args.confirm < 1 or args.threads < 1 or args.confirm_rounds < 1:
             raise ValueError("search: --confirm, --threads and --confirm-rounds: allowed: integers >= 1")
         with _Progress(not (args.quiet or args.json), f"confirm {args.confirm} front points") as progress:
-            confirmed = result.confirm(args.confirm, threads=args.threads, by=args.confirm_by,
-                                       rounds=args.confirm_rounds, progress=progress)  # fmt: skip
+            confirmed = result.confirm(
+                args.confirm, threads=args.threads, by=args.confirm_by, rounds=args.confirm_rounds, progress=progress
+            )
     rc = _print(result, args, time.perf_counter() - t0, confirmed)
     if args.report is not None:
         from edgespace.cli._report import write_report
@@ -143,8 +226,15 @@ def _run_worker(args) -> int:
 
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), f"worker {args.study}") as progress:
-        result = run_worker(args.storage, args.study, n_trials=args.trials, seed=args.seed,
-                            stale_after_s=args.stale_after_s, progress=progress, calibration=args.calibration)  # fmt: skip
+        result = run_worker(
+            args.storage,
+            args.study,
+            n_trials=args.trials,
+            seed=args.seed,
+            stale_after_s=args.stale_after_s,
+            progress=progress,
+            calibration=args.calibration,
+        )
     return _print(result, args, time.perf_counter() - t0)
 
 
@@ -162,11 +252,20 @@ def _print(result, args, seconds: float, confirmed=None) -> int:
     shown = list(dict.fromkeys([*objectives, *_SHOWN, *extra]))
     if args.json:
         rows = front[[c for c in ["number", *shown] if c in front.columns]].to_dict(orient="records")
-        doc = {"study": result.study_name, "storage": result.storage, "profile": result.profile.name,
-               "objectives": [{"name": o.name, "direction": o.direction} for o in result.objectives],
-               "constraints": [str(c) for c in result.constraints], "trials": len(frame), "complete": len(complete),
-               "feasible": n_feasible, "evaluated_now": result.told, "seconds": round(seconds, 3), "front": rows,
-               "calibration": result.calibration.summary() if result.calibration is not None else None}  # fmt: skip
+        doc = {
+            "study": result.study_name,
+            "storage": result.storage,
+            "profile": result.profile.name,
+            "objectives": [{"name": o.name, "direction": o.direction} for o in result.objectives],
+            "constraints": [str(c) for c in result.constraints],
+            "trials": len(frame),
+            "complete": len(complete),
+            "feasible": n_feasible,
+            "evaluated_now": result.told,
+            "seconds": round(seconds, 3),
+            "front": rows,
+            "calibration": result.calibration.summary() if result.calibration is not None else None,
+        }
         if confirmed is not None:
             doc["confirmations"] = confirmed.to_dict(orient="records")
         print(json.dumps(jsonable(doc)))
@@ -176,16 +275,20 @@ def _print(result, args, seconds: float, confirmed=None) -> int:
 
     console = Console(width=200)
     cons = "; ".join(str(c) for c in result.constraints) or "none"
-    title = (f"Pareto front: {', '.join(f'{o.name} ({o.direction[:3]})' for o in result.objectives)} on {result.profile.name}"
-             f" | constraints: {cons}")  # fmt: skip
+    title = (
+        f"Pareto front: {', '.join(f'{o.name} ({o.direction[:3]})' for o in result.objectives)} on {result.profile.name}"
+        f" | constraints: {cons}"
+    )
     table = Table(title=title)
     for c in shown:
         table.add_column(c, justify="right")
     for r in front.to_dict(orient="records"):
         table.add_row(*[_FORMATS.get(c, "{}").format(r[c]) if r.get(c) is not None else "-" for c in shown])
     console.print(table)
-    console.print(f"study {result.study_name!r} ({result.storage}): {len(complete)} complete trials "
-                  f"({result.told} evaluated now, {n_feasible} feasible), {len(front)} on the front, {seconds:.1f} s")  # fmt: skip
+    console.print(
+        f"study {result.study_name!r} ({result.storage}): {len(complete)} complete trials "
+        f"({result.told} evaluated now, {n_feasible} feasible), {len(front)} on the front, {seconds:.1f} s"
+    )
     if confirmed is not None:
         _print_confirmations(console, confirmed)
     return 0
@@ -199,19 +302,42 @@ def _print_confirmations(console, frame) -> None:
         return "-" if v is None or (isinstance(v, float) and v != v) else spec.format(v)
 
     table = Table(title="confirmed on this machine: predicted vs measured")
-    cols = ("family", "width", "depth", "resolution", "precision", "mode", "threads", "predicted_latency_ms",
-            "measured_latency_ms", "latency_error_pct", "latency_source", "predicted_energy_mj", "measured_energy_mj",
-            "energy_error_pct", "status")  # fmt: skip
+    cols = (
+        "family",
+        "width",
+        "depth",
+        "resolution",
+        "precision",
+        "mode",
+        "threads",
+        "predicted_latency_ms",
+        "measured_latency_ms",
+        "latency_error_pct",
+        "latency_source",
+        "predicted_energy_mj",
+        "measured_energy_mj",
+        "energy_error_pct",
+        "status",
+    )
     for c in cols:
         table.add_column(c, justify="right")
-    specs = {"width": "{:g}", "depth": "{:g}", "predicted_latency_ms": "{:.3f}", "measured_latency_ms": "{:.3f}",
-             "latency_error_pct": "{:+.1f}", "predicted_energy_mj": "{:.2f}", "measured_energy_mj": "{:.2f}",
-             "energy_error_pct": "{:+.1f}"}  # fmt: skip
+    specs = {
+        "width": "{:g}",
+        "depth": "{:g}",
+        "predicted_latency_ms": "{:.3f}",
+        "measured_latency_ms": "{:.3f}",
+        "latency_error_pct": "{:+.1f}",
+        "predicted_energy_mj": "{:.2f}",
+        "measured_energy_mj": "{:.2f}",
+        "energy_error_pct": "{:+.1f}",
+    }
     for r in frame.to_dict(orient="records"):
         table.add_row(*[fmt(r.get(c), specs.get(c, "{}")) for c in cols])
     console.print(table)
     ok = frame[frame["status"] == "ok"]
     if len(ok):
         err = ok["latency_error_pct"].astype(float).abs()
-        console.print(f"{int((err <= 10).sum())}/{len(ok)} confirmed points within ±10% of the predicted latency "
-                      f"(median |error| {err.median():.1f}%)")  # fmt: skip
+        console.print(
+            f"{int((err <= 10).sum())}/{len(ok)} confirmed points within ±10% of the predicted latency "
+            f"(median |error| {err.median():.1f}%)"
+        )

@@ -22,11 +22,28 @@ __all__ = ["Estimate", "estimate", "estimate_many", "simulate_thermal", "ESTIMAT
 
 #: Scalar fields of an Estimate, as columns of :func:`estimate_many`'s frame.
 ESTIMATE_COLUMNS = (
-    "latency_ms", "fps", "sustained_fps", "sustained_latency_ms", "time_to_throttle_s",
-    "energy_mj", "sustained_energy_mj", "avg_power_w", "sustained_power_w", "sustained_clock_mhz",
-    "inferences_per_joule", "weights_mb", "peak_activation_mb", "total_memory_mb", "fits_memory",
-    "macs", "params", "runnable", "n_fallback_ops", "n_estimated_inputs", "throughput_fps",
-)  # fmt: skip
+    "latency_ms",
+    "fps",
+    "sustained_fps",
+    "sustained_latency_ms",
+    "time_to_throttle_s",
+    "energy_mj",
+    "sustained_energy_mj",
+    "avg_power_w",
+    "sustained_power_w",
+    "sustained_clock_mhz",
+    "inferences_per_joule",
+    "weights_mb",
+    "peak_activation_mb",
+    "total_memory_mb",
+    "fits_memory",
+    "macs",
+    "params",
+    "runnable",
+    "n_fallback_ops",
+    "n_estimated_inputs",
+    "throughput_fps",
+)
 
 #: Where each row's numbers came from: ``latency_source`` is ``analytic`` or
 #: ``calibrated:<id>``; ``energy_source`` is ``analytic`` (the profile's energy model on the
@@ -165,19 +182,41 @@ def estimate(
     pm: PowerMode = prof.mode(mode)
     mp = compile_mode(pm, placement)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
-    lat_s, energy_j, sources = _calibrated(_calibration(calibration), prof.name, pm.name, placement, spec.family,
-                                           spec.width, spec.depth, spec.num_classes, spec.precision,
-                                           np.array([spec.resolution]), spec.batch)  # fmt: skip
-    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=ambient_c, keep_layers=True,
-                  batch=spec.batch, latency_s=lat_s, energy_j=energy_j)  # fmt: skip
+    lat_s, energy_j, sources = _calibrated(
+        _calibration(calibration),
+        prof.name,
+        pm.name,
+        placement,
+        spec.family,
+        spec.width,
+        spec.depth,
+        spec.num_classes,
+        spec.precision,
+        np.array([spec.resolution]),
+        spec.batch,
+    )
+    ev = evaluate(
+        sk,
+        mp,
+        spec.precision,
+        np.array([spec.resolution]),
+        ambient_c=ambient_c,
+        keep_layers=True,
+        batch=spec.batch,
+        latency_s=lat_s,
+        energy_j=energy_j,
+    )
     cols = {k: v[0] for k, v in _columns(ev, mp, spec.precision).items()}
     names = np.asarray(sk.name, dtype=object)
     return Estimate(
         spec=spec,
         profile=prof.name,
         mode=pm.name,
-        **{k: (bool(v) if k in ("fits_memory", "runnable") else int(v) if k in ("macs", "params") else float(v))
-           for k, v in cols.items() if k not in ("n_fallback_ops", "n_estimated_inputs")},  # fmt: skip
+        **{
+            k: (bool(v) if k in ("fits_memory", "runnable") else int(v) if k in ("macs", "params") else float(v))
+            for k, v in cols.items()
+            if k not in ("n_fallback_ops", "n_estimated_inputs")
+        },
         fallback_ops=tuple(names[ev.placement.engine == FALLBACK]),
         unsupported_ops=tuple(names[list(ev.placement.unsupported)]),
         layers=ev.layers,
@@ -197,18 +236,25 @@ def _calibration(calibration):
     return as_calibration(calibration)
 
 
-def _calibrated(cal, profile: str, mode: str, placement: str, family, width, depth, num_classes, precision,
-                resolutions, batch):  # fmt: skip
+def _calibrated(
+    cal, profile: str, mode: str, placement: str, family, width, depth, num_classes, precision, resolutions, batch
+):
     """(latency_s or None, energy_j or None, (latency_source, energy_source)) for one structure
     at ``resolutions`` and one ``batch`` in ``mode``: the calibration's predictions where it
     applies (its profile, mode, precision and batch; the placement it was measured with,
     ``auto``). Any calibration goes through this one door (see ``CalibrationBase``)."""
     if cal is None or placement != "auto" or not cal.applies(profile, mode, precision, int(batch)):
         return None, None, ("analytic", "analytic")
-    lat_s = cal.predict_resolutions_ms(family, float(width), float(depth), int(num_classes), precision, resolutions,
-                                       batch=int(batch)) / 1e3  # fmt: skip
-    specs = [ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes), int(batch))
-             for r in resolutions]  # fmt: skip
+    lat_s = (
+        cal.predict_resolutions_ms(
+            family, float(width), float(depth), int(num_classes), precision, resolutions, batch=int(batch)
+        )
+        / 1e3
+    )
+    specs = [
+        ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes), int(batch))
+        for r in resolutions
+    ]
     energy = cal.predict_energy_mj(mode, specs)
     if energy is not None:
         energy = np.asarray(energy, dtype=np.float64) / 1e3
@@ -229,8 +275,10 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
                 if "batch" in out.columns:  # to_dict leaves batch 1 out
                     out["batch"] = out["batch"].fillna(1).astype(np.int64)
                 return out
-        raise TypeError("estimate_many() takes a DataFrame with columns family, width, depth, resolution, precision "
-                        "(num_classes optional) or a list of ArchSpec")  # fmt: skip
+        raise TypeError(
+            "estimate_many() takes a DataFrame with columns family, width, depth, resolution, precision "
+            "(num_classes optional) or a list of ArchSpec"
+        )
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
         raise SpecError(f"estimate_many: column(s) {', '.join(missing)} missing; required: {', '.join(_REQUIRED)}")
@@ -311,13 +359,17 @@ def estimate_many(
     ambient_c = check_ambient_c(ambient_c, "estimate_many(ambient_c)")
     prof = _profile(profile)
     if modes is not None and not isinstance(modes, (str, Sequence, np.ndarray, pd.Index)):
-        raise SpecError(f"estimate_many(modes={modes!r}): expected a mode name, a list of them, or None for all "
-                        f"({', '.join(prof.modes)})")  # fmt: skip
+        raise SpecError(
+            f"estimate_many(modes={modes!r}): expected a mode name, a list of them, or None for all "
+            f"({', '.join(prof.modes)})"
+        )
     cal = _calibration(calibration)
     mode_names = list(prof.modes) if modes is None else [modes] if isinstance(modes, str) else list(modes)
     if not mode_names:
         raise SpecError(f"estimate_many(modes=[]): no modes; give mode names ({', '.join(prof.modes)}) or None for all")
-    placement_names = ["auto"] if placements is None else [placements] if isinstance(placements, str) else list(placements)
+    placement_names = (
+        ["auto"] if placements is None else [placements] if isinstance(placements, str) else list(placements)
+    )
     if not placement_names:
         raise SpecError("estimate_many(placements=[]): no placements; give placement names or None for 'auto'")
     pms = [(prof.mode(m), pl) for m in mode_names for pl in placement_names]
@@ -329,9 +381,17 @@ def estimate_many(
     batch_all = frame["batch"].to_numpy() if "batch" in frame.columns else np.ones(n, dtype=np.int64)
     for pm, placement in pms:
         mp = compile_mode(pm, placement)
-        cols = {k: np.empty(n, dtype=bool if k in ("fits_memory", "runnable") else
-                            np.int64 if k in ("macs", "params", "n_fallback_ops", "n_estimated_inputs") else np.float64)
-                for k in ESTIMATE_COLUMNS}  # fmt: skip
+        cols = {
+            k: np.empty(
+                n,
+                dtype=bool
+                if k in ("fits_memory", "runnable")
+                else np.int64
+                if k in ("macs", "params", "n_fallback_ops", "n_estimated_inputs")
+                else np.float64,
+            )
+            for k in ESTIMATE_COLUMNS
+        }
         lat_src = np.full(n, "analytic", dtype=object)
         energy_src = np.full(n, "analytic", dtype=object)
         for (family, width, depth, num_classes, precision), idx in groups.items():
@@ -339,10 +399,29 @@ def estimate_many(
             # a calibration applies per batch: with one, each batch of the group is its own call
             parts = [idx] if cal is None else [idx[batch_all[idx] == b] for b in np.unique(batch_all[idx])]
             for part in parts:
-                lat_s, energy_j, sources = _calibrated(cal, prof.name, pm.name, placement, family, width, depth,
-                                                       num_classes, precision, res_all[part], batch_all[part][0])  # fmt: skip
-                ev = evaluate(sk, mp, precision, res_all[part], ambient_c=ambient_c, batch=batch_all[part],
-                              latency_s=lat_s, energy_j=energy_j)  # fmt: skip
+                lat_s, energy_j, sources = _calibrated(
+                    cal,
+                    prof.name,
+                    pm.name,
+                    placement,
+                    family,
+                    width,
+                    depth,
+                    num_classes,
+                    precision,
+                    res_all[part],
+                    batch_all[part][0],
+                )
+                ev = evaluate(
+                    sk,
+                    mp,
+                    precision,
+                    res_all[part],
+                    ambient_c=ambient_c,
+                    batch=batch_all[part],
+                    latency_s=lat_s,
+                    energy_j=energy_j,
+                )
                 for k, v in _columns(ev, mp, precision).items():
                     cols[k][part] = v
                 lat_src[part], energy_src[part] = sources
@@ -385,27 +464,58 @@ def simulate_thermal(
     if not isinstance(spec, ArchSpec):
         raise SpecTypeError(f"simulate_thermal() takes an ArchSpec, got {type(spec).__name__}")
     duty_cycle = check_number("simulate_thermal(duty_cycle)", duty_cycle, 0.0, 1.0)
-    duration_s = check_number("simulate_thermal(duration_s)", duration_s, 0.0, 7 * 86400, lo_open=True,
-                              allowed="seconds > 0 and at most 604800 (a week)")  # fmt: skip
+    duration_s = check_number(
+        "simulate_thermal(duration_s)",
+        duration_s,
+        0.0,
+        7 * 86400,
+        lo_open=True,
+        allowed="seconds > 0 and at most 604800 (a week)",
+    )
     ambient_c = check_ambient_c(ambient_c, "simulate_thermal(ambient_c)")
     lo_c, hi_c = -60.0, 200.0  # as the profile schema's temperatures
-    start_c = None if start_c is None else check_number("simulate_thermal(start_c)", start_c, lo_c, hi_c,
-                                                          allowed=f"a temperature in °C from {lo_c:g} to {hi_c:g}")  # fmt: skip
+    start_c = (
+        None
+        if start_c is None
+        else check_number(
+            "simulate_thermal(start_c)", start_c, lo_c, hi_c, allowed=f"a temperature in °C from {lo_c:g} to {hi_c:g}"
+        )
+    )
     if dt_s is not None:
         dt_s = check_number("simulate_thermal(dt_s)", dt_s, 0.0, lo_open=True, allowed="seconds > 0")
         if duration_s / dt_s > MAX_THERMAL_STEPS:
-            raise SpecError(f"simulate_thermal(dt_s={dt_s!r}): {duration_s:g} s in steps of {dt_s:g} s is more than "
-                            f"{MAX_THERMAL_STEPS:,} steps; allowed: dt_s >= duration_s / {MAX_THERMAL_STEPS:,}")  # fmt: skip
+            raise SpecError(
+                f"simulate_thermal(dt_s={dt_s!r}): {duration_s:g} s in steps of {dt_s:g} s is more than "
+                f"{MAX_THERMAL_STEPS:,} steps; allowed: dt_s >= duration_s / {MAX_THERMAL_STEPS:,}"
+            )
     prof = _profile(profile)
     pm = prof.mode(mode)
     mp = compile_mode(pm, placement)
     amb = mp.ambient_c if ambient_c is None else float(ambient_c)
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
-    lat_s, energy_j, _ = _calibrated(_calibration(calibration), prof.name, pm.name, placement, spec.family, spec.width,
-                                     spec.depth, spec.num_classes, spec.precision, np.array([spec.resolution]),
-                                     spec.batch)  # fmt: skip
-    ev = evaluate(sk, mp, spec.precision, np.array([spec.resolution]), ambient_c=amb, batch=spec.batch,
-                  latency_s=lat_s, energy_j=energy_j)  # fmt: skip
+    lat_s, energy_j, _ = _calibrated(
+        _calibration(calibration),
+        prof.name,
+        pm.name,
+        placement,
+        spec.family,
+        spec.width,
+        spec.depth,
+        spec.num_classes,
+        spec.precision,
+        np.array([spec.resolution]),
+        spec.batch,
+    )
+    ev = evaluate(
+        sk,
+        mp,
+        spec.precision,
+        np.array([spec.resolution]),
+        ambient_c=amb,
+        batch=spec.batch,
+        latency_s=lat_s,
+        energy_j=energy_j,
+    )
     if not ev.runnable:
         raise SpecError(f"{spec.short_name()} cannot run on {prof.name}/{pm.name}: unsupported operators")
     level_t = ev.level_latency_s[0]

@@ -173,7 +173,9 @@ def evaluate(
     w_total = np.array([(w_bytes * (engine == k)).sum() for k in (PRIMARY, FALLBACK)])
     weights_on_chip = (w_total <= mp.local_bytes)[engine] & (local_bytes > 0)
     act_on_chip = (act_bytes <= local_bytes) & (local_bytes > 0)
-    w_dram_bw = np.where((engine == PRIMARY) & mp.discrete_accelerator, mp.interconnect_bytes_per_s, mp.bandwidth_bytes_per_s)
+    w_dram_bw = np.where(
+        (engine == PRIMARY) & mp.discrete_accelerator, mp.interconnect_bytes_per_s, mp.bandwidth_bytes_per_s
+    )
     t_mem = np.where(act_on_chip, act_bytes / local_bw, act_bytes / mp.bandwidth_bytes_per_s) + np.where(
         weights_on_chip, w_bytes / local_bw, w_bytes / w_dram_bw
     )
@@ -232,7 +234,9 @@ def evaluate(
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         level_t = level_t * scale[:, None]
         e_fallback = e_fallback + busy_fallback * beta_f * mp.fallback_power_w * (scale - 1.0)
-        e_dyn_primary = e_primary[:, None] * kappa[None, :] + busy_primary * scale[:, None] * (beta_p * mp.dvfs_power_w)[None, :]
+        e_dyn_primary = (
+            e_primary[:, None] * kappa[None, :] + busy_primary * scale[:, None] * (beta_p * mp.dvfs_power_w)[None, :]
+        )
         e_dyn = e_dyn_primary + (e_fallback + e_mem)[:, None]
     level_e = mp.static_w * level_t + e_dyn
     if energy_j is not None:
@@ -241,10 +245,17 @@ def evaluate(
         level_e = level_e * np.where(np.isfinite(e_scale) & (e_scale > 0), e_scale, 1.0)[:, None]
     level_p = level_e / level_t
     # average power drawn from each power domain at the highest level (N, D)
-    domain_power = np.stack(
-        [(e_dyn_primary[:, 0] * m[PRIMARY] + e_fallback * m[FALLBACK]) / level_t[:, 0] + (room_static)
-         for m, room_static in zip(mp.domain_members, mp.domain_static_w, strict=True)], axis=1,
-    ) if len(mp.domain_headroom_w) else np.zeros((n, 0))
+    domain_power = (
+        np.stack(
+            [
+                (e_dyn_primary[:, 0] * m[PRIMARY] + e_fallback * m[FALLBACK]) / level_t[:, 0] + (room_static)
+                for m, room_static in zip(mp.domain_members, mp.domain_static_w, strict=True)
+            ],
+            axis=1,
+        )
+        if len(mp.domain_headroom_w)
+        else np.zeros((n, 0))
+    )
 
     latency = level_t[:, 0]
     energy = level_e[:, 0]

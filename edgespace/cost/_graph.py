@@ -112,8 +112,10 @@ def _place(sk: LayerSkeleton, mp: ModeParams, p: int) -> Placement:
         src = st.read_a[r]
         if src < 0 or st.read_b[r] != -2 or engine[src] != engine[r]:
             continue
-        if st.is_reshape[r] or (st.is_bn[r] and st.conv_like[src]) or (
-            st.is_act[r] and (st.conv_like[src] or (st.is_bn[src] and fused[src]))
+        if (
+            st.is_reshape[r]
+            or (st.is_bn[r] and st.conv_like[src])
+            or (st.is_act[r] and (st.conv_like[src] or (st.is_bn[src] and fused[src])))
         ):
             fused[r] = True
             group[r] = group[src]

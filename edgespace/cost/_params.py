@@ -28,9 +28,17 @@ from edgespace._spec import BYTES_PER_ELEMENT, PRECISIONS
 from edgespace.profiles import Engine, PowerMode, Sourced
 
 __all__ = [
-    "ModeParams", "compile_mode", "OP_INDEX", "ACT_INDEX", "PRIMARY", "FALLBACK",
-    "execution_precision", "runs_on", "engine_for", "resolve_placement",
-]  # fmt: skip
+    "ModeParams",
+    "compile_mode",
+    "OP_INDEX",
+    "ACT_INDEX",
+    "PRIMARY",
+    "FALLBACK",
+    "execution_precision",
+    "runs_on",
+    "engine_for",
+    "resolve_placement",
+]
 
 OP_INDEX = {op: i for i, op in enumerate(OP_CLASSES)}
 ACT_INDEX = {act: i for i, act in enumerate(ACTIVATIONS)}

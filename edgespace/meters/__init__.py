@@ -12,8 +12,17 @@ from edgespace.meters.jetson_ina3221 import JetsonMeter
 from edgespace.meters.nvml import NvmlMeter
 from edgespace.meters.rapl import RaplMeter
 
-__all__ = ["EnergyWindow", "MeterInitError", "NullMeter", "PowerMeter", "get_meter", "METERS",
-           "JetsonMeter", "NvmlMeter", "RaplMeter"]  # fmt: skip
+__all__ = [
+    "EnergyWindow",
+    "MeterInitError",
+    "NullMeter",
+    "PowerMeter",
+    "get_meter",
+    "METERS",
+    "JetsonMeter",
+    "NvmlMeter",
+    "RaplMeter",
+]
 
 #: Tried in this order by :func:`get_meter` (name → class).
 METERS: dict[str, type[PowerMeter]] = {"jetson": JetsonMeter, "rapl": RaplMeter, "nvml": NvmlMeter}
@@ -25,8 +34,10 @@ def get_meter(name: str = "auto") -> PowerMeter:
     if name == "none":
         return NullMeter("power metering switched off (meter='none')")
     if not isinstance(name, str) or (name != "auto" and name not in METERS):
-        raise NotFoundError(f"meter={name!r} is unavailable: no meter of that name; meters: auto, none, "
-                            f"{', '.join(METERS)} (each says why it cannot read power when it cannot)")  # fmt: skip
+        raise NotFoundError(
+            f"meter={name!r} is unavailable: no meter of that name; meters: auto, none, "
+            f"{', '.join(METERS)} (each says why it cannot read power when it cannot)"
+        )
     reasons = []
     for key, cls in METERS.items():
         if name not in ("auto", key):

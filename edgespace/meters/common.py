@@ -43,8 +43,12 @@ class EnergyWindow:
     @property
     def unavailable_reason(self) -> str | None:
         """Deprecated (0.2, one release): ``energy_unavailable_reason``."""
-        warnings.warn("EnergyWindow.unavailable_reason is deprecated and will be removed in the next release; "
-                      "use energy_unavailable_reason", DeprecationWarning, stacklevel=2)  # fmt: skip
+        warnings.warn(
+            "EnergyWindow.unavailable_reason is deprecated and will be removed in the next release; "
+            "use energy_unavailable_reason",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.energy_unavailable_reason
 
     @property

@@ -52,8 +52,7 @@ def jetson_rails(root: str | Path = I2C_DRIVERS) -> dict[str, callable]:
             k = Path(label).name[2:].split("_")[0]
             v, i = Path(hw) / f"in{k}_input", Path(hw) / f"curr{k}_input"
             if v.exists() and i.exists():
-                rails.setdefault(Path(label).read_text().strip(),
-                                 lambda v=v, i=i: _read_int(v) * _read_int(i) / 1e6)  # fmt: skip
+                rails.setdefault(Path(label).read_text().strip(), lambda v=v, i=i: _read_int(v) * _read_int(i) / 1e6)
     for dev in sorted(glob.glob(f"{root}/ina3221*/*/iio:device*")):
         for name in sorted(glob.glob(f"{dev}/rail_name_*")):
             k = Path(name).name.rsplit("_", 1)[1]
@@ -74,7 +73,9 @@ class JetsonMeter(PowerMeter):
     name = "jetson-ina3221"
     domain = "module-input"
 
-    def __init__(self, interval_s: float = 0.01, *, root: str | Path = I2C_DRIVERS, check_platform: bool = True) -> None:
+    def __init__(
+        self, interval_s: float = 0.01, *, root: str | Path = I2C_DRIVERS, check_platform: bool = True
+    ) -> None:
         if check_platform and not self._on_jetson():
             raise MeterInitError("Jetson: not a Jetson (no /etc/nv_tegra_release on Linux aarch64)")
         rails = jetson_rails(root)
@@ -82,8 +83,10 @@ class JetsonMeter(PowerMeter):
             raise MeterInitError(f"Jetson: no INA3221 power rails under {root} (sysfs not readable, or not a Jetson)")
         label = next((lb for lb in MODULE_INPUT_LABELS if lb in rails), None)
         if label is None:
-            raise MeterInitError(f"Jetson: no module-input rail ({' or '.join(MODULE_INPUT_LABELS)}) under {root}; rails: "
-                                 f"{', '.join(sorted(rails))} (per-subsystem rails are not summed into a module figure)")  # fmt: skip
+            raise MeterInitError(
+                f"Jetson: no module-input rail ({' or '.join(MODULE_INPUT_LABELS)}) under {root}; rails: "
+                f"{', '.join(sorted(rails))} (per-subsystem rails are not summed into a module figure)"
+            )
         self.rail = label
         self._read = rails[label]
         self.interval_s = float(interval_s)
@@ -135,8 +138,13 @@ def window_from_samples(samples, meter: str = "jetson-ina3221", rail: str = "VDD
     """Energy (trapezoid rule) over ``(t_s, power_w)`` samples; None below two samples."""
     duration = samples[-1][0] - samples[0][0] if samples else 0.0
     if len(samples) < 2 or duration <= 0:
-        return EnergyWindow(max(duration, 0.0), None, meter,
-                            f"{meter}: {len(samples)} {rail} sample(s) in the window (at least 2 needed)",
-                            domain="module-input", samples=len(samples))  # fmt: skip
+        return EnergyWindow(
+            max(duration, 0.0),
+            None,
+            meter,
+            f"{meter}: {len(samples)} {rail} sample(s) in the window (at least 2 needed)",
+            domain="module-input",
+            samples=len(samples),
+        )
     energy_j = sum(0.5 * (p0 + p1) * (t1 - t0) for (t0, p0), (t1, p1) in zip(samples, samples[1:], strict=False))
     return EnergyWindow(duration, energy_j * 1e3, meter, domain="module-input", samples=len(samples))

@@ -48,9 +48,11 @@ class NvmlMeter(PowerMeter):
         (``nvmlDeviceGetTemperature``, NVML_TEMPERATURE_GPU), SM clock (``nvmlDeviceGetClockInfo``,
         NVML_CLOCK_SM) and board power (``nvmlDeviceGetPowerUsage``, mW → W)."""
         n = self._nvml
-        return (float(n.nvmlDeviceGetTemperature(self._handle, n.NVML_TEMPERATURE_GPU)),
-                float(n.nvmlDeviceGetClockInfo(self._handle, n.NVML_CLOCK_SM)),
-                float(n.nvmlDeviceGetPowerUsage(self._handle)) / 1e3)  # fmt: skip
+        return (
+            float(n.nvmlDeviceGetTemperature(self._handle, n.NVML_TEMPERATURE_GPU)),
+            float(n.nvmlDeviceGetClockInfo(self._handle, n.NVML_CLOCK_SM)),
+            float(n.nvmlDeviceGetPowerUsage(self._handle)) / 1e3,
+        )
 
     def device_name(self) -> str:
         name = self._nvml.nvmlDeviceGetName(self._handle)

@@ -41,8 +41,10 @@ class RaplMeter(PowerMeter):
             raise MeterInitError(f"RAPL: no package domain under {self.root} (not Linux, no powercap driver, or a VM)")
         for d in self.domains:
             if not os.access(d / "energy_uj", os.R_OK):
-                raise MeterInitError(f"RAPL: {d / 'energy_uj'} is not readable; run as root or "
-                                     "`sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`")  # fmt: skip
+                raise MeterInitError(
+                    f"RAPL: {d / 'energy_uj'} is not readable; run as root or "
+                    "`sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`"
+                )
         self.ranges_uj: list[int | None] = []
         for d in self.domains:
             try:
@@ -82,8 +84,10 @@ class RaplMeter(PowerMeter):
             elif rng is not None:
                 total += b + rng - a  # wrapped once
             else:
-                reason = (f"RAPL: {d / 'energy_uj'} wrapped and {d / 'max_energy_range_uj'} is unreadable, "
-                          "so the energy of this window is unknown")  # fmt: skip
+                reason = (
+                    f"RAPL: {d / 'energy_uj'} wrapped and {d / 'max_energy_range_uj'} is unreadable, "
+                    "so the energy of this window is unknown"
+                )
                 return EnergyWindow(duration_s, None, self.name, energy_unavailable_reason=reason, domain=self.domain)
         return EnergyWindow(duration_s, total / 1e3, self.name, domain=self.domain)
 

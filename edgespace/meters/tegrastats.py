@@ -39,8 +39,7 @@ import numpy as np
 
 from edgespace._errors import EdgespaceError
 
-__all__ = ["TegrastatsError", "TegrastatsLog", "parse_tegrastats", "MODULE_INPUT_RAILS", "window_energy",
-           "tag_mode"]  # fmt: skip
+__all__ = ["TegrastatsError", "TegrastatsLog", "parse_tegrastats", "MODULE_INPUT_RAILS", "window_energy", "tag_mode"]
 
 #: Rails that measure the module's input power, in order of preference.
 MODULE_INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
@@ -85,9 +84,11 @@ class TegrastatsLog:
         for name in MODULE_INPUT_RAILS:
             if name in self.power_mw:
                 return name
-        raise TegrastatsError(f"{self.source}: no module-input rail ({' or '.join(MODULE_INPUT_RAILS)}); the log has "
-                              f"{', '.join(sorted(self.power_mw)) or 'no power rails'} (per-subsystem rails are not "
-                              "summed into a module figure)")  # fmt: skip
+        raise TegrastatsError(
+            f"{self.source}: no module-input rail ({' or '.join(MODULE_INPUT_RAILS)}); the log has "
+            f"{', '.join(sorted(self.power_mw)) or 'no power rails'} (per-subsystem rails are not "
+            "summed into a module figure)"
+        )
 
 
 def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog:
@@ -116,9 +117,11 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
         stamp = None
         if m:
             stamp = _dt.datetime.strptime(m.group(1), "%m-%d-%Y %H:%M:%S")
-            line = line[m.end():]
+            line = line[m.end() :]
         if not line.startswith("RAM "):
-            raise TegrastatsError(f"{src}: line {k + 1}: not a tegrastats line (expected 'RAM used/totalMB ...'): {line[:60]!r}")
+            raise TegrastatsError(
+                f"{src}: line {k + 1}: not a tegrastats line (expected 'RAM used/totalMB ...'): {line[:60]!r}"
+            )
         rails = {name: float(inst) for name, inst, _ in _RAIL.findall(line) if name not in _NOT_RAILS}
         for name, v in rails.items():
             power.setdefault(name, [np.nan] * n).append(v)
@@ -137,8 +140,14 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
         n += 1
     if n == 0:
         raise TegrastatsError(f"{src}: no tegrastats lines")
-    return TegrastatsLog({k: np.array(v, dtype=float) for k, v in power.items()}, np.array(cpu, float),
-                         np.array(gpu, float), stamps, float(interval_s), src)  # fmt: skip
+    return TegrastatsLog(
+        {k: np.array(v, dtype=float) for k, v in power.items()},
+        np.array(cpu, float),
+        np.array(gpu, float),
+        stamps,
+        float(interval_s),
+        src,
+    )
 
 
 def window_energy(log: TegrastatsLog, start_s: float, end_s: float, *, inferences: int | None = None) -> dict:
@@ -147,9 +156,16 @@ def window_energy(log: TegrastatsLog, start_s: float, end_s: float, *, inference
     Returns ``energy_window_mj``, ``energy_window_s``, ``energy_per_inference_mj`` (window ÷
     ``inferences``), ``avg_power_w``, ``samples``, ``rail``, ``meter_domain`` and
     ``energy_unavailable_reason`` (None, or why the energy is None)."""
-    out = {"energy_window_mj": None, "energy_window_s": float(end_s - start_s), "energy_per_inference_mj": None,
-           "avg_power_w": None, "samples": 0, "rail": None, "meter_domain": "module-input",
-           "energy_unavailable_reason": None}  # fmt: skip
+    out = {
+        "energy_window_mj": None,
+        "energy_window_s": float(end_s - start_s),
+        "energy_per_inference_mj": None,
+        "avg_power_w": None,
+        "samples": 0,
+        "rail": None,
+        "meter_domain": "module-input",
+        "energy_unavailable_reason": None,
+    }
     try:
         rail = log.module_input_rail()
     except TegrastatsError as exc:
@@ -161,9 +177,11 @@ def window_energy(log: TegrastatsLog, start_s: float, end_s: float, *, inference
     inside = (t >= start_s) & (t <= end_s) & np.isfinite(p)
     out["samples"] = int(inside.sum())
     if out["samples"] < 2:
-        out["energy_unavailable_reason"] = (f"{log.source}: {out['samples']} {rail} sample(s) in the window "
-                                            f"{start_s:.3f}-{end_s:.3f} s (at least 2 needed; log every "
-                                            f"{log.interval_s * 1e3:g} ms over {log.lines} lines)")  # fmt: skip
+        out["energy_unavailable_reason"] = (
+            f"{log.source}: {out['samples']} {rail} sample(s) in the window "
+            f"{start_s:.3f}-{end_s:.3f} s (at least 2 needed; log every "
+            f"{log.interval_s * 1e3:g} ms over {log.lines} lines)"
+        )
         return out
     ts, ps = t[inside], p[inside] / 1e3
     energy_j = float(np.sum(0.5 * (ps[1:] + ps[:-1]) * np.diff(ts)))
@@ -190,11 +208,18 @@ def tag_mode(profile, nvpmodel: str, log: TegrastatsLog | None = None, *, tolera
     chosen = None
     for mode_name, mode in prof.modes.items():
         desc = (getattr(mode, "description", "") or "").upper()
-        if name == mode_name or name.upper() == mode_name.upper() or desc.startswith(name.upper() + ":") or desc.startswith(name.upper() + " "):
+        if (
+            name == mode_name
+            or name.upper() == mode_name.upper()
+            or desc.startswith(name.upper() + ":")
+            or desc.startswith(name.upper() + " ")
+        ):
             chosen = mode_name
             break
     if chosen is None:
-        raise TegrastatsError(f"nvpmodel mode {name!r} is not a mode of {prof.name}; its modes: {', '.join(prof.modes)}")
+        raise TegrastatsError(
+            f"nvpmodel mode {name!r} is not a mode of {prof.name}; its modes: {', '.join(prof.modes)}"
+        )
     if log is None:
         return chosen
     mode = prof.mode(chosen)
@@ -205,6 +230,8 @@ def tag_mode(profile, nvpmodel: str, log: TegrastatsLog | None = None, *, tolera
         cap = float(engine.clock_mhz.value)
         top = float(np.nanmax(seen))
         if top > cap * (1 + tolerance):
-            raise TegrastatsError(f"{log.source}: {kind.upper()} ran at {top:g} MHz but mode {chosen} of {prof.name} caps it "
-                                  f"at {cap:g} MHz: the clocks disagree with nvpmodel {name!r}; not tagging this capture")  # fmt: skip
+            raise TegrastatsError(
+                f"{log.source}: {kind.upper()} ran at {top:g} MHz but mode {chosen} of {prof.name} caps it "
+                f"at {cap:g} MHz: the clocks disagree with nvpmodel {name!r}; not tagging this capture"
+            )
     return chosen

@@ -68,8 +68,9 @@ def _lock(path: Path):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ProfileError(f"{path.parent}: cannot create the host profile cache folder: {exc.strerror or exc} "
-                           f"(set {CACHE_DIR_ENV})") from None  # fmt: skip
+        raise ProfileError(
+            f"{path.parent}: cannot create the host profile cache folder: {exc.strerror or exc} (set {CACHE_DIR_ENV})"
+        ) from None
     return FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S)
 
 
@@ -100,10 +101,14 @@ def host_profile(*, remeasure: bool = False) -> HardwareProfile:
                 return found  # another process measured while this one waited
             return _measure_and_write(path)
     except Timeout:
-        raise ProfileError(f"{path}: another process has held the host measurement lock for over "
-                           f"{LOCK_TIMEOUT_S:g} s; remove {path}.lock if no edgespace process is running") from None  # fmt: skip
+        raise ProfileError(
+            f"{path}: another process has held the host measurement lock for over "
+            f"{LOCK_TIMEOUT_S:g} s; remove {path}.lock if no edgespace process is running"
+        ) from None
     except OSError as exc:
-        raise ProfileError(f"{path}.lock: cannot lock the host profile cache: {exc.strerror or exc} (set {CACHE_DIR_ENV})") from None
+        raise ProfileError(
+            f"{path}.lock: cannot lock the host profile cache: {exc.strerror or exc} (set {CACHE_DIR_ENV})"
+        ) from None
 
 
 def measure_host(*, cache: bool = True) -> HardwareProfile:
@@ -140,7 +145,9 @@ def _measure_and_write(path: Path) -> HardwareProfile:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ProfileError(f"{path}: cannot write the host profile cache: {exc.strerror or exc} (set {CACHE_DIR_ENV})") from None
+        raise ProfileError(
+            f"{path}: cannot write the host profile cache: {exc.strerror or exc} (set {CACHE_DIR_ENV})"
+        ) from None
     return _load_file(path)
 
 
@@ -171,10 +178,15 @@ def _fingerprint() -> str:
     import onnxruntime as ort
 
     return json.dumps(
-        {"cpu": _cpu_model(), "threads": _threads(), "machine": platform.machine(),
-         "numpy": np.__version__, "onnxruntime": ort.__version__},
+        {
+            "cpu": _cpu_model(),
+            "threads": _threads(),
+            "machine": platform.machine(),
+            "numpy": np.__version__,
+            "onnxruntime": ort.__version__,
+        },
         sort_keys=True,
-    )  # fmt: skip
+    )
 
 
 def _numpy_fp32_gflops(n: int = 512, repeats: int = 8) -> float:
@@ -304,7 +316,11 @@ def _cpu_mhz() -> float | None:
     try:
         if paths:
             return max(float(p.read_text()) for p in paths) / 1000
-        mhz = [float(line.split(":")[1]) for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("cpu MHz")]
+        mhz = [
+            float(line.split(":")[1])
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("cpu MHz")
+        ]
         return max(mhz) if mhz else None
     except (OSError, ValueError):
         return None
@@ -342,7 +358,10 @@ def _measure() -> dict:
         "kind": "cpu",
         "description": f"{_cpu_model()}, {threads} threads available to this process",
         "clock_mhz": (
-            {"value": round(mhz, 1), "source": f"read by edgespace on {today} from cpufreq/cpuinfo (maximum over cores)"}
+            {
+                "value": round(mhz, 1),
+                "source": f"read by edgespace on {today} from cpufreq/cpuinfo (maximum over cores)",
+            }
             if mhz
             else est(2000.0, "clock not readable on this OS; 2 GHz is typical of current laptop and server cores")
         ),
@@ -352,8 +371,12 @@ def _measure() -> dict:
             round(8.0 * threads, 1),
             "no power meter read; ~8 W per busy x86 core (server parts: 200-300 W TDP over 32-64 cores)",
         ),
-        "dispatch_overhead_us": measured(node_us, "ONNX Runtime CPU, chain of 64 Add nodes minus 1, median of 200 calls", 2),
-        "call_overhead_us": measured(call_us, "ONNX Runtime InferenceSession.run of a one-Add model, median of 400 calls", 2),
+        "dispatch_overhead_us": measured(
+            node_us, "ONNX Runtime CPU, chain of 64 Add nodes minus 1, median of 200 calls", 2
+        ),
+        "call_overhead_us": measured(
+            call_us, "ONNX Runtime InferenceSession.run of a one-Add model, median of 400 calls", 2
+        ),
         **estimated_engine_fields("cpu"),
         "op_support": {
             "source": "ONNX Runtime CPU execution provider operator kernels (onnxruntime docs, OperatorKernels.md): "
@@ -366,7 +389,10 @@ def _measure() -> dict:
         cpu["peak_gflops_fp16"] = measured(fp16, f"onnxruntime {ort.__version__} float16 MatMul 512^3, best of 8")
 
     if total:
-        capacity = {"value": round(total / 1e9, 3), "source": f"read by edgespace on {today}: sysconf / /proc/meminfo MemTotal"}
+        capacity = {
+            "value": round(total / 1e9, 3),
+            "source": f"read by edgespace on {today}: sysconf / /proc/meminfo MemTotal",
+        }
     else:
         capacity = est(8.0, "memory size not readable on this OS; 8 GB is a common minimum for development machines")
     if total and avail:
@@ -390,11 +416,15 @@ def _measure() -> dict:
         },
         "power": {
             "idle_w": est(round(2.0 * threads, 1), "no power meter read; ~2 W per idle core share of a server package"),
-            "static_w": est(round(3.0 * threads, 1), "no power meter read; uncore and memory share while busy, ~3 W per core"),
+            "static_w": est(
+                round(3.0 * threads, 1), "no power meter read; uncore and memory share while busy, ~3 W per core"
+            ),
             "budget_w": est(round(10.0 * threads, 1), "no power meter read; ~10 W per core share of a server CPU TDP"),
         },
         "thermal": {
-            "thermal_resistance_c_per_w": est(0.2, "data-centre and desktop coolers are sized so the CPU does not throttle"),
+            "thermal_resistance_c_per_w": est(
+                0.2, "data-centre and desktop coolers are sized so the CPU does not throttle"
+            ),
             "heat_capacity_j_per_c": est(500.0, "a tower or server heatsink, ~1 kg of aluminium and copper"),
             "trip_c": est(95.0, "typical x86 Tjmax/throttle point (AMD and Intel parts: 95-105 °C)"),
             "hysteresis_c": est(5.0, "typical governor hysteresis"),

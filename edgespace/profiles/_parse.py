@@ -23,8 +23,14 @@ from pydantic import BaseModel, ValidationError
 from edgespace._errors import ProfileError
 from edgespace.profiles._schema import HardwareProfile
 
-__all__ = ["MAX_ALIASES", "MAX_EXPANDED_NODES", "MAX_PROFILE_BYTES", "load_profile_file", "parse_profile",
-           "validate_profile"]
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_EXPANDED_NODES",
+    "MAX_PROFILE_BYTES",
+    "load_profile_file",
+    "parse_profile",
+    "validate_profile",
+]
 
 #: Largest profile file read (bytes). Shipped profiles are ~15 kB; a file this large is a mistake,
 #: and YAML parsing is slow enough (seconds per MB) that it must be refused before parsing.
@@ -42,7 +48,9 @@ def _load_file(path: Path) -> HardwareProfile:
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if st.st_size > MAX_PROFILE_BYTES:
-        raise ProfileError(f"{path}: {st.st_size:,} bytes: too large for a profile; allowed: at most {MAX_PROFILE_BYTES:,} bytes")
+        raise ProfileError(
+            f"{path}: {st.st_size:,} bytes: too large for a profile; allowed: at most {MAX_PROFILE_BYTES:,} bytes"
+        )
     return _load_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
 
 
@@ -56,8 +64,13 @@ def load_profile_file(source: str | os.PathLike | typing.TextIO) -> HardwareProf
         return parse_profile(source.read(MAX_PROFILE_BYTES + 1), origin=str(origin))
     path = Path(os.fspath(source)).expanduser()
     if not path.is_file():
-        what = ("is a directory, not a profile file" if path.is_dir() else
-                "not a regular file (a device, pipe or socket)" if path.exists() else "no such file")  # fmt: skip
+        what = (
+            "is a directory, not a profile file"
+            if path.is_dir()
+            else "not a regular file (a device, pipe or socket)"
+            if path.exists()
+            else "no such file"
+        )
         raise ProfileError(f"{path}: {what}")
     return _load_file(path)
 
@@ -87,7 +100,9 @@ def parse_profile(text: str, *, origin: str = "<string>") -> HardwareProfile:
     if not isinstance(text, str):
         raise ProfileError(f"{origin}: expected YAML text, not {type(text).__name__}")
     if len(text) > MAX_PROFILE_BYTES:
-        raise ProfileError(f"{origin}: {len(text):,} characters: too large for a profile; allowed: at most {MAX_PROFILE_BYTES:,}")
+        raise ProfileError(
+            f"{origin}: {len(text):,} characters: too large for a profile; allowed: at most {MAX_PROFILE_BYTES:,}"
+        )
     try:
         loader = _StrictLoader(text)
         try:
@@ -104,7 +119,9 @@ def parse_profile(text: str, *, origin: str = "<string>") -> HardwareProfile:
         problem = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise ProfileError(f"{origin}: {where}: malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{origin}: malformed YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise ProfileError(
+            f"{origin}: malformed YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     except RecursionError:
         raise ProfileError(f"{origin}: malformed YAML: nested too deeply") from None
     return validate_profile(data, origin=origin)
@@ -182,17 +199,25 @@ _Core12Resolver.add_implicit_resolver(
 )
 _Core12Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+0123456789."),
 )
-_Core12Resolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_Core12Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
 _Core12Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
 class _StrictLoader(
-    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-    yaml.constructor.SafeConstructor, _Core12Resolver,
-):  # fmt: skip
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    yaml.constructor.SafeConstructor,
+    _Core12Resolver,
+):
     """A safe loader (PyYAML's SafeLoader parts) with the YAML 1.2 core resolver, that rejects a
     key written twice in one mapping (the second would silently win), while still allowing
     ``<<: *anchor`` merges to be overridden, and counts aliases (:data:`MAX_ALIASES`)."""
@@ -265,7 +290,10 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
             ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark, f"found duplicate key {_show(key)}", key_node.start_mark
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {_show(key)}",
+                key_node.start_mark,
             )
         seen[key] = key_node
     loader.flatten_mapping(node)
@@ -322,8 +350,10 @@ def _show(value: Any, limit: int = 60) -> str:
         keys = ", ".join(_key(k)[:limit] for k in itertools.islice(value, 6))
         return "{" + keys + (", ..." if len(value) > 6 else "") + "}"  # bounded: 6 keys, each cut
     elif isinstance(value, (list, tuple)):  # the first few items; nested containers not opened
-        items = ("[...]" if isinstance(v, (list, tuple)) else "{...}" if isinstance(v, dict) else _show(v, 20)
-                 for v in itertools.islice(value, 6))  # fmt: skip
+        items = (
+            "[...]" if isinstance(v, (list, tuple)) else "{...}" if isinstance(v, dict) else _show(v, 20)
+            for v in itertools.islice(value, 6)
+        )
         text = "[" + ", ".join(items) + (", ..." if len(value) > 6 else "") + "]"
     elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
         try:

@@ -60,10 +60,21 @@ PROFILE_KINDS = ("jetson", "phone-soc", "sbc", "usb-accelerator", "server-gpu", 
 
 # Unit words for error messages, keyed by field-name suffix (longest first).
 _UNIT_SUFFIXES = (
-    ("_c_per_w", "°C/W"), ("_j_per_c", "J/°C"), ("_pj_per_byte", "pJ/byte"), ("_gb_s", "GB/s"),
-    ("_gflops_fp32", "GFLOP/s"), ("_gflops_fp16", "GFLOP/s"), ("_gops_int8", "GOP/s"),
-    ("_mhz", "MHz"), ("_us", "µs"), ("_ms", "ms"), ("_s", "s"), ("_w", "W"), ("_c", "°C"), ("_gb", "GB"),
-)  # fmt: skip
+    ("_c_per_w", "°C/W"),
+    ("_j_per_c", "J/°C"),
+    ("_pj_per_byte", "pJ/byte"),
+    ("_gb_s", "GB/s"),
+    ("_gflops_fp32", "GFLOP/s"),
+    ("_gflops_fp16", "GFLOP/s"),
+    ("_gops_int8", "GOP/s"),
+    ("_mhz", "MHz"),
+    ("_us", "µs"),
+    ("_ms", "ms"),
+    ("_s", "s"),
+    ("_w", "W"),
+    ("_c", "°C"),
+    ("_gb", "GB"),
+)
 
 
 def unit_of(field_name: str) -> str | None:
@@ -143,7 +154,9 @@ class Sourced(_Model):
         if self.is_estimate:
             return "estimate"
         text = (self.source or "").lstrip().lower()
-        return "calibrated" if text.startswith("calibrated") else "measured" if text.startswith("measured") else "source"
+        return (
+            "calibrated" if text.startswith("calibrated") else "measured" if text.startswith("measured") else "source"
+        )
 
 
 def _bounded(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, what: str = ""):
@@ -166,6 +179,7 @@ Fraction = Annotated[Sourced, _bounded(0, 1, lo_open=True, what="must be a fract
 #: A temperature in °C, within what silicon and weather allow.
 Celsius = Annotated[Sourced, _bounded(-60, 200, what="must be a temperature in °C within [-60, 200]")]
 
+
 def _whole(s: Sourced) -> Sourced:
     if s.value != int(s.value):
         raise ValueError(f"{s.value:g} is not allowed; must be a whole number (cores, SMs or NPU cores)")
@@ -173,7 +187,9 @@ def _whole(s: Sourced) -> Sourced:
 
 
 #: A count (cores, SMs, NPU cores): a whole number >= 1, with its provenance like any other.
-Count = Annotated[Sourced, _bounded(1, what="must be a whole number >= 1 (cores, SMs or NPU cores)"), AfterValidator(_whole)]
+Count = Annotated[
+    Sourced, _bounded(1, what="must be a whole number >= 1 (cores, SMs or NPU cores)"), AfterValidator(_whole)
+]
 
 Precision = Literal[PRECISIONS]
 OpClass = Literal[OP_CLASSES]
@@ -290,9 +306,13 @@ class Engine(_Model):
             )
         for asked, runs_as in self.op_support.precision_fallback.items():
             if self.peak(asked) is not None:
-                raise ValueError(f"op_support.precision_fallback {asked}: the engine has a {asked} peak, so it needs no fallback")
+                raise ValueError(
+                    f"op_support.precision_fallback {asked}: the engine has a {asked} peak, so it needs no fallback"
+                )
             if self.peak(runs_as) is None:
-                raise ValueError(f"op_support.precision_fallback {asked} -> {runs_as}: the engine has no {runs_as} peak")
+                raise ValueError(
+                    f"op_support.precision_fallback {asked} -> {runs_as}: the engine has no {runs_as} peak"
+                )
         return self
 
     # -- accessors (SI units) -------------------------------------------------------------
@@ -508,7 +528,9 @@ class PowerMode(_Model):
         for name, d in self.power.domains.items():
             for e in d.engines:
                 if e not in self.engines:
-                    raise ValueError(f"power.domains.{name}.engines: {e!r} is not an engine of this mode; engines: {names}")
+                    raise ValueError(
+                        f"power.domains.{name}.engines: {e!r} is not an engine of this mode; engines: {names}"
+                    )
         allowed = [p for p in PLACEMENTS if p != "auto"]
         for key, pl in self.placements.items():
             if key not in allowed:
@@ -644,7 +666,9 @@ class HardwareProfile(_Model):
                 cited.append((f"modes.{key}.slower_than.source", mode.slower_than.source))
                 for other in mode.slower_than.modes:
                     if other not in self.modes:
-                        raise ValueError(f"modes.{key}.slower_than.modes: {other!r} is not a mode; modes: {', '.join(self.modes)}")
+                        raise ValueError(
+                            f"modes.{key}.slower_than.modes: {other!r} is not a mode; modes: {', '.join(self.modes)}"
+                        )
         for path, text in cited:
             for ref in _REF.findall(text or ""):
                 if ref not in self.references:

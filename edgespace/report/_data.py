@@ -35,25 +35,41 @@ POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "mode")
 ARCH_COLUMNS = POINT_COLUMNS[:5]
 #: The column contract of ``SearchResult.confirmations()`` (one row per confirmed design point).
 CONFIRMATION_COLUMNS = (
-    *POINT_COLUMNS, "backend", "provider", "threads", "predicted_latency_ms", "measured_latency_ms",
-    "latency_error_pct", "latency_source", "predicted_energy_mj", "measured_energy_mj", "energy_error_pct", "status",
-)  # fmt: skip
+    *POINT_COLUMNS,
+    "backend",
+    "provider",
+    "threads",
+    "predicted_latency_ms",
+    "measured_latency_ms",
+    "latency_error_pct",
+    "latency_source",
+    "predicted_energy_mj",
+    "measured_energy_mj",
+    "energy_error_pct",
+    "status",
+)
 
 
 class ReportError(EdgespaceError, ValueError):
     """A report's input is unusable (names the argument, the value and what is allowed)."""
 
 
-_SHORT = {"efficientnet": "EfficientNet", "mobilenetv2": "MobileNetV2", "mobilenetv3_large": "MobileNetV3-L",
-          "mobilenetv3_small": "MobileNetV3-S"}  # fmt: skip
+_SHORT = {
+    "efficientnet": "EfficientNet",
+    "mobilenetv2": "MobileNetV2",
+    "mobilenetv3_large": "MobileNetV3-L",
+    "mobilenetv3_small": "MobileNetV3-S",
+}
 
 
 def arch_label(row: Any) -> str:
     """``EfficientNet w1.1 d1.2 240px int8`` for a row (mapping or namedtuple) with the spec columns."""
     get = row.get if hasattr(row, "get") else lambda k: getattr(row, k)
     fam = str(get("family"))
-    return (f"{_SHORT.get(fam, fam)} w{float(get('width')):g} d{float(get('depth')):g} "
-            f"{int(get('resolution'))}px {get('precision')}")  # fmt: skip
+    return (
+        f"{_SHORT.get(fam, fam)} w{float(get('width')):g} d{float(get('depth')):g} "
+        f"{int(get('resolution'))}px {get('precision')}"
+    )
 
 
 def point_label(row: Any) -> str:
@@ -77,7 +93,9 @@ def placement_of(row: Any) -> str:
 
 def spec_of(row: Any) -> ArchSpec:
     get = row.get if hasattr(row, "get") else lambda k: getattr(row, k)
-    return ArchSpec(str(get("family")), float(get("width")), float(get("depth")), int(get("resolution")), str(get("precision")))
+    return ArchSpec(
+        str(get("family")), float(get("width")), float(get("depth")), int(get("resolution")), str(get("precision"))
+    )
 
 
 def _profile(profile):
@@ -86,7 +104,9 @@ def _profile(profile):
     return profile if isinstance(profile, HardwareProfile) else load_profile(profile)
 
 
-def front_modes_frame(front: pd.DataFrame, profile, *, ambient_c: float | None = None, top: int | None = 15) -> pd.DataFrame:
+def front_modes_frame(
+    front: pd.DataFrame, profile, *, ambient_c: float | None = None, top: int | None = 15
+) -> pd.DataFrame:
     """The front's architectures (family, width, depth, resolution, precision) in every power mode
     of ``profile``: one row per (architecture, mode) with ``arch``, ``mode``, ``accuracy`` (the
     front's, which does not depend on the mode), ``energy_mj``, ``sustained_latency_ms``,
@@ -97,8 +117,19 @@ def front_modes_frame(front: pd.DataFrame, profile, *, ambient_c: float | None =
 
     prof = _profile(profile)
     if front.empty:
-        return pd.DataFrame(columns=["arch", "mode", "accuracy", "energy_mj", "sustained_latency_ms", "accuracy_per_joule",
-                                     "on_front", "rank", *ARCH_COLUMNS])  # fmt: skip
+        return pd.DataFrame(
+            columns=[
+                "arch",
+                "mode",
+                "accuracy",
+                "energy_mj",
+                "sustained_latency_ms",
+                "accuracy_per_joule",
+                "on_front",
+                "rank",
+                *ARCH_COLUMNS,
+            ]
+        )
     front = front.assign(placement=[placement_of(r) for r in front.to_dict(orient="records")])
     blocks = []
     for placement, part in front.groupby("placement", sort=False):
@@ -111,12 +142,19 @@ def front_modes_frame(front: pd.DataFrame, profile, *, ambient_c: float | None =
     est = pd.concat(blocks, ignore_index=True)
     archs = front.drop_duplicates(subset=list(ARCH_COLUMNS))[list(ARCH_COLUMNS) + ["accuracy"]].reset_index(drop=True)
     acc = archs.set_index(list(ARCH_COLUMNS))["accuracy"]
-    keys = pd.MultiIndex.from_frame(est[list(ARCH_COLUMNS)].astype({"width": float, "depth": float, "resolution": np.int64}))
-    acc.index = pd.MultiIndex.from_frame(acc.index.to_frame().astype({"width": float, "depth": float, "resolution": np.int64}))
+    keys = pd.MultiIndex.from_frame(
+        est[list(ARCH_COLUMNS)].astype({"width": float, "depth": float, "resolution": np.int64})
+    )
+    acc.index = pd.MultiIndex.from_frame(
+        acc.index.to_frame().astype({"width": float, "depth": float, "resolution": np.int64})
+    )
     est["accuracy"] = acc.reindex(keys).to_numpy()
     with np.errstate(invalid="ignore"):
         est["accuracy_per_joule"] = np.where(est["runnable"], est["accuracy"] * est["inferences_per_joule"], np.nan)
-    est["arch"] = [arch_label(r) + ("" if r["placement"] == "auto" else f" on {r['placement']}") for r in est.to_dict(orient="records")]
+    est["arch"] = [
+        arch_label(r) + ("" if r["placement"] == "auto" else f" on {r['placement']}")
+        for r in est.to_dict(orient="records")
+    ]
     on = {point_label(r) for r in front.to_dict(orient="records")}
     est["on_front"] = [point_label(r) in on for r in est.to_dict(orient="records")]
     best = est.groupby("arch")["accuracy_per_joule"].max().sort_values(ascending=False)
@@ -124,8 +162,18 @@ def front_modes_frame(front: pd.DataFrame, profile, *, ambient_c: float | None =
     est["rank"] = est["arch"].map(rank)
     if top is not None:
         est = est[est["rank"] <= top]
-    cols = ["arch", "mode", "placement", "accuracy", "energy_mj", "sustained_latency_ms", "accuracy_per_joule", "on_front", "rank",
-            *ARCH_COLUMNS]  # fmt: skip
+    cols = [
+        "arch",
+        "mode",
+        "placement",
+        "accuracy",
+        "energy_mj",
+        "sustained_latency_ms",
+        "accuracy_per_joule",
+        "on_front",
+        "rank",
+        *ARCH_COLUMNS,
+    ]
     return est.sort_values(["rank", "mode"])[cols].reset_index(drop=True)
 
 
@@ -145,7 +193,9 @@ def best_candidates(front: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     return pick.reset_index(drop=True)
 
 
-def thermal_frame(points: pd.DataFrame, profile, *, duration_s: float | None = None, ambient_c: float | None = None) -> pd.DataFrame:
+def thermal_frame(
+    points: pd.DataFrame, profile, *, duration_s: float | None = None, ambient_c: float | None = None
+) -> pd.DataFrame:
     """``simulate_thermal`` of each design point in ``points`` (one per row), stacked: the
     simulation's columns (time_s, temperature_c, level, clock_mhz, fps, power_w) plus
     ``candidate`` (its label), ``peak_fps`` (the first step's throughput, a cold device),
@@ -159,18 +209,32 @@ def thermal_frame(points: pd.DataFrame, profile, *, duration_s: float | None = N
 
     prof = _profile(profile)
     if points.empty:
-        return pd.DataFrame(columns=["candidate", "time_s", "temperature_c", "level", "clock_mhz", "fps", "power_w",
-                                     "peak_fps", "sustained_fps", "time_to_throttle_s", "trip_c"])  # fmt: skip
+        return pd.DataFrame(
+            columns=[
+                "candidate",
+                "time_s",
+                "temperature_c",
+                "level",
+                "clock_mhz",
+                "fps",
+                "power_w",
+                "peak_fps",
+                "sustained_fps",
+                "time_to_throttle_s",
+                "trip_c",
+            ]
+        )
     if duration_s is None:
         ttt = pd.to_numeric(points.get("time_to_throttle_s", pd.Series(dtype=float)), errors="coerce")
         ttt = ttt[np.isfinite(ttt)]
         duration_s = float(min(max(600.0, 3 * ttt.max() if len(ttt) else 0.0), 7200.0))
     frames = []
     for row in points.to_dict(orient="records"):
-        sim = simulate_thermal(spec_of(row), prof, row["mode"], duration_s=duration_s, ambient_c=ambient_c,
-                               placement=placement_of(row))  # fmt: skip
+        sim = simulate_thermal(
+            spec_of(row), prof, row["mode"], duration_s=duration_s, ambient_c=ambient_c, placement=placement_of(row)
+        )
         throttled = np.flatnonzero((sim["level"].to_numpy() > 0) | (sim["fps"].to_numpy() < sim["fps"].iloc[0] * 0.999))
-        tail = sim["fps"].iloc[int(len(sim) * 0.75):]
+        tail = sim["fps"].iloc[int(len(sim) * 0.75) :]
         sim.insert(0, "candidate", point_label(row))
         sim["peak_fps"] = float(sim["fps"].iloc[0])
         sim["sustained_fps"] = float(tail.mean())
@@ -189,9 +253,14 @@ def calibration_frame(calibration) -> pd.DataFrame:
     threads = getattr(calibration, "threads", 0)
     for r in calibration.runs.itertuples():
         spec = ArchSpec(**r.spec)
-        rows.append({"network": arch_label(spec.to_dict()), "measured_latency_ms": float(r.e2e_ms),
-                     "predicted_latency_ms": float(calibration.predict_latency_ms(spec)),
-                     "latency_source": f"calibrated:{name}" + (f"-{threads}t" if threads else "")})  # fmt: skip
+        rows.append(
+            {
+                "network": arch_label(spec.to_dict()),
+                "measured_latency_ms": float(r.e2e_ms),
+                "predicted_latency_ms": float(calibration.predict_latency_ms(spec)),
+                "latency_source": f"calibrated:{name}" + (f"-{threads}t" if threads else ""),
+            }
+        )
     out = pd.DataFrame(rows, columns=["network", "measured_latency_ms", "predicted_latency_ms", "latency_source"])
     out["latency_error_pct"] = (out["predicted_latency_ms"] / out["measured_latency_ms"] - 1.0) * 100.0
     return out
@@ -212,7 +281,9 @@ def roofline_frame(estimate, profile=None) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     layers = getattr(estimate, "layers", None)
     if layers is None:
-        raise ReportError("roofline: the estimate has no layer breakdown; make it with edgespace.estimate(spec, profile, mode)")
+        raise ReportError(
+            "roofline: the estimate has no layer breakdown; make it with edgespace.estimate(spec, profile, mode)"
+        )
     prof = _profile(profile if profile is not None else estimate.profile)
     mp = compile_mode(prof.mode(estimate.mode), getattr(estimate, "placement", "auto") or "auto")
     fused = layers[layers["bound"] == "fused"].groupby("fused_into")["name"].agg(lambda s: ", ".join(s))
@@ -230,9 +301,14 @@ def roofline_frame(estimate, profile=None) -> tuple[pd.DataFrame, pd.DataFrame]:
         if name is None:
             continue
         peak = float(mp.peak_ops_per_s[i, p])
-        rows.append({"engine": name, "role": "primary" if i == 0 else "fallback",
-                     "peak_gops": peak / 1e9 if math.isfinite(peak) else math.nan,
-                     "bandwidth_gb_s": mp.bandwidth_bytes_per_s / 1e9})  # fmt: skip
+        rows.append(
+            {
+                "engine": name,
+                "role": "primary" if i == 0 else "fallback",
+                "peak_gops": peak / 1e9 if math.isfinite(peak) else math.nan,
+                "bandwidth_gb_s": mp.bandwidth_bytes_per_s / 1e9,
+            }
+        )
     return k, pd.DataFrame(rows, columns=["engine", "role", "peak_gops", "bandwidth_gb_s"])
 
 

@@ -48,9 +48,16 @@ def _study_module():
     from edgespace.study._objectives import parse_constraints, parse_objectives
     from edgespace.study._storage import open_storage, run_dir
 
-    return types.SimpleNamespace(SearchResult=SearchResult, pareto_mask=pareto_mask, space_from_dict=space_from_dict,
-                                 load_search=load_search, parse_constraints=parse_constraints,
-                                 parse_objectives=parse_objectives, open_storage=open_storage, run_dir=run_dir)  # fmt: skip
+    return types.SimpleNamespace(
+        SearchResult=SearchResult,
+        pareto_mask=pareto_mask,
+        space_from_dict=space_from_dict,
+        load_search=load_search,
+        parse_constraints=parse_constraints,
+        parse_objectives=parse_objectives,
+        open_storage=open_storage,
+        run_dir=run_dir,
+    )
 
 
 def load_result(storage, study_name: str):
@@ -66,9 +73,14 @@ def load_result(storage, study_name: str):
     study = optuna.load_study(study_name=study_name, storage=store)
     from edgespace.profiles import load_profile
 
-    return mod.SearchResult(study, space=mod.space_from_dict(definition["space"]), profile=load_profile(definition["profile"]),
-                            objectives=mod.parse_objectives(definition["objectives"]),
-                            constraints=mod.parse_constraints(definition["constraints"]), storage=store_text)  # fmt: skip
+    return mod.SearchResult(
+        study,
+        space=mod.space_from_dict(definition["space"]),
+        profile=load_profile(definition["profile"]),
+        objectives=mod.parse_objectives(definition["objectives"]),
+        constraints=mod.parse_constraints(definition["constraints"]),
+        storage=store_text,
+    )
 
 
 def _check_exists(storage, study_name: str, mod) -> None:
@@ -81,9 +93,9 @@ def _check_exists(storage, study_name: str, mod) -> None:
         path = mod.run_dir() / f"{study_name}.journal"
         hint = "; give --storage (a URL, journal:PATH or a journal path)"
     elif text.startswith("journal:"):
-        path, hint = Path(text[len("journal:"):].removeprefix("//")), ""
+        path, hint = Path(text[len("journal:") :].removeprefix("//")), ""
     elif text.startswith("sqlite:///"):
-        path, hint = Path(text[len("sqlite:///"):]), ""
+        path, hint = Path(text[len("sqlite:///") :]), ""
     elif "://" not in text and text != "memory":
         path, hint = Path(text), ""
     else:
@@ -137,8 +149,10 @@ def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, 
     mod = _study_module()
     missing = [c for c in POINT_COLUMNS if c not in frame.columns]
     if missing:
-        raise ReportError(f"report(frame): column(s) {', '.join(missing)} missing; give SearchResult.trials_frame(), screen(...) "
-                          "or a frame with the design-point columns and the metrics")  # fmt: skip
+        raise ReportError(
+            f"report(frame): column(s) {', '.join(missing)} missing; give SearchResult.trials_frame(), screen(...) "
+            "or a frame with the design-point columns and the metrics"
+        )
     if profile is None:
         prof_col = frame["profile"].dropna().unique() if "profile" in frame.columns else []
         if len(prof_col) != 1:
@@ -176,8 +190,18 @@ def _budget_from_definition(definition: dict):
     return Budget.from_dict(data)
 
 
-def collect(obj=None, *, budget=None, calibration=None, confirmations=None, profile=None, objectives=None, constraints=None,
-            energy_per_frame_mj: float | None = None, title: str | None = None) -> ReportInputs:  # fmt: skip
+def collect(
+    obj=None,
+    *,
+    budget=None,
+    calibration=None,
+    confirmations=None,
+    profile=None,
+    objectives=None,
+    constraints=None,
+    energy_per_frame_mj: float | None = None,
+    title: str | None = None,
+) -> ReportInputs:
     """Normalise :func:`report`'s inputs (see there)."""
     inputs = ReportInputs(title=title or "edgespace report")
     if obj is None:
@@ -188,19 +212,28 @@ def collect(obj=None, *, budget=None, calibration=None, confirmations=None, prof
         storage = getattr(getattr(obj, "_storage", None), "__class__", type(None)).__name__
         definition = obj.user_attrs.get(_DEFINITION_KEY)
         if not definition:
-            raise ReportError(f"report(study={obj.study_name!r}): the study was not made by edgespace.search (no stored definition)")
+            raise ReportError(
+                f"report(study={obj.study_name!r}): the study was not made by edgespace.search (no stored definition)"
+            )
         mod = _study_module()
         from edgespace.profiles import load_profile
 
-        res = mod.SearchResult(obj, space=mod.space_from_dict(definition["space"]), profile=load_profile(definition["profile"]),
-                               objectives=mod.parse_objectives(definition["objectives"]),
-                               constraints=mod.parse_constraints(definition["constraints"]), storage=storage)  # fmt: skip
+        res = mod.SearchResult(
+            obj,
+            space=mod.space_from_dict(definition["space"]),
+            profile=load_profile(definition["profile"]),
+            objectives=mod.parse_objectives(definition["objectives"]),
+            constraints=mod.parse_constraints(definition["constraints"]),
+            storage=storage,
+        )
         _from_result(res, inputs)
     elif isinstance(obj, pd.DataFrame):
         _from_frame(obj, inputs, objectives, profile, constraints)
     else:
-        raise ReportError(f"report({type(obj).__name__}): allowed: a SearchResult, an Optuna study made by edgespace.search, "
-                          "a trials/screen DataFrame, or None (with budget= or calibration=)")  # fmt: skip
+        raise ReportError(
+            f"report({type(obj).__name__}): allowed: a SearchResult, an Optuna study made by edgespace.search, "
+            "a trials/screen DataFrame, or None (with budget= or calibration=)"
+        )
     if profile is not None and inputs.profile is None:
         from edgespace.profiles import load_profile
 
@@ -214,7 +247,9 @@ def collect(obj=None, *, budget=None, calibration=None, confirmations=None, prof
 
             calibration = load_calibration(calibration)
         if not (hasattr(calibration, "runs") and hasattr(calibration, "predict_latency_ms")):
-            raise ReportError(f"report(calibration={calibration!r}): allowed: a CalibratedProfile or the path of a calibration file")
+            raise ReportError(
+                f"report(calibration={calibration!r}): allowed: a CalibratedProfile or the path of a calibration file"
+            )
         inputs.calibration = calibration
     if budget is None and inputs.definition:
         budget = _budget_from_definition(inputs.definition)
@@ -234,10 +269,16 @@ def _feasibility(budget, inputs: ReportInputs, energy_per_frame_mj):
         return feasibility(budget, energy_per_frame_mj=energy_per_frame_mj), None
     front = inputs.front
     if front is None or front.empty:
-        raise ReportError("report(budget=...): no design point to check it with; give a search result with a non-empty front "
-                          "or energy_per_frame_mj=")  # fmt: skip
+        raise ReportError(
+            "report(budget=...): no design point to check it with; give a search result with a non-empty front "
+            "or energy_per_frame_mj="
+        )
     # the design point a user deploys: the front's most accurate (every front point meets the constraints)
-    row = front.sort_values("accuracy", ascending=False).iloc[0].to_dict() if "accuracy" in front.columns else front.iloc[0].to_dict()
+    row = (
+        front.sort_values("accuracy", ascending=False).iloc[0].to_dict()
+        if "accuracy" in front.columns
+        else front.iloc[0].to_dict()
+    )
     energy = row.get("sustained_energy_mj", row.get("energy_mj"))
     mode_budget = _mode_budget(budget, inputs.profile, str(row["mode"]))
     return feasibility(mode_budget, energy_per_frame_mj=float(energy)), row
@@ -247,8 +288,12 @@ def _feasibility(budget, inputs: ReportInputs, energy_per_frame_mj):
 
 
 def _figure_html(fig, div_id: str) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}})  # fmt: skip
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}},
+    )
 
 
 def _fmt(v, spec: str = ",.4g") -> str:
@@ -265,17 +310,24 @@ def _kv_table(rows: Sequence[tuple[str, str]]) -> str:
 def _profile_rows(prof) -> list[tuple[str, str]]:
     if prof is None:
         return []
-    modes = ", ".join(f"{html.escape(m)} ({prof.mode(m).budget_w:g} W)" if getattr(prof.mode(m), "budget_w", None) else html.escape(m)
-                      for m in prof.mode_names)  # fmt: skip
+    modes = ", ".join(
+        f"{html.escape(m)} ({prof.mode(m).budget_w:g} W)" if getattr(prof.mode(m), "budget_w", None) else html.escape(m)
+        for m in prof.mode_names
+    )
     try:
         values = prof.sourced_values()
         sourced = sum(1 for _, s in values if getattr(s, "source", None))
-        prov = (f"{sourced} of {len(values)} profile values cite a source, {len(values) - sourced} are stated estimates "
-                f"(<code>edgespace profiles show {html.escape(prof.name)}</code>)")  # fmt: skip
+        prov = (
+            f"{sourced} of {len(values)} profile values cite a source, {len(values) - sourced} are stated estimates "
+            f"(<code>edgespace profiles show {html.escape(prof.name)}</code>)"
+        )
     except Exception:  # a profile built by hand may not carry sources
         prov = "see the profile file"
-    return [("profile", f"<b>{html.escape(prof.name)}</b>: {html.escape(str(getattr(prof, 'description', '') or ''))}"),
-            ("power modes", modes), ("profile numbers", prov)]  # fmt: skip
+    return [
+        ("profile", f"<b>{html.escape(prof.name)}</b>: {html.escape(str(getattr(prof, 'description', '') or ''))}"),
+        ("power modes", modes),
+        ("profile numbers", prov),
+    ]
 
 
 def _sources_html(frame: pd.DataFrame | None, definition: dict) -> list[tuple[str, str]]:
@@ -286,13 +338,23 @@ def _sources_html(frame: pd.DataFrame | None, definition: dict) -> list[tuple[st
         return ", ".join(f"<b>{html.escape(k)}</b> ({v:,} rows)" for k, v in d.items())
 
     acc = definition.get("accuracy", "published:ptq")
-    acc_text = {"published:ptq": "predicted from published ImageNet results (post-training int8)",
-                "published:qat": "predicted from published ImageNet results (quantisation-aware int8)"}.get(acc, acc)  # fmt: skip
-    return [("latency from", fmt(sources_of(frame, "latency_source")) + " <span class='note'>(analytic = the roofline cost model; "
-             "calibrated:&lt;id&gt; = a fitted model of real runs; measured:&lt;id&gt; = a run)</span>"),
-            ("energy from", fmt(sources_of(frame, "energy_source")) + " <span class='note'>(analytic = the cost model; "
-             "metered:&lt;id&gt; = a power meter)</span>"),
-            ("accuracy from", html.escape(acc_text))]  # fmt: skip
+    acc_text = {
+        "published:ptq": "predicted from published ImageNet results (post-training int8)",
+        "published:qat": "predicted from published ImageNet results (quantisation-aware int8)",
+    }.get(acc, acc)
+    return [
+        (
+            "latency from",
+            fmt(sources_of(frame, "latency_source")) + " <span class='note'>(analytic = the roofline cost model; "
+            "calibrated:&lt;id&gt; = a fitted model of real runs; measured:&lt;id&gt; = a run)</span>",
+        ),
+        (
+            "energy from",
+            fmt(sources_of(frame, "energy_source")) + " <span class='note'>(analytic = the cost model; "
+            "metered:&lt;id&gt; = a power meter)</span>",
+        ),
+        ("accuracy from", html.escape(acc_text)),
+    ]
 
 
 _CSS = """
@@ -311,8 +373,10 @@ def _page(title: str, header_rows, sections: list[tuple[str, str, str]], subtitl
     from plotly.offline import get_plotlyjs
 
     nav = "".join(f"<a href='#{sid}'>{html.escape(name)}</a>" for sid, name, _ in sections)
-    body = "".join(f"<section id='{sid}' data-section='{sid}'><h2>{html.escape(name)}</h2>{content}</section>"
-                   for sid, name, content in sections)  # fmt: skip
+    body = "".join(
+        f"<section id='{sid}' data-section='{sid}'><h2>{html.escape(name)}</h2>{content}</section>"
+        for sid, name, content in sections
+    )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>"
@@ -331,11 +395,27 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
     if inputs.trials is not None:
         figs = []
         x_energy = "energy_mj"
-        figs.append(("fig-pareto-energy", F.pareto_figure(inputs.trials, inputs.front, x=x_energy, modes=modes,
-                                                          constraints=inputs.constraints), ""))  # fmt: skip
+        figs.append(
+            (
+                "fig-pareto-energy",
+                F.pareto_figure(inputs.trials, inputs.front, x=x_energy, modes=modes, constraints=inputs.constraints),
+                "",
+            )
+        )
         if "sustained_latency_ms" in inputs.trials.columns:
-            figs.append(("fig-pareto-latency", F.pareto_figure(inputs.trials, inputs.front, x="sustained_latency_ms", modes=modes,
-                                                               constraints=inputs.constraints), ""))  # fmt: skip
+            figs.append(
+                (
+                    "fig-pareto-latency",
+                    F.pareto_figure(
+                        inputs.trials,
+                        inputs.front,
+                        x="sustained_latency_ms",
+                        modes=modes,
+                        constraints=inputs.constraints,
+                    ),
+                    "",
+                )
+            )
         if prof is not None and len(inputs.front):
             mf = front_modes_frame(inputs.front, prof, ambient_c=ambient_c, top=top)
             figs.append(("fig-accuracy-per-joule", F.accuracy_per_joule_figure(mf, modes=modes), ""))
@@ -350,16 +430,40 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
             est = estimate(spec_of(top1), prof, str(top1["mode"]), ambient_c=ambient_c, placement=placement_of(top1))
             kernels, ceilings = roofline_frame(est, prof)
             n_cross = int(kernels["crossing"].sum())
-            out.append(("thermal", "Throttling under sustained load", [
-                ("fig-throttling", F.throttling_figure(therm), ""),
-                ("", None, "the front's best by accuracy per joule and its most accurate design point (the heaviest, the first to "
-                           "throttle); duration: three times the longest closed-form time to throttle, 10 minutes to 2 hours")]))  # fmt: skip
-            out.append(("roofline", "Per-layer roofline of the best design point by accuracy per joule", [(
-                "fig-roofline",
-                F.roofline_figure(kernels, ceilings, title=f"Per-layer roofline: {point_label(top1)}",
-                                  subtitle=f"{len(kernels)} kernels, {int((kernels['fused'] != '').sum())} with fused layers, "
-                                           f"{n_cross} fallback crossing(s)"),
-                "")]))  # fmt: skip
+            out.append(
+                (
+                    "thermal",
+                    "Throttling under sustained load",
+                    [
+                        ("fig-throttling", F.throttling_figure(therm), ""),
+                        (
+                            "",
+                            None,
+                            "the front's best by accuracy per joule and its most accurate design point (the heaviest, the first to "
+                            "throttle); duration: three times the longest closed-form time to throttle, 10 minutes to 2 hours",
+                        ),
+                    ],
+                )
+            )
+            out.append(
+                (
+                    "roofline",
+                    "Per-layer roofline of the best design point by accuracy per joule",
+                    [
+                        (
+                            "fig-roofline",
+                            F.roofline_figure(
+                                kernels,
+                                ceilings,
+                                title=f"Per-layer roofline: {point_label(top1)}",
+                                subtitle=f"{len(kernels)} kernels, {int((kernels['fused'] != '').sum())} with fused layers, "
+                                f"{n_cross} fallback crossing(s)",
+                            ),
+                            "",
+                        )
+                    ],
+                )
+            )
     if inputs.feasibility is not None:
         r = inputs.feasibility
         hourly = r.to_frame()
@@ -376,21 +480,54 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
             harvest = [("harvest, typical day", r.daily_harvest_j / 3600.0)]
         point = f" for {point_label(inputs.budget_point)}" if inputs.budget_point else ""
         sub = f"{r.verdict}: {html.escape(r.reasons[0]) if r.reasons else ''}"
-        figs = [("fig-battery", F.battery_figure(hourly, usable_wh=r.usable_j / 3600.0, subtitle=f"{r.energy_per_frame_j * 1e3:,.1f} mJ per "
-                                                 f"frame{point}"), ""),
-                ("fig-energy-balance", F.energy_balance_figure(r.terms_frame(), harvest_wh=harvest), "")]  # fmt: skip
+        figs = [
+            (
+                "fig-battery",
+                F.battery_figure(
+                    hourly,
+                    usable_wh=r.usable_j / 3600.0,
+                    subtitle=f"{r.energy_per_frame_j * 1e3:,.1f} mJ per frame{point}",
+                ),
+                "",
+            ),
+            ("fig-energy-balance", F.energy_balance_figure(r.terms_frame(), harvest_wh=harvest), ""),
+        ]
         out.append(("budget", f"Energy budget{point}: {r.verdict}", figs + [("", None, sub)]))
     if inputs.confirmations is not None or inputs.calibration is not None:
         runs = calibration_frame(inputs.calibration) if inputs.calibration is not None else None
         held = (inputs.calibration.report or {}).get("held_out_5fold") if inputs.calibration is not None else None
-        out.append(("measured", "Predicted vs measured", [("fig-predicted-measured", F.predicted_vs_measured_figure(
-            inputs.confirmations, runs, held_out=held), "")]))  # fmt: skip
+        out.append(
+            (
+                "measured",
+                "Predicted vs measured",
+                [
+                    (
+                        "fig-predicted-measured",
+                        F.predicted_vs_measured_figure(inputs.confirmations, runs, held_out=held),
+                        "",
+                    )
+                ],
+            )
+        )
     return out
 
 
-def report(obj=None, path: str | os.PathLike = "report.html", *, budget=None, calibration=None, confirmations=None, profile=None,
-           objectives=None, constraints=None, energy_per_frame_mj: float | None = None, title: str | None = None,
-           thermal_candidates: int = 3, top: int = 15, ambient_c: float | None = None) -> Path:  # fmt: skip
+def report(
+    obj=None,
+    path: str | os.PathLike = "report.html",
+    *,
+    budget=None,
+    calibration=None,
+    confirmations=None,
+    profile=None,
+    objectives=None,
+    constraints=None,
+    energy_per_frame_mj: float | None = None,
+    title: str | None = None,
+    thermal_candidates: int = 3,
+    top: int = 15,
+    ambient_c: float | None = None,
+) -> Path:
     """Write one self-contained HTML report to ``path`` and return the path.
 
     ``obj``: a :class:`~edgespace.SearchResult`, an Optuna study made by ``edgespace.search``,
@@ -402,9 +539,23 @@ def report(obj=None, path: str | os.PathLike = "report.html", *, budget=None, ca
     under a budget brings its own), and predicted vs measured (``confirmations``: default
     ``obj.confirmations()`` where the result has it; ``calibration``: a CalibratedProfile or
     its file). plotly.js is embedded once: the file opens offline."""
-    inputs = collect(obj, budget=budget, calibration=calibration, confirmations=confirmations, profile=profile,
-                     objectives=objectives, constraints=constraints, energy_per_frame_mj=energy_per_frame_mj, title=title)  # fmt: skip
-    if inputs.trials is None and inputs.feasibility is None and inputs.confirmations is None and inputs.calibration is None:
+    inputs = collect(
+        obj,
+        budget=budget,
+        calibration=calibration,
+        confirmations=confirmations,
+        profile=profile,
+        objectives=objectives,
+        constraints=constraints,
+        energy_per_frame_mj=energy_per_frame_mj,
+        title=title,
+    )
+    if (
+        inputs.trials is None
+        and inputs.feasibility is None
+        and inputs.confirmations is None
+        and inputs.calibration is None
+    ):
         raise ReportError("report(): nothing to report; give a search result, budget=, confirmations= or calibration=")
     if not isinstance(thermal_candidates, int) or thermal_candidates < 1:
         raise ReportError(f"report(thermal_candidates={thermal_candidates!r}): allowed: an integer >= 1")
@@ -419,7 +570,9 @@ def report(obj=None, path: str | os.PathLike = "report.html", *, budget=None, ca
             if fig is None:
                 parts.append(f"<p class='note'>{caption}</p>")
                 continue
-            parts.append(f"<div class='figure' data-figure='{div_id}' data-traces='{len(fig.data)}'>{_figure_html(fig, div_id)}</div>")
+            parts.append(
+                f"<div class='figure' data-figure='{div_id}' data-traces='{len(fig.data)}'>{_figure_html(fig, div_id)}</div>"
+            )
         sections.append((sid, name, "".join(parts)))
     import edgespace
 
@@ -449,8 +602,17 @@ def _header_rows(inputs: ReportInputs) -> list[tuple[str, str]]:
             study = f"study <code>{html.escape(str(st['name']))}</code> ({html.escape(str(st.get('storage')))}); "
         if st.get("sampler"):
             seed = st.get("seed")
-            study += f"sampler {html.escape(str(st['sampler']))}" + (f", seed {html.escape(str(seed))}" if seed is not None else "") + "; "
-        rows.append(("trials", f"{study}{len(t):,} trials, {len(complete):,} complete, {feas:,} feasible, {len(inputs.front)} on the front"))
+            study += (
+                f"sampler {html.escape(str(st['sampler']))}"
+                + (f", seed {html.escape(str(seed))}" if seed is not None else "")
+                + "; "
+            )
+        rows.append(
+            (
+                "trials",
+                f"{study}{len(t):,} trials, {len(complete):,} complete, {feas:,} feasible, {len(inputs.front)} on the front",
+            )
+        )
         if inputs.definition.get("space"):
             rows.append(("space", html.escape(str(inputs.definition["space"].get("name", "")))))
         rows += _sources_html(t, inputs.definition)
@@ -458,19 +620,36 @@ def _header_rows(inputs: ReportInputs) -> list[tuple[str, str]]:
         r = inputs.feasibility
         b = r.budget
         if b is not None:
-            rows.append(("energy budget", html.escape(
-                f"{b.battery_wh:g} Wh battery, {r.daily_harvest_j / 3600:,.2f} Wh/day harvest (typical), {r.frames_per_day:,.0f} "
-                f"frames/day, {b.cloudy_days} cloudy day(s), policy {b.policy}") + f" → <b>{r.verdict}</b>, "
-                f"{r.days_autonomy:,.1f} days of autonomy; floors: " + html.escape(
-                "; ".join(f"{k}: {v}" for k, v in sorted(b.provenance.items())) or "given")))  # fmt: skip
+            rows.append(
+                (
+                    "energy budget",
+                    html.escape(
+                        f"{b.battery_wh:g} Wh battery, {r.daily_harvest_j / 3600:,.2f} Wh/day harvest (typical), {r.frames_per_day:,.0f} "
+                        f"frames/day, {b.cloudy_days} cloudy day(s), policy {b.policy}"
+                    )
+                    + f" → <b>{r.verdict}</b>, "
+                    f"{r.days_autonomy:,.1f} days of autonomy; floors: "
+                    + html.escape("; ".join(f"{k}: {v}" for k, v in sorted(b.provenance.items())) or "given"),
+                )
+            )
     if inputs.calibration is not None:
         c = inputs.calibration
         pv = c.provenance
         held = (c.report or {}).get("held_out_5fold")
-        ho = f"; 5-fold held out: {held['within_10pct']:.0%} within ±10 %, MAPE {held['mape_pct']:.1f} %" if held else \
-            "; too few networks for a held-out error"  # fmt: skip
-        rows.append(("calibration", html.escape(f"{c.profile}: {pv.get('networks')} networks, {pv.get('runtime')} "
-                                                f"{pv.get('provider')}, {pv.get('threads')} thread(s), {pv.get('date')}{ho}")))  # fmt: skip
+        ho = (
+            f"; 5-fold held out: {held['within_10pct']:.0%} within ±10 %, MAPE {held['mape_pct']:.1f} %"
+            if held
+            else "; too few networks for a held-out error"
+        )
+        rows.append(
+            (
+                "calibration",
+                html.escape(
+                    f"{c.profile}: {pv.get('networks')} networks, {pv.get('runtime')} "
+                    f"{pv.get('provider')}, {pv.get('threads')} thread(s), {pv.get('date')}{ho}"
+                ),
+            )
+        )
     if inputs.confirmations is not None:
         conf = inputs.confirmations
         ok = int((conf["status"].astype(str) == "ok").sum()) if "status" in conf.columns else len(conf)
@@ -478,14 +657,18 @@ def _header_rows(inputs: ReportInputs) -> list[tuple[str, str]]:
     return rows
 
 
-def write_png(fig, path: str | os.PathLike, *, width: int = 1200, height: int | None = None, scale: float = 1.0) -> Path:
+def write_png(
+    fig, path: str | os.PathLike, *, width: int = 1200, height: int | None = None, scale: float = 1.0
+) -> Path:
     """A figure as PNG through kaleido (``pip install 'edgespace[png]'``), which drives a
     Chrome/Chromium already installed (``BROWSER_PATH`` names one that is not on the usual paths).
     Raises :class:`~edgespace.UnavailableError` saying which of the two is missing."""
     try:
         import kaleido  # noqa: F401
     except ImportError:
-        raise UnavailableError("PNG export needs kaleido: pip install 'edgespace[png]' (or kaleido); the HTML report needs neither") from None
+        raise UnavailableError(
+            "PNG export needs kaleido: pip install 'edgespace[png]' (or kaleido); the HTML report needs neither"
+        ) from None
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -493,7 +676,9 @@ def write_png(fig, path: str | os.PathLike, *, width: int = 1200, height: int | 
     except Exception as exc:  # kaleido raises a RuntimeError (or choreographer's own) when no browser is found
         text = " ".join(str(exc).split())[:160] or type(exc).__name__
         if "chrome" in text.lower() or "browser" in text.lower() or "ChromeNotFound" in type(exc).__name__:
-            raise UnavailableError(f"PNG export needs a Chrome or Chromium browser for kaleido (none found: {text}); "
-                                   "install one (Debian: apt-get install chromium) or set BROWSER_PATH") from None  # fmt: skip
+            raise UnavailableError(
+                f"PNG export needs a Chrome or Chromium browser for kaleido (none found: {text}); "
+                "install one (Debian: apt-get install chromium) or set BROWSER_PATH"
+            ) from None
         raise
     return p

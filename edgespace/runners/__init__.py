@@ -13,29 +13,29 @@ from edgespace._lazy import lazy_getattr
 from edgespace.runners._confirm import confirm
 from edgespace.runners._precision import Fp16UnavailableError
 from edgespace.runners.common import (
-           Measurement,
-           Runner,
-           get_runner,
-           list_runners,
-           register_runner,
+    Measurement,
+    Runner,
+    get_runner,
+    list_runners,
+    register_runner,
 )
 from edgespace.runners.ort import OnnxRuntimeRunner
 from edgespace.runners.tensorrt import TensorRTRunner
 from edgespace.runners.torch_cuda import CudaMeasurement, TorchCudaRunner
 
 __all__ = [
-           "CudaMeasurement",
-           "Fp16UnavailableError",
-           "Measurement",
-           "OnnxRuntimeRunner",
-           "Runner",
-           "TensorRTRunner",
-           "TorchCudaRunner",
-           "confirm",
-           "get_runner",
-           "list_runners",
-           "register_runner",
-]  # fmt: skip
+    "CudaMeasurement",
+    "Fp16UnavailableError",
+    "Measurement",
+    "OnnxRuntimeRunner",
+    "Runner",
+    "TensorRTRunner",
+    "TorchCudaRunner",
+    "confirm",
+    "get_runner",
+    "list_runners",
+    "register_runner",
+]
 
 #: Names that left this package's public surface in 0.2 (issue 17): still importable for one
 #: release, with a DeprecationWarning naming their home. name -> (module, name there).

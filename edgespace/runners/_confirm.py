@@ -13,17 +13,25 @@ from edgespace.runners.common import RUNNERS, Measurement, get_runner
 __all__ = ["confirm", "prepare_onnx"]
 
 
-def prepare_onnx(spec: ArchSpec, precision: str, *, provider: str = "CPUExecutionProvider", model=None,
-                 calibration_data=None, cache_dir: str | os.PathLike | None = None) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+def prepare_onnx(
+    spec: ArchSpec,
+    precision: str,
+    *,
+    provider: str = "CPUExecutionProvider",
+    model=None,
+    calibration_data=None,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[str, tuple[str, ...]]:
     """The ONNX file to run for ``spec`` at ``precision`` (and notes on how it was made)."""
-    from edgespace.runners._export import cached_onnx_path, export_many
+    from edgespace.runners._export import export_many
     from edgespace.runners._precision import calibration_images, convert_fp16, quantize_int8
 
     notes: list[str] = []
     if model is not None:
         # The caller's own module: torch is loaded in this process already, so export here.
-        from edgespace._build import export_onnx
         import tempfile
+
+        from edgespace._build import export_onnx
 
         path = export_onnx(spec, os.path.join(tempfile.mkdtemp(prefix="edgespace-onnx-"), "model.onnx"), model=model)
         notes.append("exported in-process from the given model (torch threads may slow the timing)")
@@ -84,7 +92,9 @@ def confirm(
     precision = spec.precision if precision is None else precision
     allowed = getattr(RUNNERS.get(backend), "precisions", PRECISIONS)
     if precision not in allowed:
-        raise SpecError(f"confirm(precision={precision!r}) is not allowed for backend {backend!r}; allowed: {', '.join(allowed)}")
+        raise SpecError(
+            f"confirm(precision={precision!r}) is not allowed for backend {backend!r}; allowed: {', '.join(allowed)}"
+        )
     if batch is not None:
         import dataclasses
 
@@ -100,21 +110,53 @@ def confirm(
         raise SpecError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
     runner = get_runner(backend, provider=provider) if backend == "onnxruntime" else get_runner(backend)
     if not getattr(runner, "needs_onnx", True) or hasattr(runner, "prepare_input"):
-        path, notes = runner.prepare_input(spec, precision, model=model, calibration_data=calibration_data,
-                                           cache_dir=cache_dir) if hasattr(runner, "prepare_input") else (None, ())  # fmt: skip
+        path, notes = (
+            runner.prepare_input(spec, precision, model=model, calibration_data=calibration_data, cache_dir=cache_dir)
+            if hasattr(runner, "prepare_input")
+            else (None, ())
+        )
         auto = getattr(runner, "default_meter", "auto") if meter == "auto" else meter
-        return runner.measure(path, spec, precision=precision, warmup=warmup, runs=runs, duration_s=duration_s,
-                              rounds=rounds, model=model, calibration_data=calibration_data, meter=get_meter(auto),
-                              profile=profile, profile_runs=profile_runs, notes=notes, **runner_options)  # fmt: skip
+        return runner.measure(
+            path,
+            spec,
+            precision=precision,
+            warmup=warmup,
+            runs=runs,
+            duration_s=duration_s,
+            rounds=rounds,
+            model=model,
+            calibration_data=calibration_data,
+            meter=get_meter(auto),
+            profile=profile,
+            profile_runs=profile_runs,
+            notes=notes,
+            **runner_options,
+        )
     if runner_options:
-        raise SpecError(f"confirm(): option(s) {', '.join(sorted(runner_options))} are not known to backend {backend!r}")
+        raise SpecError(
+            f"confirm(): option(s) {', '.join(sorted(runner_options))} are not known to backend {backend!r}"
+        )
     if spec.batch != 1:
-        raise SpecError(f"confirm(batch={spec.batch}): backend {backend!r} runs one image per call; "
-                        "batches are measured with backend='torch-cuda' or 'tensorrt'")  # fmt: skip
-    path, notes = prepare_onnx(spec, precision, provider=provider, model=model,
-                               calibration_data=calibration_data, cache_dir=cache_dir)  # fmt: skip
+        raise SpecError(
+            f"confirm(batch={spec.batch}): backend {backend!r} runs one image per call; "
+            "batches are measured with backend='torch-cuda' or 'tensorrt'"
+        )
+    path, notes = prepare_onnx(
+        spec, precision, provider=provider, model=model, calibration_data=calibration_data, cache_dir=cache_dir
+    )
     if "torch" in sys.modules:
         notes += ("torch is loaded in this process; its idle OpenMP threads can slow ORT timings",)
-    return runner.measure(path, spec, precision=precision, threads=threads, warmup=warmup, runs=runs,
-                          duration_s=duration_s, rounds=rounds, profile=profile, profile_runs=profile_runs,
-                          meter=get_meter(meter), notes=notes)  # fmt: skip
+    return runner.measure(
+        path,
+        spec,
+        precision=precision,
+        threads=threads,
+        warmup=warmup,
+        runs=runs,
+        duration_s=duration_s,
+        rounds=rounds,
+        profile=profile,
+        profile_runs=profile_runs,
+        meter=get_meter(meter),
+        notes=notes,
+    )

@@ -45,10 +45,12 @@ def cached_onnx_path(spec: ArchSpec, cache_dir: str | os.PathLike | None = None)
     return onnx_cache_dir(cache_dir) / f"{spec.family}_w{spec.width:g}_d{spec.depth:g}_r{spec.resolution}_{digest}.onnx"
 
 
-def export_many(specs: list[ArchSpec], cache_dir: str | os.PathLike | None = None, *, timeout_s: float = 1800) -> list[Path]:
+def export_many(
+    specs: list[ArchSpec], cache_dir: str | os.PathLike | None = None, *, timeout_s: float = 1800
+) -> list[Path]:
     """ONNX paths for ``specs``, exporting the missing ones in one child process."""
     paths = [cached_onnx_path(s, cache_dir) for s in specs]
-    todo = {str(p): s.to_dict() for s, p in zip(specs, paths) if not p.is_file()}
+    todo = {str(p): s.to_dict() for s, p in zip(specs, paths, strict=True) if not p.is_file()}
     if todo:
         paths[0].parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
@@ -56,8 +58,12 @@ def export_many(specs: list[ArchSpec], cache_dir: str | os.PathLike | None = Non
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         proc = subprocess.run(
             [sys.executable, "-m", "edgespace.runners._export"],
-            input=json.dumps(todo), text=True, capture_output=True, env=env, timeout=timeout_s,
-        )  # fmt: skip
+            input=json.dumps(todo),
+            text=True,
+            capture_output=True,
+            env=env,
+            timeout=timeout_s,
+        )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
             raise ExportError(f"ONNX export failed in the child process: {tail[0]}")

@@ -120,6 +120,7 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         events = events["traceEvents"]
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise IngestError(f"{src}: an ONNX Runtime profile is a JSON list of trace events")
+
     def where(i: int, e: dict) -> str:
         return f"event {i} ({str(e.get('name', '?'))[:60]})"
 
@@ -136,10 +137,21 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
                 args = e.get("args", {})
                 if not isinstance(args, dict):
                     raise IngestError(f"{src}: {where(i, e)}: args: expected a JSON object, got {type(args).__name__}")
-                mem = {k: int(_num(src, where(i, e), args, k, positive=k != "mem_requested_in_use_delta"))
-                       for k in ("mem_bytes_requested_in_use", "mem_requested_in_use_delta") if k in args}  # fmt: skip
-                kernels.append({"name": str(e["name"]), "ts": ts, "dur": dur, "op": str(args.get("op_name", "")), "mem": mem,
-                                "provider": str(args.get("provider", ""))})  # fmt: skip
+                mem = {
+                    k: int(_num(src, where(i, e), args, k, positive=k != "mem_requested_in_use_delta"))
+                    for k in ("mem_bytes_requested_in_use", "mem_requested_in_use_delta")
+                    if k in args
+                }
+                kernels.append(
+                    {
+                        "name": str(e["name"]),
+                        "ts": ts,
+                        "dur": dur,
+                        "op": str(args.get("op_name", "")),
+                        "mem": mem,
+                        "provider": str(args.get("provider", "")),
+                    }
+                )
     runs.sort()
     if not kernels:
         raise IngestError(f"{src}: no kernel events (cat 'Node', name '*_kernel_time'); was profiling enabled?")
@@ -168,11 +180,15 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         for name, d in seen.items():
             times.setdefault(name, []).append(d)
     nodes = tuple(NodeTime(name, op, float(np.median(times[name]))) for name, op in order.items())
-    run_ms = tuple((b - a) / 1e3 for a, b in runs[1:] if skip_first and len(runs) > 1) or tuple((b - a) / 1e3 for a, b in runs)
+    run_ms = tuple((b - a) / 1e3 for a, b in runs[1:] if skip_first and len(runs) > 1) or tuple(
+        (b - a) / 1e3 for a, b in runs
+    )
     # which execution provider ran the kernels (µs over the kept runs): what actually ran, whatever was asked
     provider_us: dict[str, float] = {}
     for k in keys:
         for e in per_run[k]:
             if e["provider"]:
                 provider_us[e["provider"]] = provider_us.get(e["provider"], 0.0) + float(e["dur"])
-    return NodeProfile(nodes, run_ms, peak or None, src, len(keys), meta={"provider_us": provider_us} if provider_us else {})
+    return NodeProfile(
+        nodes, run_ms, peak or None, src, len(keys), meta={"provider_us": provider_us} if provider_us else {}
+    )

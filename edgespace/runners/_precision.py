@@ -43,7 +43,9 @@ def calibration_images(calibration_data, resolution: int, count: int = 8, seed: 
         if a.shape[1] != 3:
             a = a.transpose(0, 3, 1, 2)
         if a.shape[2:] != (resolution, resolution):
-            raise SpecError(f"calibration_data: images are {a.shape[2]}x{a.shape[3]}, the spec wants {resolution}x{resolution}")
+            raise SpecError(
+                f"calibration_data: images are {a.shape[2]}x{a.shape[3]}, the spec wants {resolution}x{resolution}"
+            )
         return np.clip(a, 0, 255).astype(np.uint8)
     root = Path(calibration_data)
     if not root.is_dir():
@@ -86,8 +88,15 @@ def quantize_int8(fp32_path: Path, images: np.ndarray, out_path: Path | None = N
     tmp = out.with_suffix(".tmp.onnx")
     try:
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(tmp), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)  # fmt: skip
+        quantize_static(
+            str(pre),
+            str(tmp),
+            _Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
         os.replace(tmp, out)
     finally:
         for p in (pre, tmp):
@@ -109,8 +118,10 @@ def fp16_supported(provider: str) -> bool:
 
     if provider not in ort.get_available_providers():
         # ONNX Runtime would fall back to the CPU with a warning, and the probe answer for the CPU
-        raise UnavailableError(f"fp16 probe on {provider}: the provider is not available here; "
-                               f"available: {', '.join(ort.get_available_providers())}")  # fmt: skip
+        raise UnavailableError(
+            f"fp16 probe on {provider}: the provider is not available here; "
+            f"available: {', '.join(ort.get_available_providers())}"
+        )
     try:
         from onnx import TensorProto, helper
 
@@ -125,7 +136,9 @@ def fp16_supported(provider: str) -> bool:
             s = make_session(m, 1, provider=provider, profile_prefix=str(Path(tmp) / "probe"))
             s.run(None, {"x": np.ones((1, 8, 8, 8), np.float16)})
             events = json.loads(Path(s.end_profiling()).read_text())
-        convs = [e for e in events if e.get("cat") == "Node" and e.get("args", {}).get("op_name") in ("Conv", "FusedConv")]
+        convs = [
+            e for e in events if e.get("cat") == "Node" and e.get("args", {}).get("op_name") in ("Conv", "FusedConv")
+        ]
         if not convs:  # a provider that does not report kernels (TensorRT runs its own engine)
             return provider != "CPUExecutionProvider"
         return all("float16" in json.dumps(e["args"].get("input_type_shape", "")) for e in convs)

@@ -28,7 +28,7 @@ __all__ = [
     "latency_summary",
     "throughput_windows",
     "time_calls",
-]  # fmt: skip
+]
 
 
 class WallTimer:
@@ -98,8 +98,18 @@ def chunk_size(call, timer, target_s: float) -> int:
     return int(min(2000, max(1, round(target_s / per))))
 
 
-def time_calls(call, timer, *, warmup: int = 10, runs: int | None = 100, duration_s: float | None = None,
-               rounds: int = 5, chunk_s: float = 0.05, min_s: float = 0.0, chunk_calls: int | None = None) -> TimedRun:  # fmt: skip
+def time_calls(
+    call,
+    timer,
+    *,
+    warmup: int = 10,
+    runs: int | None = 100,
+    duration_s: float | None = None,
+    rounds: int = 5,
+    chunk_s: float = 0.05,
+    min_s: float = 0.0,
+    chunk_calls: int | None = None,
+) -> TimedRun:
     """Run ``call`` ``warmup`` times, then time it: ``runs`` calls in ``rounds`` rounds (a round
     is synchronised at its end), or calls for ``duration_s`` seconds in chunks of about
     ``chunk_s`` (measured with a few calls first, unless ``chunk_calls`` gives the count).
@@ -146,8 +156,9 @@ def time_calls(call, timer, *, warmup: int = 10, runs: int | None = 100, duratio
             if ends[-1] >= min_s:
                 break
     wall = time.perf_counter() - t_start
-    return TimedRun(np.array(lat, dtype=np.float64), np.array(ends), np.array(counts), wall,
-                    np.array(round_of, dtype=np.int64))  # fmt: skip
+    return TimedRun(
+        np.array(lat, dtype=np.float64), np.array(ends), np.array(counts), wall, np.array(round_of, dtype=np.int64)
+    )
 
 
 def latency_summary(run: TimedRun, rounds: int) -> dict:
@@ -163,11 +174,16 @@ def latency_summary(run: TimedRun, rounds: int) -> dict:
     robust = float(medians.min())
     p50, p90, p99 = (float(v) for v in np.percentile(lat, [50, 90, 99]))
     return {
-        "latency_p50_ms": p50, "latency_p90_ms": p90, "latency_p99_ms": p99,
-        "latency_mean_ms": float(lat.mean()), "latency_min_ms": float(lat.min()),
-        "latency_robust_ms": robust, "latency_spread_pct": float((medians.max() - robust) / robust * 100),
-        "round_medians_ms": tuple(float(m) for m in medians), "rounds": len(medians),
-    }  # fmt: skip
+        "latency_p50_ms": p50,
+        "latency_p90_ms": p90,
+        "latency_p99_ms": p99,
+        "latency_mean_ms": float(lat.mean()),
+        "latency_min_ms": float(lat.min()),
+        "latency_robust_ms": robust,
+        "latency_spread_pct": float((medians.max() - robust) / robust * 100),
+        "round_medians_ms": tuple(float(m) for m in medians),
+        "rounds": len(medians),
+    }
 
 
 def throughput_windows(run: TimedRun, images_per_call: int = 1, window_s: float = 1.0):

@@ -104,7 +104,6 @@ class Measurement:
             return float(np.median(self.round_medians_ms))
         return float(self.latency_robust_ms)
 
-
     @property
     def energy_mj(self) -> float | None:
         """Energy per inference (mJ), as on an Estimate; None where nothing measured it."""
@@ -157,7 +156,11 @@ class Measurement:
 
     def to_dict(self) -> dict:
         """Plain data (JSON-ready); the node profile as a list of ``[name, op_type, time_us]``."""
-        d = asdict(self) if self.node_profile is None else asdict(self.__class__(**{**self.__dict__, "node_profile": None}))
+        d = (
+            asdict(self)
+            if self.node_profile is None
+            else asdict(self.__class__(**{**self.__dict__, "node_profile": None}))
+        )
         d["spec"] = self.spec.to_dict()
         d["energy_mj"] = self.energy_mj
         d["throughput_series"] = [list(p) for p in self.throughput_series]
@@ -218,8 +221,10 @@ def get_runner(name: str, **kwargs) -> Runner:
         why = KNOWN_BACKENDS.get(name) if isinstance(name, str) else None
         if why:
             raise UnavailableError(f"backend={name!r} is unavailable: {why}; available here: {here}")
-        raise NotFoundError(f"backend={name!r} is unavailable: no such backend; known: "
-                            f"{', '.join(sorted({*RUNNERS, *KNOWN_BACKENDS}))}; available here: {here}")  # fmt: skip
+        raise NotFoundError(
+            f"backend={name!r} is unavailable: no such backend; known: "
+            f"{', '.join(sorted({*RUNNERS, *KNOWN_BACKENDS}))}; available here: {here}"
+        )
     cls = RUNNERS[name]
     if not cls.is_available():
         here = ", ".join(list_runners(available_only=True)) or "none"

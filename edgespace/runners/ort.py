@@ -28,9 +28,11 @@ from edgespace.runners.common import Measurement, Runner, register_runner
 __all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "measure_interleaved", "pinned_threads", "rss_bytes"]
 
 
-MEMORY_SOURCE = ("onnxruntime profiler, first run of a profiled session: peak mem_bytes_requested_in_use "
-                 "minus the arena's use before the first kernel (live intermediate tensors + workspace; "
-                 "weights excluded)")
+MEMORY_SOURCE = (
+    "onnxruntime profiler, first run of a profiled session: peak mem_bytes_requested_in_use "
+    "minus the arena's use before the first kernel (live intermediate tensors + workspace; "
+    "weights excluded)"
+)
 
 
 def rss_bytes() -> int | None:
@@ -68,8 +70,15 @@ def pinned_threads(threads: int, enabled: bool = True):
         setter(0, before)
 
 
-def make_session(model, threads: int = 1, *, provider: str = "CPUExecutionProvider", profile_prefix: str | None = None,
-                 worker_affinity: str | None = None, log_severity: int = 3):  # fmt: skip
+def make_session(
+    model,
+    threads: int = 1,
+    *,
+    provider: str = "CPUExecutionProvider",
+    profile_prefix: str | None = None,
+    worker_affinity: str | None = None,
+    log_severity: int = 3,
+):
     """The one way edgespace builds an ONNX Runtime session: sequential executor, ``threads``
     intra-op threads, one inter-op thread. ``model``: a path, serialized bytes or an
     ``onnx.ModelProto``. ``worker_affinity`` (from :func:`pinned_threads`) pins its worker
@@ -99,8 +108,10 @@ def make_session(model, threads: int = 1, *, provider: str = "CPUExecutionProvid
     if not ran or ran[0] != provider:
         # ORT falls back to the CPU when a provider's libraries (CUDA, cuDNN, TensorRT) fail to
         # load; a timing labelled with the provider asked for would then be a CPU timing.
-        raise UnavailableError(f"provider {provider!r} is unavailable: ONNX Runtime could not start it and would run on "
-                               f"{', '.join(ran) or 'nothing'} instead (its libraries or the device are missing)")  # fmt: skip
+        raise UnavailableError(
+            f"provider {provider!r} is unavailable: ONNX Runtime could not start it and would run on "
+            f"{', '.join(ran) or 'nothing'} instead (its libraries or the device are missing)"
+        )
     return session
 
 
@@ -111,10 +122,14 @@ def check_provider(provider: str) -> None:
 
     available = ort.get_available_providers()
     if provider not in available:
-        hint = {"CUDAExecutionProvider": " (needs the onnxruntime-gpu package, CUDA and an NVIDIA GPU)",
-                "TensorrtExecutionProvider": " (needs onnxruntime-gpu built with TensorRT, and TensorRT)"}.get(provider, "")  # fmt: skip
-        raise UnavailableError(f"provider {provider!r} is unavailable in this onnxruntime {ort.__version__}{hint}; "
-                               f"available: {', '.join(available)}")  # fmt: skip
+        hint = {
+            "CUDAExecutionProvider": " (needs the onnxruntime-gpu package, CUDA and an NVIDIA GPU)",
+            "TensorrtExecutionProvider": " (needs onnxruntime-gpu built with TensorRT, and TensorRT)",
+        }.get(provider, "")
+        raise UnavailableError(
+            f"provider {provider!r} is unavailable in this onnxruntime {ort.__version__}{hint}; "
+            f"available: {', '.join(available)}"
+        )
 
 
 def input_for(session, resolution: int, seed: int = 0) -> dict:
@@ -154,8 +169,13 @@ class OnnxRuntimeRunner(Runner):
         """Per-node times and ORT's memory accounting from a profiled session (``runs`` runs
         after one discarded warm-up run). Returns a :class:`~edgespace.calibration.NodeProfile`."""
         with tempfile.TemporaryDirectory(prefix="edgespace-prof-") as tmp:
-            sess = make_session(onnx_path, threads, provider=self.provider, profile_prefix=str(Path(tmp) / "ort"),
-                                worker_affinity=worker_affinity)  # fmt: skip
+            sess = make_session(
+                onnx_path,
+                threads,
+                provider=self.provider,
+                profile_prefix=str(Path(tmp) / "ort"),
+                worker_affinity=worker_affinity,
+            )
             feed = input_for(sess, spec.resolution)
             for _ in range(runs + 1):
                 sess.run(None, feed)
@@ -164,12 +184,16 @@ class OnnxRuntimeRunner(Runner):
         if self.provider != "CPUExecutionProvider" and ran and self.provider not in ran:
             # The session accepted the provider but it ran no kernel (ORT assigned every node to
             # another one): a timing labelled with it would be a timing of the others.
-            raise UnavailableError(f"provider {self.provider!r} ran none of the network's kernels here: ONNX Runtime "
-                                   f"placed them all on {', '.join(sorted(ran))}; nothing is labelled with a provider "
-                                   "that did not run it")  # fmt: skip
+            raise UnavailableError(
+                f"provider {self.provider!r} ran none of the network's kernels here: ONNX Runtime "
+                f"placed them all on {', '.join(sorted(ran))}; nothing is labelled with a provider "
+                "that did not run it"
+            )
         return prof
 
-    def measure(self, onnx_path, spec: ArchSpec, *, threads: int = 1, pin_threads: bool = True, **kwargs) -> Measurement:
+    def measure(
+        self, onnx_path, spec: ArchSpec, *, threads: int = 1, pin_threads: bool = True, **kwargs
+    ) -> Measurement:
         """Time ``onnx_path`` (see :meth:`_measure` for the arguments) with its threads pinned
         to CPUs (:func:`pinned_threads`) unless ``pin_threads=False``."""
         with pinned_threads(threads, pin_threads) as affinity:
@@ -247,8 +271,11 @@ class OnnxRuntimeRunner(Runner):
             groups = np.array_split(lat_ms, max(1, min(rounds, len(lat_ms))))
         medians = np.array([np.median(g) for g in groups if len(g)])
         robust = float(medians.min())
-        prof = (self.profile(onnx_path, spec, threads=threads, runs=profile_runs, worker_affinity=worker_affinity)
-                if profile else None)  # fmt: skip
+        prof = (
+            self.profile(onnx_path, spec, threads=threads, runs=profile_runs, worker_affinity=worker_affinity)
+            if profile
+            else None
+        )
         p50, p90, p99 = _percentiles(lat_ms)
         energy_reason = window.energy_unavailable_reason
         per_inf = window.energy_mj / len(lat_ms) if window.energy_mj is not None else None
@@ -276,7 +303,7 @@ class OnnxRuntimeRunner(Runner):
             peak_activation_bytes=prof.peak_memory_bytes if prof is not None else None,
             memory_source=MEMORY_SOURCE
             if prof is not None and prof.peak_memory_bytes is not None
-            else "not profiled (profile=False)",  # fmt: skip
+            else "not profiled (profile=False)",
             rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
             energy_per_inference_mj=per_inf,
             energy_window_mj=window.energy_mj,
@@ -290,9 +317,13 @@ class OnnxRuntimeRunner(Runner):
             onnx_path=str(onnx_path),
             runtime_version=f"onnxruntime {ort.__version__}",
             clean_process="torch" not in sys.modules,
-            date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            notes=tuple(notes) + (() if profile or self.provider == "CPUExecutionProvider" else
-                                  (f"not profiled: which provider ran each kernel was not checked ({self.provider} asked)",)),  # fmt: skip
+            date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            notes=tuple(notes)
+            + (
+                ()
+                if profile or self.provider == "CPUExecutionProvider"
+                else (f"not profiled: which provider ran each kernel was not checked ({self.provider} asked)",)
+            ),
             round_medians_ms=tuple(float(m) for m in medians),
         )
 
@@ -303,7 +334,8 @@ _ = NullMeter  # re-exported for type checkers
 def _pin_note(threads: int) -> str:
     cpus = sorted(os.sched_getaffinity(0))[:threads]
     return f"threads pinned: the calling thread on CPU {cpus[0]}" + (
-        f", ORT's workers on CPU {', '.join(map(str, cpus[1:]))}" if threads > 1 else "")
+        f", ORT's workers on CPU {', '.join(map(str, cpus[1:]))}" if threads > 1 else ""
+    )
 
 
 def measure_interleaved(
@@ -337,17 +369,40 @@ def measure_interleaved(
     Threads are pinned to CPUs (:func:`pinned_threads`) unless ``pin_threads=False``.
     ``progress(step, total)`` is called after every unit of work."""
     with pinned_threads(threads, pin_threads) as affinity:
-        out = _measure_interleaved(paths, specs, threads=threads, rounds=rounds, round_s=round_s, warmup=warmup,
-                                   profile_runs=profile_runs, provider=provider, progress=progress,
-                                   reference_path=reference_path, reference_name=reference_name,
-                                   affinity=affinity)  # fmt: skip
+        out = _measure_interleaved(
+            paths,
+            specs,
+            threads=threads,
+            rounds=rounds,
+            round_s=round_s,
+            warmup=warmup,
+            profile_runs=profile_runs,
+            provider=provider,
+            progress=progress,
+            reference_path=reference_path,
+            reference_name=reference_name,
+            affinity=affinity,
+        )
     if affinity is not None:
         out = [dataclasses.replace(m, notes=m.notes + (_pin_note(threads),)) for m in out]
     return out
 
 
-def _measure_interleaved(paths, specs, *, threads, rounds, round_s, warmup, profile_runs, provider, progress,
-                         reference_path, reference_name, affinity) -> list[Measurement]:  # fmt: skip
+def _measure_interleaved(
+    paths,
+    specs,
+    *,
+    threads,
+    rounds,
+    round_s,
+    warmup,
+    profile_runs,
+    provider,
+    progress,
+    reference_path,
+    reference_name,
+    affinity,
+) -> list[Measurement]:
     import onnxruntime as ort
 
     runner = OnnxRuntimeRunner(provider)
@@ -374,7 +429,7 @@ def _measure_interleaved(paths, specs, *, threads, rounds, round_s, warmup, prof
         ref_feed = input_for(ref, int(ref_inp.shape[2]))
         ref_s = warm(ref, ref_feed)
     sessions, feeds, counts, batch = [], [], [], []
-    for path, spec in zip(paths, specs):
+    for path, spec in zip(paths, specs, strict=True):
         s = make_session(path, threads, provider=provider, worker_affinity=affinity)
         f = input_for(s, spec.resolution)
         per = max(warm(s, f), 1e-5)
@@ -388,7 +443,7 @@ def _measure_interleaved(paths, specs, *, threads, rounds, round_s, warmup, prof
     ratios: list[list[float]] = [[] for _ in specs]
     ref_times: list[float] = []
     for _ in range(rounds):
-        for i, (s, f) in enumerate(zip(sessions, feeds)):
+        for i, (s, f) in enumerate(zip(sessions, feeds, strict=True)):
             one = []
             n = 0
             while n < counts[i]:
@@ -412,27 +467,42 @@ def _measure_interleaved(paths, specs, *, threads, rounds, round_s, warmup, prof
     del sessions, ref
     ref_level_ms = float(np.median(ref_times)) * 1e3 if ref_times else None
     out = []
-    for i, (path, spec) in enumerate(zip(paths, specs)):
+    for i, (path, spec) in enumerate(zip(paths, specs, strict=True)):
         prof = runner.profile(path, spec, threads=threads, runs=profile_runs, worker_affinity=affinity)
         tick()
         all_ms = np.concatenate([np.array(r) for r in lat[i]]) * 1e3
         medians = np.array([np.median(r) for r in lat[i]]) * 1e3
         p50, p90, p99 = _percentiles(all_ms)
         paired = float(np.median(ratios[i])) * ref_level_ms if ref_level_ms is not None and ratios[i] else None
-        out.append(Measurement(
-            spec=spec, backend=runner.name, provider=provider, precision=spec.precision, threads=int(threads),
-            warmup=warmup, runs=len(all_ms), rounds=rounds, latency_p50_ms=p50, latency_p90_ms=p90,
-            latency_p99_ms=p99, latency_mean_ms=float(all_ms.mean()), latency_min_ms=float(all_ms.min()),
-            latency_robust_ms=float(medians.min()),
-            latency_spread_pct=float((medians.max() - medians.min()) / medians.min() * 100),
-            throughput_fps=float(1e3 / all_ms.mean()), peak_activation_bytes=prof.peak_memory_bytes,
-            memory_source=MEMORY_SOURCE,
-            energy_unavailable_reason="not metered in interleaved calibration runs", node_profile=prof,
-            onnx_path=str(path), runtime_version=f"onnxruntime {ort.__version__}",
-            clean_process="torch" not in sys.modules,
-            date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            round_medians_ms=tuple(float(m) for m in medians),
-            latency_paired_ms=paired,
-            reference=(reference_name or str(reference_path)) if paired is not None else "",
-        ))  # fmt: skip
+        out.append(
+            Measurement(
+                spec=spec,
+                backend=runner.name,
+                provider=provider,
+                precision=spec.precision,
+                threads=int(threads),
+                warmup=warmup,
+                runs=len(all_ms),
+                rounds=rounds,
+                latency_p50_ms=p50,
+                latency_p90_ms=p90,
+                latency_p99_ms=p99,
+                latency_mean_ms=float(all_ms.mean()),
+                latency_min_ms=float(all_ms.min()),
+                latency_robust_ms=float(medians.min()),
+                latency_spread_pct=float((medians.max() - medians.min()) / medians.min() * 100),
+                throughput_fps=float(1e3 / all_ms.mean()),
+                peak_activation_bytes=prof.peak_memory_bytes,
+                memory_source=MEMORY_SOURCE,
+                energy_unavailable_reason="not metered in interleaved calibration runs",
+                node_profile=prof,
+                onnx_path=str(path),
+                runtime_version=f"onnxruntime {ort.__version__}",
+                clean_process="torch" not in sys.modules,
+                date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                round_medians_ms=tuple(float(m) for m in medians),
+                latency_paired_ms=paired,
+                reference=(reference_name or str(reference_path)) if paired is not None else "",
+            )
+        )
     return out

@@ -62,7 +62,7 @@ __all__ = [
     "calibration_batches",
     "engine_cache_path",
     "tensorrt_unavailable_reason",
-]  # fmt: skip
+]
 
 TRT_PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -76,15 +76,19 @@ def tensorrt_unavailable_reason() -> str | None:
     try:
         import tensorrt as trt
     except Exception as exc:  # noqa: BLE001 - ImportError, or a stub package that fails at import
-        return (f"tensorrt not importable; {type(exc).__name__}: {exc}. TensorRT's Python package ships with "
-                "JetPack and NVIDIA's CUDA containers (the registry's tensorrt-cu12/-cu13 stubs download it from "
-                "NVIDIA at install time); without it, confirm on the device with the capture-set path: "
-                "edgespace export -> trtexec -> edgespace calibrate --from")  # fmt: skip
+        return (
+            f"tensorrt not importable; {type(exc).__name__}: {exc}. TensorRT's Python package ships with "
+            "JetPack and NVIDIA's CUDA containers (the registry's tensorrt-cu12/-cu13 stubs download it from "
+            "NVIDIA at install time); without it, confirm on the device with the capture-set path: "
+            "edgespace export -> trtexec -> edgespace calibrate --from"
+        )
     from edgespace.runners.torch_cuda import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is not None:
-        return f"tensorrt {getattr(trt, '__version__', '?')} imports, but its buffers live in torch CUDA tensors: {reason}"
+        return (
+            f"tensorrt {getattr(trt, '__version__', '?')} imports, but its buffers live in torch CUDA tensors: {reason}"
+        )
     return None
 
 
@@ -124,8 +128,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
 
 
-def engine_cache_path(onnx_path, precision: str, batch: int, device_key: str, *, calibration_digest: str | None = None,
-                      cache_dir: str | os.PathLike | None = None) -> Path:  # fmt: skip
+def engine_cache_path(
+    onnx_path,
+    precision: str,
+    batch: int,
+    device_key: str,
+    *,
+    calibration_digest: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> Path:
     """Where the engine for (ONNX file, precision, batch, device) is cached. ``device_key`` names
     the GPU, its compute capability and the TensorRT version (an engine runs only where built)."""
     from edgespace.runners._export import onnx_cache_dir
@@ -152,8 +163,16 @@ def _torch_dtype(trt, torch, dt):
     return table[dt]
 
 
-def build_engine(onnx_path, precision: str, batch: int, resolution: int, *, images: np.ndarray | None = None,
-                 engine_path: Path, log_severity=None) -> tuple[bytes, float]:  # fmt: skip
+def build_engine(
+    onnx_path,
+    precision: str,
+    batch: int,
+    resolution: int,
+    *,
+    images: np.ndarray | None = None,
+    engine_path: Path,
+    log_severity=None,
+) -> tuple[bytes, float]:
     """Build (or read from ``engine_path``) the serialized engine; returns ``(plan, build_s)``
     (``build_s`` 0.0 when it came from the cache)."""
     import tensorrt as trt
@@ -183,8 +202,10 @@ def build_engine(onnx_path, precision: str, batch: int, resolution: int, *, imag
         config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
         if not hasattr(trt, "IInt8EntropyCalibrator2"):
-            raise UnavailableError(f"tensorrt {trt.__version__} has no IInt8EntropyCalibrator2 (implicit int8 "
-                                   "calibration); confirm int8 with onnxruntime's QDQ model instead")  # fmt: skip
+            raise UnavailableError(
+                f"tensorrt {trt.__version__} has no IInt8EntropyCalibrator2 (implicit int8 "
+                "calibration); confirm int8 with onnxruntime's QDQ model instead"
+            )
         batches = calibration_batches(images, min(8, len(images)))
         cal_shape = batches[0].shape
         cache_file = engine_path.with_suffix(".calib")
@@ -257,19 +278,35 @@ class TensorRTRunner(Runner):
     def unavailable_reason(cls) -> str:
         return tensorrt_unavailable_reason() or "unknown reason"
 
-    def prepare_input(self, spec: ArchSpec, precision: str, *, model=None, calibration_data=None,
-                      cache_dir=None) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+    def prepare_input(
+        self, spec: ArchSpec, precision: str, *, model=None, calibration_data=None, cache_dir=None
+    ) -> tuple[str, tuple[str, ...]]:
         """The fp32 ONNX file TensorRT builds from (its precision is the builder's business)."""
         from edgespace.runners._confirm import prepare_onnx
 
         path, notes = prepare_onnx(dataclasses.replace(spec, batch=1), "fp32", model=model, cache_dir=cache_dir)
         return path, notes + (f"TensorRT builds the {precision} engine from the fp32 ONNX file",)
 
-    def measure(self, onnx_path, spec: ArchSpec, *, precision: str = "fp16", batch: int | None = None,
-                warmup: int = 10, runs: int | None = 100, duration_s: float | None = None, rounds: int = 5,
-                profile: bool = True, profile_runs: int = 10, meter: PowerMeter | None = None,
-                calibration_data=None, idle_s: float = 2.0, energy_min_s: float = 2.0, notes: tuple[str, ...] = (),
-                **_ignored) -> Measurement:  # fmt: skip
+    def measure(
+        self,
+        onnx_path,
+        spec: ArchSpec,
+        *,
+        precision: str = "fp16",
+        batch: int | None = None,
+        warmup: int = 10,
+        runs: int | None = 100,
+        duration_s: float | None = None,
+        rounds: int = 5,
+        profile: bool = True,
+        profile_runs: int = 10,
+        meter: PowerMeter | None = None,
+        calibration_data=None,
+        idle_s: float = 2.0,
+        energy_min_s: float = 2.0,
+        notes: tuple[str, ...] = (),
+        **_ignored,
+    ) -> Measurement:
         import tensorrt as trt
         import torch
 
@@ -278,7 +315,9 @@ class TensorRTRunner(Runner):
         from edgespace.runners.torch_cuda import _measurement, timed_and_metered
 
         if precision not in TRT_PRECISIONS:
-            raise SpecError(f"precision={precision!r} is not allowed for tensorrt; allowed: {', '.join(TRT_PRECISIONS)}")
+            raise SpecError(
+                f"precision={precision!r} is not allowed for tensorrt; allowed: {', '.join(TRT_PRECISIONS)}"
+            )
         batch = spec.batch if batch is None else int(batch)
         spec = dataclasses.replace(spec, batch=batch)
         notes = list(notes)
@@ -289,8 +328,14 @@ class TensorRTRunner(Runner):
             digest = hashlib.sha1(images.tobytes()).hexdigest()[:8]
             src = "generated images" if calibration_data is None else f"{len(images)} calibration images"
             notes.append(f"int8: TensorRT IInt8EntropyCalibrator2 on {src} (the images ONNX Runtime calibrates on)")
-        path = engine_cache_path(onnx_path, precision, batch, _device_key(trt, torch, dev), calibration_digest=digest,
-                                 cache_dir=self.cache_dir)  # fmt: skip
+        path = engine_cache_path(
+            onnx_path,
+            precision,
+            batch,
+            _device_key(trt, torch, dev),
+            calibration_digest=digest,
+            cache_dir=self.cache_dir,
+        )
         plan, build_s = build_engine(onnx_path, precision, batch, spec.resolution, images=images, engine_path=path)
         notes.append(f"engine {f'built in {build_s:.1f} s' if build_s else 'from the cache'}: {path.name}")
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
@@ -310,8 +355,11 @@ class TensorRTRunner(Runner):
                 if n not in buffers:
                     dt = _torch_dtype(trt, torch, engine.get_tensor_dtype(n))
                     dims = shape if n in inputs else tuple(ctx.get_tensor_shape(n))
-                    buffers[n] = (torch.randint(0, 256, dims, device=dev).to(dt) if n in inputs
-                                  else torch.empty(dims, dtype=dt, device=dev))  # fmt: skip
+                    buffers[n] = (
+                        torch.randint(0, 256, dims, device=dev).to(dt)
+                        if n in inputs
+                        else torch.empty(dims, dtype=dt, device=dev)
+                    )
                 ctx.set_tensor_address(n, int(buffers[n].data_ptr()))
             return ctx
 
@@ -322,9 +370,19 @@ class TensorRTRunner(Runner):
             timed.execute_async_v3(stream)
 
         timer = CudaEventTimer(dev)
-        fields = timed_and_metered(call, timer, meter if meter is not None else get_meter("nvml"), batch=batch,
-                                   warmup=warmup, runs=runs, duration_s=duration_s, rounds=rounds, idle_s=idle_s,
-                                   energy_min_s=energy_min_s, notes=notes)  # fmt: skip
+        fields = timed_and_metered(
+            call,
+            timer,
+            meter if meter is not None else get_meter("nvml"),
+            batch=batch,
+            warmup=warmup,
+            runs=runs,
+            duration_s=duration_s,
+            rounds=rounds,
+            idle_s=idle_s,
+            energy_min_s=energy_min_s,
+            notes=notes,
+        )
         node_profile = None
         if profile:
             recorder = LayerTimeRecorder()
@@ -344,13 +402,24 @@ class TensorRTRunner(Runner):
             node_profile = recorder.node_profile(f"tensorrt {trt.__version__} IProfiler, {profile_runs} runs")
         notes.append(f"timing: {timer.kind}")
         return _measurement(
-            spec=spec, backend=self.name, provider=f"{dev} {torch.cuda.get_device_name(dev)}", precision=precision,
-            threads=1, warmup=int(warmup), **fields, node_profile=node_profile, onnx_path=str(onnx_path),
+            spec=spec,
+            backend=self.name,
+            provider=f"{dev} {torch.cuda.get_device_name(dev)}",
+            precision=precision,
+            threads=1,
+            warmup=int(warmup),
+            **fields,
+            node_profile=node_profile,
+            onnx_path=str(onnx_path),
             peak_activation_bytes=_device_memory(engine),
             memory_source="TensorRT ICudaEngine.device_memory_size(_v2): the execution context's activation and "
-                          "scratch memory at the profile's largest shape (weights excluded)",
-            runtime_version=f"tensorrt {trt.__version__}", clean_process=True,
-            date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), notes=tuple(notes), batch=batch,
-            execution=f"TensorRT engine ({precision}), execute_async_v3", compile_s=build_s,
+            "scratch memory at the profile's largest shape (weights excluded)",
+            runtime_version=f"tensorrt {trt.__version__}",
+            clean_process=True,
+            date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            notes=tuple(notes),
+            batch=batch,
+            execution=f"TensorRT engine ({precision}), execute_async_v3",
+            compile_s=build_s,
             device_name=torch.cuda.get_device_name(dev),
-        )  # fmt: skip
+        )

@@ -56,14 +56,16 @@ __all__ = [
     "cuda_unavailable_reason",
     "measure_module",
     "timed_and_metered",
-]  # fmt: skip
+]
 
 #: Precisions the torch runner computes in (bf16 is a GPU precision the analytic specs lack).
 TORCH_PRECISIONS = ("fp32", "fp16", "bf16")
 
-MEMORY_SOURCE = ("torch CUDA caching allocator: torch.cuda.max_memory_allocated over one eager forward pass "
-                 "minus the memory allocated before it (live activations + cuDNN workspace; weights and "
-                 "input excluded)")  # fmt: skip
+MEMORY_SOURCE = (
+    "torch CUDA caching allocator: torch.cuda.max_memory_allocated over one eager forward pass "
+    "minus the memory allocated before it (live activations + cuDNN workspace; weights and "
+    "input excluded)"
+)
 
 
 @dataclass(frozen=True)
@@ -108,15 +110,19 @@ def cuda_unavailable_reason() -> str | None:
     except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install
         return f"torch is not importable ({exc}); install torch with CUDA support"
     if getattr(torch.version, "cuda", None) is None:
-        return (f"torch {torch.__version__} was built without CUDA (torch.version.cuda is None); "
-                "install a CUDA build of torch")  # fmt: skip
+        return (
+            f"torch {torch.__version__} was built without CUDA (torch.version.cuda is None); "
+            "install a CUDA build of torch"
+        )
     try:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     except Exception as exc:  # noqa: BLE001 - a driver error must become the reason, not a crash
         return f"no CUDA device usable: {exc}"
     if count == 0:
-        return (f"no CUDA device visible (torch {torch.__version__}, built for CUDA {torch.version.cuda}: "
-                "torch.cuda.is_available() is False; check the NVIDIA driver and CUDA_VISIBLE_DEVICES)")  # fmt: skip
+        return (
+            f"no CUDA device visible (torch {torch.__version__}, built for CUDA {torch.version.cuda}: "
+            "torch.cuda.is_available() is False; check the NVIDIA driver and CUDA_VISIBLE_DEVICES)"
+        )
     return None
 
 
@@ -133,8 +139,9 @@ def _tf32(torch, enabled: bool):
     try:
         yield
     finally:
-        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-         torch.backends.cudnn.benchmark) = before  # fmt: skip
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) = (
+            before
+        )
 
 
 def _inductor_cache() -> str:
@@ -157,9 +164,20 @@ def _idle_power(meter: PowerMeter, seconds: float, sync) -> float | None:
     return meter.end_window(token).avg_power_w
 
 
-def timed_and_metered(call, timer, meter: PowerMeter, *, batch: int, warmup: int, runs: int | None,
-                      duration_s: float | None, rounds: int, idle_s: float = 2.0, energy_min_s: float = 2.0,
-                      notes: list | None = None) -> dict:  # fmt: skip
+def timed_and_metered(
+    call,
+    timer,
+    meter: PowerMeter,
+    *,
+    batch: int,
+    warmup: int,
+    runs: int | None,
+    duration_s: float | None,
+    rounds: int,
+    idle_s: float = 2.0,
+    energy_min_s: float = 2.0,
+    notes: list | None = None,
+) -> dict:
     """Idle power (``idle_s`` before), then :func:`~edgespace.runners._timing.time_calls` inside
     one energy window (at least ``energy_min_s`` when a meter is there) with per-second
     telemetry: the Measurement fields for latency, throughput, energy and telemetry, by their
@@ -176,8 +194,16 @@ def timed_and_metered(call, timer, meter: PowerMeter, *, batch: int, warmup: int
     timer.synchronize()
     token = meter.begin_window()
     with sampler if sampler is not None else contextlib.nullcontext():
-        run = time_calls(call, timer, warmup=0, runs=runs, duration_s=duration_s, rounds=rounds,
-                         min_s=energy_min_s if metered else 0.0, chunk_calls=chunk)  # fmt: skip
+        run = time_calls(
+            call,
+            timer,
+            warmup=0,
+            runs=runs,
+            duration_s=duration_s,
+            rounds=rounds,
+            min_s=energy_min_s if metered else 0.0,
+            chunk_calls=chunk,
+        )
     window = meter.end_window(token)
     stats = latency_summary(run, rounds)
     series, peak_fps, sustained_fps = throughput_windows(run, batch) if duration_s is not None else ((), None, None)
@@ -188,7 +214,9 @@ def timed_and_metered(call, timer, meter: PowerMeter, *, batch: int, warmup: int
     if sampler is not None:
         tele_reason = sampler.error or (None if telem else "no telemetry sample was taken")
     else:
-        tele_reason = f"no telemetry: {window.energy_unavailable_reason or 'meter ' + meter.name + ' reads energy only'}"
+        tele_reason = (
+            f"no telemetry: {window.energy_unavailable_reason or 'meter ' + meter.name + ' reads energy only'}"
+        )
     peak_w = sustained_w = peak_temp = sustained_clock = None
     if telem:
         arr = np.array(telem)
@@ -251,14 +279,20 @@ def measure_module(
 
     if precision not in TORCH_PRECISIONS:
         raise SpecError(f"precision={precision!r} is not allowed for {backend}; allowed: {', '.join(TORCH_PRECISIONS)}")
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not BATCH_RANGE[0] <= batch <= BATCH_RANGE[1]:
+    if (
+        isinstance(batch, bool)
+        or not isinstance(batch, (int, np.integer))
+        or not BATCH_RANGE[0] <= batch <= BATCH_RANGE[1]
+    ):
         raise SpecError(f"batch={batch!r} is not allowed; allowed: an integer {BATCH_RANGE[0]} to {BATCH_RANGE[1]}")
     batch = int(batch)
     runs = None if duration_s is not None else runs  # a duration run replaces the count
     dev = torch.device(device)
     on_cuda = dev.type == "cuda"
     notes = list(notes)
-    meter = meter if meter is not None else (get_meter("nvml") if on_cuda else NullMeter("no GPU meter on the CPU path"))
+    meter = (
+        meter if meter is not None else (get_meter("nvml") if on_cuda else NullMeter("no GPU meter on the CPU path"))
+    )
     dtype = _dtype(torch, precision)
     r = spec.resolution
     timer = CudaEventTimer(dev) if on_cuda else WallTimer()
@@ -311,15 +345,30 @@ def measure_module(
                 notes.append("compile ignored on the CPU path (eager)")
         sync()
         compile_s = time.perf_counter() - t0 if on_cuda else None
-        metered_fields = timed_and_metered(call, timer, meter, batch=batch, warmup=warmup, runs=runs,
-                                           duration_s=duration_s, rounds=rounds, idle_s=idle_s,
-                                           energy_min_s=energy_min_s, notes=notes)  # fmt: skip
+        metered_fields = timed_and_metered(
+            call,
+            timer,
+            meter,
+            batch=batch,
+            warmup=warmup,
+            runs=runs,
+            duration_s=duration_s,
+            rounds=rounds,
+            idle_s=idle_s,
+            energy_min_s=energy_min_s,
+            notes=notes,
+        )
     notes.append(f"timing: {timer.kind}")
     if on_cuda:
         name = torch.cuda.get_device_name(dev)
         runtime = f"torch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()})"
-        notes.append("TF32 on for fp32 convolutions and matmuls" if tf32 and precision == "fp32" else
-                     "TF32 off" if precision == "fp32" else f"{precision} weights and activations")  # fmt: skip
+        notes.append(
+            "TF32 on for fp32 convolutions and matmuls"
+            if tf32 and precision == "fp32"
+            else "TF32 off"
+            if precision == "fp32"
+            else f"{precision} weights and activations"
+        )
     else:
         name, runtime = "cpu", f"torch {torch.__version__} (CPU, eager)"
     return _measurement(
@@ -366,8 +415,17 @@ class TorchCudaRunner(Runner):
     def unavailable_reason(cls) -> str:
         return cuda_unavailable_reason() or "unknown reason"
 
-    def measure(self, onnx_path, spec: ArchSpec, *, model=None, precision: str = "fp32", batch: int | None = None,
-                meter: PowerMeter | None = None, **kwargs) -> CudaMeasurement:  # fmt: skip
+    def measure(
+        self,
+        onnx_path,
+        spec: ArchSpec,
+        *,
+        model=None,
+        precision: str = "fp32",
+        batch: int | None = None,
+        meter: PowerMeter | None = None,
+        **kwargs,
+    ) -> CudaMeasurement:
         """Build ``spec``'s module (or take ``model``) and time it; ``onnx_path`` is not used.
         Keyword arguments as :func:`measure_module`; ``threads``, ``profile``, ``profile_runs``
         and ``calibration_data`` (the ONNX runners') are accepted and ignored."""
@@ -378,5 +436,12 @@ class TorchCudaRunner(Runner):
         kwargs.setdefault("compile", self.compile)
         kwargs.setdefault("tf32", self.tf32)
         net = model if model is not None else build(spec)
-        return measure_module(net, spec, device=self.device, precision=precision,
-                              batch=spec.batch if batch is None else batch, meter=meter, **kwargs)  # fmt: skip
+        return measure_module(
+            net,
+            spec,
+            device=self.device,
+            precision=precision,
+            batch=spec.batch if batch is None else batch,
+            meter=meter,
+            **kwargs,
+        )

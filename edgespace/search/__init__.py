@@ -38,11 +38,32 @@ _search = search
 
 #: Every name the package exported before it moved (0.1), so that old imports keep working.
 __all__ = [
-    "Constraint", "EfficientNetSpace", "METRICS", "MobileNetSpace", "OBJECTIVES", "Objective", "SAMPLERS",
-    "SPACE_NAMES", "SearchError", "SearchResult", "Space", "UnionSpace", "hypervolume", "load_search", "named_space",
-    "nondominated", "open_storage", "pareto_mask", "parse_constraints", "parse_objectives", "run_dir", "run_worker",
-    "screen", "search", "space_from_dict",
-]  # fmt: skip
+    "Constraint",
+    "EfficientNetSpace",
+    "METRICS",
+    "MobileNetSpace",
+    "OBJECTIVES",
+    "Objective",
+    "SAMPLERS",
+    "SPACE_NAMES",
+    "SearchError",
+    "SearchResult",
+    "Space",
+    "UnionSpace",
+    "hypervolume",
+    "load_search",
+    "named_space",
+    "nondominated",
+    "open_storage",
+    "pareto_mask",
+    "parse_constraints",
+    "parse_objectives",
+    "run_dir",
+    "run_worker",
+    "screen",
+    "search",
+    "space_from_dict",
+]
 
 warnings.warn(
     "the package edgespace.search is deprecated and will be removed in the next release; import from "

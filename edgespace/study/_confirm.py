@@ -24,9 +24,19 @@ __all__ = ["CONFIRMATIONS_KEY", "CONFIRMATION_COLUMNS", "choose_points", "confir
 CONFIRMATIONS_KEY = "edgespace_confirmations"
 #: Columns of :meth:`SearchResult.confirmations`, in order.
 CONFIRMATION_COLUMNS = (
-    *POINT_COLUMNS, "backend", "provider", "threads", "predicted_latency_ms", "measured_latency_ms",
-    "latency_error_pct", "latency_source", "predicted_energy_mj", "measured_energy_mj", "energy_error_pct", "status",
-)  # fmt: skip
+    *POINT_COLUMNS,
+    "backend",
+    "provider",
+    "threads",
+    "predicted_latency_ms",
+    "measured_latency_ms",
+    "latency_error_pct",
+    "latency_source",
+    "predicted_energy_mj",
+    "measured_energy_mj",
+    "energy_error_pct",
+    "status",
+)
 
 
 def choose_points(front: pd.DataFrame, top: int, by: str | None, objectives) -> pd.DataFrame:
@@ -39,7 +49,9 @@ def choose_points(front: pd.DataFrame, top: int, by: str | None, objectives) -> 
     if by is not None:
         direction = {o.name: o.direction for o in objectives}.get(by) or OBJECTIVES.get(by)
         if direction is None or by not in front.columns:
-            raise SearchError(f"confirm(by={by!r}): allowed: {', '.join(sorted(set(OBJECTIVES) | {o.name for o in objectives}))}")
+            raise SearchError(
+                f"confirm(by={by!r}): allowed: {', '.join(sorted(set(OBJECTIVES) | {o.name for o in objectives}))}"
+            )
         return front.sort_values(by, ascending=direction == "minimize").head(top).reset_index(drop=True)
     if top >= len(front):
         return front.reset_index(drop=True)
@@ -53,9 +65,17 @@ def _error_pct(pred, meas) -> float | None:
     return float((pred - meas) / meas * 100.0)
 
 
-def confirm_points(points: pd.DataFrame, *, backend: str = "onnxruntime", threads: int = 1, rounds: int = 10,
-                   provider: str = "CPUExecutionProvider", meter: str = "auto", cache_dir=None,
-                   progress: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
+def confirm_points(
+    points: pd.DataFrame,
+    *,
+    backend: str = "onnxruntime",
+    threads: int = 1,
+    rounds: int = 10,
+    provider: str = "CPUExecutionProvider",
+    meter: str = "auto",
+    cache_dir=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict]:
     """Export and run ``points`` (rows with the design-point columns, ``latency_ms``,
     ``energy_mj`` and ``latency_source`` predicted); one dict per point with
     :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
@@ -67,17 +87,28 @@ def confirm_points(points: pd.DataFrame, *, backend: str = "onnxruntime", thread
     from edgespace.runners.ort import OnnxRuntimeRunner, measure_interleaved
 
     if backend != "onnxruntime":
-        raise SearchError(f"confirm(backend={backend!r}): allowed here: onnxruntime (other backends: "
-                          "edgespace.confirm(spec, backend=...) on their device)")  # fmt: skip
+        raise SearchError(
+            f"confirm(backend={backend!r}): allowed here: onnxruntime (other backends: "
+            "edgespace.confirm(spec, backend=...) on their device)"
+        )
     if not (isinstance(threads, int) and threads >= 1):
         raise SearchError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
     rows, specs = [], []
     for r in points.to_dict(orient="records"):
         row = {c: r.get(c) for c in POINT_COLUMNS}
-        row.update(backend=backend, provider=provider, threads=int(threads),
-                   predicted_latency_ms=_num(r.get("latency_ms")), measured_latency_ms=None, latency_error_pct=None,
-                   latency_source=r.get("latency_source", "analytic"), predicted_energy_mj=_num(r.get("energy_mj")),
-                   measured_energy_mj=None, energy_error_pct=None, status="ok")  # fmt: skip
+        row.update(
+            backend=backend,
+            provider=provider,
+            threads=int(threads),
+            predicted_latency_ms=_num(r.get("latency_ms")),
+            measured_latency_ms=None,
+            latency_error_pct=None,
+            latency_source=r.get("latency_source", "analytic"),
+            predicted_energy_mj=_num(r.get("energy_mj")),
+            measured_energy_mj=None,
+            energy_error_pct=None,
+            status="ok",
+        )
         rows.append(row)
         specs.append(ArchSpec(r["family"], float(r["width"]), float(r["depth"]), int(r["resolution"]), r["precision"]))
     total = len(rows) * (rounds + 3) + 1
@@ -90,7 +121,9 @@ def confirm_points(points: pd.DataFrame, *, backend: str = "onnxruntime", thread
             progress(min(step, total), total)
 
     try:  # one child process exports every fp32 network (and the reference) into the cache
-        export_many([ArchSpec(s.family, s.width, s.depth, s.resolution, "fp32") for s in specs] + [REFERENCE_SPEC], cache_dir)
+        export_many(
+            [ArchSpec(s.family, s.width, s.depth, s.resolution, "fp32") for s in specs] + [REFERENCE_SPEC], cache_dir
+        )
     except Exception as exc:
         for row in rows:
             row["status"] = f"failed: export: {type(exc).__name__}: {exc}"[:300]
@@ -108,14 +141,23 @@ def confirm_points(points: pd.DataFrame, *, backend: str = "onnxruntime", thread
         try:
             ref = export_many([REFERENCE_SPEC], cache_dir)[0]
             base = step
-            ms = measure_interleaved([paths[i] for i in ok], [specs[i] for i in ok], threads=threads, rounds=rounds,
-                                     provider=provider, profile_runs=1, reference_path=ref,
-                                     reference_name=REFERENCE_SPEC.short_name(),
-                                     progress=None if progress is None else lambda s, t: progress(min(base + s, total), total))  # fmt: skip
+            ms = measure_interleaved(
+                [paths[i] for i in ok],
+                [specs[i] for i in ok],
+                threads=threads,
+                rounds=rounds,
+                provider=provider,
+                profile_runs=1,
+                reference_path=ref,
+                reference_name=REFERENCE_SPEC.short_name(),
+                progress=None if progress is None else lambda s, t: progress(min(base + s, total), total),
+            )
             step += len(ok) * (rounds + 2)
             for i, m in zip(ok, ms, strict=True):
                 rows[i]["measured_latency_ms"] = float(m.latency_calibration_ms)
-                rows[i]["latency_error_pct"] = _error_pct(rows[i]["predicted_latency_ms"], rows[i]["measured_latency_ms"])
+                rows[i]["latency_error_pct"] = _error_pct(
+                    rows[i]["predicted_latency_ms"], rows[i]["measured_latency_ms"]
+                )
         except Exception as exc:
             for i in ok:
                 rows[i]["status"] = f"failed: measure: {type(exc).__name__}: {exc}"[:300]
@@ -127,8 +169,16 @@ def confirm_points(points: pd.DataFrame, *, backend: str = "onnxruntime", thread
         runner = OnnxRuntimeRunner(provider)
         for i in ok:
             try:
-                m = runner.measure(paths[i], specs[i], threads=threads, precision=specs[i].precision, runs=None,
-                                   duration_s=2.0, profile=False, meter=power_meter)  # fmt: skip
+                m = runner.measure(
+                    paths[i],
+                    specs[i],
+                    threads=threads,
+                    precision=specs[i].precision,
+                    runs=None,
+                    duration_s=2.0,
+                    profile=False,
+                    meter=power_meter,
+                )
                 rows[i]["measured_energy_mj"] = m.energy_per_inference_mj
                 rows[i]["energy_error_pct"] = _error_pct(rows[i]["predicted_energy_mj"], m.energy_per_inference_mj)
             except Exception as exc:

@@ -15,10 +15,22 @@ from edgespace.study._space import Space
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = [
-    "DEFINITION_KEY", "RUN_KEY", "RECORD_KEY", "CONSTRAINT_KEY", "FORMAT", "resolve_profile", "check_space",
-    "check_budget_constraints", "build_definition", "default_study_name", "check_definition", "load_search",
-    "CALIBRATION_KEY", "pack_calibration", "unpack_calibration",
-]  # fmt: skip
+    "DEFINITION_KEY",
+    "RUN_KEY",
+    "RECORD_KEY",
+    "CONSTRAINT_KEY",
+    "FORMAT",
+    "resolve_profile",
+    "check_space",
+    "check_budget_constraints",
+    "build_definition",
+    "default_study_name",
+    "check_definition",
+    "load_search",
+    "CALIBRATION_KEY",
+    "pack_calibration",
+    "unpack_calibration",
+]
 
 #: Study user attr holding the definition (space, profile, objectives, constraints, accuracy);
 #: a worker rebuilds the search from it. Study user attr holding the last run's settings.
@@ -42,7 +54,11 @@ def resolve_profile(profile):
     from edgespace.profiles import HardwareProfile, load_profile
 
     prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
-    if isinstance(profile, (str, os.PathLike)) and Path(profile).suffix in (".yaml", ".yml") and Path(profile).is_file():
+    if (
+        isinstance(profile, (str, os.PathLike))
+        and Path(profile).suffix in (".yaml", ".yml")
+        and Path(profile).is_file()
+    ):
         ref = str(Path(profile).resolve())
     else:
         ref = prof.name
@@ -55,7 +71,9 @@ def check_space(space) -> Space:
 
         return named_space(space)
     if not isinstance(space, Space):
-        raise SearchError(f"space={space!r}: give an EfficientNetSpace, a MobileNetSpace, their union (a | b) or a name")
+        raise SearchError(
+            f"space={space!r}: give an EfficientNetSpace, a MobileNetSpace, their union (a | b) or a name"
+        )
     return space
 
 
@@ -64,12 +82,15 @@ def check_budget_constraints(constraints, budget) -> None:
         return
     for c in constraints:
         if c.text is not None and any(k in c.text for k in BUDGET_COLUMNS):
-            raise SearchError(f"constraint {c.text!r} needs an energy budget: pass budget=Budget(...) "
-                              "(CLI: --battery-wh, --frames-per-day, ...)")  # fmt: skip
+            raise SearchError(
+                f"constraint {c.text!r} needs an energy budget: pass budget=Budget(...) "
+                "(CLI: --battery-wh, --frames-per-day, ...)"
+            )
 
 
-def build_definition(space, profile_ref, objectives, constraints, accuracy, ambient_c, budget=None,
-                     calibration=None) -> dict:  # fmt: skip
+def build_definition(
+    space, profile_ref, objectives, constraints, accuracy, ambient_c, budget=None, calibration=None
+) -> dict:
     out = {
         "format": FORMAT,
         "space": space.to_dict(),
@@ -114,7 +135,9 @@ def unpack_calibration(attr: dict, where: str):
         path.write_text(text)
         cal = load_calibration(path)
     if cal.id != attr.get("id"):
-        raise SearchError(f"{where}: the stored calibration hashes to {cal.id!r}, not its recorded id {attr.get('id')!r}")
+        raise SearchError(
+            f"{where}: the stored calibration hashes to {cal.id!r}, not its recorded id {attr.get('id')!r}"
+        )
     return cal
 
 
@@ -128,15 +151,21 @@ def check_definition(study, definition: dict) -> None:
     stored = study.user_attrs.get(DEFINITION_KEY)
     if stored is None:
         if study.trials:
-            raise SearchError(f"study {study.study_name!r} already holds {len(study.trials)} trials but was not made by "
-                              "edgespace.search; choose another study name")  # fmt: skip
+            raise SearchError(
+                f"study {study.study_name!r} already holds {len(study.trials)} trials but was not made by "
+                "edgespace.search; choose another study name"
+            )
         study.set_user_attr(DEFINITION_KEY, definition)
         return
-    diff = [k for k in definition if json.dumps(stored.get(k), sort_keys=True) != json.dumps(definition[k], sort_keys=True)]
+    diff = [
+        k for k in definition if json.dumps(stored.get(k), sort_keys=True) != json.dumps(definition[k], sort_keys=True)
+    ]
     if diff:
         details = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {definition[k]!r}" for k in diff)
-        raise SearchError(f"study {study.study_name!r} exists with another definition ({details}); use another --study name "
-                          "to start a new search, or the same definition to resume")  # fmt: skip
+        raise SearchError(
+            f"study {study.study_name!r} exists with another definition ({details}); use another --study name "
+            "to start a new search, or the same definition to resume"
+        )
 
 
 def load_search(storage, study_name: str, *, with_attrs: bool = False):
@@ -150,7 +179,9 @@ def load_search(storage, study_name: str, *, with_attrs: bool = False):
     except Exception as exc:
         raise SearchError(f"storage {storage!r}: cannot read studies: {exc}") from None
     if study_name not in summaries:
-        raise SearchError(f"study {study_name!r} not found in {storage!r}; there: {', '.join(sorted(summaries)) or 'no studies'}")
+        raise SearchError(
+            f"study {study_name!r} not found in {storage!r}; there: {', '.join(sorted(summaries)) or 'no studies'}"
+        )
     attrs = summaries[study_name].user_attrs
     if DEFINITION_KEY not in attrs:
         raise SearchError(f"study {study_name!r} was not made by edgespace.search (no stored definition)")

@@ -52,8 +52,13 @@ def _predict_accuracy(frame: pd.DataFrame, accuracy: Any) -> pd.DataFrame:
     for r in frame.itertuples(index=False):
         est = accuracy.predict(ArchSpec(r.family, float(r.width), float(r.depth), int(r.resolution), r.precision))
         top1 = getattr(est, "top1", est)
-        rows.append({"top1": float(top1), "top1_std": float(getattr(est, "top1_std", np.nan)),
-                     "in_range": bool(getattr(est, "in_range", True))})  # fmt: skip
+        rows.append(
+            {
+                "top1": float(top1),
+                "top1_std": float(getattr(est, "top1_std", np.nan)),
+                "in_range": bool(getattr(est, "in_range", True)),
+            }
+        )
     return pd.DataFrame(rows, index=frame.index)
 
 
@@ -83,8 +88,15 @@ def _budget_columns(out: pd.DataFrame, profile, budget) -> None:
     out["budget_feasible"] = ok
 
 
-def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambient_c: float | None = None,
-                    budget: Any = None, calibration: Any = None) -> pd.DataFrame:  # fmt: skip
+def evaluate_points(
+    points: pd.DataFrame,
+    profile,
+    *,
+    accuracy: Any = None,
+    ambient_c: float | None = None,
+    budget: Any = None,
+    calibration: Any = None,
+) -> pd.DataFrame:
     """``points`` (family, width, depth, resolution, precision, mode, [batch], [placement], ...) plus every scalar
     Estimate field, ``accuracy``, ``accuracy_std``, ``accuracy_in_range`` and
     ``accuracy_per_joule`` (top-1 points × inferences per joule), on the same row order. With a
@@ -94,7 +106,9 @@ def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambi
     ``latency_source`` / ``energy_source`` say where each row's numbers came from."""
     out = points.reset_index(drop=True).copy()
     n = len(out)
-    cols = {k: np.empty(n, dtype=bool if k in _BOOL else np.int64 if k in _INT else np.float64) for k in ESTIMATE_COLUMNS}
+    cols = {
+        k: np.empty(n, dtype=bool if k in _BOOL else np.int64 if k in _INT else np.float64) for k in ESTIMATE_COLUMNS
+    }
     cols.update({k: np.full(n, "analytic", dtype=object) for k in SOURCE_COLUMNS})
     spec = out[SPEC_COLUMNS].astype({"width": float, "depth": float, "resolution": np.int64})
     # Batch changes the cost (per call, per image), not the accuracy: only the cost model sees it.
@@ -102,16 +116,25 @@ def evaluate_points(points: pd.DataFrame, profile, *, accuracy: Any = None, ambi
     if "placement" not in out.columns:
         out["placement"] = "auto"
     for (mode, placement), idx in out.groupby(["mode", "placement"], sort=False).indices.items():
-        est = estimate_many(cost_spec.iloc[idx], profile, modes=[mode], ambient_c=ambient_c, placements=[placement],
-                            calibration=calibration)  # fmt: skip
+        est = estimate_many(
+            cost_spec.iloc[idx],
+            profile,
+            modes=[mode],
+            ambient_c=ambient_c,
+            placements=[placement],
+            calibration=calibration,
+        )
         for k in (*ESTIMATE_COLUMNS, *SOURCE_COLUMNS):
             cols[k][idx] = est[k].to_numpy()
     for k in (*ESTIMATE_COLUMNS, *SOURCE_COLUMNS):
         out[k] = cols[k]
     uniq = spec.drop_duplicates(ignore_index=True)
     acc = _predict_accuracy(uniq, accuracy)
-    uniq = uniq.assign(accuracy=acc["top1"].to_numpy(dtype=float), accuracy_std=acc["top1_std"].to_numpy(dtype=float),
-                       accuracy_in_range=acc["in_range"].to_numpy(dtype=bool))  # fmt: skip
+    uniq = uniq.assign(
+        accuracy=acc["top1"].to_numpy(dtype=float),
+        accuracy_std=acc["top1_std"].to_numpy(dtype=float),
+        accuracy_in_range=acc["in_range"].to_numpy(dtype=bool),
+    )
     merged = spec.merge(uniq, on=SPEC_COLUMNS, how="left")
     for k in ("accuracy", "accuracy_std", "accuracy_in_range"):
         out[k] = merged[k].to_numpy()

@@ -46,7 +46,7 @@ __all__ = [
     "owned_storage",
     "record_lease",
     "repair_journal",
-]  # fmt: skip
+]
 
 #: Most bytes of the tail read to find the last line (an entry is a few hundred bytes; a trial
 #: record with every estimate column a few kB).
@@ -142,8 +142,10 @@ def checked_backend() -> type:
                 damage = check_tail(path)
                 if damage is not None:
                     line, problem = damage
-                    raise SearchError(f"{path}: line {line}: the last entry is damaged: {problem}; nothing was "
-                                      f"appended; {_repair_hint(path)}")  # fmt: skip
+                    raise SearchError(
+                        f"{path}: line {line}: the last entry is damaged: {problem}; nothing was "
+                        f"appended; {_repair_hint(path)}"
+                    )
                 text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
                 with open(path, "ab") as f:
                     f.write(text.encode("utf-8"))
@@ -181,9 +183,11 @@ def open_journal(path: Path):
         if damage is None:
             raise SearchError(f"{path}: cannot be read as an Optuna journal: {type(exc).__name__}: {exc}") from None
         line, problem = damage
-        raise SearchError(f"{path}: line {line}: a damaged entry in the middle of the journal ({problem}); the entries "
-                          f"after it cannot be replayed; `edgespace repair --storage journal:{path} --cut-at-damage` "
-                          f"keeps the {line - 1} entries before it (with a backup of the whole file)") from None  # fmt: skip
+        raise SearchError(
+            f"{path}: line {line}: a damaged entry in the middle of the journal ({problem}); the entries "
+            f"after it cannot be replayed; `edgespace repair --storage journal:{path} --cut-at-damage` "
+            f"keeps the {line - 1} entries before it (with a backup of the whole file)"
+        ) from None
 
 
 def repair_journal(path: str | os.PathLike, *, cut_at_damage: bool = False) -> dict:
@@ -199,13 +203,21 @@ def repair_journal(path: str | os.PathLike, *, cut_at_damage: bool = False) -> d
         raise SearchError(f"{p}: no such journal file")
     damage = find_damage(p)
     if damage is None:
-        return {"path": str(p), "backup": None, "kept_entries": _count_lines(p), "dropped_lines": 0, "line": None,
-                "problem": None}  # fmt: skip
+        return {
+            "path": str(p),
+            "backup": None,
+            "kept_entries": _count_lines(p),
+            "dropped_lines": 0,
+            "line": None,
+            "problem": None,
+        }
     line, problem = damage
     total = _count_lines(p, partial=True)
     if line < total and not cut_at_damage:
-        raise SearchError(f"{p}: line {line}: damaged ({problem}) with {total - line} more line(s) after it; "
-                          f"rerun with --cut-at-damage to keep the {line - 1} entries before it (a backup is made first)")  # fmt: skip
+        raise SearchError(
+            f"{p}: line {line}: damaged ({problem}) with {total - line} more line(s) after it; "
+            f"rerun with --cut-at-damage to keep the {line - 1} entries before it (a backup is made first)"
+        )
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     backup = p.with_name(f"{p.name}.{stamp}.bak")
     shutil.copy2(p, backup)
@@ -217,8 +229,14 @@ def repair_journal(path: str | os.PathLike, *, cut_at_damage: bool = False) -> d
         f.truncate(offset)
         f.flush()
         os.fsync(f.fileno())
-    return {"path": str(p), "backup": str(backup), "kept_entries": line - 1, "dropped_lines": total - line + 1,
-            "line": line, "problem": problem}  # fmt: skip
+    return {
+        "path": str(p),
+        "backup": str(backup),
+        "kept_entries": line - 1,
+        "dropped_lines": total - line + 1,
+        "line": line,
+        "problem": problem,
+    }
 
 
 def _count_lines(p: Path, *, partial: bool = False) -> int:
@@ -300,7 +318,12 @@ def owned_storage() -> type:
             before = None if trial is None else trial.state
             super()._apply_set_trial_state_values(log)
             after = self._trials.get(log.get("trial_id"))
-            if before is not None and before != TrialState.RUNNING and after is not None and after.state == TrialState.RUNNING:
+            if (
+                before is not None
+                and before != TrialState.RUNNING
+                and after is not None
+                and after.state == TrialState.RUNNING
+            ):
                 self.owner_of[log["trial_id"]] = log.get("worker_id")
 
     class OwnedJournalStorage(JournalStorage):
@@ -366,4 +389,8 @@ def dead_trial_ids(path: Path | None, storage: Any) -> set[int]:
                 continue
     if not dead_prefixes:
         return set()
-    return {tid for tid, wid in storage.trial_owners().items() if isinstance(wid, str) and wid.startswith(tuple(dead_prefixes))}
+    return {
+        tid
+        for tid, wid in storage.trial_owners().items()
+        if isinstance(wid, str) and wid.startswith(tuple(dead_prefixes))
+    }

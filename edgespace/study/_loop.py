@@ -106,7 +106,11 @@ def _fail_stale(ctx: _Context) -> None:
     for t in running:
         if t.number in ctx.own_running:
             continue
-        old = ctx.stale_after_s is not None and t.datetime_start is not None and now - t.datetime_start.timestamp() >= ctx.stale_after_s
+        old = (
+            ctx.stale_after_s is not None
+            and t.datetime_start is not None
+            and now - t.datetime_start.timestamp() >= ctx.stale_after_s
+        )
         if t._trial_id not in dead and not old:
             continue
         try:
@@ -165,12 +169,22 @@ def _evaluate_cached(ctx: _Context, points: pd.DataFrame) -> pd.DataFrame:
     todo = [k for k in dict.fromkeys(keys) if k not in ctx.cache]
     if todo:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
-        fresh = evaluate_points(points.iloc[[first[k] for k in todo]], ctx.profile, accuracy=ctx.accuracy,
-                                ambient_c=ctx.ambient_c, budget=ctx.budget, calibration=ctx.calibration)  # fmt: skip
+        fresh = evaluate_points(
+            points.iloc[[first[k] for k in todo]],
+            ctx.profile,
+            accuracy=ctx.accuracy,
+            ambient_c=ctx.ambient_c,
+            budget=ctx.budget,
+            calibration=ctx.calibration,
+        )
         for k, row in zip(todo, fresh.to_dict(orient="records"), strict=True):
             ctx.cache[k] = row
-    return pd.DataFrame([{**ctx.cache[k], **{c: v for c, v in p.items() if c not in ctx.cache[k]}}
-                         for k, p in zip(keys, points.to_dict(orient="records"), strict=True)])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {**ctx.cache[k], **{c: v for c, v in p.items() if c not in ctx.cache[k]}}
+            for k, p in zip(keys, points.to_dict(orient="records"), strict=True)
+        ]
+    )
 
 
 def _tell_batch(ctx: _Context, batch: list) -> None:
@@ -324,8 +338,14 @@ def search(
     objs = parse_objectives(objectives)
     cons = parse_constraints(constraints)
     if stale_after_s is not None:
-        stale_after_s = check_number("stale_after_s", stale_after_s, 0.0, lo_open=True, error=SearchError,
-                                     allowed="a finite number of seconds > 0, or None")  # fmt: skip
+        stale_after_s = check_number(
+            "stale_after_s",
+            stale_after_s,
+            0.0,
+            lo_open=True,
+            error=SearchError,
+            allowed="a finite number of seconds > 0, or None",
+        )
     ambient_c = check_ambient_c(ambient_c, "ambient_c", error=SearchError)
     if not (isinstance(n_jobs, int) and n_jobs >= 1):
         raise SearchError(f"n_jobs={n_jobs!r}: allowed: an integer >= 1")
@@ -362,13 +382,17 @@ def search(
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
             storage=store,
-            sampler=make_sampler(sampler, seed=seed, population_size=population_size, grid_size=0 if grid is None else len(grid)),
+            sampler=make_sampler(
+                sampler, seed=seed, population_size=population_size, grid_size=0 if grid is None else len(grid)
+            ),
             study_name=name,
             directions=[o.direction for o in objs],
             load_if_exists=True,
         )
     if [d.name.lower() for d in study.directions] != [o.direction for o in objs]:
-        raise SearchError(f"study {name!r} exists with directions {[d.name.lower() for d in study.directions]}; asked {[o.direction for o in objs]}")
+        raise SearchError(
+            f"study {name!r} exists with directions {[d.name.lower() for d in study.directions]}; asked {[o.direction for o in objs]}"
+        )
     stored_cal = study.user_attrs.get(CALIBRATION_KEY)
     if stored_cal is not None and cal is None:
         cal = unpack_calibration(stored_cal, f"study {name!r}")  # resumed: the study's own calibration
@@ -376,8 +400,15 @@ def search(
     check_definition(study, definition)
     if cal is not None and stored_cal is None:
         study.set_user_attr(CALIBRATION_KEY, pack_calibration(cal))
-    study.set_user_attr(RUN_KEY, {"n_trials": n_trials, "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
-                                  "seed": seed, "population_size": population_size})  # fmt: skip
+    study.set_user_attr(
+        RUN_KEY,
+        {
+            "n_trials": n_trials,
+            "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
+            "seed": seed,
+            "population_size": population_size,
+        },
+    )
     if grid is not None:
         from optuna.distributions import IntDistribution
 
@@ -386,23 +417,53 @@ def search(
         dists = space.distributions(prof)
     default_batch = default_batch_size(sampler, population_size)
     ctx = _Context(
-        study=study, storage=store, space=space, profile=prof, objectives=objs, constraints=cons,
-        accuracy=accuracy, ambient_c=ambient_c, budget=budget, calibration=cal, target=n_trials, batch_size=batch_size or default_batch, grid=grid,
-        distributions=dists, stale_after_s=stale_after_s,
-        heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None, progress=progress,
+        study=study,
+        storage=store,
+        space=space,
+        profile=prof,
+        objectives=objs,
+        constraints=cons,
+        accuracy=accuracy,
+        ambient_c=ambient_c,
+        budget=budget,
+        calibration=cal,
+        target=n_trials,
+        batch_size=batch_size or default_batch,
+        grid=grid,
+        distributions=dists,
+        stale_after_s=stale_after_s,
+        heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None,
+        progress=progress,
         lease=lease_path(store),
-    )  # fmt: skip
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # we beat for asked trials ourselves (_Heartbeat), which Optuna does only in optimize()
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         _run(ctx, n_jobs)
-    return SearchResult(study, space=space, profile=prof, objectives=objs, constraints=cons, storage=store_text, told=ctx.told,
-                        calibration=cal)  # fmt: skip
+    return SearchResult(
+        study,
+        space=space,
+        profile=prof,
+        objectives=objs,
+        constraints=cons,
+        storage=store_text,
+        told=ctx.told,
+        calibration=cal,
+    )
 
 
-def run_worker(storage, study_name: str, *, n_trials: int | None = None, accuracy=None, seed: int | None = None,
-               progress: Callable[[int, int], None] | None = None, calibration=None, **kwargs) -> SearchResult:  # fmt: skip
+def run_worker(
+    storage,
+    study_name: str,
+    *,
+    n_trials: int | None = None,
+    accuracy=None,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    calibration=None,
+    **kwargs,
+) -> SearchResult:
     """Join the study ``study_name`` in ``storage`` and evaluate trials until it holds
     ``n_trials`` (default: the target of the search that defined it). The space, profile,
     objectives, constraints and calibration come from the study's stored definition;
@@ -418,28 +479,49 @@ def run_worker(storage, study_name: str, *, n_trials: int | None = None, accurac
             raise SearchError(f"calibration: {exc}") from None
         where = f" ({calibration})" if isinstance(calibration, (str, os.PathLike)) else ""
         if stored_cal is None:
-            raise SearchError(f"study {study_name!r} was searched without a calibration; the calibration{where} "
-                              f"(id {given.id}) is refused: run the worker without --calibration")  # fmt: skip
+            raise SearchError(
+                f"study {study_name!r} was searched without a calibration; the calibration{where} "
+                f"(id {given.id}) is refused: run the worker without --calibration"
+            )
         if given.id != stored_cal.get("id"):
-            raise SearchError(f"study {study_name!r} uses calibration {stored_cal.get('id')}; the calibration{where} "
-                              f"is {given.id}: refused (run the worker without --calibration to use the study's)")  # fmt: skip
+            raise SearchError(
+                f"study {study_name!r} uses calibration {stored_cal.get('id')}; the calibration{where} "
+                f"is {given.id}: refused (run the worker without --calibration to use the study's)"
+            )
     cal = unpack_calibration(stored_cal, f"study {study_name!r}") if stored_cal is not None else None
     if definition.get("format") != FORMAT:
-        raise SearchError(f"study {study_name!r}: stored definition format {definition.get('format')!r}; this edgespace reads {FORMAT}")
+        raise SearchError(
+            f"study {study_name!r}: stored definition format {definition.get('format')!r}; this edgespace reads {FORMAT}"
+        )
     if definition.get("callable_constraints"):
-        raise SearchError(f"study {study_name!r} has {definition['callable_constraints']} callable constraint(s), which cannot "
-                          "be stored; run its workers from Python with search(..., study_name=...) instead")  # fmt: skip
+        raise SearchError(
+            f"study {study_name!r} has {definition['callable_constraints']} callable constraint(s), which cannot "
+            "be stored; run its workers from Python with search(..., study_name=...) instead"
+        )
     acc = definition.get("accuracy", "published:ptq")
     if accuracy is None and not acc.startswith("published:"):
-        raise SearchError(f"study {study_name!r} uses accuracy model {acc!r}; pass the same model to run_worker(accuracy=...)")
+        raise SearchError(
+            f"study {study_name!r} uses accuracy model {acc!r}; pass the same model to run_worker(accuracy=...)"
+        )
     if accuracy is None and acc != "published:ptq":
         from edgespace.accuracy import PublishedAccuracy
 
         accuracy = PublishedAccuracy(quantization=acc.split(":", 1)[1])
     return search(
-        space_from_dict(definition["space"]), definition["profile"], definition["objectives"], definition["constraints"],
-        n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials, sampler=run.get("sampler", "nsga2"),
-        storage=storage, study_name=study_name, seed=seed, accuracy=accuracy, ambient_c=definition.get("ambient_c"),
+        space_from_dict(definition["space"]),
+        definition["profile"],
+        definition["objectives"],
+        definition["constraints"],
+        n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials,
+        sampler=run.get("sampler", "nsga2"),
+        storage=storage,
+        study_name=study_name,
+        seed=seed,
+        accuracy=accuracy,
+        ambient_c=definition.get("ambient_c"),
         budget=Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
-        population_size=run.get("population_size", 50), progress=progress, calibration=cal, **kwargs,
-    )  # fmt: skip
+        population_size=run.get("population_size", 50),
+        progress=progress,
+        calibration=cal,
+        **kwargs,
+    )

@@ -40,9 +40,19 @@ OBJECTIVES: dict[str, str] = {
 
 _BOOLEAN = ("fits_memory", "runnable", "budget_feasible")
 #: Every column a constraint may name: the Estimate's scalar fields plus the accuracy columns.
-METRICS = tuple(c for c in ESTIMATE_COLUMNS) + ("accuracy", "accuracy_std", "accuracy_per_joule", "resolution", "width", "depth", "batch",
-                                                 "days_autonomy", "budget_daily_margin_j", "budget_margin_fraction",
-                                                 "budget_feasible")  # fmt: skip
+METRICS = tuple(c for c in ESTIMATE_COLUMNS) + (
+    "accuracy",
+    "accuracy_std",
+    "accuracy_per_joule",
+    "resolution",
+    "width",
+    "depth",
+    "batch",
+    "days_autonomy",
+    "budget_daily_margin_j",
+    "budget_margin_fraction",
+    "budget_feasible",
+)
 #: A violated constraint whose metric is not finite (a point that cannot run) gets this value.
 _NOT_FINITE_VIOLATION = 1e9
 
@@ -71,7 +81,9 @@ def parse_objectives(objectives: str | Sequence[str]) -> list[Objective]:
     out = []
     for name in names:
         if not isinstance(name, str) or name not in OBJECTIVES:
-            raise SearchError(f"objective {name!r} is unknown; allowed: {', '.join(f'{k} ({v})' for k, v in OBJECTIVES.items())}")
+            raise SearchError(
+                f"objective {name!r} is unknown; allowed: {', '.join(f'{k} ({v})' for k, v in OBJECTIVES.items())}"
+            )
         out.append(Objective(name, OBJECTIVES[name]))
     if len({o.name for o in out}) != len(out):
         raise SearchError(f"objectives: {names} names one twice")
@@ -121,7 +133,9 @@ class Constraint:
                     try:
                         out[i] = float(v)
                     except (TypeError, ValueError):
-                        raise SearchError(f"constraint {self}: returned {v!r}; return a bool (True = feasible) or a number (<= 0 = feasible)") from None
+                        raise SearchError(
+                            f"constraint {self}: returned {v!r}; return a bool (True = feasible) or a number (<= 0 = feasible)"
+                        ) from None
         elif self.op is None:
             flag = frame[self.name].to_numpy().astype(bool)
             out = np.where(flag != self.negate, 0.0, 1.0)

@@ -81,8 +81,13 @@ def _hv(points: np.ndarray, ref: np.ndarray) -> float:
     return float(total)
 
 
-def hypervolume(frame: pd.DataFrame, objectives, reference: Sequence[float] | Mapping[str, float], *,
-                feasible_column: str | None = "feasible") -> float:  # fmt: skip
+def hypervolume(
+    frame: pd.DataFrame,
+    objectives,
+    reference: Sequence[float] | Mapping[str, float],
+    *,
+    feasible_column: str | None = "feasible",
+) -> float:
     """Hypervolume of the feasible rows of ``frame`` against ``reference`` (natural units, one
     value per objective, or a dict by name): the area (volume) of objective space that the front
     dominates and that is better than the reference point in every objective."""
@@ -94,8 +99,10 @@ def hypervolume(frame: pd.DataFrame, objectives, reference: Sequence[float] | Ma
         reference = [reference[o.name] for o in objs]
     ref = np.asarray(list(reference), dtype=float)
     if ref.shape != (len(objs),) or not np.all(np.isfinite(ref)):
-        raise SearchError(f"hypervolume(reference={list(reference)!r}): give {len(objs)} finite values, one per objective "
-                          f"({', '.join(o.name for o in objs)})")  # fmt: skip
+        raise SearchError(
+            f"hypervolume(reference={list(reference)!r}): give {len(objs)} finite values, one per objective "
+            f"({', '.join(o.name for o in objs)})"
+        )
     ref = ref * np.array([o.sign for o in objs])
     mask = pareto_mask(frame, objs, feasible_column=feasible_column)
     y = minimisation_matrix(frame, objs)[mask]

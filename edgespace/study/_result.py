@@ -23,8 +23,18 @@ class SearchResult:
     """A search over an Optuna study: :meth:`trials_frame`, :meth:`pareto_front`,
     :meth:`hypervolume`; ``study`` is the Optuna study itself."""
 
-    def __init__(self, study, *, space: Space, profile, objectives: list[Objective], constraints: list[Constraint],
-                 storage: str = "memory", told: int = 0, calibration=None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        study,
+        *,
+        space: Space,
+        profile,
+        objectives: list[Objective],
+        constraints: list[Constraint],
+        storage: str = "memory",
+        told: int = 0,
+        calibration=None,
+    ) -> None:
         self.study = study
         self.space = space
         self.profile = profile
@@ -57,7 +67,16 @@ class SearchResult:
             rows.append(row)
         frame = pd.DataFrame(rows)
         if frame.empty:
-            cols = ["number", "state", *POINT_COLUMNS, *ESTIMATE_COLUMNS, "accuracy", "accuracy_std", "accuracy_per_joule", "feasible"]
+            cols = [
+                "number",
+                "state",
+                *POINT_COLUMNS,
+                *ESTIMATE_COLUMNS,
+                "accuracy",
+                "accuracy_std",
+                "accuracy_per_joule",
+                "feasible",
+            ]
             return pd.DataFrame(columns=cols)
         if "feasible" in frame.columns:
             frame["feasible"] = frame["feasible"].fillna(False).astype(bool)
@@ -69,14 +88,25 @@ class SearchResult:
         frame = self.trials_frame(complete_only=True)
         if frame.empty:
             return frame
-        frame = frame.drop_duplicates(subset=[c for c in POINT_COLUMNS if c in frame.columns])  # older studies: no batch/placement
+        frame = frame.drop_duplicates(
+            subset=[c for c in POINT_COLUMNS if c in frame.columns]
+        )  # older studies: no batch/placement
         front = frame[pareto_mask(frame, self.objectives)]
         first = self.objectives[0]
         return front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)
 
-    def confirm(self, top: int = 5, *, backend: str = "onnxruntime", threads: int = 1, by: str | None = None,
-                rounds: int = 10, meter: str = "auto", progress: Callable[[int, int], None] | None = None,
-                cache_dir=None) -> pd.DataFrame:  # fmt: skip
+    def confirm(
+        self,
+        top: int = 5,
+        *,
+        backend: str = "onnxruntime",
+        threads: int = 1,
+        by: str | None = None,
+        rounds: int = 10,
+        meter: str = "auto",
+        progress: Callable[[int, int], None] | None = None,
+        cache_dir=None,
+    ) -> pd.DataFrame:
         """Run ``top`` points of the front for real and compare: spread evenly along the front
         (``by=None``) or the best ``top`` by the objective ``by``. Each is exported (a child
         process, cached), derived to its precision, and timed with ONNX Runtime on this machine
@@ -94,8 +124,9 @@ class SearchResult:
         points = choose_points(self.pareto_front(), top, by, self.objectives)
         if points.empty:
             return self.confirmations()
-        rows = confirm_points(points, backend=backend, threads=threads, rounds=rounds, meter=meter, progress=progress,
-                              cache_dir=cache_dir)  # fmt: skip
+        rows = confirm_points(
+            points, backend=backend, threads=threads, rounds=rounds, meter=meter, progress=progress, cache_dir=cache_dir
+        )
         stored = merge_confirmations(self.study.user_attrs.get(CONFIRMATIONS_KEY), rows)
         self.study.set_user_attr(CONFIRMATIONS_KEY, stored)
         return self.confirmations()
@@ -115,13 +146,23 @@ class SearchResult:
         return _hypervolume(self.trials_frame(complete_only=True), self.objectives, reference)
 
     def __repr__(self) -> str:
-        return (f"SearchResult(study={self.study_name!r}, storage={self.storage!r}, trials={len(self.study.trials)}, "
-                f"objectives={[o.name for o in self.objectives]})")  # fmt: skip
+        return (
+            f"SearchResult(study={self.study_name!r}, storage={self.storage!r}, trials={len(self.study.trials)}, "
+            f"objectives={[o.name for o in self.objectives]})"
+        )
 
 
-def screen(space: Space | str, profile, objectives: str | Sequence[str] | None = None,
-           constraints: str | Callable | Sequence[str | Callable] = (), *, accuracy=None,
-           ambient_c: float | None = None, budget=None, calibration=None) -> pd.DataFrame:  # fmt: skip
+def screen(
+    space: Space | str,
+    profile,
+    objectives: str | Sequence[str] | None = None,
+    constraints: str | Callable | Sequence[str | Callable] = (),
+    *,
+    accuracy=None,
+    ambient_c: float | None = None,
+    budget=None,
+    calibration=None,
+) -> pd.DataFrame:
     """Every point of the discretised ``space`` (architecture × precision × batch × mode) evaluated at
     once: the design point, every Estimate field, accuracy, ``accuracy_per_joule``, constraint
     values, ``feasible`` and, when ``objectives`` are given, ``pareto`` (on the feasible front).
@@ -131,8 +172,9 @@ def screen(space: Space | str, profile, objectives: str | Sequence[str] | None =
     cons = parse_constraints(constraints)
     check_budget_constraints(cons, budget)
     objs = parse_objectives(objectives) if objectives is not None else None
-    frame = evaluate_points(space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c, budget=budget,
-                            calibration=calibration)  # fmt: skip
+    frame = evaluate_points(
+        space.grid(prof), prof, accuracy=accuracy, ambient_c=ambient_c, budget=budget, calibration=calibration
+    )
     values = [np.where(frame["runnable"].to_numpy(), 0.0, 1.0)] + [c.violation(frame) for c in cons]
     for i, v in enumerate(values[1:]):
         frame[f"constraint_{i}"] = v

@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 
     from edgespace.profiles import HardwareProfile
 
-__all__ = ["Space", "EfficientNetSpace", "MobileNetSpace", "UnionSpace", "named_space", "space_from_dict", "SPACE_NAMES"]
+__all__ = [
+    "Space",
+    "EfficientNetSpace",
+    "MobileNetSpace",
+    "UnionSpace",
+    "named_space",
+    "space_from_dict",
+    "SPACE_NAMES",
+]
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
 #: Columns of a design point, in order.
@@ -35,14 +43,18 @@ POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "batch",
 _DECIMALS = 6
 
 
-def _steps(name: str, lo: float, hi: float, step: float, allowed: tuple[float, float], integer: bool = False) -> np.ndarray:
+def _steps(
+    name: str, lo: float, hi: float, step: float, allowed: tuple[float, float], integer: bool = False
+) -> np.ndarray:
     for label, value in (("low", lo), ("high", hi), ("step", step)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise SearchError(f"{name}: {label}={value!r} is not a finite number")
     if step <= 0:
         raise SearchError(f"{name}: step={step!r} must be > 0")
     if not allowed[0] <= lo <= hi <= allowed[1]:
-        raise SearchError(f"{name}: range ({lo!r}, {hi!r}) is not allowed; allowed: {allowed[0]} <= low <= high <= {allowed[1]}")
+        raise SearchError(
+            f"{name}: range ({lo!r}, {hi!r}) is not allowed; allowed: {allowed[0]} <= low <= high <= {allowed[1]}"
+        )
     if integer and not all(float(v).is_integer() for v in (lo, hi, step)):
         raise SearchError(f"{name}: ({lo!r}, {hi!r}) step {step!r} must be whole pixels")
     n = int(math.floor((hi - lo) / step + 1e-9)) + 1
@@ -99,15 +111,23 @@ class Space:
 
     kind: str = "space"
 
-    def __init__(self, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None,
-                 name: str | None = None, placements: Sequence[str] | None = None,
-                 batches: Sequence[int] = (1,)):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        precisions: Sequence[str] = PRECISIONS,
+        modes: Sequence[str] | None = None,
+        name: str | None = None,
+        placements: Sequence[str] | None = None,
+        batches: Sequence[int] = (1,),
+    ):
         self.precisions = _choices(f"{type(self).__name__}(precisions)", precisions, PRECISIONS)
         self.batches = _batches(f"{type(self).__name__}(batches)", batches)
         self.modes = None if modes is None else _choices(f"{type(self).__name__}(modes)", modes, None)
         # None: every point is placed "auto" (the profile's primary engine) and no parameter is
         # sampled; otherwise ``placement`` is a search dimension (e.g. ("auto", "dla") on Orin).
-        self.placements = None if placements is None else _choices(f"{type(self).__name__}(placements)", placements, PLACEMENTS)
+        self.placements = (
+            None if placements is None else _choices(f"{type(self).__name__}(placements)", placements, PLACEMENTS)
+        )
         self.name = name or self.kind
 
     # -- to override
@@ -129,7 +149,9 @@ class Space:
             return tuple(profile.modes)
         bad = [m for m in self.modes if m not in profile.modes]
         if bad:
-            raise SearchError(f"{self.name}: mode {bad[0]!r} is not a power mode of {profile.name}; allowed: {', '.join(profile.modes)}")
+            raise SearchError(
+                f"{self.name}: mode {bad[0]!r} is not a power mode of {profile.name}; allowed: {', '.join(profile.modes)}"
+            )
         return self.modes
 
     def placement_names(self, profile: HardwareProfile) -> tuple[str, ...]:
@@ -140,8 +162,10 @@ class Space:
             allowed = profile.mode(mode).placement_names
             bad = [p for p in self.placements if p not in allowed]
             if bad:
-                raise SearchError(f"{self.name}: placement {bad[0]!r} is not available in {profile.name} mode {mode!r}; "
-                                  f"allowed: {', '.join(allowed)}")  # fmt: skip
+                raise SearchError(
+                    f"{self.name}: placement {bad[0]!r} is not available in {profile.name} mode {mode!r}; "
+                    f"allowed: {', '.join(allowed)}"
+                )
         return self.placements
 
     def distributions(self, profile: HardwareProfile) -> dict[str, BaseDistribution]:
@@ -175,10 +199,13 @@ class Space:
         batch × mode × placement)."""
         arch = self._arch_grid()
         combos = pd.DataFrame(
-            list(itertools.product(self.precisions, self.batches, self.mode_names(profile),
-                                   self.placement_names(profile))),
+            list(
+                itertools.product(
+                    self.precisions, self.batches, self.mode_names(profile), self.placement_names(profile)
+                )
+            ),
             columns=["precision", "batch", "mode", "placement"],
-        )  # fmt: skip
+        )
         out = arch.merge(combos, how="cross")
         out["space"] = self.name
         return out
@@ -188,8 +215,13 @@ class Space:
         return n * len(self.placement_names(profile))
 
     def to_dict(self) -> dict:
-        out = {"kind": self.kind, "name": self.name, "precisions": list(self.precisions),
-               "modes": None if self.modes is None else list(self.modes), **self._arch_dict()}  # fmt: skip
+        out = {
+            "kind": self.kind,
+            "name": self.name,
+            "precisions": list(self.precisions),
+            "modes": None if self.modes is None else list(self.modes),
+            **self._arch_dict(),
+        }
         if self.placements is not None:  # absent for studies stored before placements existed
             out["placements"] = list(self.placements)
         if self.batches != (1,):  # likewise: batch-1 studies keep their stored definition and name
@@ -251,7 +283,12 @@ class EfficientNetSpace(Space):
             lo, hi = _range("EfficientNetSpace(phi)", phi)
             self.phi_values = _steps("EfficientNetSpace(phi)", lo, hi, phi_step, (-4.0, 8.0))
             self.phi, self.phi_step = (float(lo), float(hi)), float(phi_step)
-            self.alpha, self.beta, self.gamma, self.resolution_divisor = float(alpha), float(beta), float(gamma), int(resolution_divisor)
+            self.alpha, self.beta, self.gamma, self.resolution_divisor = (
+                float(alpha),
+                float(beta),
+                float(gamma),
+                int(resolution_divisor),
+            )
             from edgespace._spec import efficientnet
 
             try:  # validates alpha/beta/gamma and the extremes of the range
@@ -262,10 +299,15 @@ class EfficientNetSpace(Space):
         else:
             self.widths, self.width_step = _range("EfficientNetSpace(widths)", widths), float(width_step)
             self.depths, self.depth_step = _range("EfficientNetSpace(depths)", depths), float(depth_step)
-            self.resolutions, self.resolution_step = _range("EfficientNetSpace(resolutions)", resolutions), int(resolution_step)
+            self.resolutions, self.resolution_step = (
+                _range("EfficientNetSpace(resolutions)", resolutions),
+                int(resolution_step),
+            )
             self._w = _steps("EfficientNetSpace(widths)", *self.widths, width_step, WIDTH_RANGE)
             self._d = _steps("EfficientNetSpace(depths)", *self.depths, depth_step, DEPTH_RANGE)
-            self._r = _steps("EfficientNetSpace(resolutions)", *self.resolutions, resolution_step, RESOLUTION_RANGE, integer=True)
+            self._r = _steps(
+                "EfficientNetSpace(resolutions)", *self.resolutions, resolution_step, RESOLUTION_RANGE, integer=True
+            )
 
     def _arch_params(self):
         from optuna.distributions import FloatDistribution, IntDistribution
@@ -287,8 +329,12 @@ class EfficientNetSpace(Space):
     def _arch_decode(self, params):
         if self.compound:
             return self._compound(round(float(params["phi"]), _DECIMALS))
-        return {"family": "efficientnet", "width": round(float(params["width"]), _DECIMALS),
-                "depth": round(float(params["depth"]), _DECIMALS), "resolution": int(params["resolution"])}  # fmt: skip
+        return {
+            "family": "efficientnet",
+            "width": round(float(params["width"]), _DECIMALS),
+            "depth": round(float(params["depth"]), _DECIMALS),
+            "resolution": int(params["resolution"]),
+        }
 
     def _arch_grid(self):
         if self.compound:
@@ -298,11 +344,23 @@ class EfficientNetSpace(Space):
 
     def _arch_dict(self):
         if self.compound:
-            return {"phi": list(self.phi), "phi_step": self.phi_step, "alpha": self.alpha, "beta": self.beta,
-                    "gamma": self.gamma, "resolution_divisor": self.resolution_divisor}  # fmt: skip
-        return {"phi": None, "widths": list(self.widths), "width_step": self.width_step, "depths": list(self.depths),
-                "depth_step": self.depth_step, "resolutions": list(self.resolutions),
-                "resolution_step": self.resolution_step}  # fmt: skip
+            return {
+                "phi": list(self.phi),
+                "phi_step": self.phi_step,
+                "alpha": self.alpha,
+                "beta": self.beta,
+                "gamma": self.gamma,
+                "resolution_divisor": self.resolution_divisor,
+            }
+        return {
+            "phi": None,
+            "widths": list(self.widths),
+            "width_step": self.width_step,
+            "depths": list(self.depths),
+            "depth_step": self.depth_step,
+            "resolutions": list(self.resolutions),
+            "resolution_step": self.resolution_step,
+        }
 
 
 class MobileNetSpace(Space):
@@ -325,12 +383,22 @@ class MobileNetSpace(Space):
         batches: Sequence[int] = (1,),
     ) -> None:
         self.families = _choices("MobileNetSpace(families)", families, MOBILENET_FAMILIES)
-        super().__init__(precisions=precisions, modes=modes, placements=placements, batches=batches,
-                         name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]))  # fmt: skip
+        super().__init__(
+            precisions=precisions,
+            modes=modes,
+            placements=placements,
+            batches=batches,
+            name=name or ("mobilenet" if len(self.families) > 1 else self.families[0]),
+        )
         self.widths, self.width_step = _range("MobileNetSpace(widths)", widths), float(width_step)
-        self.resolutions, self.resolution_step = _range("MobileNetSpace(resolutions)", resolutions), int(resolution_step)
+        self.resolutions, self.resolution_step = (
+            _range("MobileNetSpace(resolutions)", resolutions),
+            int(resolution_step),
+        )
         self._w = _steps("MobileNetSpace(widths)", *self.widths, width_step, WIDTH_RANGE)
-        self._r = _steps("MobileNetSpace(resolutions)", *self.resolutions, resolution_step, RESOLUTION_RANGE, integer=True)
+        self._r = _steps(
+            "MobileNetSpace(resolutions)", *self.resolutions, resolution_step, RESOLUTION_RANGE, integer=True
+        )
 
     def _arch_params(self):
         from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -342,16 +410,32 @@ class MobileNetSpace(Space):
         }
 
     def _arch_decode(self, params):
-        return {"family": params["family"], "width": round(float(params["width"]), _DECIMALS), "depth": 1.0,
-                "resolution": int(params["resolution"])}  # fmt: skip
+        return {
+            "family": params["family"],
+            "width": round(float(params["width"]), _DECIMALS),
+            "depth": 1.0,
+            "resolution": int(params["resolution"]),
+        }
 
     def _arch_grid(self):
         f, w, r = zip(*itertools.product(self.families, self._w, self._r), strict=True)
-        return pd.DataFrame({"family": list(f), "width": np.array(w, dtype=float), "depth": 1.0, "resolution": np.array(r, dtype=np.int64)})
+        return pd.DataFrame(
+            {
+                "family": list(f),
+                "width": np.array(w, dtype=float),
+                "depth": 1.0,
+                "resolution": np.array(r, dtype=np.int64),
+            }
+        )
 
     def _arch_dict(self):
-        return {"families": list(self.families), "widths": list(self.widths), "width_step": self.width_step,
-                "resolutions": list(self.resolutions), "resolution_step": self.resolution_step}  # fmt: skip
+        return {
+            "families": list(self.families),
+            "widths": list(self.widths),
+            "width_step": self.width_step,
+            "resolutions": list(self.resolutions),
+            "resolution_step": self.resolution_step,
+        }
 
 
 class UnionSpace(Space):
@@ -392,7 +476,7 @@ class UnionSpace(Space):
     def decode(self, params):
         s = self.member(params["space"])
         prefix = s.name + "."
-        return s.decode({k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)})
+        return s.decode({k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)})
 
     def grid(self, profile):
         return pd.concat([s.grid(profile) for s in self.spaces], ignore_index=True)
@@ -416,7 +500,11 @@ def space_from_dict(doc: dict) -> Space:
     if kind not in _KINDS:
         raise SearchError(f"stored space kind {kind!r} is unknown; allowed: union, {', '.join(_KINDS)}")
     if kind == "efficientnet" and doc.get("phi") is not None:
-        doc = {k: v for k, v in doc.items() if k not in ("widths", "width_step", "depths", "depth_step", "resolutions", "resolution_step")}
+        doc = {
+            k: v
+            for k, v in doc.items()
+            if k not in ("widths", "width_step", "depths", "depth_step", "resolutions", "resolution_step")
+        }
     return _KINDS[kind](**{k: tuple(v) if isinstance(v, list) else v for k, v in doc.items()})
 
 
@@ -424,8 +512,14 @@ def space_from_dict(doc: dict) -> Space:
 SPACE_NAMES = ("efficientnet", *MOBILENET_FAMILIES, "mobilenet", "all")
 
 
-def named_space(name: str, *, precisions: Sequence[str] = PRECISIONS, modes: Sequence[str] | None = None,
-                placements: Sequence[str] | None = None, batches: Sequence[int] = (1,)) -> Space:  # fmt: skip
+def named_space(
+    name: str,
+    *,
+    precisions: Sequence[str] = PRECISIONS,
+    modes: Sequence[str] | None = None,
+    placements: Sequence[str] | None = None,
+    batches: Sequence[int] = (1,),
+) -> Space:
     """The default space for a name: ``efficientnet`` (compound scaling, φ −2…4 in steps of
     0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet).
     ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension,

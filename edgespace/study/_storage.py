@@ -44,7 +44,9 @@ def run_dir() -> Path:
 
 def check_study_name(name: str) -> str:
     if not isinstance(name, str) or not _STUDY_NAME.match(name):
-        raise SearchError(f"study name {name!r}: allowed: 1-128 characters from A-Z a-z 0-9 _ . - (not starting with . _ -)")
+        raise SearchError(
+            f"study name {name!r}: allowed: 1-128 characters from A-Z a-z 0-9 _ . - (not starting with . _ -)"
+        )
     return name
 
 
@@ -61,7 +63,9 @@ def _postgres_url(url: str) -> str:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        raise SearchError(f"storage {url.split('@')[-1]!r}: PostgreSQL needs a driver; pip install 'psycopg[binary]' (or psycopg2-binary)") from None
+        raise SearchError(
+            f"storage {url.split('@')[-1]!r}: PostgreSQL needs a driver; pip install 'psycopg[binary]' (or psycopg2-binary)"
+        ) from None
     return "postgresql+psycopg://" + rest
 
 
@@ -87,7 +91,9 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
     if storage is not None and not isinstance(storage, (str, os.PathLike)):
         if isinstance(storage, optuna.storages.BaseStorage):
             return storage, type(storage).__name__
-        raise SearchError(f"storage={storage!r}: give None, 'memory', a journal path or an Optuna storage URL or object")
+        raise SearchError(
+            f"storage={storage!r}: give None, 'memory', a journal path or an Optuna storage URL or object"
+        )
     if storage is None:
         path = run_dir() / f"{check_study_name(study_name)}.journal"
         return journal(path, "the default journal (EDGESPACE_RUN_DIR or ./runs)"), f"journal:{path}"
@@ -97,21 +103,32 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
     if text.startswith("journal:") or text.endswith((".journal", ".jsonl", ".log")):
         path_text = text.removeprefix("journal:").removeprefix("//")
         if not path_text.strip():
-            raise SearchError(f"storage {text!r}: the journal path is empty; give journal:PATH (e.g. journal:runs/study.journal)")
+            raise SearchError(
+                f"storage {text!r}: the journal path is empty; give journal:PATH (e.g. journal:runs/study.journal)"
+            )
         path = Path(path_text)
         return journal(path, f"storage journal:{path}"), f"journal:{path}"
     if "://" not in text:
-        raise SearchError(f"storage {text!r}: not understood; allowed: 'memory', 'journal:PATH', a path ending in .journal, "
-                          "or an Optuna RDB URL such as sqlite:///study.db or postgresql://user@host/db")  # fmt: skip
+        raise SearchError(
+            f"storage {text!r}: not understood; allowed: 'memory', 'journal:PATH', a path ending in .journal, "
+            "or an Optuna RDB URL such as sqlite:///study.db or postgresql://user@host/db"
+        )
     scheme, _, rest = text.partition("://")
     if scheme.split("+")[0] == "sqlite" and rest.removeprefix("/") in ("", ":memory:"):
-        raise SearchError(f"storage {text!r}: an in-memory SQLite database keeps nothing and other workers cannot join it; "
-                          "give sqlite:///FILE.db (a file; four slashes for an absolute path), or 'memory' for a "
-                          "throw-away search")  # fmt: skip
+        raise SearchError(
+            f"storage {text!r}: an in-memory SQLite database keeps nothing and other workers cannot join it; "
+            "give sqlite:///FILE.db (a file; four slashes for an absolute path), or 'memory' for a "
+            "throw-away search"
+        )
     url = _postgres_url(text)
-    if heartbeat_interval is not None and not (isinstance(heartbeat_interval, int) and not isinstance(heartbeat_interval, bool)
-                                               and 1 <= heartbeat_interval <= 86400):  # fmt: skip
-        raise SearchError(f"heartbeat_interval={heartbeat_interval!r}: allowed: an integer 1 to 86400 (seconds) or None")
+    if heartbeat_interval is not None and not (
+        isinstance(heartbeat_interval, int)
+        and not isinstance(heartbeat_interval, bool)
+        and 1 <= heartbeat_interval <= 86400
+    ):
+        raise SearchError(
+            f"heartbeat_interval={heartbeat_interval!r}: allowed: an integer 1 to 86400 (seconds) or None"
+        )
     import warnings
 
     try:
@@ -121,16 +138,19 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
                 url,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=None if heartbeat_interval is None else 2 * heartbeat_interval,
-                heartbeat_stale_trial_callback=None if heartbeat_interval is None else RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+                heartbeat_stale_trial_callback=None
+                if heartbeat_interval is None
+                else RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
             )
     except ImportError as exc:
         raise SearchError(f"storage {text.split('@')[-1]!r}: a database driver is missing: {exc}") from None
     except Exception as exc:  # sqlalchemy errors: bad URL, server down, auth
-        raise SearchError(f"storage {text.split('@')[-1]!r}: cannot open: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise SearchError(
+            f"storage {text.split('@')[-1]!r}: cannot open: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        ) from None
     return rdb, _without_credentials(text)
 
 
 def _without_credentials(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
-
