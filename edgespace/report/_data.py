@@ -247,10 +247,9 @@ def thermal_frame(
 def calibration_frame(calibration) -> pd.DataFrame:
     """A calibration's own runs: ``network`` (label), ``measured_latency_ms`` (the run's clean
     end-to-end latency), ``predicted_latency_ms`` (the fitted model, in sample) and
-    ``latency_source`` (``calibrated:<profile>``)."""
+    ``latency_source`` (``calibrated:<id>``, as on the estimates it drives)."""
     rows = []
-    name = getattr(calibration, "profile", "custom")
-    threads = getattr(calibration, "threads", 0)
+    source = getattr(calibration, "source", None) or f"calibrated:{getattr(calibration, 'profile', 'custom')}"
     for r in calibration.runs.itertuples():
         spec = ArchSpec(**r.spec)
         rows.append(
@@ -258,7 +257,7 @@ def calibration_frame(calibration) -> pd.DataFrame:
                 "network": arch_label(spec.to_dict()),
                 "measured_latency_ms": float(r.e2e_ms),
                 "predicted_latency_ms": float(calibration.predict_latency_ms(spec)),
-                "latency_source": f"calibrated:{name}" + (f"-{threads}t" if threads else ""),
+                "latency_source": source,
             }
         )
     out = pd.DataFrame(rows, columns=["network", "measured_latency_ms", "predicted_latency_ms", "latency_source"])
