@@ -180,32 +180,7 @@ def estimate(
     ambient_c = check_ambient_c(ambient_c, "estimate(ambient_c)")
     prof = _profile(profile)
     pm: PowerMode = prof.mode(mode)
-    mp = compile_mode(pm, placement)
-    sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
-    lat_s, energy_j, sources = _calibrated(
-        _calibration(calibration),
-        prof.name,
-        pm.name,
-        placement,
-        spec.family,
-        spec.width,
-        spec.depth,
-        spec.num_classes,
-        spec.precision,
-        np.array([spec.resolution]),
-        spec.batch,
-    )
-    ev = evaluate(
-        sk,
-        mp,
-        spec.precision,
-        np.array([spec.resolution]),
-        ambient_c=ambient_c,
-        keep_layers=True,
-        batch=spec.batch,
-        latency_s=lat_s,
-        energy_j=energy_j,
-    )
+    mp, sk, ev, sources = _evaluate_one(spec, prof, pm, placement, calibration, ambient_c, keep_layers=True)
     cols = {k: v[0] for k, v in _columns(ev, mp, spec.precision).items()}
     names = np.asarray(sk.name, dtype=object)
     return Estimate(
@@ -226,6 +201,40 @@ def estimate(
         latency_source=sources[0],
         energy_source=sources[1],
     )
+
+
+def _evaluate_one(spec: ArchSpec, prof, pm, placement: str, calibration, ambient_c, *, keep_layers: bool = False):
+    """(compiled mode, skeleton, Evaluation, (latency_source, energy_source)) of one spec, with the
+    calibration's latency and energy where it applies (as :func:`estimate` and
+    :func:`simulate_thermal` both need)."""
+    mp = compile_mode(pm, placement)
+    sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
+    resolutions = np.array([spec.resolution])
+    lat_s, energy_j, sources = _calibrated(
+        _calibration(calibration),
+        prof.name,
+        pm.name,
+        placement,
+        spec.family,
+        spec.width,
+        spec.depth,
+        spec.num_classes,
+        spec.precision,
+        resolutions,
+        spec.batch,
+    )
+    ev = evaluate(
+        sk,
+        mp,
+        spec.precision,
+        resolutions,
+        ambient_c=ambient_c,
+        keep_layers=keep_layers,
+        batch=spec.batch,
+        latency_s=lat_s,
+        energy_j=energy_j,
+    )
+    return mp, sk, ev, sources
 
 
 def _calibration(calibration):
@@ -490,32 +499,8 @@ def simulate_thermal(
             )
     prof = _profile(profile)
     pm = prof.mode(mode)
-    mp = compile_mode(pm, placement)
+    mp, _, ev, _ = _evaluate_one(spec, prof, pm, placement, calibration, ambient_c)
     amb = mp.ambient_c if ambient_c is None else float(ambient_c)
-    sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
-    lat_s, energy_j, _ = _calibrated(
-        _calibration(calibration),
-        prof.name,
-        pm.name,
-        placement,
-        spec.family,
-        spec.width,
-        spec.depth,
-        spec.num_classes,
-        spec.precision,
-        np.array([spec.resolution]),
-        spec.batch,
-    )
-    ev = evaluate(
-        sk,
-        mp,
-        spec.precision,
-        np.array([spec.resolution]),
-        ambient_c=amb,
-        batch=spec.batch,
-        latency_s=lat_s,
-        energy_j=energy_j,
-    )
     if not ev.runnable:
         raise SpecError(f"{spec.short_name()} cannot run on {prof.name}/{pm.name}: unsupported operators")
     level_t = ev.level_latency_s[0]
