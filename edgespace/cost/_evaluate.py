@@ -157,7 +157,6 @@ def evaluate(
     engine = pl.engine
     # bytes at the precision each row's engine runs (its same-engine precision fallback)
     bpe_row = np.where(active, mp.exec_bytes[engine, p], 0.0)
-    bytes_ = (sk.params + (elems_in + elems_out) * bb) * bpe_row  # weights once per call
 
     with np.errstate(invalid="ignore"):
         rate = mp.peak_ops_per_s[engine, p] * mp.efficiency[engine, st.op_idx]  # (R,)
@@ -166,20 +165,24 @@ def evaluate(
     # Memory traffic: an engine with on-chip memory (Edge TPU SRAM, Hexagon VTCM, ...) keeps a
     # kernel's activations there when they fit, and its weights when all of the weights it runs
     # fit; the rest goes to DRAM (weights of a discrete accelerator: over its interconnect).
-    local_bytes = mp.local_bytes[engine]  # (R,)
-    local_bw = mp.local_bytes_per_s[engine]
     act_bytes = (elems_in + elems_out) * bb * bpe_row  # (N, R): every image of the call
-    w_bytes = sk.params * bpe_row  # (R,)
-    w_total = np.array([(w_bytes * (engine == k)).sum() for k in (PRIMARY, FALLBACK)])
-    weights_on_chip = (w_total <= mp.local_bytes)[engine] & (local_bytes > 0)
-    act_on_chip = (act_bytes <= local_bytes) & (local_bytes > 0)
+    w_bytes = sk.params * bpe_row  # (R,): weights once per call
     w_dram_bw = np.where(
         (engine == PRIMARY) & mp.discrete_accelerator, mp.interconnect_bytes_per_s, mp.bandwidth_bytes_per_s
     )
-    t_mem = np.where(act_on_chip, act_bytes / local_bw, act_bytes / mp.bandwidth_bytes_per_s) + np.where(
-        weights_on_chip, w_bytes / local_bw, w_bytes / w_dram_bw
-    )
-    dram_bytes = np.where(act_on_chip, 0.0, act_bytes) + np.where(weights_on_chip, 0.0, w_bytes)
+    local_bytes = mp.local_bytes[engine]  # (R,)
+    if (local_bytes > 0).any():
+        local_bw = mp.local_bytes_per_s[engine]
+        w_total = np.array([(w_bytes * (engine == k)).sum() for k in (PRIMARY, FALLBACK)])
+        weights_on_chip = (w_total <= mp.local_bytes)[engine] & (local_bytes > 0)
+        act_on_chip = (act_bytes <= local_bytes) & (local_bytes > 0)
+        t_mem = np.where(act_on_chip, act_bytes / local_bw, act_bytes / mp.bandwidth_bytes_per_s) + np.where(
+            weights_on_chip, w_bytes / local_bw, w_bytes / w_dram_bw
+        )
+        dram_bytes = np.where(act_on_chip, 0.0, act_bytes) + np.where(weights_on_chip, 0.0, w_bytes)
+    else:  # no on-chip memory (most GPUs and CPUs here): every byte goes to DRAM
+        t_mem = act_bytes / mp.bandwidth_bytes_per_s + w_bytes / w_dram_bw
+        dram_bytes = act_bytes + w_bytes
     dispatch = float(mp.dispatch_s[engine[active], p].sum())
 
     src = pl.cross_src[:, 1]
@@ -313,7 +316,7 @@ def evaluate(
 
     layers = None
     if keep_layers:
-        layers = _layers_frame(sk, mp, pl, precision, t_comp[0], t_mem[0], ops[0], bytes_[0], active)
+        layers = _layers_frame(sk, mp, pl, precision, t_comp[0], t_mem[0], ops[0], act_bytes[0] + w_bytes, active)
     return Evaluation(
         runnable=pl.runnable,
         latency_s=latency,
