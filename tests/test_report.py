@@ -18,7 +18,6 @@ from edgespace.budget import Budget, feasibility
 from edgespace.cli import main
 from edgespace.cost import simulate_thermal
 from edgespace.report import (
-    CONFIRMATION_COLUMNS,
     PRECISION_SYMBOLS,
     WEBGL_THRESHOLD,
     ReportError,
@@ -40,6 +39,7 @@ from edgespace.report import (
     write_png,
 )
 from edgespace.report._figures import INFEASIBLE_COLOR
+from edgespace.study._confirm import CONFIRMATION_COLUMNS
 
 PROFILE = "jetson-orin-nano-8gb"
 MODES = ["7W", "15W", "25W", "MAXN_SUPER"]
@@ -281,7 +281,9 @@ def measured(tmp_path_factory):
         rows.append(
             {
                 **{k: v for k, v in spec.to_dict().items() if k != "num_classes"},
+                "batch": spec.batch,
                 "mode": est.mode,
+                "placement": "auto",
                 "backend": "onnxruntime",
                 "provider": m.provider,
                 "threads": m.threads,

@@ -15,7 +15,6 @@ here, so ``edgespace`` loads this package only when it is used.
 from __future__ import annotations
 
 from edgespace.report._data import (
-    CONFIRMATION_COLUMNS,
     ReportError,
     arch_label,
     best_candidates,
@@ -42,7 +41,6 @@ from edgespace.report._figures import (
 from edgespace.report._report import collect, load_result, report, write_png
 
 __all__ = [
-    "CONFIRMATION_COLUMNS",
     "PRECISION_SYMBOLS",
     "ReportError",
     "WEBGL_THRESHOLD",

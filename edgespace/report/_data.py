@@ -27,27 +27,11 @@ __all__ = [
     "calibration_frame",
     "roofline_frame",
     "sources_of",
-    "CONFIRMATION_COLUMNS",
 ]
 
 #: A design point's columns (the search's, in order).
 POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "mode")
 ARCH_COLUMNS = POINT_COLUMNS[:5]
-#: The column contract of ``SearchResult.confirmations()`` (one row per confirmed design point).
-CONFIRMATION_COLUMNS = (
-    *POINT_COLUMNS,
-    "backend",
-    "provider",
-    "threads",
-    "predicted_latency_ms",
-    "measured_latency_ms",
-    "latency_error_pct",
-    "latency_source",
-    "predicted_energy_mj",
-    "measured_energy_mj",
-    "energy_error_pct",
-    "status",
-)
 
 
 class ReportError(EdgespaceError, ValueError):
