@@ -155,6 +155,14 @@ class CalibrationBase(abc.ABC):
     def to_dict(self) -> dict:
         """The file's JSON (with ``format`` and ``id``)."""
 
+    def check_stored_id(self, path, stored) -> None:
+        """Refuse a file whose stored ``id`` is not the hash of what it holds (it was edited)."""
+        if stored is not None and stored != self.id:
+            raise CalibrationError(
+                f"{path}: id: stored {stored!r}, content hashes to {self.id!r}: the file was edited; "
+                "calibrate again (or remove the id to accept the edit)"
+            )
+
 
 @dataclass
 class CalibratedProfile(CalibrationBase):
@@ -499,12 +507,7 @@ def load_calibration(path: str | os.PathLike) -> CalibrationBase:
         applies_to=data.get("applies_to") or {},
         power=power,
     )
-    stored = data.get("id")
-    if stored is not None and stored != cal.id:
-        raise CalibrationError(
-            f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
-            "calibrate again (or remove the id to accept the edit)"
-        )
+    cal.check_stored_id(p, data.get("id"))
     return cal
 
 

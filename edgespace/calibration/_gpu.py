@@ -427,12 +427,7 @@ def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
         {int(b): w for b, w in doc["energy_weights"].items()},
         doc.get("report", {}),
     )
-    stored = doc.get("id")
-    if stored is not None and stored != cal.id:
-        raise CalibrationError(
-            f"{p}: id: stored {stored!r}, content hashes to {cal.id!r}: the file was edited; "
-            "calibrate again (or remove the id to accept the edit)"
-        )
+    cal.check_stored_id(p, doc.get("id"))
     return cal
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from edgespace.calibration import DEFAULT_FAMILIES
@@ -136,8 +137,8 @@ def _run(args) -> int:
         raise ValueError(f"--threads {args.threads}: allowed: an integer >= 1")
     if args.rounds < 1:
         raise ValueError(f"--rounds {args.rounds}: allowed: an integer >= 1")
-    if args.json:
-        cal, path, ms = run_calibration(
+    with _stage_bar(args) as progress:
+        cal, path, _ = run_calibration(
             args.profile,
             args.samples,
             threads=args.threads,
@@ -145,9 +146,8 @@ def _run(args) -> int:
             families=families,
             rounds=args.rounds,
             out=args.out,
+            progress=progress,
         )
-    else:
-        cal, path, ms = _with_bar(run_calibration, args, families)
     if args.json:
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))
         return 0
@@ -155,8 +155,12 @@ def _run(args) -> int:
     return 0
 
 
-def _with_bar(run_calibration, args, families):
-    """The calibration loop with a progress bar per stage (export, measure, fit)."""
+@contextlib.contextmanager
+def _stage_bar(args):
+    """A progress callback drawing a bar per stage (export, measure, fit), or None with --json."""
+    if args.json:
+        yield None
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -174,13 +178,4 @@ def _with_bar(run_calibration, args, families):
                 tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=step, total=total)
 
-        return run_calibration(
-            args.profile,
-            args.samples,
-            threads=args.threads,
-            seed=args.seed,
-            families=families,
-            rounds=args.rounds,
-            out=args.out,
-            progress=progress,
-        )
+        yield progress
