@@ -37,6 +37,7 @@ __all__ = [
     "layer_table",
     "build",
     "export_onnx",
+    "export",
     # devices and the cost model
     "HardwareProfile",
     "PowerMode",
@@ -82,6 +83,7 @@ __all__ = [
 _LAZY = {
     "build": "edgespace._build",
     "export_onnx": "edgespace._build",
+    "export": "edgespace.export",
     "HardwareProfile": "edgespace.profiles",
     "PowerMode": "edgespace.profiles",
     "list_profiles": "edgespace.profiles",
