@@ -19,7 +19,7 @@ from edgespace._errors import (
 )
 from edgespace._layer_table import layer_table
 from edgespace._lazy import lazy_getattr
-from edgespace._spec import ArchSpec, efficientnet, efficientnet_preset, mobilenet
+from edgespace._spec import ArchSpec, efficientnet, efficientnet_preset, efficientnetv2_preset, mobilenet
 from edgespace.accuracy import AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.archs import list_families, register_family
 from edgespace.budget import Budget, FeasibilityResult, feasibility
@@ -31,6 +31,7 @@ __all__ = [
     "ArchSpec",
     "efficientnet",
     "efficientnet_preset",
+    "efficientnetv2_preset",
     "mobilenet",
     "list_families",
     "register_family",

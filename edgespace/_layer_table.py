@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._errors import SpecError, SpecTypeError
+from edgespace._layer_blocks import walk_er
 from edgespace._ops import ACTIVATIONS, CONV_OPS, OP_CLASSES
 from edgespace._spec import ArchSpec
 from edgespace.archs import FamilyDef, get_family
@@ -321,7 +322,7 @@ def _walk_cn(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.bn(f"{name}.bn1", act)
 
 
-_BLOCK_WALKERS = {"ds": _walk_ds, "dsa": _walk_ds, "ir": _walk_ir, "cn": _walk_cn}
+_BLOCK_WALKERS = {"ds": _walk_ds, "dsa": _walk_ds, "ir": _walk_ir, "er": walk_er, "cn": _walk_cn}
 
 
 def _has_skip(blk: BlockSpec, in_chs: int, out_chs: int) -> bool:
@@ -352,7 +353,7 @@ _HEAD_WALKERS = {"conv_pool": _head_conv_pool, "pool_conv": _head_pool_conv}
 
 
 def _num_features(family: FamilyDef, width: float) -> int:
-    scaled = round_channels(family.num_features, width, family.channel_divisor)
+    scaled = round_channels(family.num_features, width, family.channel_divisor, family.round_limit)
     return {"round": scaled, "max_round": max(family.num_features, scaled), "fixed": family.num_features}[
         family.num_features_rule
     ]
@@ -374,7 +375,9 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     fam = get_family(family)
     walk = _Walk(fam, num_classes)
     stem = (
-        fam.stem_size if width < fam.fix_stem_below_width else round_channels(fam.stem_size, width, fam.channel_divisor)
+        fam.stem_size
+        if width < fam.fix_stem_below_width
+        else round_channels(fam.stem_size, width, fam.channel_divisor, fam.round_limit)
     )
     walk.conv("conv_stem", stem, 3, 2)
     walk.bn("bn1", fam.act)
@@ -391,7 +394,7 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
                 continue
             first = len(walk.pos_of)
             in_chs, block_in = walk.c, walk.last
-            out_chs = round_channels(blk.out_chs, width, fam.channel_divisor)
+            out_chs = round_channels(blk.out_chs, width, fam.channel_divisor, fam.round_limit)
             _BLOCK_WALKERS[blk.block_type](walk, blk, name, out_chs, blk.act or fam.act)
             if _has_skip(blk, in_chs, out_chs):
                 walk.binary(f"{name}.skip_add", "add", block_in, is_module=False)

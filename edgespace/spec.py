@@ -1,5 +1,5 @@
 """The design point (first stage of the data flow): :class:`ArchSpec`, its constructors, and
-what a spec may say: the precisions, the allowed ranges and the published EfficientNet presets.
+what a spec may say: the precisions, the allowed ranges and the published EfficientNet and EfficientNetV2 presets.
 
 The family definitions a spec names live in :mod:`edgespace.archs`.
 """
@@ -10,6 +10,7 @@ from edgespace._spec import (
     BYTES_PER_ELEMENT,
     DEPTH_RANGE,
     EFFICIENTNET_PRESETS,
+    EFFICIENTNETV2_PRESETS,
     NUM_CLASSES_RANGE,
     PRECISIONS,
     RESOLUTION_RANGE,
@@ -17,6 +18,7 @@ from edgespace._spec import (
     ArchSpec,
     efficientnet,
     efficientnet_preset,
+    efficientnetv2_preset,
     mobilenet,
 )
 
@@ -25,11 +27,13 @@ __all__ = [
     "BYTES_PER_ELEMENT",
     "DEPTH_RANGE",
     "EFFICIENTNET_PRESETS",
+    "EFFICIENTNETV2_PRESETS",
     "NUM_CLASSES_RANGE",
     "PRECISIONS",
     "RESOLUTION_RANGE",
     "WIDTH_RANGE",
     "efficientnet",
     "efficientnet_preset",
+    "efficientnetv2_preset",
     "mobilenet",
 ]

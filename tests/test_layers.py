@@ -15,6 +15,7 @@ from edgespace import (
     ArchSpec,
     build,
     efficientnet_preset,
+    efficientnetv2_preset,
     layer_table,
     list_families,
     register_family,
@@ -42,6 +43,9 @@ def _exactness_specs() -> list[ArchSpec]:
         efficientnet_preset("b0"),
         efficientnet_preset("b2"),
         ArchSpec("mobilenetv3_small", 0.5, 1.3, 127),  # odd sizes exercise the padding rule
+        efficientnetv2_preset("b0"),
+        efficientnetv2_preset("b3"),
+        ArchSpec("efficientnetv2", 0.37, 1.0, 131),  # round_limit 0: rounding below the scaled width
     ]
     rng = np.random.default_rng(20261125)
     drawn: list[ArchSpec] = []

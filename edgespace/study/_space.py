@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._ops import PLACEMENTS
-from edgespace._spec import BATCH_RANGE, DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
+from edgespace._spec import BATCH_RANGE, COMPOUND_FAMILIES, DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
 from edgespace.study._errors import SearchError
 
 if TYPE_CHECKING:
@@ -245,7 +245,8 @@ class Space:
 
 
 class EfficientNetSpace(Space):
-    """EfficientNet around the B0 base.
+    """EfficientNet (``family="efficientnet"``) or EfficientNetV2 (``"efficientnetv2"``) around
+    its B0 base.
 
     Compound scaling (default): ``phi`` = (low, high) with ``phi_step``; depth α^φ, width β^φ,
     resolution 224·γ^φ rounded to a multiple of ``resolution_divisor`` (see
@@ -259,6 +260,7 @@ class EfficientNetSpace(Space):
     def __init__(
         self,
         *,
+        family: str = "efficientnet",
         phi: tuple[float, float] | None = (-2.0, 4.0),
         phi_step: float = 0.25,
         alpha: float = 1.2,
@@ -277,7 +279,10 @@ class EfficientNetSpace(Space):
         placements: Sequence[str] | None = None,
         batches: Sequence[int] = (1,),
     ) -> None:
-        super().__init__(precisions=precisions, modes=modes, name=name, placements=placements, batches=batches)
+        self.family = _choices("EfficientNetSpace(family)", (family,), COMPOUND_FAMILIES)[0]
+        super().__init__(
+            precisions=precisions, modes=modes, name=name or self.family, placements=placements, batches=batches
+        )
         self.compound = phi is not None
         if self.compound:
             lo, hi = _range("EfficientNetSpace(phi)", phi)
@@ -293,7 +298,7 @@ class EfficientNetSpace(Space):
 
             try:  # validates alpha/beta/gamma and the extremes of the range
                 for p in (self.phi_values[0], self.phi_values[-1]):
-                    efficientnet(float(p), alpha, beta, gamma, resolution_divisor=resolution_divisor)
+                    efficientnet(float(p), alpha, beta, gamma, resolution_divisor=resolution_divisor, family=family)
             except ValueError as exc:
                 raise SearchError(f"EfficientNetSpace: {exc}") from None
         else:
@@ -323,14 +328,16 @@ class EfficientNetSpace(Space):
     def _compound(self, phi: float) -> dict[str, Any]:
         from edgespace._spec import efficientnet
 
-        s = efficientnet(phi, self.alpha, self.beta, self.gamma, resolution_divisor=self.resolution_divisor)
-        return {"family": "efficientnet", "width": s.width, "depth": s.depth, "resolution": s.resolution, "phi": phi}
+        s = efficientnet(
+            phi, self.alpha, self.beta, self.gamma, resolution_divisor=self.resolution_divisor, family=self.family
+        )
+        return {"family": self.family, "width": s.width, "depth": s.depth, "resolution": s.resolution, "phi": phi}
 
     def _arch_decode(self, params):
         if self.compound:
             return self._compound(round(float(params["phi"]), _DECIMALS))
         return {
-            "family": "efficientnet",
+            "family": self.family,
             "width": round(float(params["width"]), _DECIMALS),
             "depth": round(float(params["depth"]), _DECIMALS),
             "resolution": int(params["resolution"]),
@@ -340,11 +347,12 @@ class EfficientNetSpace(Space):
         if self.compound:
             return pd.DataFrame([self._compound(float(p)) for p in self.phi_values])
         w, d, r = np.meshgrid(self._w, self._d, self._r, indexing="ij")
-        return pd.DataFrame({"family": "efficientnet", "width": w.ravel(), "depth": d.ravel(), "resolution": r.ravel()})
+        return pd.DataFrame({"family": self.family, "width": w.ravel(), "depth": d.ravel(), "resolution": r.ravel()})
 
     def _arch_dict(self):
         if self.compound:
             return {
+                "family": self.family,
                 "phi": list(self.phi),
                 "phi_step": self.phi_step,
                 "alpha": self.alpha,
@@ -353,6 +361,7 @@ class EfficientNetSpace(Space):
                 "resolution_divisor": self.resolution_divisor,
             }
         return {
+            "family": self.family,
             "phi": None,
             "widths": list(self.widths),
             "width_step": self.width_step,
@@ -509,7 +518,7 @@ def space_from_dict(doc: dict) -> Space:
 
 
 #: Names the CLI's ``--space`` takes.
-SPACE_NAMES = ("efficientnet", *MOBILENET_FAMILIES, "mobilenet", "all")
+SPACE_NAMES = (*COMPOUND_FAMILIES, *MOBILENET_FAMILIES, "mobilenet", "all")
 
 
 def named_space(
@@ -520,17 +529,18 @@ def named_space(
     placements: Sequence[str] | None = None,
     batches: Sequence[int] = (1,),
 ) -> Space:
-    """The default space for a name: ``efficientnet`` (compound scaling, φ −2…4 in steps of
-    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet).
+    """The default space for a name: ``efficientnet`` or ``efficientnetv2`` (compound scaling, φ
+    −2…4 in steps of 0.25), one MobileNet family, ``mobilenet`` (all three), or ``all``
+    (EfficientNet | EfficientNetV2 | MobileNet).
     ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension,
     ``batches`` (e.g. ``(1, 8, 32)``) a batch dimension."""
     kw = {"precisions": precisions, "modes": modes, "placements": placements, "batches": batches}
-    if name == "efficientnet":
-        return EfficientNetSpace(**kw)
+    if name in COMPOUND_FAMILIES:
+        return EfficientNetSpace(family=name, **kw)
     if name in MOBILENET_FAMILIES:
         return MobileNetSpace(families=(name,), **kw)
     if name == "mobilenet":
         return MobileNetSpace(**kw)
     if name == "all":
-        return EfficientNetSpace(**kw) | MobileNetSpace(**kw)
+        return EfficientNetSpace(**kw) | EfficientNetSpace(family="efficientnetv2", **kw) | MobileNetSpace(**kw)
     raise SearchError(f"space {name!r} is unknown; allowed: {', '.join(SPACE_NAMES)}")
