@@ -59,7 +59,7 @@ def main() -> None:
     console = Console()
     cal = None
     if args.calibration:
-        from edgespace.calibration import load_calibration
+        from edgespace.cost import load_calibration
 
         cal = load_calibration(args.calibration)
         args.profile = cal.applies_to["profile"]

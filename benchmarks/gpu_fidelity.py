@@ -123,8 +123,8 @@ def _profile_for(device: str) -> str:
 def _cpu_runs(specs, batches, runs: int, rounds: int, progress=_progress) -> list[CpuRun]:
     import onnxruntime as ort
 
+    from edgespace._ort_session import make_session
     from edgespace.runners._export import export_many
-    from edgespace.runners.ort import make_session
 
     paths = export_many(specs)
     out = []

@@ -95,7 +95,7 @@ _LAZY = {
     "confirm": "edgespace.runners",
     "Measurement": "edgespace.runners",
     "calibrate": "edgespace.calibration",
-    "load_calibration": "edgespace.calibration",
+    "load_calibration": "edgespace.cost",
     "CalibratedProfile": "edgespace.calibration",
     "Calibration": "edgespace.calibration",
     # studies import optuna

@@ -72,8 +72,6 @@ def test_importing_edgespace_loads_no_heavy_package():
         ("edgespace", "ImageFolderProxy", "edgespace.accuracy.ImageFolderProxy"),
         ("edgespace.budget", "daylight_profile", "Budget.daylight_weights()"),
         ("edgespace.budget", "energy_per_frame_from", "feasibility(budget, estimate=...)"),
-        ("edgespace.runners", "export_many", "edgespace.runners._export.export_many"),
-        ("edgespace.runners", "prepare_onnx", "edgespace.runners._confirm.prepare_onnx"),
         ("edgespace.profiles", "OP_CLASSES", "edgespace._ops.OP_CLASSES"),
         ("edgespace.profiles", "profile_dirs", "edgespace.profiles._loader.profile_dirs"),
         ("edgespace.cost", "compile_mode", "edgespace.cost._params.compile_mode"),

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 import edgespace as es
-from edgespace.calibration import CalibrationBase, CalibrationError, GpuCalibration, draw_specs, load_calibration
+from edgespace.calibration import CalibrationError, GpuCalibration, draw_specs
 from edgespace.calibration._gpu import LATENCY_FEATURES, calibrate_gpu, gpu_features
 from edgespace.cli import main
+from edgespace.cost import CalibrationBase, load_calibration
 from edgespace.study import MobileNetSpace, run_worker, search
 
 PROFILE = "nvidia-h200"

@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 import edgespace as es
-from edgespace.calibration import CalibratedProfile, draw_specs, load_calibration
+from edgespace.calibration import CalibratedProfile, draw_specs
 from edgespace.calibration._calibrate import _fit, _report
 from edgespace.calibration._model import segment_features
 from edgespace.cli import main
+from edgespace.cost import load_calibration
 from edgespace.study import MobileNetSpace, SearchError, run_worker, screen, search
 
 SPACE = MobileNetSpace(

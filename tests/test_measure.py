@@ -21,18 +21,17 @@ from edgespace.calibration import (
     IngestError,
     calibrate,
     draw_specs,
-    load_calibration,
     map_nodes,
-    read_ort_profile,
     read_trtexec_profile,
     read_trtexec_times,
 )
 from edgespace.calibration._calibrate import CalibrationError
 from edgespace.calibration._mapping import module_path, segment_ids
 from edgespace.cli import main
+from edgespace.cost import load_calibration
 from edgespace.layers import table_totals
 from edgespace.meters import NullMeter, RaplMeter, get_meter
-from edgespace.runners import Fp16UnavailableError, confirm
+from edgespace.runners import Fp16UnavailableError, confirm, read_ort_profile
 from edgespace.runners._export import export_many
 from edgespace.runners._precision import fp16_supported
 
@@ -198,7 +197,7 @@ def cal_measurements(cache):
 
 
 def test_interleaved_measurements_are_paired_with_the_reference(cal_measurements):
-    from edgespace.calibration._loop import REFERENCE_SPEC
+    from edgespace.runners.ort import REFERENCE_SPEC
 
     for m in cal_measurements:
         assert m.reference == REFERENCE_SPEC.short_name() and len(m.round_medians_ms) == m.rounds == 5

@@ -205,7 +205,8 @@ def test_tegrastats_window_energy_per_inference_and_its_edge_cases(tmp_path):
 
 
 def test_nvpmodel_mode_tags_a_capture_and_disagreeing_clocks_are_refused():
-    from edgespace.meters.tegrastats import parse_tegrastats, tag_mode
+    from edgespace.calibration import tag_mode
+    from edgespace.meters.tegrastats import parse_tegrastats
 
     nano = parse_tegrastats(NANO.format(p=2130))
     assert tag_mode("jetson-nano-4gb", "NV Power Mode: MAXN\n0", nano) == "10W"

@@ -474,7 +474,7 @@ class Budget:
         floors["idle_w"] = m.idle_w
         prov["idle_w"] = f"{where}: power.idle_w ({p.resolve_source(m.power.idle_w)})"
         if calibration is not None:
-            from edgespace.calibration import as_calibration
+            from edgespace.cost import as_calibration
 
             cal = as_calibration(calibration)
             pm = cal.power.get(m.name) if cal.applies_to.get("profile") == p.name else None

@@ -1,54 +1,48 @@
 """Calibration: per-node profiler times mapped to layer-table rows, a per-operator latency model
 fitted to them, and readers for profiles captured on other devices (ONNX Runtime, TensorRT).
 
->>> from edgespace.calibration import calibrate, load_calibration
+>>> from edgespace.calibration import calibrate
+>>> from edgespace.cost import load_calibration
 >>> cal = calibrate("host", measurements)      # Measurements from edgespace.runners, profiled
 >>> cal.save("host-1t.json"); load_calibration("host-1t.json").predict_latency_ms(spec)
 """
 
 from __future__ import annotations
 
+from edgespace._errors import IngestError
 from edgespace._lazy import lazy_getattr
 from edgespace.calibration._calibrate import (
+    FORMAT,
     CalibratedProfile,
     Calibration,
-    CalibrationBase,
     CalibrationError,
-    as_calibration,
     calibrate,
+    calibration_from_doc,
     latency_errors,
-    load_calibration,
 )
 from edgespace.calibration._captures import CaptureSet, read_capture_set, write_capture_set
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
-from edgespace.calibration._gpu import GpuCalibration, load_gpu_calibration
-from edgespace.calibration._ingest import (
-    IngestError,
-    NodeProfile,
-    read_ort_profile,
-    read_trtexec_profile,
-    read_trtexec_times,
-)
+from edgespace.calibration._gpu import GPU_FORMAT, GpuCalibration, gpu_calibration_from_doc, load_gpu_calibration
+from edgespace.calibration._ingest import read_trtexec_profile, read_trtexec_times
 from edgespace.calibration._loop import (
     calibrate_from_captures,
     default_calibration_path,
     run_calibration,
     run_gpu_calibration,
 )
-from edgespace.calibration._mapping import NodeTime, map_nodes
+from edgespace.calibration._mapping import map_nodes
+from edgespace.calibration._mode_tag import tag_mode
+from edgespace.cost import register_calibration_format
 
 __all__ = [
     # fit, load, apply
     "Calibration",
     "CalibratedProfile",
-    "CalibrationBase",
     "GpuCalibration",
     "CalibrationError",
     "IngestError",
     "calibrate",
-    "load_calibration",
     "load_gpu_calibration",
-    "as_calibration",
     "latency_errors",
     # the measuring loops (what `edgespace calibrate` runs)
     "run_calibration",
@@ -61,13 +55,14 @@ __all__ = [
     "CaptureSet",
     "read_capture_set",
     "write_capture_set",
-    "read_ort_profile",
     "read_trtexec_profile",
     "read_trtexec_times",
-    "NodeProfile",
-    "NodeTime",
     "map_nodes",
+    "tag_mode",
 ]
+
+register_calibration_format(FORMAT, calibration_from_doc)
+register_calibration_format(GPU_FORMAT, gpu_calibration_from_doc)
 
 #: Internals this package exported before 0.2 (issue 17): importable for one release, with a
 #: DeprecationWarning naming their home.

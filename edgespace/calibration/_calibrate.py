@@ -13,7 +13,6 @@ The file (``format: edgespace-calibration/1``) holds:
 
 from __future__ import annotations
 
-import abc
 import datetime as _dt
 import hashlib
 import json
@@ -28,19 +27,17 @@ import pandas as pd
 from edgespace._errors import CalibrationError, ProfileError
 from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
-from edgespace.calibration._ingest import NodeProfile, load_format_json
+from edgespace.calibration._ingest import NodeProfile
 from edgespace.calibration._mapping import INPUT_SEGMENT, map_nodes
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_columns, segment_features
 from edgespace.calibration._power import MIN_METERED_NETWORKS, fit_power_model
+from edgespace.cost import APPLIES_KEYS, CalibrationBase
 
 __all__ = [
     "calibrate",
-    "CalibrationBase",
     "CalibratedProfile",
     "Calibration",
-    "as_calibration",
-    "APPLIES_KEYS",
-    "load_calibration",
+    "calibration_from_doc",
     "CalibrationError",
     "training_samples",
     "FORMAT",
@@ -110,58 +107,6 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
     if not sample_frames:
         raise CalibrationError("calibrate(): no measurements given")
     return pd.concat(sample_frames, ignore_index=True), pd.DataFrame(runs).set_index("run")
-
-
-#: The keys a calibration applies to (what a measurement was taken on): an estimate uses the
-#: calibrated model only where profile, mode and precision match; the others are recorded so
-#: that a GPU (trtexec, NVML) or Jetson (tegrastats) calibration goes through the same door.
-APPLIES_KEYS = ("profile", "mode", "precision", "runtime", "provider", "threads", "batch")
-
-
-class CalibrationBase(abc.ABC):
-    """The door every calibration goes through (per-operator CPU/ONNX Runtime fits,
-    :class:`~edgespace.calibration._gpu.GpuCalibration` from CUDA-graph / TensorRT runs): cost
-    asks only :meth:`applies`, :meth:`predict_resolutions_ms` and :meth:`predict_energy_mj`;
-    studies store :meth:`to_dict` (reloaded by :func:`load_calibration`, which dispatches on the
-    file's ``format``) and show :meth:`summary`. ``id`` is a short hash of the content."""
-
-    id: str
-    applies_to: dict
-
-    @property
-    def source(self) -> str:
-        """How latencies from this calibration are labelled: ``calibrated:<id>``."""
-        return f"calibrated:{self.id}"
-
-    @abc.abstractmethod
-    def applies(self, profile: str, mode: str, precision: str, batch: int = 1) -> bool:
-        """Whether this calibration describes ``profile``'s ``mode`` at ``precision`` and ``batch``."""
-
-    @abc.abstractmethod
-    def predict_resolutions_ms(
-        self, family: str, width: float, depth: float, num_classes: int, precision: str, resolutions, batch: int = 1
-    ) -> np.ndarray:
-        """Latency per call of ``batch`` images (ms) of one structure at each of ``resolutions``."""
-
-    @abc.abstractmethod
-    def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
-        """Metered-model energy per image (mJ) of ``specs`` in ``mode``, or None where it has none."""
-
-    @abc.abstractmethod
-    def summary(self) -> dict:
-        """What a study stores in its definition and a report shows."""
-
-    @abc.abstractmethod
-    def to_dict(self) -> dict:
-        """The file's JSON (with ``format`` and ``id``)."""
-
-    def check_stored_id(self, path, stored) -> None:
-        """Refuse a file whose stored ``id`` is not the hash of what it holds (it was edited)."""
-        if stored is not None and stored != self.id:
-            raise CalibrationError(
-                f"{path}: id: stored {stored!r}, content hashes to {self.id!r}: the file was edited; "
-                "calibrate again (or remove the id to accept the edit)"
-            )
 
 
 @dataclass
@@ -325,18 +270,6 @@ class CalibratedProfile(CalibrationBase):
 Calibration = CalibratedProfile
 
 
-def as_calibration(obj, *, what: str = "calibration") -> CalibrationBase | None:
-    """None, a calibration (:class:`CalibratedProfile` or a GPU calibration), or the path of a
-    calibration file of either kind (loaded)."""
-    if obj is None or isinstance(obj, CalibrationBase):
-        return obj
-    if isinstance(obj, (str, os.PathLike)):
-        return load_calibration(obj)
-    raise CalibrationError(
-        f"{what}={obj!r}: give a calibration (edgespace.calibrate(...)) or the path of a calibration file"
-    )
-
-
 def _fit(samples: pd.DataFrame, runs: pd.DataFrame, params: dict | None = None) -> SegmentLatencyModel:
     return SegmentLatencyModel(**(params or {})).fit(samples, runs)
 
@@ -455,22 +388,10 @@ def calibrate(
 _FITTED: dict[str, SegmentLatencyModel] = {}
 
 
-def load_calibration(path: str | os.PathLike) -> CalibrationBase:
-    """Read a calibration file of either kind, by its ``format``: one written by
-    :meth:`CalibratedProfile.save` (its model refitted; deterministic, and a file already loaded
-    in this process reuses its fitted model) or by ``GpuCalibration.save``."""
-    p = Path(path)
-    try:
-        head = json.loads(p.read_text())
-    except (OSError, ValueError):
-        head = None  # load_format_json below names what is wrong
-    if isinstance(head, dict) and head.get("format") != FORMAT:
-        from edgespace.calibration._gpu import GPU_FORMAT, load_gpu_calibration
-
-        if head.get("format") == GPU_FORMAT:
-            return load_gpu_calibration(p)
-        raise CalibrationError(f"{p}: format: {head.get('format')!r}: expected {FORMAT!r} or {GPU_FORMAT!r}")
-    data = load_format_json(p, FORMAT, CalibrationError, missing="no such calibration file")
+def calibration_from_doc(data: dict, p) -> CalibratedProfile:
+    """The calibration a file written by :meth:`CalibratedProfile.save` holds (``data``, read from
+    ``p``), its model refitted (deterministic; a document already loaded in this process reuses
+    its fitted model). Registered with the calibration door under :data:`FORMAT`."""
     for key in ("provenance", "runs", "samples", "model"):
         if key not in data:
             raise CalibrationError(f"{p}: {key}: missing")

@@ -34,13 +34,15 @@ import numpy as np
 import pandas as pd
 
 from edgespace._spec import ArchSpec
-from edgespace.calibration._calibrate import APPLIES_KEYS, CalibrationBase, CalibrationError, latency_errors
+from edgespace.calibration._calibrate import CalibrationError, latency_errors
+from edgespace.cost import APPLIES_KEYS, CalibrationBase
 
 __all__ = [
     "ENERGY_FEATURES",
     "GPU_FORMAT",
     "LATENCY_FEATURES",
     "GpuCalibration",
+    "gpu_calibration_from_doc",
     "calibrate_gpu",
     "collect_gpu",
     "errors_within",
@@ -418,6 +420,12 @@ def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
         raise CalibrationError(f"{p}: cannot be read as a GPU calibration file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:
         raise CalibrationError(f"{p}: not a GPU calibration file (format {GPU_FORMAT!r})")
+    return gpu_calibration_from_doc(doc, p)
+
+
+def gpu_calibration_from_doc(doc: dict, p) -> GpuCalibration:
+    """The GPU calibration a :data:`GPU_FORMAT` document holds (``doc``, read from ``p``).
+    Registered with the calibration door under :data:`GPU_FORMAT`."""
     cal = GpuCalibration(
         doc["profile"],
         doc["mode"],
@@ -467,7 +475,7 @@ def collect_gpu(
         idle_w = meter.end_window(token).avg_power_w
     specs = list(specs)
     if hasattr(runner, "prepare_input"):  # export every ONNX file in one child process, not one each
-        from edgespace.runners._export import export_many
+        from edgespace.runners import export_many
 
         export_many([dataclasses.replace(s, batch=1) for s in specs])
     total, step, out = len(specs) * len(batches), 0, []

@@ -1,6 +1,6 @@
 """Read per-node timings captured by ONNX Runtime or TensorRT (here or on another device).
 
-* ONNX Runtime profile JSON: read by :func:`edgespace.runners._ort_profile.read_ort_profile`
+* ONNX Runtime profile JSON: read by :func:`edgespace.runners.read_ort_profile`
   (it belongs with the runner that writes it), re-exported here.
 * TensorRT ``trtexec --exportProfile=profile.json``: ``[{"count": N}, {"name": ..., "timeMs":
   ..., "averageMs": ..., "medianMs": ..., "percentage": ...}, ...]``, one entry per engine layer
@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgespace.runners._ort_profile import IngestError, NodeProfile, NodeTime, _load, _num, read_ort_profile
+from edgespace._errors import IngestError
+from edgespace._json_input import json_number as _num
+from edgespace._json_input import read_json_source as _load
+from edgespace.runners import NodeProfile, NodeTime, read_ort_profile
 
 __all__ = ["NodeProfile", "IngestError", "read_ort_profile", "read_trtexec_profile", "read_trtexec_times"]
 

@@ -10,6 +10,7 @@ from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import CalibratedProfile, calibrate
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
+from edgespace.runners.ort import REFERENCE_SPEC
 
 __all__ = [
     "collect",
@@ -17,13 +18,7 @@ __all__ = [
     "calibrate_from_captures",
     "run_gpu_calibration",
     "default_calibration_path",
-    "REFERENCE_SPEC",
 ]
-
-#: The network every calibration measurement is paired with (timed back to back, see
-#: :func:`edgespace.runners.ort.measure_interleaved`): mid-sized for the calibration range
-#: (~4 ms on one core here), so that it feels a slow spell of the core as the others do.
-REFERENCE_SPEC = ArchSpec("mobilenetv2", 0.75, 1.0, 160)
 
 
 def default_calibration_path(profile: str, threads: int | None) -> Path:
@@ -49,7 +44,7 @@ def collect(
     """Export ``specs`` (one child process, cached) and measure them interleaved in this process,
     each paired with ``reference`` (None: unpaired): a list of
     :class:`~edgespace.runners.Measurement` with node profiles."""
-    from edgespace.runners._export import export_many
+    from edgespace.runners import export_many
     from edgespace.runners.ort import measure_interleaved
 
     specs = list(specs)

@@ -158,7 +158,7 @@ def _calibration(args):
         return None
     if not args.profile:
         raise ValueError("budget: --calibration needs --profile")
-    from edgespace.calibration import load_calibration
+    from edgespace.cost import load_calibration
 
     if not hasattr(args, "_calibration"):
         args._calibration = load_calibration(args.calibration)

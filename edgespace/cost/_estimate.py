@@ -14,6 +14,7 @@ from edgespace._json import jsonable
 from edgespace._layer_table import layer_skeleton
 from edgespace._spec import BATCH_RANGE, PRECISIONS, RESOLUTION_RANGE, ArchSpec, check_ambient_c, check_number, plain
 from edgespace.archs import list_families
+from edgespace.cost._calibration_door import as_calibration
 from edgespace.cost._evaluate import Evaluation, evaluate
 from edgespace.cost._params import FALLBACK, compile_mode
 from edgespace.profiles import HardwareProfile, PowerMode, load_profile
@@ -211,7 +212,7 @@ def _evaluate_one(spec: ArchSpec, prof, pm, placement: str, calibration, ambient
     sk = layer_skeleton(spec.family, spec.width, spec.depth, spec.num_classes)
     resolutions = np.array([spec.resolution])
     lat_s, energy_j, sources = _calibrated(
-        _calibration(calibration),
+        as_calibration(calibration),
         prof.name,
         pm.name,
         placement,
@@ -235,14 +236,6 @@ def _evaluate_one(spec: ArchSpec, prof, pm, placement: str, calibration, ambient
         energy_j=energy_j,
     )
     return mp, sk, ev, sources
-
-
-def _calibration(calibration):
-    if calibration is None:
-        return None
-    from edgespace.calibration import as_calibration
-
-    return as_calibration(calibration)
 
 
 def _calibrated(
@@ -372,7 +365,7 @@ def estimate_many(
             f"estimate_many(modes={modes!r}): expected a mode name, a list of them, or None for all "
             f"({', '.join(prof.modes)})"
         )
-    cal = _calibration(calibration)
+    cal = as_calibration(calibration)
     mode_names = list(prof.modes) if modes is None else [modes] if isinstance(modes, str) else list(modes)
     if not mode_names:
         raise SpecError(f"estimate_many(modes=[]): no modes; give mode names ({', '.join(prof.modes)}) or None for all")

@@ -199,7 +199,7 @@ def _numpy_fp32_gflops(n: int = 512, repeats: int = 8) -> float:
 
 
 def _ort_session(model, threads: int):
-    from edgespace.runners.ort import make_session
+    from edgespace._ort_session import make_session
 
     # log severity 4: a missing fp16 kernel is an expected outcome of a probe, not a warning
     return make_session(model, threads, log_severity=4)

@@ -38,7 +38,7 @@ from edgespace.report._figures import (
     roofline_figure,
     throttling_figure,
 )
-from edgespace.report._report import collect, load_result, report, write_png
+from edgespace.report._report import collect, report, write_png
 
 __all__ = [
     "PRECISION_SYMBOLS",
@@ -53,7 +53,6 @@ __all__ = [
     "energy_balance_figure",
     "front_modes_frame",
     "front_table",
-    "load_result",
     "mode_colors",
     "pareto_figure",
     "point_label",

@@ -32,76 +32,7 @@ from edgespace.report._data import (
     thermal_frame,
 )
 
-__all__ = ["report", "load_result", "write_png", "ReportInputs", "collect"]
-
-#: The study user attr holding a search's definition (space, profile, objectives, ...).
-_DEFINITION_KEY = "edgespace"
-_RUN_KEY = "edgespace_run"
-
-
-def _study_module():
-    """The study package's names a report needs, in one namespace."""
-    import types
-
-    from edgespace.study import SearchResult, pareto_mask, space_from_dict
-    from edgespace.study._definition import load_search
-    from edgespace.study._objectives import parse_constraints, parse_objectives
-    from edgespace.study._storage import open_storage, run_dir
-
-    return types.SimpleNamespace(
-        SearchResult=SearchResult,
-        pareto_mask=pareto_mask,
-        space_from_dict=space_from_dict,
-        load_search=load_search,
-        parse_constraints=parse_constraints,
-        parse_objectives=parse_objectives,
-        open_storage=open_storage,
-        run_dir=run_dir,
-    )
-
-
-def load_result(storage, study_name: str):
-    """The :class:`~edgespace.SearchResult` of the stored study ``study_name`` in ``storage`` (a
-    URL, ``journal:PATH`` or a journal path), rebuilt from its stored definition; runs nothing."""
-    import optuna
-
-    mod = _study_module()
-    _check_exists(storage, study_name, mod)
-    definition, _run = mod.load_search(storage, study_name)
-    store, store_text = mod.open_storage(storage, study_name)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=study_name, storage=store)
-    from edgespace.profiles import load_profile
-
-    return mod.SearchResult(
-        study,
-        space=mod.space_from_dict(definition["space"]),
-        profile=load_profile(definition["profile"]),
-        objectives=mod.parse_objectives(definition["objectives"]),
-        constraints=mod.parse_constraints(definition["constraints"]),
-        storage=store_text,
-    )
-
-
-def _check_exists(storage, study_name: str, mod) -> None:
-    """Reading a study must not create a storage: a journal or SQLite file that is not there is an
-    error naming it (opening one would make an empty file)."""
-    if storage is not None and not isinstance(storage, (str, os.PathLike)):
-        return
-    text = None if storage is None else os.fspath(storage)
-    if text is None:
-        path = mod.run_dir() / f"{study_name}.journal"
-        hint = "; give --storage (a URL, journal:PATH or a journal path)"
-    elif text.startswith("journal:"):
-        path, hint = Path(text[len("journal:") :].removeprefix("//")), ""
-    elif text.startswith("sqlite:///"):
-        path, hint = Path(text[len("sqlite:///") :]), ""
-    elif "://" not in text and text != "memory":
-        path, hint = Path(text), ""
-    else:
-        return
-    if not path.is_file():
-        raise ReportError(f"study {study_name!r}: no storage file {path}{hint}")
+__all__ = ["report", "write_png", "ReportInputs", "collect"]
 
 
 @dataclasses.dataclass
@@ -132,10 +63,12 @@ def _from_result(result, inputs: ReportInputs) -> None:
     inputs.constraints = list(result.constraints)
     inputs.trials = result.trials_frame()
     inputs.front = result.pareto_front()
+    from edgespace.study import DEFINITION_KEY, RUN_KEY
+
     study = getattr(result, "study", None)
     attrs = dict(getattr(study, "user_attrs", {}) or {})
-    inputs.definition = dict(attrs.get(_DEFINITION_KEY) or {})
-    run = dict(attrs.get(_RUN_KEY) or {})
+    inputs.definition = dict(attrs.get(DEFINITION_KEY) or {})
+    run = dict(attrs.get(RUN_KEY) or {})
     inputs.study = {"name": getattr(result, "study_name", None), "storage": getattr(result, "storage", None), **run}
     if hasattr(result, "confirmations"):
         conf = result.confirmations()
@@ -145,8 +78,8 @@ def _from_result(result, inputs: ReportInputs) -> None:
 
 def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, constraints) -> None:
     from edgespace.profiles import load_profile
+    from edgespace.study import pareto_mask, parse_constraints, parse_objectives
 
-    mod = _study_module()
     missing = [c for c in POINT_COLUMNS if c not in frame.columns]
     if missing:
         raise ReportError(
@@ -159,8 +92,8 @@ def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, 
             raise ReportError("report(frame, profile=None): the frame names no single profile; pass profile=NAME")
         profile = prof_col[0]
     inputs.profile = profile if hasattr(profile, "modes") else load_profile(profile)
-    inputs.objectives = mod.parse_objectives(objectives or ("accuracy", "energy_mj"))
-    inputs.constraints = mod.parse_constraints(constraints or ())
+    inputs.objectives = parse_objectives(objectives or ("accuracy", "energy_mj"))
+    inputs.constraints = parse_constraints(constraints or ())
     t = frame.reset_index(drop=True)
     if "feasible" not in t.columns:
         t = t.assign(feasible=t["runnable"].astype(bool) if "runnable" in t.columns else True)
@@ -170,7 +103,7 @@ def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, 
     if "pareto" in complete.columns:
         front = complete[complete["pareto"].astype(bool)]
     else:
-        front = complete[mod.pareto_mask(complete, inputs.objectives)]
+        front = complete[pareto_mask(complete, inputs.objectives)]
     first = inputs.objectives[0]
     inputs.front = front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)
 
@@ -209,24 +142,13 @@ def collect(
     elif _is_result(obj):
         _from_result(obj, inputs)
     elif hasattr(obj, "user_attrs") and hasattr(obj, "get_trials"):  # an Optuna study made by edgespace.search
-        storage = getattr(getattr(obj, "_storage", None), "__class__", type(None)).__name__
-        definition = obj.user_attrs.get(_DEFINITION_KEY)
-        if not definition:
+        from edgespace.study import DEFINITION_KEY, result_from_study
+
+        if not obj.user_attrs.get(DEFINITION_KEY):
             raise ReportError(
                 f"report(study={obj.study_name!r}): the study was not made by edgespace.search (no stored definition)"
             )
-        mod = _study_module()
-        from edgespace.profiles import load_profile
-
-        res = mod.SearchResult(
-            obj,
-            space=mod.space_from_dict(definition["space"]),
-            profile=load_profile(definition["profile"]),
-            objectives=mod.parse_objectives(definition["objectives"]),
-            constraints=mod.parse_constraints(definition["constraints"]),
-            storage=storage,
-        )
-        _from_result(res, inputs)
+        _from_result(result_from_study(obj), inputs)
     elif isinstance(obj, pd.DataFrame):
         _from_frame(obj, inputs, objectives, profile, constraints)
     else:
@@ -243,7 +165,7 @@ def collect(
         inputs.confirmations = confirmations
     if calibration is not None:
         if isinstance(calibration, (str, os.PathLike)):
-            from edgespace.calibration import load_calibration
+            from edgespace.cost import load_calibration
 
             calibration = load_calibration(calibration)
         if not (hasattr(calibration, "runs") and hasattr(calibration, "predict_latency_ms")):

@@ -131,7 +131,7 @@ def fp16_supported(provider: str) -> bool:
         g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="probe_conv")], "probe", [x], [y], [w])
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
         with tempfile.TemporaryDirectory() as tmp:
-            from edgespace.runners.ort import make_session
+            from edgespace._ort_session import make_session
 
             s = make_session(m, 1, provider=provider, profile_prefix=str(Path(tmp) / "probe"))
             s.run(None, {"x": np.ones((1, 8, 8, 8), np.float16)})

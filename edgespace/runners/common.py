@@ -36,7 +36,7 @@ class Measurement:
 
     Memory is ONNX Runtime's own accounting: ``peak_activation_bytes`` is the peak of live
     intermediate tensors (and kernel workspace) that its arena handed out during the first run of
-    a profiled session, weights excluded (see :func:`edgespace.calibration.read_ort_profile`);
+    a profiled session, weights excluded (see :func:`edgespace.runners.read_ort_profile`);
     ``memory_source`` says so; ``rss_delta_bytes`` is the process's resident-set
     growth from before the session was created to after the runs (weights, arena, code pages).
 

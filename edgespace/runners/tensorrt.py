@@ -22,7 +22,7 @@ Timing: ``execute_async_v3`` on the current torch CUDA stream, CUDA events aroun
 telemetry as ``torch-cuda``). Per-layer times: a second execution context with an
 ``IProfiler`` (called once per layer for every ``execute_async_v3``), so the timed context
 pays no profiling overhead; the medians become a
-:class:`~edgespace.calibration.NodeProfile` whose names map to layer-table rows through
+:class:`~edgespace.runners.NodeProfile` whose names map to layer-table rows through
 :func:`~edgespace.calibration.map_nodes`, exactly as a ``trtexec --exportProfile`` file does.
 
 API used (TensorRT 8.6 and 10.x Python docs): ``Builder.create_network``,
@@ -95,7 +95,7 @@ def tensorrt_unavailable_reason() -> str | None:
 class LayerTimeRecorder:
     """Collects ``report_layer_time(layer_name, ms)`` calls (TensorRT's ``IProfiler`` contract:
     one call per engine layer per inference) and summarises them as a
-    :class:`~edgespace.calibration.NodeProfile` of per-layer medians in first-seen order."""
+    :class:`~edgespace.runners.NodeProfile` of per-layer medians in first-seen order."""
 
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = {}
@@ -104,7 +104,7 @@ class LayerTimeRecorder:
         self.times.setdefault(str(layer_name), []).append(float(ms))
 
     def node_profile(self, source: str = "tensorrt IProfiler"):
-        from edgespace.calibration import NodeProfile, NodeTime
+        from edgespace.runners._ort_profile import NodeProfile, NodeTime
 
         if not self.times:
             raise TensorRTError("the TensorRT profiler reported no layer times")

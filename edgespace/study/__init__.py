@@ -11,15 +11,18 @@ function ``edgespace.search`` (Optuna's layout: ``optuna.study`` and ``optuna.cr
 Inside: ``_space`` (spaces), ``_objectives`` (objectives, constraints), ``_evaluate`` (one
 vectorised evaluation of design points), ``_definition`` (checked inputs, study name, the
 definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``search``,
-``run_worker``), ``_result`` (``SearchResult``, ``screen``), ``_pareto``, ``_storage``.
+``run_worker``), ``_result`` (``SearchResult``, ``screen``), ``_load`` (``load_result``: a stored study read back),
+``_pareto``, ``_storage``.
 """
 
 from __future__ import annotations
 
+from edgespace.study._definition import DEFINITION_KEY, RUN_KEY
 from edgespace.study._errors import SearchError
 from edgespace.study._journal import repair_journal
+from edgespace.study._load import load_result, result_from_study
 from edgespace.study._loop import run_worker, search
-from edgespace.study._objectives import METRICS, OBJECTIVES
+from edgespace.study._objectives import METRICS, OBJECTIVES, parse_constraints, parse_objectives
 from edgespace.study._pareto import hypervolume, pareto_mask
 from edgespace.study._result import SearchResult, screen
 from edgespace.study._samplers import SAMPLERS
@@ -34,6 +37,8 @@ from edgespace.study._space import (
 )
 
 __all__ = [
+    "DEFINITION_KEY",
+    "RUN_KEY",
     "EfficientNetSpace",
     "METRICS",
     "MobileNetSpace",
@@ -45,9 +50,13 @@ __all__ = [
     "Space",
     "UnionSpace",
     "hypervolume",
+    "load_result",
     "named_space",
+    "parse_constraints",
+    "parse_objectives",
     "pareto_mask",
     "repair_journal",
+    "result_from_study",
     "run_worker",
     "screen",
     "search",

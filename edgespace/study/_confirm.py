@@ -81,10 +81,8 @@ def confirm_points(
     :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
     ``failed: <reason>``; the others are still measured."""
     from edgespace._spec import ArchSpec
-    from edgespace.calibration._loop import REFERENCE_SPEC
-    from edgespace.runners._confirm import prepare_onnx
-    from edgespace.runners._export import export_many
-    from edgespace.runners.ort import OnnxRuntimeRunner, measure_interleaved
+    from edgespace.runners import export_many, prepare_onnx
+    from edgespace.runners.ort import REFERENCE_SPEC, OnnxRuntimeRunner, measure_interleaved
 
     if backend != "onnxruntime":
         raise SearchError(

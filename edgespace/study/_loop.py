@@ -366,10 +366,10 @@ def search(
     if budget is not None and not hasattr(budget, "provenance"):
         raise SearchError(f"budget={budget!r}: give an edgespace.Budget (or None)")
     check_budget_constraints(cons, budget)
-    from edgespace.cost._estimate import _calibration
+    from edgespace.cost import as_calibration
 
     try:
-        cal = _calibration(calibration)
+        cal = as_calibration(calibration)
     except Exception as exc:  # a bad file: one line naming it
         raise SearchError(f"calibration: {exc}") from None
     definition = build_definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget, cal)
@@ -471,10 +471,10 @@ def run_worker(
     definition, run, attrs = load_search(storage, study_name, with_attrs=True)
     stored_cal = attrs.get(CALIBRATION_KEY)
     if calibration is not None:
-        from edgespace.cost._estimate import _calibration
+        from edgespace.cost import as_calibration
 
         try:
-            given = _calibration(calibration)
+            given = as_calibration(calibration)
         except Exception as exc:
             raise SearchError(f"calibration: {exc}") from None
         where = f" ({calibration})" if isinstance(calibration, (str, os.PathLike)) else ""
