@@ -20,11 +20,10 @@ from edgespace._errors import (
 from edgespace._layer_table import layer_table
 from edgespace._lazy import lazy_getattr
 from edgespace._spec import ArchSpec, efficientnet, efficientnet_preset, mobilenet
+from edgespace._version import __version__ as __version__
 from edgespace.accuracy import AccuracyModel, PublishedAccuracy, predict_accuracy
 from edgespace.archs import list_families, register_family
 from edgespace.budget import Budget, FeasibilityResult, feasibility
-
-__version__ = "0.1.0"
 
 __all__ = [
     # the design point and its layers

@@ -32,8 +32,7 @@ import pandas as pd
 from edgespace._errors import SpecError, SpecTypeError
 from edgespace._ops import ACTIVATIONS, CONV_OPS, OP_CLASSES
 from edgespace._spec import ArchSpec
-from edgespace.archs import FamilyDef, get_family
-from edgespace.archs._arch_def import BlockSpec, decode_arch_def, make_divisible, round_channels
+from edgespace.archs import BlockSpec, FamilyDef, decode_arch_def, get_family, make_divisible, round_channels
 
 __all__ = ["layer_table", "layer_skeleton", "LayerSkeleton", "LAYER_COLUMNS", "CONV_OPS", "table_totals"]
 

@@ -337,20 +337,12 @@ def test_top_level_exports(profile):
     assert es.screen is screen and es.EfficientNetSpace is EfficientNetSpace and es.MobileNetSpace is MobileNetSpace
 
 
-def test_deprecated_search_package_warns_and_still_works(profile, monkeypatch):
+def test_search_is_a_function_and_no_package(profile):
     import importlib
-    import sys
 
-    monkeypatch.delitem(sys.modules, "edgespace.search", raising=False)
-    monkeypatch.setattr(es, "search", es.search)  # undone afterwards: the import below rebinds it
-    with pytest.warns(DeprecationWarning, match="edgespace.study"):
-        shim = importlib.import_module("edgespace.search")
-    assert shim.named_space is named_space and shim.SearchResult is es.SearchResult and shim.search is search
-    assert shim.parse_constraints is parse_constraints and len(shim.__all__) == 25  # every name it had
-    # importing a subpackage binds it on its parent: edgespace.search is now the shim, still callable
-    assert es.search is shim
-    r = es.search(SMALL, profile, "accuracy", n_trials=2, sampler="random", storage="memory")
-    assert isinstance(r, es.SearchResult) and len(r.trials_frame()) == 2
+    with pytest.raises(ModuleNotFoundError, match="edgespace.search"):
+        importlib.import_module("edgespace.search")
+    assert callable(es.search) and es.search is search
 
 
 # ----------------------------------------------------------------------------- CLI

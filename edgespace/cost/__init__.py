@@ -18,6 +18,7 @@ from edgespace.cost._estimate import (
     simulate_thermal,
 )
 from edgespace.cost._evaluate import sustainable_power_w
+from edgespace.cost._params import compile_mode
 
 __all__ = [
     "APPLIES_KEYS",
@@ -30,6 +31,7 @@ __all__ = [
     "ESTIMATE_COLUMNS",
     "SOURCE_COLUMNS",
     "Estimate",
+    "compile_mode",
     "estimate",
     "estimate_many",
     "simulate_thermal",

@@ -188,8 +188,7 @@ def thermal_frame(
 
     ``duration_s`` defaults to three times the longest closed-form time to throttle of the
     points (at least 10 minutes, at most 2 hours)."""
-    from edgespace.cost import simulate_thermal
-    from edgespace.cost._params import compile_mode
+    from edgespace.cost import compile_mode, simulate_thermal
 
     prof = _profile(profile)
     if points.empty:
@@ -260,7 +259,7 @@ def roofline_frame(estimate, profile=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``ceilings``: per engine, ``peak_gops`` at the spec's precision and ``bandwidth_gb_s``
     (achievable), from the profile's power mode."""
     from edgespace._spec import PRECISIONS
-    from edgespace.cost._params import compile_mode
+    from edgespace.cost import compile_mode
 
     layers = getattr(estimate, "layers", None)
     if layers is None:

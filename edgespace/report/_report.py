@@ -496,10 +496,10 @@ def report(
                 f"<div class='figure' data-figure='{div_id}' data-traces='{len(fig.data)}'>{_figure_html(fig, div_id)}</div>"
             )
         sections.append((sid, name, "".join(parts)))
-    import edgespace
+    from edgespace._version import __version__
 
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    sub = f"edgespace {edgespace.__version__} · generated {now} · every figure says where its numbers come from"
+    sub = f"edgespace {__version__} · generated {now} · every figure says where its numbers come from"
     page = _page(inputs.title, header, sections, sub)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
