@@ -37,11 +37,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgespace import ArchSpec, efficientnet_preset, estimate, mobilenet
+from edgespace import ArchSpec, estimate, mobilenet
 from edgespace.calibration import draw_specs
 from edgespace.calibration._gpu import calibrate_gpu, collect_gpu, measured_latency_ms
 from edgespace.runners._timing import WallTimer, latency_summary, time_calls
 from edgespace.runners.torch_cuda import cuda_unavailable_reason
+from edgespace.spec import efficientnet_preset
 
 FORMAT = "edgespace-gpu-fidelity/1"
 TARGETS = {"latency_within_10pct": 0.9, "energy_within_15pct": 0.9}

@@ -113,15 +113,12 @@ def test_an_unmetered_measurement_gives_feasibility_its_reason(tiny_onnx):
         feasibility(Budget(battery_wh=10.0, frames_per_day=100), estimate=m)
 
 
-def test_old_measurement_names_still_read_with_a_deprecation_warning(metered):
-    with pytest.warns(DeprecationWarning, match="latency_p50_ms"):
-        assert metered.latency_ms_p50 == metered.latency_p50_ms
-    with pytest.warns(DeprecationWarning, match="peak_activation_bytes"):
-        assert metered.peak_memory_bytes is metered.peak_activation_bytes
+def test_measurement_and_window_have_only_their_units_last_names(metered):
+    for old in ("latency_ms_p50", "latency_ms_robust", "latency_ms_calibration", "peak_memory_bytes"):
+        assert not hasattr(metered, old), old
     null = NullMeter("no meter here")
     window = null.end_window(null.begin_window())
-    with pytest.warns(DeprecationWarning, match="energy_unavailable_reason"):
-        assert window.unavailable_reason == window.energy_unavailable_reason == "no meter here"
+    assert window.energy_unavailable_reason == "no meter here" and not hasattr(window, "unavailable_reason")
 
 
 def test_rapl_window_survives_a_counter_wrap(tmp_path):

@@ -511,11 +511,9 @@ def test_cli_search_with_an_energy_budget(capsys):
     no_frames = [a for a in argv if a not in ("--frames-per-day", "2000")]
     assert main(no_frames) == 2
     assert "--battery-wh needs --frames-per-day" in capsys.readouterr().err
-    # the old spelling still works, says it is deprecated, and gives the same study
-    old_argv = [("--duty-policy" if a == "--policy" else a) for a in argv]
-    assert main(old_argv) == 0
-    out = capsys.readouterr()
-    assert "--duty-policy is deprecated; use --policy" in out.err and json.loads(out.out)["front"] == doc["front"]
+    # one spelling: the old --duty-policy is refused like any unknown option
+    assert main([("--duty-policy" if a == "--policy" else a) for a in argv]) == 2
+    assert "--duty-policy" in capsys.readouterr().err
 
 
 def test_cli_search_and_budget_share_one_set_of_budget_options():
@@ -549,10 +547,9 @@ def test_cli_search_and_budget_share_one_set_of_budget_options():
         "--wake-j",
         "--wake-s",
         "--policy",
-        "--duty-policy",
         "--idle-timeout-s",
         "--wake-period-s",
     }
     assert shared <= set(search_opts) and shared <= set(budget_opts_)
     assert {k: search_opts[k] for k in shared} == {k: budget_opts_[k] for k in shared}
-    assert search_opts["--policy"] == ("policy", "always-on") and search_opts["--duty-policy"][0] == "policy"
+    assert search_opts["--policy"] == ("policy", "always-on") and "--duty-policy" not in search_opts

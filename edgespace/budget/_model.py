@@ -460,7 +460,7 @@ class Budget:
         as ``wake_s * idle_w`` (resuming runs at roughly the awake idle power). ``provenance``
         records where each came from.
 
-        ``calibration`` (a :class:`~edgespace.Calibration` or its file): where it holds a power
+        ``calibration`` (a :class:`~edgespace.calibration.Calibration` or its file): where it holds a power
         model fitted to metered runs of this mode, ``idle_w`` is its measured idle power
         (``metered:<id>``) instead of the profile's.
         """

@@ -10,7 +10,6 @@ fitted to them, and readers for profiles captured on other devices (ONNX Runtime
 from __future__ import annotations
 
 from edgespace._errors import IngestError
-from edgespace._lazy import lazy_getattr
 from edgespace.calibration._calibrate import (
     FORMAT,
     CalibratedProfile,
@@ -63,26 +62,3 @@ __all__ = [
 
 register_calibration_format(FORMAT, calibration_from_doc)
 register_calibration_format(GPU_FORMAT, gpu_calibration_from_doc)
-
-#: Internals this package exported before 0.2 (issue 17): importable for one release, with a
-#: DeprecationWarning naming their home.
-_MOVED = {
-    "APPLIES_KEYS": ("edgespace.calibration._calibrate", "APPLIES_KEYS"),
-    "FORMAT": ("edgespace.calibration._calibrate", "FORMAT"),
-    "training_samples": ("edgespace.calibration._calibrate", "training_samples"),
-    "CAPTURE_FORMAT": ("edgespace.calibration._captures", "CAPTURE_FORMAT"),
-    "DEFAULT_RANGES": ("edgespace.calibration._draw", "DEFAULT_RANGES"),
-    "INPUT_SEGMENT": ("edgespace.calibration._mapping", "INPUT_SEGMENT"),
-    "module_path": ("edgespace.calibration._mapping", "module_path"),
-    "segment_ids": ("edgespace.calibration._mapping", "segment_ids"),
-    "segment_times": ("edgespace.calibration._mapping", "segment_times"),
-    "FEATURES": ("edgespace.calibration._model", "FEATURES"),
-    "SegmentLatencyModel": ("edgespace.calibration._model", "SegmentLatencyModel"),
-    "segment_features": ("edgespace.calibration._model", "segment_features"),
-    "MIN_METERED_NETWORKS": ("edgespace.calibration._power", "MIN_METERED_NETWORKS"),
-    "PowerModel": ("edgespace.calibration._power", "PowerModel"),
-    "fit_power_model": ("edgespace.calibration._power", "fit_power_model"),
-    "power_features": ("edgespace.calibration._power", "power_features"),
-}
-
-__getattr__ = lazy_getattr("edgespace.calibration", {}, _MOVED, globals())

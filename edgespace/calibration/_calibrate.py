@@ -309,7 +309,7 @@ def calibrate(
     note: str = "",
 ) -> CalibratedProfile:
     """Fit the per-operator latency model to ``measurements`` (see :func:`training_samples`) for
-    ``profile`` (a :class:`~edgespace.HardwareProfile`, a profile name, or None).
+    ``profile`` (a :class:`~edgespace.profiles.HardwareProfile`, a profile name, or None).
 
     Returns a :class:`CalibratedProfile`; ``.save(path)`` writes it, :func:`load_calibration`
     reads it back. Needs at least 3 networks (10 or more for the held-out error report)."""

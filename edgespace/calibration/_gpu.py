@@ -183,7 +183,7 @@ class GpuCalibration(CalibrationBase):
 
     @property
     def applies_to(self) -> dict:
-        """The keys of :data:`~edgespace.calibration.APPLIES_KEYS`; ``batch`` is the list of
+        """The keys of :data:`~edgespace.cost.APPLIES_KEYS`; ``batch`` is the list of
         batches fitted (each has its own weights)."""
         p = self.provenance
         out = {k: None for k in APPLIES_KEYS}
@@ -385,7 +385,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
 def calibrate_gpu(profile, measurements, *, mode: str | None = None, note: str = "") -> GpuCalibration:
     """Fit the per-batch GPU latency (and energy) model to ``measurements`` (Measurements of
     ``torch-cuda`` or ``tensorrt`` runs, or any with ``spec``, round medians and ``energy_mj`` per
-    image) for ``profile`` (a name or :class:`~edgespace.HardwareProfile`); at least seven
+    image) for ``profile`` (a name or :class:`~edgespace.profiles.HardwareProfile`); at least seven
     networks per batch, ten for a held-out report."""
     from edgespace.profiles import HardwareProfile, load_profile
 

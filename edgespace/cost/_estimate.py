@@ -172,7 +172,7 @@ def estimate(
     ``auto`` (the profile's primary engine) or another placement the mode lists (``dla``: the
     DLA with GPU fallback on Jetson Orin NX / AGX Orin; ``gpu``).
 
-    ``calibration`` (a :class:`~edgespace.Calibration` or the path of a calibration file): where
+    ``calibration`` (a :class:`~edgespace.calibration.Calibration` or the path of a calibration file): where
     it applies (same profile, mode, precision and batch; placement ``auto``) the latency is the
     calibrated model's and fps, sustained fps, energy and power follow it; elsewhere the analytic
     value stays. ``latency_source`` / ``energy_source`` say which."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import time
-import warnings
 from dataclasses import dataclass
 
 from edgespace._errors import UnavailableError
@@ -39,17 +38,6 @@ class EnergyWindow:
     energy_unavailable_reason: str | None = None
     domain: str = ""
     samples: int | None = None
-
-    @property
-    def unavailable_reason(self) -> str | None:
-        """Deprecated (0.2, one release): ``energy_unavailable_reason``."""
-        warnings.warn(
-            "EnergyWindow.unavailable_reason is deprecated and will be removed in the next release; "
-            "use energy_unavailable_reason",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.energy_unavailable_reason
 
     @property
     def avg_power_w(self) -> float | None:

@@ -249,7 +249,7 @@ def calibration_frame(calibration) -> pd.DataFrame:
 
 
 def roofline_frame(estimate, profile=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-kernel roofline data of an :class:`~edgespace.Estimate` (made by ``estimate(...)``,
+    """Per-kernel roofline data of an :class:`~edgespace.cost.Estimate` (made by ``estimate(...)``,
     which keeps its layer breakdown): ``(kernels, ceilings)``.
 
     ``kernels``: one row per executed kernel (layers fused into another are folded into it):

@@ -8,7 +8,6 @@ measured is ``None`` with the reason beside it, never a model's guess.
 from __future__ import annotations
 
 import abc
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -109,51 +108,6 @@ class Measurement:
         """Energy per inference (mJ), as on an Estimate; None where nothing measured it."""
         return self.energy_per_inference_mj
 
-    @property
-    def latency_ms_p50(self):
-        """Deprecated: ``latency_p50_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_p50", "latency_p50_ms")
-
-    @property
-    def latency_ms_p90(self):
-        """Deprecated: ``latency_p90_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_p90", "latency_p90_ms")
-
-    @property
-    def latency_ms_p99(self):
-        """Deprecated: ``latency_p99_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_p99", "latency_p99_ms")
-
-    @property
-    def latency_ms_mean(self):
-        """Deprecated: ``latency_mean_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_mean", "latency_mean_ms")
-
-    @property
-    def latency_ms_min(self):
-        """Deprecated: ``latency_min_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_min", "latency_min_ms")
-
-    @property
-    def latency_ms_robust(self):
-        """Deprecated: ``latency_robust_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_robust", "latency_robust_ms")
-
-    @property
-    def latency_ms_paired(self):
-        """Deprecated: ``latency_paired_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_paired", "latency_paired_ms")
-
-    @property
-    def peak_memory_bytes(self):
-        """Deprecated: ``peak_activation_bytes`` (kept for one release)."""
-        return _deprecated(self, "peak_memory_bytes", "peak_activation_bytes")
-
-    @property
-    def latency_ms_calibration(self) -> float:
-        """Deprecated: ``latency_calibration_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_calibration", "latency_calibration_ms")
-
     def to_dict(self) -> dict:
         """Plain data (JSON-ready); the node profile as a list of ``[name, op_type, time_us]``."""
         d = (
@@ -167,11 +121,6 @@ class Measurement:
         if self.node_profile is not None:
             d["node_profile"] = [[n.name, n.op_type, n.time_us] for n in self.node_profile.nodes]
         return d
-
-
-def _deprecated(m: Measurement, old: str, new: str):
-    warnings.warn(f"Measurement.{old} is deprecated; use Measurement.{new}", DeprecationWarning, stacklevel=3)
-    return getattr(m, new)
 
 
 class Runner(abc.ABC):

@@ -317,7 +317,7 @@ def search(
     deployable designs. Floors taken from a profile (``Budget.from_profile``) follow each
     candidate's power mode.
 
-    ``calibration``: a :class:`~edgespace.Calibration` (or its file's path); where it applies
+    ``calibration``: a :class:`~edgespace.calibration.Calibration` (or its file's path); where it applies
     (profile, mode, precision) each candidate's latency comes from it and the trial rows say so
     (``latency_source`` / ``energy_source``). The calibration is stored in the study (user
     attr ``edgespace_calibration``, its summary in the definition), so that workers and a
