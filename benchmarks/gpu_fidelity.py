@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgespace import ArchSpec, estimate, mobilenet
 from edgespace.calibration import draw_specs
-from edgespace.calibration._gpu import calibrate_gpu, collect_gpu, measured_latency_ms
+from edgespace.calibration._gpu import calibrate_gpu, collect_gpu
+from edgespace.runners import calibration_latency_ms
 from edgespace.runners._timing import WallTimer, latency_summary, time_calls
 from edgespace.runners.torch_cuda import cuda_unavailable_reason
 from edgespace.spec import efficientnet_preset
@@ -160,7 +161,7 @@ def _fused_check(profile: str, n: int) -> list[dict]:
         m = runner.measure(
             None, spec, precision="fp16", batch=1, warmup=20, runs=200, rounds=5, idle_s=0.0, energy_min_s=2.0
         )
-        measured = measured_latency_ms(m)
+        measured = calibration_latency_ms(m)
         predicted = estimate(spec, profile).latency_ms
         rows.append(
             {

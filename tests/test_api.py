@@ -65,7 +65,7 @@ def test_importing_edgespace_loads_no_heavy_package():
         ("edgespace", "CONV_OPS"),
         ("edgespace", "table_totals"),
         ("edgespace", "PRECISIONS"),
-        ("edgespace", "CalibratedProfile"),
+        ("edgespace", "Calibration"),
         ("edgespace", "load_calibration"),
         ("edgespace.budget", "daylight_profile"),
         ("edgespace.profiles", "OP_CLASSES"),

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import edgespace as es
-from edgespace.calibration import CalibratedProfile, draw_specs
+from edgespace.calibration import Calibration, draw_specs
 from edgespace.calibration._calibrate import _fit, _report
 from edgespace.calibration._model import segment_features
 from edgespace.cli import main
@@ -34,7 +34,7 @@ SPACE = MobileNetSpace(
 
 def synthetic_calibration(
     scale: float = 1.0, n: int = 10, seed: int = 0, mode: str = "measured", *, report: bool = True
-) -> CalibratedProfile:
+) -> Calibration:
     """A host calibration fitted to segment times from a known power law in each segment's MACs
     and output bytes (inside the model's class, so the fit converges fast), times ``scale``."""
     specs = draw_specs(n, families=("mobilenetv2", "mobilenetv3_small"), seed=seed, ranges={"resolution": (96, 192)})
@@ -71,7 +71,7 @@ def synthetic_calibration(
         "base_profile": "host",
         "mode": mode,
     }
-    return CalibratedProfile(
+    return Calibration(
         profile="host",
         provenance=prov,
         samples=samples,
@@ -408,7 +408,7 @@ def test_a_calibration_with_a_power_model_gives_metered_energy_everywhere(cal, t
         "elementwise_j_per_op": 2e-10,
         "dram_j_per_byte": 5e-10,
     }
-    metered = CalibratedProfile(
+    metered = Calibration(
         profile=cal.profile,
         provenance=cal.provenance,
         samples=cal.samples,

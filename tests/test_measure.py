@@ -319,10 +319,10 @@ def test_ingest_trtexec_profile_and_times_fixtures():
     conv_rows = set(np.flatnonzero(table["op"].isin(CONV_LIKE).to_numpy()))
     assert conv_rows <= {i for r in mapped["rows"] for i in r}
     times = read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")
-    assert times["runs"] == 20 and times["latency_ms_p50"] <= times["latency_ms_p99"]
-    assert times["compute_ms_p50"] < times["latency_ms_p50"]
+    assert times["runs"] == 20 and times["latency_p50_ms"] <= times["latency_p99_ms"]
+    assert times["compute_p50_ms"] < times["latency_p50_ms"]
     # calibrating a device from captured files: (spec, node profile, end-to-end ms) triples
-    items = [(TINY, prof, times["latency_ms_p50"])] * 3
+    items = [(TINY, prof, times["latency_p50_ms"])] * 3
     cal = calibrate(None, items, threads=None, precision="fp16")
     assert cal.provenance["runtime"].startswith("unknown") and cal.predict_latency_ms(TINY) > 0
 
@@ -377,7 +377,7 @@ def test_capture_set_pairs_trtexec_files_and_rejects_bad_sets(cache, tmp_path, c
     shutil.copy(DATA / "trtexec_times_mnv3s_w035_r64.json", d / f"{name}.times.json")
     found = read_capture_set(d)
     assert found.sources == ["tensorrt"] and found.threads is None and found.e2e_from == [f"{name}.times.json"]
-    assert found.items[0][2] == read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")["latency_ms_p50"]
+    assert found.items[0][2] == read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")["latency_p50_ms"]
     # one captured model is too few: exit 2, one line, naming the directory and what is needed
     assert main(["calibrate", "--from", str(d)]) == 2
     err = capsys.readouterr().err.strip()

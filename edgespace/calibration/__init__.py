@@ -12,7 +12,6 @@ from __future__ import annotations
 from edgespace._errors import IngestError
 from edgespace.calibration._calibrate import (
     FORMAT,
-    CalibratedProfile,
     Calibration,
     CalibrationError,
     calibrate,
@@ -36,7 +35,6 @@ from edgespace.cost import register_calibration_format
 __all__ = [
     # fit, load, apply
     "Calibration",
-    "CalibratedProfile",
     "GpuCalibration",
     "CalibrationError",
     "IngestError",

@@ -1,4 +1,4 @@
-"""``calibrate(profile, measurements)`` → a :class:`CalibratedProfile`, saved as JSON with provenance.
+"""``calibrate(profile, measurements)`` → a :class:`Calibration`, saved as JSON with provenance.
 
 The file (``format: edgespace-calibration/1``) holds:
 
@@ -35,7 +35,6 @@ from edgespace.cost import APPLIES_KEYS, CalibrationBase
 
 __all__ = [
     "calibrate",
-    "CalibratedProfile",
     "Calibration",
     "calibration_from_doc",
     "CalibrationError",
@@ -110,7 +109,7 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
 
 
 @dataclass
-class CalibratedProfile(CalibrationBase):
+class Calibration(CalibrationBase):
     """A calibration: a fitted latency model (and, where metered, a power model per mode) with
     its provenance, for one (profile, mode, precision, runtime, provider, threads, batch).
 
@@ -266,10 +265,6 @@ class CalibratedProfile(CalibrationBase):
         return p
 
 
-#: The name the rest of the library uses for a calibration.
-Calibration = CalibratedProfile
-
-
 def _fit(samples: pd.DataFrame, runs: pd.DataFrame, params: dict | None = None) -> SegmentLatencyModel:
     return SegmentLatencyModel(**(params or {})).fit(samples, runs)
 
@@ -307,11 +302,11 @@ def calibrate(
     model_params: dict | None = None,
     normalize: bool = True,
     note: str = "",
-) -> CalibratedProfile:
+) -> Calibration:
     """Fit the per-operator latency model to ``measurements`` (see :func:`training_samples`) for
     ``profile`` (a :class:`~edgespace.profiles.HardwareProfile`, a profile name, or None).
 
-    Returns a :class:`CalibratedProfile`; ``.save(path)`` writes it, :func:`load_calibration`
+    Returns a :class:`Calibration`; ``.save(path)`` writes it, :func:`load_calibration`
     reads it back. Needs at least 3 networks (10 or more for the held-out error report)."""
     items = list(measurements)
     if len(items) < 3:
@@ -372,7 +367,7 @@ def calibrate(
             if mode_name is not None
             else "not fitted: no profile mode to attach it to"
         )
-    return CalibratedProfile(
+    return Calibration(
         profile=getattr(profile, "name", "custom"),
         provenance=prov,
         samples=samples,
@@ -388,8 +383,8 @@ def calibrate(
 _FITTED: dict[str, SegmentLatencyModel] = {}
 
 
-def calibration_from_doc(data: dict, p) -> CalibratedProfile:
-    """The calibration a file written by :meth:`CalibratedProfile.save` holds (``data``, read from
+def calibration_from_doc(data: dict, p) -> Calibration:
+    """The calibration a file written by :meth:`Calibration.save` holds (``data``, read from
     ``p``), its model refitted (deterministic; a document already loaded in this process reuses
     its fitted model). Registered with the calibration door under :data:`FORMAT`."""
     for key in ("provenance", "runs", "samples", "model"):
@@ -418,7 +413,7 @@ def calibration_from_doc(data: dict, p) -> CalibratedProfile:
             power = {m: PowerModel.from_dict(d) for m, d in data["power"].items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"{p}: power: {type(exc).__name__}: {exc}") from None
-    cal = CalibratedProfile(
+    cal = Calibration(
         profile=data.get("profile", "custom"),
         provenance=data["provenance"],
         samples=samples,

@@ -183,7 +183,7 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
         elif trt_p.is_file():
             prof = read_trtexec_profile(trt_p)
             if times_p.is_file():
-                e2e, how = read_trtexec_times(times_p)["latency_ms_p50"], times_p.name
+                e2e, how = read_trtexec_times(times_p)["latency_p50_ms"], times_p.name
             else:
                 e2e, how = None, "node total"
             out.sources.append("tensorrt")

@@ -36,6 +36,7 @@ import pandas as pd
 from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import CalibrationError, latency_errors
 from edgespace.cost import APPLIES_KEYS, CalibrationBase
+from edgespace.runners import calibration_latency_ms
 
 __all__ = [
     "ENERGY_FEATURES",
@@ -48,7 +49,6 @@ __all__ = [
     "errors_within",
     "gpu_features",
     "load_gpu_calibration",
-    "measured_latency_ms",
 ]
 
 GPU_FORMAT = "edgespace-gpu-calibration/1"
@@ -99,17 +99,6 @@ def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
     }
 
 
-def measured_latency_ms(m) -> float:
-    """The latency a calibration fits to: the median of a measurement's round medians (robust to
-    one slow round), whichever field names its Measurement class uses."""
-    if getattr(m, "round_medians_ms", ()):
-        return float(np.median(m.round_medians_ms))
-    for name in ("latency_calibration_ms", "latency_ms_calibration", "latency_p50_ms", "latency_ms_p50"):
-        if hasattr(m, name):
-            return float(getattr(m, name))
-    raise CalibrationError(f"measurement of {m.spec.short_name()} has no latency")
-
-
 def errors_within(predicted, measured, pct: float) -> float:
     p, m = np.asarray(predicted, float), np.asarray(measured, float)
     return float(np.mean(np.abs(p - m) / m <= pct / 100)) if len(p) else float("nan")
@@ -152,7 +141,7 @@ class GpuCalibration(CalibrationBase):
     """Per-batch latency (and, where metered, energy) weights over the roofline terms of
     ``profile``, with the runs they were fitted to and the report of how well they predict.
 
-    Goes through the same door as :class:`~edgespace.calibration.CalibratedProfile`: where it
+    Goes through the same door as :class:`~edgespace.calibration.Calibration`: where it
     :meth:`applies` (its profile, mode, precision, and a batch it was fitted at) ``estimate``,
     ``estimate_many``, ``search`` and ``screen`` take latency per call from it
     (``calibrated:<id>``) and, where NVML metered the runs, energy per image (``metered:<id>``)."""
@@ -315,8 +304,8 @@ def _runs_frame(measurements, profile, mode) -> pd.DataFrame:
                 "spec": spec.to_dict(),
                 "network": spec.short_name(),
                 "batch": batch,
-                "latency_ms": measured_latency_ms(m),
-                "e2e_ms": measured_latency_ms(m),
+                "latency_ms": calibration_latency_ms(m),
+                "e2e_ms": calibration_latency_ms(m),
                 "energy_mj": float(energy) if energy is not None else np.nan,
                 "energy_call_mj": float(energy) * batch if energy is not None else np.nan,
                 **feats,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
-from edgespace.calibration._calibrate import CalibratedProfile, calibrate
+from edgespace.calibration._calibrate import Calibration, calibrate
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
 from edgespace.runners.ort import REFERENCE_SPEC
 
@@ -77,7 +77,7 @@ def run_calibration(
     out: str | os.PathLike | None = None,
     cache_dir=None,
     progress=None,
-) -> tuple[CalibratedProfile, Path, list]:
+) -> tuple[Calibration, Path, list]:
     """Draw ``samples`` specs, measure them with ``threads`` threads, fit and write the file.
     Returns (calibration, path written, measurements).
 

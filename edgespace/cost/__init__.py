@@ -1,4 +1,6 @@
-"""Analytic cost models: pure functions over layer tables and compiled power modes."""
+"""Analytic cost models: pure functions over layer tables and compiled power modes, and the
+calibration door every estimate goes through (``CalibrationBase``, ``as_calibration``,
+``load_calibration``; :mod:`edgespace.calibration` implements it)."""
 
 from edgespace.cost._calibration_door import (
     APPLIES_KEYS,
@@ -24,16 +26,16 @@ __all__ = [
     "APPLIES_KEYS",
     "CALIBRATION_PROVIDERS",
     "CalibrationBase",
+    "ESTIMATE_COLUMNS",
+    "Estimate",
+    "SOURCE_COLUMNS",
     "as_calibration",
     "calibration_from_dict",
-    "load_calibration",
-    "register_calibration_format",
-    "ESTIMATE_COLUMNS",
-    "SOURCE_COLUMNS",
-    "Estimate",
     "compile_mode",
     "estimate",
     "estimate_many",
+    "load_calibration",
+    "register_calibration_format",
     "simulate_thermal",
     "sustainable_power_w",
 ]

@@ -12,7 +12,16 @@ import pandas as pd
 from edgespace._errors import SpecError, SpecTypeError
 from edgespace._json import jsonable
 from edgespace._layer_table import layer_skeleton
-from edgespace._spec import BATCH_RANGE, PRECISIONS, RESOLUTION_RANGE, ArchSpec, check_ambient_c, check_number, plain
+from edgespace._spec import (
+    ARCH_COLUMNS,
+    BATCH_RANGE,
+    PRECISIONS,
+    RESOLUTION_RANGE,
+    ArchSpec,
+    check_ambient_c,
+    check_number,
+    plain,
+)
 from edgespace.archs import list_families
 from edgespace.cost._calibration_door import as_calibration
 from edgespace.cost._evaluate import Evaluation, evaluate
@@ -263,9 +272,6 @@ def _calibrated(
     return lat_s, energy, (cal.source, f"metered:{cal.id}" if energy is not None else "estimated")
 
 
-_REQUIRED = ("family", "width", "depth", "resolution", "precision")
-
-
 def _validated(frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         if isinstance(frame, Iterable):
@@ -281,9 +287,9 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
             "estimate_many() takes a DataFrame with columns family, width, depth, resolution, precision "
             "(num_classes optional) or a list of ArchSpec"
         )
-    missing = [c for c in _REQUIRED if c not in frame.columns]
+    missing = [c for c in ARCH_COLUMNS if c not in frame.columns]
     if missing:
-        raise SpecError(f"estimate_many: column(s) {', '.join(missing)} missing; required: {', '.join(_REQUIRED)}")
+        raise SpecError(f"estimate_many: column(s) {', '.join(missing)} missing; required: {', '.join(ARCH_COLUMNS)}")
     out = frame.reset_index(drop=True)
     if "num_classes" not in out.columns:
         out = out.assign(num_classes=1000)

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from edgespace._spec import ARCH_COLUMNS
 from edgespace.report._data import (
-    ARCH_COLUMNS,
-    POINT_COLUMNS,
+    REQUIRED_POINT_COLUMNS,
     arch_label,
     check_columns,
+    point_columns,
     point_label,
     sources_of,
 )
@@ -118,7 +119,7 @@ def _hover(frame: pd.DataFrame, x: str, y: str) -> tuple[np.ndarray, str]:
         for c in ("accuracy", "energy_mj", "sustained_latency_ms", "accuracy_per_joule", "total_memory_mb")
         if c in frame.columns
     ]
-    labels = [point_label(r) for r in frame[list(POINT_COLUMNS)].to_dict(orient="records")]
+    labels = [point_label(r) for r in frame[point_columns(frame)].to_dict(orient="records")]
     data = [labels] + [_r(frame[c].to_numpy(dtype=float)) for c in cols]
     number = frame["number"].to_numpy() if "number" in frame.columns else np.full(len(frame), -1)
     data.append(number)
@@ -173,8 +174,8 @@ def pareto_figure(
     and its numbers. ``webgl`` (default: above :data:`WEBGL_THRESHOLD` trials) draws the cloud
     with ``Scattergl``. Trace order: the modes, ``infeasible``, ``Pareto front``."""
     go = _go()
-    check_columns(trials, [*POINT_COLUMNS, x, y], "pareto_figure(trials)")
-    check_columns(front, [*POINT_COLUMNS, x, y], "pareto_figure(front)")
+    check_columns(trials, [*REQUIRED_POINT_COLUMNS, x, y], "pareto_figure(trials)")
+    check_columns(front, [*REQUIRED_POINT_COLUMNS, x, y], "pareto_figure(front)")
     t = trials
     if "state" in t.columns:
         t = t[t["state"].astype(str) == "COMPLETE"]
@@ -639,7 +640,7 @@ def predicted_vs_measured_figure(
         part = ok[source == src]
         labels = (
             [point_label(r) for r in part.to_dict(orient="records")]
-            if set(POINT_COLUMNS) <= set(part.columns)
+            if set(REQUIRED_POINT_COLUMNS) <= set(part.columns)
             else [""] * len(part)
         )
         err = 100 * (part["predicted_latency_ms"].astype(float) / part["measured_latency_ms"].astype(float) - 1)
@@ -718,7 +719,7 @@ def predicted_vs_measured_figure(
         notes.append(
             "failed: "
             + "; ".join(
-                f"{point_label(r) if set(POINT_COLUMNS) <= set(r) else '?'}: {r['status']}"
+                f"{point_label(r) if set(REQUIRED_POINT_COLUMNS) <= set(r) else '?'}: {r['status']}"
                 for r in failed.to_dict(orient="records")
             )
         )

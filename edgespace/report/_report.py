@@ -18,7 +18,7 @@ import pandas as pd
 from edgespace._errors import UnavailableError
 from edgespace.report import _figures as F
 from edgespace.report._data import (
-    POINT_COLUMNS,
+    REQUIRED_POINT_COLUMNS,
     ReportError,
     best_candidates,
     calibration_frame,
@@ -80,7 +80,7 @@ def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, 
     from edgespace.profiles import load_profile
     from edgespace.study import pareto_mask, parse_constraints, parse_objectives
 
-    missing = [c for c in POINT_COLUMNS if c not in frame.columns]
+    missing = [c for c in REQUIRED_POINT_COLUMNS if c not in frame.columns]
     if missing:
         raise ReportError(
             f"report(frame): column(s) {', '.join(missing)} missing; give SearchResult.trials_frame(), screen(...) "
@@ -170,7 +170,7 @@ def collect(
             calibration = load_calibration(calibration)
         if not (hasattr(calibration, "runs") and hasattr(calibration, "predict_latency_ms")):
             raise ReportError(
-                f"report(calibration={calibration!r}): allowed: a CalibratedProfile or the path of a calibration file"
+                f"report(calibration={calibration!r}): allowed: a Calibration or the path of a calibration file"
             )
         inputs.calibration = calibration
     if budget is None and inputs.definition:
@@ -459,7 +459,7 @@ def report(
     roofline of the front's best candidates, the energy ``budget`` (a Budget checked with the
     front's most accurate design point in its mode, or a FeasibilityResult; a study searched
     under a budget brings its own), and predicted vs measured (``confirmations``: default
-    ``obj.confirmations()`` where the result has it; ``calibration``: a CalibratedProfile or
+    ``obj.confirmations()`` where the result has it; ``calibration``: a Calibration or
     its file). plotly.js is embedded once: the file opens offline."""
     inputs = collect(
         obj,

@@ -16,6 +16,7 @@ from edgespace.runners._precision import Fp16UnavailableError, calibration_image
 from edgespace.runners.common import (
     Measurement,
     Runner,
+    calibration_latency_ms,
     get_runner,
     list_runners,
     register_runner,
@@ -35,6 +36,7 @@ __all__ = [
     "TensorRTRunner",
     "TorchCudaRunner",
     "calibration_images",
+    "calibration_latency_ms",
     "confirm",
     "export_many",
     "measure_interleaved",

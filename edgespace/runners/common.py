@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from edgespace._errors import NotFoundError, UnavailableError
+from edgespace._errors import CalibrationError, NotFoundError, UnavailableError
 from edgespace._spec import ArchSpec
 
 __all__ = ["Measurement", "Runner", "register_runner", "get_runner", "list_runners", "RUNNERS"]
@@ -95,13 +95,8 @@ class Measurement:
 
     @property
     def latency_calibration_ms(self) -> float:
-        """The latency calibration fits to: the reference-paired latency where the measurement
-        has one, else the median of the per-round medians, else ``latency_robust_ms``."""
-        if self.latency_paired_ms is not None:
-            return float(self.latency_paired_ms)
-        if self.round_medians_ms:
-            return float(np.median(self.round_medians_ms))
-        return float(self.latency_robust_ms)
+        """The latency calibration fits to (see :func:`calibration_latency_ms`)."""
+        return calibration_latency_ms(self)
 
     @property
     def energy_mj(self) -> float | None:
@@ -121,6 +116,22 @@ class Measurement:
         if self.node_profile is not None:
             d["node_profile"] = [[n.name, n.op_type, n.time_us] for n in self.node_profile.nodes]
         return d
+
+
+def calibration_latency_ms(m) -> float:
+    """The latency a calibration fits to, the one definition: the reference-paired latency where
+    the measurement has one, else the median of its per-round medians (robust to one slow
+    round), else ``latency_robust_ms``."""
+    paired = getattr(m, "latency_paired_ms", None)
+    if paired is not None:
+        return float(paired)
+    rounds = getattr(m, "round_medians_ms", ())
+    if rounds:
+        return float(np.median(rounds))
+    robust = getattr(m, "latency_robust_ms", None)
+    if robust is None:
+        raise CalibrationError(f"measurement of {m.spec.short_name()} has no latency")
+    return float(robust)
 
 
 class Runner(abc.ABC):

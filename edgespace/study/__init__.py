@@ -17,6 +17,7 @@ definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``
 
 from __future__ import annotations
 
+from edgespace.study._confirm import CONFIRMATION_COLUMNS
 from edgespace.study._definition import DEFINITION_KEY, RUN_KEY
 from edgespace.study._errors import SearchError
 from edgespace.study._journal import repair_journal
@@ -37,6 +38,7 @@ from edgespace.study._space import (
 )
 
 __all__ = [
+    "CONFIRMATION_COLUMNS",
     "DEFINITION_KEY",
     "RUN_KEY",
     "EfficientNetSpace",

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from edgespace._spec import POINT_COLUMNS
 from edgespace.study._errors import SearchError
 from edgespace.study._objectives import OBJECTIVES
-from edgespace.study._space import POINT_COLUMNS
 
 __all__ = ["CONFIRMATIONS_KEY", "CONFIRMATION_COLUMNS", "choose_points", "confirm_points", "confirmations_frame"]
 

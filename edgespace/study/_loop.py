@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._json import jsonable
-from edgespace._spec import check_ambient_c, check_number
+from edgespace._spec import POINT_COLUMNS, check_ambient_c, check_number
 from edgespace.budget import Budget
 from edgespace.study._definition import (
     CALIBRATION_KEY,
@@ -41,7 +41,7 @@ from edgespace.study._journal import dead_trial_ids, lease_path, record_lease
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
-from edgespace.study._space import POINT_COLUMNS, Space, space_from_dict
+from edgespace.study._space import Space, space_from_dict
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = ["search", "run_worker"]

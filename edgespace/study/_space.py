@@ -38,8 +38,6 @@ __all__ = [
 ]
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
-#: Columns of a design point, in order.
-POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "batch", "mode", "placement")
 _DECIMALS = 6
 
 
