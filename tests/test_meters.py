@@ -11,7 +11,7 @@ import pytest
 
 import edgespace as es
 from edgespace.budget import Budget, BudgetError, feasibility
-from edgespace.meters import NullMeter, RaplMeter
+from edgespace.meters import MeterInitError, NullMeter, RaplMeter
 from edgespace.runners._export import export_many
 from edgespace.runners.ort import OnnxRuntimeRunner
 
@@ -340,7 +340,7 @@ def test_ina3221_window_integrates_a_change_and_refuses_below_two_samples(tmp_pa
 
 
 def test_ina3221_without_a_module_input_rail_or_rails_says_why(tmp_path):
-    from edgespace.meters import JetsonMeter, MeterInitError
+    from edgespace.meters import JetsonMeter
 
     orin_tree(tmp_path, labels=("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"))  # AGX Orin: per-subsystem rails
     with pytest.raises(MeterInitError, match="no module-input rail.*VIN_SYS_5V0"):
@@ -349,3 +349,19 @@ def test_ina3221_without_a_module_input_rail_or_rails_says_why(tmp_path):
         JetsonMeter(root=tmp_path / "empty", check_platform=False)
     with pytest.raises(MeterInitError, match="not a Jetson"):
         JetsonMeter(root=tmp_path)  # this machine is not one
+
+
+def test_each_backend_says_once_why_it_cannot_run_and_availability_follows(tmp_path):
+    from edgespace.meters import METERS
+    from edgespace.runners.common import RUNNERS
+
+    for cls in [*METERS.values(), *RUNNERS.values()]:
+        reason = cls.unavailable_reason()
+        assert reason is None or (isinstance(reason, str) and reason), cls
+        assert cls.is_available() is (reason is None), cls
+        assert "is_available" not in vars(cls), f"{cls.__name__}: availability is derived in the base class"
+    # a meter that is not here says the same thing from its probe and from its constructor
+    reason = RaplMeter.unavailable_reason(root=tmp_path)
+    assert reason and str(tmp_path) in reason
+    with pytest.raises(MeterInitError, match="no package domain"):
+        RaplMeter(root=tmp_path)

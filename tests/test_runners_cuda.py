@@ -323,8 +323,8 @@ class _ConstantPowerMeter:
             name, domain = cls.name, cls.domain
 
             @classmethod
-            def is_available(cls) -> bool:
-                return True
+            def unavailable_reason(cls, **probe) -> str | None:
+                return None
 
             def _read_mj(self) -> float:
                 return time.perf_counter() * 10.0 * 1e3

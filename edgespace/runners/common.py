@@ -135,18 +135,21 @@ def calibration_latency_ms(m) -> float:
 
 
 class Runner(abc.ABC):
-    """A backend that runs ONNX files. ``is_available()`` never raises; ``measure`` does the work."""
+    """A backend that runs ONNX files. A backend says once why it cannot run here
+    (:meth:`unavailable_reason`); ``measure`` does the work."""
 
     name: str = "runner"
 
     @classmethod
     @abc.abstractmethod
-    def is_available(cls) -> bool:
-        """Whether the backend can run here (its package imports, a device is present)."""
+    def unavailable_reason(cls) -> str | None:
+        """Why the backend cannot run here (its package does not import, no device), or None
+        where it can: a cheap probe that never raises."""
 
     @classmethod
-    def unavailable_reason(cls) -> str:
-        return f"backend {cls.name!r} is not available here"
+    def is_available(cls) -> bool:
+        """Whether the backend can run here: :meth:`unavailable_reason` is None."""
+        return cls.unavailable_reason() is None
 
     @abc.abstractmethod
     def measure(self, onnx_path, spec: ArchSpec, **kwargs) -> Measurement:
@@ -186,7 +189,8 @@ def get_runner(name: str, **kwargs) -> Runner:
             f"{', '.join(sorted({*RUNNERS, *KNOWN_BACKENDS}))}; available here: {here}"
         )
     cls = RUNNERS[name]
-    if not cls.is_available():
+    reason = cls.unavailable_reason()
+    if reason is not None:
         here = ", ".join(list_runners(available_only=True)) or "none"
-        raise UnavailableError(f"backend={name!r} is unavailable: {cls.unavailable_reason()}; available here: {here}")
+        raise UnavailableError(f"backend={name!r} is unavailable: {reason}; available here: {here}")
     return cls(**kwargs)

@@ -71,17 +71,12 @@ class OnnxRuntimeRunner(Runner):
         self.provider = provider
 
     @classmethod
-    def is_available(cls) -> bool:
+    def unavailable_reason(cls) -> str | None:
         try:
             import onnxruntime  # noqa: F401
-
-            return True
-        except Exception:
-            return False
-
-    @classmethod
-    def unavailable_reason(cls) -> str:
-        return "backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)"
+        except Exception as exc:
+            return f"backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime): {exc}"
+        return None
 
     def profile(self, onnx_path, spec: ArchSpec, *, threads: int, runs: int = 10, worker_affinity: str | None = None):
         """Per-node times and ORT's memory accounting from a profiled session (``runs`` runs

@@ -271,12 +271,8 @@ class TensorRTRunner(Runner):
         self.cache_dir = cache_dir
 
     @classmethod
-    def is_available(cls) -> bool:
-        return tensorrt_unavailable_reason() is None
-
-    @classmethod
-    def unavailable_reason(cls) -> str:
-        return tensorrt_unavailable_reason() or "unknown reason"
+    def unavailable_reason(cls) -> str | None:
+        return tensorrt_unavailable_reason()
 
     def prepare_input(
         self, spec: ArchSpec, precision: str, *, model=None, calibration_data=None, cache_dir=None

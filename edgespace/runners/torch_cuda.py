@@ -408,12 +408,8 @@ class TorchCudaRunner(Runner):
         self.tf32 = tf32
 
     @classmethod
-    def is_available(cls) -> bool:
-        return cuda_unavailable_reason() is None
-
-    @classmethod
-    def unavailable_reason(cls) -> str:
-        return cuda_unavailable_reason() or "unknown reason"
+    def unavailable_reason(cls) -> str | None:
+        return cuda_unavailable_reason()
 
     def measure(
         self,
