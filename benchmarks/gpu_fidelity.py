@@ -19,7 +19,7 @@ thread, tiny networks, batches 1 and 4 (``--quick``: 10 networks, a few seconds 
 measured ``host`` profile; energy is reported as unavailable (no meter). CI runs it to keep the
 script and its JSON honest.
 
-Targets (issue 18): held-out latency within ±10% for >= 90% of networks at batch 1 and at batch 32,
+Targets: held-out latency within ±10% for >= 90% of networks at batch 1 and at batch 32,
 energy per image within ±15% for >= 90%; the JSON's ``meets`` says whether each was met.
 """
 
@@ -243,7 +243,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     n = args.networks if args.networks is not None else (10 if args.quick else 32)
     if not 10 <= n <= 40:
-        ap.error(f"--networks {n}: allowed: 10 to 40 (the held-out report needs 10; the issue allows 40)")
+        ap.error(f"--networks {n}: allowed: 10 to 40 (the held-out report needs 10; more than 40 is not needed)")
     reason = cuda_unavailable_reason()
     gpu = reason is None and not args.cpu and args.from_runs is None
     batches = [int(b) for b in (args.batches or ("1,32" if gpu else "1,4")).split(",")]

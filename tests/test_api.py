@@ -1,5 +1,5 @@
 """The public surface: what ``edgespace`` exports (each name in one place, no deprecated alias),
-and the one JSON helper."""
+and the one JSON converter."""
 
 from __future__ import annotations
 

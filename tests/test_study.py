@@ -417,7 +417,7 @@ def test_cli_bad_input_exits_2(argv, message, capsys, tmp_path, monkeypatch):
 
 
 def test_budget_constraint_keeps_only_deployable_designs():
-    """search(..., budget=Budget(...), constraints=["days_autonomy >= 7"]) (issue 9): each
+    """search(..., budget=Budget(...), constraints=["days_autonomy >= 7"]): each
     candidate's sustained energy per inference is checked against the battery, and the front
     holds only designs that meet the autonomy."""
     from edgespace import Budget
