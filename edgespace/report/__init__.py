@@ -29,15 +29,13 @@ from edgespace.report._figures import (
     PRECISION_SYMBOLS,
     WEBGL_THRESHOLD,
     accuracy_per_joule_figure,
-    battery_figure,
-    energy_balance_figure,
     front_table,
     mode_colors,
     pareto_figure,
-    predicted_vs_measured_figure,
-    roofline_figure,
-    throttling_figure,
 )
+from edgespace.report._figures_budget import battery_figure, energy_balance_figure
+from edgespace.report._figures_device import roofline_figure, throttling_figure
+from edgespace.report._figures_runs import predicted_vs_measured_figure
 from edgespace.report._report import collect, report, write_png
 
 __all__ = [

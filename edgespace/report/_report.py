@@ -31,6 +31,9 @@ from edgespace.report._data import (
     spec_of,
     thermal_frame,
 )
+from edgespace.report._figures_budget import battery_figure, energy_balance_figure
+from edgespace.report._figures_device import roofline_figure, throttling_figure
+from edgespace.report._figures_runs import predicted_vs_measured_figure
 
 __all__ = ["report", "write_png", "ReportInputs", "collect"]
 
@@ -357,7 +360,7 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
                     "thermal",
                     "Throttling under sustained load",
                     [
-                        ("fig-throttling", F.throttling_figure(therm), ""),
+                        ("fig-throttling", throttling_figure(therm), ""),
                         (
                             "",
                             None,
@@ -374,7 +377,7 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
                     [
                         (
                             "fig-roofline",
-                            F.roofline_figure(
+                            roofline_figure(
                                 kernels,
                                 ceilings,
                                 title=f"Per-layer roofline: {point_label(top1)}",
@@ -405,14 +408,14 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
         figs = [
             (
                 "fig-battery",
-                F.battery_figure(
+                battery_figure(
                     hourly,
                     usable_wh=r.usable_j / 3600.0,
                     subtitle=f"{r.energy_per_frame_j * 1e3:,.1f} mJ per frame{point}",
                 ),
                 "",
             ),
-            ("fig-energy-balance", F.energy_balance_figure(r.terms_frame(), harvest_wh=harvest), ""),
+            ("fig-energy-balance", energy_balance_figure(r.terms_frame(), harvest_wh=harvest), ""),
         ]
         out.append(("budget", f"Energy budget{point}: {r.verdict}", figs + [("", None, sub)]))
     if inputs.confirmations is not None or inputs.calibration is not None:
@@ -425,7 +428,7 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
                 [
                     (
                         "fig-predicted-measured",
-                        F.predicted_vs_measured_figure(inputs.confirmations, runs, held_out=held),
+                        predicted_vs_measured_figure(inputs.confirmations, runs, held_out=held),
                         "",
                     )
                 ],
