@@ -36,7 +36,8 @@ from edgespace.report._figures import (
 from edgespace.report._figures_budget import battery_figure, energy_balance_figure
 from edgespace.report._figures_device import roofline_figure, throttling_figure
 from edgespace.report._figures_runs import predicted_vs_measured_figure
-from edgespace.report._report import collect, report, write_png
+from edgespace.report._inputs import collect
+from edgespace.report._report import report, write_png
 
 __all__ = [
     "PRECISION_SYMBOLS",
