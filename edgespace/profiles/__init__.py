@@ -20,20 +20,17 @@ from edgespace.profiles._loader import (
     parse_profile,
     validate_profile,
 )
-from edgespace.profiles._schema import (
-    DvfsLevel,
-    Engine,
-    HardwareProfile,
+from edgespace.profiles._mode import (
     MemorySpec,
-    OpSupport,
     PlacementSpec,
     PowerDomain,
     PowerMode,
     PowerSpec,
-    Sourced,
     StandbySpec,
     ThermalSpec,
 )
+from edgespace.profiles._profile import HardwareProfile
+from edgespace.profiles._schema import DvfsLevel, Engine, OpSupport, Sourced
 
 __all__ = [
     "DvfsLevel",

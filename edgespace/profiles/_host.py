@@ -41,7 +41,7 @@ from edgespace._cache import CACHE_DIR_ENV, cache_dir
 from edgespace._errors import ProfileError
 from edgespace._timing import best_seconds
 from edgespace.profiles._defaults import estimated_engine_fields
-from edgespace.profiles._schema import HardwareProfile
+from edgespace.profiles._profile import HardwareProfile
 
 __all__ = ["CACHE_DIR_ENV", "host_cache_path", "host_profile", "measure_host"]
 
