@@ -67,7 +67,7 @@ def resolve_profile(profile):
 
 def check_space(space) -> Space:
     if isinstance(space, str):
-        from edgespace.study._space import named_space
+        from edgespace.study._named_space import named_space
 
         return named_space(space)
     if not isinstance(space, Space):

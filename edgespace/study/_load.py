@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from edgespace.study._definition import DEFINITION_KEY, load_search
 from edgespace.study._errors import SearchError
+from edgespace.study._named_space import space_from_dict
 from edgespace.study._objectives import parse_constraints, parse_objectives
 from edgespace.study._result import SearchResult
-from edgespace.study._space import space_from_dict
 from edgespace.study._storage import open_storage, storage_file
 
 __all__ = ["load_result", "result_from_study"]

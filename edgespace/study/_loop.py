@@ -38,10 +38,11 @@ from edgespace.study._definition import (
 from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
 from edgespace.study._journal import dead_trial_ids, lease_path, record_lease
+from edgespace.study._named_space import space_from_dict
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
-from edgespace.study._space import Space, space_from_dict
+from edgespace.study._space import Space
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = ["search", "run_worker"]
