@@ -11,16 +11,11 @@ from edgespace.cost._calibration_door import (
     load_calibration,
     register_calibration_format,
 )
-from edgespace.cost._estimate import (
-    ESTIMATE_COLUMNS,
-    SOURCE_COLUMNS,
-    Estimate,
-    estimate,
-    estimate_many,
-    simulate_thermal,
-)
+from edgespace.cost._estimate import ESTIMATE_COLUMNS, SOURCE_COLUMNS, Estimate, estimate
+from edgespace.cost._estimate_many import estimate_many
 from edgespace.cost._evaluate import sustainable_power_w
 from edgespace.cost._params import compile_mode
+from edgespace.cost._thermal_sim import simulate_thermal
 
 __all__ = [
     "APPLIES_KEYS",
