@@ -11,8 +11,8 @@ function ``edgespace.search`` (Optuna's layout: ``optuna.study`` and ``optuna.cr
 Inside: ``_space`` (the space contract and unions), ``_family_space`` (one family each),
 ``_named_space`` (spaces by name and from storage), ``_objectives`` (objectives, constraints), ``_evaluate`` (one
 vectorised evaluation of design points), ``_definition`` (checked inputs, study name, the
-definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``search``,
-``run_worker``), ``_result`` (``SearchResult``, ``screen``), ``_load`` (``load_result``: a stored study read back),
+definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``search``), ``_worker`` (``run_worker``),
+``_stale`` (heartbeats, dead workers' trials), ``_result`` (``SearchResult``, ``screen``), ``_load`` (``load_result``: a stored study read back),
 ``_pareto``, ``_storage``.
 """
 
@@ -24,13 +24,14 @@ from edgespace.study._errors import SearchError
 from edgespace.study._family_space import EfficientNetSpace, MobileNetSpace
 from edgespace.study._journal import repair_journal
 from edgespace.study._load import load_result, result_from_study
-from edgespace.study._loop import run_worker, search
+from edgespace.study._loop import search
 from edgespace.study._named_space import SPACE_NAMES, named_space, space_from_dict
 from edgespace.study._objectives import METRICS, OBJECTIVES, parse_constraints, parse_objectives
 from edgespace.study._pareto import hypervolume, pareto_mask
 from edgespace.study._result import SearchResult, screen
 from edgespace.study._samplers import SAMPLERS
 from edgespace.study._space import Space, UnionSpace
+from edgespace.study._worker import run_worker
 
 __all__ = [
     "CONFIRMATION_COLUMNS",
