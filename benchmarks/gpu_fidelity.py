@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgespace import ArchSpec, estimate, mobilenet
 from edgespace.calibration import draw_specs
-from edgespace.calibration._gpu import calibrate_gpu, collect_gpu
+from edgespace.calibration._gpu import calibrate_gpu
+from edgespace.calibration._gpu_collect import collect_gpu
 from edgespace.runners import calibration_latency_ms
 from edgespace.runners._timing import WallTimer, latency_summary, time_calls
 from edgespace.runners.torch_cuda import cuda_unavailable_reason

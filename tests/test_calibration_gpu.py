@@ -13,13 +13,8 @@ import numpy as np
 import pytest
 
 from edgespace import ArchSpec, layer_table
-from edgespace.calibration import CalibrationError, draw_specs
-from edgespace.calibration._gpu import (
-    LATENCY_FEATURES,
-    calibrate_gpu,
-    gpu_features,
-    load_gpu_calibration,
-)
+from edgespace.calibration import CalibrationError, draw_specs, load_gpu_calibration
+from edgespace.calibration._gpu import LATENCY_FEATURES, calibrate_gpu, gpu_features
 from edgespace.cli import main
 from edgespace.runners.torch_cuda import cuda_unavailable_reason
 

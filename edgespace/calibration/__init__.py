@@ -20,7 +20,8 @@ from edgespace.calibration._calibrate import (
 )
 from edgespace.calibration._captures import CaptureSet, read_capture_set, write_capture_set
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
-from edgespace.calibration._gpu import GPU_FORMAT, GpuCalibration, gpu_calibration_from_doc, load_gpu_calibration
+from edgespace.calibration._gpu import GPU_FORMAT, GpuCalibration
+from edgespace.calibration._gpu_file import gpu_calibration_from_doc, load_gpu_calibration
 from edgespace.calibration._ingest import read_trtexec_profile, read_trtexec_times
 from edgespace.calibration._loop import (
     calibrate_from_captures,

@@ -43,12 +43,9 @@ __all__ = [
     "GPU_FORMAT",
     "LATENCY_FEATURES",
     "GpuCalibration",
-    "gpu_calibration_from_doc",
     "calibrate_gpu",
-    "collect_gpu",
     "errors_within",
     "gpu_features",
-    "load_gpu_calibration",
 ]
 
 GPU_FORMAT = "edgespace-gpu-calibration/1"
@@ -398,106 +395,3 @@ def calibrate_gpu(profile, measurements, *, mode: str | None = None, note: str =
         "note": note,
     }
     return GpuCalibration(prof.name, pm.name, provenance, frame, lat_w, en_w, rep)
-
-
-def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
-    """Read a file written by :meth:`GpuCalibration.save`."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise CalibrationError(f"{p}: cannot be read as a GPU calibration file ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:
-        raise CalibrationError(f"{p}: not a GPU calibration file (format {GPU_FORMAT!r})")
-    return gpu_calibration_from_doc(doc, p)
-
-
-def gpu_calibration_from_doc(doc: dict, p) -> GpuCalibration:
-    """The GPU calibration a :data:`GPU_FORMAT` document holds (``doc``, read from ``p``).
-    Registered with the calibration door under :data:`GPU_FORMAT`."""
-    cal = GpuCalibration(
-        doc["profile"],
-        doc["mode"],
-        doc["provenance"],
-        pd.DataFrame(doc["runs"]),
-        {int(b): w for b, w in doc["latency_weights"].items()},
-        {int(b): w for b, w in doc["energy_weights"].items()},
-        doc.get("report", {}),
-    )
-    cal.check_stored_id(p, doc.get("id"))
-    return cal
-
-
-def collect_gpu(
-    specs,
-    *,
-    batches=(1, 32),
-    backend: str = "torch-cuda",
-    precision: str = "fp16",
-    compile: bool = False,
-    runs: int = 200,
-    rounds: int = 5,
-    warmup: int = 20,
-    idle_s: float = 2.0,
-    energy_min_s: float = 2.0,
-    progress=None,
-) -> tuple[list, float | None]:
-    """Measure every spec at every batch on a GPU backend (``torch-cuda`` or ``tensorrt``): a
-    list of Measurements, and the board's idle power measured once before them (W, None without
-    NVML). Each module is built once and timed at each batch; ``progress(step, total, label, m)``
-    after each measurement."""
-    import dataclasses
-    import gc
-
-    from edgespace._build import build
-    from edgespace.meters import NullMeter, get_meter
-    from edgespace.runners import get_runner
-
-    runner = get_runner(backend, compile=compile) if backend == "torch-cuda" else get_runner(backend)
-    meter = get_meter("nvml")
-    idle_w = None
-    if not isinstance(meter, NullMeter) and idle_s > 0:
-        import time
-
-        token = meter.begin_window()
-        time.sleep(idle_s)
-        idle_w = meter.end_window(token).avg_power_w
-    specs = list(specs)
-    if hasattr(runner, "prepare_input"):  # export every ONNX file in one child process, not one each
-        from edgespace.runners import export_many
-
-        export_many([dataclasses.replace(s, batch=1) for s in specs])
-    total, step, out = len(specs) * len(batches), 0, []
-    for spec in specs:
-        model = build(spec) if backend == "torch-cuda" else None
-        path = None
-        if hasattr(runner, "prepare_input"):
-            path, _ = runner.prepare_input(spec, precision)
-        for b in batches:
-            m = runner.measure(
-                path,
-                dataclasses.replace(spec, batch=int(b)),
-                model=model,
-                precision=precision,
-                batch=int(b),
-                warmup=warmup,
-                runs=runs,
-                rounds=rounds,
-                meter=meter,
-                idle_s=0.0,
-                energy_min_s=energy_min_s,
-                profile=False,
-            )
-            out.append(m)
-            step += 1
-            if progress is not None:
-                progress(step, total, m.spec.short_name(), m)
-        del model
-        gc.collect()
-        try:
-            import torch
-
-            torch.cuda.empty_cache()
-        except Exception:  # noqa: BLE001, S110 - only a cache release; nothing to report
-            pass
-    return out, idle_w

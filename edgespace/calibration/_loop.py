@@ -162,7 +162,8 @@ def run_gpu_calibration(
     Returns (calibration, path written). The board's idle power (W, None without a meter) is
     recorded in the provenance as ``idle_power_w``. ``progress(i, n, label, ...)`` is called per
     run. Raises UnavailableError (no GPU, no runtime) before anything runs."""
-    from edgespace.calibration._gpu import calibrate_gpu, collect_gpu
+    from edgespace.calibration._gpu import calibrate_gpu
+    from edgespace.calibration._gpu_collect import collect_gpu
     from edgespace.profiles import load_profile
     from edgespace.runners import get_runner
 
