@@ -12,8 +12,9 @@ import numpy as np
 
 from edgespace._spec import brief
 from edgespace.budget._balance import TOL, HourlyModel, simulate, typical_terms
-from edgespace.budget._model import J_PER_WH, MAX_DAYS, SECONDS_PER_DAY, Budget, BudgetError
+from edgespace.budget._model import Budget, BudgetError
 from edgespace.budget._result import FeasibilityResult, reasons
+from edgespace.budget._units import J_PER_WH, MAX_DAYS, SECONDS_PER_DAY
 
 __all__ = ["budget_metrics", "energy_per_frame_from", "feasibility"]
 
