@@ -16,7 +16,7 @@ import pytest
 
 import edgespace as es
 from edgespace.calibration import Calibration, draw_specs
-from edgespace.calibration._calibrate import _fit, _report
+from edgespace.calibration._fitting import _fit, _report
 from edgespace.calibration._model import segment_features
 from edgespace.cli import main
 from edgespace.cost import load_calibration

@@ -10,16 +10,11 @@ fitted to them, and readers for profiles captured on other devices (ONNX Runtime
 from __future__ import annotations
 
 from edgespace._errors import IngestError
-from edgespace.calibration._calibrate import (
-    FORMAT,
-    Calibration,
-    CalibrationError,
-    calibrate,
-    calibration_from_doc,
-    latency_errors,
-)
+from edgespace.calibration._calibrate import FORMAT, Calibration, CalibrationError, latency_errors
+from edgespace.calibration._calibration_file import calibration_from_doc
 from edgespace.calibration._captures import CaptureSet, read_capture_set, write_capture_set
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
+from edgespace.calibration._fitting import calibrate
 from edgespace.calibration._gpu import GPU_FORMAT, GpuCalibration
 from edgespace.calibration._gpu_file import gpu_calibration_from_doc, load_gpu_calibration
 from edgespace.calibration._ingest import read_trtexec_profile, read_trtexec_times

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
-from edgespace.calibration._calibrate import Calibration, calibrate
+from edgespace.calibration._calibrate import Calibration
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
+from edgespace.calibration._fitting import calibrate
 from edgespace.runners.ort import REFERENCE_SPEC
 
 __all__ = [
