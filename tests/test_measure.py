@@ -197,7 +197,7 @@ def cal_measurements(cache):
 
 
 def test_interleaved_measurements_are_paired_with_the_reference(cal_measurements):
-    from edgespace.runners.ort import REFERENCE_SPEC
+    from edgespace.runners import REFERENCE_SPEC
 
     for m in cal_measurements:
         assert m.reference == REFERENCE_SPEC.short_name() and len(m.round_medians_ms) == m.rounds == 5

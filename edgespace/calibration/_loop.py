@@ -11,7 +11,7 @@ from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import Calibration
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
 from edgespace.calibration._fitting import calibrate
-from edgespace.runners.ort import REFERENCE_SPEC
+from edgespace.runners import REFERENCE_SPEC
 
 __all__ = [
     "collect",
@@ -45,8 +45,7 @@ def collect(
     """Export ``specs`` (one child process, cached) and measure them interleaved in this process,
     each paired with ``reference`` (None: unpaired): a list of
     :class:`~edgespace.runners.Measurement` with node profiles."""
-    from edgespace.runners import export_many
-    from edgespace.runners.ort import measure_interleaved
+    from edgespace.runners import export_many, measure_interleaved
 
     specs = list(specs)
     paths = export_many(specs + ([reference] if reference is not None else []), cache_dir)

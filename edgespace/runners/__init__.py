@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from edgespace.runners._confirm import confirm, prepare_onnx
 from edgespace.runners._export import export_many
+from edgespace.runners._interleaved import REFERENCE_SPEC, measure_interleaved
 from edgespace.runners._ort_profile import NodeProfile, NodeTime, read_ort_profile
 from edgespace.runners._precision import Fp16UnavailableError, calibration_images
 from edgespace.runners.common import (
@@ -21,7 +22,7 @@ from edgespace.runners.common import (
     list_runners,
     register_runner,
 )
-from edgespace.runners.ort import OnnxRuntimeRunner, measure_interleaved
+from edgespace.runners.ort import OnnxRuntimeRunner
 from edgespace.runners.tensorrt import TensorRTRunner
 from edgespace.runners.torch_cuda import CudaMeasurement, TorchCudaRunner
 
@@ -29,6 +30,7 @@ __all__ = [
     "CudaMeasurement",
     "NodeProfile",
     "NodeTime",
+    "REFERENCE_SPEC",
     "Fp16UnavailableError",
     "Measurement",
     "OnnxRuntimeRunner",

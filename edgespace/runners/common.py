@@ -27,7 +27,7 @@ class Measurement:
     the cores for a while) and ``latency_spread_pct`` the spread of those medians
     (``(max - min) / min``), the noise floor of this measurement; ``round_medians_ms`` holds the
     medians themselves. ``latency_paired_ms`` (interleaved calibration runs with a reference
-    network, see :func:`~edgespace.runners.ort.measure_interleaved`) is the median ratio of this
+    network, see :func:`~edgespace.runners.measure_interleaved`) is the median ratio of this
     network's time to the reference's, timed back to back, times the reference's median latency
     over the whole measurement; ``reference`` names the reference. ``throughput_fps`` is runs per
     second of timed wall clock (one inference at a time). For a duration run, ``throughput_series`` holds ``(t_s, fps)`` per window, ``peak_fps`` the best window and

@@ -1,7 +1,7 @@
 """Confirm a search's front with real runs: predicted against measured, stored with the study.
 
 The points are measured as a calibration measures its networks (reference-paired, interleaved
-rounds, threads pinned: :func:`edgespace.runners.ort.measure_interleaved`), so the measured
+rounds, threads pinned: :func:`edgespace.runners.measure_interleaved`), so the measured
 latency is the figure a calibration would fit to. Energy is measured only where a power meter
 works here (a separate metered run per point); otherwise it is None, never a model's number.
 """
@@ -81,8 +81,7 @@ def confirm_points(
     :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
     ``failed: <reason>``; the others are still measured."""
     from edgespace._spec import ArchSpec
-    from edgespace.runners import export_many, prepare_onnx
-    from edgespace.runners.ort import REFERENCE_SPEC, OnnxRuntimeRunner, measure_interleaved
+    from edgespace.runners import REFERENCE_SPEC, OnnxRuntimeRunner, export_many, measure_interleaved, prepare_onnx
 
     if backend != "onnxruntime":
         raise SearchError(
