@@ -33,11 +33,15 @@ from edgespace.runners._timing import (
     time_calls,
 )
 
-__all__ = ["HOST_BOUND_RATIO", "host_bound_check", "settled_idle_power", "timed_and_metered"]
+__all__ = ["HOST_BOUND_SHARE", "HOST_BOUND_WALL", "host_bound_check", "settled_idle_power", "timed_and_metered"]
 
 #: The run is host-bound when the host needs at least this share of the event median to enqueue a
-#: call, or when the wall time per call exceeds the event median by the inverse share.
-HOST_BOUND_RATIO = 0.8
+#: call: a GPU that finishes a call before the host has enqueued the next waits for the host, and
+#: the events then span the host's time too (event ~ host + GPU, so a host share of 1/2 or more).
+HOST_BOUND_SHARE = 0.5
+#: ... or when the wall time per call exceeds the event median by this factor (the host's time
+#: falls between the calls: the GPU idles there).
+HOST_BOUND_WALL = 1.25
 #: Calls after each synchronisation whose enqueue time is counted (a launch queue holds ~1,000
 #: entries, three per timed call: two events and the work).
 _UNBLOCKED_CALLS = 100
@@ -85,8 +89,9 @@ def settled_idle_power(
 
 def host_bound_check(run: TimedRun, latency_p50_ms: float) -> dict:
     """``host_call_ms`` (median host time to enqueue one call, first calls after each sync),
-    ``wall_per_call_ms`` (timed wall clock per call) and ``host_bound`` (either of them reaching
-    the event median: the events then time the host, not the GPU)."""
+    ``wall_per_call_ms`` (timed wall clock per call) and ``host_bound`` (the enqueue time at least
+    :data:`HOST_BOUND_SHARE` of the event median, or the wall time per call above
+    :data:`HOST_BOUND_WALL` times it: the events then time the host, not only the GPU)."""
     if not len(run.host_ms) or latency_p50_ms <= 0:
         return {"host_call_ms": None, "wall_per_call_ms": None, "host_bound": None}
     starts = np.concatenate([[0], np.cumsum(run.chunk_calls)[:-1]]).astype(int)
@@ -95,7 +100,7 @@ def host_bound_check(run: TimedRun, latency_p50_ms: float) -> dict:
     )
     host = float(np.median(first))
     wall = float(run.wall_s * 1e3 / max(1, len(run.latency_ms)))
-    bound = host >= HOST_BOUND_RATIO * latency_p50_ms or wall * HOST_BOUND_RATIO > latency_p50_ms
+    bound = host >= HOST_BOUND_SHARE * latency_p50_ms or wall > HOST_BOUND_WALL * latency_p50_ms
     return {"host_call_ms": host, "wall_per_call_ms": wall, "host_bound": bool(bound)}
 
 

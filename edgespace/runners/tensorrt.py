@@ -180,6 +180,49 @@ class TensorRTRunner(Runner):
         notes: tuple[str, ...] = (),
         **_ignored,
     ) -> Measurement:
+        """Build (or read from the cache) the engine for ``onnx_path`` and time it (see the module
+        docstring). Runs with the runner's device as the current CUDA device (TensorRT puts the
+        engine and its context on the current device)."""
+        import torch
+
+        with torch.cuda.device(torch.device(self.device)):
+            return self._measure(
+                onnx_path,
+                spec,
+                precision=precision,
+                batch=batch,
+                warmup=warmup,
+                runs=runs,
+                duration_s=duration_s,
+                rounds=rounds,
+                profile=profile,
+                profile_runs=profile_runs,
+                meter=meter,
+                calibration_data=calibration_data,
+                idle_s=idle_s,
+                energy_min_s=energy_min_s,
+                notes=notes,
+            )
+
+    def _measure(
+        self,
+        onnx_path,
+        spec: ArchSpec,
+        *,
+        precision,
+        batch,
+        warmup,
+        runs,
+        duration_s,
+        rounds,
+        profile,
+        profile_runs,
+        meter,
+        calibration_data,
+        idle_s,
+        energy_min_s,
+        notes,
+    ) -> Measurement:
         import tensorrt as trt
         import torch
 
