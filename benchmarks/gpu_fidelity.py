@@ -53,7 +53,14 @@ from edgespace.runners.torch_cuda import cuda_unavailable_reason
 
 FORMAT = "edgespace-gpu-fidelity/2"
 TINY_RANGES = {"width": (0.35, 0.75), "depth": (0.5, 1.0), "resolution": (64, 128)}
-RUNS_FILE, RESULT_FILE = "gpu_fidelity_runs.jsonl", "gpu_fidelity.json"
+#: Result file per path (the runs file is ``<stem>_runs.jsonl`` beside it): a CPU run or a dry run
+#: never overwrites a GPU result.
+RESULT_FILES = {
+    "gpu": "gpu_fidelity.json",
+    "cpu": "gpu_fidelity_cpu.json",
+    "dry-run": "gpu_fidelity_dry_run.json",
+    "from-runs": "gpu_fidelity_recomputed.json",
+}
 FUSED_NETWORKS = (
     ("efficientnet", 1.0, 1.0, 224),
     ("mobilenetv2", 1.0, 1.0, 224),
@@ -257,8 +264,8 @@ def write(doc: dict, path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out-dir", default=None, help=f"folder for {RUNS_FILE} and {RESULT_FILE}")
-    ap.add_argument("--out", default=None, help=f"result JSON (default benchmarks/results/{RESULT_FILE})")
+    ap.add_argument("--out-dir", default=None, help="folder for the result and runs files (default benchmarks/results)")
+    ap.add_argument("--out", default=None, help="result JSON (default gpu_fidelity.json, or _cpu, _dry_run...)")
     ap.add_argument("--runs-jsonl", default=None, metavar="FILE", help="runs file (default: next to the JSON)")
     ap.add_argument("--quick", action="store_true", help="10 networks, fewer runs (CI; a first look)")
     ap.add_argument("--cpu", action="store_true", help="the ONNX Runtime CPU path even where a GPU is present")
@@ -288,8 +295,9 @@ def main(argv=None) -> int:
         print(f"no CUDA device ({reason}): the ONNX Runtime CPU path", flush=True)
     batches = [int(b) for b in (args.batches or ("1,32" if gpu else "1,4")).split(",")]
     out_dir = Path(args.out_dir) if args.out_dir else None
-    out = Path(args.out) if args.out else (out_dir or Path("benchmarks/results")) / RESULT_FILE
-    runs_path = Path(args.runs_jsonl) if args.runs_jsonl else out.with_name(RUNS_FILE)
+    kind = "from-runs" if args.from_runs else "gpu" if gpu else "dry-run" if args.dry_run else "cpu"
+    out = Path(args.out) if args.out else (out_dir or Path("benchmarks/results")) / RESULT_FILES[kind]
+    runs_path = Path(args.runs_jsonl) if args.runs_jsonl else out.with_name(f"{out.stem}_runs.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     notes: list[str] = []
