@@ -291,6 +291,13 @@ def _runs_frame(measurements, profile, mode) -> pd.DataFrame:
     rows = []
     for k, m in enumerate(measurements):
         spec = m.spec
+        measured_at = getattr(m, "precision", spec.precision)
+        if measured_at != spec.precision:
+            # the features follow the spec, applies() follows the run: they must be one precision
+            raise CalibrationError(
+                f"measurement {k} ({spec.short_name()}) ran at precision {measured_at!r} but its spec is "
+                f"{spec.precision!r}; draw the specs at the precision measured"
+            )
         batch = int(getattr(m, "batch", spec.batch))
         spec = ArchSpec(**{**spec.to_dict(), "batch": batch})
         feats = gpu_features(spec, profile, mode)

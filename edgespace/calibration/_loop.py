@@ -158,20 +158,23 @@ def run_gpu_calibration(
     progress=None,
 ):
     """Measure ``samples`` networks (10 to 40) at each batch with the GPU ``backend``, fit the
-    per-batch latency and energy model over the profile's roofline terms and write the file.
+    per-batch latency and energy model over the profile's roofline terms and write the file. The
+    networks are drawn at ``precision``, the precision they are measured at (bf16 is refused: no
+    spec carries it, so its calibration could never apply).
     Returns (calibration, path written). The board's idle power (W, None without a meter) is
     recorded in the provenance as ``idle_power_w``. ``progress(i, n, label, ...)`` is called per
     run. Raises UnavailableError (no GPU, no runtime) before anything runs."""
     from edgespace.calibration._gpu import calibrate_gpu
-    from edgespace.calibration._gpu_collect import collect_gpu
+    from edgespace.calibration._gpu_collect import collect_gpu, gpu_spec_precision
     from edgespace.profiles import load_profile
     from edgespace.runners import get_runner
 
     base = load_profile(profile)  # a bad name fails before anything runs
+    spec_precision = gpu_spec_precision(precision)  # so does a precision the specs cannot carry
     get_runner(backend)  # raises UnavailableError naming what is missing
     if isinstance(samples, bool) or not isinstance(samples, int) or not 10 <= samples <= 40:
         raise ValueError(f"--samples {samples}: allowed with --backend {backend}: 10 to 40")
-    specs = draw_specs(samples, families=tuple(families), seed=seed, cover=True, precision="fp16")
+    specs = draw_specs(samples, families=tuple(families), seed=seed, cover=True, precision=spec_precision)
     runs, idle_w = collect_gpu(
         specs, batches=batches, backend=backend, precision=precision, compile=compile, progress=progress
     )

@@ -45,7 +45,11 @@ def configure(sub) -> None:
         help="runner to measure with (default onnxruntime; torch-cuda/tensorrt need an NVIDIA GPU)",
     )
     g.add_argument("--batches", default="1,32", help="GPU: comma-separated batch sizes, each fitted (default 1,32)")
-    g.add_argument("--precision", default="fp16", help="GPU: fp16 (default), bf16, fp32 (TF32 off) or int8 (tensorrt)")
+    g.add_argument(
+        "--precision",
+        default="fp16",
+        help="GPU: fp16 (default), fp32 (TF32 off) or int8 (tensorrt); the networks are drawn at it",
+    )
     g.add_argument(
         "--compile", action="store_true", help="torch-cuda: torch.compile reduce-overhead (fused; slow to compile)"
     )

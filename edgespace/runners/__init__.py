@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from edgespace.runners._confirm import confirm, prepare_onnx
 from edgespace.runners._export import export_many
+from edgespace.runners._gpu_window import settled_idle_power
 from edgespace.runners._interleaved import REFERENCE_SPEC, measure_interleaved
 from edgespace.runners._ort_profile import NodeProfile, NodeTime, read_ort_profile
 from edgespace.runners._precision import Fp16UnavailableError, calibration_images
@@ -47,4 +48,5 @@ __all__ = [
     "get_runner",
     "list_runners",
     "register_runner",
+    "settled_idle_power",
 ]
