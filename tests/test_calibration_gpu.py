@@ -92,6 +92,7 @@ def test_gpu_calibration_without_a_meter_fits_latency_only():
     rep = cal.report["by_batch"]["1"]
     assert rep["energy"] == {"unavailable": "no energy was metered for these runs"}
     assert "held_out_5fold" not in rep["latency"]  # fewer than 10 networks: in-sample only
+    assert cal.summary()["held_out"] is None and cal.summary()["in_sample"]["n"] == 7
     assert cal.predict_energy_mj(cal.mode, [runs[0].spec]) is None
     with pytest.raises(CalibrationError, match="batch 1: 3 networks measured; need at least 7"):
         calibrate_gpu("nvidia-h200", runs[:3])

@@ -91,6 +91,15 @@ def cal_file(cal, tmp_path_factory):
     return cal.save(tmp_path_factory.mktemp("cal") / "host-1t.json")
 
 
+def test_a_calibration_from_six_networks_shows_no_held_out_figure():
+    few = synthetic_calibration(n=6)
+    s = few.summary()
+    assert s["held_out"] is None  # too few networks for folds: no held-out error is claimed
+    assert s["in_sample"]["n"] == 6 and "held_out_5fold" not in few.report
+    ten = synthetic_calibration(n=10).summary()
+    assert ten["held_out"]["n"] == 10 and ten["in_sample"]["n"] == 10
+
+
 def test_calibration_file_round_trips_with_its_id(cal, cal_file):
     back = load_calibration(cal_file)
     assert back.id == cal.id and len(cal.id) == 10 and back.source == f"calibrated:{cal.id}"

@@ -159,8 +159,9 @@ class Calibration(CalibrationBase):
         return model.predict_energy_mj(specs, [self.predict_latency_ms(s) for s in specs])
 
     def summary(self) -> dict:
-        """What a study stores (and a report shows): id, applicability, provenance, held-out error."""
-        held = self.report.get("held_out_5fold") or self.report.get("in_sample") or {}
+        """What a study stores (and a report shows): id, applicability, provenance, the error on
+        networks held out of the fit (``held_out``: None when too few networks were measured for
+        folds) and the error on the networks fitted (``in_sample``), each under its own name."""
         return {
             "id": self.id,
             "applies_to": self.applies_to,
@@ -170,7 +171,8 @@ class Calibration(CalibrationBase):
             "provider": self.provenance.get("provider"),
             "threads": self.provenance.get("threads"),
             "networks": self.provenance.get("networks"),
-            "held_out": held,
+            "held_out": self.report.get("held_out_5fold"),
+            "in_sample": self.report.get("in_sample"),
             "power_modes": sorted(self.power),
         }
 

@@ -255,7 +255,9 @@ class GpuCalibration(CalibrationBase):
             "execution": p.get("execution"),
             "meter": p.get("meter"),
             "networks": p.get("networks"),
-            "held_out": self.report.get("held_out_5fold") or self.report.get("in_sample") or {},
+            # held out of the fit, or None (too few networks for folds); never the in-sample error
+            "held_out": self.report.get("held_out_5fold"),
+            "in_sample": self.report.get("in_sample"),
             "energy_held_out": self.report.get("energy_held_out_5fold"),
         }
 
