@@ -14,11 +14,12 @@ from fvcore.nn import FlopCountAnalysis
 
 import edgespace as es
 from edgespace.accuracy import load_published
-from edgespace.accuracy._published import _curve, fit_published
+from edgespace.accuracy._published_fit import _curve, fit_published
+from edgespace.archs import get_family
 from edgespace.layers import table_totals
 from edgespace.runners._precision import quantize_int8
-from edgespace.study import named_space, search
-from edgespace.study._space import space_from_dict
+from edgespace.spec import efficientnet, efficientnetv2_preset
+from edgespace.study import named_space, search, space_from_dict
 
 NEW_FAMILIES = ("efficientnetv2",)
 
@@ -35,7 +36,7 @@ def _conv_linear_flops(model, resolution: int) -> int:
 def test_efficientnetv2_presets_equal_timms_named_models(preset, timm_name):
     # timm's named model adds TF "same" padding and BN eps 1e-3 to the generator edgespace calls:
     # the parameters and the conv/linear MACs (padding is not a MAC) are the same.
-    spec = es.efficientnetv2_preset(preset)
+    spec = efficientnetv2_preset(preset)
     model = timm.create_model(timm_name, pretrained=False).eval()
     totals = table_totals(es.layer_table(spec))
     assert totals["params"] == sum(p.numel() for p in model.parameters())
@@ -43,17 +44,17 @@ def test_efficientnetv2_presets_equal_timms_named_models(preset, timm_name):
 
 
 def test_efficientnetv2_preset_names_and_errors():
-    assert es.efficientnetv2_preset("tf_efficientnetv2_b2") == es.ArchSpec("efficientnetv2", 1.1, 1.2, 260)
-    assert es.efficientnetv2_preset("B1").depth == 1.1
+    assert efficientnetv2_preset("tf_efficientnetv2_b2") == es.ArchSpec("efficientnetv2", 1.1, 1.2, 260)
+    assert efficientnetv2_preset("B1").depth == 1.1
     with pytest.raises(es.SpecError, match=r"preset 'b7' is unknown; allowed: b0, b1, b2, b3"):
-        es.efficientnetv2_preset("b7")
-    assert es.efficientnet(1.0, family="efficientnetv2").family == "efficientnetv2"
+        efficientnetv2_preset("b7")
+    assert efficientnet(1.0, family="efficientnetv2").family == "efficientnetv2"
     with pytest.raises(es.SpecError, match=r"family='mobilenetv2'.*allowed: efficientnet, efficientnetv2"):
-        es.efficientnet(1.0, family="mobilenetv2")
+        efficientnet(1.0, family="mobilenetv2")
 
 
 def test_fused_mbconv_rows_are_dense_convolutions():
-    table = es.layer_table(es.efficientnetv2_preset("b0"))
+    table = es.layer_table(efficientnetv2_preset("b0"))
     exp = table[table["name"].str.endswith(".conv_exp")]
     assert len(exp) == 4 and (exp["op"] == "conv").all() and (exp["groups"] == 1).all()
     assert (exp["kernel"] == 3).all() and set(exp["stage"]) == {1, 2}
@@ -88,11 +89,11 @@ def test_exports_and_runs_in_onnx_runtime_at_fp32_and_int8(tmp_path, family):
 
 
 def get_mean(family):
-    return es.archs.get_family(family).mean
+    return get_family(family).mean
 
 
 def get_std(family):
-    return es.archs.get_family(family).std
+    return get_family(family).std
 
 
 def test_efficientnetv2_accuracy_leave_one_out_within_one_point():
@@ -108,10 +109,10 @@ def test_efficientnetv2_accuracy_leave_one_out_within_one_point():
         pred = _curve(t.shape, np.array([offset]), rows.loc[[idx], "lm"].to_numpy(), rows.loc[[idx], "lp"].to_numpy())
         errors.append(abs(float(pred[0]) - rows.at[idx, "top1"]))
     assert np.mean(errors) <= 1.0, errors
-    est = es.predict_accuracy(es.efficientnetv2_preset("b0"))
+    est = es.predict_accuracy(efficientnetv2_preset("b0"))
     assert est.source == "published" and est.in_range and 76.0 < est.top1 < 80.0
     # int8 drop is the labelled EfficientNet estimate, not zero
-    assert es.predict_accuracy(es.efficientnetv2_preset("b0", precision="int8")).top1 < est.top1
+    assert es.predict_accuracy(efficientnetv2_preset("b0", precision="int8")).top1 < est.top1
 
 
 def test_new_families_are_in_their_own_space_and_in_all():
