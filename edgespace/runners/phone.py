@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from edgespace._errors import SpecError, UnavailableError
+from edgespace._ort_session import pinned_threads
 from edgespace._spec import ArchSpec
 from edgespace.runners.common import Measurement, Runner, register_runner
-from edgespace.runners.ort import pinned_threads, rss_bytes
+from edgespace.runners.ort import rss_bytes
 
 __all__ = ["LiteRTRunner", "ExecuTorchRunner", "cached_phone_model"]
 
@@ -129,14 +130,12 @@ class _PhoneRunner(Runner):
     takes_threads = True
 
     @classmethod
-    def is_available(cls) -> bool:
+    def unavailable_reason(cls) -> str | None:
         import importlib.util
 
-        return importlib.util.find_spec(cls.module) is not None
-
-    @classmethod
-    def unavailable_reason(cls) -> str:
-        return f"backend {cls.name!r} needs the {cls.module} package (pip install 'edgespace[phone]')"
+        if importlib.util.find_spec(cls.module) is None:
+            return f"backend {cls.name!r} needs the {cls.module} package (pip install 'edgespace[phone]')"
+        return None
 
     def prepare_input(self, spec: ArchSpec, precision: str, *, model=None, calibration_data=None, cache_dir=None):
         if model is not None:
