@@ -25,6 +25,13 @@ def configure(sub) -> None:
         help="ONNX Runtime intra-op threads (default 1; with --from: as the captures say)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
+    p.add_argument(
+        "--design",
+        default="spread",
+        choices=("spread", "lhs", "random"),
+        help="how the networks are chosen: spread (default: corners, then max-min over the model's "
+        "features), lhs (corners, then a Latin hypercube over the knobs) or random",
+    )
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
     p.add_argument(
@@ -152,6 +159,7 @@ def _run(args) -> int:
             rounds=args.rounds,
             out=args.out,
             progress=progress,
+            design=args.design,
         )
     if args.json:
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))
