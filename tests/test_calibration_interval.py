@@ -106,3 +106,30 @@ def test_trial_rows_carry_the_interval():
     fp32 = rows[rows["latency_source"] != "analytic"]
     assert len(fp32) and np.allclose(fp32["latency_high_ms"], fp32["latency_ms"] * hi)
     assert rows.loc[rows["latency_source"] == "analytic", "latency_high_ms"].isna().all()
+
+
+def test_confirmations_carry_the_interval_and_the_figure_draws_it():
+    from edgespace.report import predicted_vs_measured_figure
+    from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirmations_frame
+
+    assert {"predicted_latency_low_ms", "predicted_latency_high_ms"} <= set(CONFIRMATION_COLUMNS)
+    point = {"family": "mobilenetv2", "width": 0.5, "depth": 1.0, "resolution": 96, "precision": "fp32"}
+    point |= {"mode": "measured", "batch": 1, "placement": "auto"}
+    rows = [
+        point
+        | {"predicted_latency_ms": 10.0, "predicted_latency_low_ms": 9.0, "predicted_latency_high_ms": 12.0}
+        | {"measured_latency_ms": 11.0, "latency_source": "calibrated:abc", "status": "ok"},
+        point
+        | {
+            "resolution": 128,
+            "predicted_latency_ms": 20.0,
+            "measured_latency_ms": 19.0,
+            "latency_source": "analytic",
+            "status": "ok",
+        },
+    ]
+    fig = predicted_vs_measured_figure(confirmations_frame(rows))
+    bars = {t.name: t.error_y for t in fig.data if t.name and t.name.startswith("confirmed")}
+    cal = bars["confirmed, predicted by calibrated:abc (1)"]
+    assert list(cal.array) == [2.0] and list(cal.arrayminus) == [1.0]
+    assert bars["confirmed, predicted by analytic (1)"].array is None  # no interval, no bar
