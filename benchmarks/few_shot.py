@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, help="seeds per design and size (default 3; --quick 2)")
     ap.add_argument("--test", type=int, help="held-out test networks (default 24; --quick 8)")
     ap.add_argument("--rounds", type=int, help="interleaved timing rounds (default 10; --quick 3)")
-    ap.add_argument("--families", help="comma-separated (default: the four calibration families)")
+    ap.add_argument("--families", help="comma-separated (default: the calibration's default families)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", metavar="PATH", default=str(ROOT / "benchmarks" / "results" / "few_shot.json"))
     args = ap.parse_args(argv)
@@ -156,9 +156,9 @@ def main(argv=None) -> int:
     args.seeds = args.seeds or (2 if q else 3)
     args.test = args.test or (8 if q else 24)
     args.rounds = args.rounds or (3 if q else 10)
-    args.families = args.families or (
-        "mobilenetv2,mobilenetv3_small" if q else "efficientnet,mobilenetv2,mobilenetv3_small,mobilenetv3_large"
-    )
+    from edgespace.calibration import DEFAULT_FAMILIES
+
+    args.families = args.families or ("mobilenetv2,mobilenetv3_small" if q else ",".join(DEFAULT_FAMILIES))
     doc = run(args)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(doc, indent=1, default=str))
