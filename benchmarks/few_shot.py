@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DESIGNS = ("spread", "random")
+DESIGNS = ("spread", "lhs", "random")
 
 
 def _versions() -> dict:

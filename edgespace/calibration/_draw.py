@@ -52,7 +52,7 @@ def draw_specs(
     which spreads the points over every knob's range.
 
     ``design`` names the choice instead (``cover`` is then ignored): ``"spread"`` the corners and
-    a greedy max-min design over the latency model's own features
+    a greedy k-medoids design over the latency model's own features
     (:mod:`edgespace.calibration._design`), ``"lhs"`` as ``cover=True``, ``"random"`` as
     ``cover=False``."""
     from edgespace.calibration._design import DESIGNS

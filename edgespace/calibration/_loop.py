@@ -77,10 +77,10 @@ def run_calibration(
     out: str | os.PathLike | None = None,
     cache_dir=None,
     progress=None,
-    design: str = "spread",
+    design: str = "lhs",
 ) -> tuple[Calibration, Path, list]:
     """Choose ``samples`` specs by ``design`` (``"spread"``: per family the corners of the
-    ranges, then a max-min design over the latency model's features; ``"lhs"``; ``"random"``;
+    ranges, then a k-medoids design over the latency model's features; ``"lhs"``; ``"random"``;
     see :func:`draw_specs`), measure them with ``threads`` threads, fit and write the file.
     Returns (calibration, path written, measurements).
 

@@ -27,10 +27,10 @@ def configure(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
     p.add_argument(
         "--design",
-        default="spread",
+        default="lhs",
         choices=("spread", "lhs", "random"),
-        help="how the networks are chosen: spread (default: corners, then max-min over the model's "
-        "features), lhs (corners, then a Latin hypercube over the knobs) or random",
+        help="how the networks are chosen: lhs (default: corners, then a Latin hypercube over the knobs), "
+        "spread (corners, then k-medoids over the latency model's features) or random",
     )
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
