@@ -317,8 +317,17 @@ def test_ina3221_meter_reads_the_module_input_rail_by_label(tmp_path, tree, rail
     tree(tmp_path)
     meter = JetsonMeter(interval_s=0.005, root=tmp_path, check_platform=False)
     assert meter.rail == rail and meter.power_w() == pytest.approx(watts)
-    w = meter.end_window(meter.begin_window())  # an immediate end: sampled at both ends anyway
-    assert w.samples >= 2 and w.domain == "module-input"
+    # an immediate end is shorter than the sampling interval: one reading, no energy, the reason
+    short = meter.end_window(meter.begin_window())
+    assert (
+        short.energy_mj is None
+        and short.samples == 1
+        and "shorter than the sampling interval" in (short.energy_unavailable_reason)
+    )
+    token = meter.begin_window()
+    time.sleep(0.03)
+    w = meter.end_window(token)
+    assert w.samples >= 3 and w.domain == "module-input"
     assert w.energy_mj == pytest.approx(watts * w.duration_s * 1e3, rel=1e-6)
 
 
@@ -338,6 +347,8 @@ def test_ina3221_window_integrates_a_change_and_refuses_below_two_samples(tmp_pa
     assert one.energy_mj is None and "1 VDD_IN sample(s)" in one.energy_unavailable_reason
     none = window_from_samples([])
     assert none.energy_mj is None and "0 VDD_IN sample(s)" in none.energy_unavailable_reason
+    same = window_from_samples([(0.0, 5.0), (0.0, 5.0)])  # one reading repeated is not two
+    assert same.energy_mj is None and "1 VDD_IN sample(s)" in same.energy_unavailable_reason
     assert window_from_samples([(0.0, 4.0), (0.5, 6.0)]).energy_mj == pytest.approx(2500.0)
 
 

@@ -222,7 +222,7 @@ class OnnxRuntimeRunner(Runner):
     ) -> Measurement:
         import onnxruntime as ort
 
-        meter = meter if meter is not None else get_meter()
+        meter = meter if meter is not None else get_meter(device="cpu")
         rss0 = rss_bytes()
         sess = make_session(onnx_path, threads, provider=self.provider, worker_affinity=worker_affinity)
         feed = input_for(sess, spec.resolution)
