@@ -86,7 +86,7 @@ def run(args) -> dict:
         progress=say,
     )
     t_cal = time.perf_counter() - t0
-    held = cal.report.get("held_out_5fold") or cal.report.get("in_sample")
+    held = cal.report.get("held_out_5fold")  # None below 10 networks: the in-sample error is not held out
     space = _space(args.quick)
     results = {}
     for label, calibration in (("analytic", None), ("calibrated", cal)):
@@ -148,16 +148,24 @@ def run(args) -> dict:
         "threads": args.threads,
         "rounds": args.rounds,
         "trials": args.trials,
-        "calibration": {"id": cal.id, "path": str(cal_path), "seconds": round(t_cal, 1), "held_out": held},
+        "calibration": {
+            "id": cal.id,
+            "path": str(cal_path),
+            "seconds": round(t_cal, 1),
+            "held_out": held,
+            "in_sample": cal.report.get("in_sample"),
+        },
         "results": results,
     }
 
 
 def _print(doc: dict) -> None:
-    h = doc["calibration"]["held_out"] or {}
+    h = doc["calibration"]["held_out"]
+    which = "held-out" if h else "in-sample (too few networks for a held-out error)"
+    h = h or doc["calibration"]["in_sample"] or {}
     print(
         f"calibration {doc['calibration']['id']}: {doc['networks']} networks, {doc['threads']} thread(s), "
-        f"{doc['calibration']['seconds']:.0f} s; held-out {h.get('within_10pct', float('nan')):.0%} within ±10%, "
+        f"{doc['calibration']['seconds']:.0f} s; {which} {h.get('within_10pct', float('nan')):.0%} within ±10%, "
         f"MAPE {h.get('mape_pct', float('nan')):.1f}%"
     )
     for label, r in doc["results"].items():

@@ -147,6 +147,25 @@ def test_estimate_many_matches_estimate_with_a_calibration(cal):
     assert set(frame.loc[frame.precision == "int8", "latency_source"]) == {"analytic"}
 
 
+def test_a_calibration_from_six_networks_shows_no_held_out_figure(tmp_path, capsys):
+    six = synthetic_calibration(n=6)
+    summary = six.summary()
+    assert summary["held_out"] is None and summary["networks"] == 6
+    assert summary["in_sample"]["n"] == 6 and summary["in_sample"] == six.report["in_sample"]
+    # a study stores the summary as it is: no held-out figure in the definition either
+    r = search(SPACE, "host", "accuracy,latency_ms", n_trials=2, calibration=six)
+    stored = r.study.user_attrs["edgespace"]["calibration"]
+    assert stored["held_out"] is None and stored["in_sample"]["n"] == 6
+    # and the CLI says the printed figure is in-sample
+    from edgespace.cli._calibrate import _report as print_report
+
+    print_report(six, tmp_path / "six.json")
+    out = capsys.readouterr().out
+    assert "in_sample:" in out and "held_out_5fold: none (6 networks" in out and "is in-sample" in out
+    ten = synthetic_calibration(n=10, report=True)
+    assert ten.summary()["held_out"]["n"] == 10
+
+
 def test_simulate_thermal_follows_the_calibrated_latency(cal):
     spec = es.ArchSpec("mobilenetv2", 1.0, 1.0, 160)
     sim = es.simulate_thermal(spec, "host", duration_s=5, calibration=cal)

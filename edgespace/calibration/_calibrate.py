@@ -265,8 +265,9 @@ class CalibratedProfile(CalibrationBase):
         return model.predict_energy_mj(specs, [self.predict_latency_ms(s) for s in specs])
 
     def summary(self) -> dict:
-        """What a study stores (and a report shows): id, applicability, provenance, held-out error."""
-        held = self.report.get("held_out_5fold") or self.report.get("in_sample") or {}
+        """What a study stores (and a report shows): id, applicability, provenance, and the
+        error: ``held_out`` (5-fold, by network) is None below :data:`HELD_OUT_MIN_NETWORKS`
+        networks, where only the in-sample error (``in_sample``, the fit's own networks) exists."""
         return {
             "id": self.id,
             "applies_to": self.applies_to,
@@ -276,7 +277,8 @@ class CalibratedProfile(CalibrationBase):
             "provider": self.provenance.get("provider"),
             "threads": self.provenance.get("threads"),
             "networks": self.provenance.get("networks"),
-            "held_out": held,
+            "held_out": self.report.get("held_out_5fold"),
+            "in_sample": self.report.get("in_sample"),
             "power_modes": sorted(self.power),
         }
 
@@ -337,6 +339,11 @@ def as_calibration(obj, *, what: str = "calibration") -> CalibrationBase | None:
     )
 
 
+#: Networks needed for a 5-fold held-out error (two per fold); below it a calibration reports
+#: only its in-sample error, under that name.
+HELD_OUT_MIN_NETWORKS = 10
+
+
 def _fit(samples: pd.DataFrame, runs: pd.DataFrame, params: dict | None = None) -> SegmentLatencyModel:
     return SegmentLatencyModel(**(params or {})).fit(samples, runs)
 
@@ -352,7 +359,7 @@ def _report(samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyMode
 
     ids = runs.index.to_numpy()
     rep = {"in_sample": latency_errors(predict(model, ids), runs["e2e_ms"].to_numpy())}
-    if len(ids) >= 10:
+    if len(ids) >= HELD_OUT_MIN_NETWORKS:
         rng = np.random.default_rng(0)
         folds = np.array_split(rng.permutation(ids), 5)
         pred = pd.Series(index=ids, dtype=float)

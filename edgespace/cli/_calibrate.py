@@ -63,6 +63,11 @@ def _report(cal, path) -> None:
             f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
             f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})"
         )
+    if "held_out_5fold" not in cal.report:
+        print(
+            f"  held_out_5fold: none ({cal.provenance['networks']} networks; a held-out error needs at least 10): "
+            "the figure above is in-sample"
+        )
 
 
 def _run_from(args) -> int:
@@ -108,12 +113,17 @@ def _run_gpu(args) -> int:
         return 0
     print(f"wrote {path}")
     for b, rep in cal.report["by_batch"].items():
+        which = "held-out (5-fold)" if "held_out_5fold" in rep["latency"] else "in-sample (too few for held-out)"
         lat = rep["latency"].get("held_out_5fold", rep["latency"]["in_sample"])
-        line = f"  batch {b}: latency {lat['within_10pct']:.0%} within ±10%, MAPE {lat['mape_pct']:.1f}% (n={rep['n']})"
+        line = (
+            f"  batch {b}: latency {which} {lat['within_10pct']:.0%} within ±10%, MAPE {lat['mape_pct']:.1f}% "
+            f"(n={rep['n']})"
+        )
         en = rep.get("energy", {})
         if "unavailable" not in en:
+            which = "held-out" if "held_out_5fold" in en else "in-sample"
             e = en.get("held_out_5fold", en.get("in_sample"))
-            line += f"; energy/image {e['within_15pct']:.0%} within ±15%"
+            line += f"; energy/image {which} {e['within_15pct']:.0%} within ±15%"
         print(line)
     return 0
 

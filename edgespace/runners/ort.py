@@ -12,7 +12,6 @@ import dataclasses
 import datetime as _dt
 import math
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from edgespace._errors import UnavailableError
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._ort_profile import read_ort_profile
-from edgespace.runners.common import Measurement, Runner, register_runner
+from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
 
 __all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "measure_interleaved", "pinned_threads", "rss_bytes"]
 
@@ -316,7 +315,7 @@ class OnnxRuntimeRunner(Runner):
             node_profile=prof,
             onnx_path=str(onnx_path),
             runtime_version=f"onnxruntime {ort.__version__}",
-            clean_process="torch" not in sys.modules,
+            clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             notes=tuple(notes)
             + (
@@ -498,7 +497,7 @@ def _measure_interleaved(
                 node_profile=prof,
                 onnx_path=str(path),
                 runtime_version=f"onnxruntime {ort.__version__}",
-                clean_process="torch" not in sys.modules,
+                clean_process=torch_never_imported(),
                 date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 round_medians_ms=tuple(float(m) for m in medians),
                 latency_paired_ms=paired,
