@@ -19,6 +19,15 @@ The fitted terms are non-negative (scipy's ``nnls`` on ``E − P_idle · t``, co
 unit norm so that watts, joules per op and joules per byte are fitted alike). The latency ``t``
 of a new network comes from the calibration's latency model, its ops and bytes from its layer
 table. ``report['held_out_5fold']``: error of networks held out of the fit, five folds.
+
+**Identifiability.** In real runs latency grows with the ops, so the busy-power column
+(``t``) and the op columns are nearly collinear: the data then fix their sum along the runs, not
+each term (a fit can trade busy watts for joules per op and predict as well). Each term's
+variance inflation factor (VIF: 1 / (1 − R²) of its column regressed on the others) and its 90%
+interval over bootstrap refits are reported in ``report['identifiability']``; a term the runs
+do not pin down (VIF above :data:`MAX_VIF`, or an interval wider than :data:`MAX_CI_WIDTH` times
+its value) is listed in ``report['not_identifiable']`` with the reason, and its fitted value must
+not be read as a physical figure (predictions inside the range of the runs remain valid).
 """
 
 from __future__ import annotations
@@ -31,13 +40,29 @@ import pandas as pd
 from edgespace._layer_table import CONV_OPS, layer_table
 from edgespace._spec import ArchSpec
 
-__all__ = ["PowerModel", "fit_power_model", "power_features", "OP_TERMS", "MIN_METERED_NETWORKS"]
+__all__ = [
+    "PowerModel",
+    "fit_power_model",
+    "power_features",
+    "identifiability",
+    "OP_TERMS",
+    "MIN_METERED_NETWORKS",
+    "MAX_VIF",
+    "MAX_CI_WIDTH",
+]
 
 #: Operator classes with an energy per op of their own.
 OP_TERMS = (*CONV_OPS, "elementwise")
 #: Fewest metered networks of a mode for which a power model is fitted.
 MIN_METERED_NETWORKS = 10
 _COEFS = ("busy_w", *(f"{c}_j_per_op" for c in OP_TERMS), "dram_j_per_byte")
+#: Variance inflation above which a term is reported as not identifiable from the runs (R² of
+#: its column on the others above 0.99: the customary VIF threshold of 10 is for inference on
+#: noisy survey data; 100 keeps only terms the runs cannot separate at all).
+MAX_VIF = 100.0
+#: Widest 90% bootstrap interval (as a fraction of the fitted value) of a term reported as
+#: determined by the runs: 1.0 is "known to within about ±50%".
+MAX_CI_WIDTH = 1.0
 
 
 def power_features(spec_or_table) -> dict:
@@ -69,6 +94,50 @@ def _nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     scale[scale == 0] = 1.0
     coef, _ = nnls(x / scale, y)
     return coef / scale
+
+
+def _bootstrap(x: np.ndarray, y: np.ndarray, n: int = 200, seed: int = 0) -> np.ndarray:
+    """Coefficients refitted on ``n`` resamples of the runs (rows: resamples)."""
+    rng = np.random.default_rng(seed)
+    return np.array([_nnls(x[idx], y[idx]) for idx in rng.integers(0, len(y), size=(n, len(y)))])
+
+
+def identifiability(x: np.ndarray, y: np.ndarray | None = None, coef: np.ndarray | None = None) -> dict:
+    """Per fitted term: its VIF over the runs' design matrix ``x`` and, with the fit's target
+    ``y`` and coefficients ``coef``, its 90% interval over 200 bootstrap refits (``ci90``). A
+    term is ``identifiable`` when its VIF is at most :data:`MAX_VIF` and that interval is at most
+    :data:`MAX_CI_WIDTH` times its fitted value; otherwise ``why`` names the terms it is
+    confounded with. A column of zeros (no such operator in any run) is not identifiable either."""
+    scale = np.linalg.norm(x, axis=0)
+    boot = _bootstrap(x, y) if y is not None and coef is not None else None
+    out = {}
+    for j, name in enumerate(_COEFS):
+        if scale[j] == 0:
+            out[name] = {"vif": None, "identifiable": False, "why": "no run has this term (its column is zero)"}
+            continue
+        others = [k for k in range(x.shape[1]) if k != j and scale[k] > 0]
+        col = x[:, j] / scale[j]
+        z = x[:, others] / scale[others]
+        w, *_ = np.linalg.lstsq(z, col, rcond=None)
+        resid = col - z @ w
+        r2 = 1.0 - float(resid @ resid) / float(col @ col)  # uncentred: the model has no intercept
+        vif = None if r2 >= 1.0 - 1e-12 else 1.0 / (1.0 - r2)  # None: exactly collinear (JSON has no inf)
+        entry = {"vif": vif, "identifiable": vif is not None and vif <= MAX_VIF}
+        top = [_COEFS[others[k]] for k in np.argsort(-np.abs(w))[:2]]
+        if not entry["identifiable"]:
+            entry["why"] = f"its column is {r2:.2%} explained by the others (mostly {', '.join(top)})"
+        if boot is not None:
+            lo, hi = (float(v) for v in np.percentile(boot[:, j], [5, 95]))
+            entry["ci90"] = [lo, hi]
+            fitted = float(coef[j])
+            if entry["identifiable"] and not (fitted > 0 and hi - lo <= MAX_CI_WIDTH * fitted):
+                entry["identifiable"] = False
+                entry["why"] = (
+                    f"resampling the runs moves it from {lo:.3g} to {hi:.3g} (90%) around {fitted:.3g}: "
+                    f"the runs do not separate it from {', '.join(top)}"
+                )
+        out[name] = entry
+    return out
 
 
 def _errors(pred: np.ndarray, meas: np.ndarray) -> dict:
@@ -164,5 +233,7 @@ def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> Pow
         c = _nnls(x[keep], y[keep])
         pred[fold] = (idle_w * t[fold] + x[fold] @ c) * 1e3
     report["held_out_5fold"] = _errors(pred, e * 1e3)
+    report["identifiability"] = identifiability(x, y, coef)
+    report["not_identifiable"] = {k: v["why"] for k, v in report["identifiability"].items() if not v["identifiable"]}
     model.report = report
     return model
