@@ -498,7 +498,7 @@ def test_confirm_runs_front_points_and_the_study_keeps_them(onnx_cache, tmp_path
         TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf"
     )
     calls = []
-    frame = r.confirm(2, threads=1, by="latency_ms", rounds=2, progress=lambda d, t: calls.append((d, t)))
+    frame = r.confirm(2, threads=1, by="latency_ms", rounds=2, meter="none", progress=lambda d, t: calls.append((d, t)))
     assert list(frame.columns) == list(CONFIRMATION_COLUMNS)
     assert len(frame) == 2 and set(frame.status) == {"ok"} and calls and calls[-1][0] == calls[-1][1]
     for row in frame.itertuples():
@@ -506,7 +506,9 @@ def test_confirm_runs_front_points_and_the_study_keeps_them(onnx_cache, tmp_path
         assert row.latency_error_pct == pytest.approx(
             (row.predicted_latency_ms - row.measured_latency_ms) / row.measured_latency_ms * 100
         )
-        assert row.measured_energy_mj is None and row.energy_error_pct is None  # no power meter here
+        # metering switched off: no energy, and the row says which meter and why
+        assert row.measured_energy_mj is None and row.energy_error_pct is None
+        assert row.meter == "none" and "meter='none'" in row.energy_unavailable_reason and row.profile == "host"
     # the two fastest points of the front, by predicted latency
     front = r.pareto_front().sort_values("latency_ms")
     assert sorted(frame.resolution) == sorted(front.resolution.head(2))
