@@ -417,3 +417,36 @@ def test_two_runs_appended_to_one_log_are_found_split_and_refused_as_one_series(
     # a run appended at the same power is still found when its clock goes back
     again = parse_tegrastats(first + _stamped(range(3), [5000, 5000, 5000]), interval_s=1.0)
     assert again.run_starts() == [0, 10]
+
+
+def _ort_events(names_per_run):
+    """Synthetic ONNX Runtime trace events: one model_run per list, its kernels in order."""
+    events, ts = [], 1
+    for names in names_per_run:
+        run = {"cat": "Session", "name": "model_run", "ts": ts, "dur": 100 * len(names) + 10, "args": {}}
+        events.append(run)
+        for k, name in enumerate(names):
+            args = {"op_name": "Conv", "provider": "CPUExecutionProvider"}
+            events.append({"cat": "Node", "name": name, "ts": ts + 1 + 100 * k, "dur": 10 * (k + 1), "args": args})
+        ts += 100 * len(names) + 20
+    return events
+
+
+def test_repeated_kernel_names_in_an_ort_profile_are_kept_apart_by_order():
+    from edgespace.runners._ort_profile import read_ort_profile
+
+    # very old ONNX Runtime: every kernel named "_kernel_time"
+    prof = read_ort_profile(_ort_events([["_kernel_time"] * 3] * 3))
+    assert [(n.name, n.time_us) for n in prof.nodes] == [
+        ("_kernel_time", 10.0),
+        ("_kernel_time#1", 20.0),
+        ("_kernel_time#2", 30.0),
+    ]  # not one node of 60 us
+
+
+def test_repeated_kernel_names_that_do_not_line_up_across_runs_are_refused():
+    from edgespace.calibration import IngestError
+    from edgespace.runners._ort_profile import read_ort_profile
+
+    with pytest.raises(IngestError, match="occur a different number of times in different runs"):
+        read_ort_profile(_ort_events([["_kernel_time"] * 3, ["_kernel_time"] * 3, ["_kernel_time"] * 4]))
