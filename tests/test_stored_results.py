@@ -27,7 +27,7 @@ def _get(doc: dict, key: str):
 
 
 def test_the_docs_quote_stored_results():
-    assert len(_quoted(ROOT / "docs" / "labels.md")) >= 3
+    assert len(_quoted(ROOT / "docs" / "labels.md")) >= 7
 
 
 @pytest.mark.parametrize("row", _quoted(ROOT / "docs" / "labels.md"), ids=lambda r: r["figure"])
@@ -43,3 +43,24 @@ def test_every_stored_result_says_when_where_with_what_and_how(path):
     assert {"benchmark", "date", "machine", "versions", "command"} <= set(doc), path.name
     assert doc["command"].startswith("python benchmarks/") and "/work" not in doc["command"]
     assert doc["versions"].get("edgespace") and doc["machine"].get("cpu")
+
+
+def test_the_stored_layer_table_exactness_still_holds():
+    """The analytic MAC counts stored beside fvcore's are what the layer table gives today."""
+    from edgespace import ArchSpec, layer_table
+    from edgespace.layers import table_totals
+
+    doc = json.loads((RESULTS / "layer_table.json").read_text())
+    assert doc["macs_identical"] == doc["specs"] == len(doc["exactness"])
+    for e in doc["exactness"]:
+        assert e["analytic_macs"] == e["fvcore_macs"] == table_totals(layer_table(ArchSpec(**e["spec"])))["macs"]
+
+
+def test_the_stored_accuracy_fit_is_what_the_fit_gives_today():
+    from edgespace.accuracy._data import load_published
+    from edgespace.accuracy._published import fit_published
+
+    doc = json.loads((RESULTS / "accuracy_fit.json").read_text())
+    rows = fit_published(load_published()).rows
+    for variant, anchor in doc["anchors"].items():
+        assert round(float(rows[rows["variant"] == variant].iloc[0].top1_fit), 4) == anchor["fitted"]
