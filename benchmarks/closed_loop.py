@@ -18,7 +18,6 @@ measured side moves by tens of percent between rounds. ``--json PATH`` writes ev
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _results import write_result  # noqa: E402
 
 
 def _space(quick: bool):
@@ -143,7 +145,6 @@ def run(args) -> dict:
             "points": conf.to_dict(orient="records"),
         }
     return {
-        "command": " ".join(sys.argv),
         "networks": args.networks,
         "threads": args.threads,
         "rounds": args.rounds,
@@ -207,7 +208,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/closed_loop", help="where the calibration file goes")
-    ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
+    ap.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/closed_loop.json)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     for k, full, quick in (
@@ -221,8 +222,7 @@ def main(argv=None) -> int:
             setattr(args, k, quick if args.quick else full)
     doc = run(args)
     _print(doc)
-    if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=1, default=str))
+    print(f"stored: {write_result('closed_loop', doc, args.json)}")
     return 0
 
 
