@@ -40,8 +40,8 @@ class FakeCpuPackageMeter(PowerMeter):
         self.t0 = time.perf_counter()
 
     @classmethod
-    def is_available(cls) -> bool:
-        return True
+    def unavailable_reason(cls, **probe) -> str | None:
+        return None
 
     def _read_mj(self) -> float:
         return float(np.floor((time.perf_counter() - self.t0) * 1e3)) * 10.0  # 10 W = 10 mJ per ms
@@ -58,7 +58,9 @@ def onnx_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def jetson_result():
-    return search(TINY_SPACE, "jetson-orin-nano-8gb", "accuracy,latency_ms", n_trials=4, sampler="grid", seed=0)
+    return search(
+        TINY_SPACE, "jetson-orin-nano-8gb", "accuracy,latency_ms", n_trials=4, sampler="grid", seed=0, storage="memory"
+    )
 
 
 def test_a_jetson_front_is_refused_here_naming_both_machines(jetson_result):
@@ -74,7 +76,18 @@ def test_a_jetson_front_is_refused_here_naming_both_machines(jetson_result):
 def test_the_cli_refuses_a_jetson_confirmation_without_a_traceback(capsys):
     from edgespace.cli import main
 
-    argv = ["search", "--profile", "jetson-orin-nano-8gb", "--trials", "2", "--confirm", "1", "--quiet"]
+    argv = [
+        "search",
+        "--profile",
+        "jetson-orin-nano-8gb",
+        "--trials",
+        "2",
+        "--storage",
+        "memory",
+        "--confirm",
+        "1",
+        "--quiet",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "jetson-orin-nano-8gb" in err and "--confirm-proxy" in err and "Traceback" not in err
@@ -95,7 +108,9 @@ def test_a_proxy_run_carries_no_jetson_label_on_a_measured_value(jetson_result, 
 
 
 def test_batch_and_placement_are_kept_or_the_point_fails_with_the_reason(onnx_cache):
-    front = search(TINY_SPACE, "host", "accuracy,latency_ms", n_trials=4, sampler="grid").pareto_front()
+    front = search(
+        TINY_SPACE, "host", "accuracy,latency_ms", n_trials=4, sampler="grid", storage="memory"
+    ).pareto_front()
     point = front.head(1)
     points = pd.concat([point.assign(batch=32), point.assign(placement="npu")], ignore_index=True)
     rows = confirm_points(points, profile="host", rounds=1)
@@ -109,12 +124,14 @@ def test_confirmation_rows_name_their_meter_and_why_energy_is_missing(onnx_cache
     class FakeBoard(FakeCpuPackageMeter):
         name, domain = "fake-nvml", "gpu-board"
 
-    def no_rapl():
-        raise meters.MeterInitError("RAPL: not readable (fake)")
+    class NoRapl(FakeCpuPackageMeter):
+        unavailable_reason = classmethod(lambda cls, **probe: "RAPL: not readable (fake)")
 
     monkeypatch.setitem(meters.METERS, "nvml", FakeBoard)
-    monkeypatch.setitem(meters.METERS, "rapl", no_rapl)
-    front = search(TINY_SPACE, "host", "accuracy,latency_ms", n_trials=4, sampler="grid").pareto_front()
+    monkeypatch.setitem(meters.METERS, "rapl", NoRapl)
+    front = search(
+        TINY_SPACE, "host", "accuracy,latency_ms", n_trials=4, sampler="grid", storage="memory"
+    ).pareto_front()
     row = confirm_points(front.head(1), profile=es.load_profile("jetson-orin-nano-8gb").name, proxy=True, rounds=1)[0]
     assert row["status"] == "ok" and row["meter"] == "none" and row["meter_domain"] is None
     assert row["measured_energy_mj"] is None and "RAPL: not readable (fake)" in row["energy_unavailable_reason"]

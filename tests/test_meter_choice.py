@@ -24,8 +24,8 @@ class Counter(PowerMeter):
         self.readings = list(readings)
 
     @classmethod
-    def is_available(cls) -> bool:
-        return True
+    def unavailable_reason(cls, **probe) -> str | None:
+        return None
 
     def _read_mj(self) -> float:
         return self.readings.pop(0)
@@ -59,11 +59,7 @@ def _fake(name, domain, ok=True):
 
     Fake.name, Fake.domain = name, domain
     if not ok:
-
-        def init(self):
-            raise MeterInitError(f"{name}: absent (fake)")
-
-        Fake.__init__ = init
+        Fake.unavailable_reason = classmethod(lambda cls, **probe: f"{name}: absent (fake)")
     Fake.for_torch_device = classmethod(lambda cls, device: (cls(), setattr(cls, "device", device))[0])
     return Fake
 

@@ -60,14 +60,14 @@ class _ProfiledSession:
 
 @pytest.mark.parametrize("input_type, answer", [("float16", True), ("float", False)])
 def test_the_probe_answers_by_the_type_the_conv_kernel_ran_on(monkeypatch, tmp_path, input_type, answer):
-    import edgespace.runners.ort as ort_runner
+    import edgespace._ort_session as ort_runner
 
     monkeypatch.setattr(ort_runner, "make_session", lambda *a, **k: _ProfiledSession(tmp_path, input_type))
     assert fp16_supported("CPUExecutionProvider") is answer
 
 
 def test_a_cpu_profile_without_conv_kernels_is_not_fp16_support(monkeypatch, tmp_path):
-    import edgespace.runners.ort as ort_runner
+    import edgespace._ort_session as ort_runner
 
     monkeypatch.setattr(ort_runner, "make_session", lambda *a, **k: _ProfiledSession(tmp_path, None))
     assert fp16_supported("CPUExecutionProvider") is False

@@ -20,14 +20,15 @@ unit norm so that watts, joules per op and joules per byte are fitted alike). Th
 of a new network comes from the calibration's latency model, its ops and bytes from its layer
 table. ``report['held_out_5fold']``: error of networks held out of the fit, five folds.
 
-**Identifiability.** In real runs latency grows with the ops, so the busy-power column
-(``t``) and the op columns are nearly collinear: the data then fix their sum along the runs, not
-each term (a fit can trade busy watts for joules per op and predict as well). Each term's
-variance inflation factor (VIF: 1 / (1 − R²) of its column regressed on the others) and its 90%
-interval over bootstrap refits are reported in ``report['identifiability']``; a term the runs
-do not pin down (VIF above :data:`MAX_VIF`, or an interval wider than :data:`MAX_CI_WIDTH` times
-its value) is listed in ``report['not_identifiable']`` with the reason, and its fitted value must
-not be read as a physical figure (predictions inside the range of the runs remain valid).
+**Identifiability.** On real runs latency grows with the work done, so the busy-power column
+(``t``) and the per-op columns are nearly collinear: the fit predicts a network's energy well
+while splitting it between ``P_busy`` and ``e_c`` almost arbitrarily. ``report['terms']`` says,
+per fitted term, how far it moved between the five fold fits and the share of the energy it
+carries, and its variance inflation factor (VIF: how well the other columns reproduce its own
+column over these runs, 1 / (1 − R²)). A term that carries a share of the energy yet has a VIF
+above :data:`MAX_VIF`, or moves by more than :data:`IDENTIFIABLE_SPREAD` between folds, is listed
+in ``report['not_identifiable']``: its value is one split among many that fit equally well, not
+a measurement of that term.
 """
 
 from __future__ import annotations
@@ -44,11 +45,9 @@ __all__ = [
     "PowerModel",
     "fit_power_model",
     "power_features",
-    "identifiability",
     "OP_TERMS",
     "MIN_METERED_NETWORKS",
-    "MAX_VIF",
-    "MAX_CI_WIDTH",
+    "IDENTIFIABLE_SPREAD",
 ]
 
 #: Operator classes with an energy per op of their own.
@@ -56,13 +55,13 @@ OP_TERMS = (*CONV_OPS, "elementwise")
 #: Fewest metered networks of a mode for which a power model is fitted.
 MIN_METERED_NETWORKS = 10
 _COEFS = ("busy_w", *(f"{c}_j_per_op" for c in OP_TERMS), "dram_j_per_byte")
-#: Variance inflation above which a term is reported as not identifiable from the runs (R² of
-#: its column on the others above 0.99: the customary VIF threshold of 10 is for inference on
-#: noisy survey data; 100 keeps only terms the runs cannot separate at all).
-MAX_VIF = 100.0
-#: Widest 90% bootstrap interval (as a fraction of the fitted value) of a term reported as
-#: determined by the runs: 1.0 is "known to within about ±50%".
-MAX_CI_WIDTH = 1.0
+#: Largest relative spread ((max - min) / fitted value) of a term across the fold fits for which
+#: the term is called identifiable from the runs.
+IDENTIFIABLE_SPREAD = 0.25
+#: Largest variance inflation factor of a term called identifiable (10: the usual rule of thumb).
+MAX_VIF = 10.0
+#: Smallest share of the fitted (above-idle) energy for which a term's identifiability matters.
+MATERIAL_SHARE = 0.05
 
 
 def power_features(spec_or_table) -> dict:
@@ -94,50 +93,6 @@ def _nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     scale[scale == 0] = 1.0
     coef, _ = nnls(x / scale, y)
     return coef / scale
-
-
-def _bootstrap(x: np.ndarray, y: np.ndarray, n: int = 200, seed: int = 0) -> np.ndarray:
-    """Coefficients refitted on ``n`` resamples of the runs (rows: resamples)."""
-    rng = np.random.default_rng(seed)
-    return np.array([_nnls(x[idx], y[idx]) for idx in rng.integers(0, len(y), size=(n, len(y)))])
-
-
-def identifiability(x: np.ndarray, y: np.ndarray | None = None, coef: np.ndarray | None = None) -> dict:
-    """Per fitted term: its VIF over the runs' design matrix ``x`` and, with the fit's target
-    ``y`` and coefficients ``coef``, its 90% interval over 200 bootstrap refits (``ci90``). A
-    term is ``identifiable`` when its VIF is at most :data:`MAX_VIF` and that interval is at most
-    :data:`MAX_CI_WIDTH` times its fitted value; otherwise ``why`` names the terms it is
-    confounded with. A column of zeros (no such operator in any run) is not identifiable either."""
-    scale = np.linalg.norm(x, axis=0)
-    boot = _bootstrap(x, y) if y is not None and coef is not None else None
-    out = {}
-    for j, name in enumerate(_COEFS):
-        if scale[j] == 0:
-            out[name] = {"vif": None, "identifiable": False, "why": "no run has this term (its column is zero)"}
-            continue
-        others = [k for k in range(x.shape[1]) if k != j and scale[k] > 0]
-        col = x[:, j] / scale[j]
-        z = x[:, others] / scale[others]
-        w, *_ = np.linalg.lstsq(z, col, rcond=None)
-        resid = col - z @ w
-        r2 = 1.0 - float(resid @ resid) / float(col @ col)  # uncentred: the model has no intercept
-        vif = None if r2 >= 1.0 - 1e-12 else 1.0 / (1.0 - r2)  # None: exactly collinear (JSON has no inf)
-        entry = {"vif": vif, "identifiable": vif is not None and vif <= MAX_VIF}
-        top = [_COEFS[others[k]] for k in np.argsort(-np.abs(w))[:2]]
-        if not entry["identifiable"]:
-            entry["why"] = f"its column is {r2:.2%} explained by the others (mostly {', '.join(top)})"
-        if boot is not None:
-            lo, hi = (float(v) for v in np.percentile(boot[:, j], [5, 95]))
-            entry["ci90"] = [lo, hi]
-            fitted = float(coef[j])
-            if entry["identifiable"] and not (fitted > 0 and hi - lo <= MAX_CI_WIDTH * fitted):
-                entry["identifiable"] = False
-                entry["why"] = (
-                    f"resampling the runs moves it from {lo:.3g} to {hi:.3g} (90%) around {fitted:.3g}: "
-                    f"the runs do not separate it from {', '.join(top)}"
-                )
-        out[name] = entry
-    return out
 
 
 def _errors(pred: np.ndarray, meas: np.ndarray) -> dict:
@@ -228,12 +183,60 @@ def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> Pow
     report = {"in_sample": _errors(pred_in, e * 1e3)}
     ids = np.random.default_rng(0).permutation(len(rows))
     pred = np.empty(len(rows))
+    fold_coefs = []
     for fold in np.array_split(ids, folds):
         keep = np.setdiff1d(ids, fold)
         c = _nnls(x[keep], y[keep])
+        fold_coefs.append(c)
         pred[fold] = (idle_w * t[fold] + x[fold] @ c) * 1e3
     report["held_out_5fold"] = _errors(pred, e * 1e3)
-    report["identifiability"] = identifiability(x, y, coef)
-    report["not_identifiable"] = {k: v["why"] for k, v in report["identifiability"].items() if not v["identifiable"]}
+    report.update(_identifiability(x, coef, np.array(fold_coefs)))
     model.report = report
     return model
+
+
+def _identifiability(x: np.ndarray, coef: np.ndarray, fold_coefs: np.ndarray) -> dict:
+    """Per term: its share of the fitted energy, its range over the fold fits and whether the runs
+    pin it down (see the module docstring)."""
+    energy = x * coef  # J per run and term
+    vif = _vif(x)
+    total = float(energy.sum()) or 1.0
+    terms, loose = {}, []
+    for j, name in enumerate(_COEFS):
+        lo, hi = float(fold_coefs[:, j].min()), float(fold_coefs[:, j].max())
+        share = float(energy[:, j].sum()) / total
+        ref = max(abs(float(coef[j])), hi, 1e-300)
+        spread = (hi - lo) / ref
+        material = share >= MATERIAL_SHARE or hi * x[:, j].sum() >= MATERIAL_SHARE * total
+        # collinear with the others: any value fits (also one fitted at zero); else it must hold still
+        ok = bool(vif[j] <= MAX_VIF) and ((not material) or spread <= IDENTIFIABLE_SPREAD)
+        terms[name] = {
+            "vif": float(vif[j]),
+            "value": float(coef[j]),
+            "fold_min": lo,
+            "fold_max": hi,
+            "spread": spread,
+            "energy_share": share,
+            "identifiable": ok,
+        }
+        if not ok:
+            loose.append(name)
+    return {"terms": terms, "not_identifiable": loose}
+
+
+def _vif(x: np.ndarray) -> np.ndarray:
+    """Variance inflation factor of each column of ``x`` (columns scaled to unit norm, no
+    intercept: every term of the model is proportional to its column); inf where the others
+    reproduce a column exactly, nan for an all-zero column (a class the runs never used)."""
+    scale = np.linalg.norm(x, axis=0)
+    out = np.full(x.shape[1], np.nan)
+    for j in range(x.shape[1]):
+        if scale[j] == 0:
+            continue
+        others = [k for k in range(x.shape[1]) if k != j and scale[k] > 0]
+        xs = x[:, others] / scale[others]
+        yj = x[:, j] / scale[j]
+        beta, *_ = np.linalg.lstsq(xs, yj, rcond=None)
+        resid = float(np.sum((yj - xs @ beta) ** 2))  # of a unit-norm column: 1 - R^2 (no intercept)
+        out[j] = np.inf if resid <= 1e-12 else 1.0 / resid
+    return out

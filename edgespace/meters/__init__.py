@@ -56,6 +56,11 @@ def get_meter(name: str = "auto", device=None) -> PowerMeter:
         )
     reasons = []
     for key in AUTO_METERS[kind] if name == "auto" else (name,):
+        if not (key == "nvml" and device is not None):  # a torch device's GPU is found below
+            reason = METERS[key].unavailable_reason()
+            if reason is not None:
+                reasons.append(reason)
+                continue
         try:
             if key == "nvml" and device is not None:
                 return METERS[key].for_torch_device(device)
