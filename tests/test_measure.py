@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,9 @@ def test_clean_process_is_true_only_where_torch_was_never_imported(tiny_run, mon
     monkeypatch.setitem(sys.modules, "torch._labels_probe", types.ModuleType("torch._labels_probe"))
     m = OnnxRuntimeRunner().measure(tiny_run.onnx_path, TINY, runs=3, warmup=1, profile=False, meter=NullMeter())
     assert m.clean_process is False
-    assert es.Measurement.__dataclass_fields__["clean_process"].default is False  # never claimed by default
+    from edgespace.runners import Measurement
+
+    assert Measurement.__dataclass_fields__["clean_process"].default is False  # never claimed by default
 
 
 def test_duration_run_reports_throughput_over_time(cache):
@@ -462,6 +465,7 @@ def test_meters_fall_back_to_null_and_rapl_reads_a_fake_powercap(tmp_path):
     meter = RaplMeter(root=tmp_path)
     token = meter.begin_window()
     (dom / "energy_uj").write_text("2000000")  # wrapped: 1 J to the top, then 2 J
+    time.sleep(0.002)  # longer than RAPL's 1 ms update period
     assert meter.end_window(token).energy_mj == pytest.approx(3000.0)
     assert not RaplMeter.is_available(root=tmp_path / "missing")
     with pytest.raises(ValueError, match="meter='x'"):
