@@ -74,6 +74,11 @@ def _report(cal, path) -> None:
             f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
             f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})"
         )
+    if "held_out_5fold" not in cal.report:
+        print(
+            f"  held_out_5fold: none ({cal.provenance['networks']} networks; a held-out error needs at least 10): "
+            "the figure above is in-sample"
+        )
 
 
 def _run_from(args) -> int:
