@@ -23,7 +23,7 @@ import numpy as np
 from edgespace._errors import SpecError, UnavailableError
 from edgespace._ort_session import pinned_threads
 from edgespace._spec import ArchSpec
-from edgespace.runners.common import Measurement, Runner, register_runner
+from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
 from edgespace.runners.ort import rss_bytes
 
 __all__ = ["LiteRTRunner", "ExecuTorchRunner", "cached_phone_model"]
@@ -194,7 +194,7 @@ class _PhoneRunner(Runner):
             rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
             onnx_path=str(path),
             runtime_version=version,
-            clean_process="torch" not in sys.modules,
+            clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             notes=tuple(notes) + extra,
             **stats,
