@@ -88,3 +88,37 @@ def output_dir(text, what: str, error: type[EdgespaceError]) -> Path:
         return path
     _writable_parent(path, what, error)
     return path
+
+
+#: The first bytes of every report edgespace writes: an existing file that does not start with
+#: them is not overwritten.
+REPORT_MARK = (
+    "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='generator' content='edgespace report'>"
+)
+
+
+def report_file(text, what: str, error: type[EdgespaceError], *, protected=()) -> Path:
+    """A path for a report edgespace will write: :func:`output_file`, and never one of
+    ``protected`` (a study's storage and its side files), never an existing file that is not a
+    previous edgespace report, never more than one missing folder deep."""
+    path = output_file(text, what, error)
+    resolved = path.resolve()
+    for other in protected:
+        if Path(other).resolve() == resolved:
+            raise error(f"{what}: {path}: is the study's own storage ({other}); refused, it would be overwritten")
+    if path.name.endswith((".owners", ".lock")):
+        raise error(f"{what}: {path}: a journal's side file name; refused")
+    if not path.parent.is_dir() and not path.parent.parent.is_dir():
+        raise error(
+            f"{what}: {path}: neither {path.parent} nor the folder above it exists; create them first "
+            "(one missing folder is created, not a chain of them)"
+        )
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            head = fh.read(len(REPORT_MARK.encode()))
+        if head != REPORT_MARK.encode():
+            raise error(
+                f"{what}: {path}: exists and is not an edgespace report; refused so that nothing is overwritten "
+                "(move it away or give another file name)"
+            )
+    return path

@@ -28,6 +28,7 @@ import pandas as pd
 from edgespace._errors import CalibrationError, ProfileError
 from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
+from edgespace.calibration._checks import check_calibration_numbers
 from edgespace.calibration._ingest import NodeProfile, load_format_json
 from edgespace.calibration._mapping import INPUT_SEGMENT, map_nodes
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_columns, segment_features
@@ -156,7 +157,11 @@ class CalibrationBase(abc.ABC):
         """The file's JSON (with ``format`` and ``id``)."""
 
     def check_stored_id(self, path, stored) -> None:
-        """Refuse a file whose stored ``id`` is not the hash of what it holds (it was edited)."""
+        """Refuse a file whose stored ``id`` is not the hash of what it holds (it was edited); a
+        file without an id keeps the recomputed one, labelled ``<id>-edited``."""
+        if stored is None or stored == f"{self.id}-edited":
+            self.id = f"{self.id}-edited"
+            return
         if stored is not None and stored != self.id:
             raise CalibrationError(
                 f"{path}: id: stored {stored!r}, content hashes to {self.id!r}: the file was edited; "
@@ -471,6 +476,7 @@ def load_calibration(path: str | os.PathLike) -> CalibrationBase:
             return load_gpu_calibration(p)
         raise CalibrationError(f"{p}: format: {head.get('format')!r}: expected {FORMAT!r} or {GPU_FORMAT!r}")
     data = load_format_json(p, FORMAT, CalibrationError, missing="no such calibration file")
+    check_calibration_numbers(p, data, CalibrationError)
     for key in ("provenance", "runs", "samples", "model"):
         if key not in data:
             raise CalibrationError(f"{p}: {key}: missing")

@@ -418,6 +418,9 @@ def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
         raise CalibrationError(f"{p}: cannot be read as a GPU calibration file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:
         raise CalibrationError(f"{p}: not a GPU calibration file (format {GPU_FORMAT!r})")
+    from edgespace.calibration._checks import check_calibration_numbers
+
+    check_calibration_numbers(p, doc, CalibrationError)
     cal = GpuCalibration(
         doc["profile"],
         doc["mode"],

@@ -187,6 +187,11 @@ def _run_search(args) -> int:
     budget = budget_from_args(args, "search", profile=args.profile)
     if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
         raise ValueError(f"search: --report {args.report!r}: allowed: a file name ending in .html")
+    if args.report is not None:  # checked before the search, not after it
+        from edgespace._paths import report_file
+        from edgespace.study._storage import storage_files
+
+        report_file(args.report, "search: --report", ValueError, protected=storage_files(args.storage or ""))
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:
         result = search(

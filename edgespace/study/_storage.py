@@ -32,7 +32,7 @@ from typing import Any
 
 from edgespace.study._errors import SearchError
 
-__all__ = ["open_storage", "run_dir", "check_study_name"]
+__all__ = ["open_storage", "run_dir", "check_study_name", "storage_files"]
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -154,3 +154,15 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
 def _without_credentials(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+
+
+def storage_files(text: str) -> list[Path]:
+    """The files a storage (as given to, or described by, :func:`open_storage`) keeps its data in: a
+    journal and its ``.owners`` lease file, or a SQLite database; none for a server."""
+    if text.startswith("journal:") or text.endswith((".journal", ".jsonl", ".log")):
+        path = Path(text.removeprefix("journal:").removeprefix("//"))
+        return [path, Path(f"{path}.owners")]
+    scheme, _, rest = text.partition("://")
+    if scheme.split("+")[0] == "sqlite" and rest.startswith("/"):
+        return [Path(rest[1:])]
+    return []
