@@ -9,7 +9,8 @@
 * ``"memory"``: in memory, nothing kept (benchmarks, tests, throw-away searches).
 * ``"journal:PATH"`` or a path ending in ``.journal``/``.jsonl``/``.log``: a journal file there.
 * Any Optuna RDB URL (``sqlite:///x.db``, ``postgresql://user:pw@host/db``, ``mysql://...``):
-  an ``RDBStorage`` with heartbeats (``sqlite://`` and ``sqlite:///:memory:``, in-memory, are
+  an ``RDBStorage`` (leased from the moment a trial is asked, safe under concurrent first
+  starts: :mod:`edgespace.study._rdb`) with heartbeats (``sqlite://`` and ``sqlite:///:memory:``, in-memory, are
   refused: nothing would be kept) (``heartbeat_interval``, grace period twice that) and
   ``RetryHeartbeatStaleTrialCallback`` (Optuna 5's name for ``RetryFailedTrialCallback``), so a
   trial whose worker died is failed and queued again (up to 3 times). ``postgresql://`` uses
@@ -73,10 +74,11 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
     """An Optuna storage object for ``storage`` (see the module docstring) and a short
     description of it (no password)."""
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     from edgespace._paths import output_file
     from edgespace.study._journal import open_journal
+    from edgespace.study._rdb import leased_rdb_storage
 
     def journal(path: Path, what: str):
         # Checked before any work: empty, a directory, /dev/null, /proc/..., a name too long,
@@ -134,7 +136,7 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
     try:
         with warnings.catch_warnings():  # heartbeats and the retry callback are marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = RDBStorage(
+            rdb = leased_rdb_storage()(
                 url,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=None if heartbeat_interval is None else 2 * heartbeat_interval,
