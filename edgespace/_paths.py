@@ -122,3 +122,24 @@ def report_file(text, what: str, error: type[EdgespaceError], *, protected=()) -
                 "(move it away or give another file name)"
             )
     return path
+
+
+#: Largest input file edgespace reads (calibration files, capture sets, profiler JSON, logs).
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+
+
+def read_input(path, error: type[Exception], *, limit: int = MAX_INPUT_BYTES) -> str:
+    """The text of an input file, refusing (before reading) anything that is not a regular file
+    (``/dev/zero``, a pipe, a socket) or is larger than ``limit`` bytes. A missing file raises
+    ``FileNotFoundError`` as ``open`` does; the caller names what it expected."""
+    p = Path(path)
+    st = os.stat(p)
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{p}: not a regular file (a device, pipe, socket or directory); refused")
+    if st.st_size > limit:
+        raise error(f"{p}: {st.st_size:,} bytes: larger than the {limit:,} bytes allowed for an input file; refused")
+    with open(p, "rb") as fh:
+        raw = fh.read(limit + 1)  # the file may have grown since stat()
+    if len(raw) > limit:
+        raise error(f"{p}: larger than the {limit:,} bytes allowed for an input file; refused")
+    return raw.decode("utf-8")

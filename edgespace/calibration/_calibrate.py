@@ -27,6 +27,7 @@ import pandas as pd
 
 from edgespace._errors import CalibrationError, ProfileError
 from edgespace._layer_table import layer_table
+from edgespace._paths import read_input
 from edgespace._spec import ArchSpec
 from edgespace.calibration._checks import check_calibration_numbers
 from edgespace.calibration._ingest import NodeProfile, load_format_json
@@ -466,7 +467,7 @@ def load_calibration(path: str | os.PathLike) -> CalibrationBase:
     in this process reuses its fitted model) or by ``GpuCalibration.save``."""
     p = Path(path)
     try:
-        head = json.loads(p.read_text())
+        head = json.loads(read_input(p, CalibrationError))
     except (OSError, ValueError):
         head = None  # load_format_json below names what is wrong
     if isinstance(head, dict) and head.get("format") != FORMAT:

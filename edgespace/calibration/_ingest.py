@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgespace._paths import read_input
 from edgespace.runners._ort_profile import IngestError, NodeProfile, NodeTime, _load, _num, read_ort_profile
 
 __all__ = ["NodeProfile", "IngestError", "read_ort_profile", "read_trtexec_profile", "read_trtexec_times"]
@@ -28,7 +29,7 @@ def load_format_json(path, fmt: str, error=None, *, missing: str = "no such file
     error = error or IngestError
     p = Path(path)
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_input(p, error))
     except FileNotFoundError:
         raise error(f"{p}: {missing}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgespace._errors import CalibrationError
+from edgespace._paths import read_input
 
 __all__ = ["NodeTime", "NodeProfile", "IngestError", "read_ort_profile"]
 
@@ -63,7 +64,7 @@ def _load(path_or_data, what: str):
     if isinstance(path_or_data, (str, os.PathLike)):
         p = Path(path_or_data)
         try:
-            return json.loads(p.read_text()), str(p)
+            return json.loads(read_input(p, IngestError)), str(p)
         except FileNotFoundError:
             raise IngestError(f"{p}: no such file ({what} expected)") from None
         except OSError as exc:
