@@ -75,14 +75,19 @@ def main() -> None:
         print(json.dumps(runs[-1]))
     per_row = max(r["bytes_per_row_above_baseline"] for r in runs)
     baseline = max(r["peak_rss_before_bytes"] for r in runs)
-    import edgespace
     import numpy
     import pandas
+
+    import edgespace
 
     result = {
         "benchmark": "estimate_memory",
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"node": platform.node(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
+        "machine": {
+            "node": platform.node(),
+            "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
         "versions": {"edgespace": edgespace.__version__, "numpy": numpy.__version__, "pandas": pandas.__version__},
         "command": "python benchmarks/estimate_memory.py " + " ".join(sys.argv[1:]),
         "profile": args.profile,
