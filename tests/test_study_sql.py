@@ -122,6 +122,22 @@ def test_killed_sql_search_resumes_to_its_target(sql_url, tmp_path):
     assert not any(s == "RUNNING" for s, _ in after.values())
 
 
+def test_a_trial_is_leased_in_the_call_that_asks_it(tmp_path):
+    import sqlite3
+
+    import optuna
+
+    from edgespace.study._storage import open_storage
+
+    url = f"sqlite:///{tmp_path / 'lease.db'}"
+    store, _ = open_storage(url, "lease", heartbeat_interval=5)
+    study = optuna.create_study(storage=store, study_name="lease")
+    with pytest.warns(UserWarning, match="Heartbeat"):
+        trial = study.ask()
+    rows = sqlite3.connect(tmp_path / "lease.db").execute("select trial_id from trial_heartbeats").fetchall()
+    assert rows == [(trial._trial_id,)]
+
+
 def test_a_trial_asked_but_never_leased_is_retried(tmp_path):
     """A process killed between asking a trial and its first heartbeat leaves a RUNNING trial with
     no heartbeat row; once older than the grace period it is failed and queued again."""
@@ -216,3 +232,18 @@ def test_server_shutdown_mid_search_is_one_line_and_the_study_resumes(own_postgr
     _resume(url, "shutdown", target)
     done = _complete(url, "shutdown")
     assert all(done.get(n) == v for n, v in before.items()) and len(done) == target
+
+
+def test_batch_ask_on_sql_samples_what_one_by_one_asks_sample(tmp_path):
+    """The SQL path samples a batch against one snapshot of the study; with the same seed it
+    proposes exactly the trials an in-memory study asked one by one proposes."""
+    from edgespace.study import named_space
+
+    runs = {}
+    for storage in ("memory", f"sqlite:///{tmp_path / 'b.db'}"):
+        r = search(
+            named_space(SPACE), PROFILE, n_trials=60, population_size=20, storage=storage, study_name="b", seed=3
+        )
+        runs[storage] = [(t.number, t.params, t.values) for t in r.study.get_trials(deepcopy=False)]
+    memory, sql = runs.values()
+    assert memory == sql

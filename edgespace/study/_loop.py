@@ -19,6 +19,7 @@ import pandas as pd
 from edgespace._json import jsonable
 from edgespace._spec import check_ambient_c, check_number
 from edgespace.budget import Budget
+from edgespace.study._batch_ask import ask_batch
 from edgespace.study._definition import (
     CALIBRATION_KEY,
     CONSTRAINT_KEY,
@@ -169,7 +170,7 @@ def _ask_batch(ctx: _Context) -> list:
         # presumed dead (heartbeat grace, lease, stale_after_s) and retried, rather than return.
         foreign = sum(t.state == TrialState.RUNNING and t.number not in ctx.own_running for t in trials)
         ctx.waiting = k <= 0 and done < ctx.target and foreign > 0 and (ctx.heartbeat or ctx.stale_after_s is not None)
-        batch = [ctx.study.ask(ctx.distributions) for _ in range(max(k, 0))]
+        batch = ask_batch(ctx.study, ctx.distributions, k)
         ctx.own_running.update(t.number for t in batch)
         return batch
 

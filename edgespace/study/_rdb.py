@@ -71,13 +71,12 @@ def leased_rdb_storage() -> type:
         def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
             _retrying(super().set_study_system_attr, study_id, key, value)
 
-        def create_new_trial(self, study_id: int, template_trial=None) -> int:
-            trial_id = super().create_new_trial(study_id, template_trial)
-            if self.heartbeat_interval is not None and (
-                template_trial is None or template_trial.state == TrialState.RUNNING
-            ):
-                self.record_heartbeat(trial_id)
-            return trial_id
+        def _create_new_trial(self, study_id: int, template_trial=None):
+            # Optuna's cache in front of the storage calls this one, not create_new_trial
+            frozen = super()._create_new_trial(study_id, template_trial)
+            if self.heartbeat_interval is not None and frozen.state == TrialState.RUNNING:
+                self.record_heartbeat(frozen._trial_id)
+            return frozen
 
         def set_trial_state_values(self, trial_id: int, state, values=None) -> bool:
             ok = super().set_trial_state_values(trial_id, state, values)
