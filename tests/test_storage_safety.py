@@ -129,3 +129,10 @@ def test_journal_copied_without_its_owners_file_resumes_to_the_target(tmp_path):
     frame = resumed.trials_frame()
     assert (frame["state"] == "COMPLETE").sum() == 30
     assert not (frame["state"] == "RUNNING").any()
+
+
+@pytest.mark.parametrize("value", ["1_000", "١٢", "12abc", " "])
+def test_numbers_in_options_are_plain_ascii(value, capsys):
+    assert main(["search", "--profile", PROFILE, "--storage", "memory", "--trials", value]) == 2
+    err = capsys.readouterr().err
+    assert "invalid int value" in err and "ASCII digits" in err and err.count("\n") == 1

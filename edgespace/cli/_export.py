@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgespace.calibration import DEFAULT_FAMILIES
+from edgespace.cli._common import float_option, int_option
 
 CAPTURE_HELP = """\
 Next, on the device, save each model's profile next to it (NAME = the file name without .onnx):
@@ -25,13 +26,13 @@ def configure(sub) -> None:
         "captured profiles with `edgespace calibrate --from DIR`.",
     )
     p.add_argument("--out-dir", required=True, help="directory for the models and manifest.json (extended if present)")
-    p.add_argument("--samples", type=int, default=None, help="draw this many random specs (as `calibrate` does)")
-    p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
+    p.add_argument("--samples", type=int_option, default=None, help="draw this many random specs (as `calibrate` does)")
+    p.add_argument("--seed", type=int_option, default=0, help="seed for drawing specs")
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--family", help="export one spec instead: its family (with --width/--depth/--resolution)")
-    p.add_argument("--width", type=float, default=1.0)
-    p.add_argument("--depth", type=float, default=1.0)
-    p.add_argument("--resolution", type=int, default=224)
+    p.add_argument("--width", type=float_option, default=1.0)
+    p.add_argument("--depth", type=float_option, default=1.0)
+    p.add_argument("--resolution", type=int_option, default=224)
     p.set_defaults(func=_run)
 
 
