@@ -136,3 +136,12 @@ def test_numbers_in_options_are_plain_ascii(value, capsys):
     assert main(["search", "--profile", PROFILE, "--storage", "memory", "--trials", value]) == 2
     err = capsys.readouterr().err
     assert "invalid int value" in err and "ASCII digits" in err and err.count("\n") == 1
+
+
+def test_profiles_list_shows_the_good_profiles_beside_a_bad_one(tmp_path, monkeypatch, capsys):
+    (tmp_path / "broken-board.yaml").write_text("name: broken-board\nmodes: [unclosed\n")
+    monkeypatch.setenv("EDGESPACE_PROFILE_PATH", str(tmp_path))
+    assert main(["profiles", "list"]) == 2
+    captured = capsys.readouterr()
+    assert PROFILE in captured.out and "broken-board" in captured.out and "invalid" in captured.out
+    assert captured.err.count("\n") == 1 and "broken-board" in captured.err
