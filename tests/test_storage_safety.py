@@ -145,3 +145,14 @@ def test_profiles_list_shows_the_good_profiles_beside_a_bad_one(tmp_path, monkey
     captured = capsys.readouterr()
     assert PROFILE in captured.out and "broken-board" in captured.out and "invalid" in captured.out
     assert captured.err.count("\n") == 1 and "broken-board" in captured.err
+
+
+def test_report_on_a_study_with_only_running_trials_says_so(tmp_path, capsys):
+    journal = tmp_path / "r.journal"
+    r = _search(f"journal:{journal}", n=0, name="r")
+    for _ in range(3):
+        r.study.ask()
+    assert main(["report", "--storage", f"journal:{journal}", "--study", "r", "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "no complete trial yet (3 running, 0 failed)" in err and err.count("\n") == 1
+    assert not (tmp_path / "r.html").exists()
