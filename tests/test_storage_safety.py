@@ -156,3 +156,10 @@ def test_report_on_a_study_with_only_running_trials_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no complete trial yet (3 running, 0 failed)" in err and err.count("\n") == 1
     assert not (tmp_path / "r.html").exists()
+
+
+def test_confirm_options_without_confirm_are_refused_before_the_search(tmp_path, capsys):
+    argv = ["search", "--profile", PROFILE, "--storage", f"journal:{tmp_path / 'x.journal'}", "--threads", "4"]
+    assert main(argv) == 2
+    assert "apply only with --confirm" in capsys.readouterr().err
+    assert not (tmp_path / "x.journal").exists()  # refused before any search ran

@@ -105,10 +105,8 @@ def configure(sub) -> None:
     c.add_argument(
         "--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)"
     )
-    c.add_argument("--threads", type=int_option, default=1, help="ONNX Runtime threads for --confirm (default 1)")
-    c.add_argument(
-        "--confirm-rounds", type=int_option, default=10, help="interleaved timing rounds for --confirm (default 10)"
-    )
+    c.add_argument("--threads", type=int_option, help="ONNX Runtime threads for --confirm (default 1)")
+    c.add_argument("--confirm-rounds", type=int_option, help="interleaved timing rounds for --confirm (default 10)")
     _add_run_options(p)
     p.set_defaults(func=_run_search)
 
@@ -190,6 +188,12 @@ def _run_search(args) -> int:
     budget = budget_from_args(args, "search", profile=args.profile)
     if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
         raise ValueError(f"search: --report {args.report!r}: allowed: a file name ending in .html")
+    if args.confirm is None and (args.threads is not None or args.confirm_rounds is not None):
+        raise ValueError(
+            "search: --threads and --confirm-rounds apply only with --confirm K (they time the front's runs)"
+        )
+    args.threads = 1 if args.threads is None else args.threads
+    args.confirm_rounds = 10 if args.confirm_rounds is None else args.confirm_rounds
     if args.report is not None:  # checked before the search, not after it
         from edgespace._paths import report_file
         from edgespace.study._storage import storage_files
