@@ -163,3 +163,22 @@ def test_confirm_options_without_confirm_are_refused_before_the_search(tmp_path,
     assert main(argv) == 2
     assert "apply only with --confirm" in capsys.readouterr().err
     assert not (tmp_path / "x.journal").exists()  # refused before any search ran
+
+
+def test_a_full_disk_names_the_report_file(tmp_path, capsys):
+    import subprocess
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("a small file system cannot be mounted here (needs root)")
+    try:
+        journal = tmp_path / "j.journal"
+        _search(f"journal:{journal}")
+        out = small / "r.html"  # a report embeds plotly.js (megabytes): the 64 kB file system fills
+        assert main(["report", "--storage", f"journal:{journal}", "--study", "s", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert str(out) in err and "No space left on device" in err and err.count("\n") == 1
+        assert list(small.iterdir()) == []  # no partial file left behind
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)

@@ -583,8 +583,12 @@ def report(
     p = _output(path, obj)
     p.parent.mkdir(exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, p)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, p)
+    except OSError as exc:  # a full disk, a quota: name the file (the partial copy is removed)
+        tmp.unlink(missing_ok=True)
+        raise ReportError(f"report: {p}: cannot write: {exc.strerror or exc}") from None
     return p
 
 
