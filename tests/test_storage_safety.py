@@ -182,3 +182,9 @@ def test_a_full_disk_names_the_report_file(tmp_path, capsys):
         assert list(small.iterdir()) == []  # no partial file left behind
     finally:
         subprocess.run(["umount", str(small)], capture_output=True)
+
+
+def test_cloudy_days_without_a_budget_are_refused_not_ignored(tmp_path, capsys):
+    argv = ["search", "--profile", PROFILE, "--storage", f"journal:{tmp_path / 'c.journal'}", "--cloudy-days", "5"]
+    assert main(argv) == 2
+    assert "--cloudy-days needs --battery-wh" in capsys.readouterr().err

@@ -101,6 +101,8 @@ def budget_from_args(args, command: str, *, profile=None, mode=None, calibration
     if args.battery_wh is None:
         if args.frames_per_day is not None:
             raise ValueError(f"{command}: --frames-per-day needs --battery-wh (the energy budget)")
+        if args.cloudy_days:
+            raise ValueError(f"{command}: --cloudy-days needs --battery-wh (the energy budget); it would be ignored")
         return None
     if args.frames_per_day is None:
         raise ValueError(f"{command}: --battery-wh needs --frames-per-day")
