@@ -48,6 +48,8 @@ def ask_batch(study, distributions: dict, k: int) -> list[Any]:
     if out:
         trials = study.get_trials(deepcopy=False)
     mirror_storage = optuna.storages.InMemoryStorage()
+    # the same study id: samplers remember the study they sample for (IntersectionSearchSpace)
+    mirror_storage._max_study_id = study._study_id - 1
     sid = mirror_storage.create_new_study(study.directions, study.study_name)
     attrs = dict(study._storage.get_study_system_attrs(study._study_id))
     for key, value in attrs.items():
