@@ -32,7 +32,7 @@ def _one(rows: int, profile: str) -> dict:
     from benchmarks.estimate import grid
     from edgespace import load_profile
     from edgespace.cost import estimate_many
-    from edgespace.cost._estimate import CHUNK_ROWS
+    from edgespace.cost._estimate_many import CHUNK_ROWS
 
     prof = load_profile(profile)
     mode = next(iter(prof.modes))

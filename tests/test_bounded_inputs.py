@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import edgespace.cost._estimate as E
+import edgespace.cost._estimate_many as E
 from edgespace._paths import read_input
-from edgespace.calibration import CalibrationError, load_calibration
+from edgespace.calibration import CalibrationError
 from edgespace.cli import main
+from edgespace.cost import load_calibration
 
 PROFILE = "jetson-orin-nano-8gb"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +22,20 @@ from edgespace.calibration import (
     IngestError,
     calibrate,
     draw_specs,
-    load_calibration,
     map_nodes,
-    read_ort_profile,
     read_trtexec_profile,
     read_trtexec_times,
 )
 from edgespace.calibration._calibrate import CalibrationError
 from edgespace.calibration._mapping import module_path, segment_ids
 from edgespace.cli import main
+from edgespace.cost import load_calibration
 from edgespace.layers import table_totals
 from edgespace.meters import NullMeter, RaplMeter, get_meter
-from edgespace.runners import Fp16UnavailableError, confirm
+from edgespace.runners import Fp16UnavailableError, confirm, read_ort_profile
 from edgespace.runners._export import export_many
 from edgespace.runners._precision import fp16_supported
+from edgespace.runners.common import torch_never_imported
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
@@ -44,6 +45,7 @@ FAMILY_TINY = [
     es.ArchSpec("efficientnet", 0.35, 0.5, 64),
     es.ArchSpec("mobilenetv2", 0.35, 0.5, 64),
     es.ArchSpec("mobilenetv3_large", 0.35, 0.5, 64),
+    es.ArchSpec("efficientnetv2", 0.35, 0.5, 64),
 ]
 #: what `edgespace calibrate --samples 3 --families mobilenetv3_small --seed 0` draws, and more
 CAL_SPECS = draw_specs(6, families=("mobilenetv3_small",), seed=0, ranges={"resolution": (64, 128)})
@@ -74,7 +76,7 @@ def test_confirm_real_run_is_sane_and_never_invents_energy(tiny_run):
         assert m.energy_mj is None and m.avg_power_w is None
         assert m.energy_unavailable_reason and "RAPL" in m.energy_unavailable_reason
     # The flag tells the truth: in a full test run other tests have imported torch already.
-    assert m.clean_process == ("torch" not in sys.modules)
+    assert m.clean_process == torch_never_imported()
     assert m.clean_process or any("torch is loaded" in note for note in m.notes)
     # memory from ORT's own accounting equals liveness over the layer table
     pred = peak_activation_bytes(es.layer_table(TINY), unfused_acts=ORT_CPU_UNFUSED_ACTS)
@@ -83,6 +85,27 @@ def test_confirm_real_run_is_sane_and_never_invents_energy(tiny_run):
     d = m.to_dict()
     json.dumps(d)
     assert d["spec"]["family"] == "mobilenetv3_small" and d["energy_mj"] is None
+
+
+def test_clean_process_is_true_only_where_torch_was_never_imported(tiny_run, monkeypatch):
+    import subprocess
+    import types
+
+    from edgespace.runners.ort import OnnxRuntimeRunner
+
+    code = (
+        "from edgespace.runners.common import torch_never_imported as t\n"
+        "before = t()\nimport torch.nn\nprint(before, t())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["True", "False"]
+    # a torch submodule alone is enough to make the process not clean
+    monkeypatch.setitem(sys.modules, "torch._labels_probe", types.ModuleType("torch._labels_probe"))
+    m = OnnxRuntimeRunner().measure(tiny_run.onnx_path, TINY, runs=3, warmup=1, profile=False, meter=NullMeter())
+    assert m.clean_process is False
+    from edgespace.runners import Measurement
+
+    assert Measurement.__dataclass_fields__["clean_process"].default is False  # never claimed by default
 
 
 def test_duration_run_reports_throughput_over_time(cache):
@@ -198,7 +221,7 @@ def cal_measurements(cache):
 
 
 def test_interleaved_measurements_are_paired_with_the_reference(cal_measurements):
-    from edgespace.calibration._loop import REFERENCE_SPEC
+    from edgespace.runners import REFERENCE_SPEC
 
     for m in cal_measurements:
         assert m.reference == REFERENCE_SPEC.short_name() and len(m.round_medians_ms) == m.rounds == 5
@@ -320,10 +343,10 @@ def test_ingest_trtexec_profile_and_times_fixtures():
     conv_rows = set(np.flatnonzero(table["op"].isin(CONV_LIKE).to_numpy()))
     assert conv_rows <= {i for r in mapped["rows"] for i in r}
     times = read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")
-    assert times["runs"] == 20 and times["latency_ms_p50"] <= times["latency_ms_p99"]
-    assert times["compute_ms_p50"] < times["latency_ms_p50"]
+    assert times["runs"] == 20 and times["latency_p50_ms"] <= times["latency_p99_ms"]
+    assert times["compute_p50_ms"] < times["latency_p50_ms"]
     # calibrating a device from captured files: (spec, node profile, end-to-end ms) triples
-    items = [(TINY, prof, times["latency_ms_p50"])] * 3
+    items = [(TINY, prof, times["latency_p50_ms"])] * 3
     cal = calibrate(None, items, threads=None, precision="fp16")
     assert cal.provenance["runtime"].startswith("unknown") and cal.predict_latency_ms(TINY) > 0
 
@@ -378,7 +401,7 @@ def test_capture_set_pairs_trtexec_files_and_rejects_bad_sets(cache, tmp_path, c
     shutil.copy(DATA / "trtexec_times_mnv3s_w035_r64.json", d / f"{name}.times.json")
     found = read_capture_set(d)
     assert found.sources == ["tensorrt"] and found.threads is None and found.e2e_from == [f"{name}.times.json"]
-    assert found.items[0][2] == read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")["latency_ms_p50"]
+    assert found.items[0][2] == read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")["latency_p50_ms"]
     # one captured model is too few: exit 2, one line, naming the directory and what is needed
     assert main(["calibrate", "--from", str(d)]) == 2
     err = capsys.readouterr().err.strip()
@@ -443,6 +466,7 @@ def test_meters_fall_back_to_null_and_rapl_reads_a_fake_powercap(tmp_path):
     meter = RaplMeter(root=tmp_path)
     token = meter.begin_window()
     (dom / "energy_uj").write_text("2000000")  # wrapped: 1 J to the top, then 2 J
+    time.sleep(0.002)  # longer than RAPL's 1 ms update period
     assert meter.end_window(token).energy_mj == pytest.approx(3000.0)
     assert not RaplMeter.is_available(root=tmp_path / "missing")
     with pytest.raises(ValueError, match="meter='x'"):
@@ -482,7 +506,7 @@ def test_public_names_are_lazy():
 
     code = (
         "import sys, edgespace; assert 'onnxruntime' not in sys.modules; "
-        "edgespace.confirm, edgespace.calibrate, edgespace.Measurement, edgespace.load_calibration; "
+        "edgespace.confirm, edgespace.calibrate, edgespace.estimate; "
         "assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)

@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 import edgespace as es
-from edgespace.calibration import CalibrationError, load_calibration
+from edgespace.calibration import CalibrationError
 from edgespace.calibration._gpu import calibrate_gpu
 from edgespace.cli import main
+from edgespace.cost import load_calibration
 from edgespace.study import MobileNetSpace, search
 from tests.test_calibration_door import PROFILE as GPU_PROFILE
 from tests.test_calibration_door import SPECS, _runs

@@ -26,6 +26,13 @@ def configure(sub) -> None:
         help="ONNX Runtime intra-op threads (default 1; with --from: as the captures say)",
     )
     p.add_argument("--seed", type=int_option, default=0, help="seed for drawing specs")
+    p.add_argument(
+        "--design",
+        default="lhs",
+        choices=("spread", "lhs", "random"),
+        help="how the networks are chosen: lhs (default: corners, then a Latin hypercube over the knobs), "
+        "spread (corners, then k-medoids over the latency model's features) or random",
+    )
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--rounds", type=int_option, default=10, help="interleaved timing rounds (default 10)")
     p.add_argument(
@@ -46,7 +53,11 @@ def configure(sub) -> None:
         help="runner to measure with (default onnxruntime; torch-cuda/tensorrt need an NVIDIA GPU)",
     )
     g.add_argument("--batches", default="1,32", help="GPU: comma-separated batch sizes, each fitted (default 1,32)")
-    g.add_argument("--precision", default="fp16", help="GPU: fp16 (default), bf16, fp32 (TF32 off) or int8 (tensorrt)")
+    g.add_argument(
+        "--precision",
+        default="fp16",
+        help="GPU: fp16 (default), fp32 (TF32 off) or int8 (tensorrt); the networks are drawn at it",
+    )
     g.add_argument(
         "--compile", action="store_true", help="torch-cuda: torch.compile reduce-overhead (fused; slow to compile)"
     )
@@ -63,6 +74,11 @@ def _report(cal, path) -> None:
         print(
             f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
             f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})"
+        )
+    if "held_out_5fold" not in cal.report:
+        print(
+            f"  held_out_5fold: none ({cal.provenance['networks']} networks; a held-out error needs at least 10): "
+            "the figure above is in-sample"
         )
 
 
@@ -109,8 +125,9 @@ def _run_gpu(args) -> int:
         return 0
     print(f"wrote {path}")
     for b, rep in cal.report["by_batch"].items():
+        kind = "held out" if "held_out_5fold" in rep["latency"] else "in-sample (too few networks to hold any out)"
         lat = rep["latency"].get("held_out_5fold", rep["latency"]["in_sample"])
-        line = f"  batch {b}: latency {lat['within_10pct']:.0%} within ±10%, MAPE {lat['mape_pct']:.1f}% (n={rep['n']})"
+        line = f"  batch {b}, {kind}: latency {lat['within_10pct']:.0%} within ±10%, MAPE {lat['mape_pct']:.1f}% (n={rep['n']})"
         en = rep.get("energy", {})
         if "unavailable" not in en:
             e = en.get("held_out_5fold", en.get("in_sample"))
@@ -148,6 +165,7 @@ def _run(args) -> int:
             rounds=args.rounds,
             out=args.out,
             progress=progress,
+            design=args.design,
         )
     if args.json:
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))

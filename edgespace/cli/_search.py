@@ -12,7 +12,15 @@ from edgespace.cli._budget import add_budget_options, budget_from_args
 from edgespace.cli._common import int_option, positive_seconds
 from edgespace.spec import PRECISIONS
 
-_SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
+_SPACES = (
+    "efficientnet",
+    "efficientnetv2",
+    "mobilenetv2",
+    "mobilenetv3_large",
+    "mobilenetv3_small",
+    "mobilenet",
+    "all",
+)
 _SHOWN = (
     "accuracy",
     "energy_mj",
@@ -106,6 +114,11 @@ def configure(sub) -> None:
         "--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)"
     )
     c.add_argument("--threads", type=int_option, help="ONNX Runtime threads for --confirm (default 1)")
+    c.add_argument(
+        "--confirm-proxy",
+        action="store_true",
+        help="time the front of another device's study on this machine as a proxy (rows say profile host)",
+    )
     c.add_argument("--confirm-rounds", type=int_option, help="interleaved timing rounds for --confirm (default 10)")
     _add_run_options(p)
     p.set_defaults(func=_run_search)
@@ -223,7 +236,12 @@ def _run_search(args) -> int:
             raise ValueError("search: --confirm, --threads and --confirm-rounds: allowed: integers >= 1")
         with _Progress(not (args.quiet or args.json), f"confirm {args.confirm} front points") as progress:
             confirmed = result.confirm(
-                args.confirm, threads=args.threads, by=args.confirm_by, rounds=args.confirm_rounds, progress=progress
+                args.confirm,
+                threads=args.threads,
+                by=args.confirm_by,
+                rounds=args.confirm_rounds,
+                progress=progress,
+                proxy=args.confirm_proxy,
             )
     rc = _print(result, args, time.perf_counter() - t0, confirmed)
     if args.report is not None:
@@ -310,27 +328,15 @@ def _print_confirmations(console, frame) -> None:
     """Predicted against measured, side by side, with the error."""
     from rich.table import Table
 
+    from edgespace.spec import ARCH_COLUMNS
+    from edgespace.study import CONFIRMATION_COLUMNS
+
     def fmt(v, spec: str) -> str:
         return "-" if v is None or (isinstance(v, float) and v != v) else spec.format(v)
 
     table = Table(title="confirmed on this machine: predicted vs measured")
-    cols = (
-        "family",
-        "width",
-        "depth",
-        "resolution",
-        "precision",
-        "mode",
-        "threads",
-        "predicted_latency_ms",
-        "measured_latency_ms",
-        "latency_error_pct",
-        "latency_source",
-        "predicted_energy_mj",
-        "measured_energy_mj",
-        "energy_error_pct",
-        "status",
-    )
+    shown = (*ARCH_COLUMNS, "mode", "profile")  # the design point and the machine measured; then the measurement
+    cols = (*shown, *CONFIRMATION_COLUMNS[CONFIRMATION_COLUMNS.index("threads") :])
     for c in cols:
         table.add_column(c, justify="right")
     specs = {
@@ -346,7 +352,7 @@ def _print_confirmations(console, frame) -> None:
     for r in frame.to_dict(orient="records"):
         table.add_row(*[fmt(r.get(c), specs.get(c, "{}")) for c in cols])
     console.print(table)
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[(frame["status"] == "ok") & frame["latency_error_pct"].notna()]
     if len(ok):
         err = ok["latency_error_pct"].astype(float).abs()
         console.print(

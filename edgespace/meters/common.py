@@ -1,9 +1,9 @@
 """The power-meter contract: one ABC, a measurement dataclass, and the stand-in for "no meter".
 
 A meter measures energy over a window: ``begin_window()`` then ``end_window()`` returns an
-:class:`EnergyWindow` with units in its field names. ``is_available()`` is a classmethod that
-never raises; constructing a meter that is not available raises :class:`MeterInitError` saying
-why and how to fix it. :class:`NullMeter` is what :func:`edgespace.meters.get_meter` returns when
+:class:`EnergyWindow` with units in its field names. ``unavailable_reason()`` is a classmethod
+probe that never raises and leaves nothing initialised (``is_available()`` is derived from it);
+constructing a meter that is not available raises :class:`MeterInitError` with that reason. :class:`NullMeter` is what :func:`edgespace.meters.get_meter` returns when
 no meter works: its windows carry ``energy_mj=None`` and the reason, never a made-up number.
 """
 
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import abc
 import time
-import warnings
 from dataclasses import dataclass
 
 from edgespace._errors import UnavailableError
 
-__all__ = ["EnergyWindow", "PowerMeter", "NullMeter", "MeterInitError"]
+__all__ = ["EnergyWindow", "PowerMeter", "NullMeter", "MeterInitError", "window_too_short"]
 
 
 class MeterInitError(UnavailableError):
@@ -41,17 +40,6 @@ class EnergyWindow:
     samples: int | None = None
 
     @property
-    def unavailable_reason(self) -> str | None:
-        """Deprecated (0.2, one release): ``energy_unavailable_reason``."""
-        warnings.warn(
-            "EnergyWindow.unavailable_reason is deprecated and will be removed in the next release; "
-            "use energy_unavailable_reason",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.energy_unavailable_reason
-
-    @property
     def avg_power_w(self) -> float | None:
         if self.energy_mj is None or self.duration_s <= 0:
             return None
@@ -59,17 +47,25 @@ class EnergyWindow:
 
 
 class PowerMeter(abc.ABC):
-    """A source of energy readings. Subclasses implement :meth:`is_available`, :meth:`_read_mj`
-    (a cumulative energy counter in millijoules) and set :attr:`name`."""
+    """A source of energy readings. Subclasses implement :meth:`unavailable_reason` (one cheap
+    probe), :meth:`_read_mj` (a cumulative energy counter in millijoules) and set :attr:`name`."""
 
     name: str = "meter"
     #: What the reading covers: one of :data:`METER_DOMAINS` ("" when nothing is measured).
     domain: str = ""
+    #: How often the reading changes (s): a window shorter than this reports no energy.
+    update_period_s: float = 0.0
 
     @classmethod
     @abc.abstractmethod
-    def is_available(cls) -> bool:
-        """Whether this meter can be read here. Never raises."""
+    def unavailable_reason(cls, **probe) -> str | None:
+        """Why this meter cannot be read here, or None where it can: one cheap probe that never
+        raises and leaves nothing initialised (``probe``: where to look, as the constructor takes it)."""
+
+    @classmethod
+    def is_available(cls, **probe) -> bool:
+        """Whether this meter can be read here: :meth:`unavailable_reason` is None."""
+        return cls.unavailable_reason(**probe) is None
 
     @abc.abstractmethod
     def _read_mj(self) -> float:
@@ -84,7 +80,21 @@ class PowerMeter(abc.ABC):
     def end_window(self, token: tuple[float, float]) -> EnergyWindow:
         t0, e0 = token
         e1 = self._read_mj()
-        return EnergyWindow(time.perf_counter() - t0, self._delta_mj(e0, e1), self.name, domain=self.domain)
+        return self._window(time.perf_counter() - t0, e0, e1, self._delta_mj(e0, e1))
+
+    def _window(self, duration_s: float, e0, e1, delta_mj: float | None) -> EnergyWindow:
+        """The window's energy, or None with the reason when the counter cannot have measured it:
+        a window shorter than :attr:`update_period_s`, or a counter read the same at both ends
+        (fewer than two distinct readings: 0.0 would be a repeated reading, not a measurement)."""
+        why = window_too_short(self, duration_s)
+        if why is None and e1 == e0:
+            why = (
+                f"{self.name}: the energy counter read {e0} at both ends of the {duration_s:.4g} s window "
+                "(fewer than two distinct readings: it updates more slowly than the window)"
+            )
+        if why is not None:
+            return EnergyWindow(duration_s, None, self.name, why, domain=self.domain)
+        return EnergyWindow(duration_s, delta_mj, self.name, domain=self.domain)
 
     def idle_power_w(self, seconds: float = 0.5) -> float | None:
         """Average power over ``seconds`` of doing nothing, measured now (None where the meter
@@ -97,6 +107,16 @@ class PowerMeter(abc.ABC):
         """Release the device (threads, handles); does nothing by default."""
 
 
+def window_too_short(meter: PowerMeter, duration_s: float) -> str | None:
+    """The reason a window of ``duration_s`` is below ``meter``'s update period, or None."""
+    if duration_s < meter.update_period_s:
+        return (
+            f"{meter.name}: the window lasted {duration_s:.4g} s, shorter than the meter's update period "
+            f"({meter.update_period_s:g} s); run longer (duration_s=...) for a measured energy"
+        )
+    return None
+
+
 class NullMeter(PowerMeter):
     """No power meter: every window reports ``energy_mj=None`` with the reason."""
 
@@ -106,8 +126,8 @@ class NullMeter(PowerMeter):
         self.reason = reason
 
     @classmethod
-    def is_available(cls) -> bool:
-        return True
+    def unavailable_reason(cls, **probe) -> str | None:
+        return None
 
     def _read_mj(self) -> float:  # pragma: no cover - never used
         return 0.0

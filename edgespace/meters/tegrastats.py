@@ -25,6 +25,13 @@ Xavier, AGX Orin: their rails are per subsystem) are refused with that reason, n
 into something else. The log's lines are the samples; the capture script records each model's
 timed window as offsets from the log's first line, and the samples inside it are integrated
 (trapezoid rule). Fewer than two samples in a window: None with the reason.
+
+Time comes from the lines' own timestamps where they carry one (JetPack 5/6: tegrastats skips
+seconds under load, so line count × interval is shorter than the log), from the interval only
+where they do not; :meth:`TegrastatsLog.gaps` lists the skips. Two runs appended to one file
+(the running average resets, or the clock goes back) are found by
+:meth:`TegrastatsLog.run_starts` and split by :meth:`TegrastatsLog.runs`; a window over such a
+log is refused with that reason.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ import numpy as np
 from edgespace._errors import EdgespaceError
 from edgespace._paths import read_input
 
-__all__ = ["TegrastatsError", "TegrastatsLog", "parse_tegrastats", "MODULE_INPUT_RAILS", "window_energy", "tag_mode"]
+__all__ = ["TegrastatsError", "TegrastatsLog", "parse_tegrastats", "MODULE_INPUT_RAILS", "window_energy"]
 
 #: Rails that measure the module's input power, in order of preference.
 MODULE_INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
@@ -68,16 +75,85 @@ class TegrastatsLog:
     stamps: list = field(default_factory=list)
     interval_s: float = 0.01
     source: str = "<text>"
+    #: the running average tegrastats prints after each rail's current value (mW)
+    average_mw: dict = field(default_factory=dict)
 
     @property
     def lines(self) -> int:
         return len(self.cpu_mhz)
 
     @property
+    def timed_by(self) -> str:
+        """``"timestamps"`` where every line carries one (JetPack 5/6), else ``"interval"``."""
+        return "timestamps" if self.stamps and all(st is not None for st in self.stamps) else "interval"
+
+    @property
     def times_s(self) -> np.ndarray:
-        """Time of each line from the first, in seconds: line k at k × interval (tegrastats
-        prints at its interval; the JetPack 5 timestamps have whole-second resolution only)."""
-        return np.arange(self.lines) * self.interval_s
+        """Time of each line from the first, in seconds. From the lines' own timestamps where
+        every line has one (a log that skips seconds spans its real duration): the lines printed
+        within one whole second are placed ``interval_s`` apart from its start. Without
+        timestamps (L4T 32): line k at k × ``interval_s``."""
+        if self.timed_by == "interval":
+            return np.arange(self.lines) * self.interval_s
+        t0 = self.stamps[0]
+        out = np.empty(self.lines)
+        prev, within = None, 0
+        for k, st in enumerate(self.stamps):
+            within = within + 1 if st == prev else 0
+            prev = st
+            out[k] = (st - t0).total_seconds() + within * self.interval_s
+        return out
+
+    def gaps(self, tolerance_s: float = 0.5) -> list[tuple[int, float]]:
+        """``(line, seconds)`` for every line that came later than the interval after the one
+        before it (by more than ``tolerance_s``; timestamps have whole-second resolution): the
+        log skipped samples there. Empty for a log without timestamps (nothing to tell)."""
+        if self.timed_by == "interval" or self.lines < 2:
+            return []
+        dt = np.diff(self.times_s)
+        late = np.nonzero(dt > self.interval_s + tolerance_s)[0]
+        return [(int(k + 1), float(dt[k])) for k in late]
+
+    def run_starts(self) -> list[int]:
+        """First line of each run in the log: 0, and every line where tegrastats started again
+        (a run appended to the same file): the module-input rail's running average reset to the
+        current value instead of following the previous average, or the timestamps went back."""
+        starts = [0]
+        rail = next((r for r in MODULE_INPUT_RAILS if r in self.average_mw), None)
+        cur = self.power_mw.get(rail) if rail else None
+        avg = self.average_mw.get(rail) if rail else None
+        n_in_run = 1
+        for k in range(1, self.lines):
+            back = self.stamps[k] is not None and self.stamps[k - 1] is not None and self.stamps[k] < self.stamps[k - 1]
+            reset = False
+            if avg is not None and np.isfinite([avg[k - 1], avg[k], cur[k]]).all():
+                expected = (avg[k - 1] * n_in_run + cur[k]) / (n_in_run + 1)
+                # averages are printed in whole mW: allow the rounding of both
+                reset = abs(avg[k] - cur[k]) <= 1 and abs(avg[k] - expected) > 2
+            if back or reset:
+                starts.append(k)
+                n_in_run = 1
+            else:
+                n_in_run += 1
+        return starts
+
+    def runs(self) -> list[TegrastatsLog]:
+        """The log split at :meth:`run_starts`, one :class:`TegrastatsLog` per run."""
+        starts = self.run_starts() + [self.lines]
+        out = []
+        for a, b in zip(starts, starts[1:], strict=False):
+            out.append(
+                TegrastatsLog(
+                    {k: v[a:b] for k, v in self.power_mw.items()},
+                    self.cpu_mhz[a:b],
+                    self.gpu_mhz[a:b],
+                    self.stamps[a:b],
+                    self.interval_s,
+                    f"{self.source} (run {len(out) + 1}: lines {a + 1}-{b})",
+                    {k: v[a:b] for k, v in self.average_mw.items()},
+                )
+            )
+        return out
 
     def module_input_rail(self) -> str:
         """The module-input rail (:data:`MODULE_INPUT_RAILS`), or :class:`TegrastatsError` naming
@@ -108,6 +184,7 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
     if not (isinstance(interval_s, (int, float)) and interval_s > 0):
         raise TegrastatsError(f"interval_s={interval_s!r}: allowed: seconds > 0 (tegrastats --interval / 1000)")
     power: dict[str, list] = {}
+    average: dict[str, list] = {}
     cpu, gpu, stamps = [], [], []
     n = 0
     for k, line in enumerate(text.splitlines()):
@@ -123,12 +200,14 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
             raise TegrastatsError(
                 f"{src}: line {k + 1}: not a tegrastats line (expected 'RAM used/totalMB ...'): {line[:60]!r}"
             )
-        rails = {name: float(inst) for name, inst, _ in _RAIL.findall(line) if name not in _NOT_RAILS}
-        for name, v in rails.items():
-            power.setdefault(name, [np.nan] * n).append(v)
-        for name in power:
-            if name not in rails:
-                power[name].append(np.nan)
+        found = [(name, float(inst), float(avg)) for name, inst, avg in _RAIL.findall(line) if name not in _NOT_RAILS]
+        for table, col in ((power, 1), (average, 2)):
+            rails = {f[0]: f[col] for f in found}
+            for name, v in rails.items():
+                table.setdefault(name, [np.nan] * n).append(v)
+            for name in table:
+                if name not in rails:
+                    table[name].append(np.nan)
         c = _CPU.search(line)
         freqs = [int(f) for f in re.findall(r"@(\d+)", c.group(1))] if c else []
         cpu.append(max(freqs) if freqs else np.nan)
@@ -148,6 +227,7 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
         stamps,
         float(interval_s),
         src,
+        {k: np.array(v, dtype=float) for k, v in average.items()},
     )
 
 
@@ -173,6 +253,14 @@ def window_energy(log: TegrastatsLog, start_s: float, end_s: float, *, inference
         out["energy_unavailable_reason"] = str(exc)
         return out
     out["rail"] = rail
+    starts = log.run_starts()
+    if len(starts) > 1:
+        out["energy_unavailable_reason"] = (
+            f"{log.source}: {len(starts)} tegrastats runs appended in one log (they start at lines "
+            f"{', '.join(str(k + 1) for k in starts)}); offsets from its first line are ambiguous: "
+            "split it with TegrastatsLog.runs()"
+        )
+        return out
     t = log.times_s
     p = log.power_mw[rail]
     inside = (t >= start_s) & (t <= end_s) & np.isfinite(p)
@@ -193,46 +281,3 @@ def window_energy(log: TegrastatsLog, start_s: float, end_s: float, *, inference
     if inferences:
         out["energy_per_inference_mj"] = out["energy_window_mj"] / inferences
     return out
-
-
-def tag_mode(profile, nvpmodel: str, log: TegrastatsLog | None = None, *, tolerance: float = 0.02) -> str:
-    """The power mode of ``profile`` a capture belongs to: the one ``nvpmodel -q`` named (by mode
-    name, or the nvpmodel name its description starts with, e.g. ``MAXN``), checked against the
-    clocks in ``log``: a CPU or GPU clock above the mode's maximum (by more than ``tolerance``)
-    means the capture did not run in that mode, and it is refused (:class:`TegrastatsError`)."""
-    from edgespace.profiles import load_profile
-
-    prof = load_profile(profile) if isinstance(profile, str) else profile
-    text = str(nvpmodel).strip()
-    m = re.search(r"NV Power Mode:\s*(\S+)", text)
-    name = m.group(1) if m else text.splitlines()[0].strip() if text else ""
-    chosen = None
-    for mode_name, mode in prof.modes.items():
-        desc = (getattr(mode, "description", "") or "").upper()
-        if (
-            name == mode_name
-            or name.upper() == mode_name.upper()
-            or desc.startswith(name.upper() + ":")
-            or desc.startswith(name.upper() + " ")
-        ):
-            chosen = mode_name
-            break
-    if chosen is None:
-        raise TegrastatsError(
-            f"nvpmodel mode {name!r} is not a mode of {prof.name}; its modes: {', '.join(prof.modes)}"
-        )
-    if log is None:
-        return chosen
-    mode = prof.mode(chosen)
-    for kind, seen in (("cpu", log.cpu_mhz), ("gpu", log.gpu_mhz)):
-        engine = next((e for e in mode.engines.values() if getattr(e, "kind", "") == kind), None)
-        if engine is None or not np.isfinite(seen).any():
-            continue
-        cap = float(engine.clock_mhz.value)
-        top = float(np.nanmax(seen))
-        if top > cap * (1 + tolerance):
-            raise TegrastatsError(
-                f"{log.source}: {kind.upper()} ran at {top:g} MHz but mode {chosen} of {prof.name} caps it "
-                f"at {cap:g} MHz: the clocks disagree with nvpmodel {name!r}; not tagging this capture"
-            )
-    return chosen

@@ -12,18 +12,15 @@ ORT's allocator accounting (``mem_bytes_requested_in_use``, ``mem_in_use_peak``,
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from edgespace._errors import CalibrationError
-from edgespace._paths import read_input
+from edgespace._errors import IngestError
+from edgespace._json_input import json_number as _num
+from edgespace._json_input import read_json_source as _load
 
-__all__ = ["NodeTime", "NodeProfile", "IngestError", "read_ort_profile"]
+__all__ = ["NodeTime", "NodeProfile", "read_ort_profile"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +30,6 @@ class NodeTime:
     name: str
     op_type: str
     time_us: float
-
-
-class IngestError(CalibrationError):
-    """A profile file cannot be read or is not in the format its reader expects."""
 
 
 @dataclass(frozen=True)
@@ -58,48 +51,6 @@ class NodeProfile:
     @property
     def node_total_ms(self) -> float:
         return float(sum(n.time_us for n in self.nodes)) / 1e3
-
-
-def _load(path_or_data, what: str):
-    if isinstance(path_or_data, (str, os.PathLike)):
-        p = Path(path_or_data)
-        try:
-            return json.loads(read_input(p, IngestError)), str(p)
-        except FileNotFoundError:
-            raise IngestError(f"{p}: no such file ({what} expected)") from None
-        except OSError as exc:
-            raise IngestError(f"{p}: cannot read: {exc.strerror or exc} ({what} expected)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IngestError(f"{p}: not JSON ({exc}); {what} expected") from None
-        except RecursionError:
-            raise IngestError(f"{p}: not JSON (nested too deeply); {what} expected") from None
-    return path_or_data, "<data>"
-
-
-def _num(src: str, where: str, entry, key: str, *, default=None, positive: bool = False) -> float:
-    """``entry[key]`` as a finite float, or an :class:`IngestError` naming the file, the entry
-    and the field (JSON's ``Infinity``/``NaN``, text, ``true`` and a missing key are refused)."""
-    if not isinstance(entry, dict):
-        raise IngestError(f"{src}: {where}: expected a JSON object, got {type(entry).__name__}")
-    if key not in entry:
-        if default is not None:
-            return default
-        raise IngestError(f"{src}: {where}: field {key!r} is missing")
-    v = entry[key]
-    if isinstance(v, str):  # ORT writes some numbers (allocator accounting) as text
-        try:
-            v = float(v)
-        except ValueError:
-            pass
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise IngestError(f"{src}: {where}: {key}: {str(v)[:40]!r}: expected a number")
-    try:
-        f = float(v)
-    except OverflowError:
-        f = math.inf
-    if not math.isfinite(f) or (positive and f < 0):
-        raise IngestError(f"{src}: {where}: {key}: {v!r}: expected a finite number{' >= 0' if positive else ''}")
-    return f
 
 
 def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
@@ -172,12 +123,26 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         peak = max(e["mem"].get("mem_bytes_requested_in_use", 0) for e in first) - base
     order: dict[str, str] = {}
     times: dict[str, list[float]] = {}
+    counts: dict[str, int] | None = None
     for k in keys:
         seen: dict[str, float] = {}
+        n_of: dict[str, int] = {}
         for e in sorted(per_run[k], key=lambda e: e["ts"]):
-            name = e["name"]
-            seen[name] = seen.get(name, 0.0) + float(e["dur"])  # a node run twice in one run: summed
+            # a name that repeats within a run (very old profiles name every kernel
+            # "_kernel_time"; a node run twice) is kept apart by its order: name, name#1, ...
+            j = n_of.get(e["name"], 0)
+            n_of[e["name"]] = j + 1
+            name = e["name"] if j == 0 else f"{e['name']}#{j}"
+            seen[name] = float(e["dur"])
             order.setdefault(name, e["op"])
+        if counts is not None and n_of != counts:
+            diff = sorted(n for n in set(n_of) | set(counts) if n_of.get(n) != counts.get(n))
+            raise IngestError(
+                f"{src}: kernel name(s) {', '.join(diff[:3])} occur a different number of times in "
+                "different runs, so repeated names cannot be told apart by their order; profile "
+                "with a newer ONNX Runtime (it names each node)"
+            )
+        counts = n_of
         for name, d in seen.items():
             times.setdefault(name, []).append(d)
     nodes = tuple(NodeTime(name, op, float(np.median(times[name]))) for name, op in order.items())
