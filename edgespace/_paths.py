@@ -88,3 +88,58 @@ def output_dir(text, what: str, error: type[EdgespaceError]) -> Path:
         return path
     _writable_parent(path, what, error)
     return path
+
+
+#: The first bytes of every report edgespace writes: an existing file that does not start with
+#: them is not overwritten.
+REPORT_MARK = (
+    "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='generator' content='edgespace report'>"
+)
+
+
+def report_file(text, what: str, error: type[EdgespaceError], *, protected=()) -> Path:
+    """A path for a report edgespace will write: :func:`output_file`, and never one of
+    ``protected`` (a study's storage and its side files), never an existing file that is not a
+    previous edgespace report, never more than one missing folder deep."""
+    path = output_file(text, what, error)
+    resolved = path.resolve()
+    for other in protected:
+        if Path(other).resolve() == resolved:
+            raise error(f"{what}: {path}: is the study's own storage ({other}); refused, it would be overwritten")
+    if path.name.endswith((".owners", ".lock")):
+        raise error(f"{what}: {path}: a journal's side file name; refused")
+    if not path.parent.is_dir() and not path.parent.parent.is_dir():
+        raise error(
+            f"{what}: {path}: neither {path.parent} nor the folder above it exists; create them first "
+            "(one missing folder is created, not a chain of them)"
+        )
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            head = fh.read(len(REPORT_MARK.encode()))
+        if head != REPORT_MARK.encode():
+            raise error(
+                f"{what}: {path}: exists and is not an edgespace report; refused so that nothing is overwritten "
+                "(move it away or give another file name)"
+            )
+    return path
+
+
+#: Largest input file edgespace reads (calibration files, capture sets, profiler JSON, logs).
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+
+
+def read_input(path, error: type[Exception], *, limit: int = MAX_INPUT_BYTES) -> str:
+    """The text of an input file, refusing (before reading) anything that is not a regular file
+    (``/dev/zero``, a pipe, a socket) or is larger than ``limit`` bytes. A missing file raises
+    ``FileNotFoundError`` as ``open`` does; the caller names what it expected."""
+    p = Path(path)
+    st = os.stat(p)
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{p}: not a regular file (a device, pipe, socket or directory); refused")
+    if st.st_size > limit:
+        raise error(f"{p}: {st.st_size:,} bytes: larger than the {limit:,} bytes allowed for an input file; refused")
+    with open(p, "rb") as fh:
+        raw = fh.read(limit + 1)  # the file may have grown since stat()
+    if len(raw) > limit:
+        raise error(f"{p}: larger than the {limit:,} bytes allowed for an input file; refused")
+    return raw.decode("utf-8")

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from edgespace._errors import SpecError
+from edgespace._paths import read_input
 from edgespace._spec import ArchSpec
 from edgespace.calibration._ingest import (
     IngestError,
@@ -146,7 +147,7 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
         from edgespace.meters.tegrastats import parse_tegrastats
 
         try:
-            dev = json.loads(device.read_text())
+            dev = json.loads(read_input(device, IngestError))
             out.nvpmodel = str(dev.get("nvpmodel", ""))
             log_p = d / str(dev.get("tegrastats", "tegrastats.log"))
             interval = float(dev.get("interval_ms", 10)) / 1e3
@@ -204,7 +205,7 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
 
 def _read_latency(p: Path) -> tuple[float, dict]:
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_input(p, IngestError))
         value = float(doc["latency_ms"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise IngestError(f'{p}: expected {{"latency_ms": <number>}} ({type(exc).__name__}: {exc})') from None
@@ -220,7 +221,7 @@ def _read_energy(p: Path, log) -> dict | None:
     from edgespace.meters.tegrastats import window_energy
 
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_input(p, IngestError))
         start, end, n = float(doc["window_start_s"]), float(doc["window_end_s"]), int(doc["inferences"])
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise IngestError(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from edgespace._paths import read_input
 from edgespace.calibration._calibrate import CalibrationError
 from edgespace.calibration._gpu import GPU_FORMAT, GpuCalibration
 
@@ -19,7 +20,7 @@ def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
     """Read a file written by :meth:`GpuCalibration.save`."""
     p = Path(path)
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_input(p, CalibrationError))
     except (OSError, ValueError) as exc:
         raise CalibrationError(f"{p}: cannot be read as a GPU calibration file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:

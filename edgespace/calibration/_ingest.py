@@ -20,6 +20,7 @@ import numpy as np
 from edgespace._errors import IngestError
 from edgespace._json_input import json_number as _num
 from edgespace._json_input import read_json_source as _load
+from edgespace._paths import read_input
 from edgespace.runners import NodeProfile, NodeTime, read_ort_profile
 
 __all__ = ["NodeProfile", "IngestError", "read_ort_profile", "read_trtexec_profile", "read_trtexec_times"]
@@ -31,7 +32,7 @@ def load_format_json(path, fmt: str, error=None, *, missing: str = "no such file
     error = error or IngestError
     p = Path(path)
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_input(p, error))
     except FileNotFoundError:
         raise error(f"{p}: {missing}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -14,6 +14,7 @@ import json
 
 from edgespace import ArchSpec, Budget, feasibility
 from edgespace.budget import POLICIES
+from edgespace.cli._common import float_option, int_option
 
 # CLI spelling (dashes) -> Budget field
 _POLICY_NAMES = {p.replace("_", "-"): p for p in POLICIES}
@@ -30,36 +31,38 @@ def add_budget_options(p, *, required: bool) -> dict:
     opt = "" if required else " (an optional energy budget: --battery-wh turns it on)"
     floors_from = "the profile's, in each candidate's mode" if not required else "0, or the profile's with --profile"
     h = p.add_argument_group("battery and harvest" + opt)
-    h.add_argument("--battery-wh", type=float, required=required, help="nominal battery capacity (Wh)")
+    h.add_argument("--battery-wh", type=float_option, required=required, help="nominal battery capacity (Wh)")
     h.add_argument(
-        "--usable-fraction", type=float, default=1.0, help="usable share of the capacity, (0, 1] (default 1)"
+        "--usable-fraction", type=float_option, default=1.0, help="usable share of the capacity, (0, 1] (default 1)"
     )
     h.add_argument(
-        "--charge-efficiency", type=float, default=1.0, help="share of the harvest stored, (0, 1] (default 1)"
+        "--charge-efficiency", type=float_option, default=1.0, help="share of the harvest stored, (0, 1] (default 1)"
     )
-    h.add_argument("--solar-wh-per-day", type=float, default=0.0, help="harvest on a sunny day (Wh, default 0)")
-    h.add_argument("--cloudy-days", type=int, default=0, help="cloudy days to survive, from a full battery (default 0)")
+    h.add_argument("--solar-wh-per-day", type=float_option, default=0.0, help="harvest on a sunny day (Wh, default 0)")
+    h.add_argument(
+        "--cloudy-days", type=int_option, default=0, help="cloudy days to survive, from a full battery (default 0)"
+    )
     h.add_argument(
         "--cloudy-fraction",
-        type=float,
+        type=float_option,
         default=0.0,
         help="a cloudy day's harvest as a share of a sunny day's (default 0)",
     )
     ld = p.add_argument_group("load")
     ld.add_argument(
         "--frames-per-day",
-        type=float,
+        type=float_option,
         required=required,
         help="triggered frames per day" + ("" if required else " (needed with --battery-wh)"),
     )
-    ld.add_argument("--capture-j", type=float, default=0.0, help="capture energy per frame (J, default 0)")
+    ld.add_argument("--capture-j", type=float_option, default=0.0, help="capture energy per frame (J, default 0)")
     f = p.add_argument_group("device floors and duty cycle")
-    f.add_argument("--idle-w", type=float, help=f"power awake doing nothing (W; default {floors_from})")
-    f.add_argument("--sleep-w", type=float, help=f"power asleep (W; default {floors_from})")
+    f.add_argument("--idle-w", type=float_option, help=f"power awake doing nothing (W; default {floors_from})")
+    f.add_argument("--sleep-w", type=float_option, help=f"power asleep (W; default {floors_from})")
     f.add_argument(
-        "--wake-j", type=float, help=f"energy per wake from sleep (J; default {floors_from}, as wake_s x idle_w)"
+        "--wake-j", type=float_option, help=f"energy per wake from sleep (J; default {floors_from}, as wake_s x idle_w)"
     )
-    f.add_argument("--wake-s", type=float, help=f"time per wake from sleep (s; default {floors_from})")
+    f.add_argument("--wake-s", type=float_option, help=f"time per wake from sleep (s; default {floors_from})")
     f.add_argument(
         "--policy",
         default=DEFAULT_POLICY,
@@ -67,11 +70,11 @@ def add_budget_options(p, *, required: bool) -> dict:
     )
     f.add_argument(
         "--idle-timeout-s",
-        type=float,
+        type=float_option,
         default=10.0,
         help="awake time after the last frame before sleeping (s, default 10)",
     )
-    f.add_argument("--wake-period-s", type=float, help="time between wakes for --policy periodic (s)")
+    f.add_argument("--wake-period-s", type=float_option, help="time between wakes for --policy periodic (s)")
     return {"harvest": h, "load": ld, "floors": f}
 
 
@@ -83,6 +86,8 @@ def budget_from_args(args, command: str, *, profile=None, mode=None, calibration
     if args.battery_wh is None:
         if args.frames_per_day is not None:
             raise ValueError(f"{command}: --frames-per-day needs --battery-wh (the energy budget)")
+        if args.cloudy_days:
+            raise ValueError(f"{command}: --cloudy-days needs --battery-wh (the energy budget); it would be ignored")
         return None
     if args.frames_per_day is None:
         raise ValueError(f"{command}: --battery-wh needs --frames-per-day")
@@ -115,25 +120,25 @@ def configure(sub) -> None:
     p = sub.add_parser("budget", help="energy-budget feasibility: battery, solar, duty cycle and idle floor")
     groups = add_budget_options(p, required=True)
     e = groups["load"].add_mutually_exclusive_group()
-    e.add_argument("--energy-mj", type=float, help="energy per inference (mJ)")
-    e.add_argument("--energy-j", type=float, help="energy per inference (J)")
-    groups["load"].add_argument("--inference-s", type=float, help="time per inference (s; default 0)")
+    e.add_argument("--energy-mj", type=float_option, help="energy per inference (mJ)")
+    e.add_argument("--energy-j", type=float_option, help="energy per inference (J)")
+    groups["load"].add_argument("--inference-s", type=float_option, help="time per inference (s; default 0)")
     groups["floors"].add_argument(
         "--profile", help="take idle/sleep/wake floors from this hardware profile (see `profiles list`)"
     )
     groups["floors"].add_argument("--mode", help="the profile's power mode (default: its default mode)")
     g = p.add_argument_group("design point (energy per frame from the cost model, with --profile/--mode)")
     g.add_argument("--family", help="estimate the energy per frame of this design instead of --energy-mj")
-    g.add_argument("--width", type=float, default=1.0)
-    g.add_argument("--depth", type=float, default=1.0)
-    g.add_argument("--resolution", type=int, default=224)
+    g.add_argument("--width", type=float_option, default=1.0)
+    g.add_argument("--depth", type=float_option, default=1.0)
+    g.add_argument("--resolution", type=int_option, default=224)
     g.add_argument("--precision", default="fp32")
     g.add_argument(
         "--calibration",
         metavar="FILE",
         help="a calibration file: the design's latency (and energy, where metered) from it where it applies",
     )
-    p.add_argument("--horizon-days", type=int, help="days to simulate (default: the cloudy days plus a week)")
+    p.add_argument("--horizon-days", type=int_option, help="days to simulate (default: the cloudy days plus a week)")
     p.add_argument("--json", action="store_true", help="print JSON (with the hourly state of charge)")
     p.set_defaults(func=_run)
 

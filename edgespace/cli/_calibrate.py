@@ -6,6 +6,7 @@ import contextlib
 import json
 
 from edgespace.calibration import DEFAULT_FAMILIES
+from edgespace.cli._common import int_option
 
 
 def configure(sub) -> None:
@@ -17,14 +18,14 @@ def configure(sub) -> None:
         "a calibration file with provenance.",
     )
     p.add_argument("--profile", default="host", help="base hardware profile (default: host)")
-    p.add_argument("--samples", type=int, default=30, help="networks to measure (>= 3; default 30)")
+    p.add_argument("--samples", type=int_option, default=30, help="networks to measure (>= 3; default 30)")
     p.add_argument(
         "--threads",
-        type=int,
+        type=int_option,
         default=None,
         help="ONNX Runtime intra-op threads (default 1; with --from: as the captures say)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
+    p.add_argument("--seed", type=int_option, default=0, help="seed for drawing specs")
     p.add_argument(
         "--design",
         default="lhs",
@@ -33,7 +34,7 @@ def configure(sub) -> None:
         "spread (corners, then k-medoids over the latency model's features) or random",
     )
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
-    p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
+    p.add_argument("--rounds", type=int_option, default=10, help="interleaved timing rounds (default 10)")
     p.add_argument(
         "--from",
         dest="from_dir",

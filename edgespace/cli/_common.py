@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def parse_families(text: str) -> list[str]:
     """``--families a,b``: the registered families named, or a ValueError naming the unknown ones."""
@@ -21,9 +23,40 @@ def positive_seconds(text: str) -> float:
     import math
 
     try:
-        value = float(text)
+        value = float(_plain(text, "number of seconds"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: not a number; allowed: seconds > 0") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: allowed: a finite number of seconds > 0")
     return value
+
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _plain(text: str, what: str) -> str:
+    import argparse
+
+    if not _NUMBER.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"invalid {what} value: {text!r}; allowed: ASCII digits 0-9 (no '_' separators, no other scripts' digits)"
+        )
+    return text.strip()
+
+
+def int_option(text: str) -> int:
+    """argparse ``type=`` for an integer: ASCII digits only (``int()`` also takes ``1_000`` and
+    Arabic-Indic digits, which an option should not)."""
+    import argparse
+
+    value = _plain(text, "int")
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+
+
+def float_option(text: str) -> float:
+    """argparse ``type=`` for a number: ASCII digits, optional sign, point and exponent; ``nan``
+    and ``inf`` are refused."""
+    return float(_plain(text, "float"))

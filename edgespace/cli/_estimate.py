@@ -6,6 +6,7 @@ import json
 
 from edgespace._json import jsonable
 from edgespace.archs import list_families
+from edgespace.cli._common import float_option, int_option
 from edgespace.spec import PRECISIONS, ArchSpec
 
 _SHOWN = (
@@ -33,14 +34,14 @@ def configure(sub) -> None:
     p.add_argument("--profile", required=True, help="a profile name (see `edgespace profiles list`) or a YAML path")
     p.add_argument("--mode", help="a power mode of the profile; default: every mode, as a table")
     p.add_argument("--family", required=True, help=f"one of: {', '.join(list_families())}")
-    p.add_argument("--width", type=float, default=1.0)
-    p.add_argument("--depth", type=float, default=1.0)
-    p.add_argument("--resolution", type=int, default=224)
+    p.add_argument("--width", type=float_option, default=1.0)
+    p.add_argument("--depth", type=float_option, default=1.0)
+    p.add_argument("--resolution", type=int_option, default=224)
     p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
     p.add_argument(
-        "--batch", type=int, default=1, help="images per call (default 1): latency per call, energy per image"
+        "--batch", type=int_option, default=1, help="images per call (default 1): latency per call, energy per image"
     )
-    p.add_argument("--ambient-c", type=float, help="ambient temperature in °C (default: the profile's)")
+    p.add_argument("--ambient-c", type=float_option, help="ambient temperature in °C (default: the profile's)")
     p.add_argument(
         "--placement",
         action="append",

@@ -4,6 +4,7 @@ another device (a capture set, ``--out-dir``)."""
 from __future__ import annotations
 
 from edgespace.calibration import DEFAULT_FAMILIES
+from edgespace.cli._common import float_option, int_option
 
 CAPTURE_HELP = """\
 Next, on the device, save each model's profile next to it (NAME = the file name without .onnx):
@@ -31,13 +32,13 @@ def configure(sub) -> None:
     where.add_argument("--out-dir", help="directory for the models and manifest.json (extended if present)")
     p.add_argument("--format", default="onnx", help="with --out: onnx, litert, executorch or coreml (default onnx)")
     p.add_argument("--precision", default="fp32", help="with --out: fp32, fp16 or int8, as the format allows")
-    p.add_argument("--samples", type=int, default=None, help="draw this many random specs (as `calibrate` does)")
-    p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
+    p.add_argument("--samples", type=int_option, default=None, help="draw this many random specs (as `calibrate` does)")
+    p.add_argument("--seed", type=int_option, default=0, help="seed for drawing specs")
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--family", help="export one spec instead: its family (with --width/--depth/--resolution)")
-    p.add_argument("--width", type=float, default=1.0)
-    p.add_argument("--depth", type=float, default=1.0)
-    p.add_argument("--resolution", type=int, default=224)
+    p.add_argument("--width", type=float_option, default=1.0)
+    p.add_argument("--depth", type=float_option, default=1.0)
+    p.add_argument("--resolution", type=int_option, default=224)
     p.set_defaults(func=_run)
 
 

@@ -6,6 +6,7 @@ import json
 
 from edgespace._json import jsonable
 from edgespace.archs import list_families
+from edgespace.cli._common import float_option, int_option
 from edgespace.layers import layer_table, table_totals
 from edgespace.spec import PRECISIONS, ArchSpec, efficientnet_preset
 
@@ -16,11 +17,11 @@ def configure(sub) -> None:
     p = sub.add_parser("layers", help="print the analytic layer table of one design point")
     p.add_argument("--family", help=f"one of: {', '.join(list_families())}")
     p.add_argument("--preset", help="a published EfficientNet variant (b0..b7) instead of --family/--width/...")
-    p.add_argument("--width", type=float, help="width (channel) multiplier, default 1.0")
-    p.add_argument("--depth", type=float, help="depth multiplier, default 1.0")
-    p.add_argument("--resolution", type=int, help="input side in pixels, default 224")
+    p.add_argument("--width", type=float_option, help="width (channel) multiplier, default 1.0")
+    p.add_argument("--depth", type=float_option, help="depth multiplier, default 1.0")
+    p.add_argument("--resolution", type=int_option, help="input side in pixels, default 224")
     p.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
-    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--num-classes", type=int_option, default=1000)
     p.add_argument("--json", action="store_true", help="print JSON: spec, totals and every row")
     p.set_defaults(func=_run)
 

@@ -29,21 +29,33 @@ def configure(sub) -> None:
 
 
 def _list(args) -> int:
+    import sys
+
+    from edgespace._errors import EdgespaceError
+    from edgespace.cli import one_line
+
     rows = []
     for name in list_profiles():
         if name == "host":  # listing must not start a measurement
             rows.append({"name": name, "kind": "host", "device": "this machine, measured on first use", "modes": []})
             continue
-        p = load_profile(name)
+        try:
+            p = load_profile(name)
+        except EdgespaceError as exc:  # one bad file: listed as invalid, the others still listed
+            rows.append({"name": name, "kind": "invalid", "device": "", "modes": [], "error": str(exc)})
+            continue
         rows.append({"name": p.name, "kind": p.kind, "device": p.device, "modes": p.mode_names})
+    bad = [r for r in rows if r["kind"] == "invalid"]
     if args.json:
         print(json.dumps(rows))
-        return 0
-    width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        modes = ", ".join(r["modes"]) or "-"
-        print(f"{r['name']:<{width}}  {r['kind']:<15}  modes: {modes:<32}  {r['device']}")
-    return 0
+    else:
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            modes = ", ".join(r["modes"]) or "-"
+            print(f"{r['name']:<{width}}  {r['kind']:<15}  modes: {modes:<32}  {r['device']}")
+    for r in bad:
+        print(f"edgespace: error: profile {r['name']}: {one_line(r['error'])}", file=sys.stderr)
+    return 2 if bad else 0
 
 
 def _show(args) -> int:

@@ -36,5 +36,12 @@ def _run(args) -> int:
     if not args.out.lower().endswith((".html", ".htm")):
         raise ValueError(f"report: --out {args.out!r}: allowed: a file name ending in .html")
     result = load_result(args.storage, args.study)
+    states = [t.state.name for t in result.study.get_trials(deepcopy=False)]
+    if "COMPLETE" not in states:
+        raise ValueError(
+            f"report: study {args.study!r} ({result.storage}) has no complete trial yet "
+            f"({states.count('RUNNING')} running, {states.count('FAIL')} failed); nothing to report: "
+            "finish or resume the search first (edgespace search or edgespace worker with the same --study)"
+        )
     print(write_report(result, args.out, calibration=args.calibration, title=args.title))
     return 0

@@ -9,7 +9,7 @@ import time
 
 from edgespace._json import jsonable
 from edgespace.cli._budget import add_budget_options, budget_from_args
-from edgespace.cli._common import positive_seconds
+from edgespace.cli._common import int_option, positive_seconds
 from edgespace.spec import PRECISIONS
 
 _SPACES = (
@@ -55,7 +55,7 @@ def _add_run_options(p) -> None:
         help="an Optuna storage URL (sqlite:///x.db, postgresql://user:pw@host/db), "
         "journal:PATH, or 'memory'; default: a journal file under $EDGESPACE_RUN_DIR or ./runs",
     )
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int_option)
     p.add_argument(
         "--stale-after-s",
         type=positive_seconds,
@@ -83,7 +83,7 @@ def configure(sub) -> None:
         metavar="EXPR",
         help="e.g. 'sustained_latency_ms<=33', 'fits_memory', 'energy_mj<=70' (repeatable)",
     )
-    p.add_argument("--trials", type=int, default=1000, help="total complete trials of the study (default 1000)")
+    p.add_argument("--trials", type=int_option, default=1000, help="total complete trials of the study (default 1000)")
     p.add_argument("--sampler", default="nsga2", help="nsga2 (default), tpe, random, grid")
     p.add_argument("--study", help="study name (default: derived from the search's definition; the same name resumes)")
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma-separated (default: fp32,fp16,int8)")
@@ -96,7 +96,7 @@ def configure(sub) -> None:
         help="comma-separated placements to search, e.g. auto,dla on Jetson Orin NX / AGX Orin "
         "(default: auto only, no placement dimension)",
     )
-    p.add_argument("--population-size", type=int, default=50, help="NSGA-II population (one evaluation batch)")
+    p.add_argument("--population-size", type=int_option, default=50, help="NSGA-II population (one evaluation batch)")
     p.add_argument(
         "--report",
         metavar="HTML",
@@ -105,28 +105,29 @@ def configure(sub) -> None:
     add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
     c = p.add_argument_group("confirm the front (real ONNX Runtime runs on this machine)")
     c.add_argument(
-        "--confirm", type=int, metavar="K", help="after the search, run K front points and show predicted vs measured"
+        "--confirm",
+        type=int_option,
+        metavar="K",
+        help="after the search, run K front points and show predicted vs measured",
     )
     c.add_argument(
         "--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)"
     )
-    c.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for --confirm (default 1)")
+    c.add_argument("--threads", type=int_option, help="ONNX Runtime threads for --confirm (default 1)")
     c.add_argument(
         "--confirm-proxy",
         action="store_true",
         help="time the front of another device's study on this machine as a proxy (rows say profile host)",
     )
-    c.add_argument(
-        "--confirm-rounds", type=int, default=10, help="interleaved timing rounds for --confirm (default 10)"
-    )
+    c.add_argument("--confirm-rounds", type=int_option, help="interleaved timing rounds for --confirm (default 10)")
     _add_run_options(p)
     p.set_defaults(func=_run_search)
 
     w = sub.add_parser("worker", help="join a stored search study and evaluate its trials")
     w.add_argument("--storage", required=True, help="the study's storage (URL or journal path)")
     w.add_argument("--study", required=True, help="the study name")
-    w.add_argument("--trials", type=int, help="the study's total of complete trials (default: as defined)")
-    w.add_argument("--seed", type=int)
+    w.add_argument("--trials", type=int_option, help="the study's total of complete trials (default: as defined)")
+    w.add_argument("--seed", type=int_option)
     w.add_argument(
         "--stale-after-s",
         type=positive_seconds,
@@ -200,6 +201,17 @@ def _run_search(args) -> int:
     budget = budget_from_args(args, "search", profile=args.profile)
     if args.report is not None and not args.report.lower().endswith((".html", ".htm")):
         raise ValueError(f"search: --report {args.report!r}: allowed: a file name ending in .html")
+    if args.confirm is None and (args.threads is not None or args.confirm_rounds is not None):
+        raise ValueError(
+            "search: --threads and --confirm-rounds apply only with --confirm K (they time the front's runs)"
+        )
+    args.threads = 1 if args.threads is None else args.threads
+    args.confirm_rounds = 10 if args.confirm_rounds is None else args.confirm_rounds
+    if args.report is not None:  # checked before the search, not after it
+        from edgespace._paths import report_file
+        from edgespace.study._storage import storage_files
+
+        report_file(args.report, "search: --report", ValueError, protected=storage_files(args.storage or ""))
     t0 = time.perf_counter()
     with _Progress(not (args.quiet or args.json), "search") as progress:
         result = search(

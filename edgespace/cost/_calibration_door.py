@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgespace._errors import CalibrationError
+from edgespace._paths import read_input
 
 __all__ = [
     "APPLIES_KEYS",
@@ -88,8 +89,12 @@ class CalibrationBase(abc.ABC):
         """The file's JSON (with ``format`` and ``id``)."""
 
     def check_stored_id(self, path, stored) -> None:
-        """Refuse a file whose stored ``id`` is not the hash of what it holds (it was edited)."""
-        if stored is not None and stored != self.id:
+        """Refuse a file whose stored ``id`` is not the hash of what it holds (it was edited); a
+        file without an id keeps the recomputed one, labelled ``<id>-edited``."""
+        if stored is None or stored == f"{self.id}-edited":
+            self.id = f"{self.id}-edited"
+            return
+        if stored != self.id:
             raise CalibrationError(
                 f"{path}: id: stored {stored!r}, content hashes to {self.id!r}: the file was edited; "
                 "calibrate again (or remove the id to accept the edit)"
@@ -118,6 +123,9 @@ def calibration_from_dict(doc, where: str = "<calibration>") -> CalibrationBase:
     if loader is None:
         allowed = " or ".join(repr(f) for f in _LOADERS) or "a registered calibration format"
         raise CalibrationError(f"{where}: format: {doc.get('format')!r}: expected {allowed}")
+    from edgespace.cost._calibration_checks import check_calibration_numbers
+
+    check_calibration_numbers(where, doc, CalibrationError)  # with or without an id
     return loader(doc, where)
 
 
@@ -125,7 +133,7 @@ def load_calibration(path: str | os.PathLike) -> CalibrationBase:
     """Read a calibration file of any registered kind, by its ``format``."""
     p = Path(path)
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_input(p, CalibrationError))
     except FileNotFoundError:
         raise CalibrationError(f"{p}: no such calibration file") from None
     except OSError as exc:

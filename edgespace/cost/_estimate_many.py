@@ -105,6 +105,10 @@ def _batch_column(frame: pd.DataFrame) -> np.ndarray:
     return raw.astype(np.int64)
 
 
+#: Rows of one structure evaluated at once by :func:`estimate_many` (bounds its working memory).
+CHUNK_ROWS = 32_768
+
+
 def estimate_many(
     specs_frame: pd.DataFrame | Sequence[ArchSpec],
     profile: str | HardwareProfile,
@@ -165,7 +169,9 @@ def estimate_many(
             sk = layer_skeleton(family, float(width), float(depth), int(num_classes))
             # a calibration applies per batch: with one, each batch of the group is its own call
             parts = [idx] if cal is None else [idx[batch_all[idx] == b] for b in np.unique(batch_all[idx])]
-            for part in parts:
+            # in chunks: the per-layer intermediates (rows x layers) stay proportional to the chunk
+            chunks = (p[i : i + CHUNK_ROWS] for p in parts for i in range(0, len(p), CHUNK_ROWS))
+            for part in chunks:
                 lat_s, energy_j, sources = _calibrated(
                     cal,
                     prof.name,

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from edgespace._errors import EdgespaceError
+from edgespace._paths import read_input
 
 __all__ = ["TegrastatsError", "TegrastatsLog", "parse_tegrastats", "MODULE_INPUT_RAILS", "window_energy"]
 
@@ -173,7 +174,7 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
     if isinstance(path_or_text, (str, os.PathLike)) and "\n" not in str(path_or_text) and Path(path_or_text).is_file():
         src = str(path_or_text)
         try:
-            text = Path(path_or_text).read_text()
+            text = read_input(path_or_text, TegrastatsError)
         except (OSError, UnicodeDecodeError) as exc:
             raise TegrastatsError(f"{src}: cannot read ({exc})") from None
     elif isinstance(path_or_text, os.PathLike):

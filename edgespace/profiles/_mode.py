@@ -82,6 +82,12 @@ class PowerSpec(_Model):
                 f"static_w {self.static_w.value:g} is below idle_w {self.idle_w.value:g}: "
                 "a device inferring draws at least its idle power"
             )
+        if self.budget_w.value <= self.static_w.value:
+            raise ValueError(
+                f"budget_w {self.budget_w.value:g} is not above static_w {self.static_w.value:g} "
+                f"(idle_w {self.idle_w.value:g}): a power cap at or below what the device draws idle or busy "
+                "leaves nothing to infer with; allowed: budget_w > static_w >= idle_w"
+            )
         for name, d in self.domains.items():
             if d.static_w.value > self.static_w.value:
                 raise ValueError(f"domains.{name}.static_w exceeds the mode's static_w (it is a part of it)")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._errors import UnavailableError
+from edgespace._paths import REPORT_MARK
 from edgespace.report import _figures as F
 from edgespace.report._data import (
     ReportError,
@@ -129,7 +130,7 @@ def _page(title: str, header_rows, sections: list[tuple[str, str, str]], subtitl
         for sid, name, content in sections
     )
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"{REPORT_MARK}"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
         f"<header><h1>{html.escape(title)}</h1><div class='sub'>{subtitle}</div></header><main>"
@@ -330,12 +331,26 @@ def report(
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     sub = f"edgespace {__version__} · generated {now} · every figure says where its numbers come from"
     page = _page(inputs.title, header, sections, sub)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    p = _output(path, obj)
+    p.parent.mkdir(exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, p)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, p)
+    except OSError as exc:  # a full disk, a quota: name the file (the partial copy is removed)
+        tmp.unlink(missing_ok=True)
+        raise ReportError(f"report: {p}: cannot write: {exc.strerror or exc}") from None
     return p
+
+
+def _output(path, obj) -> Path:
+    """The checked report path: never the study's storage, nor a file that is not a report."""
+    from edgespace._paths import report_file
+    from edgespace.study._storage import storage_files
+
+    storage = getattr(obj, "storage", None)
+    protected = storage_files(storage) if isinstance(storage, str) else []
+    return report_file(path, "report", ReportError, protected=protected)
 
 
 def _header_rows(inputs: ReportInputs) -> list[tuple[str, str]]:

@@ -166,6 +166,7 @@ def open_journal(path: Path):
     # so a line another process is appending right now is not mistaken for damage.
     lock = JournalFileSymlinkLock(str(path), grace_period=10)
     if path.is_file():
+        _check_is_journal(path)
         with get_lock_file(lock):
             damage = check_tail(path)
     else:
@@ -201,6 +202,7 @@ def repair_journal(path: str | os.PathLike, *, cut_at_damage: bool = False) -> d
     p = Path(os.fspath(path).removeprefix("journal:"))
     if not p.is_file():
         raise SearchError(f"{p}: no such journal file")
+    _check_is_journal(p)
     damage = find_damage(p)
     if damage is None:
         return {
@@ -237,6 +239,22 @@ def repair_journal(path: str | os.PathLike, *, cut_at_damage: bool = False) -> d
         "line": line,
         "problem": problem,
     }
+
+
+def _check_is_journal(p: Path) -> None:
+    """Refuse a file that is not an Optuna journal (a SQLite database, a report, anything else):
+    repairing it would cut it to nothing."""
+    with open(p, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"SQLite format 3"):
+        raise SearchError(
+            f"{p}: a SQLite database, not a journal; refused (SQLite keeps its own transaction log; "
+            f"open it as sqlite:///{p})"
+        )
+    if head and not head.startswith(b'{"op_code"'):
+        raise SearchError(
+            f"{p}: not an Optuna journal (it does not start with a journal entry); refused, nothing changed"
+        )
 
 
 def _count_lines(p: Path, *, partial: bool = False) -> int:
@@ -369,10 +387,11 @@ def _owner_dead(host: Any, pid: Any, start: Any) -> bool:
 
 def dead_trial_ids(path: Path | None, storage: Any) -> set[int]:
     """Ids of trials put into RUNNING by a worker whose leased owner is known to be dead (see
-    :func:`_owner_dead`); empty for storages without owner tracking or without leases."""
+    :func:`_owner_dead`) or that holds no lease in the file; empty for storages without owner tracking or without leases."""
     if path is None or not path.is_file() or not hasattr(storage, "trial_owners"):
         return set()
     dead_prefixes: list[str] = []
+    known: list[str] = []
     with open(path, "rb") as f:
         for line in f:
             try:
@@ -382,15 +401,16 @@ def dead_trial_ids(path: Path | None, storage: Any) -> set[int]:
                 continue  # a lease line cut short by a kill: its trials fall back to stale_after_s
             if not isinstance(prefix, str) or not prefix:
                 continue
+            known.append(prefix)
             try:
                 if _owner_dead(*key):
                     dead_prefixes.append(prefix)
             except TypeError:
                 continue
-    if not dead_prefixes:
-        return set()
+    # A trial whose worker holds no lease at all is orphaned (every search leases before it asks;
+    # the journal was copied without its .owners file, or the lease line was lost): dead too.
     return {
         tid
         for tid, wid in storage.trial_owners().items()
-        if isinstance(wid, str) and wid.startswith(tuple(dead_prefixes))
+        if isinstance(wid, str) and (wid.startswith(tuple(dead_prefixes)) or not wid.startswith(tuple(known)))
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pandas as pd
 
 from edgespace._json import jsonable
 from edgespace._spec import POINT_COLUMNS, check_ambient_c, check_number
+from edgespace.study._batch_ask import ask_batch
 from edgespace.study._definition import (
     CALIBRATION_KEY,
     CONSTRAINT_KEY,
@@ -35,6 +37,7 @@ from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
 from edgespace.study._journal import lease_path, record_lease
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
+from edgespace.study._rdb import database_errors
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
 from edgespace.study._space import Space
@@ -69,6 +72,11 @@ class _Context:
     own_running: set = field(default_factory=set)  # trial numbers this process has in flight
     lease: Any = None  # <journal>.owners for journal files (see _journal), else None
     cache: dict = field(default_factory=dict)  # design point -> evaluated row
+    waiting: bool = False  # the last ask found only other workers' RUNNING trials left
+
+
+#: Pause between asks while only other workers' trials are RUNNING (seconds).
+_WAIT_S = 1.0
 
 
 def _record(row: dict, constraint_values: list[float], feasible: bool, worker: str) -> dict:
@@ -93,7 +101,11 @@ def _ask_batch(ctx: _Context) -> list:
         if ctx.progress is not None:
             ctx.progress(done, ctx.target)
         k = min(ctx.batch_size, ctx.target - len(trials))
-        batch = [ctx.study.ask(ctx.distributions) for _ in range(max(k, 0))]
+        # Short of the target with trials RUNNING elsewhere: wait for them to finish or be
+        # presumed dead (heartbeat grace, lease, stale_after_s) and retried, rather than return.
+        foreign = sum(t.state == TrialState.RUNNING and t.number not in ctx.own_running for t in trials)
+        ctx.waiting = k <= 0 and done < ctx.target and foreign > 0 and (ctx.heartbeat or ctx.stale_after_s is not None)
+        batch = ask_batch(ctx.study, ctx.distributions, k)
         ctx.own_running.update(t.number for t in batch)
         return batch
 
@@ -159,7 +171,10 @@ def _loop(ctx: _Context, errors: list) -> None:
         while not errors:
             batch = _ask_batch(ctx)
             if not batch:
-                return
+                if not ctx.waiting:
+                    return
+                time.sleep(_WAIT_S)
+                continue
             if hb is not None:
                 hb.set([t._trial_id for t in batch])
             try:
@@ -314,7 +329,7 @@ def search(
     record_lease(lease_path(store), store)  # before this process asks for any trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), database_errors(store_text):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
             storage=store,
@@ -372,7 +387,7 @@ def search(
         progress=progress,
         lease=lease_path(store),
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), database_errors(store_text):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # we beat for asked trials ourselves (_Heartbeat), which Optuna does only in optimize()
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")

@@ -63,8 +63,7 @@ class _Heartbeat:
         self.thread.start()
 
     def set(self, ids: list[int]) -> None:
-        self.ids = list(ids)
-        self.beat()
+        self.ids = list(ids)  # each got its first heartbeat when it was asked (see _rdb)
 
     def beat(self) -> None:
         for i in list(self.ids):
@@ -72,7 +71,10 @@ class _Heartbeat:
 
     def _run(self) -> None:
         while not self.stop.wait(self.interval):
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - a lost database is reported by the loop, once
+                pass
 
     def close(self) -> None:
         self.stop.set()

@@ -32,7 +32,7 @@ from typing import Any
 
 from edgespace.study._errors import SearchError
 
-__all__ = ["open_storage", "storage_file", "run_dir", "check_study_name"]
+__all__ = ["open_storage", "storage_file", "storage_files", "run_dir", "check_study_name"]
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -88,14 +88,26 @@ def storage_file(storage: Any, study_name: str) -> Path | None:
     return None
 
 
+def storage_files(storage: str) -> list[Path]:
+    """Every file a storage text keeps data in (a journal and its ``.owners`` lease file, or an
+    SQLite database): what an output must never overwrite."""
+    if not storage or "://" in storage and not storage.startswith("sqlite"):
+        return []
+    path = storage_file(storage, "study")
+    if path is None:
+        return []
+    return [path] if storage.startswith("sqlite") else [path, Path(f"{path}.owners")]
+
+
 def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30, max_retry: int = 3) -> tuple[Any, str]:
     """An Optuna storage object for ``storage`` (see the module docstring) and a short
     description of it (no password)."""
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     from edgespace._paths import output_file
     from edgespace.study._journal import open_journal
+    from edgespace.study._rdb import leased_rdb_storage
 
     def journal(path: Path, what: str):
         # Checked before any work: empty, a directory, /dev/null, /proc/..., a name too long,
@@ -152,7 +164,7 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
     try:
         with warnings.catch_warnings():  # heartbeats and the retry callback are marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = RDBStorage(
+            rdb = leased_rdb_storage()(
                 url,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=None if heartbeat_interval is None else 2 * heartbeat_interval,
