@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgespace.accuracy._data import load_published  # noqa: E402
-from edgespace.accuracy._published import K_OUT, _curve, fit_published  # noqa: E402
+from edgespace.accuracy._published_fit import K_OUT, _curve, fit_published  # noqa: E402
 from edgespace.archs import list_families  # noqa: E402
 
 

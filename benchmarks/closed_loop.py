@@ -1,6 +1,6 @@
 """The closed loop on this machine: calibrate, search with and without the calibration, confirm.
 
-    python benchmarks/closed_loop.py                 # the acceptance run (quiet machine, ~30-40 min)
+    python benchmarks/closed_loop.py                 # the full run (quiet machine, ~30-40 min)
     python benchmarks/closed_loop.py --quick         # a small end-to-end run (CI, about a minute)
 
 1. Calibrate the ``host`` profile from ``--networks`` networks drawn over the calibration ranges

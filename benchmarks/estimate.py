@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from edgespace import ArchSpec, list_families, load_profile  # noqa: E402
+from edgespace import ArchSpec, load_profile
+from edgespace.archs import list_families
 from edgespace.cost import estimate, estimate_many  # noqa: E402
 
 
@@ -59,7 +60,7 @@ def main() -> None:
     console = Console()
     cal = None
     if args.calibration:
-        from edgespace.calibration import load_calibration
+        from edgespace.cost import load_calibration
 
         cal = load_calibration(args.calibration)
         args.profile = cal.applies_to["profile"]

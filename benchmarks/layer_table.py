@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from edgespace import ArchSpec, build, layer_table, list_families  # noqa: E402
+from edgespace import ArchSpec, build, layer_table
 from edgespace._layer_table import _decoded, layer_skeleton  # noqa: E402
 from edgespace._timing import best_seconds  # noqa: E402
+from edgespace.archs import list_families
 from edgespace.layers import table_totals  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Where edgespace caches what it measured or built (host profile, ONNX exports, calibrations).
 
-One helper for every package, so that ``$EDGESPACE_CACHE_DIR`` moves all of it at once.
+One function for every package, so that ``$EDGESPACE_CACHE_DIR`` moves all of it at once.
 """
 
 from __future__ import annotations

@@ -52,6 +52,10 @@ class CalibrationError(EdgespaceError, ValueError):
     capture file (the message names the file, the entry and the field)."""
 
 
+class IngestError(CalibrationError):
+    """A profile file cannot be read or is not in the format its reader expects."""
+
+
 class NotFoundError(UnavailableError, ValueError):
     """A backend, provider or meter name that nothing here provides (a typo, or an optional
     package that is not installed); the message lists what exists."""

@@ -5,6 +5,7 @@ Compound scaling lives here and nowhere else.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from edgespace.archs import get_family, list_families
 
 __all__ = [
     "ArchSpec",
+    "ARCH_COLUMNS",
+    "POINT_COLUMNS",
     "PRECISIONS",
     "BYTES_PER_ELEMENT",
     "BATCH_RANGE",
@@ -199,6 +202,13 @@ class ArchSpec:
         """A readable id, e.g. ``efficientnet_w1.1_d1.2_r260_fp16`` (``..._fp16_b32`` at batch 32)."""
         name = f"{self.family}_w{self.width:g}_d{self.depth:g}_r{self.resolution}_{self.precision}"
         return name if self.batch == 1 else f"{name}_b{self.batch}"
+
+
+#: The columns that name a network in a frame (``estimate_many``'s input, a study's trials, a
+#: report's front): the fields of :class:`ArchSpec` but the label count and the batch.
+ARCH_COLUMNS = tuple(f.name for f in dataclasses.fields(ArchSpec) if f.name not in ("num_classes", "batch"))
+#: A design point's columns, in order: the network, its batch, the power mode and the placement.
+POINT_COLUMNS = (*ARCH_COLUMNS, "batch", "mode", "placement")
 
 
 def efficientnet(

@@ -1,5 +1,5 @@
 """The design point (first stage of the data flow): :class:`ArchSpec`, its constructors, and
-what a spec may say: the precisions, the allowed ranges and the published EfficientNet presets.
+what a spec may say and the frame columns that hold one (``ARCH_COLUMNS``, ``POINT_COLUMNS``): the precisions, the allowed ranges and the published EfficientNet presets.
 
 The family definitions a spec names live in :mod:`edgespace.archs`.
 """
@@ -7,10 +7,12 @@ The family definitions a spec names live in :mod:`edgespace.archs`.
 from __future__ import annotations
 
 from edgespace._spec import (
+    ARCH_COLUMNS,
     BYTES_PER_ELEMENT,
     DEPTH_RANGE,
     EFFICIENTNET_PRESETS,
     NUM_CLASSES_RANGE,
+    POINT_COLUMNS,
     PRECISIONS,
     RESOLUTION_RANGE,
     WIDTH_RANGE,
@@ -22,6 +24,8 @@ from edgespace._spec import (
 
 __all__ = [
     "ArchSpec",
+    "ARCH_COLUMNS",
+    "POINT_COLUMNS",
     "BYTES_PER_ELEMENT",
     "DEPTH_RANGE",
     "EFFICIENTNET_PRESETS",

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import edgespace
-from edgespace import ArchSpec, SpecError, efficientnet_preset, mobilenet
+from edgespace import ArchSpec, SpecError, mobilenet
 from edgespace.accuracy import (
     AccuracyEstimate,
     AccuracyModel,
@@ -21,6 +21,7 @@ from edgespace.accuracy import (
     predict_many,
 )
 from edgespace.accuracy._quant import INT8_DROP
+from edgespace.spec import efficientnet_preset
 
 BUILDABLE = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
 
@@ -204,11 +205,16 @@ def test_bad_input_names_the_field_value_and_allowed():
 def test_public_names():
     import edgespace.accuracy
 
-    for name in ("predict_accuracy", "AccuracyModel", "PublishedAccuracy", "EvaluatorAccuracy"):
-        assert name in edgespace.__all__
-        assert getattr(edgespace, name) is not None
+    assert "predict_accuracy" in edgespace.__all__ and edgespace.predict_accuracy is predict_accuracy
     # the rest of the accuracy vocabulary lives in its package
-    for name in ("ImageFolderProxy", "AccuracyEstimate", "predict_many"):
+    for name in (
+        "AccuracyModel",
+        "PublishedAccuracy",
+        "EvaluatorAccuracy",
+        "ImageFolderProxy",
+        "AccuracyEstimate",
+        "predict_many",
+    ):
         assert name in edgespace.accuracy.__all__ and getattr(edgespace.accuracy, name) is not None
     assert isinstance(PublishedAccuracy(), AccuracyModel)
 

@@ -1,5 +1,5 @@
-"""The public surface: what ``edgespace`` exports, the names kept for one release after they
-moved (each warns and names its new home), and the one JSON helper."""
+"""The public surface: what ``edgespace`` exports (each name in one place, no deprecated alias),
+and the one JSON converter."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ DESIGN_TABLE = {
 
 def test_top_level_all_resolves_and_holds_the_design_table():
     assert DESIGN_TABLE <= set(es.__all__)
-    assert len(es.__all__) == len(set(es.__all__)) <= 45
+    assert len(es.__all__) == len(set(es.__all__)) <= 30
     for name in es.__all__:
         assert getattr(es, name) is not None, name
     for err in ("EdgespaceError", "SpecError", "ProfileError", "UnavailableError", "BudgetError", "SearchError"):
@@ -60,50 +60,27 @@ def test_importing_edgespace_loads_no_heavy_package():
 
 
 @pytest.mark.parametrize(
-    "package, name, home",
+    "package, name",
     [
-        ("edgespace", "CONV_OPS", "edgespace.layers.CONV_OPS"),
-        ("edgespace", "table_totals", "edgespace.layers.table_totals"),
-        ("edgespace", "peak_activation_bytes", "edgespace.layers.peak_activation_bytes"),
-        ("edgespace", "EFFICIENTNET_PRESETS", "edgespace.spec.EFFICIENTNET_PRESETS"),
-        ("edgespace", "PRECISIONS", "edgespace.spec.PRECISIONS"),
-        ("edgespace", "predict_accuracy_many", "edgespace.accuracy.predict_many"),
-        ("edgespace", "AccuracyEstimate", "edgespace.accuracy.AccuracyEstimate"),
-        ("edgespace", "ImageFolderProxy", "edgespace.accuracy.ImageFolderProxy"),
-        ("edgespace.budget", "daylight_profile", "Budget.daylight_weights()"),
-        ("edgespace.budget", "energy_per_frame_from", "feasibility(budget, estimate=...)"),
-        ("edgespace.runners", "export_many", "edgespace.runners._export.export_many"),
-        ("edgespace.runners", "prepare_onnx", "edgespace.runners._confirm.prepare_onnx"),
-        ("edgespace.profiles", "OP_CLASSES", "edgespace._ops.OP_CLASSES"),
-        ("edgespace.profiles", "profile_dirs", "edgespace.profiles._loader.profile_dirs"),
-        ("edgespace.cost", "compile_mode", "edgespace.cost._params.compile_mode"),
-        ("edgespace.cost", "evaluate", "edgespace.cost._evaluate.evaluate"),
-        ("edgespace.accuracy", "INT8_DROP", "edgespace.accuracy._quant.INT8_DROP"),
-        ("edgespace.accuracy", "fit_published", "edgespace.accuracy._published.fit_published"),
-        ("edgespace.archs", "make_divisible", "edgespace.archs._arch_def.make_divisible"),
-        ("edgespace.archs", "BlockSpec", "edgespace.archs._arch_def.BlockSpec"),
+        ("edgespace", "CONV_OPS"),
+        ("edgespace", "table_totals"),
+        ("edgespace", "PRECISIONS"),
+        ("edgespace", "Calibration"),
+        ("edgespace", "load_calibration"),
+        ("edgespace.budget", "daylight_profile"),
+        ("edgespace.profiles", "OP_CLASSES"),
+        ("edgespace.cost", "evaluate"),
+        ("edgespace.accuracy", "fit_published"),
+        ("edgespace.calibration", "training_samples"),
     ],
 )
-def test_moved_names_still_import_and_warn_with_their_new_home(package, name, home):
+def test_names_have_one_home_and_no_deprecated_alias(package, name):
     import importlib
 
     mod = importlib.import_module(package)
     assert name not in mod.__all__
-    with pytest.warns(
-        DeprecationWarning,
-        match=rf"{package}\.{name} is deprecated .* use {home.replace('(', '[(]').replace(')', '[)]')}",
-    ):
-        value = getattr(mod, name)
-    if home.startswith("edgespace."):
-        module, attr = home.rsplit(".", 1)
-        assert value is getattr(importlib.import_module(module), attr)
-    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
-        _ = mod.no_such_name
-
-
-def test_from_import_of_a_moved_name_warns():
-    with pytest.warns(DeprecationWarning, match="edgespace.layers.table_totals"):
-        from edgespace import table_totals  # noqa: F401
+    with pytest.raises(AttributeError, match=f"no attribute '{name}'"):
+        getattr(mod, name)
 
 
 def test_jsonable_makes_every_value_json_safe():

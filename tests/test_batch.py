@@ -192,7 +192,7 @@ def _small_space(batches=(1, 8, 32)):
 def test_space_batches_dimension_and_its_record():
     from edgespace.profiles import load_profile
     from edgespace.study import MobileNetSpace, SearchError
-    from edgespace.study._space import space_from_dict
+    from edgespace.study._named_space import space_from_dict
 
     prof = load_profile("nvidia-h200")
     s = _small_space()

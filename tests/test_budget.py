@@ -16,7 +16,7 @@ import pytest
 
 import edgespace
 from edgespace.budget import Budget, BudgetError, budget_metrics, feasibility
-from edgespace.budget._model import daylight_profile
+from edgespace.budget._units import daylight_profile
 from edgespace.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,13 +13,8 @@ import numpy as np
 import pytest
 
 from edgespace import ArchSpec, layer_table
-from edgespace.calibration import CalibrationError, draw_specs
-from edgespace.calibration._gpu import (
-    LATENCY_FEATURES,
-    calibrate_gpu,
-    gpu_features,
-    load_gpu_calibration,
-)
+from edgespace.calibration import CalibrationError, draw_specs, load_gpu_calibration
+from edgespace.calibration._gpu import LATENCY_FEATURES, calibrate_gpu, gpu_features
 from edgespace.cli import main
 from edgespace.runners.torch_cuda import cuda_unavailable_reason
 
@@ -53,7 +48,7 @@ def _runs(specs, batches, rng, noise=0.0, energy=True):
             lat = float(np.array([f[k] for k in LATENCY_FEATURES]) @ TRUE_LATENCY[b])
             e_call = 180 * lat + 40 * f["gflop"] + 15 * f["gbyte"]
             lat *= 1 + noise * rng.standard_normal()
-            out.append(_Run(s, b, (lat * 0.99, lat, lat * 1.01), e_call / b if energy else None))
+            out.append(_Run(s, b, (lat * 0.99, lat, lat * 1.01), e_call / b if energy else None, precision=s.precision))
     return out
 
 
@@ -97,6 +92,7 @@ def test_gpu_calibration_without_a_meter_fits_latency_only():
     rep = cal.report["by_batch"]["1"]
     assert rep["energy"] == {"unavailable": "no energy was metered for these runs"}
     assert "held_out_5fold" not in rep["latency"]  # fewer than 10 networks: in-sample only
+    assert cal.summary()["held_out"] is None and cal.summary()["in_sample"]["n"] == 7
     assert cal.predict_energy_mj(cal.mode, [runs[0].spec]) is None
     with pytest.raises(CalibrationError, match="batch 1: 3 networks measured; need at least 7"):
         calibrate_gpu("nvidia-h200", runs[:3])
@@ -122,7 +118,10 @@ def test_gpu_fidelity_benchmark_cpu_path_writes_its_json(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
-    assert doc["format"] == "edgespace-gpu-fidelity/1" and doc["path"] == "cpu"
+    assert doc["format"] == "edgespace-gpu-fidelity/2" and doc["path"] == "cpu"
+    assert doc["machine"]["python"] and "gpu_fidelity.py --quick --cpu" in doc["command"]
+    runs_file = out.with_name(doc["runs_file"])
+    assert len(runs_file.read_text().splitlines()) == 20  # every run, as it completed
     assert doc["backend"] == "onnxruntime" and doc["profile"] == "host" and doc["batches"] == [1, 4]
     assert doc["networks"] == 10 and len(doc["runs"]) == 20
     assert {r["batch"] for r in doc["runs"]} == {1, 4} and all(r["latency_ms"] > 0 for r in doc["runs"])
@@ -132,6 +131,8 @@ def test_gpu_fidelity_benchmark_cpu_path_writes_its_json(tmp_path):
             assert lat[key]["n"] == 10 and 0.0 <= lat[key]["within_10pct"] <= 1.0 and lat[key]["mape_pct"] >= 0
         assert doc["energy"][b] == {"unavailable": "no energy was metered for these runs"}
         assert isinstance(doc["meets"][f"latency_b{b}"], bool) and doc["meets"][f"energy_b{b}"] is None
+        assert "of 10 networks" in doc["meets_why"][f"latency_b{b}"]
+        assert doc["meets_why"][f"energy_b{b}"].startswith("energy not measured: ")
     assert doc["targets"] == {"latency_within_10pct": 0.9, "energy_within_15pct": 0.9}
     assert doc["timing_s"]["total"] > 0 and "held-out (5-fold)" in proc.stdout
 
@@ -166,3 +167,120 @@ def test_gpu_calibration_generalises_to_a_gpu_of_another_form(fused):
         rep = cal.report["by_batch"][b]["latency"]
         assert rep["held_out_5fold"]["within_10pct"] >= 0.9, (b, rep)
         assert rep["held_out_5fold"]["mape_pct"] <= rep["uncalibrated"]["mape_pct"]
+
+
+# --- the precision calibrated is the precision measured ------------------------------------------------
+
+
+def test_gpu_calibration_refuses_runs_measured_at_another_precision_than_their_spec():
+    rng = np.random.default_rng(4)
+    runs = _runs(draw_specs(8, precision="fp16"), (1,), rng)
+    bad = [dataclasses.replace(r, precision="fp32") for r in runs]  # fp16 features, an fp32 run
+    with pytest.raises(CalibrationError, match=r"ran at precision 'fp32' but its spec is 'fp16'"):
+        calibrate_gpu("nvidia-h200", bad)
+
+
+def test_gpu_collection_refuses_specs_drawn_at_another_precision():
+    from edgespace.calibration._gpu_collect import collect_gpu
+
+    with pytest.raises(CalibrationError, match=r"collect_gpu\(precision='fp32'\): specs drawn at fp16"):
+        collect_gpu(draw_specs(3, precision="fp16"), precision="fp32")
+
+
+def test_gpu_calibration_draws_its_specs_at_the_precision_it_measures(monkeypatch, tmp_path):
+    """The loop with the GPU runner replaced by a GPU of known behaviour: the specs it is handed
+    and the calibration it writes are at the precision asked for, and apply there only."""
+    import edgespace.calibration._gpu_collect as collect_mod
+    import edgespace.runners as runners_mod
+    from edgespace import SpecError
+    from edgespace.calibration import run_gpu_calibration
+
+    seen = []
+
+    def known_gpu(specs, *, batches, precision, **_):
+        seen.extend(specs)
+        return _runs(specs, batches, np.random.default_rng(5)), 77.0
+
+    monkeypatch.setattr(collect_mod, "collect_gpu", known_gpu)
+    monkeypatch.setattr(runners_mod, "get_runner", lambda name, **kw: None)
+    cal, _ = run_gpu_calibration("nvidia-h200", 10, precision="fp32", out=tmp_path / "cal.json")
+    assert {s.precision for s in seen} == {"fp32"}
+    assert cal.applies("nvidia-h200", cal.mode, "fp32", 1) and not cal.applies("nvidia-h200", cal.mode, "fp16", 1)
+    with pytest.raises(SpecError, match=r"precision='bf16': .* the analytic specs have fp32, fp16, int8 only"):
+        run_gpu_calibration("nvidia-h200", 10, precision="bf16", out=tmp_path / "bf16.json")
+
+
+# --- the fidelity benchmark's runs file, recomputed anywhere ----------------------------------------
+
+
+def _records(rng) -> list[dict]:
+    """Runs-file lines as the GPU path writes them (a GPU of known behaviour, metered), with the
+    idle head line and one fused network."""
+    lines = [{"phase": "idle", "idle": {"power_w": 77.0}, "machine": {"device": "NVIDIA H200"}, "command": "x"}]
+    for r in _runs(draw_specs(12, cover=True, precision="fp16"), (1, 32), rng, noise=0.03):
+        lines.append(
+            {
+                "phase": "unfused",
+                "spec": r.spec.to_dict(),
+                "batch": r.batch,
+                "round_medians_ms": list(r.round_medians_ms),
+                "energy_mj": r.energy_mj,
+                "backend": "torch-cuda",
+                "device_name": "NVIDIA H200",
+                "precision": "fp16",
+                "host_bound": False,
+                "avg_power_w": 150.0,
+                "telemetry_series": [[0.0, 40.0, 1980.0, 150.0]],
+            }
+        )
+    fused = dataclasses.replace(draw_specs(1, seed=9, precision="fp16")[0], batch=1)
+    lines.append(
+        {
+            "phase": "fused",
+            "spec": fused.to_dict(),
+            "batch": 1,
+            "round_medians_ms": [0.5, 0.5, 0.5],
+            "precision": "fp16",
+            "device_name": "NVIDIA H200",
+            "host_bound": True,
+            "energy_mj": 1.0,
+        }
+    )
+    return lines
+
+
+def test_gpu_fidelity_recomputes_and_checks_a_runs_file(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gpu_fidelity as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    runs = tmp_path / "gpu_fidelity_runs.jsonl"
+    text = "".join(json.dumps(r) + "\n" for r in _records(np.random.default_rng(6)))
+    runs.write_text(text + '{"phase": "unfused", "spec": {"fam')  # a run killed mid-line
+    out = tmp_path / "result.json"
+    assert bench.main(["--from-runs", str(runs), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["path"] == "from-runs" and doc["profile"] == "nvidia-h200" and doc["networks"] == 12
+    assert doc["idle"] == {"power_w": 77.0} and doc["machine"] == {"device": "NVIDIA H200"}
+    assert doc["batches"] == [1, 32] and doc["host_bound_runs"] == 1
+    for b in ("1", "32"):
+        held = doc["latency"][b]["held_out"]
+        assert held["n"] == 12 and set(doc["energy"][b]) == {"held_out", "in_sample", "uncalibrated"}
+        assert doc["meets"][f"latency_b{b}"] == (held["within_10pct"] >= 0.9)
+        assert f"of 12 networks ({held['within_10pct']:.0%})" in doc["meets_why"][f"latency_b{b}"]
+    (row,) = doc["fused_check"]
+    assert row["host_bound"] is True and row["measured_ms"] == 0.5 and row["uncalibrated_predicted_ms"] > 0
+    assert len(doc["telemetry"]) == 24 and "not a complete JSON line" in capsys.readouterr().out
+    # the check: the same runs give the same figures; a stored result that differs is caught
+    assert bench.main(["--from-runs", str(runs), "--check", str(out), "--out", str(tmp_path / "again.json")]) == 0
+    stored = json.loads(out.read_text())
+    stored["latency"]["32"]["held_out"]["mape_pct"] *= 1.01
+    (tmp_path / "stored.json").write_text(json.dumps(stored))
+    assert (
+        bench.main(
+            ["--from-runs", str(runs), "--check", str(tmp_path / "stored.json"), "--out", str(tmp_path / "3.json")]
+        )
+        == 1
+    )
+    assert "latency batch 32 held_out" in capsys.readouterr().out

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from edgespace import ArchSpec, SpecError, efficientnet_preset, layer_table, load_profile, register_family
+from edgespace import ArchSpec, SpecError, layer_table, load_profile
 from edgespace._liveness import peak_activation_bytes
-from edgespace.archs import FamilyDef, unregister_family
+from edgespace.archs import FamilyDef, register_family, unregister_family
 from edgespace.cost import estimate, estimate_many, simulate_thermal
 from edgespace.cost._params import compile_mode
 from edgespace.profiles import builtin_profile_dir, validate_profile
+from edgespace.spec import efficientnet_preset
 
 NANO = "jetson-orin-nano-8gb"
 

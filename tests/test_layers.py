@@ -11,17 +11,11 @@ import pytest
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from edgespace import (
-    ArchSpec,
-    build,
-    efficientnet_preset,
-    layer_table,
-    list_families,
-    register_family,
-)
+from edgespace import ArchSpec, build, layer_table
 from edgespace.accuracy import load_published
-from edgespace.archs import FamilyDef, unregister_family
+from edgespace.archs import FamilyDef, list_families, register_family, unregister_family
 from edgespace.layers import CONV_OPS, table_totals
+from edgespace.spec import efficientnet_preset
 
 
 def _exactness_specs() -> list[ArchSpec]:

@@ -21,18 +21,17 @@ from edgespace.calibration import (
     IngestError,
     calibrate,
     draw_specs,
-    load_calibration,
     map_nodes,
-    read_ort_profile,
     read_trtexec_profile,
     read_trtexec_times,
 )
 from edgespace.calibration._calibrate import CalibrationError
 from edgespace.calibration._mapping import module_path, segment_ids
 from edgespace.cli import main
+from edgespace.cost import load_calibration
 from edgespace.layers import table_totals
 from edgespace.meters import NullMeter, RaplMeter, get_meter
-from edgespace.runners import Fp16UnavailableError, confirm
+from edgespace.runners import Fp16UnavailableError, confirm, read_ort_profile
 from edgespace.runners._export import export_many
 from edgespace.runners._precision import fp16_supported
 
@@ -198,7 +197,7 @@ def cal_measurements(cache):
 
 
 def test_interleaved_measurements_are_paired_with_the_reference(cal_measurements):
-    from edgespace.calibration._loop import REFERENCE_SPEC
+    from edgespace.runners import REFERENCE_SPEC
 
     for m in cal_measurements:
         assert m.reference == REFERENCE_SPEC.short_name() and len(m.round_medians_ms) == m.rounds == 5
@@ -320,10 +319,10 @@ def test_ingest_trtexec_profile_and_times_fixtures():
     conv_rows = set(np.flatnonzero(table["op"].isin(CONV_LIKE).to_numpy()))
     assert conv_rows <= {i for r in mapped["rows"] for i in r}
     times = read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")
-    assert times["runs"] == 20 and times["latency_ms_p50"] <= times["latency_ms_p99"]
-    assert times["compute_ms_p50"] < times["latency_ms_p50"]
+    assert times["runs"] == 20 and times["latency_p50_ms"] <= times["latency_p99_ms"]
+    assert times["compute_p50_ms"] < times["latency_p50_ms"]
     # calibrating a device from captured files: (spec, node profile, end-to-end ms) triples
-    items = [(TINY, prof, times["latency_ms_p50"])] * 3
+    items = [(TINY, prof, times["latency_p50_ms"])] * 3
     cal = calibrate(None, items, threads=None, precision="fp16")
     assert cal.provenance["runtime"].startswith("unknown") and cal.predict_latency_ms(TINY) > 0
 
@@ -378,7 +377,7 @@ def test_capture_set_pairs_trtexec_files_and_rejects_bad_sets(cache, tmp_path, c
     shutil.copy(DATA / "trtexec_times_mnv3s_w035_r64.json", d / f"{name}.times.json")
     found = read_capture_set(d)
     assert found.sources == ["tensorrt"] and found.threads is None and found.e2e_from == [f"{name}.times.json"]
-    assert found.items[0][2] == read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")["latency_ms_p50"]
+    assert found.items[0][2] == read_trtexec_times(DATA / "trtexec_times_mnv3s_w035_r64.json")["latency_p50_ms"]
     # one captured model is too few: exit 2, one line, naming the directory and what is needed
     assert main(["calibrate", "--from", str(d)]) == 2
     err = capsys.readouterr().err.strip()
@@ -482,7 +481,7 @@ def test_public_names_are_lazy():
 
     code = (
         "import sys, edgespace; assert 'onnxruntime' not in sys.modules; "
-        "edgespace.confirm, edgespace.calibrate, edgespace.Measurement, edgespace.load_calibration; "
+        "edgespace.confirm, edgespace.calibrate, edgespace.estimate; "
         "assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)

@@ -11,7 +11,7 @@ import pytest
 
 import edgespace as es
 from edgespace.budget import Budget, BudgetError, feasibility
-from edgespace.meters import NullMeter, RaplMeter
+from edgespace.meters import MeterInitError, NullMeter, RaplMeter
 from edgespace.runners._export import export_many
 from edgespace.runners.ort import OnnxRuntimeRunner
 
@@ -113,15 +113,12 @@ def test_an_unmetered_measurement_gives_feasibility_its_reason(tiny_onnx):
         feasibility(Budget(battery_wh=10.0, frames_per_day=100), estimate=m)
 
 
-def test_old_measurement_names_still_read_with_a_deprecation_warning(metered):
-    with pytest.warns(DeprecationWarning, match="latency_p50_ms"):
-        assert metered.latency_ms_p50 == metered.latency_p50_ms
-    with pytest.warns(DeprecationWarning, match="peak_activation_bytes"):
-        assert metered.peak_memory_bytes is metered.peak_activation_bytes
+def test_measurement_and_window_have_only_their_units_last_names(metered):
+    for old in ("latency_ms_p50", "latency_ms_robust", "latency_ms_calibration", "peak_memory_bytes"):
+        assert not hasattr(metered, old), old
     null = NullMeter("no meter here")
     window = null.end_window(null.begin_window())
-    with pytest.warns(DeprecationWarning, match="energy_unavailable_reason"):
-        assert window.unavailable_reason == window.energy_unavailable_reason == "no meter here"
+    assert window.energy_unavailable_reason == "no meter here" and not hasattr(window, "unavailable_reason")
 
 
 def test_rapl_window_survives_a_counter_wrap(tmp_path):
@@ -205,7 +202,8 @@ def test_tegrastats_window_energy_per_inference_and_its_edge_cases(tmp_path):
 
 
 def test_nvpmodel_mode_tags_a_capture_and_disagreeing_clocks_are_refused():
-    from edgespace.meters.tegrastats import parse_tegrastats, tag_mode
+    from edgespace.calibration import tag_mode
+    from edgespace.meters.tegrastats import parse_tegrastats
 
     nano = parse_tegrastats(NANO.format(p=2130))
     assert tag_mode("jetson-nano-4gb", "NV Power Mode: MAXN\n0", nano) == "10W"
@@ -342,7 +340,7 @@ def test_ina3221_window_integrates_a_change_and_refuses_below_two_samples(tmp_pa
 
 
 def test_ina3221_without_a_module_input_rail_or_rails_says_why(tmp_path):
-    from edgespace.meters import JetsonMeter, MeterInitError
+    from edgespace.meters import JetsonMeter
 
     orin_tree(tmp_path, labels=("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0"))  # AGX Orin: per-subsystem rails
     with pytest.raises(MeterInitError, match="no module-input rail.*VIN_SYS_5V0"):
@@ -351,3 +349,19 @@ def test_ina3221_without_a_module_input_rail_or_rails_says_why(tmp_path):
         JetsonMeter(root=tmp_path / "empty", check_platform=False)
     with pytest.raises(MeterInitError, match="not a Jetson"):
         JetsonMeter(root=tmp_path)  # this machine is not one
+
+
+def test_each_backend_says_once_why_it_cannot_run_and_availability_follows(tmp_path):
+    from edgespace.meters import METERS
+    from edgespace.runners.common import RUNNERS
+
+    for cls in [*METERS.values(), *RUNNERS.values()]:
+        reason = cls.unavailable_reason()
+        assert reason is None or (isinstance(reason, str) and reason), cls
+        assert cls.is_available() is (reason is None), cls
+        assert "is_available" not in vars(cls), f"{cls.__name__}: availability is derived in the base class"
+    # a meter that is not here says the same thing from its probe and from its constructor
+    reason = RaplMeter.unavailable_reason(root=tmp_path)
+    assert reason and str(tmp_path) in reason
+    with pytest.raises(MeterInitError, match="no package domain"):
+        RaplMeter(root=tmp_path)

@@ -437,13 +437,13 @@ API_CASES = [
     ),
     (
         "ort-no-ts",
-        lambda: es.calibration.read_ort_profile(_ort_events(ts=_DROP)),
+        lambda: es.runners.read_ort_profile(_ort_events(ts=_DROP)),
         CalibrationError,
         ["event", "'ts' is missing"],
     ),
     (
         "ort-dur-nan",
-        lambda: es.calibration.read_ort_profile(_ort_events(dur=float("nan"))),
+        lambda: es.runners.read_ort_profile(_ort_events(dur=float("nan"))),
         CalibrationError,
         ["dur", "finite"],
     ),
@@ -575,7 +575,7 @@ def test_bytes_after_a_journal_are_refused_or_harmless(junk, sound_journal, tmp_
 @settings(max_examples=80, deadline=None, derandomize=DERANDOMIZE)
 @given(key=st.sampled_from(["ts", "dur", "name", "args", "cat"]), value=ANY_VALUE)
 def test_any_value_in_an_ort_event_is_read_or_a_calibration_error(key, value):
-    from edgespace.calibration import read_ort_profile
+    from edgespace.runners import read_ort_profile
 
     events = _ort_events(**{key: value})
     try:

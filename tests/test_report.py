@@ -401,7 +401,7 @@ def test_report_is_one_self_contained_file_with_a_section_per_input(result, tmp_
 def test_report_reads_provenance_columns(result, tmp_path):
     frame = result.trials_frame()
     n = len(frame)
-    # as a search with calibration and metering writes them (issue 13): a source per row
+    # as a search with calibration and metering writes them: a source per row
     frame["latency_source"] = ["calibrated:host-1t"] * (n - 10) + ["measured:abc"] * 10
     frame["energy_source"] = "analytic"
     page = report(frame, tmp_path / "p.html", profile=PROFILE).read_text()

@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 
-from edgespace import ArchSpec, SpecError, efficientnet, efficientnet_preset, mobilenet
-from edgespace.spec import EFFICIENTNET_PRESETS
+from edgespace import ArchSpec, SpecError, efficientnet, mobilenet
+from edgespace.spec import EFFICIENTNET_PRESETS, efficientnet_preset
 
 
 def test_defaults_and_normalisation():

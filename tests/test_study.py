@@ -337,20 +337,12 @@ def test_top_level_exports(profile):
     assert es.screen is screen and es.EfficientNetSpace is EfficientNetSpace and es.MobileNetSpace is MobileNetSpace
 
 
-def test_deprecated_search_package_warns_and_still_works(profile, monkeypatch):
+def test_search_is_a_function_and_no_package(profile):
     import importlib
-    import sys
 
-    monkeypatch.delitem(sys.modules, "edgespace.search", raising=False)
-    monkeypatch.setattr(es, "search", es.search)  # undone afterwards: the import below rebinds it
-    with pytest.warns(DeprecationWarning, match="edgespace.study"):
-        shim = importlib.import_module("edgespace.search")
-    assert shim.named_space is named_space and shim.SearchResult is es.SearchResult and shim.search is search
-    assert shim.parse_constraints is parse_constraints and len(shim.__all__) == 25  # every name it had
-    # importing a subpackage binds it on its parent: edgespace.search is now the shim, still callable
-    assert es.search is shim
-    r = es.search(SMALL, profile, "accuracy", n_trials=2, sampler="random", storage="memory")
-    assert isinstance(r, es.SearchResult) and len(r.trials_frame()) == 2
+    with pytest.raises(ModuleNotFoundError, match="edgespace.search"):
+        importlib.import_module("edgespace.search")
+    assert callable(es.search) and es.search is search
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -425,7 +417,7 @@ def test_cli_bad_input_exits_2(argv, message, capsys, tmp_path, monkeypatch):
 
 
 def test_budget_constraint_keeps_only_deployable_designs():
-    """search(..., budget=Budget(...), constraints=["days_autonomy >= 7"]) (issue 9): each
+    """search(..., budget=Budget(...), constraints=["days_autonomy >= 7"]): each
     candidate's sustained energy per inference is checked against the battery, and the front
     holds only designs that meet the autonomy."""
     from edgespace import Budget
@@ -519,11 +511,9 @@ def test_cli_search_with_an_energy_budget(capsys):
     no_frames = [a for a in argv if a not in ("--frames-per-day", "2000")]
     assert main(no_frames) == 2
     assert "--battery-wh needs --frames-per-day" in capsys.readouterr().err
-    # the old spelling still works, says it is deprecated, and gives the same study
-    old_argv = [("--duty-policy" if a == "--policy" else a) for a in argv]
-    assert main(old_argv) == 0
-    out = capsys.readouterr()
-    assert "--duty-policy is deprecated; use --policy" in out.err and json.loads(out.out)["front"] == doc["front"]
+    # one spelling: the old --duty-policy is refused like any unknown option
+    assert main([("--duty-policy" if a == "--policy" else a) for a in argv]) == 2
+    assert "--duty-policy" in capsys.readouterr().err
 
 
 def test_cli_search_and_budget_share_one_set_of_budget_options():
@@ -557,10 +547,9 @@ def test_cli_search_and_budget_share_one_set_of_budget_options():
         "--wake-j",
         "--wake-s",
         "--policy",
-        "--duty-policy",
         "--idle-timeout-s",
         "--wake-period-s",
     }
     assert shared <= set(search_opts) and shared <= set(budget_opts_)
     assert {k: search_opts[k] for k in shared} == {k: budget_opts_[k] for k in shared}
-    assert search_opts["--policy"] == ("policy", "always-on") and search_opts["--duty-policy"][0] == "policy"
+    assert search_opts["--policy"] == ("policy", "always-on") and "--duty-policy" not in search_opts

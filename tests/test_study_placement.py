@@ -10,7 +10,7 @@ from edgespace.profiles import load_profile
 from edgespace.study import MobileNetSpace, search
 from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
-from edgespace.study._space import space_from_dict
+from edgespace.study._named_space import space_from_dict
 
 NX = "jetson-orin-nx-16gb"
 

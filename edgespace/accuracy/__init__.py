@@ -35,14 +35,4 @@ __all__ = [
 # torch loads only when these are used
 _LAZY = {"EvaluatorAccuracy": "edgespace.accuracy._evaluator", "ImageFolderProxy": "edgespace.accuracy._evaluator"}
 
-#: Names that left this package's public surface in 0.2 (issue 17): still importable for one
-#: release, with a DeprecationWarning naming their home. name -> (module, name there).
-_MOVED = {
-    "INT8_DROP": ("edgespace.accuracy._quant", "INT8_DROP"),
-    "Int8Drop": ("edgespace.accuracy._quant", "Int8Drop"),
-    "K_OUT": ("edgespace.accuracy._published", "K_OUT"),
-    "PublishedFit": ("edgespace.accuracy._published", "PublishedFit"),
-    "RECIPES": ("edgespace.accuracy._data", "RECIPES"),
-    "fit_published": ("edgespace.accuracy._published", "fit_published"),
-}
-__getattr__ = lazy_getattr("edgespace.accuracy", _LAZY, _MOVED, globals())
+__getattr__ = lazy_getattr("edgespace.accuracy", _LAZY, globals())

@@ -36,6 +36,8 @@ with few rows) and ``d`` is the distance, in log2 units of width, depth and reso
 the spec to the nearest fitted row of its family. ``K_OUT`` (points per log2 unit) is
 calibrated by the benchmark's hold-out-the-extremes test. int8 adds the per-family drop of
 :mod:`edgespace.accuracy._quant` and its uncertainty in quadrature.
+
+The fit lives in ``_published_fit``; this module predicts from it.
 """
 
 from __future__ import annotations
@@ -49,10 +51,9 @@ import numpy as np
 import pandas as pd
 
 from edgespace._errors import SpecError, SpecTypeError
-from edgespace._layer_table import CONV_OPS, layer_skeleton
 from edgespace._spec import PRECISIONS, ArchSpec
-from edgespace.accuracy._data import load_published
-from edgespace.accuracy._quant import INT8_DROP, QUANTIZATION_MODES, WIDTH_EXPONENT_DEFAULT
+from edgespace.accuracy._published_fit import _M_REF, _P_REF, K_OUT, PublishedFit, _curve, _default_fit, _macs_params
+from edgespace.accuracy._quant import INT8_DROP, QUANTIZATION_MODES
 
 __all__ = [
     "AccuracyEstimate",
@@ -60,21 +61,7 @@ __all__ = [
     "PublishedAccuracy",
     "predict_accuracy",
     "predict_many",
-    "fit_published",
-    "PublishedFit",
-    "K_OUT",
 ]
-
-#: Extra uncertainty per log2 unit of distance from the family's data, in top-1 points.
-#: From benchmarks/accuracy_fit.py: holding out each family's extreme rows per axis gave 2.1 points
-#: of error (beyond the interior LOO error) per log2 unit of distance to the nearest kept row.
-K_OUT = 2.1
-
-_M_REF = 300e6
-_P_REF = 3.5e6
-_RECIPES_FITTED = ("timm_eval", "timm_train")
-# Families with fewer fitted rows than this get their residual RMS shrunk toward the global one.
-_SHRINK_ROWS = 5.0
 
 
 @dataclass(frozen=True)
@@ -104,182 +91,7 @@ class AccuracyModel(Protocol):
 # ----------------------------------------------------------------------------- features
 
 
-@functools.lru_cache(maxsize=4096)
-def _conv_structure(family: str, width: float, depth: float) -> tuple[np.ndarray, np.ndarray, tuple, float]:
-    """MACs per output pixel and output level of every conv-like row, the level definitions,
-    and the parameter count, for an ImageNet (1000-class) head. Cached: a search revisits the
-    same (family, width, depth) at many resolutions."""
-    sk = layer_skeleton(family, float(width), float(depth), 1000)
-    conv = np.isin(np.asarray(sk.op, dtype=object), CONV_OPS)
-    return sk.macs_per_px[conv].astype(np.float64), sk.out_level[conv], sk, float(sk.params.sum())
-
-
-def _macs_params(family: str, width: float, depth: float, resolution) -> tuple[np.ndarray, float]:
-    """Conv+linear MACs (one per resolution given) and params, as edgespace's layer table counts them."""
-    macs_px, out_level, sk, params = _conv_structure(family, width, depth)
-    sizes = sk.level_sizes(np.asarray(resolution, dtype=np.int64)).astype(np.float64)
-    px = sizes[..., out_level] ** 2
-    return px @ macs_px, params
-
-
-def _row_features(frame: pd.DataFrame, buildable: set[str], table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """MACs and params of every row: analytic for the families edgespace builds (so fit and
-    prediction use the same counting), as published for the others (filled from the reference
-    row of the same configuration where timm's row lacks them)."""
-    macs = np.empty(len(frame))
-    params = np.empty(len(frame))
-    ref = table[table["recipe"] == "reference"]
-    for i, row in enumerate(frame.itertuples(index=False)):
-        if row.family in buildable:
-            m, p = _macs_params(row.family, row.width, row.depth, row.resolution)
-            macs[i], params[i] = float(m), p
-            continue
-        m, p = row.macs_m, row.params_m
-        if math.isnan(m) or math.isnan(p):
-            same = ref[
-                (ref["family"] == row.family)
-                & np.isclose(ref["width"], row.width)
-                & np.isclose(ref["depth"], row.depth)
-                & (ref["resolution"] == row.resolution)
-            ]
-            m = same["macs_m"].iloc[0] if len(same) else m
-            p = p if not math.isnan(p) else (same["params_m"].iloc[0] if len(same) else p)
-        macs[i], params[i] = m * 1e6, p * 1e6
-    if not (np.isfinite(macs).all() and np.isfinite(params).all()):
-        raise RuntimeError(
-            "published table: rows without MACs/params: "
-            f"{frame['variant'][~(np.isfinite(macs) & np.isfinite(params))].tolist()}"
-        )
-    return macs, params
-
-
 # ----------------------------------------------------------------------------- the model
-
-
-def _curve(theta_shape: np.ndarray, offset: np.ndarray, lm: np.ndarray, lp: np.ndarray) -> np.ndarray:
-    a, b, k, ceiling = theta_shape
-    g = lm if k < 1e-9 else -np.expm1(-k * lm) / k
-    return ceiling / (1.0 + np.exp(-(offset + a * g + b * lp)))
-
-
-@dataclass(frozen=True)
-class _Target:
-    """One fitted target (top-1 or top-5)."""
-
-    family_offset: dict[str, float]
-    recipe_offset: dict[str, float]
-    shape: np.ndarray  # a, b, k, ceiling
-    family_rms: dict[str, float]
-    rms: float
-
-
-@dataclass(frozen=True)
-class PublishedFit:
-    """Everything :class:`PublishedAccuracy` needs, fitted once from the table."""
-
-    top1: _Target
-    top5: _Target | None
-    #: per family: fitted rows' log2 (width, depth, resolution), shape (n, 3)
-    points: dict[str, np.ndarray]
-    #: per family: (min, max) of width, depth, resolution over the fitted rows
-    box: dict[str, tuple[np.ndarray, np.ndarray]]
-    width_exponent: float
-    rows: pd.DataFrame  # the fitted rows with features and residuals
-
-
-def _fit_target(rows: pd.DataFrame, column: str) -> _Target:
-    from scipy.optimize import least_squares
-
-    rows = rows[rows[column].notna()]
-    fams = sorted(rows["family"].unique())
-    fi = np.array([fams.index(f) for f in rows["family"]])
-    ri = np.array([_RECIPES_FITTED.index(r) + 1 if r in _RECIPES_FITTED else 0 for r in rows["recipe"]])
-    lm, lp, y = rows["lm"].to_numpy(), rows["lp"].to_numpy(), rows[column].to_numpy()
-    nf, nr = len(fams), len(_RECIPES_FITTED)
-
-    def unpack(x):
-        return x[:nf], np.concatenate([[0.0], x[nf : nf + nr]]), x[nf + nr :]
-
-    def residuals(x):
-        cf, cr, shape = unpack(x)
-        return _curve(shape, cf[fi] + cr[ri], lm, lp) - y
-
-    x0 = np.concatenate([np.full(nf, 1.0), np.zeros(nr), [0.3, 0.1, 0.1, 92.0]])
-    lo = np.concatenate([np.full(nf + nr, -np.inf), [1e-6, 0.0, 0.0, 60.0]])
-    hi = np.concatenate([np.full(nf + nr, np.inf), [np.inf, np.inf, 1.0, 100.0]])
-    x = least_squares(residuals, x0, bounds=(lo, hi), method="trf").x
-    res = residuals(x)
-    dof = max(len(y) - len(x), 1)
-    rms = float(np.sqrt((res**2).sum() / dof))
-    # Per-family RMS, with dof spread evenly, shrunk toward the global one when rows are few.
-    scale = len(y) / dof
-    family_rms = {}
-    for j, f in enumerate(fams):
-        r = res[fi == j]
-        n = len(r)
-        family_rms[f] = float(np.sqrt((n * scale * np.mean(r**2) + _SHRINK_ROWS * rms**2) / (n + _SHRINK_ROWS)))
-    cf, cr, shape = unpack(x)
-    return _Target(
-        family_offset=dict(zip(fams, cf.tolist(), strict=True)),
-        recipe_offset=dict(zip(("reference", *_RECIPES_FITTED), cr.tolist(), strict=True)),
-        shape=np.asarray(shape, dtype=float),
-        family_rms=family_rms,
-        rms=rms,
-    )
-
-
-def fit_width_exponent(table: pd.DataFrame) -> float:
-    """Exponent of the int8 drop's growth as width shrinks, fitted (least squares in log-log)
-    to float/QAT pairs of one family at equal width and resolution (MobileNetV1)."""
-    q = table[(table["precision"] == "int8") & (table["quantization"] == "qat")]
-    f = table[(table["precision"] == "fp32") & (table["recipe"] == "reference")]
-    pairs = q.merge(f, on=["family", "width", "depth", "resolution"], suffixes=("_q", "_f"))
-    drop = (pairs["top1_f"] - pairs["top1_q"]).to_numpy()
-    keep = drop > 0
-    if keep.sum() < 4 or len(np.unique(pairs["width"][keep])) < 2:
-        return WIDTH_EXPONENT_DEFAULT
-    slope, _ = np.polyfit(np.log(pairs["width"].to_numpy()[keep]), np.log(drop[keep]), 1)
-    return float(np.clip(-slope, 0.0, 1.0))
-
-
-def fit_published(table: pd.DataFrame | None = None, *, exclude=None) -> PublishedFit:
-    """Fit the model to ``table`` (default: the shipped one), leaving out the rows whose index
-    is in ``exclude`` (used by the benchmark's cross-validation)."""
-    from edgespace.archs import list_families
-
-    table = load_published() if table is None else table
-    buildable = set(list_families())
-    rows = table[(table["precision"] == "fp32") & table["in_fit"]].copy()
-    # Features first, on every row: a timm row borrows MACs from its reference twin, which a
-    # cross-validation fold may leave out of the fit.
-    macs, params = _row_features(rows, buildable, table)
-    rows["macs"], rows["params"] = macs, params
-    if exclude is not None:
-        rows = rows.drop(index=[i for i in exclude if i in rows.index])
-    rows["lm"], rows["lp"] = np.log(rows["macs"] / _M_REF), np.log(rows["params"] / _P_REF)
-    families = sorted(rows["family"].unique())
-    top1 = _fit_target(rows, "top1")
-    # top-5 is published for fewer rows (none for the MobileNetV3 reference releases); fit it
-    # only where enough rows carry it.
-    top5 = _fit_target(rows, "top5") if rows["top5"].notna().sum() >= 20 else None
-    logs = np.log2(rows[["width", "depth", "resolution"]].to_numpy(dtype=float))
-    points, box = {}, {}
-    for f in families:
-        sel = (rows["family"] == f).to_numpy()
-        points[f] = logs[sel]
-        box[f] = (logs[sel].min(axis=0), logs[sel].max(axis=0))
-    rows["top1_fit"] = _curve(
-        top1.shape,
-        rows["family"].map(top1.family_offset).to_numpy() + rows["recipe"].map(top1.recipe_offset).to_numpy(),
-        rows["lm"].to_numpy(),
-        rows["lp"].to_numpy(),
-    )
-    return PublishedFit(top1, top5, points, box, fit_width_exponent(table), rows)
-
-
-@functools.lru_cache(maxsize=1)
-def _default_fit() -> PublishedFit:
-    return fit_published()
 
 
 # ----------------------------------------------------------------------------- prediction

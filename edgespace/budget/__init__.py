@@ -17,7 +17,6 @@ of charge and the most frames per day that still fit. Equations: ``edgespace/bud
 
 from __future__ import annotations
 
-from edgespace._lazy import lazy_getattr
 from edgespace.budget._balance import TERMS
 from edgespace.budget._model import POLICIES, Budget, BudgetError
 from edgespace.budget._result import FeasibilityResult
@@ -32,18 +31,3 @@ __all__ = [
     "budget_metrics",
     "feasibility",
 ]
-
-#: Names that left this package's surface in 0.2 (issue 17), kept for one release with a warning.
-_MOVED = {
-    "daylight_profile": (
-        "edgespace.budget._model",
-        "daylight_profile",
-        "Budget.daylight_weights() (the same half-sine, for a budget's sunrise_h and sunset_h)",
-    ),
-    "energy_per_frame_from": (
-        "edgespace.budget._solvers",
-        "energy_per_frame_from",
-        "feasibility(budget, estimate=...), which reads the energy of an Estimate or Measurement",
-    ),
-}
-__getattr__ = lazy_getattr("edgespace.budget", {}, _MOVED)

@@ -47,7 +47,8 @@ import dataclasses
 
 import numpy as np
 
-from edgespace.budget._model import J_PER_WH, Budget
+from edgespace.budget._model import Budget
+from edgespace.budget._units import J_PER_WH
 
 __all__ = ["TERMS", "TOL", "HourlyModel", "hourly_terms", "typical_terms", "simulate"]
 

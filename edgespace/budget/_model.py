@@ -10,15 +10,12 @@ The model runs over whole days of 24 hours. Per day ``d`` it needs the harvest `
 the number of triggered frames ``F_d``; each may be a constant or a per-day series. Within a day:
 
 * the harvest is spread over daylight with a **half-sine** between ``sunrise_h`` and ``sunset_h``
-  (clear-sky irradiance on a fixed panel is close to that shape): the share of hour ``h`` is
-  ``w_h = (cos(pi (a - r) / L) - cos(pi (b - r) / L)) / 2`` with ``[a, b] = [h, h+1] ∩ [r, s]``,
-  ``r = sunrise_h``, ``s = sunset_h``, ``L = s - r``; the shares sum to 1.
+  (clear-sky irradiance on a fixed panel is close to that shape; see ``daylight_profile``).
 * frames follow ``trigger_profile`` (24 non-negative weights, hour of day; uniform by default),
   arriving as a Poisson process within each hour.
 
-The cloudy-day scenario (``cloudy_days``, ``cloudy_fraction``, ``cloudy_start_day``) turns a
-constant ``solar_wh_per_day`` into the series ``H_d = cloudy_fraction * solar_wh_per_day`` on
-the cloudy days and ``solar_wh_per_day`` on the others.
+The cloudy-day scenario (``cloudy_days``, ``cloudy_fraction``, ``cloudy_start_day``) turns a constant
+``solar_wh_per_day`` into ``H_d = cloudy_fraction * solar_wh_per_day`` on the cloudy days, unchanged on the others.
 
 Duty-cycle policies
 -------------------
@@ -28,93 +25,41 @@ Duty-cycle policies
     asleep until a trigger; after each frame the device stays awake ``idle_timeout_s`` and goes
     back to sleep if no trigger came. Triggers that arrive within the timeout share one wake.
 ``periodic``
-    asleep; wakes every ``wake_period_s`` (e.g. hourly), runs the frames a low-power front end
-    (PIR + microcontroller) has queued since the last wake, stays awake ``idle_timeout_s`` for
-    housekeeping and sleeps again.
+    asleep; wakes every ``wake_period_s`` (e.g. hourly), runs the frames a low-power front end (PIR +
+    microcontroller) has queued since the last wake, stays awake ``idle_timeout_s`` and sleeps again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from edgespace._errors import BudgetError
-from edgespace._spec import brief
+from edgespace.budget._units import (
+    J_PER_WH,
+    MAX_DAYS,
+    MAX_J,
+    MAX_W,
+    MAX_WH,
+    SECONDS_PER_DAY,
+    _fail,
+    _number,
+    _per_day,
+    _ranged,
+    daylight_profile,
+)
 
-__all__ = ["Budget", "BudgetError", "MAX_DAYS", "POLICIES", "PROFILE_FLOORS", "SECONDS_PER_DAY", "daylight_profile"]
+__all__ = ["Budget", "BudgetError", "POLICIES", "PROFILE_FLOORS"]
 
-SECONDS_PER_DAY = 86_400.0
-#: Longest horizon simulated, and longest per-day series or cloudy stretch (days): ten years of
-#: hourly steps is ~88k values per array; bounds memory whatever a caller passes.
-MAX_DAYS = 3650
-#: Upper bounds that catch unit slips (mWh given as Wh, mJ as J) and keep every product finite:
-#: 1 MWh of battery or daily harvest, 1 MJ per frame or wake, 10 kW of floor power.
-MAX_WH = 1e6
-MAX_J = 1e6
-MAX_W = 1e4
-J_PER_WH = 3_600.0
 #: Duty-cycle policies (see the module docstring).
 POLICIES = ("always_on", "on_trigger", "periodic")
 
 Policy = Literal["always_on", "on_trigger", "periodic"]
 #: The power floors :meth:`Budget.from_profile` can take from a hardware profile and power mode.
 PROFILE_FLOORS = ("idle_w", "sleep_w", "wake_s", "wake_energy_j")
-
-
-def _fail(name: str, value: Any, allowed: str) -> BudgetError:
-    return BudgetError(f"Budget.{name}: {brief(value)} is not allowed; {allowed}")
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _fail(name, value, "expected a number (the unit is in the field name)")
-    try:
-        v = float(value)
-    except OverflowError:  # an int of hundreds of digits
-        v = math.inf
-    if not math.isfinite(v):
-        raise _fail(name, value, "expected a finite number")
-    return v
-
-
-def _ranged(name: str, value: Any, lo: float, hi: float | None = None, *, lo_open: bool = False, what: str) -> float:
-    v = _number(name, value)
-    if (v <= lo if lo_open else v < lo) or (hi is not None and v > hi):
-        raise _fail(name, value, what)
-    return v
-
-
-def _per_day(name: str, value: Any, *, hi: float | None = None, what: str) -> float | tuple[float, ...]:
-    """A constant or a per-day series of non-negative numbers."""
-    if isinstance(value, (str, bytes)) or value is None:
-        raise _fail(name, value, f"expected a number or a per-day sequence of numbers; {what}")
-    if isinstance(value, (Sequence, np.ndarray)):
-        if len(value) > MAX_DAYS:
-            raise _fail(name, f"<a series of {len(value):,} days>", f"at most {MAX_DAYS:,} days (ten years)")
-        series = tuple(_ranged(f"{name}[{i}]", v, 0.0, hi, what=what) for i, v in enumerate(value))
-        if not series:
-            raise _fail(name, value, "a per-day series needs at least one day")
-        return series
-    return _ranged(name, value, 0.0, hi, what=what)
-
-
-def daylight_profile(sunrise_h: float = 6.0, sunset_h: float = 18.0) -> np.ndarray:
-    """Share of a day's harvest in each of the 24 hours: a half-sine from sunrise to sunset.
-
-    ``w_h = (cos(pi (a - r) / L) - cos(pi (b - r) / L)) / 2`` over ``[a, b] = [h, h+1] ∩ [r, s]``;
-    the 24 shares sum to 1.
-    """
-    r, s = float(sunrise_h), float(sunset_h)
-    length = s - r
-    hours = np.arange(24.0)
-    a = np.clip(hours, r, s)
-    b = np.clip(hours + 1.0, r, s)
-    w = (np.cos(np.pi * (a - r) / length) - np.cos(np.pi * (b - r) / length)) / 2.0
-    return w / w.sum()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -460,7 +405,7 @@ class Budget:
         as ``wake_s * idle_w`` (resuming runs at roughly the awake idle power). ``provenance``
         records where each came from.
 
-        ``calibration`` (a :class:`~edgespace.Calibration` or its file): where it holds a power
+        ``calibration`` (a :class:`~edgespace.calibration.Calibration` or its file): where it holds a power
         model fitted to metered runs of this mode, ``idle_w`` is its measured idle power
         (``metered:<id>``) instead of the profile's.
         """
@@ -474,7 +419,7 @@ class Budget:
         floors["idle_w"] = m.idle_w
         prov["idle_w"] = f"{where}: power.idle_w ({p.resolve_source(m.power.idle_w)})"
         if calibration is not None:
-            from edgespace.calibration import as_calibration
+            from edgespace.cost import as_calibration
 
             cal = as_calibration(calibration)
             pm = cal.power.get(m.name) if cal.applies_to.get("profile") == p.name else None

@@ -11,7 +11,8 @@ import numpy as np
 
 from edgespace._json import jsonable
 from edgespace.budget._balance import TOL
-from edgespace.budget._model import J_PER_WH, SECONDS_PER_DAY, Budget
+from edgespace.budget._model import Budget
+from edgespace.budget._units import J_PER_WH, SECONDS_PER_DAY
 
 __all__ = ["FeasibilityResult", "TERM_LABELS", "reasons"]
 

@@ -12,8 +12,9 @@ import numpy as np
 
 from edgespace._spec import brief
 from edgespace.budget._balance import TOL, HourlyModel, simulate, typical_terms
-from edgespace.budget._model import J_PER_WH, MAX_DAYS, SECONDS_PER_DAY, Budget, BudgetError
+from edgespace.budget._model import Budget, BudgetError
 from edgespace.budget._result import FeasibilityResult, reasons
+from edgespace.budget._units import J_PER_WH, MAX_DAYS, SECONDS_PER_DAY
 
 __all__ = ["budget_metrics", "energy_per_frame_from", "feasibility"]
 
@@ -341,7 +342,7 @@ def budget_metrics(budget: Budget, energy_per_frame_j: Any, *, horizon_days: int
     ``margin_fraction``. The allowance is computed once (feasibility is monotone in the energy
     per frame), so this is cheap enough for a search to call per generation.
 
-    This is where the search's budget constraint plugs in (issue #7): group candidates by power
+    This is where the search's budget constraint plugs in: group candidates by power
     mode, build ``Budget.from_profile(profile, mode, ...)`` per mode, and call this with the
     candidates' ``sustained_energy_mj / 1e3``; constraints such as ``days_autonomy >= 7`` then
     read these columns.

@@ -1,54 +1,41 @@
 """Calibration: per-node profiler times mapped to layer-table rows, a per-operator latency model
 fitted to them, and readers for profiles captured on other devices (ONNX Runtime, TensorRT).
 
->>> from edgespace.calibration import calibrate, load_calibration
+>>> from edgespace.calibration import calibrate
+>>> from edgespace.cost import load_calibration
 >>> cal = calibrate("host", measurements)      # Measurements from edgespace.runners, profiled
 >>> cal.save("host-1t.json"); load_calibration("host-1t.json").predict_latency_ms(spec)
 """
 
 from __future__ import annotations
 
-from edgespace._lazy import lazy_getattr
-from edgespace.calibration._calibrate import (
-    CalibratedProfile,
-    Calibration,
-    CalibrationBase,
-    CalibrationError,
-    as_calibration,
-    calibrate,
-    latency_errors,
-    load_calibration,
-)
+from edgespace._errors import IngestError
+from edgespace.calibration._calibrate import FORMAT, Calibration, CalibrationError, latency_errors
+from edgespace.calibration._calibration_file import calibration_from_doc
 from edgespace.calibration._captures import CaptureSet, read_capture_set, write_capture_set
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
-from edgespace.calibration._gpu import GpuCalibration, load_gpu_calibration
-from edgespace.calibration._ingest import (
-    IngestError,
-    NodeProfile,
-    read_ort_profile,
-    read_trtexec_profile,
-    read_trtexec_times,
-)
+from edgespace.calibration._fitting import calibrate
+from edgespace.calibration._gpu import GPU_FORMAT, GpuCalibration
+from edgespace.calibration._gpu_file import gpu_calibration_from_doc, load_gpu_calibration
+from edgespace.calibration._ingest import read_trtexec_profile, read_trtexec_times
 from edgespace.calibration._loop import (
     calibrate_from_captures,
     default_calibration_path,
     run_calibration,
     run_gpu_calibration,
 )
-from edgespace.calibration._mapping import NodeTime, map_nodes
+from edgespace.calibration._mapping import map_nodes
+from edgespace.calibration._mode_tag import tag_mode
+from edgespace.cost import register_calibration_format
 
 __all__ = [
     # fit, load, apply
     "Calibration",
-    "CalibratedProfile",
-    "CalibrationBase",
     "GpuCalibration",
     "CalibrationError",
     "IngestError",
     "calibrate",
-    "load_calibration",
     "load_gpu_calibration",
-    "as_calibration",
     "latency_errors",
     # the measuring loops (what `edgespace calibrate` runs)
     "run_calibration",
@@ -61,33 +48,11 @@ __all__ = [
     "CaptureSet",
     "read_capture_set",
     "write_capture_set",
-    "read_ort_profile",
     "read_trtexec_profile",
     "read_trtexec_times",
-    "NodeProfile",
-    "NodeTime",
     "map_nodes",
+    "tag_mode",
 ]
 
-#: Internals this package exported before 0.2 (issue 17): importable for one release, with a
-#: DeprecationWarning naming their home.
-_MOVED = {
-    "APPLIES_KEYS": ("edgespace.calibration._calibrate", "APPLIES_KEYS"),
-    "FORMAT": ("edgespace.calibration._calibrate", "FORMAT"),
-    "training_samples": ("edgespace.calibration._calibrate", "training_samples"),
-    "CAPTURE_FORMAT": ("edgespace.calibration._captures", "CAPTURE_FORMAT"),
-    "DEFAULT_RANGES": ("edgespace.calibration._draw", "DEFAULT_RANGES"),
-    "INPUT_SEGMENT": ("edgespace.calibration._mapping", "INPUT_SEGMENT"),
-    "module_path": ("edgespace.calibration._mapping", "module_path"),
-    "segment_ids": ("edgespace.calibration._mapping", "segment_ids"),
-    "segment_times": ("edgespace.calibration._mapping", "segment_times"),
-    "FEATURES": ("edgespace.calibration._model", "FEATURES"),
-    "SegmentLatencyModel": ("edgespace.calibration._model", "SegmentLatencyModel"),
-    "segment_features": ("edgespace.calibration._model", "segment_features"),
-    "MIN_METERED_NETWORKS": ("edgespace.calibration._power", "MIN_METERED_NETWORKS"),
-    "PowerModel": ("edgespace.calibration._power", "PowerModel"),
-    "fit_power_model": ("edgespace.calibration._power", "fit_power_model"),
-    "power_features": ("edgespace.calibration._power", "power_features"),
-}
-
-__getattr__ = lazy_getattr("edgespace.calibration", {}, _MOVED, globals())
+register_calibration_format(FORMAT, calibration_from_doc)
+register_calibration_format(GPU_FORMAT, gpu_calibration_from_doc)

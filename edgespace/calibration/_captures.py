@@ -61,8 +61,9 @@ class CaptureSet:
 
     def mode_for(self, profile) -> str:
         """The power mode of ``profile`` these captures belong to (see
-        :func:`edgespace.meters.tegrastats.tag_mode`; refused when the clocks disagree)."""
-        from edgespace.meters.tegrastats import TegrastatsError, tag_mode
+        :func:`edgespace.calibration.tag_mode`; refused when the clocks disagree)."""
+        from edgespace.calibration._mode_tag import tag_mode
+        from edgespace.meters.tegrastats import TegrastatsError
 
         if not self.nvpmodel:
             raise TegrastatsError("the capture set has no nvpmodel record (device.json); capture with --tegrastats")
@@ -83,7 +84,7 @@ def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> P
     child process and is cached) into ``out_dir`` with a manifest. Returns the manifest's path.
     An existing manifest in ``out_dir`` is kept and extended, never overwritten with less."""
     from edgespace._paths import output_dir
-    from edgespace.runners._export import export_many
+    from edgespace.runners import export_many
 
     specs = list(specs)
     if not specs:
@@ -182,7 +183,7 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
         elif trt_p.is_file():
             prof = read_trtexec_profile(trt_p)
             if times_p.is_file():
-                e2e, how = read_trtexec_times(times_p)["latency_ms_p50"], times_p.name
+                e2e, how = read_trtexec_times(times_p)["latency_p50_ms"], times_p.name
             else:
                 e2e, how = None, "node total"
             out.sources.append("tensorrt")

@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from edgespace._spec import ArchSpec
-from edgespace.calibration._calibrate import APPLIES_KEYS, CalibrationBase, CalibrationError, latency_errors
+from edgespace.calibration._calibrate import CalibrationError, latency_errors
+from edgespace.cost import APPLIES_KEYS, CalibrationBase
+from edgespace.runners import calibration_latency_ms
 
 __all__ = [
     "ENERGY_FEATURES",
@@ -42,11 +44,8 @@ __all__ = [
     "LATENCY_FEATURES",
     "GpuCalibration",
     "calibrate_gpu",
-    "collect_gpu",
     "errors_within",
     "gpu_features",
-    "load_gpu_calibration",
-    "measured_latency_ms",
 ]
 
 GPU_FORMAT = "edgespace-gpu-calibration/1"
@@ -97,17 +96,6 @@ def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:
     }
 
 
-def measured_latency_ms(m) -> float:
-    """The latency a calibration fits to: the median of a measurement's round medians (robust to
-    one slow round), whichever field names its Measurement class uses."""
-    if getattr(m, "round_medians_ms", ()):
-        return float(np.median(m.round_medians_ms))
-    for name in ("latency_calibration_ms", "latency_ms_calibration", "latency_p50_ms", "latency_ms_p50"):
-        if hasattr(m, name):
-            return float(getattr(m, name))
-    raise CalibrationError(f"measurement of {m.spec.short_name()} has no latency")
-
-
 def errors_within(predicted, measured, pct: float) -> float:
     p, m = np.asarray(predicted, float), np.asarray(measured, float)
     return float(np.mean(np.abs(p - m) / m <= pct / 100)) if len(p) else float("nan")
@@ -150,7 +138,7 @@ class GpuCalibration(CalibrationBase):
     """Per-batch latency (and, where metered, energy) weights over the roofline terms of
     ``profile``, with the runs they were fitted to and the report of how well they predict.
 
-    Goes through the same door as :class:`~edgespace.calibration.CalibratedProfile`: where it
+    Goes through the same door as :class:`~edgespace.calibration.Calibration`: where it
     :meth:`applies` (its profile, mode, precision, and a batch it was fitted at) ``estimate``,
     ``estimate_many``, ``search`` and ``screen`` take latency per call from it
     (``calibrated:<id>``) and, where NVML metered the runs, energy per image (``metered:<id>``)."""
@@ -181,7 +169,7 @@ class GpuCalibration(CalibrationBase):
 
     @property
     def applies_to(self) -> dict:
-        """The keys of :data:`~edgespace.calibration.APPLIES_KEYS`; ``batch`` is the list of
+        """The keys of :data:`~edgespace.cost.APPLIES_KEYS`; ``batch`` is the list of
         batches fitted (each has its own weights)."""
         p = self.provenance
         out = {k: None for k in APPLIES_KEYS}
@@ -267,7 +255,9 @@ class GpuCalibration(CalibrationBase):
             "execution": p.get("execution"),
             "meter": p.get("meter"),
             "networks": p.get("networks"),
-            "held_out": self.report.get("held_out_5fold") or self.report.get("in_sample") or {},
+            # held out of the fit, or None (too few networks for folds); never the in-sample error
+            "held_out": self.report.get("held_out_5fold"),
+            "in_sample": self.report.get("in_sample"),
             "energy_held_out": self.report.get("energy_held_out_5fold"),
         }
 
@@ -303,6 +293,13 @@ def _runs_frame(measurements, profile, mode) -> pd.DataFrame:
     rows = []
     for k, m in enumerate(measurements):
         spec = m.spec
+        measured_at = getattr(m, "precision", spec.precision)
+        if measured_at != spec.precision:
+            # the features follow the spec, applies() follows the run: they must be one precision
+            raise CalibrationError(
+                f"measurement {k} ({spec.short_name()}) ran at precision {measured_at!r} but its spec is "
+                f"{spec.precision!r}; draw the specs at the precision measured"
+            )
         batch = int(getattr(m, "batch", spec.batch))
         spec = ArchSpec(**{**spec.to_dict(), "batch": batch})
         feats = gpu_features(spec, profile, mode)
@@ -313,8 +310,8 @@ def _runs_frame(measurements, profile, mode) -> pd.DataFrame:
                 "spec": spec.to_dict(),
                 "network": spec.short_name(),
                 "batch": batch,
-                "latency_ms": measured_latency_ms(m),
-                "e2e_ms": measured_latency_ms(m),
+                "latency_ms": calibration_latency_ms(m),
+                "e2e_ms": calibration_latency_ms(m),
                 "energy_mj": float(energy) if energy is not None else np.nan,
                 "energy_call_mj": float(energy) * batch if energy is not None else np.nan,
                 **feats,
@@ -383,7 +380,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
 def calibrate_gpu(profile, measurements, *, mode: str | None = None, note: str = "") -> GpuCalibration:
     """Fit the per-batch GPU latency (and energy) model to ``measurements`` (Measurements of
     ``torch-cuda`` or ``tensorrt`` runs, or any with ``spec``, round medians and ``energy_mj`` per
-    image) for ``profile`` (a name or :class:`~edgespace.HardwareProfile`); at least seven
+    image) for ``profile`` (a name or :class:`~edgespace.profiles.HardwareProfile`); at least seven
     networks per batch, ten for a held-out report."""
     from edgespace.profiles import HardwareProfile, load_profile
 
@@ -407,100 +404,3 @@ def calibrate_gpu(profile, measurements, *, mode: str | None = None, note: str =
         "note": note,
     }
     return GpuCalibration(prof.name, pm.name, provenance, frame, lat_w, en_w, rep)
-
-
-def load_gpu_calibration(path: str | os.PathLike) -> GpuCalibration:
-    """Read a file written by :meth:`GpuCalibration.save`."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise CalibrationError(f"{p}: cannot be read as a GPU calibration file ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != GPU_FORMAT:
-        raise CalibrationError(f"{p}: not a GPU calibration file (format {GPU_FORMAT!r})")
-    cal = GpuCalibration(
-        doc["profile"],
-        doc["mode"],
-        doc["provenance"],
-        pd.DataFrame(doc["runs"]),
-        {int(b): w for b, w in doc["latency_weights"].items()},
-        {int(b): w for b, w in doc["energy_weights"].items()},
-        doc.get("report", {}),
-    )
-    cal.check_stored_id(p, doc.get("id"))
-    return cal
-
-
-def collect_gpu(
-    specs,
-    *,
-    batches=(1, 32),
-    backend: str = "torch-cuda",
-    precision: str = "fp16",
-    compile: bool = False,
-    runs: int = 200,
-    rounds: int = 5,
-    warmup: int = 20,
-    idle_s: float = 2.0,
-    energy_min_s: float = 2.0,
-    progress=None,
-) -> tuple[list, float | None]:
-    """Measure every spec at every batch on a GPU backend (``torch-cuda`` or ``tensorrt``): a
-    list of Measurements, and the board's idle power measured once before them (W, None without
-    NVML). Each module is built once and timed at each batch; ``progress(step, total, label, m)``
-    after each measurement."""
-    import dataclasses
-    import gc
-
-    from edgespace._build import build
-    from edgespace.meters import NullMeter, get_meter
-    from edgespace.runners import get_runner
-
-    runner = get_runner(backend, compile=compile) if backend == "torch-cuda" else get_runner(backend)
-    meter = get_meter("nvml")
-    idle_w = None
-    if not isinstance(meter, NullMeter) and idle_s > 0:
-        import time
-
-        token = meter.begin_window()
-        time.sleep(idle_s)
-        idle_w = meter.end_window(token).avg_power_w
-    specs = list(specs)
-    if hasattr(runner, "prepare_input"):  # export every ONNX file in one child process, not one each
-        from edgespace.runners._export import export_many
-
-        export_many([dataclasses.replace(s, batch=1) for s in specs])
-    total, step, out = len(specs) * len(batches), 0, []
-    for spec in specs:
-        model = build(spec) if backend == "torch-cuda" else None
-        path = None
-        if hasattr(runner, "prepare_input"):
-            path, _ = runner.prepare_input(spec, precision)
-        for b in batches:
-            m = runner.measure(
-                path,
-                dataclasses.replace(spec, batch=int(b)),
-                model=model,
-                precision=precision,
-                batch=int(b),
-                warmup=warmup,
-                runs=runs,
-                rounds=rounds,
-                meter=meter,
-                idle_s=0.0,
-                energy_min_s=energy_min_s,
-                profile=False,
-            )
-            out.append(m)
-            step += 1
-            if progress is not None:
-                progress(step, total, m.spec.short_name(), m)
-        del model
-        gc.collect()
-        try:
-            import torch
-
-            torch.cuda.empty_cache()
-        except Exception:  # noqa: BLE001, S110 - only a cache release; nothing to report
-            pass
-    return out, idle_w

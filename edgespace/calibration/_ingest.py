@@ -1,6 +1,6 @@
 """Read per-node timings captured by ONNX Runtime or TensorRT (here or on another device).
 
-* ONNX Runtime profile JSON: read by :func:`edgespace.runners._ort_profile.read_ort_profile`
+* ONNX Runtime profile JSON: read by :func:`edgespace.runners.read_ort_profile`
   (it belongs with the runner that writes it), re-exported here.
 * TensorRT ``trtexec --exportProfile=profile.json``: ``[{"count": N}, {"name": ..., "timeMs":
   ..., "averageMs": ..., "medianMs": ..., "percentage": ...}, ...]``, one entry per engine layer
@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgespace.runners._ort_profile import IngestError, NodeProfile, NodeTime, _load, _num, read_ort_profile
+from edgespace._errors import IngestError
+from edgespace._json_input import json_number as _num
+from edgespace._json_input import read_json_source as _load
+from edgespace.runners import NodeProfile, NodeTime, read_ort_profile
 
 __all__ = ["NodeProfile", "IngestError", "read_ort_profile", "read_trtexec_profile", "read_trtexec_times"]
 
@@ -63,7 +66,7 @@ def read_trtexec_profile(path_or_data) -> NodeProfile:
 
 def read_trtexec_times(path_or_data) -> dict:
     """Parse ``trtexec --exportTimes`` JSON into end-to-end statistics (ms):
-    ``latency_ms`` p50/p90/p99, ``compute_ms_p50``, ``runs``."""
+    ``latency_p50_ms``, ``latency_p90_ms``, ``latency_p99_ms``, ``compute_p50_ms``, ``runs``."""
     data, src = _load(path_or_data, "a trtexec --exportTimes file")
     if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
         raise IngestError(f"{src}: a trtexec --exportTimes file is a non-empty list of per-inference entries")
@@ -73,10 +76,10 @@ def read_trtexec_times(path_or_data) -> dict:
     lat = np.array([_num(src, f"entry {i}", r, lat_key, positive=True) for i, r in enumerate(data)])
     comp = np.array([_num(src, f"entry {i}", r, "computeMs", positive=True) for i, r in enumerate(data)])
     return {
-        "latency_ms_p50": float(np.percentile(lat, 50)),
-        "latency_ms_p90": float(np.percentile(lat, 90)),
-        "latency_ms_p99": float(np.percentile(lat, 99)),
-        "compute_ms_p50": float(np.percentile(comp, 50)),
+        "latency_p50_ms": float(np.percentile(lat, 50)),
+        "latency_p90_ms": float(np.percentile(lat, 90)),
+        "latency_p99_ms": float(np.percentile(lat, 99)),
+        "compute_p50_ms": float(np.percentile(comp, 50)),
         "runs": len(data),
         "source": src,
     }

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
-from edgespace.calibration._calibrate import CalibratedProfile, calibrate
+from edgespace.calibration._calibrate import Calibration
 from edgespace.calibration._draw import DEFAULT_FAMILIES, draw_specs
+from edgespace.calibration._fitting import calibrate
+from edgespace.runners import REFERENCE_SPEC
 
 __all__ = [
     "collect",
@@ -17,13 +19,7 @@ __all__ = [
     "calibrate_from_captures",
     "run_gpu_calibration",
     "default_calibration_path",
-    "REFERENCE_SPEC",
 ]
-
-#: The network every calibration measurement is paired with (timed back to back, see
-#: :func:`edgespace.runners.ort.measure_interleaved`): mid-sized for the calibration range
-#: (~4 ms on one core here), so that it feels a slow spell of the core as the others do.
-REFERENCE_SPEC = ArchSpec("mobilenetv2", 0.75, 1.0, 160)
 
 
 def default_calibration_path(profile: str, threads: int | None) -> Path:
@@ -49,8 +45,7 @@ def collect(
     """Export ``specs`` (one child process, cached) and measure them interleaved in this process,
     each paired with ``reference`` (None: unpaired): a list of
     :class:`~edgespace.runners.Measurement` with node profiles."""
-    from edgespace.runners._export import export_many
-    from edgespace.runners.ort import measure_interleaved
+    from edgespace.runners import export_many, measure_interleaved
 
     specs = list(specs)
     paths = export_many(specs + ([reference] if reference is not None else []), cache_dir)
@@ -82,7 +77,7 @@ def run_calibration(
     out: str | os.PathLike | None = None,
     cache_dir=None,
     progress=None,
-) -> tuple[CalibratedProfile, Path, list]:
+) -> tuple[Calibration, Path, list]:
     """Draw ``samples`` specs, measure them with ``threads`` threads, fit and write the file.
     Returns (calibration, path written, measurements).
 
@@ -163,19 +158,23 @@ def run_gpu_calibration(
     progress=None,
 ):
     """Measure ``samples`` networks (10 to 40) at each batch with the GPU ``backend``, fit the
-    per-batch latency and energy model over the profile's roofline terms and write the file.
+    per-batch latency and energy model over the profile's roofline terms and write the file. The
+    networks are drawn at ``precision``, the precision they are measured at (bf16 is refused: no
+    spec carries it, so its calibration could never apply).
     Returns (calibration, path written). The board's idle power (W, None without a meter) is
     recorded in the provenance as ``idle_power_w``. ``progress(i, n, label, ...)`` is called per
     run. Raises UnavailableError (no GPU, no runtime) before anything runs."""
-    from edgespace.calibration._gpu import calibrate_gpu, collect_gpu
+    from edgespace.calibration._gpu import calibrate_gpu
+    from edgespace.calibration._gpu_collect import collect_gpu, gpu_spec_precision
     from edgespace.profiles import load_profile
     from edgespace.runners import get_runner
 
     base = load_profile(profile)  # a bad name fails before anything runs
+    spec_precision = gpu_spec_precision(precision)  # so does a precision the specs cannot carry
     get_runner(backend)  # raises UnavailableError naming what is missing
     if isinstance(samples, bool) or not isinstance(samples, int) or not 10 <= samples <= 40:
         raise ValueError(f"--samples {samples}: allowed with --backend {backend}: 10 to 40")
-    specs = draw_specs(samples, families=tuple(families), seed=seed, cover=True, precision="fp16")
+    specs = draw_specs(samples, families=tuple(families), seed=seed, cover=True, precision=spec_precision)
     runs, idle_w = collect_gpu(
         specs, batches=batches, backend=backend, precision=precision, compile=compile, progress=progress
     )

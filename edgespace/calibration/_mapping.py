@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._layer_table import CONV_OPS
-from edgespace.runners._ort_profile import NodeTime
+from edgespace.runners import NodeTime
 
 __all__ = ["module_path", "segment_ids", "map_nodes", "NodeTime", "INPUT_SEGMENT"]
 

@@ -19,6 +19,16 @@ The fitted terms are non-negative (scipy's ``nnls`` on ``E − P_idle · t``, co
 unit norm so that watts, joules per op and joules per byte are fitted alike). The latency ``t``
 of a new network comes from the calibration's latency model, its ops and bytes from its layer
 table. ``report['held_out_5fold']``: error of networks held out of the fit, five folds.
+
+**Identifiability.** On real runs latency grows with the work done, so the busy-power column
+(``t``) and the per-op columns are nearly collinear: the fit predicts a network's energy well
+while splitting it between ``P_busy`` and ``e_c`` almost arbitrarily. ``report['terms']`` says,
+per fitted term, how far it moved between the five fold fits and the share of the energy it
+carries, and its variance inflation factor (VIF: how well the other columns reproduce its own
+column over these runs, 1 / (1 − R²)). A term that carries a share of the energy yet has a VIF
+above :data:`MAX_VIF`, or moves by more than :data:`IDENTIFIABLE_SPREAD` between folds, is listed
+in ``report['not_identifiable']``: its value is one split among many that fit equally well, not
+a measurement of that term.
 """
 
 from __future__ import annotations
@@ -31,13 +41,27 @@ import pandas as pd
 from edgespace._layer_table import CONV_OPS, layer_table
 from edgespace._spec import ArchSpec
 
-__all__ = ["PowerModel", "fit_power_model", "power_features", "OP_TERMS", "MIN_METERED_NETWORKS"]
+__all__ = [
+    "PowerModel",
+    "fit_power_model",
+    "power_features",
+    "OP_TERMS",
+    "MIN_METERED_NETWORKS",
+    "IDENTIFIABLE_SPREAD",
+]
 
 #: Operator classes with an energy per op of their own.
 OP_TERMS = (*CONV_OPS, "elementwise")
 #: Fewest metered networks of a mode for which a power model is fitted.
 MIN_METERED_NETWORKS = 10
 _COEFS = ("busy_w", *(f"{c}_j_per_op" for c in OP_TERMS), "dram_j_per_byte")
+#: Largest relative spread ((max - min) / fitted value) of a term across the fold fits for which
+#: the term is called identifiable from the runs.
+IDENTIFIABLE_SPREAD = 0.25
+#: Largest variance inflation factor of a term called identifiable (10: the usual rule of thumb).
+MAX_VIF = 10.0
+#: Smallest share of the fitted (above-idle) energy for which a term's identifiability matters.
+MATERIAL_SHARE = 0.05
 
 
 def power_features(spec_or_table) -> dict:
@@ -159,10 +183,60 @@ def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> Pow
     report = {"in_sample": _errors(pred_in, e * 1e3)}
     ids = np.random.default_rng(0).permutation(len(rows))
     pred = np.empty(len(rows))
+    fold_coefs = []
     for fold in np.array_split(ids, folds):
         keep = np.setdiff1d(ids, fold)
         c = _nnls(x[keep], y[keep])
+        fold_coefs.append(c)
         pred[fold] = (idle_w * t[fold] + x[fold] @ c) * 1e3
     report["held_out_5fold"] = _errors(pred, e * 1e3)
+    report.update(_identifiability(x, coef, np.array(fold_coefs)))
     model.report = report
     return model
+
+
+def _identifiability(x: np.ndarray, coef: np.ndarray, fold_coefs: np.ndarray) -> dict:
+    """Per term: its share of the fitted energy, its range over the fold fits and whether the runs
+    pin it down (see the module docstring)."""
+    energy = x * coef  # J per run and term
+    vif = _vif(x)
+    total = float(energy.sum()) or 1.0
+    terms, loose = {}, []
+    for j, name in enumerate(_COEFS):
+        lo, hi = float(fold_coefs[:, j].min()), float(fold_coefs[:, j].max())
+        share = float(energy[:, j].sum()) / total
+        ref = max(abs(float(coef[j])), hi, 1e-300)
+        spread = (hi - lo) / ref
+        material = share >= MATERIAL_SHARE or hi * x[:, j].sum() >= MATERIAL_SHARE * total
+        # collinear with the others: any value fits (also one fitted at zero); else it must hold still
+        ok = bool(vif[j] <= MAX_VIF) and ((not material) or spread <= IDENTIFIABLE_SPREAD)
+        terms[name] = {
+            "vif": float(vif[j]),
+            "value": float(coef[j]),
+            "fold_min": lo,
+            "fold_max": hi,
+            "spread": spread,
+            "energy_share": share,
+            "identifiable": ok,
+        }
+        if not ok:
+            loose.append(name)
+    return {"terms": terms, "not_identifiable": loose}
+
+
+def _vif(x: np.ndarray) -> np.ndarray:
+    """Variance inflation factor of each column of ``x`` (columns scaled to unit norm, no
+    intercept: every term of the model is proportional to its column); inf where the others
+    reproduce a column exactly, nan for an all-zero column (a class the runs never used)."""
+    scale = np.linalg.norm(x, axis=0)
+    out = np.full(x.shape[1], np.nan)
+    for j in range(x.shape[1]):
+        if scale[j] == 0:
+            continue
+        others = [k for k in range(x.shape[1]) if k != j and scale[k] > 0]
+        xs = x[:, others] / scale[others]
+        yj = x[:, j] / scale[j]
+        beta, *_ = np.linalg.lstsq(xs, yj, rcond=None)
+        resid = float(np.sum((yj - xs @ beta) ** 2))  # of a unit-norm column: 1 - R^2 (no intercept)
+        out[j] = np.inf if resid <= 1e-12 else 1.0 / resid
+    return out

@@ -33,7 +33,7 @@ from pathlib import Path
 
 
 def _session(ort, path, threads, provider, profile_prefix=None):
-    # A copy of edgespace.runners.ort.make_session's options (sequential, N intra-op threads, one
+    # A copy of edgespace._ort_session.make_session's options (sequential, N intra-op threads, one
     # inter-op thread): this script must run on a device where edgespace is not installed.
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads

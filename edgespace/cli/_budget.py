@@ -10,9 +10,7 @@ explicitly wins).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 
 from edgespace import ArchSpec, Budget, feasibility
 from edgespace.budget import POLICIES
@@ -22,18 +20,6 @@ _POLICY_NAMES = {p.replace("_", "-"): p for p in POLICIES}
 #: The one default duty-cycle policy, on the command line as in ``Budget``: awake all day, the
 #: conservative case (a budget that holds always on holds under any duty cycle with the same floors).
 DEFAULT_POLICY = "always-on"
-
-
-class _DeprecatedAlias(argparse.Action):
-    """An old option spelling: stores into the new one's destination and warns on stderr."""
-
-    def __init__(self, option_strings, dest, new: str = "", **kwargs):
-        self.new = new
-        super().__init__(option_strings, dest, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"edgespace: warning: {option_string} is deprecated; use {self.new}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
 
 
 def add_budget_options(p, *, required: bool) -> dict:
@@ -79,7 +65,6 @@ def add_budget_options(p, *, required: bool) -> dict:
         default=DEFAULT_POLICY,
         help=f"duty cycle: one of {', '.join(_POLICY_NAMES)} (default {DEFAULT_POLICY})",
     )
-    f.add_argument("--duty-policy", dest="policy", action=_DeprecatedAlias, new="--policy", help=argparse.SUPPRESS)
     f.add_argument(
         "--idle-timeout-s",
         type=float,
@@ -158,7 +143,7 @@ def _calibration(args):
         return None
     if not args.profile:
         raise ValueError("budget: --calibration needs --profile")
-    from edgespace.calibration import load_calibration
+    from edgespace.cost import load_calibration
 
     if not hasattr(args, "_calibration"):
         args._calibration = load_calibration(args.calibration)
@@ -166,7 +151,7 @@ def _calibration(args):
 
 
 def _energy_from_design(args):
-    """The :class:`~edgespace.Estimate` of a design point (``--family/--width/...``) in the
+    """The :class:`~edgespace.cost.Estimate` of a design point (``--family/--width/...``) in the
     profile's mode; ``feasibility`` then takes its sustained energy per inference and latency."""
     from edgespace import estimate  # the cost model loads on first use
 

@@ -45,7 +45,11 @@ def configure(sub) -> None:
         help="runner to measure with (default onnxruntime; torch-cuda/tensorrt need an NVIDIA GPU)",
     )
     g.add_argument("--batches", default="1,32", help="GPU: comma-separated batch sizes, each fitted (default 1,32)")
-    g.add_argument("--precision", default="fp16", help="GPU: fp16 (default), bf16, fp32 (TF32 off) or int8 (tensorrt)")
+    g.add_argument(
+        "--precision",
+        default="fp16",
+        help="GPU: fp16 (default), fp32 (TF32 off) or int8 (tensorrt); the networks are drawn at it",
+    )
     g.add_argument(
         "--compile", action="store_true", help="torch-cuda: torch.compile reduce-overhead (fused; slow to compile)"
     )
@@ -108,8 +112,9 @@ def _run_gpu(args) -> int:
         return 0
     print(f"wrote {path}")
     for b, rep in cal.report["by_batch"].items():
+        kind = "held out" if "held_out_5fold" in rep["latency"] else "in-sample (too few networks to hold any out)"
         lat = rep["latency"].get("held_out_5fold", rep["latency"]["in_sample"])
-        line = f"  batch {b}: latency {lat['within_10pct']:.0%} within ±10%, MAPE {lat['mape_pct']:.1f}% (n={rep['n']})"
+        line = f"  batch {b}, {kind}: latency {lat['within_10pct']:.0%} within ±10%, MAPE {lat['mape_pct']:.1f}% (n={rep['n']})"
         en = rep.get("energy", {})
         if "unavailable" not in en:
             e = en.get("held_out_5fold", en.get("in_sample"))

@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI commands."""
+"""Functions shared by the CLI commands."""
 
 from __future__ import annotations
 

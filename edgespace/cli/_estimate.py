@@ -68,7 +68,7 @@ def _run(args) -> int:
     placements = args.placement or ["auto"]
     calibration = None
     if args.calibration is not None:
-        from edgespace.calibration import load_calibration
+        from edgespace.cost import load_calibration
 
         calibration = load_calibration(args.calibration)
     estimates = [

@@ -31,7 +31,7 @@ def write_report(result, out: str, *, calibration: str | None = None, title: str
 
 
 def _run(args) -> int:
-    from edgespace.report import load_result
+    from edgespace.study import load_result
 
     if not args.out.lower().endswith((".html", ".htm")):
         raise ValueError(f"report: --out {args.out!r}: allowed: a file name ending in .html")

@@ -298,27 +298,15 @@ def _print_confirmations(console, frame) -> None:
     """Predicted against measured, side by side, with the error."""
     from rich.table import Table
 
+    from edgespace.spec import ARCH_COLUMNS
+    from edgespace.study import CONFIRMATION_COLUMNS
+
     def fmt(v, spec: str) -> str:
         return "-" if v is None or (isinstance(v, float) and v != v) else spec.format(v)
 
     table = Table(title="confirmed on this machine: predicted vs measured")
-    cols = (
-        "family",
-        "width",
-        "depth",
-        "resolution",
-        "precision",
-        "mode",
-        "threads",
-        "predicted_latency_ms",
-        "measured_latency_ms",
-        "latency_error_pct",
-        "latency_source",
-        "predicted_energy_mj",
-        "measured_energy_mj",
-        "energy_error_pct",
-        "status",
-    )
+    shown = (*ARCH_COLUMNS, "mode")  # the design point as the table shows it; then the measurement
+    cols = (*shown, *CONFIRMATION_COLUMNS[CONFIRMATION_COLUMNS.index("threads") :])
     for c in cols:
         table.add_column(c, justify="right")
     specs = {

@@ -1,38 +1,36 @@
-"""Analytic cost models: pure functions over layer tables and compiled power modes."""
+"""Analytic cost models: pure functions over layer tables and compiled power modes, and the
+calibration door every estimate goes through (``CalibrationBase``, ``as_calibration``,
+``load_calibration``; :mod:`edgespace.calibration` implements it)."""
 
-from edgespace._lazy import lazy_getattr
-from edgespace.cost._estimate import (
-    ESTIMATE_COLUMNS,
-    SOURCE_COLUMNS,
-    Estimate,
-    estimate,
-    estimate_many,
-    simulate_thermal,
+from edgespace.cost._calibration_door import (
+    APPLIES_KEYS,
+    CALIBRATION_PROVIDERS,
+    CalibrationBase,
+    as_calibration,
+    calibration_from_dict,
+    load_calibration,
+    register_calibration_format,
 )
+from edgespace.cost._estimate import ESTIMATE_COLUMNS, SOURCE_COLUMNS, Estimate, estimate
+from edgespace.cost._estimate_many import estimate_many
 from edgespace.cost._evaluate import sustainable_power_w
+from edgespace.cost._params import compile_mode
+from edgespace.cost._thermal_sim import simulate_thermal
 
 __all__ = [
+    "APPLIES_KEYS",
+    "CALIBRATION_PROVIDERS",
+    "CalibrationBase",
     "ESTIMATE_COLUMNS",
-    "SOURCE_COLUMNS",
     "Estimate",
+    "SOURCE_COLUMNS",
+    "as_calibration",
+    "calibration_from_dict",
+    "compile_mode",
     "estimate",
     "estimate_many",
+    "load_calibration",
+    "register_calibration_format",
     "simulate_thermal",
     "sustainable_power_w",
 ]
-
-#: Names that left this package's public surface in 0.2 (issue 17): still importable for one
-#: release, with a DeprecationWarning naming their home. name -> (module, name there).
-_MOVED = {
-    "Evaluation": ("edgespace.cost._evaluate", "Evaluation"),
-    "ModeParams": ("edgespace.cost._params", "ModeParams"),
-    "Placement": ("edgespace.cost._graph", "Placement"),
-    "compile_mode": ("edgespace.cost._params", "compile_mode"),
-    "engine_for": ("edgespace.cost._params", "engine_for"),
-    "evaluate": ("edgespace.cost._evaluate", "evaluate"),
-    "execution_precision": ("edgespace.cost._params", "execution_precision"),
-    "place": ("edgespace.cost._graph", "place"),
-    "runs_on": ("edgespace.cost._params", "runs_on"),
-    "time_to_throttle_s": ("edgespace.cost._evaluate", "time_to_throttle_s"),
-}
-__getattr__ = lazy_getattr("edgespace.cost", {}, _MOVED)

@@ -42,6 +42,10 @@ def get_meter(name: str = "auto") -> PowerMeter:
     for key, cls in METERS.items():
         if name not in ("auto", key):
             continue
+        reason = cls.unavailable_reason()
+        if reason is not None:
+            reasons.append(reason)
+            continue
         try:
             return cls()
         except MeterInitError as exc:

@@ -1,9 +1,9 @@
 """The power-meter contract: one ABC, a measurement dataclass, and the stand-in for "no meter".
 
 A meter measures energy over a window: ``begin_window()`` then ``end_window()`` returns an
-:class:`EnergyWindow` with units in its field names. ``is_available()`` is a classmethod that
-never raises; constructing a meter that is not available raises :class:`MeterInitError` saying
-why and how to fix it. :class:`NullMeter` is what :func:`edgespace.meters.get_meter` returns when
+:class:`EnergyWindow` with units in its field names. ``unavailable_reason()`` is a classmethod
+probe that never raises and leaves nothing initialised (``is_available()`` is derived from it);
+constructing a meter that is not available raises :class:`MeterInitError` with that reason. :class:`NullMeter` is what :func:`edgespace.meters.get_meter` returns when
 no meter works: its windows carry ``energy_mj=None`` and the reason, never a made-up number.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import time
-import warnings
 from dataclasses import dataclass
 
 from edgespace._errors import UnavailableError
@@ -41,17 +40,6 @@ class EnergyWindow:
     samples: int | None = None
 
     @property
-    def unavailable_reason(self) -> str | None:
-        """Deprecated (0.2, one release): ``energy_unavailable_reason``."""
-        warnings.warn(
-            "EnergyWindow.unavailable_reason is deprecated and will be removed in the next release; "
-            "use energy_unavailable_reason",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.energy_unavailable_reason
-
-    @property
     def avg_power_w(self) -> float | None:
         if self.energy_mj is None or self.duration_s <= 0:
             return None
@@ -59,8 +47,8 @@ class EnergyWindow:
 
 
 class PowerMeter(abc.ABC):
-    """A source of energy readings. Subclasses implement :meth:`is_available`, :meth:`_read_mj`
-    (a cumulative energy counter in millijoules) and set :attr:`name`."""
+    """A source of energy readings. Subclasses implement :meth:`unavailable_reason` (one cheap
+    probe), :meth:`_read_mj` (a cumulative energy counter in millijoules) and set :attr:`name`."""
 
     name: str = "meter"
     #: What the reading covers: one of :data:`METER_DOMAINS` ("" when nothing is measured).
@@ -68,8 +56,14 @@ class PowerMeter(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def is_available(cls) -> bool:
-        """Whether this meter can be read here. Never raises."""
+    def unavailable_reason(cls, **probe) -> str | None:
+        """Why this meter cannot be read here, or None where it can: one cheap probe that never
+        raises and leaves nothing initialised (``probe``: where to look, as the constructor takes it)."""
+
+    @classmethod
+    def is_available(cls, **probe) -> bool:
+        """Whether this meter can be read here: :meth:`unavailable_reason` is None."""
+        return cls.unavailable_reason(**probe) is None
 
     @abc.abstractmethod
     def _read_mj(self) -> float:
@@ -106,8 +100,8 @@ class NullMeter(PowerMeter):
         self.reason = reason
 
     @classmethod
-    def is_available(cls) -> bool:
-        return True
+    def unavailable_reason(cls, **probe) -> str | None:
+        return None
 
     def _read_mj(self) -> float:  # pragma: no cover - never used
         return 0.0

@@ -76,17 +76,11 @@ class JetsonMeter(PowerMeter):
     def __init__(
         self, interval_s: float = 0.01, *, root: str | Path = I2C_DRIVERS, check_platform: bool = True
     ) -> None:
-        if check_platform and not self._on_jetson():
-            raise MeterInitError("Jetson: not a Jetson (no /etc/nv_tegra_release on Linux aarch64)")
+        reason = self.unavailable_reason(root=root, check_platform=check_platform)
+        if reason is not None:
+            raise MeterInitError(reason)
         rails = jetson_rails(root)
-        if not rails:
-            raise MeterInitError(f"Jetson: no INA3221 power rails under {root} (sysfs not readable, or not a Jetson)")
-        label = next((lb for lb in MODULE_INPUT_LABELS if lb in rails), None)
-        if label is None:
-            raise MeterInitError(
-                f"Jetson: no module-input rail ({' or '.join(MODULE_INPUT_LABELS)}) under {root}; rails: "
-                f"{', '.join(sorted(rails))} (per-subsystem rails are not summed into a module figure)"
-            )
+        label = next(lb for lb in MODULE_INPUT_LABELS if lb in rails)
         self.rail = label
         self._read = rails[label]
         self.interval_s = float(interval_s)
@@ -96,12 +90,21 @@ class JetsonMeter(PowerMeter):
         return platform.system() == "Linux" and platform.machine() == "aarch64" and _TEGRA_RELEASE.exists()
 
     @classmethod
-    def is_available(cls) -> bool:
+    def unavailable_reason(cls, *, root: str | Path = I2C_DRIVERS, check_platform: bool = True) -> str | None:
+        if check_platform and not cls._on_jetson():
+            return "Jetson: not a Jetson (no /etc/nv_tegra_release on Linux aarch64)"
         try:
-            cls()
-            return True
-        except Exception:
-            return False
+            rails = jetson_rails(root)
+        except OSError as exc:
+            return f"Jetson: cannot read the INA3221 rails under {root} ({exc})"
+        if not rails:
+            return f"Jetson: no INA3221 power rails under {root} (sysfs not readable, or not a Jetson)"
+        if not any(lb in rails for lb in MODULE_INPUT_LABELS):
+            return (
+                f"Jetson: no module-input rail ({' or '.join(MODULE_INPUT_LABELS)}) under {root}; rails: "
+                f"{', '.join(sorted(rails))} (per-subsystem rails are not summed into a module figure)"
+            )
+        return None
 
     def _read_mj(self) -> float:  # pragma: no cover - windows integrate instead
         raise NotImplementedError

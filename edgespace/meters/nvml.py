@@ -14,7 +14,6 @@ __all__ = ["NvmlMeter"]
 
 
 class NvmlMeter(PowerMeter):
-    domain = "gpu-board"
     name = "nvml"
     domain = "gpu-board"
 
@@ -33,12 +32,35 @@ class NvmlMeter(PowerMeter):
         self.name = f"nvml:{index}"
 
     @classmethod
-    def is_available(cls) -> bool:
+    def unavailable_reason(cls, index: int = 0) -> str | None:
+        """Probe NVML (init, read GPU ``index``'s energy counter, shut down): the reason, or None."""
         try:
-            cls()
-            return True
-        except Exception:
-            return False
+            import pynvml
+        except ImportError:
+            return "NVML: the nvidia-ml-py package is not installed (pip install nvidia-ml-py)"
+        try:
+            pynvml.nvmlInit()
+        except Exception as exc:  # pynvml raises NVMLError subclasses
+            return f"NVML: cannot start ({exc})"
+        try:
+            pynvml.nvmlDeviceGetTotalEnergyConsumption(pynvml.nvmlDeviceGetHandleByIndex(index))
+        except Exception as exc:
+            return f"NVML: cannot read GPU {index}'s energy counter ({exc})"
+        finally:
+            try:
+                pynvml.nvmlShutdown()
+            except Exception:
+                pass
+        return None
+
+    def close(self) -> None:
+        """Shut NVML down (each ``nvmlInit`` is paired with one ``nvmlShutdown``)."""
+        nvml, self._nvml = getattr(self, "_nvml", None), None
+        if nvml is not None:
+            try:
+                nvml.nvmlShutdown()
+            except Exception:
+                pass
 
     def _read_mj(self) -> float:
         return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))

@@ -36,15 +36,10 @@ class RaplMeter(PowerMeter):
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else POWERCAP_ROOT
+        reason = self.unavailable_reason(root=self.root)
+        if reason is not None:
+            raise MeterInitError(reason)
         self.domains = _domains(self.root)
-        if not self.domains:
-            raise MeterInitError(f"RAPL: no package domain under {self.root} (not Linux, no powercap driver, or a VM)")
-        for d in self.domains:
-            if not os.access(d / "energy_uj", os.R_OK):
-                raise MeterInitError(
-                    f"RAPL: {d / 'energy_uj'} is not readable; run as root or "
-                    "`sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`"
-                )
         self.ranges_uj: list[int | None] = []
         for d in self.domains:
             try:
@@ -54,12 +49,18 @@ class RaplMeter(PowerMeter):
             self.ranges_uj.append(rng if rng is not None and rng > 0 else None)
 
     @classmethod
-    def is_available(cls, root: Path | None = None) -> bool:
-        try:
-            domains = _domains(Path(root) if root is not None else POWERCAP_ROOT)
-            return bool(domains) and all(os.access(d / "energy_uj", os.R_OK) for d in domains)
-        except Exception:
-            return False
+    def unavailable_reason(cls, root: Path | None = None) -> str | None:
+        root = Path(root) if root is not None else POWERCAP_ROOT
+        domains = _domains(root)
+        if not domains:
+            return f"RAPL: no package domain under {root} (not Linux, no powercap driver, or a VM)"
+        for d in domains:
+            if not os.access(d / "energy_uj", os.R_OK):
+                return (
+                    f"RAPL: {d / 'energy_uj'} is not readable; run as root or "
+                    "`sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj`"
+                )
+        return None
 
     def _read_each_uj(self) -> list[int]:
         return [int((d / "energy_uj").read_text()) for d in self.domains]

@@ -11,7 +11,6 @@ directory named by ``EDGESPACE_PROFILE_PATH``. ``host`` is this machine, measure
 
 from __future__ import annotations
 
-from edgespace._lazy import lazy_getattr
 from edgespace.profiles._host import measure_host
 from edgespace.profiles._loader import (
     builtin_profile_dir,
@@ -21,20 +20,17 @@ from edgespace.profiles._loader import (
     parse_profile,
     validate_profile,
 )
-from edgespace.profiles._schema import (
-    DvfsLevel,
-    Engine,
-    HardwareProfile,
+from edgespace.profiles._mode import (
     MemorySpec,
-    OpSupport,
     PlacementSpec,
     PowerDomain,
     PowerMode,
     PowerSpec,
-    Sourced,
     StandbySpec,
     ThermalSpec,
 )
+from edgespace.profiles._profile import HardwareProfile
+from edgespace.profiles._schema import DvfsLevel, Engine, OpSupport, Sourced
 
 __all__ = [
     "DvfsLevel",
@@ -57,15 +53,3 @@ __all__ = [
     "parse_profile",
     "validate_profile",
 ]
-
-#: Names that left this package's public surface in 0.2 (issue 17): still importable for one
-#: release, with a DeprecationWarning naming their home. name -> (module, name there).
-_MOVED = {
-    "ACTIVATIONS": ("edgespace._ops", "ACTIVATIONS"),
-    "CACHE_DIR_ENV": ("edgespace._cache", "CACHE_DIR_ENV"),
-    "OP_CLASSES": ("edgespace._ops", "OP_CLASSES"),
-    "PROFILE_PATH_ENV": ("edgespace.profiles._loader", "PROFILE_PATH_ENV"),
-    "host_cache_path": ("edgespace.profiles._host", "host_cache_path"),
-    "profile_dirs": ("edgespace.profiles._loader", "profile_dirs"),
-}
-__getattr__ = lazy_getattr("edgespace.profiles", {}, _MOVED)

@@ -55,31 +55,11 @@ ESTIMATED_EFFICIENCY: dict[str, dict[str, float]] = {
         "add": 0.05,
         "reshape": 1.0,
     },
-    "dla": {
-        "conv": 0.6,
-        "pointwise": 0.6,
-        "linear": 0.3,
-        "depthwise": 0.15,
-        "bn": 0.05,
-        "act": 0.05,
-        "pool": 0.05,
-        "mul": 0.05,
-        "add": 0.05,
-        "reshape": 1.0,
-    },
-    "tpu": {
-        "conv": 0.6,
-        "pointwise": 0.6,
-        "linear": 0.4,
-        "depthwise": 0.15,
-        "bn": 0.05,
-        "act": 0.05,
-        "pool": 0.05,
-        "mul": 0.05,
-        "add": 0.05,
-        "reshape": 1.0,
-    },
 }
+#: A deep-learning accelerator (NVDLA) is estimated as an NPU whose fully connected layers reach less.
+ESTIMATED_EFFICIENCY["dla"] = {**ESTIMATED_EFFICIENCY["npu"], "linear": 0.3}
+#: An Edge TPU is estimated as an NPU (a systolic matrix unit with vector units beside it).
+ESTIMATED_EFFICIENCY["tpu"] = dict(ESTIMATED_EFFICIENCY["npu"])
 
 EFFICIENCY_RATIONALE = {
     "conv": "dense convs reach ~1/2-2/3 of peak in vendor libraries at batch 1",

@@ -27,7 +27,7 @@ from edgespace.profiles._parse import (
     parse_profile,
     validate_profile,
 )
-from edgespace.profiles._schema import HardwareProfile
+from edgespace.profiles._profile import HardwareProfile
 
 __all__ = [
     "PROFILE_PATH_ENV",

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from edgespace._errors import ProfileError
-from edgespace.profiles._schema import HardwareProfile
+from edgespace.profiles._profile import HardwareProfile
 
 __all__ = [
     "MAX_ALIASES",

@@ -29,16 +29,15 @@ from edgespace.report._figures import (
     PRECISION_SYMBOLS,
     WEBGL_THRESHOLD,
     accuracy_per_joule_figure,
-    battery_figure,
-    energy_balance_figure,
     front_table,
     mode_colors,
     pareto_figure,
-    predicted_vs_measured_figure,
-    roofline_figure,
-    throttling_figure,
 )
-from edgespace.report._report import collect, load_result, report, write_png
+from edgespace.report._figures_budget import battery_figure, energy_balance_figure
+from edgespace.report._figures_device import roofline_figure, throttling_figure
+from edgespace.report._figures_runs import predicted_vs_measured_figure
+from edgespace.report._inputs import collect
+from edgespace.report._report import report, write_png
 
 __all__ = [
     "PRECISION_SYMBOLS",
@@ -53,7 +52,6 @@ __all__ = [
     "energy_balance_figure",
     "front_modes_frame",
     "front_table",
-    "load_result",
     "mode_colors",
     "pareto_figure",
     "point_label",

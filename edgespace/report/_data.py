@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from edgespace._errors import EdgespaceError
-from edgespace._spec import ArchSpec
+from edgespace._spec import ARCH_COLUMNS, POINT_COLUMNS, ArchSpec
 
 __all__ = [
     "ReportError",
-    "POINT_COLUMNS",
+    "REQUIRED_POINT_COLUMNS",
     "point_label",
     "arch_label",
     "spec_of",
@@ -29,9 +29,26 @@ __all__ = [
     "sources_of",
 ]
 
-#: A design point's columns (the search's, in order).
-POINT_COLUMNS = ("family", "width", "depth", "resolution", "precision", "mode")
-ARCH_COLUMNS = POINT_COLUMNS[:5]
+#: The design-point columns (:data:`edgespace.spec.POINT_COLUMNS`) a report's frame may lack: it
+#: is then read at batch 1 and placement ``auto``.
+OPTIONAL_POINT_COLUMNS = ("batch", "placement")
+#: The design-point columns a report's frame must hold.
+REQUIRED_POINT_COLUMNS = tuple(c for c in POINT_COLUMNS if c not in OPTIONAL_POINT_COLUMNS)
+
+
+#: The columns of :func:`front_modes_frame` (empty or not).
+FRONT_MODES_COLUMNS = (
+    "arch",
+    "mode",
+    "placement",
+    "accuracy",
+    "energy_mj",
+    "sustained_latency_ms",
+    "accuracy_per_joule",
+    "on_front",
+    "rank",
+    *ARCH_COLUMNS,
+)
 
 
 class ReportError(EdgespaceError, ValueError):
@@ -65,8 +82,9 @@ def point_label(row: Any) -> str:
 
 
 def point_columns(frame: pd.DataFrame) -> list[str]:
-    """The design-point columns of ``frame``: :data:`POINT_COLUMNS` plus ``placement`` when present."""
-    return [*POINT_COLUMNS, *(["placement"] if "placement" in frame.columns else [])]
+    """The design-point columns of ``frame``: the required ones, and ``batch`` and ``placement``
+    where it has them."""
+    return [c for c in POINT_COLUMNS if c in frame.columns or c not in OPTIONAL_POINT_COLUMNS]
 
 
 def placement_of(row: Any) -> str:
@@ -101,19 +119,7 @@ def front_modes_frame(
 
     prof = _profile(profile)
     if front.empty:
-        return pd.DataFrame(
-            columns=[
-                "arch",
-                "mode",
-                "accuracy",
-                "energy_mj",
-                "sustained_latency_ms",
-                "accuracy_per_joule",
-                "on_front",
-                "rank",
-                *ARCH_COLUMNS,
-            ]
-        )
+        return pd.DataFrame(columns=list(FRONT_MODES_COLUMNS))
     front = front.assign(placement=[placement_of(r) for r in front.to_dict(orient="records")])
     blocks = []
     for placement, part in front.groupby("placement", sort=False):
@@ -146,19 +152,7 @@ def front_modes_frame(
     est["rank"] = est["arch"].map(rank)
     if top is not None:
         est = est[est["rank"] <= top]
-    cols = [
-        "arch",
-        "mode",
-        "placement",
-        "accuracy",
-        "energy_mj",
-        "sustained_latency_ms",
-        "accuracy_per_joule",
-        "on_front",
-        "rank",
-        *ARCH_COLUMNS,
-    ]
-    return est.sort_values(["rank", "mode"])[cols].reset_index(drop=True)
+    return est.sort_values(["rank", "mode"])[list(FRONT_MODES_COLUMNS)].reset_index(drop=True)
 
 
 def best_candidates(front: pd.DataFrame, k: int = 3) -> pd.DataFrame:
@@ -188,8 +182,7 @@ def thermal_frame(
 
     ``duration_s`` defaults to three times the longest closed-form time to throttle of the
     points (at least 10 minutes, at most 2 hours)."""
-    from edgespace.cost import simulate_thermal
-    from edgespace.cost._params import compile_mode
+    from edgespace.cost import compile_mode, simulate_thermal
 
     prof = _profile(profile)
     if points.empty:
@@ -250,7 +243,7 @@ def calibration_frame(calibration) -> pd.DataFrame:
 
 
 def roofline_frame(estimate, profile=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-kernel roofline data of an :class:`~edgespace.Estimate` (made by ``estimate(...)``,
+    """Per-kernel roofline data of an :class:`~edgespace.cost.Estimate` (made by ``estimate(...)``,
     which keeps its layer breakdown): ``(kernels, ceilings)``.
 
     ``kernels``: one row per executed kernel (layers fused into another are folded into it):
@@ -260,7 +253,7 @@ def roofline_frame(estimate, profile=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``ceilings``: per engine, ``peak_gops`` at the spec's precision and ``bandwidth_gb_s``
     (achievable), from the profile's power mode."""
     from edgespace._spec import PRECISIONS
-    from edgespace.cost._params import compile_mode
+    from edgespace.cost import compile_mode
 
     layers = getattr(estimate, "layers", None)
     if layers is None:

@@ -3,14 +3,12 @@ section for whatever the inputs hold, and ``write_png`` (kaleido, where a browse
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import html
 import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,270 +16,23 @@ import pandas as pd
 from edgespace._errors import UnavailableError
 from edgespace.report import _figures as F
 from edgespace.report._data import (
-    POINT_COLUMNS,
     ReportError,
     best_candidates,
     calibration_frame,
     front_modes_frame,
     placement_of,
-    point_columns,
     point_label,
     roofline_frame,
     sources_of,
     spec_of,
     thermal_frame,
 )
+from edgespace.report._figures_budget import battery_figure, energy_balance_figure
+from edgespace.report._figures_device import roofline_figure, throttling_figure
+from edgespace.report._figures_runs import predicted_vs_measured_figure
+from edgespace.report._inputs import ReportInputs, collect
 
-__all__ = ["report", "load_result", "write_png", "ReportInputs", "collect"]
-
-#: The study user attr holding a search's definition (space, profile, objectives, ...).
-_DEFINITION_KEY = "edgespace"
-_RUN_KEY = "edgespace_run"
-
-
-def _study_module():
-    """The study package's names a report needs, in one namespace."""
-    import types
-
-    from edgespace.study import SearchResult, pareto_mask, space_from_dict
-    from edgespace.study._definition import load_search
-    from edgespace.study._objectives import parse_constraints, parse_objectives
-    from edgespace.study._storage import open_storage, run_dir
-
-    return types.SimpleNamespace(
-        SearchResult=SearchResult,
-        pareto_mask=pareto_mask,
-        space_from_dict=space_from_dict,
-        load_search=load_search,
-        parse_constraints=parse_constraints,
-        parse_objectives=parse_objectives,
-        open_storage=open_storage,
-        run_dir=run_dir,
-    )
-
-
-def load_result(storage, study_name: str):
-    """The :class:`~edgespace.SearchResult` of the stored study ``study_name`` in ``storage`` (a
-    URL, ``journal:PATH`` or a journal path), rebuilt from its stored definition; runs nothing."""
-    import optuna
-
-    mod = _study_module()
-    _check_exists(storage, study_name, mod)
-    definition, _run = mod.load_search(storage, study_name)
-    store, store_text = mod.open_storage(storage, study_name)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=study_name, storage=store)
-    from edgespace.profiles import load_profile
-
-    return mod.SearchResult(
-        study,
-        space=mod.space_from_dict(definition["space"]),
-        profile=load_profile(definition["profile"]),
-        objectives=mod.parse_objectives(definition["objectives"]),
-        constraints=mod.parse_constraints(definition["constraints"]),
-        storage=store_text,
-    )
-
-
-def _check_exists(storage, study_name: str, mod) -> None:
-    """Reading a study must not create a storage: a journal or SQLite file that is not there is an
-    error naming it (opening one would make an empty file)."""
-    if storage is not None and not isinstance(storage, (str, os.PathLike)):
-        return
-    text = None if storage is None else os.fspath(storage)
-    if text is None:
-        path = mod.run_dir() / f"{study_name}.journal"
-        hint = "; give --storage (a URL, journal:PATH or a journal path)"
-    elif text.startswith("journal:"):
-        path, hint = Path(text[len("journal:") :].removeprefix("//")), ""
-    elif text.startswith("sqlite:///"):
-        path, hint = Path(text[len("sqlite:///") :]), ""
-    elif "://" not in text and text != "memory":
-        path, hint = Path(text), ""
-    else:
-        return
-    if not path.is_file():
-        raise ReportError(f"study {study_name!r}: no storage file {path}{hint}")
-
-
-@dataclasses.dataclass
-class ReportInputs:
-    """What a report is made of, normalised from the caller's arguments."""
-
-    title: str
-    profile: Any = None
-    objectives: list = dataclasses.field(default_factory=list)
-    constraints: list = dataclasses.field(default_factory=list)
-    trials: pd.DataFrame | None = None
-    front: pd.DataFrame | None = None
-    study: dict = dataclasses.field(default_factory=dict)
-    definition: dict = dataclasses.field(default_factory=dict)
-    feasibility: Any = None
-    budget_point: dict | None = None
-    confirmations: pd.DataFrame | None = None
-    calibration: Any = None
-
-
-def _is_result(obj) -> bool:
-    return all(hasattr(obj, k) for k in ("trials_frame", "pareto_front", "objectives", "profile"))
-
-
-def _from_result(result, inputs: ReportInputs) -> None:
-    inputs.profile = result.profile
-    inputs.objectives = list(result.objectives)
-    inputs.constraints = list(result.constraints)
-    inputs.trials = result.trials_frame()
-    inputs.front = result.pareto_front()
-    study = getattr(result, "study", None)
-    attrs = dict(getattr(study, "user_attrs", {}) or {})
-    inputs.definition = dict(attrs.get(_DEFINITION_KEY) or {})
-    run = dict(attrs.get(_RUN_KEY) or {})
-    inputs.study = {"name": getattr(result, "study_name", None), "storage": getattr(result, "storage", None), **run}
-    if hasattr(result, "confirmations"):
-        conf = result.confirmations()
-        if conf is not None and len(conf):
-            inputs.confirmations = conf
-
-
-def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, constraints) -> None:
-    from edgespace.profiles import load_profile
-
-    mod = _study_module()
-    missing = [c for c in POINT_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ReportError(
-            f"report(frame): column(s) {', '.join(missing)} missing; give SearchResult.trials_frame(), screen(...) "
-            "or a frame with the design-point columns and the metrics"
-        )
-    if profile is None:
-        prof_col = frame["profile"].dropna().unique() if "profile" in frame.columns else []
-        if len(prof_col) != 1:
-            raise ReportError("report(frame, profile=None): the frame names no single profile; pass profile=NAME")
-        profile = prof_col[0]
-    inputs.profile = profile if hasattr(profile, "modes") else load_profile(profile)
-    inputs.objectives = mod.parse_objectives(objectives or ("accuracy", "energy_mj"))
-    inputs.constraints = mod.parse_constraints(constraints or ())
-    t = frame.reset_index(drop=True)
-    if "feasible" not in t.columns:
-        t = t.assign(feasible=t["runnable"].astype(bool) if "runnable" in t.columns else True)
-    inputs.trials = t
-    complete = t[t["state"].astype(str) == "COMPLETE"] if "state" in t.columns else t
-    complete = complete.drop_duplicates(subset=point_columns(complete))
-    if "pareto" in complete.columns:
-        front = complete[complete["pareto"].astype(bool)]
-    else:
-        front = complete[mod.pareto_mask(complete, inputs.objectives)]
-    first = inputs.objectives[0]
-    inputs.front = front.sort_values(first.name, ascending=first.direction == "minimize").reset_index(drop=True)
-
-
-def _mode_budget(budget, profile, mode: str):
-    """The budget a design point in ``mode`` must meet: floors taken from a hardware profile follow
-    its power mode (``Budget.for_mode``); floors given by hand stay."""
-    return budget if profile is None else budget.for_mode(profile, mode)
-
-
-def _budget_from_definition(definition: dict):
-    data = definition.get("budget")
-    if not data:
-        return None
-    from edgespace.budget import Budget
-
-    return Budget.from_dict(data)
-
-
-def collect(
-    obj=None,
-    *,
-    budget=None,
-    calibration=None,
-    confirmations=None,
-    profile=None,
-    objectives=None,
-    constraints=None,
-    energy_per_frame_mj: float | None = None,
-    title: str | None = None,
-) -> ReportInputs:
-    """Normalise :func:`report`'s inputs (see there)."""
-    inputs = ReportInputs(title=title or "edgespace report")
-    if obj is None:
-        pass
-    elif _is_result(obj):
-        _from_result(obj, inputs)
-    elif hasattr(obj, "user_attrs") and hasattr(obj, "get_trials"):  # an Optuna study made by edgespace.search
-        storage = getattr(getattr(obj, "_storage", None), "__class__", type(None)).__name__
-        definition = obj.user_attrs.get(_DEFINITION_KEY)
-        if not definition:
-            raise ReportError(
-                f"report(study={obj.study_name!r}): the study was not made by edgespace.search (no stored definition)"
-            )
-        mod = _study_module()
-        from edgespace.profiles import load_profile
-
-        res = mod.SearchResult(
-            obj,
-            space=mod.space_from_dict(definition["space"]),
-            profile=load_profile(definition["profile"]),
-            objectives=mod.parse_objectives(definition["objectives"]),
-            constraints=mod.parse_constraints(definition["constraints"]),
-            storage=storage,
-        )
-        _from_result(res, inputs)
-    elif isinstance(obj, pd.DataFrame):
-        _from_frame(obj, inputs, objectives, profile, constraints)
-    else:
-        raise ReportError(
-            f"report({type(obj).__name__}): allowed: a SearchResult, an Optuna study made by edgespace.search, "
-            "a trials/screen DataFrame, or None (with budget= or calibration=)"
-        )
-    if profile is not None and inputs.profile is None:
-        from edgespace.profiles import load_profile
-
-        inputs.profile = profile if hasattr(profile, "modes") else load_profile(profile)
-    if confirmations is not None:
-        F.check_columns(confirmations, ["measured_latency_ms", "predicted_latency_ms"], "report(confirmations=...)")
-        inputs.confirmations = confirmations
-    if calibration is not None:
-        if isinstance(calibration, (str, os.PathLike)):
-            from edgespace.calibration import load_calibration
-
-            calibration = load_calibration(calibration)
-        if not (hasattr(calibration, "runs") and hasattr(calibration, "predict_latency_ms")):
-            raise ReportError(
-                f"report(calibration={calibration!r}): allowed: a CalibratedProfile or the path of a calibration file"
-            )
-        inputs.calibration = calibration
-    if budget is None and inputs.definition:
-        budget = _budget_from_definition(inputs.definition)
-    if budget is not None:
-        inputs.feasibility, inputs.budget_point = _feasibility(budget, inputs, energy_per_frame_mj)
-    return inputs
-
-
-def _feasibility(budget, inputs: ReportInputs, energy_per_frame_mj):
-    from edgespace.budget import feasibility
-
-    if hasattr(budget, "soc_j") and hasattr(budget, "terms_frame"):  # already a FeasibilityResult
-        return budget, None
-    if not hasattr(budget, "provenance"):
-        raise ReportError(f"report(budget={budget!r}): allowed: an edgespace.Budget or a FeasibilityResult")
-    if energy_per_frame_mj is not None:
-        return feasibility(budget, energy_per_frame_mj=energy_per_frame_mj), None
-    front = inputs.front
-    if front is None or front.empty:
-        raise ReportError(
-            "report(budget=...): no design point to check it with; give a search result with a non-empty front "
-            "or energy_per_frame_mj="
-        )
-    # the design point a user deploys: the front's most accurate (every front point meets the constraints)
-    row = (
-        front.sort_values("accuracy", ascending=False).iloc[0].to_dict()
-        if "accuracy" in front.columns
-        else front.iloc[0].to_dict()
-    )
-    energy = row.get("sustained_energy_mj", row.get("energy_mj"))
-    mode_budget = _mode_budget(budget, inputs.profile, str(row["mode"]))
-    return feasibility(mode_budget, energy_per_frame_mj=float(energy)), row
+__all__ = ["report", "write_png"]
 
 
 # ----------------------------------------------------------------------------- page
@@ -435,7 +186,7 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
                     "thermal",
                     "Throttling under sustained load",
                     [
-                        ("fig-throttling", F.throttling_figure(therm), ""),
+                        ("fig-throttling", throttling_figure(therm), ""),
                         (
                             "",
                             None,
@@ -452,7 +203,7 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
                     [
                         (
                             "fig-roofline",
-                            F.roofline_figure(
+                            roofline_figure(
                                 kernels,
                                 ceilings,
                                 title=f"Per-layer roofline: {point_label(top1)}",
@@ -483,14 +234,14 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
         figs = [
             (
                 "fig-battery",
-                F.battery_figure(
+                battery_figure(
                     hourly,
                     usable_wh=r.usable_j / 3600.0,
                     subtitle=f"{r.energy_per_frame_j * 1e3:,.1f} mJ per frame{point}",
                 ),
                 "",
             ),
-            ("fig-energy-balance", F.energy_balance_figure(r.terms_frame(), harvest_wh=harvest), ""),
+            ("fig-energy-balance", energy_balance_figure(r.terms_frame(), harvest_wh=harvest), ""),
         ]
         out.append(("budget", f"Energy budget{point}: {r.verdict}", figs + [("", None, sub)]))
     if inputs.confirmations is not None or inputs.calibration is not None:
@@ -503,7 +254,7 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
                 [
                     (
                         "fig-predicted-measured",
-                        F.predicted_vs_measured_figure(inputs.confirmations, runs, held_out=held),
+                        predicted_vs_measured_figure(inputs.confirmations, runs, held_out=held),
                         "",
                     )
                 ],
@@ -537,7 +288,7 @@ def report(
     roofline of the front's best candidates, the energy ``budget`` (a Budget checked with the
     front's most accurate design point in its mode, or a FeasibilityResult; a study searched
     under a budget brings its own), and predicted vs measured (``confirmations``: default
-    ``obj.confirmations()`` where the result has it; ``calibration``: a CalibratedProfile or
+    ``obj.confirmations()`` where the result has it; ``calibration``: a Calibration or
     its file). plotly.js is embedded once: the file opens offline."""
     inputs = collect(
         obj,
@@ -574,10 +325,10 @@ def report(
                 f"<div class='figure' data-figure='{div_id}' data-traces='{len(fig.data)}'>{_figure_html(fig, div_id)}</div>"
             )
         sections.append((sid, name, "".join(parts)))
-    import edgespace
+    from edgespace._version import __version__
 
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    sub = f"edgespace {edgespace.__version__} · generated {now} · every figure says where its numbers come from"
+    sub = f"edgespace {__version__} · generated {now} · every figure says where its numbers come from"
     page = _page(inputs.title, header, sections, sub)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

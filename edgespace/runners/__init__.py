@@ -9,12 +9,16 @@ name.
 
 from __future__ import annotations
 
-from edgespace._lazy import lazy_getattr
-from edgespace.runners._confirm import confirm
-from edgespace.runners._precision import Fp16UnavailableError
+from edgespace.runners._confirm import confirm, prepare_onnx
+from edgespace.runners._export import export_many
+from edgespace.runners._gpu_window import settled_idle_power
+from edgespace.runners._interleaved import REFERENCE_SPEC, measure_interleaved
+from edgespace.runners._ort_profile import NodeProfile, NodeTime, read_ort_profile
+from edgespace.runners._precision import Fp16UnavailableError, calibration_images
 from edgespace.runners.common import (
     Measurement,
     Runner,
+    calibration_latency_ms,
     get_runner,
     list_runners,
     register_runner,
@@ -25,25 +29,24 @@ from edgespace.runners.torch_cuda import CudaMeasurement, TorchCudaRunner
 
 __all__ = [
     "CudaMeasurement",
+    "NodeProfile",
+    "NodeTime",
+    "REFERENCE_SPEC",
     "Fp16UnavailableError",
     "Measurement",
     "OnnxRuntimeRunner",
     "Runner",
     "TensorRTRunner",
     "TorchCudaRunner",
+    "calibration_images",
+    "calibration_latency_ms",
     "confirm",
+    "export_many",
+    "measure_interleaved",
+    "prepare_onnx",
+    "read_ort_profile",
     "get_runner",
     "list_runners",
     "register_runner",
+    "settled_idle_power",
 ]
-
-#: Names that left this package's public surface in 0.2 (issue 17): still importable for one
-#: release, with a DeprecationWarning naming their home. name -> (module, name there).
-_MOVED = {
-    "cached_onnx_path": ("edgespace.runners._export", "cached_onnx_path"),
-    "calibration_images": ("edgespace.runners._precision", "calibration_images"),
-    "export_many": ("edgespace.runners._export", "export_many"),
-    "fp16_supported": ("edgespace.runners._precision", "fp16_supported"),
-    "prepare_onnx": ("edgespace.runners._confirm", "prepare_onnx"),
-}
-__getattr__ = lazy_getattr("edgespace.runners", {}, _MOVED)

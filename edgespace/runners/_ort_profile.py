@@ -12,17 +12,15 @@ ORT's allocator accounting (``mem_bytes_requested_in_use``, ``mem_in_use_peak``,
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from edgespace._errors import CalibrationError
+from edgespace._errors import IngestError
+from edgespace._json_input import json_number as _num
+from edgespace._json_input import read_json_source as _load
 
-__all__ = ["NodeTime", "NodeProfile", "IngestError", "read_ort_profile"]
+__all__ = ["NodeTime", "NodeProfile", "read_ort_profile"]
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,6 @@ class NodeTime:
     name: str
     op_type: str
     time_us: float
-
-
-class IngestError(CalibrationError):
-    """A profile file cannot be read or is not in the format its reader expects."""
 
 
 @dataclass(frozen=True)
@@ -57,48 +51,6 @@ class NodeProfile:
     @property
     def node_total_ms(self) -> float:
         return float(sum(n.time_us for n in self.nodes)) / 1e3
-
-
-def _load(path_or_data, what: str):
-    if isinstance(path_or_data, (str, os.PathLike)):
-        p = Path(path_or_data)
-        try:
-            return json.loads(p.read_text()), str(p)
-        except FileNotFoundError:
-            raise IngestError(f"{p}: no such file ({what} expected)") from None
-        except OSError as exc:
-            raise IngestError(f"{p}: cannot read: {exc.strerror or exc} ({what} expected)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IngestError(f"{p}: not JSON ({exc}); {what} expected") from None
-        except RecursionError:
-            raise IngestError(f"{p}: not JSON (nested too deeply); {what} expected") from None
-    return path_or_data, "<data>"
-
-
-def _num(src: str, where: str, entry, key: str, *, default=None, positive: bool = False) -> float:
-    """``entry[key]`` as a finite float, or an :class:`IngestError` naming the file, the entry
-    and the field (JSON's ``Infinity``/``NaN``, text, ``true`` and a missing key are refused)."""
-    if not isinstance(entry, dict):
-        raise IngestError(f"{src}: {where}: expected a JSON object, got {type(entry).__name__}")
-    if key not in entry:
-        if default is not None:
-            return default
-        raise IngestError(f"{src}: {where}: field {key!r} is missing")
-    v = entry[key]
-    if isinstance(v, str):  # ORT writes some numbers (allocator accounting) as text
-        try:
-            v = float(v)
-        except ValueError:
-            pass
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise IngestError(f"{src}: {where}: {key}: {str(v)[:40]!r}: expected a number")
-    try:
-        f = float(v)
-    except OverflowError:
-        f = math.inf
-    if not math.isfinite(f) or (positive and f < 0):
-        raise IngestError(f"{src}: {where}: {key}: {v!r}: expected a finite number{' >= 0' if positive else ''}")
-    return f
 
 
 def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:

@@ -65,14 +65,19 @@ def calibration_images(calibration_data, resolution: int, count: int = 8, seed: 
     return np.stack(out)
 
 
-def quantize_int8(fp32_path: Path, images: np.ndarray, out_path: Path | None = None) -> Path:
+def quantize_int8(
+    fp32_path: Path, images: np.ndarray, out_path: Path | None = None, *, symmetric: bool = False
+) -> Path:
     """Static QDQ int8 quantization of ``fp32_path`` with ``images`` as calibration inputs
-    (per-channel weights, MinMax calibration). Cached next to the fp32 file by calibration-data hash."""
+    (per-channel weights, MinMax calibration). Cached next to the fp32 file by calibration-data hash.
+    ``symmetric``: int8 activations with zero point 0 (what TensorRT's explicit quantization
+    accepts) instead of ONNX Runtime's default asymmetric uint8 activations."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     digest = hashlib.sha1(images.tobytes()).hexdigest()[:8]
-    out = Path(out_path) if out_path is not None else fp32_path.with_name(f"{fp32_path.stem}_int8_{digest}.onnx")
+    kind = "int8sym" if symmetric else "int8"
+    out = Path(out_path) if out_path is not None else fp32_path.with_name(f"{fp32_path.stem}_{kind}_{digest}.onnx")
     if out.is_file():
         return out
 
@@ -94,8 +99,9 @@ def quantize_int8(fp32_path: Path, images: np.ndarray, out_path: Path | None = N
             _Reader(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QUInt8,
+            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True} if symmetric else None,
         )
         os.replace(tmp, out)
     finally:
@@ -131,7 +137,7 @@ def fp16_supported(provider: str) -> bool:
         g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="probe_conv")], "probe", [x], [y], [w])
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
         with tempfile.TemporaryDirectory() as tmp:
-            from edgespace.runners.ort import make_session
+            from edgespace._ort_session import make_session
 
             s = make_session(m, 1, provider=provider, profile_prefix=str(Path(tmp) / "probe"))
             s.run(None, {"x": np.ones((1, 8, 8, 8), np.float16)})

@@ -35,6 +35,7 @@ class WallTimer:
     """Marks are ``time.perf_counter()`` readings; right for calls that return when done."""
 
     kind = "wall clock (time.perf_counter), synchronous calls"
+    asynchronous = False
 
     def mark(self) -> float:
         return time.perf_counter()
@@ -48,19 +49,23 @@ class WallTimer:
 
 
 class CudaEventTimer:
-    """Marks are CUDA events recorded in the current stream of ``device``."""
+    """Marks are CUDA events recorded in ``stream`` (default: the current stream of ``device``,
+    looked up once): the stream the timed work is enqueued on, on the runner's device, whatever
+    the current device of the calling thread is."""
 
     kind = "CUDA events (torch.cuda.Event, enable_timing=True) around each call"
+    asynchronous = True
 
-    def __init__(self, device) -> None:
+    def __init__(self, device, stream=None) -> None:
         import torch
 
         self._torch = torch
-        self._device = device
+        self._device = torch.device(device)
+        self.stream = stream if stream is not None else torch.cuda.current_stream(self._device)
 
     def mark(self):
         event = self._torch.cuda.Event(enable_timing=True)
-        event.record()
+        event.record(self.stream)
         return event
 
     @staticmethod
@@ -81,21 +86,26 @@ class TimedRun:
     wall_s: float
     round_of_call: np.ndarray  # round index of every call (runs mode); empty in duration mode
     notes: list[str] = field(default_factory=list)
+    host_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))  # host time of each call() (enqueue)
 
 
 def chunk_size(call, timer, target_s: float) -> int:
     """Calls per chunk so that a chunk lasts about ``target_s`` (measured on a few calls)."""
+    per = max(_pace(call, timer), 1e-6)
+    return int(min(2000, max(1, round(target_s / per))))
+
+
+def _pace(call, timer) -> float:
+    """Seconds per call, from a few calls (at least 20 ms of them)."""
     timer.synchronize()
-    t0 = time.perf_counter()
-    n = 0
+    t0, n = time.perf_counter(), 0
     while n < 3 or time.perf_counter() - t0 < 0.02:
         call()
         n += 1
         if n >= 1000:
             break
     timer.synchronize()
-    per = max((time.perf_counter() - t0) / n, 1e-6)
-    return int(min(2000, max(1, round(target_s / per))))
+    return (time.perf_counter() - t0) / n
 
 
 def time_calls(
@@ -109,28 +119,36 @@ def time_calls(
     chunk_s: float = 0.05,
     min_s: float = 0.0,
     chunk_calls: int | None = None,
+    pace_s: float | None = None,
 ) -> TimedRun:
     """Run ``call`` ``warmup`` times, then time it: ``runs`` calls in ``rounds`` rounds (a round
     is synchronised at its end), or calls for ``duration_s`` seconds in chunks of about
     ``chunk_s`` (measured with a few calls first, unless ``chunk_calls`` gives the count).
-    ``min_s``: in runs mode, keep adding whole rounds until at least this long has passed (an
-    energy window needs seconds, not milliseconds)."""
+    ``min_s``: in runs mode, make each of the ``rounds`` rounds long enough that together they last
+    at least this long (an energy window needs seconds, not milliseconds), from ``pace_s`` (seconds
+    per call, measured before; probed here when None); the number of rounds never changes.
+    ``host_ms`` of the result: how long each ``call()`` took to return on the host (for an
+    asynchronous timer, the enqueue time)."""
     if (runs is None) == (duration_s is None):
         raise ValueError("time_calls: give exactly one of runs or duration_s")
     for _ in range(max(0, warmup)):
         call()
     timer.synchronize()
     lat: list[float] = []
+    host: list[float] = []
     ends: list[float] = []
     counts: list[int] = []
     round_of: list[int] = []
     t_start = time.perf_counter()
+    clock = time.perf_counter
 
     def chunk(k: int) -> None:
         marks = []
         for _ in range(k):
             a = timer.mark()
+            h0 = clock()
             call()
+            host.append(clock() - h0)
             marks.append((a, timer.mark()))
         timer.synchronize()
         ends.append(time.perf_counter() - t_start)
@@ -147,17 +165,25 @@ def time_calls(
     else:
         rounds = max(1, min(int(rounds), int(runs)))
         sizes = [len(a) for a in np.array_split(np.arange(int(runs)), rounds)]
-        r = 0
-        while True:
-            for size in sizes:
-                chunk(size)
-                round_of.extend([r] * size)
-                r += 1
-            if ends[-1] >= min_s:
-                break
+        if min_s > 0:
+            # Exactly `rounds` rounds: when an energy window needs `min_s`, the rounds grow, never
+            # their number, so that the spread of the round medians stays comparable across runs.
+            per = pace_s if pace_s is not None else _pace(call, timer)
+            sizes = [max(k, math.ceil(min_s / max(per, 1e-9) / rounds * 1.05)) for k in sizes]
+        t_start = time.perf_counter()
+        for r, k in enumerate(sizes):
+            if r and min_s > 0 and ends[-1] < min_s * r / rounds:  # behind the pace probed: grow the rest
+                k = max(k, math.ceil((min_s - ends[-1]) / (ends[-1] / sum(counts)) / (rounds - r) * 1.05))
+            chunk(k)
+            round_of.extend([r] * k)
     wall = time.perf_counter() - t_start
     return TimedRun(
-        np.array(lat, dtype=np.float64), np.array(ends), np.array(counts), wall, np.array(round_of, dtype=np.int64)
+        np.array(lat, dtype=np.float64),
+        np.array(ends),
+        np.array(counts),
+        wall,
+        np.array(round_of, dtype=np.int64),
+        host_ms=np.array(host, dtype=np.float64) * 1e3,
     )
 
 

@@ -8,12 +8,11 @@ measured is ``None`` with the reason beside it, never a model's guess.
 from __future__ import annotations
 
 import abc
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from edgespace._errors import NotFoundError, UnavailableError
+from edgespace._errors import CalibrationError, NotFoundError, UnavailableError
 from edgespace._spec import ArchSpec
 
 __all__ = ["Measurement", "Runner", "register_runner", "get_runner", "list_runners", "RUNNERS"]
@@ -28,7 +27,7 @@ class Measurement:
     the cores for a while) and ``latency_spread_pct`` the spread of those medians
     (``(max - min) / min``), the noise floor of this measurement; ``round_medians_ms`` holds the
     medians themselves. ``latency_paired_ms`` (interleaved calibration runs with a reference
-    network, see :func:`~edgespace.runners.ort.measure_interleaved`) is the median ratio of this
+    network, see :func:`~edgespace.runners.measure_interleaved`) is the median ratio of this
     network's time to the reference's, timed back to back, times the reference's median latency
     over the whole measurement; ``reference`` names the reference. ``throughput_fps`` is runs per
     second of timed wall clock (one inference at a time). For a duration run, ``throughput_series`` holds ``(t_s, fps)`` per window, ``peak_fps`` the best window and
@@ -36,7 +35,7 @@ class Measurement:
 
     Memory is ONNX Runtime's own accounting: ``peak_activation_bytes`` is the peak of live
     intermediate tensors (and kernel workspace) that its arena handed out during the first run of
-    a profiled session, weights excluded (see :func:`edgespace.calibration.read_ort_profile`);
+    a profiled session, weights excluded (see :func:`edgespace.runners.read_ort_profile`);
     ``memory_source`` says so; ``rss_delta_bytes`` is the process's resident-set
     growth from before the session was created to after the runs (weights, arena, code pages).
 
@@ -96,63 +95,13 @@ class Measurement:
 
     @property
     def latency_calibration_ms(self) -> float:
-        """The latency calibration fits to: the reference-paired latency where the measurement
-        has one, else the median of the per-round medians, else ``latency_robust_ms``."""
-        if self.latency_paired_ms is not None:
-            return float(self.latency_paired_ms)
-        if self.round_medians_ms:
-            return float(np.median(self.round_medians_ms))
-        return float(self.latency_robust_ms)
+        """The latency calibration fits to (see :func:`calibration_latency_ms`)."""
+        return calibration_latency_ms(self)
 
     @property
     def energy_mj(self) -> float | None:
         """Energy per inference (mJ), as on an Estimate; None where nothing measured it."""
         return self.energy_per_inference_mj
-
-    @property
-    def latency_ms_p50(self):
-        """Deprecated: ``latency_p50_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_p50", "latency_p50_ms")
-
-    @property
-    def latency_ms_p90(self):
-        """Deprecated: ``latency_p90_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_p90", "latency_p90_ms")
-
-    @property
-    def latency_ms_p99(self):
-        """Deprecated: ``latency_p99_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_p99", "latency_p99_ms")
-
-    @property
-    def latency_ms_mean(self):
-        """Deprecated: ``latency_mean_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_mean", "latency_mean_ms")
-
-    @property
-    def latency_ms_min(self):
-        """Deprecated: ``latency_min_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_min", "latency_min_ms")
-
-    @property
-    def latency_ms_robust(self):
-        """Deprecated: ``latency_robust_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_robust", "latency_robust_ms")
-
-    @property
-    def latency_ms_paired(self):
-        """Deprecated: ``latency_paired_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_paired", "latency_paired_ms")
-
-    @property
-    def peak_memory_bytes(self):
-        """Deprecated: ``peak_activation_bytes`` (kept for one release)."""
-        return _deprecated(self, "peak_memory_bytes", "peak_activation_bytes")
-
-    @property
-    def latency_ms_calibration(self) -> float:
-        """Deprecated: ``latency_calibration_ms`` (kept for one release)."""
-        return _deprecated(self, "latency_ms_calibration", "latency_calibration_ms")
 
     def to_dict(self) -> dict:
         """Plain data (JSON-ready); the node profile as a list of ``[name, op_type, time_us]``."""
@@ -169,24 +118,38 @@ class Measurement:
         return d
 
 
-def _deprecated(m: Measurement, old: str, new: str):
-    warnings.warn(f"Measurement.{old} is deprecated; use Measurement.{new}", DeprecationWarning, stacklevel=3)
-    return getattr(m, new)
+def calibration_latency_ms(m) -> float:
+    """The latency a calibration fits to, the one definition: the reference-paired latency where
+    the measurement has one, else the median of its per-round medians (robust to one slow
+    round), else ``latency_robust_ms``."""
+    paired = getattr(m, "latency_paired_ms", None)
+    if paired is not None:
+        return float(paired)
+    rounds = getattr(m, "round_medians_ms", ())
+    if rounds:
+        return float(np.median(rounds))
+    robust = getattr(m, "latency_robust_ms", None)
+    if robust is None:
+        raise CalibrationError(f"measurement of {m.spec.short_name()} has no latency")
+    return float(robust)
 
 
 class Runner(abc.ABC):
-    """A backend that runs ONNX files. ``is_available()`` never raises; ``measure`` does the work."""
+    """A backend that runs ONNX files. A backend says once why it cannot run here
+    (:meth:`unavailable_reason`); ``measure`` does the work."""
 
     name: str = "runner"
 
     @classmethod
     @abc.abstractmethod
-    def is_available(cls) -> bool:
-        """Whether the backend can run here (its package imports, a device is present)."""
+    def unavailable_reason(cls) -> str | None:
+        """Why the backend cannot run here (its package does not import, no device), or None
+        where it can: a cheap probe that never raises."""
 
     @classmethod
-    def unavailable_reason(cls) -> str:
-        return f"backend {cls.name!r} is not available here"
+    def is_available(cls) -> bool:
+        """Whether the backend can run here: :meth:`unavailable_reason` is None."""
+        return cls.unavailable_reason() is None
 
     @abc.abstractmethod
     def measure(self, onnx_path, spec: ArchSpec, **kwargs) -> Measurement:
@@ -226,7 +189,8 @@ def get_runner(name: str, **kwargs) -> Runner:
             f"{', '.join(sorted({*RUNNERS, *KNOWN_BACKENDS}))}; available here: {here}"
         )
     cls = RUNNERS[name]
-    if not cls.is_available():
+    reason = cls.unavailable_reason()
+    if reason is not None:
         here = ", ".join(list_runners(available_only=True)) or "none"
-        raise UnavailableError(f"backend={name!r} is unavailable: {cls.unavailable_reason()}; available here: {here}")
+        raise UnavailableError(f"backend={name!r} is unavailable: {reason}; available here: {here}")
     return cls(**kwargs)

@@ -7,7 +7,6 @@ profiler adds per-node overhead); the profiled pass is a second session of ``pro
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as _dt
 import math
@@ -20,12 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from edgespace._errors import UnavailableError
+from edgespace._ort_session import check_provider, make_session, pinned_threads
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._ort_profile import read_ort_profile
 from edgespace.runners.common import Measurement, Runner, register_runner
 
-__all__ = ["OnnxRuntimeRunner", "make_session", "input_for", "measure_interleaved", "pinned_threads", "rss_bytes"]
+__all__ = ["OnnxRuntimeRunner", "input_for", "rss_bytes"]
 
 
 MEMORY_SOURCE = (
@@ -42,94 +42,6 @@ def rss_bytes() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError, AttributeError):
         return None
-
-
-@contextlib.contextmanager
-def pinned_threads(threads: int, enabled: bool = True):
-    """Pin the calling thread to the first CPU this process may use and yield ONNX Runtime's
-    ``session.intra_op_thread_affinities`` string for its ``threads - 1`` worker threads (one
-    CPU each, the next ones; ORT numbers processors from 1), or None where pinning is off or not
-    possible (not Linux, fewer CPUs than threads). The calling thread's affinity is restored on
-    exit.
-
-    Why: on a 2-core virtual machine an unpinned 2-thread run lets the scheduler move ORT's
-    threads between cores mid-run; pinned, the same networks ran ~1.5x more inferences in the
-    same time and a repeat measurement agreed with the first within ±10% for 88% of 16 networks
-    (56-62% unpinned, two trials each, reference-paired). Benchmark tools pin for the same reason
-    (MLPerf, TFLite's benchmark_model)."""
-    getter, setter = getattr(os, "sched_getaffinity", None), getattr(os, "sched_setaffinity", None)
-    cpus = sorted(getter(0)) if getter is not None else []
-    if not enabled or setter is None or len(cpus) < threads:
-        yield None
-        return
-    before = set(cpus)
-    setter(0, {cpus[0]})
-    try:
-        yield ";".join(str(c + 1) for c in cpus[1:threads]) if threads > 1 else ""
-    finally:
-        setter(0, before)
-
-
-def make_session(
-    model,
-    threads: int = 1,
-    *,
-    provider: str = "CPUExecutionProvider",
-    profile_prefix: str | None = None,
-    worker_affinity: str | None = None,
-    log_severity: int = 3,
-):
-    """The one way edgespace builds an ONNX Runtime session: sequential executor, ``threads``
-    intra-op threads, one inter-op thread. ``model``: a path, serialized bytes or an
-    ``onnx.ModelProto``. ``worker_affinity`` (from :func:`pinned_threads`) pins its worker
-    threads; ``profile_prefix`` turns the profiler on; ``log_severity`` 4 silences expected
-    warnings (e.g. a probe for a kernel that may be missing).
-
-    (The standalone capture script, :mod:`edgespace.calibration.capture`, keeps its own copy of
-    these options: it runs on devices without edgespace installed.)"""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = int(threads)
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = int(log_severity)
-    if worker_affinity:
-        so.add_session_config_entry("session.intra_op_thread_affinities", worker_affinity)
-    if profile_prefix is not None:
-        so.enable_profiling = True
-        so.profile_file_prefix = profile_prefix
-    if hasattr(model, "SerializeToString"):
-        model = model.SerializeToString()
-    source = model if isinstance(model, bytes) else str(model)
-    check_provider(provider)
-    session = ort.InferenceSession(source, so, providers=[provider])
-    ran = session.get_providers()
-    if not ran or ran[0] != provider:
-        # ORT falls back to the CPU when a provider's libraries (CUDA, cuDNN, TensorRT) fail to
-        # load; a timing labelled with the provider asked for would then be a CPU timing.
-        raise UnavailableError(
-            f"provider {provider!r} is unavailable: ONNX Runtime could not start it and would run on "
-            f"{', '.join(ran) or 'nothing'} instead (its libraries or the device are missing)"
-        )
-    return session
-
-
-def check_provider(provider: str) -> None:
-    """:class:`~edgespace.UnavailableError` unless this onnxruntime build offers ``provider``,
-    naming what it does offer."""
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    if provider not in available:
-        hint = {
-            "CUDAExecutionProvider": " (needs the onnxruntime-gpu package, CUDA and an NVIDIA GPU)",
-            "TensorrtExecutionProvider": " (needs onnxruntime-gpu built with TensorRT, and TensorRT)",
-        }.get(provider, "")
-        raise UnavailableError(
-            f"provider {provider!r} is unavailable in this onnxruntime {ort.__version__}{hint}; "
-            f"available: {', '.join(available)}"
-        )
 
 
 def input_for(session, resolution: int, seed: int = 0) -> dict:
@@ -153,21 +65,16 @@ class OnnxRuntimeRunner(Runner):
         self.provider = provider
 
     @classmethod
-    def is_available(cls) -> bool:
+    def unavailable_reason(cls) -> str | None:
         try:
             import onnxruntime  # noqa: F401
-
-            return True
-        except Exception:
-            return False
-
-    @classmethod
-    def unavailable_reason(cls) -> str:
-        return "backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime)"
+        except Exception as exc:
+            return f"backend 'onnxruntime' needs the onnxruntime package (pip install onnxruntime): {exc}"
+        return None
 
     def profile(self, onnx_path, spec: ArchSpec, *, threads: int, runs: int = 10, worker_affinity: str | None = None):
         """Per-node times and ORT's memory accounting from a profiled session (``runs`` runs
-        after one discarded warm-up run). Returns a :class:`~edgespace.calibration.NodeProfile`."""
+        after one discarded warm-up run). Returns a :class:`~edgespace.runners.NodeProfile`."""
         with tempfile.TemporaryDirectory(prefix="edgespace-prof-") as tmp:
             sess = make_session(
                 onnx_path,
@@ -336,173 +243,3 @@ def _pin_note(threads: int) -> str:
     return f"threads pinned: the calling thread on CPU {cpus[0]}" + (
         f", ORT's workers on CPU {', '.join(map(str, cpus[1:]))}" if threads > 1 else ""
     )
-
-
-def measure_interleaved(
-    paths: list,
-    specs: list[ArchSpec],
-    *,
-    threads: int,
-    rounds: int = 5,
-    round_s: float = 0.08,
-    warmup: int = 3,
-    profile_runs: int = 10,
-    provider: str = "CPUExecutionProvider",
-    progress=None,
-    reference_path=None,
-    reference_name: str = "",
-    pin_threads: bool = True,
-) -> list[Measurement]:
-    """Time many networks fairly on a shared machine: one session each, then ``rounds`` rounds
-    that each run every network for about ``round_s`` seconds in turn, so that a slow spell hits
-    all of them alike. ``latency_robust_ms`` is the minimum of each network's per-round medians.
-    Each network is then profiled (``profile_runs`` runs) for node times and memory.
-
-    With ``reference_path`` (an ONNX file), every timed batch of a network is preceded by one run
-    of the reference network, back to back, and ``latency_paired_ms`` is the median of the
-    (network batch median / reference run) ratios times the reference's median over the whole
-    measurement. Why: on a shared virtual machine the speed of a core changes by up to ~40% from
-    one second to the next (a neighbour on the physical core); interleaving spreads that over all
-    networks, but only a ratio taken milliseconds apart cancels it. Measured here at 1 thread, a
-    repeat measurement agreed with the first within ±10% for 100% of 16 networks with the paired
-    ratio (median error 0.8%), against 65% for the minimum of round medians.
-    Threads are pinned to CPUs (:func:`pinned_threads`) unless ``pin_threads=False``.
-    ``progress(step, total)`` is called after every unit of work."""
-    with pinned_threads(threads, pin_threads) as affinity:
-        out = _measure_interleaved(
-            paths,
-            specs,
-            threads=threads,
-            rounds=rounds,
-            round_s=round_s,
-            warmup=warmup,
-            profile_runs=profile_runs,
-            provider=provider,
-            progress=progress,
-            reference_path=reference_path,
-            reference_name=reference_name,
-            affinity=affinity,
-        )
-    if affinity is not None:
-        out = [dataclasses.replace(m, notes=m.notes + (_pin_note(threads),)) for m in out]
-    return out
-
-
-def _measure_interleaved(
-    paths,
-    specs,
-    *,
-    threads,
-    rounds,
-    round_s,
-    warmup,
-    profile_runs,
-    provider,
-    progress,
-    reference_path,
-    reference_name,
-    affinity,
-) -> list[Measurement]:
-    import onnxruntime as ort
-
-    runner = OnnxRuntimeRunner(provider)
-    total = len(specs) * (rounds + 2)
-    step = 0
-
-    def tick() -> None:
-        nonlocal step
-        step += 1
-        if progress is not None:
-            progress(step, total)
-
-    def warm(session, feed) -> float:
-        t0 = time.perf_counter()
-        for _ in range(warmup):
-            session.run(None, feed)
-        return (time.perf_counter() - t0) / max(1, warmup)
-
-    ref = ref_feed = None
-    ref_s = 0.0
-    if reference_path is not None:
-        ref = make_session(reference_path, threads, provider=provider, worker_affinity=affinity)
-        ref_inp = ref.get_inputs()[0]
-        ref_feed = input_for(ref, int(ref_inp.shape[2]))
-        ref_s = warm(ref, ref_feed)
-    sessions, feeds, counts, batch = [], [], [], []
-    for path, spec in zip(paths, specs, strict=True):
-        s = make_session(path, threads, provider=provider, worker_affinity=affinity)
-        f = input_for(s, spec.resolution)
-        per = max(warm(s, f), 1e-5)
-        sessions.append(s)
-        feeds.append(f)
-        counts.append(int(min(50, max(3, round(round_s / per)))))
-        # runs per reference run: the batch lasts about as long as one reference run
-        batch.append(int(min(20, max(1, round(ref_s / per)))) if ref is not None else 1)
-        tick()
-    lat: list[list[list[float]]] = [[] for _ in specs]
-    ratios: list[list[float]] = [[] for _ in specs]
-    ref_times: list[float] = []
-    for _ in range(rounds):
-        for i, (s, f) in enumerate(zip(sessions, feeds, strict=True)):
-            one = []
-            n = 0
-            while n < counts[i]:
-                if ref is not None:
-                    t0 = time.perf_counter()
-                    ref.run(None, ref_feed)
-                    t_ref = time.perf_counter() - t0
-                    ref_times.append(t_ref)
-                times = []
-                for _ in range(batch[i]):
-                    t0 = time.perf_counter()
-                    s.run(None, f)
-                    times.append(time.perf_counter() - t0)
-                if ref is not None:
-                    ratios[i].append(float(np.median(times)) / t_ref)
-                one += times
-                n += len(times)
-            lat[i].append(one)
-        step += len(specs) - 1
-        tick()
-    del sessions, ref
-    ref_level_ms = float(np.median(ref_times)) * 1e3 if ref_times else None
-    out = []
-    for i, (path, spec) in enumerate(zip(paths, specs, strict=True)):
-        prof = runner.profile(path, spec, threads=threads, runs=profile_runs, worker_affinity=affinity)
-        tick()
-        all_ms = np.concatenate([np.array(r) for r in lat[i]]) * 1e3
-        medians = np.array([np.median(r) for r in lat[i]]) * 1e3
-        p50, p90, p99 = _percentiles(all_ms)
-        paired = float(np.median(ratios[i])) * ref_level_ms if ref_level_ms is not None and ratios[i] else None
-        out.append(
-            Measurement(
-                spec=spec,
-                backend=runner.name,
-                provider=provider,
-                precision=spec.precision,
-                threads=int(threads),
-                warmup=warmup,
-                runs=len(all_ms),
-                rounds=rounds,
-                latency_p50_ms=p50,
-                latency_p90_ms=p90,
-                latency_p99_ms=p99,
-                latency_mean_ms=float(all_ms.mean()),
-                latency_min_ms=float(all_ms.min()),
-                latency_robust_ms=float(medians.min()),
-                latency_spread_pct=float((medians.max() - medians.min()) / medians.min() * 100),
-                throughput_fps=float(1e3 / all_ms.mean()),
-                peak_activation_bytes=prof.peak_memory_bytes,
-                memory_source=MEMORY_SOURCE,
-                energy_unavailable_reason="not metered in interleaved calibration runs",
-                node_profile=prof,
-                onnx_path=str(path),
-                runtime_version=f"onnxruntime {ort.__version__}",
-                clean_process="torch" not in sys.modules,
-                date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                round_medians_ms=tuple(float(m) for m in medians),
-                latency_paired_ms=paired,
-                reference=(reference_name or str(reference_path)) if paired is not None else "",
-            )
-        )
-    return out

@@ -8,21 +8,25 @@ confirmation is the capture-set path: ``edgespace export`` → ``trtexec`` on th
 
 The engine: the cached fp32 ONNX file (uint8 NCHW image input, preprocessing folded in, dynamic
 batch) parsed by ``trt.OnnxParser``; an optimisation profile from batch 1 to ``batch`` (tuned for
-``batch``); ``fp16`` sets ``BuilderFlag.FP16``; ``int8`` sets ``BuilderFlag.INT8`` (and FP16, for
-the layers TensorRT keeps out of int8) with an ``IInt8EntropyCalibrator2`` fed the same
-calibration images as ONNX Runtime's static quantization
+``batch``); ``fp16`` sets ``BuilderFlag.FP16``; ``int8`` on TensorRT 10 and later is explicit
+quantization: the engine is built (FP16 and INT8 flags, no calibrator) from a Q/DQ copy of the
+ONNX file, quantized by ONNX Runtime's static quantization with symmetric int8 activations; before
+TensorRT 10 it sets ``BuilderFlag.INT8`` (and FP16, for the layers TensorRT keeps out of int8) with
+an ``IInt8EntropyCalibrator2``; both are fed the same calibration images as ONNX Runtime's static
+quantization
 (``calibration_images`` in ``runners/_precision.py``: a folder, an array, or generated images), its
 scale cache next to the engine. Engines are cached under the cache directory, keyed by the
 ONNX file (which is keyed by the spec), the precision, the batch, the device (GPU name and
 compute capability) and the TensorRT version, plus the calibration images for int8.
 ``ProfilingVerbosity.DETAILED`` keeps the ONNX node names in the engine's layer names.
 
-Timing: ``execute_async_v3`` on the current torch CUDA stream, CUDA events around every call
-(:func:`~edgespace.runners.torch_cuda.timed_and_metered`: the same statistics, NVML energy and
+Timing: ``execute_async_v3`` on a CUDA stream created for the run (not the legacy default stream,
+where TensorRT synchronises more), CUDA events recorded on that same stream around every call
+(:func:`~edgespace.runners._gpu_window.timed_and_metered`: the same statistics, NVML energy and
 telemetry as ``torch-cuda``). Per-layer times: a second execution context with an
 ``IProfiler`` (called once per layer for every ``execute_async_v3``), so the timed context
 pays no profiling overhead; the medians become a
-:class:`~edgespace.calibration.NodeProfile` whose names map to layer-table rows through
+:class:`~edgespace.runners.NodeProfile` whose names map to layer-table rows through
 :func:`~edgespace.calibration.map_nodes`, exactly as a ``trtexec --exportProfile`` file does.
 
 API used (TensorRT 8.6 and 10.x Python docs): ``Builder.create_network``,
@@ -43,15 +47,23 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import os
-import re
-import time
 from pathlib import Path
 
 import numpy as np
 
-from edgespace._errors import EdgespaceError, SpecError, UnavailableError
+from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
 from edgespace.meters import PowerMeter, get_meter
+from edgespace.runners._trt_build import (
+    TensorRTError,
+    _device_key,
+    _torch_dtype,
+    build_engine,
+    calibration_batches,
+    engine_cache_path,
+    explicit_quantization,
+    onnx_digest,
+)
 from edgespace.runners.common import Measurement, Runner, register_runner
 
 __all__ = [
@@ -61,14 +73,12 @@ __all__ = [
     "TensorRTRunner",
     "calibration_batches",
     "engine_cache_path",
+    "explicit_quantization",
+    "onnx_digest",
     "tensorrt_unavailable_reason",
 ]
 
 TRT_PRECISIONS = ("fp32", "fp16", "int8")
-
-
-class TensorRTError(EdgespaceError, RuntimeError):
-    """TensorRT could not parse the ONNX file or build the engine."""
 
 
 def tensorrt_unavailable_reason() -> str | None:
@@ -95,7 +105,7 @@ def tensorrt_unavailable_reason() -> str | None:
 class LayerTimeRecorder:
     """Collects ``report_layer_time(layer_name, ms)`` calls (TensorRT's ``IProfiler`` contract:
     one call per engine layer per inference) and summarises them as a
-    :class:`~edgespace.calibration.NodeProfile` of per-layer medians in first-seen order."""
+    :class:`~edgespace.runners.NodeProfile` of per-layer medians in first-seen order."""
 
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = {}
@@ -104,150 +114,13 @@ class LayerTimeRecorder:
         self.times.setdefault(str(layer_name), []).append(float(ms))
 
     def node_profile(self, source: str = "tensorrt IProfiler"):
-        from edgespace.calibration import NodeProfile, NodeTime
+        from edgespace.runners._ort_profile import NodeProfile, NodeTime
 
         if not self.times:
             raise TensorRTError("the TensorRT profiler reported no layer times")
         nodes = tuple(NodeTime(name, "", float(np.median(ms)) * 1e3) for name, ms in self.times.items())
         runs = max(len(ms) for ms in self.times.values())
         return NodeProfile(nodes, (), None, source, runs)
-
-
-def calibration_batches(images: np.ndarray, batch: int) -> list[np.ndarray]:
-    """``images`` (uint8 ``[N, 3, R, R]``) as whole batches of ``batch`` images, contiguous;
-    the last batch is filled by wrapping around to the first images (a calibrator must hand out
-    full batches of the calibration shape)."""
-    if images.ndim != 4 or images.shape[1] != 3 or len(images) == 0:
-        raise SpecError(f"calibration images must be [N, 3, R, R] with N >= 1, got shape {images.shape}")
-    n = -(-len(images) // batch)
-    idx = np.arange(n * batch) % len(images)
-    return [np.ascontiguousarray(images[idx[i * batch : (i + 1) * batch]]) for i in range(n)]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
-
-
-def engine_cache_path(
-    onnx_path,
-    precision: str,
-    batch: int,
-    device_key: str,
-    *,
-    calibration_digest: str | None = None,
-    cache_dir: str | os.PathLike | None = None,
-) -> Path:
-    """Where the engine for (ONNX file, precision, batch, device) is cached. ``device_key`` names
-    the GPU, its compute capability and the TensorRT version (an engine runs only where built)."""
-    from edgespace.runners._export import onnx_cache_dir
-
-    root = Path(cache_dir) if cache_dir is not None else onnx_cache_dir().parent / "tensorrt"
-    stem = Path(onnx_path).stem
-    cal = f"_cal{calibration_digest}" if precision == "int8" and calibration_digest else ""
-    return root / f"{stem}_{precision}_b{int(batch)}_{_slug(device_key)}{cal}.engine"
-
-
-def _device_key(trt, torch, dev) -> str:
-    major, minor = torch.cuda.get_device_capability(dev)
-    return f"{torch.cuda.get_device_name(dev)}-sm{major}{minor}-trt{trt.__version__}"
-
-
-def _torch_dtype(trt, torch, dt):
-    table = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32, trt.int8: torch.int8}
-    if hasattr(trt, "uint8"):
-        table[trt.uint8] = torch.uint8
-    if hasattr(trt, "bfloat16"):
-        table[trt.bfloat16] = torch.bfloat16
-    if dt not in table:
-        raise TensorRTError(f"engine tensor dtype {dt} has no torch counterpart here")
-    return table[dt]
-
-
-def build_engine(
-    onnx_path,
-    precision: str,
-    batch: int,
-    resolution: int,
-    *,
-    images: np.ndarray | None = None,
-    engine_path: Path,
-    log_severity=None,
-) -> tuple[bytes, float]:
-    """Build (or read from ``engine_path``) the serialized engine; returns ``(plan, build_s)``
-    (``build_s`` 0.0 when it came from the cache)."""
-    import tensorrt as trt
-    import torch
-
-    if engine_path.is_file():
-        return engine_path.read_bytes(), 0.0
-    t0 = time.perf_counter()
-    logger = trt.Logger(trt.Logger.WARNING if log_severity is None else log_severity)
-    builder = trt.Builder(logger)
-    major = int(str(trt.__version__).split(".")[0])
-    flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(Path(onnx_path).read_bytes()):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise TensorRTError(f"TensorRT could not parse {onnx_path}: {errors}")
-    config = builder.create_builder_config()
-    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
-    name = network.get_input(0).name
-    shape = (batch, 3, resolution, resolution)
-    profile = builder.create_optimization_profile()
-    profile.set_shape(name, (1, 3, resolution, resolution), shape, shape)
-    config.add_optimization_profile(profile)
-    calibrator = None
-    if precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)
-    if precision == "int8":
-        if not hasattr(trt, "IInt8EntropyCalibrator2"):
-            raise UnavailableError(
-                f"tensorrt {trt.__version__} has no IInt8EntropyCalibrator2 (implicit int8 "
-                "calibration); confirm int8 with onnxruntime's QDQ model instead"
-            )
-        batches = calibration_batches(images, min(8, len(images)))
-        cal_shape = batches[0].shape
-        cache_file = engine_path.with_suffix(".calib")
-        dev = torch.device("cuda")
-
-        class _Calibrator(trt.IInt8EntropyCalibrator2):
-            def __init__(self) -> None:
-                trt.IInt8EntropyCalibrator2.__init__(self)
-                self.i = 0
-                self.buffer = None  # kept alive while TensorRT reads it
-
-            def get_batch_size(self) -> int:
-                return int(cal_shape[0])
-
-            def get_batch(self, names):
-                if self.i >= len(batches):
-                    return None
-                self.buffer = torch.from_numpy(batches[self.i]).to(dev)
-                self.i += 1
-                return [int(self.buffer.data_ptr())]
-
-            def read_calibration_cache(self):
-                return cache_file.read_bytes() if cache_file.is_file() else None
-
-            def write_calibration_cache(self, cache) -> None:
-                cache_file.write_bytes(bytes(cache))
-
-        calibrator = _Calibrator()
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = calibrator
-        cal_profile = builder.create_optimization_profile()
-        cal_profile.set_shape(name, cal_shape, cal_shape, cal_shape)
-        config.set_calibration_profile(cal_profile)
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
-        raise TensorRTError(f"TensorRT failed to build an engine from {onnx_path} at {precision}, batch {batch}")
-    data = bytes(plan)
-    engine_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = engine_path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, engine_path)
-    return data, time.perf_counter() - t0
 
 
 def _device_memory(engine) -> int | None:
@@ -271,12 +144,8 @@ class TensorRTRunner(Runner):
         self.cache_dir = cache_dir
 
     @classmethod
-    def is_available(cls) -> bool:
-        return tensorrt_unavailable_reason() is None
-
-    @classmethod
-    def unavailable_reason(cls) -> str:
-        return tensorrt_unavailable_reason() or "unknown reason"
+    def unavailable_reason(cls) -> str | None:
+        return tensorrt_unavailable_reason()
 
     def prepare_input(
         self, spec: ArchSpec, precision: str, *, model=None, calibration_data=None, cache_dir=None
@@ -307,12 +176,56 @@ class TensorRTRunner(Runner):
         notes: tuple[str, ...] = (),
         **_ignored,
     ) -> Measurement:
+        """Build (or read from the cache) the engine for ``onnx_path`` and time it (see the module
+        docstring). Runs with the runner's device as the current CUDA device (TensorRT puts the
+        engine and its context on the current device)."""
+        import torch
+
+        with torch.cuda.device(torch.device(self.device)):
+            return self._measure(
+                onnx_path,
+                spec,
+                precision=precision,
+                batch=batch,
+                warmup=warmup,
+                runs=runs,
+                duration_s=duration_s,
+                rounds=rounds,
+                profile=profile,
+                profile_runs=profile_runs,
+                meter=meter,
+                calibration_data=calibration_data,
+                idle_s=idle_s,
+                energy_min_s=energy_min_s,
+                notes=notes,
+            )
+
+    def _measure(
+        self,
+        onnx_path,
+        spec: ArchSpec,
+        *,
+        precision,
+        batch,
+        warmup,
+        runs,
+        duration_s,
+        rounds,
+        profile,
+        profile_runs,
+        meter,
+        calibration_data,
+        idle_s,
+        energy_min_s,
+        notes,
+    ) -> Measurement:
         import tensorrt as trt
         import torch
 
+        from edgespace.runners._gpu_window import timed_and_metered
         from edgespace.runners._precision import calibration_images
         from edgespace.runners._timing import CudaEventTimer
-        from edgespace.runners.torch_cuda import _measurement, timed_and_metered
+        from edgespace.runners.torch_cuda import _measurement
 
         if precision not in TRT_PRECISIONS:
             raise SpecError(
@@ -327,7 +240,16 @@ class TensorRTRunner(Runner):
             images = calibration_images(calibration_data, spec.resolution)
             digest = hashlib.sha1(images.tobytes()).hexdigest()[:8]
             src = "generated images" if calibration_data is None else f"{len(images)} calibration images"
-            notes.append(f"int8: TensorRT IInt8EntropyCalibrator2 on {src} (the images ONNX Runtime calibrates on)")
+            if explicit_quantization(trt):
+                from edgespace.runners._precision import quantize_int8
+
+                onnx_path = quantize_int8(Path(onnx_path), images, symmetric=True)
+                notes.append(
+                    f"int8: explicit quantization, a Q/DQ network (ONNX Runtime static quantization, symmetric "
+                    f"int8, per-channel weights) calibrated on {src}; TensorRT {trt.__version__} builds from its scales"
+                )
+            else:
+                notes.append(f"int8: TensorRT IInt8EntropyCalibrator2 on {src} (the images ONNX Runtime calibrates on)")
         path = engine_cache_path(
             onnx_path,
             precision,
@@ -364,12 +286,16 @@ class TensorRTRunner(Runner):
             return ctx
 
         timed = context()
-        stream = torch.cuda.current_stream(dev).cuda_stream
+        # A stream of our own, shared by execute_async_v3 and the timing events: on the legacy
+        # default stream TensorRT adds synchronisations of its own that land inside the timings.
+        created = torch.cuda.Stream(dev)
+        created.wait_stream(torch.cuda.current_stream(dev))  # the buffers were filled on the default one
+        stream = created.cuda_stream
 
         def call():
             timed.execute_async_v3(stream)
 
-        timer = CudaEventTimer(dev)
+        timer = CudaEventTimer(dev, created)
         fields = timed_and_metered(
             call,
             timer,
@@ -398,7 +324,7 @@ class TensorRTRunner(Runner):
             prof_ctx.profiler = _Profiler()
             for _ in range(max(1, profile_runs)):
                 prof_ctx.execute_async_v3(stream)
-                torch.cuda.synchronize(dev)
+                created.synchronize()
             node_profile = recorder.node_profile(f"tensorrt {trt.__version__} IProfiler, {profile_runs} runs")
         notes.append(f"timing: {timer.kind}")
         return _measurement(
@@ -415,7 +341,7 @@ class TensorRTRunner(Runner):
             memory_source="TensorRT ICudaEngine.device_memory_size(_v2): the execution context's activation and "
             "scratch memory at the profile's largest shape (weights excluded)",
             runtime_version=f"tensorrt {trt.__version__}",
-            clean_process=True,
+            clean_process=False,  # torch is loaded here: its CUDA tensors hold the engine's buffers
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             notes=tuple(notes),
             batch=batch,

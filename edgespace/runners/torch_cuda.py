@@ -7,8 +7,10 @@ of the timed graph; the ONNX runners fold it in, which costs one element-wise pa
 
 How it runs: by default through ``torch.compile(mode="reduce-overhead")`` — Inductor fuses the
 element-wise tails into the convolutions and the result is replayed as a CUDA graph, the closest
-to a TensorRT engine that plain PyTorch gives (on an H200 it brought the measured latency to
-within 10% of the ``nvidia-h100`` profile's fused-execution prediction). Compiling takes tens of
+to a TensorRT engine that plain PyTorch gives (measured on an H200 with torch 2.11 on 2026-11-29,
+fp16, batch 1: EfficientNet-B0 / MobileNetV2 / MobileNetV3-Large 0.529 / 0.317 / 0.410 ms against
+the ``nvidia-h100`` profile's 0.535 / 0.288 / 0.396 ms; unfused CUDA graphs about twice as slow;
+``benchmarks/gpu_fidelity.py`` measures it again and stores the runs). Compiling takes tens of
 seconds per network; Inductor's on-disk cache (under edgespace's cache directory unless
 ``TORCHINDUCTOR_CACHE_DIR`` is set) makes a repeat cheap, and the time is reported apart in
 ``compile_s``. ``compile=False`` captures the eager module into a ``torch.cuda.CUDAGraph``
@@ -16,12 +18,15 @@ instead: launch overhead removed, no fusion (about twice the fused latency there
 
 What is measured: per-call latency from CUDA events recorded around every replay (the GPU's
 time, not Python's), synchronised once per round; throughput in images/s from the wall clock;
-with NVML (``nvidia-ml-py``), the board's idle power over ``idle_s`` before the run, then the
+with NVML (``nvidia-ml-py``), the board's idle power over ``idle_s`` before the run (once the
+board has settled after its last load: ``idle_settle_s``), then the
 energy counter over the timed window (at least ``energy_min_s`` = 2 s: the counter and the power
 sensor are averaged over tens of milliseconds, so short windows are noise), divided by the
 images run: ``energy_mj`` is per image, board total, idle included; ``energy_above_idle_mj`` is
 the same less the idle power over the window. Temperature, SM clock and board power are sampled
-once a second (``telemetry_series``), peak vs sustained beside them.
+once a second (``telemetry_series``), peak vs sustained beside them. ``host_bound`` flags a run
+whose events timed the host rather than the GPU (``host_call_ms``, ``wall_per_call_ms``: see
+:mod:`edgespace.runners._gpu_window`); small compiled batch-1 networks are where to expect it.
 """
 
 from __future__ import annotations
@@ -38,15 +43,8 @@ import numpy as np
 from edgespace._errors import SpecError
 from edgespace._spec import BATCH_RANGE, ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
-from edgespace.runners._timing import (
-    CudaEventTimer,
-    TelemetrySampler,
-    WallTimer,
-    chunk_size,
-    latency_summary,
-    throughput_windows,
-    time_calls,
-)
+from edgespace.runners._gpu_window import timed_and_metered
+from edgespace.runners._timing import CudaEventTimer, WallTimer
 from edgespace.runners.common import Measurement, Runner, register_runner
 
 __all__ = [
@@ -55,7 +53,6 @@ __all__ = [
     "TorchCudaRunner",
     "cuda_unavailable_reason",
     "measure_module",
-    "timed_and_metered",
 ]
 
 #: Precisions the torch runner computes in (bf16 is a GPU precision the analytic specs lack).
@@ -94,6 +91,10 @@ class CudaMeasurement(Measurement):
     sustained_power_w: float | None = None
     peak_temperature_c: float | None = None
     sustained_sm_clock_mhz: float | None = None
+    idle_settle_s: float | None = None
+    host_call_ms: float | None = None
+    wall_per_call_ms: float | None = None
+    host_bound: bool | None = None
 
 
 def _measurement(**values) -> CudaMeasurement:
@@ -154,104 +155,6 @@ def _inductor_cache() -> str:
     return os.environ["TORCHINDUCTOR_CACHE_DIR"]
 
 
-def _idle_power(meter: PowerMeter, seconds: float, sync) -> float | None:
-    if isinstance(meter, NullMeter) or seconds <= 0:
-        return None
-    sync()
-    time.sleep(0.2)  # let the clocks drop after the last kernel
-    token = meter.begin_window()
-    time.sleep(seconds)
-    return meter.end_window(token).avg_power_w
-
-
-def timed_and_metered(
-    call,
-    timer,
-    meter: PowerMeter,
-    *,
-    batch: int,
-    warmup: int,
-    runs: int | None,
-    duration_s: float | None,
-    rounds: int,
-    idle_s: float = 2.0,
-    energy_min_s: float = 2.0,
-    notes: list | None = None,
-) -> dict:
-    """Idle power (``idle_s`` before), then :func:`~edgespace.runners._timing.time_calls` inside
-    one energy window (at least ``energy_min_s`` when a meter is there) with per-second
-    telemetry: the Measurement fields for latency, throughput, energy and telemetry, by their
-    agreed names. Shared by the torch-cuda and TensorRT runners."""
-    notes = notes if notes is not None else []
-    idle_w = _idle_power(meter, idle_s, timer.synchronize)
-    metered = not isinstance(meter, NullMeter)
-    telemetry = getattr(meter, "telemetry", None)
-    sampler = TelemetrySampler(telemetry) if telemetry is not None else None
-    # Warm-up and the chunk-size probe stay outside the energy window: it counts only timed calls.
-    for _ in range(max(0, warmup)):
-        call()
-    chunk = chunk_size(call, timer, 0.05) if duration_s is not None else None
-    timer.synchronize()
-    token = meter.begin_window()
-    with sampler if sampler is not None else contextlib.nullcontext():
-        run = time_calls(
-            call,
-            timer,
-            warmup=0,
-            runs=runs,
-            duration_s=duration_s,
-            rounds=rounds,
-            min_s=energy_min_s if metered else 0.0,
-            chunk_calls=chunk,
-        )
-    window = meter.end_window(token)
-    stats = latency_summary(run, rounds)
-    series, peak_fps, sustained_fps = throughput_windows(run, batch) if duration_s is not None else ((), None, None)
-    images = len(run.latency_ms) * batch
-    energy = window.energy_mj / images if window.energy_mj is not None else None
-    above = (energy - idle_w * window.duration_s * 1e3 / images) if energy is not None and idle_w is not None else None
-    telem = tuple(tuple(float(v) for v in s) for s in sampler.samples) if sampler is not None else ()
-    if sampler is not None:
-        tele_reason = sampler.error or (None if telem else "no telemetry sample was taken")
-    else:
-        tele_reason = (
-            f"no telemetry: {window.energy_unavailable_reason or 'meter ' + meter.name + ' reads energy only'}"
-        )
-    peak_w = sustained_w = peak_temp = sustained_clock = None
-    if telem:
-        arr = np.array(telem)
-        tail = arr[-max(1, len(arr) // 3) :]
-        peak_w, sustained_w = float(arr[:, 3].max()), float(np.median(tail[:, 3]))
-        peak_temp, sustained_clock = float(arr[:, 1].max()), float(np.median(tail[:, 2]))
-    if metered and window.duration_s < energy_min_s:
-        notes.append(f"energy window {window.duration_s:.2f} s is shorter than {energy_min_s} s")
-    return dict(
-        runs=len(run.latency_ms),
-        **stats,
-        throughput_fps=float(images / run.wall_s),
-        duration_s=float(run.wall_s) if duration_s is not None else None,
-        throughput_series=series,
-        peak_fps=peak_fps,
-        sustained_fps=sustained_fps,
-        energy_mj=energy,
-        energy_per_inference_mj=energy,
-        energy_above_idle_mj=above,
-        energy_unavailable_reason=window.energy_unavailable_reason,
-        energy_window_mj=window.energy_mj,
-        energy_window_s=float(window.duration_s) if metered else None,
-        avg_power_w=window.avg_power_w,
-        idle_power_w=idle_w,
-        meter=window.meter,
-        meter_domain=getattr(meter, "domain", "") if metered else "",
-        telemetry_series=telem,
-        telemetry_unavailable_reason=tele_reason,
-        peak_power_w=peak_w,
-        sustained_power_w=sustained_w,
-        peak_temperature_c=peak_temp,
-        sustained_sm_clock_mhz=sustained_clock,
-    )
-
-
 def measure_module(
     model,
     spec: ArchSpec,
@@ -297,7 +200,10 @@ def measure_module(
     r = spec.resolution
     timer = CudaEventTimer(dev) if on_cuda else WallTimer()
     sync = timer.synchronize
-    with _tf32(torch, tf32) if on_cuda else contextlib.nullcontext(), torch.no_grad():
+    # the runner's device is the current one while it runs: graph capture, replay, compiled code
+    # and the events all go to that device's current stream, whatever device the caller had set
+    on_device = torch.cuda.device(dev) if on_cuda else contextlib.nullcontext()
+    with on_device, _tf32(torch, tf32) if on_cuda else contextlib.nullcontext(), torch.no_grad():
         net = model.eval().to(device=dev, dtype=dtype).to(memory_format=torch.channels_last)
         x = torch.randn(batch, 3, r, r, device=dev).to(dtype).contiguous(memory_format=torch.channels_last)
         peak = None
@@ -382,7 +288,7 @@ def measure_module(
         peak_activation_bytes=peak,
         memory_source=MEMORY_SOURCE if peak is not None else "not measured on the CPU path",
         runtime_version=runtime,
-        clean_process=True,
+        clean_process=False,  # torch is loaded in this process (its threads and allocator are live)
         date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         notes=tuple(notes),
         batch=batch,
@@ -408,12 +314,8 @@ class TorchCudaRunner(Runner):
         self.tf32 = tf32
 
     @classmethod
-    def is_available(cls) -> bool:
-        return cuda_unavailable_reason() is None
-
-    @classmethod
-    def unavailable_reason(cls) -> str:
-        return cuda_unavailable_reason() or "unknown reason"
+    def unavailable_reason(cls) -> str | None:
+        return cuda_unavailable_reason()
 
     def measure(
         self,

@@ -8,32 +8,35 @@ Optuna is imported here, so ``edgespace`` loads this package lazily.
 
 The package is named after the thing (a study), not the verb, so that it does not shadow the
 function ``edgespace.search`` (Optuna's layout: ``optuna.study`` and ``optuna.create_study``).
-Inside: ``_space`` (spaces), ``_objectives`` (objectives, constraints), ``_evaluate`` (one
+Inside: ``_space`` (the space contract and unions), ``_family_space`` (one family each),
+``_named_space`` (spaces by name and from storage), ``_objectives`` (objectives, constraints), ``_evaluate`` (one
 vectorised evaluation of design points), ``_definition`` (checked inputs, study name, the
-definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``search``,
-``run_worker``), ``_result`` (``SearchResult``, ``screen``), ``_pareto``, ``_storage``.
+definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``search``), ``_worker`` (``run_worker``),
+``_stale`` (heartbeats, dead workers' trials), ``_result`` (``SearchResult``, ``screen``), ``_load`` (``load_result``: a stored study read back),
+``_pareto``, ``_storage``.
 """
 
 from __future__ import annotations
 
+from edgespace.study._confirm import CONFIRMATION_COLUMNS
+from edgespace.study._definition import DEFINITION_KEY, RUN_KEY
 from edgespace.study._errors import SearchError
+from edgespace.study._family_space import EfficientNetSpace, MobileNetSpace
 from edgespace.study._journal import repair_journal
-from edgespace.study._loop import run_worker, search
-from edgespace.study._objectives import METRICS, OBJECTIVES
+from edgespace.study._load import load_result, result_from_study
+from edgespace.study._loop import search
+from edgespace.study._named_space import SPACE_NAMES, named_space, space_from_dict
+from edgespace.study._objectives import METRICS, OBJECTIVES, parse_constraints, parse_objectives
 from edgespace.study._pareto import hypervolume, pareto_mask
 from edgespace.study._result import SearchResult, screen
 from edgespace.study._samplers import SAMPLERS
-from edgespace.study._space import (
-    SPACE_NAMES,
-    EfficientNetSpace,
-    MobileNetSpace,
-    Space,
-    UnionSpace,
-    named_space,
-    space_from_dict,
-)
+from edgespace.study._space import Space, UnionSpace
+from edgespace.study._worker import run_worker
 
 __all__ = [
+    "CONFIRMATION_COLUMNS",
+    "DEFINITION_KEY",
+    "RUN_KEY",
     "EfficientNetSpace",
     "METRICS",
     "MobileNetSpace",
@@ -45,9 +48,13 @@ __all__ = [
     "Space",
     "UnionSpace",
     "hypervolume",
+    "load_result",
     "named_space",
+    "parse_constraints",
+    "parse_objectives",
     "pareto_mask",
     "repair_journal",
+    "result_from_study",
     "run_worker",
     "screen",
     "search",

@@ -1,7 +1,7 @@
 """Confirm a search's front with real runs: predicted against measured, stored with the study.
 
 The points are measured as a calibration measures its networks (reference-paired, interleaved
-rounds, threads pinned: :func:`edgespace.runners.ort.measure_interleaved`), so the measured
+rounds, threads pinned: :func:`edgespace.runners.measure_interleaved`), so the measured
 latency is the figure a calibration would fit to. Energy is measured only where a power meter
 works here (a separate metered run per point); otherwise it is None, never a model's number.
 """
@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from edgespace._spec import POINT_COLUMNS
 from edgespace.study._errors import SearchError
 from edgespace.study._objectives import OBJECTIVES
-from edgespace.study._space import POINT_COLUMNS
 
 __all__ = ["CONFIRMATIONS_KEY", "CONFIRMATION_COLUMNS", "choose_points", "confirm_points", "confirmations_frame"]
 
@@ -81,10 +81,7 @@ def confirm_points(
     :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
     ``failed: <reason>``; the others are still measured."""
     from edgespace._spec import ArchSpec
-    from edgespace.calibration._loop import REFERENCE_SPEC
-    from edgespace.runners._confirm import prepare_onnx
-    from edgespace.runners._export import export_many
-    from edgespace.runners.ort import OnnxRuntimeRunner, measure_interleaved
+    from edgespace.runners import REFERENCE_SPEC, OnnxRuntimeRunner, export_many, measure_interleaved, prepare_onnx
 
     if backend != "onnxruntime":
         raise SearchError(

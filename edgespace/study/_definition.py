@@ -67,7 +67,7 @@ def resolve_profile(profile):
 
 def check_space(space) -> Space:
     if isinstance(space, str):
-        from edgespace.study._space import named_space
+        from edgespace.study._named_space import named_space
 
         return named_space(space)
     if not isinstance(space, Space):
@@ -121,19 +121,16 @@ def pack_calibration(calibration) -> dict:
 def unpack_calibration(attr: dict, where: str):
     """The calibration stored by :func:`pack_calibration` (its id checked)."""
     import base64
-    import tempfile
     import zlib
 
-    from edgespace.calibration import load_calibration
+    from edgespace.cost import calibration_from_dict
 
     try:
         text = zlib.decompress(base64.b64decode(attr["zlib_base64"])).decode()
+        doc = json.loads(text)
     except Exception as exc:
         raise SearchError(f"{where}: the stored calibration cannot be read ({type(exc).__name__}: {exc})") from None
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{attr.get('id', 'calibration')}.json"
-        path.write_text(text)
-        cal = load_calibration(path)
+    cal = calibration_from_dict(doc, f"{where}: stored calibration {attr.get('id', '')}".rstrip())
     if cal.id != attr.get("id"):
         raise SearchError(
             f"{where}: the stored calibration hashes to {cal.id!r}, not its recorded id {attr.get('id')!r}"

@@ -11,16 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edgespace._spec import ArchSpec
+from edgespace._spec import ARCH_COLUMNS, ArchSpec
 from edgespace.cost import ESTIMATE_COLUMNS, SOURCE_COLUMNS, estimate_many
 from edgespace.study._errors import SearchError
 
-__all__ = ["evaluate_points", "accuracy_ref", "SPEC_COLUMNS", "BUDGET_COLUMNS"]
+__all__ = ["evaluate_points", "accuracy_ref", "BUDGET_COLUMNS"]
 
 #: Columns added when a search runs under an energy budget (constraints may name them).
 BUDGET_COLUMNS = ("days_autonomy", "budget_daily_margin_j", "budget_margin_fraction", "budget_feasible")
 
-SPEC_COLUMNS = ["family", "width", "depth", "resolution", "precision"]
 _INT = ("macs", "params", "n_fallback_ops", "n_estimated_inputs")
 _BOOL = ("fits_memory", "runnable")
 
@@ -110,7 +109,7 @@ def evaluate_points(
         k: np.empty(n, dtype=bool if k in _BOOL else np.int64 if k in _INT else np.float64) for k in ESTIMATE_COLUMNS
     }
     cols.update({k: np.full(n, "analytic", dtype=object) for k in SOURCE_COLUMNS})
-    spec = out[SPEC_COLUMNS].astype({"width": float, "depth": float, "resolution": np.int64})
+    spec = out[list(ARCH_COLUMNS)].astype({"width": float, "depth": float, "resolution": np.int64})
     # Batch changes the cost (per call, per image), not the accuracy: only the cost model sees it.
     cost_spec = spec.assign(batch=out["batch"].to_numpy()) if "batch" in out.columns else spec
     if "placement" not in out.columns:
@@ -135,7 +134,7 @@ def evaluate_points(
         accuracy_std=acc["top1_std"].to_numpy(dtype=float),
         accuracy_in_range=acc["in_range"].to_numpy(dtype=bool),
     )
-    merged = spec.merge(uniq, on=SPEC_COLUMNS, how="left")
+    merged = spec.merge(uniq, on=list(ARCH_COLUMNS), how="left")
     for k in ("accuracy", "accuracy_std", "accuracy_in_range"):
         out[k] = merged[k].to_numpy()
     with np.errstate(invalid="ignore"):

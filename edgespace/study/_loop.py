@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,12 +16,10 @@ import numpy as np
 import pandas as pd
 
 from edgespace._json import jsonable
-from edgespace._spec import check_ambient_c, check_number
-from edgespace.budget import Budget
+from edgespace._spec import POINT_COLUMNS, check_ambient_c, check_number
 from edgespace.study._definition import (
     CALIBRATION_KEY,
     CONSTRAINT_KEY,
-    FORMAT,
     RECORD_KEY,
     RUN_KEY,
     build_definition,
@@ -30,21 +27,21 @@ from edgespace.study._definition import (
     check_definition,
     check_space,
     default_study_name,
-    load_search,
     pack_calibration,
     resolve_profile,
     unpack_calibration,
 )
 from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
-from edgespace.study._journal import dead_trial_ids, lease_path, record_lease
+from edgespace.study._journal import lease_path, record_lease
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
-from edgespace.study._space import POINT_COLUMNS, Space, space_from_dict
+from edgespace.study._space import Space
+from edgespace.study._stale import _fail_stale, _Heartbeat
 from edgespace.study._storage import check_study_name, open_storage
 
-__all__ = ["search", "run_worker"]
+__all__ = ["search"]
 
 
 @dataclass
@@ -84,67 +81,6 @@ def _record(row: dict, constraint_values: list[float], feasible: bool, worker: s
 
 
 # ----------------------------------------------------------------------------- the loop
-
-
-def _fail_stale(ctx: _Context) -> None:
-    """Fail RUNNING trials whose worker is presumed dead, and queue each again (same params)."""
-    import optuna
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
-    from optuna.trial import TrialState
-
-    if ctx.heartbeat:
-        optuna.storages.fail_stale_trials(ctx.study)
-        return
-    if isinstance(ctx.storage, optuna.storages.InMemoryStorage):
-        return
-    running = ctx.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    if not running:
-        return
-    dead = dead_trial_ids(ctx.lease, ctx.storage)  # owners on this host known to be gone: at once
-    now = time.time()
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=3)
-    for t in running:
-        if t.number in ctx.own_running:
-            continue
-        old = (
-            ctx.stale_after_s is not None
-            and t.datetime_start is not None
-            and now - t.datetime_start.timestamp() >= ctx.stale_after_s
-        )
-        if t._trial_id not in dead and not old:
-            continue
-        try:
-            ok = ctx.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        if ok:
-            retry(ctx.study, ctx.storage.get_trial(t._trial_id))
-
-
-class _Heartbeat:
-    """Records a heartbeat for the trials of the batch in flight (RDB storages)."""
-
-    def __init__(self, storage, interval: float) -> None:
-        self.storage, self.interval = storage, interval
-        self.ids: list[int] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def set(self, ids: list[int]) -> None:
-        self.ids = list(ids)
-        self.beat()
-
-    def beat(self) -> None:
-        for i in list(self.ids):
-            self.storage.record_heartbeat(i)
-
-    def _run(self) -> None:
-        while not self.stop.wait(self.interval):
-            self.beat()
-
-    def close(self) -> None:
-        self.stop.set()
 
 
 def _ask_batch(ctx: _Context) -> list:
@@ -317,7 +253,7 @@ def search(
     deployable designs. Floors taken from a profile (``Budget.from_profile``) follow each
     candidate's power mode.
 
-    ``calibration``: a :class:`~edgespace.Calibration` (or its file's path); where it applies
+    ``calibration``: a :class:`~edgespace.calibration.Calibration` (or its file's path); where it applies
     (profile, mode, precision) each candidate's latency comes from it and the trial rows say so
     (``latency_source`` / ``energy_source``). The calibration is stored in the study (user
     attr ``edgespace_calibration``, its summary in the definition), so that workers and a
@@ -366,10 +302,10 @@ def search(
     if budget is not None and not hasattr(budget, "provenance"):
         raise SearchError(f"budget={budget!r}: give an edgespace.Budget (or None)")
     check_budget_constraints(cons, budget)
-    from edgespace.cost._estimate import _calibration
+    from edgespace.cost import as_calibration
 
     try:
-        cal = _calibration(calibration)
+        cal = as_calibration(calibration)
     except Exception as exc:  # a bad file: one line naming it
         raise SearchError(f"calibration: {exc}") from None
     definition = build_definition(space, profile_ref, objs, cons, accuracy, ambient_c, budget, cal)
@@ -450,78 +386,4 @@ def search(
         storage=store_text,
         told=ctx.told,
         calibration=cal,
-    )
-
-
-def run_worker(
-    storage,
-    study_name: str,
-    *,
-    n_trials: int | None = None,
-    accuracy=None,
-    seed: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    calibration=None,
-    **kwargs,
-) -> SearchResult:
-    """Join the study ``study_name`` in ``storage`` and evaluate trials until it holds
-    ``n_trials`` (default: the target of the search that defined it). The space, profile,
-    objectives, constraints and calibration come from the study's stored definition;
-    ``calibration`` (optional) must be the one the study holds (same id), else it is refused."""
-    definition, run, attrs = load_search(storage, study_name, with_attrs=True)
-    stored_cal = attrs.get(CALIBRATION_KEY)
-    if calibration is not None:
-        from edgespace.cost._estimate import _calibration
-
-        try:
-            given = _calibration(calibration)
-        except Exception as exc:
-            raise SearchError(f"calibration: {exc}") from None
-        where = f" ({calibration})" if isinstance(calibration, (str, os.PathLike)) else ""
-        if stored_cal is None:
-            raise SearchError(
-                f"study {study_name!r} was searched without a calibration; the calibration{where} "
-                f"(id {given.id}) is refused: run the worker without --calibration"
-            )
-        if given.id != stored_cal.get("id"):
-            raise SearchError(
-                f"study {study_name!r} uses calibration {stored_cal.get('id')}; the calibration{where} "
-                f"is {given.id}: refused (run the worker without --calibration to use the study's)"
-            )
-    cal = unpack_calibration(stored_cal, f"study {study_name!r}") if stored_cal is not None else None
-    if definition.get("format") != FORMAT:
-        raise SearchError(
-            f"study {study_name!r}: stored definition format {definition.get('format')!r}; this edgespace reads {FORMAT}"
-        )
-    if definition.get("callable_constraints"):
-        raise SearchError(
-            f"study {study_name!r} has {definition['callable_constraints']} callable constraint(s), which cannot "
-            "be stored; run its workers from Python with search(..., study_name=...) instead"
-        )
-    acc = definition.get("accuracy", "published:ptq")
-    if accuracy is None and not acc.startswith("published:"):
-        raise SearchError(
-            f"study {study_name!r} uses accuracy model {acc!r}; pass the same model to run_worker(accuracy=...)"
-        )
-    if accuracy is None and acc != "published:ptq":
-        from edgespace.accuracy import PublishedAccuracy
-
-        accuracy = PublishedAccuracy(quantization=acc.split(":", 1)[1])
-    return search(
-        space_from_dict(definition["space"]),
-        definition["profile"],
-        definition["objectives"],
-        definition["constraints"],
-        n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials,
-        sampler=run.get("sampler", "nsga2"),
-        storage=storage,
-        study_name=study_name,
-        seed=seed,
-        accuracy=accuracy,
-        ambient_c=definition.get("ambient_c"),
-        budget=Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
-        population_size=run.get("population_size", 50),
-        progress=progress,
-        calibration=cal,
-        **kwargs,
     )

@@ -8,13 +8,14 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from edgespace._spec import POINT_COLUMNS
 from edgespace.cost import ESTIMATE_COLUMNS
 from edgespace.study._definition import RECORD_KEY, check_budget_constraints, check_space, resolve_profile
 from edgespace.study._evaluate import evaluate_points
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.study._pareto import hypervolume as _hypervolume
 from edgespace.study._pareto import pareto_mask
-from edgespace.study._space import POINT_COLUMNS, Space
+from edgespace.study._space import Space
 
 __all__ = ["SearchResult", "screen"]
 

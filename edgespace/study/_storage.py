@@ -32,7 +32,7 @@ from typing import Any
 
 from edgespace.study._errors import SearchError
 
-__all__ = ["open_storage", "run_dir", "check_study_name"]
+__all__ = ["open_storage", "storage_file", "run_dir", "check_study_name"]
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
@@ -69,6 +69,25 @@ def _postgres_url(url: str) -> str:
     return "postgresql+psycopg://" + rest
 
 
+def storage_file(storage: Any, study_name: str) -> Path | None:
+    """The file ``storage`` keeps the study ``study_name`` in (a journal or an SQLite database),
+    or None where it keeps none (memory, a database server, a storage object). The one reading
+    of a storage text: :func:`open_storage` opens what it names."""
+    if storage is not None and not isinstance(storage, (str, os.PathLike)):
+        return None
+    if storage is None:
+        return run_dir() / f"{check_study_name(study_name)}.journal"
+    text = os.fspath(storage)
+    if text in ("memory", ":memory:"):
+        return None
+    if text.startswith("journal:") or text.endswith((".journal", ".jsonl", ".log")):
+        return Path(text.removeprefix("journal:").removeprefix("//"))
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.split("+")[0] == "sqlite" and rest.removeprefix("/") not in ("", ":memory:"):
+        return Path(rest[1:] if rest.startswith("/") else rest)
+    return None
+
+
 def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30, max_retry: int = 3) -> tuple[Any, str]:
     """An Optuna storage object for ``storage`` (see the module docstring) and a short
     description of it (no password)."""
@@ -95,18 +114,17 @@ def open_storage(storage: Any, study_name: str, *, heartbeat_interval: int = 30,
             f"storage={storage!r}: give None, 'memory', a journal path or an Optuna storage URL or object"
         )
     if storage is None:
-        path = run_dir() / f"{check_study_name(study_name)}.journal"
+        path = storage_file(None, study_name)
         return journal(path, "the default journal (EDGESPACE_RUN_DIR or ./runs)"), f"journal:{path}"
     text = os.fspath(storage)
     if text in ("memory", ":memory:"):
         return optuna.storages.InMemoryStorage(), "memory"
     if text.startswith("journal:") or text.endswith((".journal", ".jsonl", ".log")):
-        path_text = text.removeprefix("journal:").removeprefix("//")
-        if not path_text.strip():
+        path = storage_file(text, study_name)
+        if not str(path).strip() or str(path) == ".":
             raise SearchError(
                 f"storage {text!r}: the journal path is empty; give journal:PATH (e.g. journal:runs/study.journal)"
             )
-        path = Path(path_text)
         return journal(path, f"storage journal:{path}"), f"journal:{path}"
     if "://" not in text:
         raise SearchError(

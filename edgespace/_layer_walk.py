@@ -1,0 +1,252 @@
+"""The walk over a network's blocks that emits its layer-table rows: the walker state, one walker
+per block type (``_BLOCK_WALKERS``) and per head style (``_HEAD_WALKERS``), as fvcore
+dispatches on operator name. :mod:`edgespace._layer_table` drives it and assembles the table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgespace.archs import BlockSpec, FamilyDef, make_divisible
+
+#: The layer table drives the walk; nothing else uses it.
+__all__ = ["_BLOCK_WALKERS", "_HEAD_WALKERS", "_Walk", "_has_skip"]
+
+
+@dataclass
+class _Walk:
+    """State carried through the walk, as timm's builder carries ``in_chs`` and stride."""
+
+    family: FamilyDef
+    num_classes: int
+    c: int = 3
+    level: int = 1
+    last: int = -1  # row index of the tensor that is "current"; -1 = network input
+    stage: int = -1
+    block: str = "stem"
+    rows: list = field(default_factory=list)  # rows walked in full
+    level_defs: list = field(default_factory=list)
+    # Final row order: for each final row, its position in ``rows`` (a repeated block's rows
+    # point at its template's), and the repeated blocks as (start, first, end, old, new name).
+    pos_of: list = field(default_factory=list)
+    segments: list = field(default_factory=list)
+
+    def _emit(
+        self,
+        name,
+        is_module,
+        op,
+        act,
+        out_c,
+        out_level,
+        kernel,
+        stride,
+        groups,
+        params,
+        macs_per_px,
+        elem_ops_per_px,
+        reads,
+        extra_in_c=0,
+        extra_in_level=0,
+    ) -> int:
+        self.rows.append(
+            (
+                name,
+                is_module,
+                self.block,
+                self.stage,
+                op,
+                act,
+                self.c,
+                out_c,
+                kernel,
+                stride,
+                groups,
+                params,
+                macs_per_px,
+                elem_ops_per_px,
+                self.level,
+                out_level,
+                extra_in_c,
+                extra_in_level,
+                reads,
+            )
+        )
+        self.c, self.level = out_c, out_level
+        self.pos_of.append(len(self.rows) - 1)
+        self.last = len(self.pos_of) - 1
+        return self.last
+
+    def conv(self, name: str, out_c: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = False) -> int:
+        in_c = self.c
+        if groups > 1 and groups == in_c == out_c:
+            op = "depthwise"
+        elif kernel == 1 and groups == 1:
+            op = "pointwise"
+        else:
+            op = "conv"
+        level = self.level
+        if stride != 1 or kernel % 2 == 0:  # the map changes size: a new level
+            self.level_defs.append((level, kernel, stride))
+            level = len(self.level_defs) + 1
+        weights = out_c * (in_c // groups) * kernel * kernel
+        return self._emit(
+            name,
+            True,
+            op,
+            "",
+            out_c,
+            level,
+            kernel,
+            stride,
+            groups,
+            weights + (out_c if bias else 0),
+            weights,
+            0,
+            (self.last,),
+        )
+
+    def bn(self, name: str, act: str | None) -> int:
+        idx = self._emit(name, True, "bn", "", self.c, self.level, 1, 1, 1, 2 * self.c, 0, 2 * self.c, (self.last,))
+        if act:
+            self.act(f"{name}.act", act)
+        return idx
+
+    def act(self, name: str, act: str) -> int:
+        return self._emit(name, True, "act", act, self.c, self.level, 1, 1, 1, 0, 0, self.c, (self.last,))
+
+    def pool(self, name: str, is_module: bool = True) -> int:
+        # Global average pool: kernel = the whole map (recorded as 0 = "global"); the per-pixel
+        # count is per *input* pixel, fixed up in _frame_from_skeleton.
+        return self._emit(name, is_module, "pool", "", self.c, 0, 0, 1, 1, 0, 0, self.c, (self.last,))
+
+    def binary(self, name: str, op: str, other: int, is_module: bool) -> int:
+        """``mul`` (SE scale: current × gate row ``other``) or ``add`` (residual: current + row
+        ``other``); the output has the current tensor's shape."""
+        o_c, o_level = (self.rows[self.pos_of[other]][7], self.rows[self.pos_of[other]][15]) if other >= 0 else (3, 1)
+        return self._emit(
+            name,
+            is_module,
+            op,
+            "",
+            self.c,
+            self.level,
+            1,
+            1,
+            1,
+            0,
+            0,
+            self.c,
+            (self.last, other),
+            extra_in_c=o_c,
+            extra_in_level=o_level,
+        )
+
+    def linear(self, name: str, out_features: int) -> int:
+        in_f = self.c  # the input is pooled to 1×1 in every shipped head
+        return self._emit(
+            name,
+            True,
+            "linear",
+            "",
+            out_features,
+            0,
+            1,
+            1,
+            1,
+            in_f * out_features + out_features,
+            in_f * out_features,
+            0,
+            (self.last,),
+        )
+
+    def reshape(self, name: str) -> int:
+        return self._emit(name, True, "reshape", "", self.c, self.level, 1, 1, 1, 0, 0, 0, (self.last,))
+
+    def repeat(self, first: int, end: int, old_name: str, new_name: str) -> None:
+        """Repeat final rows ``first:end`` (a whole block whose input was row ``first - 1``) as
+        block ``new_name`` reading the current tensor. Deep networks repeat the same block many
+        times per stage; the copy is recorded, not walked again, and expanded in
+        :func:`layer_skeleton` with vector operations."""
+        start = len(self.pos_of)
+        self.segments.append((start, first, end, old_name, new_name))
+        self.pos_of.extend(self.pos_of[first:end])
+        self.last = len(self.pos_of) - 1
+
+    def squeeze_excite(self, prefix: str, exp_ratio: float, se_ratio: float, block_act: str) -> None:
+        se = self.family.se
+        x = self.last
+        chs = self.c
+        # timm (EfficientNetBuilder._make_block): without se_from_exp the ratio is divided by
+        # the expansion ratio, so the reduction is taken of the block input's width.
+        rd_ratio = se_ratio if se.from_exp else se_ratio / exp_ratio
+        rd = make_divisible(chs * rd_ratio) if se.rd_round == "make_divisible" else round(chs * rd_ratio)
+        x_level = self.level
+        self.pool(f"{prefix}.mean", is_module=False)
+        self.conv(f"{prefix}.conv_reduce", rd, 1, bias=True)
+        self.act(f"{prefix}.act1", se.act or block_act)
+        self.conv(f"{prefix}.conv_expand", chs, 1, bias=True)
+        gate = self.act(f"{prefix}.gate", se.gate)
+        # The product has x's shape: x is the current tensor again, the gate the other operand.
+        self.c, self.level, self.last = chs, x_level, x
+        self.binary(prefix, "mul", gate, is_module=True)
+
+
+def _walk_ds(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
+    """timm ``DepthwiseSeparableConv``: dw → BN+act → [SE] → pw → BN (+act for 'dsa')."""
+    in_chs = walk.c
+    walk.conv(f"{name}.conv_dw", in_chs, blk.kernel_size, blk.stride, groups=in_chs)
+    walk.bn(f"{name}.bn1", act)
+    if blk.se_ratio:
+        walk.squeeze_excite(f"{name}.se", 1.0, blk.se_ratio, act)
+    walk.conv(f"{name}.conv_pw", out_chs, 1)
+    walk.bn(f"{name}.bn2", act if blk.block_type == "dsa" else None)
+
+
+def _walk_ir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
+    """timm ``InvertedResidual``: pw expand → BN+act → dw → BN+act → [SE] → pw project → BN."""
+    in_chs = walk.c
+    mid_chs = make_divisible(in_chs * blk.exp_ratio)
+    walk.conv(f"{name}.conv_pw", mid_chs, 1)
+    walk.bn(f"{name}.bn1", act)
+    walk.conv(f"{name}.conv_dw", mid_chs, blk.kernel_size, blk.stride, groups=mid_chs)
+    walk.bn(f"{name}.bn2", act)
+    if blk.se_ratio:
+        walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
+    walk.conv(f"{name}.conv_pwl", out_chs, 1)
+    walk.bn(f"{name}.bn3", None)
+
+
+def _walk_cn(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
+    """timm ``ConvBnAct``: conv → BN+act."""
+    walk.conv(f"{name}.conv", out_chs, blk.kernel_size, blk.stride)
+    walk.bn(f"{name}.bn1", act)
+
+
+_BLOCK_WALKERS = {"ds": _walk_ds, "dsa": _walk_ds, "ir": _walk_ir, "cn": _walk_cn}
+
+
+def _has_skip(blk: BlockSpec, in_chs: int, out_chs: int) -> bool:
+    same = blk.stride == 1 and in_chs == out_chs
+    if blk.block_type == "cn":
+        return blk.force_skip and same
+    return same and not blk.noskip
+
+
+def _head_conv_pool(walk: _Walk, num_features: int) -> None:
+    """EfficientNet / MobileNetV2 head: conv_head → bn2(+act) → global_pool → classifier."""
+    walk.conv("conv_head", num_features, 1)
+    walk.bn("bn2", walk.family.act)
+    walk.pool("global_pool")
+    walk.linear("classifier", walk.num_classes)
+
+
+def _head_pool_conv(walk: _Walk, num_features: int) -> None:
+    """MobileNetV3 head: global_pool → conv_head (bias) → act2 → flatten → classifier."""
+    walk.pool("global_pool")
+    walk.conv("conv_head", num_features, 1, bias=True)
+    walk.act("act2", walk.family.act)
+    walk.reshape("flatten")
+    walk.linear("classifier", walk.num_classes)
+
+
+_HEAD_WALKERS = {"conv_pool": _head_conv_pool, "pool_conv": _head_pool_conv}

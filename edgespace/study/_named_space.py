@@ -1,0 +1,61 @@
+"""Spaces by name and from storage: the named spaces the CLI offers (``efficientnet``, a
+MobileNet family, ``mobilenet``, ``all``) and a space rebuilt from the dict a study stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edgespace._spec import PRECISIONS
+from edgespace.study._errors import SearchError
+from edgespace.study._family_space import MOBILENET_FAMILIES, EfficientNetSpace, MobileNetSpace
+from edgespace.study._space import Space, UnionSpace
+
+__all__ = ["space_from_dict", "SPACE_NAMES", "named_space"]
+
+
+_KINDS = {"efficientnet": EfficientNetSpace, "mobilenet": MobileNetSpace}
+
+
+def space_from_dict(doc: dict) -> Space:
+    """Rebuild a space from :meth:`Space.to_dict` (how a worker reconstructs a stored study)."""
+    doc = dict(doc)
+    kind = doc.pop("kind", None)
+    if kind == "union":
+        return UnionSpace([space_from_dict(d) for d in doc["spaces"]], name=doc.get("name"))
+    if kind not in _KINDS:
+        raise SearchError(f"stored space kind {kind!r} is unknown; allowed: union, {', '.join(_KINDS)}")
+    if kind == "efficientnet" and doc.get("phi") is not None:
+        doc = {
+            k: v
+            for k, v in doc.items()
+            if k not in ("widths", "width_step", "depths", "depth_step", "resolutions", "resolution_step")
+        }
+    return _KINDS[kind](**{k: tuple(v) if isinstance(v, list) else v for k, v in doc.items()})
+
+
+#: Names the CLI's ``--space`` takes.
+SPACE_NAMES = ("efficientnet", *MOBILENET_FAMILIES, "mobilenet", "all")
+
+
+def named_space(
+    name: str,
+    *,
+    precisions: Sequence[str] = PRECISIONS,
+    modes: Sequence[str] | None = None,
+    placements: Sequence[str] | None = None,
+    batches: Sequence[int] = (1,),
+) -> Space:
+    """The default space for a name: ``efficientnet`` (compound scaling, φ −2…4 in steps of
+    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet).
+    ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension,
+    ``batches`` (e.g. ``(1, 8, 32)``) a batch dimension."""
+    kw = {"precisions": precisions, "modes": modes, "placements": placements, "batches": batches}
+    if name == "efficientnet":
+        return EfficientNetSpace(**kw)
+    if name in MOBILENET_FAMILIES:
+        return MobileNetSpace(families=(name,), **kw)
+    if name == "mobilenet":
+        return MobileNetSpace(**kw)
+    if name == "all":
+        return EfficientNetSpace(**kw) | MobileNetSpace(**kw)
+    raise SearchError(f"space {name!r} is unknown; allowed: {', '.join(SPACE_NAMES)}")
