@@ -112,7 +112,7 @@ class LayerSkeleton:
 
 
 def _num_features(family: FamilyDef, width: float) -> int:
-    scaled = round_channels(family.num_features, width, family.channel_divisor)
+    scaled = round_channels(family.num_features, width, family.channel_divisor, family.round_limit)
     return {"round": scaled, "max_round": max(family.num_features, scaled), "fixed": family.num_features}[
         family.num_features_rule
     ]
@@ -134,7 +134,9 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     fam = get_family(family)
     walk = _Walk(fam, num_classes)
     stem = (
-        fam.stem_size if width < fam.fix_stem_below_width else round_channels(fam.stem_size, width, fam.channel_divisor)
+        fam.stem_size
+        if width < fam.fix_stem_below_width
+        else round_channels(fam.stem_size, width, fam.channel_divisor, fam.round_limit)
     )
     walk.conv("conv_stem", stem, 3, 2)
     walk.bn("bn1", fam.act)
@@ -151,7 +153,7 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
                 continue
             first = len(walk.pos_of)
             in_chs, block_in = walk.c, walk.last
-            out_chs = round_channels(blk.out_chs, width, fam.channel_divisor)
+            out_chs = round_channels(blk.out_chs, width, fam.channel_divisor, fam.round_limit)
             _BLOCK_WALKERS[blk.block_type](walk, blk, name, out_chs, blk.act or fam.act)
             if _has_skip(blk, in_chs, out_chs):
                 walk.binary(f"{name}.skip_add", "add", block_in, is_module=False)

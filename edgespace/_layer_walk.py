@@ -222,7 +222,20 @@ def _walk_cn(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.bn(f"{name}.bn1", act)
 
 
-_BLOCK_WALKERS = {"ds": _walk_ds, "dsa": _walk_ds, "ir": _walk_ir, "cn": _walk_cn}
+def _walk_er(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
+    """timm ``EdgeResidual`` (fused-MBConv, EfficientNetV2): dense k×k expand (stride here) →
+    BN+act → [SE] → pw project → BN. The expansion conv is a full (groups = 1) convolution, the
+    operator a phone NPU or GPU runs at higher utilisation than a depthwise one."""
+    mid_chs = make_divisible(walk.c * blk.exp_ratio)
+    walk.conv(f"{name}.conv_exp", mid_chs, blk.kernel_size, blk.stride)
+    walk.bn(f"{name}.bn1", act)
+    if blk.se_ratio:
+        walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
+    walk.conv(f"{name}.conv_pwl", out_chs, 1)
+    walk.bn(f"{name}.bn2", None)
+
+
+_BLOCK_WALKERS = {"ds": _walk_ds, "dsa": _walk_ds, "ir": _walk_ir, "er": _walk_er, "cn": _walk_cn}
 
 
 def _has_skip(blk: BlockSpec, in_chs: int, out_chs: int) -> bool:

@@ -24,6 +24,8 @@ __all__ = [
     "EFFICIENTNET_PRESETS",
     "efficientnet",
     "efficientnet_preset",
+    "EFFICIENTNETV2_PRESETS",
+    "efficientnetv2_preset",
     "mobilenet",
 ]
 
@@ -55,6 +57,21 @@ EFFICIENTNET_PRESETS: dict[str, tuple[float, float, int]] = {
     "b6": (1.8, 2.6, 528),
     "b7": (2.0, 3.1, 600),
 }
+
+#: EfficientNetV2 B0–B3: (width, depth, resolution), the coefficients timm's
+#: ``tf_efficientnetv2_b0..b3`` pass to ``_gen_efficientnetv2_base`` (the same as EfficientNet's
+#: B0–B3) and the evaluation resolution of their released weights (timm ``test_input_size``).
+#: Source: Tan & Le, 2021, https://arxiv.org/abs/2104.00298; timm/models/efficientnet.py.
+EFFICIENTNETV2_PRESETS: dict[str, tuple[float, float, int]] = {
+    "b0": (1.0, 1.0, 224),
+    "b1": (1.0, 1.1, 240),
+    "b2": (1.1, 1.2, 260),
+    "b3": (1.2, 1.4, 300),
+}
+
+#: Families that compound scaling (:func:`efficientnet`) applies to: a B0 base network scaled
+#: in width, depth and resolution together.
+COMPOUND_FAMILIES = ("efficientnet", "efficientnetv2")
 
 
 #: Ambient temperatures an estimate accepts (°C): the span of outdoor weather and enclosures
@@ -220,8 +237,12 @@ def efficientnet(
     resolution_divisor: int = 8,
     precision: str = "fp32",
     num_classes: int = 1000,
+    family: str = "efficientnet",
 ) -> ArchSpec:
     """EfficientNet compound scaling on the B0 base (Tan & Le, 2019, eq. 3).
+
+    ``family``: ``"efficientnet"`` or ``"efficientnetv2"`` (whose B0–B3 are scaled with the same
+    coefficients; Tan & Le, 2021).
 
     depth = α^φ, width = β^φ, resolution = 224·γ^φ. Rounding rule: depth and width are kept
     to 4 decimals (timm then applies its own ceil-per-stage depth and divisible-by-8 channel
@@ -241,10 +262,12 @@ def efficientnet(
         raise SpecError(f"efficientnet(phi={brief(phi)}) is out of range; allowed: -4.0 to 8.0")
     if not isinstance(resolution_divisor, int) or not 1 <= resolution_divisor <= 64:
         raise SpecError(f"efficientnet(resolution_divisor={resolution_divisor!r}): allowed: an integer 1 to 64")
+    if family not in COMPOUND_FAMILIES:
+        raise SpecError(f"efficientnet(family={brief(family)}) is not allowed; allowed: {', '.join(COMPOUND_FAMILIES)}")
     depth = round(alpha**phi, 4)
     width = round(beta**phi, 4)
     resolution = int(resolution_divisor * round(224 * gamma**phi / resolution_divisor))
-    return ArchSpec("efficientnet", width, depth, resolution, precision, num_classes)
+    return ArchSpec(family, width, depth, resolution, precision, num_classes)
 
 
 def efficientnet_preset(name: str, *, precision: str = "fp32", num_classes: int = 1000) -> ArchSpec:
@@ -254,6 +277,16 @@ def efficientnet_preset(name: str, *, precision: str = "fp32", num_classes: int 
         raise SpecError(f"efficientnet preset {name!r} is unknown; allowed: {', '.join(EFFICIENTNET_PRESETS)}")
     width, depth, resolution = EFFICIENTNET_PRESETS[key]
     return ArchSpec("efficientnet", width, depth, resolution, precision, num_classes)
+
+
+def efficientnetv2_preset(name: str, *, precision: str = "fp32", num_classes: int = 1000) -> ArchSpec:
+    """A published EfficientNetV2 variant, ``"b0"`` … ``"b3"`` (case-insensitive; a leading
+    ``efficientnetv2``/``tf_efficientnetv2`` is accepted)."""
+    key = str(name).lower().removeprefix("tf_").removeprefix("efficientnetv2").lstrip("-_")
+    if key not in EFFICIENTNETV2_PRESETS:
+        raise SpecError(f"efficientnetv2 preset {name!r} is unknown; allowed: {', '.join(EFFICIENTNETV2_PRESETS)}")
+    width, depth, resolution = EFFICIENTNETV2_PRESETS[key]
+    return ArchSpec("efficientnetv2", width, depth, resolution, precision, num_classes)
 
 
 def mobilenet(

@@ -1,5 +1,5 @@
 """The design point (first stage of the data flow): :class:`ArchSpec`, its constructors, and
-what a spec may say and the frame columns that hold one (``ARCH_COLUMNS``, ``POINT_COLUMNS``): the precisions, the allowed ranges and the published EfficientNet presets.
+what a spec may say and the frame columns that hold one (``ARCH_COLUMNS``, ``POINT_COLUMNS``): the precisions, the allowed ranges and the published EfficientNet and EfficientNetV2 presets.
 
 The family definitions a spec names live in :mod:`edgespace.archs`.
 """
@@ -11,6 +11,7 @@ from edgespace._spec import (
     BYTES_PER_ELEMENT,
     DEPTH_RANGE,
     EFFICIENTNET_PRESETS,
+    EFFICIENTNETV2_PRESETS,
     NUM_CLASSES_RANGE,
     POINT_COLUMNS,
     PRECISIONS,
@@ -19,6 +20,7 @@ from edgespace._spec import (
     ArchSpec,
     efficientnet,
     efficientnet_preset,
+    efficientnetv2_preset,
     mobilenet,
 )
 
@@ -29,11 +31,13 @@ __all__ = [
     "BYTES_PER_ELEMENT",
     "DEPTH_RANGE",
     "EFFICIENTNET_PRESETS",
+    "EFFICIENTNETV2_PRESETS",
     "NUM_CLASSES_RANGE",
     "PRECISIONS",
     "RESOLUTION_RANGE",
     "WIDTH_RANGE",
     "efficientnet",
     "efficientnet_preset",
+    "efficientnetv2_preset",
     "mobilenet",
 ]

@@ -15,7 +15,7 @@ from edgespace import ArchSpec, build, layer_table
 from edgespace.accuracy import load_published
 from edgespace.archs import FamilyDef, list_families, register_family, unregister_family
 from edgespace.layers import CONV_OPS, table_totals
-from edgespace.spec import efficientnet_preset
+from edgespace.spec import efficientnet_preset, efficientnetv2_preset
 
 
 def _exactness_specs() -> list[ArchSpec]:
@@ -36,6 +36,9 @@ def _exactness_specs() -> list[ArchSpec]:
         efficientnet_preset("b0"),
         efficientnet_preset("b2"),
         ArchSpec("mobilenetv3_small", 0.5, 1.3, 127),  # odd sizes exercise the padding rule
+        efficientnetv2_preset("b0"),
+        efficientnetv2_preset("b3"),
+        ArchSpec("efficientnetv2", 0.37, 1.0, 131),  # round_limit 0: rounding below the scaled width
     ]
     rng = np.random.default_rng(20261125)
     drawn: list[ArchSpec] = []

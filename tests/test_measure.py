@@ -43,6 +43,7 @@ FAMILY_TINY = [
     es.ArchSpec("efficientnet", 0.35, 0.5, 64),
     es.ArchSpec("mobilenetv2", 0.35, 0.5, 64),
     es.ArchSpec("mobilenetv3_large", 0.35, 0.5, 64),
+    es.ArchSpec("efficientnetv2", 0.35, 0.5, 64),
 ]
 #: what `edgespace calibrate --samples 3 --families mobilenetv3_small --seed 0` draws, and more
 CAL_SPECS = draw_specs(6, families=("mobilenetv3_small",), seed=0, ranges={"resolution": (64, 128)})

@@ -66,6 +66,12 @@ INT8_DROP: dict[str, Int8Drop] = {
     "efficientnet": Int8Drop(
         2.0, 1.5, 1.0, 0.5, "between MobileNetV3-Large/-Small (SiLU/hard-swish + SE); see module doc"
     ),
+    # The same activation (SiLU) and squeeze-excite in its MBConv stages, and the same B0-base
+    # scaling: no int8 figure for EfficientNetV2-B0..B3 is published by its authors, so this is
+    # EfficientNet's estimate, labelled as such.
+    "efficientnetv2": Int8Drop(
+        2.0, 1.5, 1.0, 0.5, "estimate: EfficientNet's (same SiLU + SE blocks); no published int8 figure"
+    ),
 }
 
 #: drop(width) = drop(1.0) * width ** -WIDTH_EXPONENT, fitted by :func:`fit_width_exponent` to

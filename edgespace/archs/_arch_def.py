@@ -27,8 +27,9 @@ __all__ = [
 ]
 
 #: Block types understood here: depthwise-separable, the same with an activation after the
-#: pointwise conv, inverted residual (MBConv), and plain conv + BN + act.
-BLOCK_TYPES = ("ds", "dsa", "ir", "cn")
+#: pointwise conv, inverted residual (MBConv), edge residual (fused-MBConv: a dense k×k
+#: expansion conv in place of 1×1 expand + depthwise, EfficientNetV2), and plain conv + BN + act.
+BLOCK_TYPES = ("ds", "dsa", "ir", "er", "cn")
 
 #: The ``n<act>`` token's activation names, as in timm's decoder.
 ACT_TOKENS = {"re": "relu", "r6": "relu6", "hs": "hard_swish", "sw": "silu"}
@@ -108,7 +109,7 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
             values[key] = _NUMERIC_KEYS[key](number)
         except ValueError:
             raise SpecError(f"arch-def {block_str!r}: token {token!r} is not {key}<number>") from None
-    required = ("r", "k", "s", "c") + (("e",) if block_type == "ir" else ())
+    required = ("r", "k", "s", "c") + (("e",) if block_type in ("ir", "er") else ())
     missing = [k for k in required if k not in values]
     if missing:
         raise SpecError(f"arch-def {block_str!r}: missing token(s) {', '.join(missing)} for block type {block_type!r}")
@@ -121,7 +122,7 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
         out_chs=int(values["c"]),
         stride=int(values["s"]),
         kernel_size=int(values["k"]),
-        exp_ratio=float(values["e"]) if block_type == "ir" else 1.0,
+        exp_ratio=float(values["e"]) if block_type in ("ir", "er") else 1.0,
         se_ratio=float(values.get("se", 0.0)),
         act=act,
         # timm: 'dsa' never has a skip; 'cn' has one only when forced with 'skip'.

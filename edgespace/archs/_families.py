@@ -108,3 +108,32 @@ MOBILENETV3_SMALL = register_family(
         description="MobileNetV3-Small with width multiplier",
     )
 )
+
+# EfficientNetV2 (Tan & Le, 2021, https://arxiv.org/abs/2104.00298), the B0 base network
+# (timm/models/efficientnet.py::_gen_efficientnetv2_base): fused-MBConv ('er': dense 3×3
+# expansion) in the early stages, MBConv with squeeze-excite later; channels rounded with
+# round_limit 0. timm's tf_efficientnetv2_b* add TF "same" padding and BN eps 1e-3 to this
+# generator: the same parameters and the same feature-map sizes (for these odd kernels).
+EFFICIENTNETV2 = register_family(
+    FamilyDef(
+        name="efficientnetv2",
+        arch_def=(
+            ("cn_r1_k3_s1_e1_c16_skip",),
+            ("er_r2_k3_s2_e4_c32",),
+            ("er_r2_k3_s2_e4_c48",),
+            ("ir_r3_k3_s2_e4_c96_se0.25",),
+            ("ir_r5_k3_s1_e6_c112_se0.25",),
+            ("ir_r8_k3_s2_e6_c192_se0.25",),
+        ),
+        stem_size=32,
+        num_features=1280,
+        num_features_rule="round",
+        act="silu",
+        head="conv_pool",
+        se=SEDef(gate="sigmoid", act=None, rd_round="round", from_exp=False),
+        round_limit=0.0,
+        timm_generator="timm.models.efficientnet:_gen_efficientnetv2_base",
+        timm_variant="tf_efficientnetv2_b0",
+        description="EfficientNetV2-B0 base (fused-MBConv) with compound width/depth/resolution scaling",
+    )
+)

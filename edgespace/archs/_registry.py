@@ -44,6 +44,8 @@ class FamilyDef:
     for widths below this (MobileNetV3's ``fix_stem = multiplier < 0.75``).
     ``timm_generator``: ``"module:function"`` of timm's private generator, called with
     ``(timm_variant, channel_multiplier=width, depth_multiplier=depth)``.
+    ``round_limit``: the ``round_limit`` of the generator's channel rounding (timm's default 0.9:
+    never more than 10 % below the scaled width; EfficientNetV2's generator passes 0).
     """
 
     name: str
@@ -58,6 +60,7 @@ class FamilyDef:
     se: SEDef = field(default_factory=SEDef)
     fix_stem_below_width: float = 0.0
     channel_divisor: int = 8
+    round_limit: float = 0.9
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     description: str = ""

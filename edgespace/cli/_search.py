@@ -12,7 +12,15 @@ from edgespace.cli._budget import add_budget_options, budget_from_args
 from edgespace.cli._common import positive_seconds
 from edgespace.spec import PRECISIONS
 
-_SPACES = ("efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "mobilenet", "all")
+_SPACES = (
+    "efficientnet",
+    "efficientnetv2",
+    "mobilenetv2",
+    "mobilenetv3_large",
+    "mobilenetv3_small",
+    "mobilenet",
+    "all",
+)
 _SHOWN = (
     "accuracy",
     "energy_mj",

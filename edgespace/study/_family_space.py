@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edgespace._spec import DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
+from edgespace._spec import COMPOUND_FAMILIES, DEPTH_RANGE, PRECISIONS, RESOLUTION_RANGE, WIDTH_RANGE
 from edgespace.study._errors import SearchError
 from edgespace.study._space import _DECIMALS, Space, _choices, _range, _steps
 
@@ -21,7 +21,8 @@ MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
 
 
 class EfficientNetSpace(Space):
-    """EfficientNet around the B0 base.
+    """EfficientNet (``family="efficientnet"``) or EfficientNetV2 (``"efficientnetv2"``) around
+    its B0 base.
 
     Compound scaling (default): ``phi`` = (low, high) with ``phi_step``; depth α^φ, width β^φ,
     resolution 224·γ^φ rounded to a multiple of ``resolution_divisor`` (see
@@ -35,6 +36,7 @@ class EfficientNetSpace(Space):
     def __init__(
         self,
         *,
+        family: str = "efficientnet",
         phi: tuple[float, float] | None = (-2.0, 4.0),
         phi_step: float = 0.25,
         alpha: float = 1.2,
@@ -53,7 +55,10 @@ class EfficientNetSpace(Space):
         placements: Sequence[str] | None = None,
         batches: Sequence[int] = (1,),
     ) -> None:
-        super().__init__(precisions=precisions, modes=modes, name=name, placements=placements, batches=batches)
+        self.family = _choices("EfficientNetSpace(family)", (family,), COMPOUND_FAMILIES)[0]
+        super().__init__(
+            precisions=precisions, modes=modes, name=name or self.family, placements=placements, batches=batches
+        )
         self.compound = phi is not None
         if self.compound:
             lo, hi = _range("EfficientNetSpace(phi)", phi)
@@ -69,7 +74,7 @@ class EfficientNetSpace(Space):
 
             try:  # validates alpha/beta/gamma and the extremes of the range
                 for p in (self.phi_values[0], self.phi_values[-1]):
-                    efficientnet(float(p), alpha, beta, gamma, resolution_divisor=resolution_divisor)
+                    efficientnet(float(p), alpha, beta, gamma, resolution_divisor=resolution_divisor, family=family)
             except ValueError as exc:
                 raise SearchError(f"EfficientNetSpace: {exc}") from None
         else:
@@ -99,14 +104,16 @@ class EfficientNetSpace(Space):
     def _compound(self, phi: float) -> dict[str, Any]:
         from edgespace._spec import efficientnet
 
-        s = efficientnet(phi, self.alpha, self.beta, self.gamma, resolution_divisor=self.resolution_divisor)
-        return {"family": "efficientnet", "width": s.width, "depth": s.depth, "resolution": s.resolution, "phi": phi}
+        s = efficientnet(
+            phi, self.alpha, self.beta, self.gamma, resolution_divisor=self.resolution_divisor, family=self.family
+        )
+        return {"family": self.family, "width": s.width, "depth": s.depth, "resolution": s.resolution, "phi": phi}
 
     def _arch_decode(self, params):
         if self.compound:
             return self._compound(round(float(params["phi"]), _DECIMALS))
         return {
-            "family": "efficientnet",
+            "family": self.family,
             "width": round(float(params["width"]), _DECIMALS),
             "depth": round(float(params["depth"]), _DECIMALS),
             "resolution": int(params["resolution"]),
@@ -116,11 +123,12 @@ class EfficientNetSpace(Space):
         if self.compound:
             return pd.DataFrame([self._compound(float(p)) for p in self.phi_values])
         w, d, r = np.meshgrid(self._w, self._d, self._r, indexing="ij")
-        return pd.DataFrame({"family": "efficientnet", "width": w.ravel(), "depth": d.ravel(), "resolution": r.ravel()})
+        return pd.DataFrame({"family": self.family, "width": w.ravel(), "depth": d.ravel(), "resolution": r.ravel()})
 
     def _arch_dict(self):
         if self.compound:
             return {
+                "family": self.family,
                 "phi": list(self.phi),
                 "phi_step": self.phi_step,
                 "alpha": self.alpha,
@@ -129,6 +137,7 @@ class EfficientNetSpace(Space):
                 "resolution_divisor": self.resolution_divisor,
             }
         return {
+            "family": self.family,
             "phi": None,
             "widths": list(self.widths),
             "width_step": self.width_step,

@@ -1,11 +1,11 @@
-"""Spaces by name and from storage: the named spaces the CLI offers (``efficientnet``, a
-MobileNet family, ``mobilenet``, ``all``) and a space rebuilt from the dict a study stores."""
+"""Spaces by name and from storage: the named spaces the CLI offers (``efficientnet``,
+``efficientnetv2``, a MobileNet family, ``mobilenet``, ``all``) and a space rebuilt from the dict a study stores."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edgespace._spec import PRECISIONS
+from edgespace._spec import COMPOUND_FAMILIES, PRECISIONS
 from edgespace.study._errors import SearchError
 from edgespace.study._family_space import MOBILENET_FAMILIES, EfficientNetSpace, MobileNetSpace
 from edgespace.study._space import Space, UnionSpace
@@ -34,7 +34,7 @@ def space_from_dict(doc: dict) -> Space:
 
 
 #: Names the CLI's ``--space`` takes.
-SPACE_NAMES = ("efficientnet", *MOBILENET_FAMILIES, "mobilenet", "all")
+SPACE_NAMES = (*COMPOUND_FAMILIES, *MOBILENET_FAMILIES, "mobilenet", "all")
 
 
 def named_space(
@@ -45,17 +45,18 @@ def named_space(
     placements: Sequence[str] | None = None,
     batches: Sequence[int] = (1,),
 ) -> Space:
-    """The default space for a name: ``efficientnet`` (compound scaling, φ −2…4 in steps of
-    0.25), one MobileNet family, ``mobilenet`` (all three), or ``all`` (EfficientNet | MobileNet).
+    """The default space for a name: ``efficientnet`` or ``efficientnetv2`` (compound scaling, φ
+    −2…4 in steps of 0.25), one MobileNet family, ``mobilenet`` (all three), or ``all``
+    (EfficientNet | EfficientNetV2 | MobileNet).
     ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension,
     ``batches`` (e.g. ``(1, 8, 32)``) a batch dimension."""
     kw = {"precisions": precisions, "modes": modes, "placements": placements, "batches": batches}
-    if name == "efficientnet":
-        return EfficientNetSpace(**kw)
+    if name in COMPOUND_FAMILIES:
+        return EfficientNetSpace(family=name, **kw)
     if name in MOBILENET_FAMILIES:
         return MobileNetSpace(families=(name,), **kw)
     if name == "mobilenet":
         return MobileNetSpace(**kw)
     if name == "all":
-        return EfficientNetSpace(**kw) | MobileNetSpace(**kw)
+        return EfficientNetSpace(**kw) | EfficientNetSpace(family="efficientnetv2", **kw) | MobileNetSpace(**kw)
     raise SearchError(f"space {name!r} is unknown; allowed: {', '.join(SPACE_NAMES)}")
