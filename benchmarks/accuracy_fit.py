@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import write_result  # noqa: E402
 
 from edgespace.accuracy._data import load_published  # noqa: E402
 from edgespace.accuracy._published_fit import K_OUT, _curve, fit_published  # noqa: E402
@@ -138,6 +141,23 @@ def main() -> int:
     )
     print(f"  implied points per log2 unit: {excess / np.sqrt(np.mean(dists**2)):.2f}  (K_OUT in use: {K_OUT})")
     print(f"\n({time.perf_counter() - t0:.0f} s)")
+    anchors = {
+        v: {"published": pub, "fitted": round(float(rows[rows["variant"] == v].iloc[0].top1_fit), 4)}
+        for v, pub in (("efficientnet-b0", 77.1), ("mobilenet_v2_1.0_224", 71.8))
+    }
+    doc = {
+        "loo_mae_points": {
+            "all_rows": round(float(rows["loo"].dropna().abs().mean()), 4),
+            "all_rows_inside_range": round(float(rows.loc[rows["interior"], "loo"].dropna().abs().mean()), 4),
+            "authors_results": round(float(ref["loo"].dropna().abs().mean()), 4),
+            "rows": int(rows["loo"].notna().sum()),
+        },
+        "lofo_mae_points": round(float(np.mean(lofo_all)), 4),
+        "anchors": anchors,
+        "extrapolation_points_per_log2": round(float(excess / np.sqrt(np.mean(dists**2))), 4),
+        "k_out_in_use": K_OUT,
+    }
+    print(f"stored: {write_result('accuracy_fit', doc)}")
     return 0
 
 

@@ -18,7 +18,6 @@ measured side moves by tens of percent between rounds. ``--json PATH`` writes ev
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _results import write_result  # noqa: E402
 
 
 def _space(quick: bool):
@@ -86,7 +88,7 @@ def run(args) -> dict:
         progress=say,
     )
     t_cal = time.perf_counter() - t0
-    held = cal.report.get("held_out_5fold") or cal.report.get("in_sample")
+    held = cal.report.get("held_out_5fold")  # None below 10 networks: the in-sample error is not held out
     space = _space(args.quick)
     results = {}
     for label, calibration in (("analytic", None), ("calibrated", cal)):
@@ -143,21 +145,28 @@ def run(args) -> dict:
             "points": conf.to_dict(orient="records"),
         }
     return {
-        "command": " ".join(sys.argv),
         "networks": args.networks,
         "threads": args.threads,
         "rounds": args.rounds,
         "trials": args.trials,
-        "calibration": {"id": cal.id, "path": str(cal_path), "seconds": round(t_cal, 1), "held_out": held},
+        "calibration": {
+            "id": cal.id,
+            "path": str(cal_path),
+            "seconds": round(t_cal, 1),
+            "held_out": held,
+            "in_sample": cal.report.get("in_sample"),
+        },
         "results": results,
     }
 
 
 def _print(doc: dict) -> None:
-    h = doc["calibration"]["held_out"] or {}
+    h = doc["calibration"]["held_out"]
+    which = "held-out" if h else "in-sample (too few networks for a held-out error)"
+    h = h or doc["calibration"]["in_sample"] or {}
     print(
         f"calibration {doc['calibration']['id']}: {doc['networks']} networks, {doc['threads']} thread(s), "
-        f"{doc['calibration']['seconds']:.0f} s; held-out {h.get('within_10pct', float('nan')):.0%} within ±10%, "
+        f"{doc['calibration']['seconds']:.0f} s; {which} {h.get('within_10pct', float('nan')):.0%} within ±10%, "
         f"MAPE {h.get('mape_pct', float('nan')):.1f}%"
     )
     for label, r in doc["results"].items():
@@ -199,7 +208,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/closed_loop", help="where the calibration file goes")
-    ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
+    ap.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/closed_loop.json)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     for k, full, quick in (
@@ -213,8 +222,7 @@ def main(argv=None) -> int:
             setattr(args, k, quick if args.quick else full)
     doc = run(args)
     _print(doc)
-    if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=1, default=str))
+    print(f"stored: {write_result('closed_loop', doc, args.json)}")
     return 0
 
 

@@ -26,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _results import write_result  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
@@ -56,6 +58,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--calibration", help="also time estimate_many with this calibration file")
+    parser.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/estimate.json)")
     args = parser.parse_args()
     console = Console()
     cal = None
@@ -124,6 +127,16 @@ def main() -> None:
                 f"{n_points / m:,.0f} design points/s, {med / m:.2f}× the analytic rate "
                 f"({n_cal:,} of {n_points:,} points calibrated)"
             )
+    doc = {
+        "profile": profile.name,
+        "design_points": n_points,
+        "repeats": args.repeats,
+        # timings: median with min and max over the repeats (noisy on a shared machine)
+        "estimate_many_s": {"median": med, "min": min(batch_s), "max": max(batch_s)},
+        "estimate_ms_per_point": {"median": per_single * 1e3, "iqr": [float(q1), float(q3)]},
+        "agreeing_sampled_points": len(sample),
+    }
+    console.print(f"stored: {write_result('estimate', doc, args.json)}")
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ class TorchRuns:
 
         self.args, self.device, self.t0, self.sink, self.notes = args, device, t0, sink, notes
         self.gpu = device != "cpu"
-        self.meter = get_meter("nvml") if self.gpu else NullMeter("dry run on the CPU: no GPU meter")
+        self.meter = get_meter("nvml", device=device) if self.gpu else NullMeter("dry run on the CPU: no GPU meter")
         # the runner's rules: warm-up outside the window, an energy window of at least 2 s (NVML's
         # counter is averaged over tens of ms), five rounds, the idle power measured once, apart
         self.kw = {"warmup": 20, "runs": 200 if self.gpu else 20, "rounds": 5, "idle_s": 0.0, "energy_min_s": 2.0}

@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _results import write_result  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
@@ -62,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/layer_table.json)")
     args = parser.parse_args()
 
     import torch
@@ -70,7 +73,7 @@ def main() -> None:
     torch.set_num_threads(2)
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     specs = _draw(args.specs, args.seed)
-    cold, warm, naive, ratios = [], [], [], []
+    cold, warm, naive, ratios, exact = [], [], [], [], []
     for spec in track(specs, description="timing"):
 
         def cold_call(spec=spec):
@@ -97,6 +100,7 @@ def main() -> None:
         naive_s = time.perf_counter() - t0
         if theirs != ours:
             raise SystemExit(f"MAC mismatch for {spec.short_name()}: analytic {ours}, fvcore {theirs}")
+        exact.append({"spec": spec.to_dict(), "analytic_macs": int(ours), "fvcore_macs": int(theirs)})
         cold.append(cold_s)
         warm.append(warm_s)
         naive.append(naive_s)
@@ -114,6 +118,17 @@ def main() -> None:
     console.print(
         f"median of per-spec totals: {statistics.median(table_totals(layer_table(s))['macs'] for s in specs) / 1e6:,.0f} M MACs"
     )
+    doc = {
+        "specs": len(specs),
+        "seed": args.seed,
+        "macs_identical": sum(e["analytic_macs"] == e["fvcore_macs"] for e in exact),
+        "exactness": exact,
+        # timings: medians with their interquartile range (noisy on a shared machine)
+        "layer_table_cold_ms": {"median": c[1] * 1e3, "iqr": [c[0] * 1e3, c[2] * 1e3]},
+        "layer_table_warm_ms": {"median": w[1] * 1e3, "iqr": [w[0] * 1e3, w[2] * 1e3]},
+        "build_fvcore_ms": {"median": nv[1] * 1e3, "iqr": [nv[0] * 1e3, nv[2] * 1e3]},
+    }
+    console.print(f"stored: {write_result('layer_table', doc, args.json)}")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,20 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 from scipy.stats import kendalltau
 
-from edgespace import ArchSpec
-from edgespace.cost import estimate
-from edgespace.profiles import load_profile, validate_profile
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import write_result  # noqa: E402
+
+from edgespace import ArchSpec  # noqa: E402
+from edgespace.cost import estimate  # noqa: E402
+from edgespace.profiles import load_profile, validate_profile  # noqa: E402
 
 COLUMNS = (
     "profile",
@@ -131,6 +136,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit", metavar="PROFILE", help="fit the primary engine's --params of PROFILE on its fit rows")
     ap.add_argument("--params", nargs="+", default=["call_overhead_us"], help="engine fields to fit (with --fit)")
+    ap.add_argument(
+        "--json", metavar="PATH", help="where to store the result (default benchmarks/results/published.json)"
+    )
     args = ap.parse_args(argv)
     rows = load_rows()
     if args.fit:
@@ -166,6 +174,23 @@ def main(argv=None) -> int:
             f"\nheld-out rows: {len(held)}; within 1.5x: {(fold <= 1.5).mean():.0%}; within 2x: {(fold <= 2).mean():.0%} "
             f"(target: >= 80% within 1.5x, tau >= 0.8 per device with >= 4 held-out rows)"
         )
+    keep = ["profile", "mode", "placement", "family", "width", "depth", "resolution", "precision", "split"]
+    doc = {
+        "held_out": {
+            "rows": len(held),
+            "within_1.5x": int((fold <= 1.5).sum()),
+            "within_2x": int((fold <= 2).sum()),
+        },
+        "summary": s.round(4).to_dict(orient="records"),
+        "rows": [
+            {
+                **{k: r[k] for k in keep},
+                **{k: round(float(r[k]), 4) for k in ("published_latency_ms", "predicted_latency_ms", "ratio")},
+            }
+            for r in frame.to_dict(orient="records")
+        ],
+    }
+    print(f"stored: {write_result('published', doc, args.json)}")
     return 0
 
 

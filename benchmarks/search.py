@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import write_result  # noqa: E402
 
 from edgespace import load_profile  # noqa: E402
 from edgespace.study import EfficientNetSpace, hypervolume, screen, search  # noqa: E402
@@ -37,6 +40,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--profile", default="jetson-orin-nano-8gb")
     ap.add_argument("--skip-journal", action="store_true")
+    ap.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/search.json)")
     args = ap.parse_args()
 
     profile = load_profile(args.profile)
@@ -84,6 +88,16 @@ def main() -> int:
         f"({statistics.median(distinct):,.0f} distinct points = {100 * statistics.median(distinct) / size:.2f} %; goal <= 5 %)"
     )
 
+    doc = {
+        "profile": profile.name,
+        "trials": args.trials,
+        "space_points": size,
+        "screen_s": t_screen,
+        "in_memory_s": {"median": statistics.median(times), "min": min(times), "max": max(times)},
+        "hypervolume_fraction": {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)},
+        "hypervolume_fraction_front_nadir": statistics.median(tights),
+        "distinct_points": statistics.median(distinct),
+    }
     if not args.skip_journal:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -104,6 +118,8 @@ def main() -> int:
             f"NSGA-II {args.trials} trials on the journal file: {t_journal:.1f} s (one run; goal < 180 s), "
             f"journal {size_mb:.1f} MB, hypervolume {100 * hv_journal:.2f} %"
         )
+        doc["journal"] = {"seconds": t_journal, "size_mb": size_mb, "hypervolume_fraction": hv_journal}
+    print(f"stored: {write_result('search', doc, args.json)}")
     return 0
 
 

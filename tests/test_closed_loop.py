@@ -157,6 +157,25 @@ def test_estimate_many_matches_estimate_with_a_calibration(cal):
     assert set(frame.loc[frame.precision == "int8", "latency_source"]) == {"analytic"}
 
 
+def test_six_networks_store_and_print_no_held_out_figure(tmp_path, capsys):
+    six = synthetic_calibration(n=6)
+    summary = six.summary()
+    assert summary["held_out"] is None and summary["networks"] == 6
+    assert summary["in_sample"]["n"] == 6 and summary["in_sample"] == six.report["in_sample"]
+    # a study stores the summary as it is: no held-out figure in the definition either
+    r = search(SPACE, "host", "accuracy,latency_ms", n_trials=2, calibration=six, storage="memory")
+    stored = r.study.user_attrs["edgespace"]["calibration"]
+    assert stored["held_out"] is None and stored["in_sample"]["n"] == 6
+    # and the CLI says the printed figure is in-sample
+    from edgespace.cli._calibrate import _report as print_report
+
+    print_report(six, tmp_path / "six.json")
+    out = capsys.readouterr().out
+    assert "in_sample:" in out and "held_out_5fold: none (6 networks" in out and "is in-sample" in out
+    ten = synthetic_calibration(n=10, report=True)
+    assert ten.summary()["held_out"]["n"] == 10
+
+
 def test_simulate_thermal_follows_the_calibrated_latency(cal):
     spec = es.ArchSpec("mobilenetv2", 1.0, 1.0, 160)
     sim = es.simulate_thermal(spec, "host", duration_s=5, calibration=cal)
@@ -491,7 +510,7 @@ def test_confirm_runs_front_points_and_the_study_keeps_them(onnx_cache, tmp_path
         TINY_SPACE, "host", "accuracy,latency_ms", n_trials=8, sampler="grid", storage=storage, study_name="conf"
     )
     calls = []
-    frame = r.confirm(2, threads=1, by="latency_ms", rounds=2, progress=lambda d, t: calls.append((d, t)))
+    frame = r.confirm(2, threads=1, by="latency_ms", rounds=2, meter="none", progress=lambda d, t: calls.append((d, t)))
     assert list(frame.columns) == list(CONFIRMATION_COLUMNS)
     assert len(frame) == 2 and set(frame.status) == {"ok"} and calls and calls[-1][0] == calls[-1][1]
     for row in frame.itertuples():
@@ -499,7 +518,9 @@ def test_confirm_runs_front_points_and_the_study_keeps_them(onnx_cache, tmp_path
         assert row.latency_error_pct == pytest.approx(
             (row.predicted_latency_ms - row.measured_latency_ms) / row.measured_latency_ms * 100
         )
-        assert row.measured_energy_mj is None and row.energy_error_pct is None  # no power meter here
+        # metering switched off: no energy, and the row says which meter and why
+        assert row.measured_energy_mj is None and row.energy_error_pct is None
+        assert row.meter == "none" and "meter='none'" in row.energy_unavailable_reason and row.profile == "host"
     # the two fastest points of the front, by predicted latency
     front = r.pareto_front().sort_values("latency_ms")
     assert sorted(frame.resolution) == sorted(front.resolution.head(2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from edgespace.meters import NullMeter, RaplMeter, get_meter
 from edgespace.runners import Fp16UnavailableError, confirm, read_ort_profile
 from edgespace.runners._export import export_many
 from edgespace.runners._precision import fp16_supported
+from edgespace.runners.common import torch_never_imported
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
@@ -74,7 +76,7 @@ def test_confirm_real_run_is_sane_and_never_invents_energy(tiny_run):
         assert m.energy_mj is None and m.avg_power_w is None
         assert m.energy_unavailable_reason and "RAPL" in m.energy_unavailable_reason
     # The flag tells the truth: in a full test run other tests have imported torch already.
-    assert m.clean_process == ("torch" not in sys.modules)
+    assert m.clean_process == torch_never_imported()
     assert m.clean_process or any("torch is loaded" in note for note in m.notes)
     # memory from ORT's own accounting equals liveness over the layer table
     pred = peak_activation_bytes(es.layer_table(TINY), unfused_acts=ORT_CPU_UNFUSED_ACTS)
@@ -83,6 +85,27 @@ def test_confirm_real_run_is_sane_and_never_invents_energy(tiny_run):
     d = m.to_dict()
     json.dumps(d)
     assert d["spec"]["family"] == "mobilenetv3_small" and d["energy_mj"] is None
+
+
+def test_clean_process_is_true_only_where_torch_was_never_imported(tiny_run, monkeypatch):
+    import subprocess
+    import types
+
+    from edgespace.runners.ort import OnnxRuntimeRunner
+
+    code = (
+        "from edgespace.runners.common import torch_never_imported as t\n"
+        "before = t()\nimport torch.nn\nprint(before, t())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["True", "False"]
+    # a torch submodule alone is enough to make the process not clean
+    monkeypatch.setitem(sys.modules, "torch._labels_probe", types.ModuleType("torch._labels_probe"))
+    m = OnnxRuntimeRunner().measure(tiny_run.onnx_path, TINY, runs=3, warmup=1, profile=False, meter=NullMeter())
+    assert m.clean_process is False
+    from edgespace.runners import Measurement
+
+    assert Measurement.__dataclass_fields__["clean_process"].default is False  # never claimed by default
 
 
 def test_duration_run_reports_throughput_over_time(cache):
@@ -443,6 +466,7 @@ def test_meters_fall_back_to_null_and_rapl_reads_a_fake_powercap(tmp_path):
     meter = RaplMeter(root=tmp_path)
     token = meter.begin_window()
     (dom / "energy_uj").write_text("2000000")  # wrapped: 1 J to the top, then 2 J
+    time.sleep(0.002)  # longer than RAPL's 1 ms update period
     assert meter.end_window(token).energy_mj == pytest.approx(3000.0)
     assert not RaplMeter.is_available(root=tmp_path / "missing")
     with pytest.raises(ValueError, match="meter='x'"):

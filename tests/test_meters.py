@@ -151,8 +151,20 @@ ORIN_NANO = (
     "11-29-2026 23:10:{s:02d} RAM 2113/7620MB (lfb 6x4MB) SWAP 0/3810MB (cached 0MB) "
     "CPU [2%@{cpu},1%@{cpu},0%@{cpu},0%@{cpu},0%@{cpu},3%@{cpu}] EMC_FREQ 0%@3199 GR3D_FREQ 0%@[918] "
     "NVENC off NVDEC off NVJPG off VIC off APE 200 cpu@48.5C soc2@47.968C soc0@47.875C gpu@48.031C tj@48.5C "
-    "VDD_IN {p}mW/{p}mW VDD_CPU_GPU_CV 1234mW/1234mW VDD_SOC 1479mW/1479mW"
+    "VDD_IN {p}mW/{a}mW VDD_CPU_GPU_CV 1234mW/1234mW VDD_SOC 1479mW/1479mW"
 )
+
+
+def orin_lines(powers_mw, cpu: int = 1510, per_second: int = 100) -> list[str]:
+    """Synthetic JetPack 6 lines in NVIDIA's documented format: ``per_second`` lines a second,
+    each with its timestamp and the rail's running average as tegrastats prints it."""
+    out, total = [], 0.0
+    for k, p in enumerate(powers_mw):
+        total += p
+        out.append(ORIN_NANO.format(s=k // per_second, cpu=cpu, p=p, a=round(total / (k + 1))))
+    return out
+
+
 AGX_XAVIER = (
     "RAM 3190/31919MB (lfb 6656x4MB) SWAP 0/15959MB (cached 0MB) CPU [1%@1190,0%@1190,0%@1190,0%@1190,"
     "off,off,off,off] EMC_FREQ 0% GR3D_FREQ 0%@318 APE 150 MTS fg 0% bg 0% AO@39C GPU@39.5C Tdiode@41.5C "
@@ -170,7 +182,7 @@ def test_tegrastats_lines_in_nvidias_formats_parse_to_the_module_input_rail():
     assert nano.cpu_mhz[0] == 1479 and nano.gpu_mhz[0] == 921
     nx = parse_tegrastats(XAVIER_NX.format(p=4023))
     assert nx.module_input_rail() == "VDD_IN" and nx.power_mw["VDD_IN"][0] == 4023 and nx.gpu_mhz[0] == 306
-    orin = parse_tegrastats(ORIN_NANO.format(s=4, cpu=1510, p=5084))
+    orin = parse_tegrastats(ORIN_NANO.format(s=4, cpu=1510, p=5084, a=5084))
     assert orin.module_input_rail() == "VDD_IN" and orin.power_mw["VDD_IN"][0] == 5084
     assert orin.cpu_mhz[0] == 1510 and orin.gpu_mhz[0] == 918 and orin.stamps[0].second == 4
     agx = parse_tegrastats(AGX_XAVIER)
@@ -184,7 +196,7 @@ def test_tegrastats_window_energy_per_inference_and_its_edge_cases(tmp_path):
     from edgespace.meters.tegrastats import parse_tegrastats, window_energy
 
     # 10 ms lines: 5 W for the first half second, then 8 W while a model runs
-    lines = [ORIN_NANO.format(s=k // 100, cpu=1510, p=5000 if k < 50 else 8000) for k in range(200)]
+    lines = orin_lines([5000 if k < 50 else 8000 for k in range(200)])
     path = tmp_path / "tegrastats.log"
     path.write_text("\n".join(lines) + "\n")
     log = parse_tegrastats(path, interval_s=0.01)
@@ -209,7 +221,7 @@ def test_nvpmodel_mode_tags_a_capture_and_disagreeing_clocks_are_refused():
     assert tag_mode("jetson-nano-4gb", "NV Power Mode: MAXN\n0", nano) == "10W"
     with pytest.raises(es.EdgespaceError, match="CPU ran at 1479 MHz but mode 5W .* caps it at 918 MHz"):
         tag_mode("jetson-nano-4gb", "NV Power Mode: 5W\n1", nano)
-    orin = parse_tegrastats(ORIN_NANO.format(s=0, cpu=1728, p=9000))
+    orin = parse_tegrastats(ORIN_NANO.format(s=0, cpu=1728, p=9000, a=9000))
     assert tag_mode("jetson-orin-nano-8gb", "NV Power Mode: MAXN_SUPER\n2", orin) == "MAXN_SUPER"
     with pytest.raises(es.EdgespaceError, match="clocks disagree"):
         tag_mode("jetson-orin-nano-8gb", "NV Power Mode: 15W\n0", orin)
@@ -241,8 +253,7 @@ def test_a_capture_set_with_a_tegrastats_log_gives_energy_per_inference(tmp_path
     (d / f"{name}.latency.json").write_text(json.dumps({"latency_ms": 3.0, "threads": 4}))
     # 15W caps the GPU at 612 MHz: the log shows it there
     lines = [
-        ORIN_NANO.format(s=k // 100, cpu=1497, p=4000 if k < 20 else 6000).replace("@[918]", "@[612]")
-        for k in range(150)
+        line.replace("@[918]", "@[612]") for line in orin_lines([4000 if k < 20 else 6000 for k in range(150)], 1497)
     ]
     (d / "tegrastats.log").write_text("\n".join(lines) + "\n")
     (d / "device.json").write_text(
@@ -315,8 +326,17 @@ def test_ina3221_meter_reads_the_module_input_rail_by_label(tmp_path, tree, rail
     tree(tmp_path)
     meter = JetsonMeter(interval_s=0.005, root=tmp_path, check_platform=False)
     assert meter.rail == rail and meter.power_w() == pytest.approx(watts)
-    w = meter.end_window(meter.begin_window())  # an immediate end: sampled at both ends anyway
-    assert w.samples >= 2 and w.domain == "module-input"
+    # an immediate end is shorter than the sampling interval: one reading, no energy, the reason
+    short = meter.end_window(meter.begin_window())
+    assert (
+        short.energy_mj is None
+        and short.samples == 1
+        and "shorter than the sampling interval" in (short.energy_unavailable_reason)
+    )
+    token = meter.begin_window()
+    time.sleep(0.03)
+    w = meter.end_window(token)
+    assert w.samples >= 3 and w.domain == "module-input"
     assert w.energy_mj == pytest.approx(watts * w.duration_s * 1e3, rel=1e-6)
 
 
@@ -336,6 +356,8 @@ def test_ina3221_window_integrates_a_change_and_refuses_below_two_samples(tmp_pa
     assert one.energy_mj is None and "1 VDD_IN sample(s)" in one.energy_unavailable_reason
     none = window_from_samples([])
     assert none.energy_mj is None and "0 VDD_IN sample(s)" in none.energy_unavailable_reason
+    same = window_from_samples([(0.0, 5.0), (0.0, 5.0)])  # one reading repeated is not two
+    assert same.energy_mj is None and "1 VDD_IN sample(s)" in same.energy_unavailable_reason
     assert window_from_samples([(0.0, 4.0), (0.5, 6.0)]).energy_mj == pytest.approx(2500.0)
 
 
@@ -349,6 +371,83 @@ def test_ina3221_without_a_module_input_rail_or_rails_says_why(tmp_path):
         JetsonMeter(root=tmp_path / "empty", check_platform=False)
     with pytest.raises(MeterInitError, match="not a Jetson"):
         JetsonMeter(root=tmp_path)  # this machine is not one
+
+
+def _stamped(seconds, powers_mw) -> str:
+    """Synthetic JetPack 5 log at tegrastats' default 1 s interval: one line per listed second
+    (a second left out is a second tegrastats skipped), running averages as tegrastats prints."""
+    lines, total = [], 0.0
+    for k, (sec, p) in enumerate(zip(seconds, powers_mw, strict=True)):
+        total += p
+        stamp = f"11-29-2026 23:{10 + sec // 60:02d}:{sec % 60:02d}"
+        lines.append(ORIN_NANO.format(s=0, cpu=1510, p=p, a=round(total / (k + 1)))[19:].join([stamp, ""]))
+    return "\n".join(lines) + "\n"
+
+
+def test_a_jetpack5_log_that_skips_seconds_spans_its_real_duration_and_reports_the_gaps():
+    from edgespace.meters.tegrastats import parse_tegrastats, window_energy
+
+    seconds = [s for s in range(106) if s not in (17, 58, 59)]  # 103 lines over 105 s
+    log = parse_tegrastats(_stamped(seconds, [5000] * len(seconds)), interval_s=1.0)
+    assert log.lines == 103 and log.timed_by == "timestamps"
+    assert log.times_s[-1] == 105.0  # line count x interval would say 102 s
+    assert log.gaps() == [(17, 2.0), (57, 3.0)]
+    w = window_energy(log, 0.0, 105.0)
+    assert w["energy_window_mj"] == pytest.approx(5.0 * 105.0 * 1e3) and w["samples"] == 103
+    # without timestamps (L4T 32) the interval is all there is, and no gap can be told
+    plain = parse_tegrastats("\n".join([XAVIER_NX.format(p=4023)] * 5), interval_s=0.5)
+    assert plain.timed_by == "interval" and list(plain.times_s) == [0.0, 0.5, 1.0, 1.5, 2.0] and plain.gaps() == []
+
+
+def test_two_runs_appended_to_one_log_are_found_split_and_refused_as_one_series():
+    from edgespace.meters.tegrastats import parse_tegrastats, window_energy
+
+    first = _stamped(range(10), [5000, 5200, 5100, 6000, 6100, 6000, 5900, 6000, 6050, 6000])
+    second = _stamped(range(30, 36), [4000, 4100, 4000, 4050, 4000, 4000])  # a later run: average resets
+    log = parse_tegrastats(first + second, interval_s=1.0)
+    assert log.run_starts() == [0, 10]
+    runs = log.runs()
+    assert [r.lines for r in runs] == [10, 6] and runs[1].power_mw["VDD_IN"][0] == 4000
+    assert runs[1].times_s[-1] == 5.0 and "run 2: lines 11-16" in runs[1].source
+    w = window_energy(log, 0.0, 5.0)
+    assert w["energy_window_mj"] is None and "2 tegrastats runs appended" in w["energy_unavailable_reason"]
+    assert window_energy(runs[0], 0.0, 9.0)["energy_window_mj"] is not None
+    # a run appended at the same power is still found when its clock goes back
+    again = parse_tegrastats(first + _stamped(range(3), [5000, 5000, 5000]), interval_s=1.0)
+    assert again.run_starts() == [0, 10]
+
+
+def _ort_events(names_per_run):
+    """Synthetic ONNX Runtime trace events: one model_run per list, its kernels in order."""
+    events, ts = [], 1
+    for names in names_per_run:
+        run = {"cat": "Session", "name": "model_run", "ts": ts, "dur": 100 * len(names) + 10, "args": {}}
+        events.append(run)
+        for k, name in enumerate(names):
+            args = {"op_name": "Conv", "provider": "CPUExecutionProvider"}
+            events.append({"cat": "Node", "name": name, "ts": ts + 1 + 100 * k, "dur": 10 * (k + 1), "args": args})
+        ts += 100 * len(names) + 20
+    return events
+
+
+def test_repeated_kernel_names_in_an_ort_profile_are_kept_apart_by_order():
+    from edgespace.runners._ort_profile import read_ort_profile
+
+    # very old ONNX Runtime: every kernel named "_kernel_time"
+    prof = read_ort_profile(_ort_events([["_kernel_time"] * 3] * 3))
+    assert [(n.name, n.time_us) for n in prof.nodes] == [
+        ("_kernel_time", 10.0),
+        ("_kernel_time#1", 20.0),
+        ("_kernel_time#2", 30.0),
+    ]  # not one node of 60 us
+
+
+def test_repeated_kernel_names_that_do_not_line_up_across_runs_are_refused():
+    from edgespace.calibration import IngestError
+    from edgespace.runners._ort_profile import read_ort_profile
+
+    with pytest.raises(IngestError, match="occur a different number of times in different runs"):
+        read_ort_profile(_ort_events([["_kernel_time"] * 3, ["_kernel_time"] * 3, ["_kernel_time"] * 4]))
 
 
 def test_each_backend_says_once_why_it_cannot_run_and_availability_follows(tmp_path):

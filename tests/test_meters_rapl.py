@@ -3,6 +3,8 @@ wraparound with and without a readable ``max_energy_range_uj``, and several pack
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from edgespace.meters import RaplMeter
@@ -26,6 +28,7 @@ def test_two_packages_sum_and_a_wrap_uses_the_range(tmp_path):
     token = meter.begin_window()
     (a / "energy_uj").write_text("1000000\n")  # wrapped: 328,850 uJ to the top, then 1 J
     (b / "energy_uj").write_text("7500000\n")
+    time.sleep(0.002)  # longer than RAPL's 1 ms update period
     w = meter.end_window(token)
     assert w.energy_mj == pytest.approx((328_850 + 1_000_000 + 2_500_000) / 1e3)
     assert w.energy_mj > 0 and w.duration_s >= 0
@@ -45,4 +48,15 @@ def test_a_wrap_without_a_usable_range_reports_no_energy_and_why(tmp_path, range
     # without a wrap the same meter still measures
     token = meter.begin_window()
     (d / "energy_uj").write_text("3000000\n")
+    time.sleep(0.002)
     assert meter.end_window(token).energy_mj == pytest.approx(2000.0)
+    # a counter that did not move, or a window under the update period: no energy, never 0.0
+    token = meter.begin_window()
+    time.sleep(0.002)
+    still = meter.end_window(token)
+    assert still.energy_mj is None and "fewer than two distinct readings" in still.energy_unavailable_reason
+    meter.update_period_s = 60.0  # a counter this slow: any window here is shorter
+    token = meter.begin_window()
+    (d / "energy_uj").write_text("3000100\n")
+    short = meter.end_window(token)
+    assert short.energy_mj is None and "update period (60 s)" in short.energy_unavailable_reason

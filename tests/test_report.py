@@ -401,12 +401,16 @@ def test_report_is_one_self_contained_file_with_a_section_per_input(result, tmp_
 def test_report_reads_provenance_columns(result, tmp_path):
     frame = result.trials_frame()
     n = len(frame)
-    # as a search with calibration and metering writes them: a source per row
-    frame["latency_source"] = ["calibrated:host-1t"] * (n - 10) + ["measured:abc"] * 10
-    frame["energy_source"] = "analytic"
+    # the labels a search with a calibration and a metered power model writes (int8 rows outside
+    # the calibration stay analytic): a source per row, each one a label the code itself writes
+    from edgespace.cost._estimate import SOURCE_COLUMNS
+
+    assert SOURCE_COLUMNS == ("latency_source", "energy_source")
+    frame["latency_source"] = ["calibrated:host-1t"] * (n - 10) + ["analytic"] * 10
+    frame["energy_source"] = ["metered:host-1t"] * (n - 10) + ["estimated"] * 10
     page = report(frame, tmp_path / "p.html", profile=PROFILE).read_text()
-    assert f"<b>calibrated:host-1t</b> ({n - 10} rows), <b>measured:abc</b> (10 rows)" in page
-    assert f"energy from</th><td><b>analytic</b> ({n} rows)" in page
+    assert f"<b>calibrated:host-1t</b> ({n - 10} rows), <b>analytic</b> (10 rows)" in page
+    assert f"energy from</th><td><b>metered:host-1t</b> ({n - 10} rows), <b>estimated</b> (10 rows)" in page
 
 
 def test_report_of_a_5000_trial_study_is_under_10_mb(tmp_path):

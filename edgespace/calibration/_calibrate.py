@@ -158,6 +158,15 @@ class Calibration(CalibrationBase):
         specs = list(specs)
         return model.predict_energy_mj(specs, [self.predict_latency_ms(s) for s in specs])
 
+    def latency_band(self) -> tuple[float, float, float] | None:
+        """``(low_factor, high_factor, coverage)`` from the network-held-out errors of the fit
+        (``report["interval"]``, see :func:`~edgespace.calibration._fitting.conformal_band`);
+        None when too few networks were measured for folds."""
+        band = self.report.get("interval")
+        if not band:
+            return None
+        return float(band["low_factor"]), float(band["high_factor"]), float(band["coverage"])
+
     def summary(self) -> dict:
         """What a study stores (and a report shows): id, applicability, provenance, the error on
         networks held out of the fit (``held_out``: None when too few networks were measured for
@@ -173,6 +182,7 @@ class Calibration(CalibrationBase):
             "networks": self.provenance.get("networks"),
             "held_out": self.report.get("held_out_5fold"),
             "in_sample": self.report.get("in_sample"),
+            "interval": self.report.get("interval"),
             "power_modes": sorted(self.power),
         }
 

@@ -40,6 +40,7 @@ def draw_specs(
     exclude=(),
     precision: str = "fp32",
     cover: bool = False,
+    design: str | None = None,
 ) -> list[ArchSpec]:
     """``n`` distinct specs (width to 0.05, depth to 0.1, resolution to 16 px), families in turn;
     none of ``exclude``.
@@ -48,7 +49,18 @@ def draw_specs(
     family gets its smallest and largest corner of the ranges (so that a prediction anywhere in
     the ranges interpolates; the one network a fidelity run missed by a third was smaller than
     every calibration network) and a Latin hypercube (scipy ``qmc.LatinHypercube``) for the rest,
-    which spreads the points over every knob's range."""
+    which spreads the points over every knob's range.
+
+    ``design`` names the choice instead (``cover`` is then ignored): ``"spread"`` the corners and
+    a greedy k-medoids design over the latency model's own features
+    (:mod:`edgespace.calibration._design`), ``"lhs"`` as ``cover=True``, ``"random"`` as
+    ``cover=False``."""
+    from edgespace.calibration._design import DESIGNS
+
+    if design is not None and design not in DESIGNS:
+        raise SpecError(f"design={design!r}: allowed: {', '.join(DESIGNS)}")
+    if design is not None:
+        cover = design == "lhs"
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_DRAWN:
         raise SpecError(
             f"draw_specs(n={n!r}): allowed: an integer from 0 to {MAX_DRAWN:,} (each drawn network is "
@@ -59,11 +71,15 @@ def draw_specs(
     rng = np.random.default_rng(seed)
     seen = {(s.family, s.width, s.depth, s.resolution) for s in exclude}
     out: list[ArchSpec] = []
-    if cover:
+    per_family = [n // len(families) + (1 if k < n % len(families) else 0) for k in range(len(families))]
+    chosen: list[list[ArchSpec]] = []
+    if design == "spread":
+        from edgespace.calibration._design import spread_specs
+
+        chosen = spread_specs(per_family, families, lambda fam, u: _snap(fam, u, r, precision), seed=seed, seen=seen)
+    elif cover:
         from scipy.stats import qmc
 
-        per_family = [n // len(families) + (1 if k < n % len(families) else 0) for k in range(len(families))]
-        chosen: list[list[ArchSpec]] = []
         for k, (fam, m) in enumerate(zip(families, per_family, strict=True)):
             points = [np.zeros(3), np.ones(3)] if m >= 4 else []
             if m > len(points):
@@ -75,9 +91,9 @@ def draw_specs(
                     seen.add(key)
                     mine.append(spec)
             chosen.append(mine)
-        # families in turn, as without cover
-        for i in range(max(map(len, chosen), default=0)):
-            out += [c[i] for c in chosen if i < len(c)]
+    # families in turn, as without cover
+    for i in range(max(map(len, chosen), default=0)):
+        out += [c[i] for c in chosen if i < len(c)]
     tries = 0
     while len(out) < n and tries < 100 * n + 100:  # uniform draws (and any duplicates' stand-ins)
         tries += 1

@@ -91,7 +91,38 @@ def _report(samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyMode
             m = _fit(samples[~samples["run"].isin(fold)], runs[keep], params)
             pred.loc[fold] = predict(m, fold)
         rep["held_out_5fold"] = latency_errors(pred.loc[ids].to_numpy(), runs["e2e_ms"].to_numpy())
+        rep["interval"] = conformal_band(pred.loc[ids].to_numpy(), runs["e2e_ms"].to_numpy())
     return rep
+
+
+#: Share of networks a calibration's prediction interval is to cover.
+INTERVAL_COVERAGE = 0.9
+
+
+def conformal_band(predicted, measured, coverage: float = INTERVAL_COVERAGE) -> dict | None:
+    """A band ``[low_factor, high_factor]`` around predictions from their errors on networks
+    held out of the fit (cross-validated: each network predicted by a model that never saw it).
+    Scores are ``|log(measured / predicted) - c|`` about the median log ratio ``c`` (the fit's
+    bias on unseen networks); the band is ``exp(c ± q)`` with ``q`` the ``ceil(coverage·(n+1))``-th
+    smallest score, the split-conformal quantile, which covers a new network exchangeable with
+    the held-out ones with probability at least ``coverage``. None when too few networks for it
+    (``ceil(coverage·(n+1)) > n``)."""
+    p, m = np.asarray(predicted, float), np.asarray(measured, float)
+    ok = (p > 0) & (m > 0)
+    s = np.log(m[ok] / p[ok])
+    n = len(s)
+    k = int(np.ceil(coverage * (n + 1)))
+    if n == 0 or k > n:
+        return None
+    c = float(np.median(s))
+    q = float(np.sort(np.abs(s - c))[k - 1])
+    return {
+        "coverage": float(coverage),
+        "low_factor": float(np.exp(c - q)),
+        "high_factor": float(np.exp(c + q)),
+        "n": n,
+        "method": "conformal over the 5-fold held-out predictions: |log(measured/predicted)| about its median",
+    }
 
 
 def calibrate(

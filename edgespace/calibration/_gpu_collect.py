@@ -58,7 +58,7 @@ def collect_gpu(
             "spec and the calibration applies at the precision run: draw the specs at the precision measured"
         )
     runner = get_runner(backend, compile=compile) if backend == "torch-cuda" else get_runner(backend)
-    meter = meter if meter is not None else get_meter("nvml")
+    meter = meter if meter is not None else get_meter("nvml", device=getattr(runner, "device", "cuda"))
     idle_w, _ = settled_idle_power(meter, idle_s)
     if hasattr(runner, "prepare_input"):  # export every ONNX file in one child process, not one each
         from edgespace.runners import export_many

@@ -77,8 +77,11 @@ def run_calibration(
     out: str | os.PathLike | None = None,
     cache_dir=None,
     progress=None,
+    design: str = "lhs",
 ) -> tuple[Calibration, Path, list]:
-    """Draw ``samples`` specs, measure them with ``threads`` threads, fit and write the file.
+    """Choose ``samples`` specs by ``design`` (``"spread"``: per family the corners of the
+    ranges, then a k-medoids design over the latency model's features; ``"lhs"``; ``"random"``;
+    see :func:`draw_specs`), measure them with ``threads`` threads, fit and write the file.
     Returns (calibration, path written, measurements).
 
     ``progress(stage, step, total)`` is called as the work advances: stage ``"export"`` (0/1,
@@ -94,7 +97,7 @@ def run_calibration(
             progress(stage, step, total)
 
     base = load_profile(profile)
-    specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed, cover=True)
+    specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed, design=design)
     report("export", 0, 1)
     ms = collect(
         specs,
@@ -105,7 +108,7 @@ def run_calibration(
         on_export=lambda: report("export", 1, 1),
     )
     report("fit", 0, 1)
-    cal = calibrate(base, ms, threads=threads)
+    cal = calibrate(base, ms, threads=threads, note=f"networks chosen by the {design} design, seed {seed}")
     report("fit", 1, 1)
     path = cal.save(out if out is not None else default_calibration_path(base.name, threads))
     return cal, path, ms

@@ -25,6 +25,13 @@ def configure(sub) -> None:
         help="ONNX Runtime intra-op threads (default 1; with --from: as the captures say)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
+    p.add_argument(
+        "--design",
+        default="lhs",
+        choices=("spread", "lhs", "random"),
+        help="how the networks are chosen: lhs (default: corners, then a Latin hypercube over the knobs), "
+        "spread (corners, then k-medoids over the latency model's features) or random",
+    )
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
     p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default 10)")
     p.add_argument(
@@ -66,6 +73,11 @@ def _report(cal, path) -> None:
         print(
             f"  {name}: {rep['within_10pct']:.0%} within ±10%, MAPE {rep['mape_pct']:.1f}%, "
             f"Kendall τ {rep['kendall_tau']:.2f} (n={rep['n']})"
+        )
+    if "held_out_5fold" not in cal.report:
+        print(
+            f"  held_out_5fold: none ({cal.provenance['networks']} networks; a held-out error needs at least 10): "
+            "the figure above is in-sample"
         )
 
 
@@ -152,6 +164,7 @@ def _run(args) -> int:
             rounds=args.rounds,
             out=args.out,
             progress=progress,
+            design=args.design,
         )
     if args.json:
         print(json.dumps({"path": str(path), "provenance": cal.provenance, "report": cal.report}, indent=1))

@@ -112,6 +112,11 @@ def configure(sub) -> None:
     )
     c.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for --confirm (default 1)")
     c.add_argument(
+        "--confirm-proxy",
+        action="store_true",
+        help="time the front of another device's study on this machine as a proxy (rows say profile host)",
+    )
+    c.add_argument(
         "--confirm-rounds", type=int, default=10, help="interleaved timing rounds for --confirm (default 10)"
     )
     _add_run_options(p)
@@ -219,7 +224,12 @@ def _run_search(args) -> int:
             raise ValueError("search: --confirm, --threads and --confirm-rounds: allowed: integers >= 1")
         with _Progress(not (args.quiet or args.json), f"confirm {args.confirm} front points") as progress:
             confirmed = result.confirm(
-                args.confirm, threads=args.threads, by=args.confirm_by, rounds=args.confirm_rounds, progress=progress
+                args.confirm,
+                threads=args.threads,
+                by=args.confirm_by,
+                rounds=args.confirm_rounds,
+                progress=progress,
+                proxy=args.confirm_proxy,
             )
     rc = _print(result, args, time.perf_counter() - t0, confirmed)
     if args.report is not None:
@@ -313,7 +323,7 @@ def _print_confirmations(console, frame) -> None:
         return "-" if v is None or (isinstance(v, float) and v != v) else spec.format(v)
 
     table = Table(title="confirmed on this machine: predicted vs measured")
-    shown = (*ARCH_COLUMNS, "mode")  # the design point as the table shows it; then the measurement
+    shown = (*ARCH_COLUMNS, "mode", "profile")  # the design point and the machine measured; then the measurement
     cols = (*shown, *CONFIRMATION_COLUMNS[CONFIRMATION_COLUMNS.index("threads") :])
     for c in cols:
         table.add_column(c, justify="right")
@@ -330,7 +340,7 @@ def _print_confirmations(console, frame) -> None:
     for r in frame.to_dict(orient="records"):
         table.add_row(*[fmt(r.get(c), specs.get(c, "{}")) for c in cols])
     console.print(table)
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[(frame["status"] == "ok") & frame["latency_error_pct"].notna()]
     if len(ok):
         err = ok["latency_error_pct"].astype(float).abs()
         console.print(

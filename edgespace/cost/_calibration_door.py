@@ -73,6 +73,12 @@ class CalibrationBase(abc.ABC):
     def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
         """Metered-model energy per image (mJ) of ``specs`` in ``mode``, or None where it has none."""
 
+    def latency_band(self) -> tuple[float, float, float] | None:
+        """``(low_factor, high_factor, coverage)``: the share ``coverage`` of networks measured
+        but held out of the fit had their latency within ``[low_factor, high_factor]`` times the
+        prediction; None where the calibration states no interval."""
+        return None
+
     @abc.abstractmethod
     def summary(self) -> dict:
         """What a study stores in its definition and a report shows."""

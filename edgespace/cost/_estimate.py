@@ -17,6 +17,7 @@ from edgespace._spec import (
 )
 from edgespace.cost._calibration_door import as_calibration
 from edgespace.cost._evaluate import Evaluation, evaluate
+from edgespace.cost._interval import INTERVAL_COLUMNS, interval_columns
 from edgespace.cost._params import FALLBACK, compile_mode
 from edgespace.profiles import HardwareProfile, PowerMode, load_profile
 
@@ -45,6 +46,7 @@ ESTIMATE_COLUMNS = (
     "n_fallback_ops",
     "n_estimated_inputs",
     "throughput_fps",
+    *INTERVAL_COLUMNS,
 )
 
 #: Where each row's numbers came from: ``latency_source`` is ``analytic`` or
@@ -101,6 +103,11 @@ class Estimate:
     n_estimated_inputs: int = 0
     latency_source: str = "analytic"
     energy_source: str = "analytic"
+    #: where the latency is calibrated: the band the calibration's held-out networks fell in
+    #: (per call, as ``latency_ms``) and the share of them it covered; NaN elsewhere
+    latency_low_ms: float = float("nan")
+    latency_high_ms: float = float("nan")
+    interval_coverage: float = float("nan")
 
     @property
     def n_fallback_ops(self) -> int:
@@ -182,8 +189,11 @@ def estimate(
     ambient_c = check_ambient_c(ambient_c, "estimate(ambient_c)")
     prof = _profile(profile)
     pm: PowerMode = prof.mode(mode)
-    mp, sk, ev, sources = _evaluate_one(spec, prof, pm, placement, calibration, ambient_c, keep_layers=True)
-    cols = {k: v[0] for k, v in _columns(ev, mp, spec.precision).items()}
+    cal = as_calibration(calibration)
+    mp, sk, ev, sources = _evaluate_one(spec, prof, pm, placement, cal, ambient_c, keep_layers=True)
+    cols = _columns(ev, mp, spec.precision)
+    cols.update(interval_columns(cal, cols["latency_ms"], sources[0] != "analytic"))
+    cols = {k: v[0] for k, v in cols.items()}
     names = np.asarray(sk.name, dtype=object)
     return Estimate(
         spec=spec,

@@ -24,6 +24,7 @@ from edgespace.archs import list_families
 from edgespace.cost._calibration_door import as_calibration
 from edgespace.cost._estimate import ESTIMATE_COLUMNS, _calibrated, _columns, _profile
 from edgespace.cost._evaluate import evaluate
+from edgespace.cost._interval import interval_columns
 from edgespace.cost._params import compile_mode
 from edgespace.profiles import HardwareProfile
 
@@ -189,6 +190,8 @@ def estimate_many(
                     energy_j=energy_j,
                 )
                 for k, v in _columns(ev, mp, precision).items():
+                    cols[k][part] = v
+                for k, v in interval_columns(cal, cols["latency_ms"][part], lat_s is not None).items():
                     cols[k][part] = v
                 lat_src[part], energy_src[part] = sources
         block = frame.copy()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from edgespace._errors import UnavailableError
 
-__all__ = ["EnergyWindow", "PowerMeter", "NullMeter", "MeterInitError"]
+__all__ = ["EnergyWindow", "PowerMeter", "NullMeter", "MeterInitError", "window_too_short"]
 
 
 class MeterInitError(UnavailableError):
@@ -53,6 +53,8 @@ class PowerMeter(abc.ABC):
     name: str = "meter"
     #: What the reading covers: one of :data:`METER_DOMAINS` ("" when nothing is measured).
     domain: str = ""
+    #: How often the reading changes (s): a window shorter than this reports no energy.
+    update_period_s: float = 0.0
 
     @classmethod
     @abc.abstractmethod
@@ -78,7 +80,21 @@ class PowerMeter(abc.ABC):
     def end_window(self, token: tuple[float, float]) -> EnergyWindow:
         t0, e0 = token
         e1 = self._read_mj()
-        return EnergyWindow(time.perf_counter() - t0, self._delta_mj(e0, e1), self.name, domain=self.domain)
+        return self._window(time.perf_counter() - t0, e0, e1, self._delta_mj(e0, e1))
+
+    def _window(self, duration_s: float, e0, e1, delta_mj: float | None) -> EnergyWindow:
+        """The window's energy, or None with the reason when the counter cannot have measured it:
+        a window shorter than :attr:`update_period_s`, or a counter read the same at both ends
+        (fewer than two distinct readings: 0.0 would be a repeated reading, not a measurement)."""
+        why = window_too_short(self, duration_s)
+        if why is None and e1 == e0:
+            why = (
+                f"{self.name}: the energy counter read {e0} at both ends of the {duration_s:.4g} s window "
+                "(fewer than two distinct readings: it updates more slowly than the window)"
+            )
+        if why is not None:
+            return EnergyWindow(duration_s, None, self.name, why, domain=self.domain)
+        return EnergyWindow(duration_s, delta_mj, self.name, domain=self.domain)
 
     def idle_power_w(self, seconds: float = 0.5) -> float | None:
         """Average power over ``seconds`` of doing nothing, measured now (None where the meter
@@ -89,6 +105,16 @@ class PowerMeter(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device (threads, handles); does nothing by default."""
+
+
+def window_too_short(meter: PowerMeter, duration_s: float) -> str | None:
+    """The reason a window of ``duration_s`` is below ``meter``'s update period, or None."""
+    if duration_s < meter.update_period_s:
+        return (
+            f"{meter.name}: the window lasted {duration_s:.4g} s, shorter than the meter's update period "
+            f"({meter.update_period_s:g} s); run longer (duration_s=...) for a measured energy"
+        )
+    return None
 
 
 class NullMeter(PowerMeter):

@@ -13,7 +13,8 @@ Modeling" in each module's power pages):
 The meter reads the **module input** rail, picked by its label (``VDD_IN``, ``POM_5V_IN``; not
 the first rail found: channel order differs between modules). A window samples it at its start,
 every ``interval_s`` in a background thread, and at its end, and integrates (trapezoid rule); a
-window with fewer than two samples reports None with the reason.
+window with fewer than two samples (one shorter than ``interval_s``: only its start was read)
+reports None with the reason; the end reading is added only to a window already sampled twice.
 
 Why not Zeus's Jetson monitor (``zeus.device.soc.jetson``)? It reads the same files, but it
 fixes the sysfs root (no test on documented trees), polls in a separate process and reports
@@ -84,6 +85,7 @@ class JetsonMeter(PowerMeter):
         self.rail = label
         self._read = rails[label]
         self.interval_s = float(interval_s)
+        self.update_period_s = self.interval_s
 
     @staticmethod
     def _on_jetson() -> bool:
@@ -132,20 +134,29 @@ class JetsonMeter(PowerMeter):
         state["thread"].join()
         t1 = time.perf_counter()
         samples = list(state["samples"])
+        if len(samples) < 2:
+            # only the start reading: the window was shorter than the sampling interval, and an
+            # end reading added now would make two samples out of one interval's guess
+            return window_from_samples(samples, self.name, self.rail, t1 - t0)
         if t1 > samples[-1][0]:
             samples.append((t1, self._read()))  # the window's end
         return window_from_samples(samples, self.name, self.rail)
 
 
-def window_from_samples(samples, meter: str = "jetson-ina3221", rail: str = "VDD_IN") -> EnergyWindow:
-    """Energy (trapezoid rule) over ``(t_s, power_w)`` samples; None below two samples."""
+def window_from_samples(
+    samples, meter: str = "jetson-ina3221", rail: str = "VDD_IN", duration_s: float | None = None
+) -> EnergyWindow:
+    """Energy (trapezoid rule) over ``(t_s, power_w)`` samples; None below two samples taken at
+    distinct times. ``duration_s``: the window's length where it is not the samples' span."""
     duration = samples[-1][0] - samples[0][0] if samples else 0.0
-    if len(samples) < 2 or duration <= 0:
+    distinct = len({t for t, _ in samples})
+    if distinct < 2 or duration <= 0:
         return EnergyWindow(
-            max(duration, 0.0),
+            max(duration if duration_s is None else duration_s, 0.0),
             None,
             meter,
-            f"{meter}: {len(samples)} {rail} sample(s) in the window (at least 2 needed)",
+            f"{meter}: {distinct} {rail} sample(s) at distinct times in the window (at least 2 needed; "
+            "the window was shorter than the sampling interval)",
             domain="module-input",
             samples=len(samples),
         )

@@ -33,6 +33,9 @@ def _domains(root: Path) -> list[Path]:
 class RaplMeter(PowerMeter):
     domain = "cpu-package"
     name = "rapl"
+    #: RAPL's energy status registers update about every millisecond (Intel SDM vol. 3B, 15.10.1:
+    #: "updated approximately every 1 ms"; the energy unit itself is 2^-ESU J).
+    update_period_s = 0.001
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else POWERCAP_ROOT
@@ -90,7 +93,7 @@ class RaplMeter(PowerMeter):
                     "so the energy of this window is unknown"
                 )
                 return EnergyWindow(duration_s, None, self.name, energy_unavailable_reason=reason, domain=self.domain)
-        return EnergyWindow(duration_s, total / 1e3, self.name, domain=self.domain)
+        return self._window(duration_s, e0, e1, total / 1e3)
 
     def _read_mj(self) -> float:
         return sum(self._read_each_uj()) / 1e3

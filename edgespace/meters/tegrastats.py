@@ -25,6 +25,13 @@ Xavier, AGX Orin: their rails are per subsystem) are refused with that reason, n
 into something else. The log's lines are the samples; the capture script records each model's
 timed window as offsets from the log's first line, and the samples inside it are integrated
 (trapezoid rule). Fewer than two samples in a window: None with the reason.
+
+Time comes from the lines' own timestamps where they carry one (JetPack 5/6: tegrastats skips
+seconds under load, so line count × interval is shorter than the log), from the interval only
+where they do not; :meth:`TegrastatsLog.gaps` lists the skips. Two runs appended to one file
+(the running average resets, or the clock goes back) are found by
+:meth:`TegrastatsLog.run_starts` and split by :meth:`TegrastatsLog.runs`; a window over such a
+log is refused with that reason.
 """
 
 from __future__ import annotations
@@ -67,16 +74,85 @@ class TegrastatsLog:
     stamps: list = field(default_factory=list)
     interval_s: float = 0.01
     source: str = "<text>"
+    #: the running average tegrastats prints after each rail's current value (mW)
+    average_mw: dict = field(default_factory=dict)
 
     @property
     def lines(self) -> int:
         return len(self.cpu_mhz)
 
     @property
+    def timed_by(self) -> str:
+        """``"timestamps"`` where every line carries one (JetPack 5/6), else ``"interval"``."""
+        return "timestamps" if self.stamps and all(st is not None for st in self.stamps) else "interval"
+
+    @property
     def times_s(self) -> np.ndarray:
-        """Time of each line from the first, in seconds: line k at k × interval (tegrastats
-        prints at its interval; the JetPack 5 timestamps have whole-second resolution only)."""
-        return np.arange(self.lines) * self.interval_s
+        """Time of each line from the first, in seconds. From the lines' own timestamps where
+        every line has one (a log that skips seconds spans its real duration): the lines printed
+        within one whole second are placed ``interval_s`` apart from its start. Without
+        timestamps (L4T 32): line k at k × ``interval_s``."""
+        if self.timed_by == "interval":
+            return np.arange(self.lines) * self.interval_s
+        t0 = self.stamps[0]
+        out = np.empty(self.lines)
+        prev, within = None, 0
+        for k, st in enumerate(self.stamps):
+            within = within + 1 if st == prev else 0
+            prev = st
+            out[k] = (st - t0).total_seconds() + within * self.interval_s
+        return out
+
+    def gaps(self, tolerance_s: float = 0.5) -> list[tuple[int, float]]:
+        """``(line, seconds)`` for every line that came later than the interval after the one
+        before it (by more than ``tolerance_s``; timestamps have whole-second resolution): the
+        log skipped samples there. Empty for a log without timestamps (nothing to tell)."""
+        if self.timed_by == "interval" or self.lines < 2:
+            return []
+        dt = np.diff(self.times_s)
+        late = np.nonzero(dt > self.interval_s + tolerance_s)[0]
+        return [(int(k + 1), float(dt[k])) for k in late]
+
+    def run_starts(self) -> list[int]:
+        """First line of each run in the log: 0, and every line where tegrastats started again
+        (a run appended to the same file): the module-input rail's running average reset to the
+        current value instead of following the previous average, or the timestamps went back."""
+        starts = [0]
+        rail = next((r for r in MODULE_INPUT_RAILS if r in self.average_mw), None)
+        cur = self.power_mw.get(rail) if rail else None
+        avg = self.average_mw.get(rail) if rail else None
+        n_in_run = 1
+        for k in range(1, self.lines):
+            back = self.stamps[k] is not None and self.stamps[k - 1] is not None and self.stamps[k] < self.stamps[k - 1]
+            reset = False
+            if avg is not None and np.isfinite([avg[k - 1], avg[k], cur[k]]).all():
+                expected = (avg[k - 1] * n_in_run + cur[k]) / (n_in_run + 1)
+                # averages are printed in whole mW: allow the rounding of both
+                reset = abs(avg[k] - cur[k]) <= 1 and abs(avg[k] - expected) > 2
+            if back or reset:
+                starts.append(k)
+                n_in_run = 1
+            else:
+                n_in_run += 1
+        return starts
+
+    def runs(self) -> list[TegrastatsLog]:
+        """The log split at :meth:`run_starts`, one :class:`TegrastatsLog` per run."""
+        starts = self.run_starts() + [self.lines]
+        out = []
+        for a, b in zip(starts, starts[1:], strict=False):
+            out.append(
+                TegrastatsLog(
+                    {k: v[a:b] for k, v in self.power_mw.items()},
+                    self.cpu_mhz[a:b],
+                    self.gpu_mhz[a:b],
+                    self.stamps[a:b],
+                    self.interval_s,
+                    f"{self.source} (run {len(out) + 1}: lines {a + 1}-{b})",
+                    {k: v[a:b] for k, v in self.average_mw.items()},
+                )
+            )
+        return out
 
     def module_input_rail(self) -> str:
         """The module-input rail (:data:`MODULE_INPUT_RAILS`), or :class:`TegrastatsError` naming
@@ -107,6 +183,7 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
     if not (isinstance(interval_s, (int, float)) and interval_s > 0):
         raise TegrastatsError(f"interval_s={interval_s!r}: allowed: seconds > 0 (tegrastats --interval / 1000)")
     power: dict[str, list] = {}
+    average: dict[str, list] = {}
     cpu, gpu, stamps = [], [], []
     n = 0
     for k, line in enumerate(text.splitlines()):
@@ -122,12 +199,14 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
             raise TegrastatsError(
                 f"{src}: line {k + 1}: not a tegrastats line (expected 'RAM used/totalMB ...'): {line[:60]!r}"
             )
-        rails = {name: float(inst) for name, inst, _ in _RAIL.findall(line) if name not in _NOT_RAILS}
-        for name, v in rails.items():
-            power.setdefault(name, [np.nan] * n).append(v)
-        for name in power:
-            if name not in rails:
-                power[name].append(np.nan)
+        found = [(name, float(inst), float(avg)) for name, inst, avg in _RAIL.findall(line) if name not in _NOT_RAILS]
+        for table, col in ((power, 1), (average, 2)):
+            rails = {f[0]: f[col] for f in found}
+            for name, v in rails.items():
+                table.setdefault(name, [np.nan] * n).append(v)
+            for name in table:
+                if name not in rails:
+                    table[name].append(np.nan)
         c = _CPU.search(line)
         freqs = [int(f) for f in re.findall(r"@(\d+)", c.group(1))] if c else []
         cpu.append(max(freqs) if freqs else np.nan)
@@ -147,6 +226,7 @@ def parse_tegrastats(path_or_text, *, interval_s: float = 0.01) -> TegrastatsLog
         stamps,
         float(interval_s),
         src,
+        {k: np.array(v, dtype=float) for k, v in average.items()},
     )
 
 
@@ -172,6 +252,14 @@ def window_energy(log: TegrastatsLog, start_s: float, end_s: float, *, inference
         out["energy_unavailable_reason"] = str(exc)
         return out
     out["rail"] = rail
+    starts = log.run_starts()
+    if len(starts) > 1:
+        out["energy_unavailable_reason"] = (
+            f"{log.source}: {len(starts)} tegrastats runs appended in one log (they start at lines "
+            f"{', '.join(str(k + 1) for k in starts)}); offsets from its first line are ambiguous: "
+            "split it with TegrastatsLog.runs()"
+        )
+        return out
     t = log.times_s
     p = log.power_mw[rail]
     inside = (t >= start_s) & (t <= end_s) & np.isfinite(p)

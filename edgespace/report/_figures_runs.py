@@ -41,7 +41,9 @@ def predicted_vs_measured_figure(
     ``latency_source`` (analytic, calibrated:<id>), then the calibration's own runs
     (:func:`edgespace.report.calibration_frame`, one trace). ``held_out``: the calibration's
     ``report['held_out_5fold']`` (n, within_10pct, mape_pct, ...), written on the figure.
-    Failed confirmations are listed under the plot. A second panel shows energy where a meter
+    Where a confirmation carries the calibration's prediction interval
+    (``predicted_latency_low_ms`` / ``predicted_latency_high_ms``) its point has a vertical bar
+    spanning it. Failed confirmations are listed under the plot. A second panel shows energy where a meter
     measured it."""
     go = _go()
     from plotly.subplots import make_subplots
@@ -112,6 +114,7 @@ def predicted_vs_measured_figure(
             go.Scatter(
                 x=_r(part["measured_latency_ms"]),
                 y=_r(part["predicted_latency_ms"]),
+                error_y=_interval_bars(part),
                 mode="markers",
                 name=f"confirmed, predicted by {src} ({len(part)})",
                 marker={
@@ -208,3 +211,23 @@ def predicted_vs_measured_figure(
         margin={"b": 80 + 25 * len(notes)},
     )
     return fig
+
+
+def _interval_bars(part: pd.DataFrame) -> dict | None:
+    """Vertical bars from the calibration's prediction interval (``predicted_latency_low_ms`` /
+    ``predicted_latency_high_ms``) where the rows carry one; None (no bars) elsewhere."""
+    cols = ("predicted_latency_low_ms", "predicted_latency_high_ms")
+    if not set(cols) <= set(part.columns):
+        return None
+    pred = pd.to_numeric(part["predicted_latency_ms"], errors="coerce").to_numpy(float)
+    low, high = (pd.to_numeric(part[c], errors="coerce").to_numpy(float) for c in cols)
+    if not np.isfinite(low).any():
+        return None
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": np.nan_to_num(high - pred),
+        "arrayminus": np.nan_to_num(pred - low),
+        "color": "#555",
+        "thickness": 1,
+    }

@@ -157,6 +157,6 @@ def confirm(
         rounds=rounds,
         profile=profile,
         profile_runs=profile_runs,
-        meter=get_meter(meter),
+        meter=get_meter(meter, device="cpu"),  # a CPU run: a CPU-domain meter or none
         notes=notes,
     )

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import sys
 import time
 
 import numpy as np
 
 from edgespace._ort_session import make_session, pinned_threads
 from edgespace._spec import ArchSpec
-from edgespace.runners.common import Measurement
+from edgespace.runners.common import Measurement, torch_never_imported
 from edgespace.runners.ort import MEMORY_SOURCE, OnnxRuntimeRunner, _percentiles, _pin_note, input_for
 
 __all__ = ["REFERENCE_SPEC", "measure_interleaved"]
@@ -185,7 +184,7 @@ def _measure_interleaved(
                 node_profile=prof,
                 onnx_path=str(path),
                 runtime_version=f"onnxruntime {ort.__version__}",
-                clean_process="torch" not in sys.modules,
+                clean_process=torch_never_imported(),
                 date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 round_medians_ms=tuple(float(m) for m in medians),
                 latency_paired_ms=paired,

@@ -123,12 +123,26 @@ def read_ort_profile(path_or_events, *, skip_first: bool = True) -> NodeProfile:
         peak = max(e["mem"].get("mem_bytes_requested_in_use", 0) for e in first) - base
     order: dict[str, str] = {}
     times: dict[str, list[float]] = {}
+    counts: dict[str, int] | None = None
     for k in keys:
         seen: dict[str, float] = {}
+        n_of: dict[str, int] = {}
         for e in sorted(per_run[k], key=lambda e: e["ts"]):
-            name = e["name"]
-            seen[name] = seen.get(name, 0.0) + float(e["dur"])  # a node run twice in one run: summed
+            # a name that repeats within a run (very old profiles name every kernel
+            # "_kernel_time"; a node run twice) is kept apart by its order: name, name#1, ...
+            j = n_of.get(e["name"], 0)
+            n_of[e["name"]] = j + 1
+            name = e["name"] if j == 0 else f"{e['name']}#{j}"
+            seen[name] = float(e["dur"])
             order.setdefault(name, e["op"])
+        if counts is not None and n_of != counts:
+            diff = sorted(n for n in set(n_of) | set(counts) if n_of.get(n) != counts.get(n))
+            raise IngestError(
+                f"{src}: kernel name(s) {', '.join(diff[:3])} occur a different number of times in "
+                "different runs, so repeated names cannot be told apart by their order; profile "
+                "with a newer ONNX Runtime (it names each node)"
+            )
+        counts = n_of
         for name, d in seen.items():
             times.setdefault(name, []).append(d)
     nodes = tuple(NodeTime(name, op, float(np.median(times[name]))) for name, op in order.items())

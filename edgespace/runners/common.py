@@ -48,6 +48,10 @@ class Measurement:
     ``avg_power_w`` = window energy ÷ window duration. ``meter_domain`` says what the meter
     covers: ``cpu-package`` (RAPL), ``gpu-board`` (NVML), ``module-input`` (a Jetson's VDD_IN).
 
+    ``clean_process`` is True only where the measuring process never imported torch
+    (:func:`torch_never_imported`; its idle OpenMP threads slow CPU timings); a runner that does
+    not check leaves it False.
+
     ``node_profile`` (when profiled) holds per-kernel times; see
     :func:`edgespace.calibration.map_nodes` for mapping them to layer-table rows.
     """
@@ -86,7 +90,7 @@ class Measurement:
     node_profile: object | None = field(default=None, repr=False, compare=False)
     onnx_path: str = ""
     runtime_version: str = ""
-    clean_process: bool = True
+    clean_process: bool = False
     date: str = ""
     notes: tuple[str, ...] = ()
     round_medians_ms: tuple[float, ...] = ()
@@ -116,6 +120,14 @@ class Measurement:
         if self.node_profile is not None:
             d["node_profile"] = [[n.name, n.op_type, n.time_us] for n in self.node_profile.nodes]
         return d
+
+
+def torch_never_imported() -> bool:
+    """Whether this process has never imported torch or any of its modules (a module once
+    imported stays in ``sys.modules``, and torch's thread pools outlive its use)."""
+    import sys
+
+    return not any(name == "torch" or name.startswith("torch.") for name in list(sys.modules))
 
 
 def calibration_latency_ms(m) -> float:

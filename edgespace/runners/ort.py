@@ -11,7 +11,6 @@ import dataclasses
 import datetime as _dt
 import math
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from edgespace._ort_session import check_provider, make_session, pinned_threads
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._ort_profile import read_ort_profile
-from edgespace.runners.common import Measurement, Runner, register_runner
+from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
 
 __all__ = ["OnnxRuntimeRunner", "input_for", "rss_bytes"]
 
@@ -129,7 +128,7 @@ class OnnxRuntimeRunner(Runner):
     ) -> Measurement:
         import onnxruntime as ort
 
-        meter = meter if meter is not None else get_meter()
+        meter = meter if meter is not None else get_meter(device="cpu")
         rss0 = rss_bytes()
         sess = make_session(onnx_path, threads, provider=self.provider, worker_affinity=worker_affinity)
         feed = input_for(sess, spec.resolution)
@@ -223,7 +222,7 @@ class OnnxRuntimeRunner(Runner):
             node_profile=prof,
             onnx_path=str(onnx_path),
             runtime_version=f"onnxruntime {ort.__version__}",
-            clean_process="torch" not in sys.modules,
+            clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             notes=tuple(notes)
             + (

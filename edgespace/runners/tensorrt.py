@@ -299,7 +299,7 @@ class TensorRTRunner(Runner):
         fields = timed_and_metered(
             call,
             timer,
-            meter if meter is not None else get_meter("nvml"),
+            meter if meter is not None else get_meter("nvml", device=dev),
             batch=batch,
             warmup=warmup,
             runs=runs,

@@ -194,7 +194,9 @@ def measure_module(
     on_cuda = dev.type == "cuda"
     notes = list(notes)
     meter = (
-        meter if meter is not None else (get_meter("nvml") if on_cuda else NullMeter("no GPU meter on the CPU path"))
+        meter
+        if meter is not None
+        else (get_meter("nvml", device=dev) if on_cuda else NullMeter("no GPU meter on the CPU path"))
     )
     dtype = _dtype(torch, precision)
     r = spec.resolution

@@ -2,8 +2,14 @@
 
 The points are measured as a calibration measures its networks (reference-paired, interleaved
 rounds, threads pinned: :func:`edgespace.runners.measure_interleaved`), so the measured
-latency is the figure a calibration would fit to. Energy is measured only where a power meter
-works here (a separate metered run per point); otherwise it is None, never a model's number.
+latency is the figure a calibration would fit to. Energy is measured only where a CPU-domain power
+meter works here (a separate metered run per point); otherwise it is None, never a model's number.
+
+Confirmation checks where it runs: the ONNX Runtime CPU backend measures this machine (profile
+``host``), so a study of another device is refused unless the caller asks for a proxy run
+(``proxy=True``); proxy rows then say ``profile="host"``, carry the study's device in
+``proxy_for``, no power mode or placement, and no prediction (the predictions are for the other
+device). Each point is measured at its own batch and placement or fails with the reason.
 """
 
 from __future__ import annotations
@@ -25,18 +31,28 @@ CONFIRMATIONS_KEY = "edgespace_confirmations"
 #: Columns of :meth:`SearchResult.confirmations`, in order.
 CONFIRMATION_COLUMNS = (
     *POINT_COLUMNS,
+    "profile",
+    "proxy_for",
     "backend",
     "provider",
     "threads",
     "predicted_latency_ms",
+    "predicted_latency_low_ms",
+    "predicted_latency_high_ms",
     "measured_latency_ms",
     "latency_error_pct",
     "latency_source",
     "predicted_energy_mj",
     "measured_energy_mj",
     "energy_error_pct",
+    "meter",
+    "meter_domain",
+    "energy_unavailable_reason",
     "status",
 )
+
+#: The machine each confirm backend measures (a profile name) and the placements it runs.
+MEASURED_MACHINE = {"onnxruntime": ("host", ("auto", "cpu"))}
 
 
 def choose_points(front: pd.DataFrame, top: int, by: str | None, objectives) -> pd.DataFrame:
@@ -65,6 +81,27 @@ def _error_pct(pred, meas) -> float | None:
     return float((pred - meas) / meas * 100.0)
 
 
+def check_machine(profile, backend: str, proxy: bool) -> str | None:
+    """The study profile's name when ``backend`` measures another machine and ``proxy`` is set
+    (the rows are then a proxy run for it), None when the profile is the machine measured.
+    :class:`SearchError` naming both when it is not and no proxy run was asked for."""
+    measured, _ = MEASURED_MACHINE[backend]
+    name = getattr(profile, "name", profile)
+    kind = getattr(profile, "kind", None)
+    if name == measured or kind == measured or profile is None:
+        return None
+    if proxy:
+        return str(name)
+    device = getattr(profile, "device", "")
+    raise SearchError(
+        f"confirm(): the study's profile is {name!r}{f' ({device})' if device else ''}, but backend "
+        f"{backend!r} measures this machine (profile {measured!r}); a latency timed here is not a "
+        f"{name} latency. Run the front on the device (edgespace.calibration.capture), or pass "
+        f"proxy=True (CLI: --confirm-proxy) to time it here as a proxy: its rows then say profile "
+        f"{measured!r}, with no power mode, placement or prediction of {name}"
+    )
+
+
 def confirm_points(
     points: pd.DataFrame,
     *,
@@ -75,39 +112,84 @@ def confirm_points(
     meter: str = "auto",
     cache_dir=None,
     progress: Callable[[int, int], None] | None = None,
+    profile=None,
+    proxy: bool = False,
 ) -> list[dict]:
     """Export and run ``points`` (rows with the design-point columns, ``latency_ms``,
     ``energy_mj`` and ``latency_source`` predicted); one dict per point with
     :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
-    ``failed: <reason>``; the others are still measured."""
+    ``failed: <reason>``; the others are still measured. ``profile``: the study's profile
+    (refused unless it is the machine ``backend`` measures, or ``proxy=True``; see
+    :func:`check_machine`)."""
     from edgespace._spec import ArchSpec
     from edgespace.runners import REFERENCE_SPEC, OnnxRuntimeRunner, export_many, measure_interleaved, prepare_onnx
 
-    if backend != "onnxruntime":
+    if backend not in MEASURED_MACHINE:
         raise SearchError(
             f"confirm(backend={backend!r}): allowed here: onnxruntime (other backends: "
             "edgespace.confirm(spec, backend=...) on their device)"
         )
     if not (isinstance(threads, int) and threads >= 1):
         raise SearchError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
-    rows, specs = [], []
+    proxy_for = check_machine(profile, backend, bool(proxy))
+    machine, placements = MEASURED_MACHINE[backend]
+    rows, specs, skip = [], [], []
+    seen = set()
     for r in points.to_dict(orient="records"):
         row = {c: r.get(c) for c in POINT_COLUMNS}
+        batch = int(r.get("batch") or 1)
         row.update(
+            profile=machine,
+            proxy_for=proxy_for,
             backend=backend,
             provider=provider,
             threads=int(threads),
             predicted_latency_ms=_num(r.get("latency_ms")),
+            predicted_latency_low_ms=_num(r.get("latency_low_ms")),
+            predicted_latency_high_ms=_num(r.get("latency_high_ms")),
             measured_latency_ms=None,
             latency_error_pct=None,
             latency_source=r.get("latency_source", "analytic"),
             predicted_energy_mj=_num(r.get("energy_mj")),
             measured_energy_mj=None,
             energy_error_pct=None,
+            meter=None,
+            meter_domain=None,
+            energy_unavailable_reason=None,
             status="ok",
         )
+        why = None
+        if proxy_for is not None:
+            # nothing of the other device is measured: its mode, placement and predictions go
+            row.update(mode=None, placement=None, predicted_latency_ms=None, predicted_energy_mj=None)
+            row["latency_source"] = f"proxy: timed on {machine} for {proxy_for}"
+            key = tuple(row.get(c) for c in POINT_COLUMNS)
+            if key in seen:  # differs from an earlier point only in its mode or placement
+                continue
+            seen.add(key)
+        elif row.get("placement") not in (None, *placements):
+            why = (
+                f"placement {row['placement']!r} is not measured by backend {backend!r} "
+                f"({provider} runs on the CPU; placements: {', '.join(placements)})"
+            )
+        if batch != 1:
+            why = (
+                f"batch {batch} is not measured: backend {backend!r} runs one image per call "
+                "(a batch-1 time is not a batch time; batches run on backend='torch-cuda' or 'tensorrt')"
+            )
+        if why is not None:
+            row["status"] = f"failed: {why}"
         rows.append(row)
-        specs.append(ArchSpec(r["family"], float(r["width"]), float(r["depth"]), int(r["resolution"]), r["precision"]))
+        skip.append(why is not None)
+        specs.append(
+            ArchSpec(
+                r["family"], float(r["width"]), float(r["depth"]), int(r["resolution"]), r["precision"], batch=batch
+            )
+        )
+    if all(skip):
+        if progress is not None:
+            progress(1, 1)
+        return rows
     total = len(rows) * (rounds + 3) + 1
     step = 0
 
@@ -119,15 +201,25 @@ def confirm_points(
 
     try:  # one child process exports every fp32 network (and the reference) into the cache
         export_many(
-            [ArchSpec(s.family, s.width, s.depth, s.resolution, "fp32") for s in specs] + [REFERENCE_SPEC], cache_dir
+            [
+                ArchSpec(s.family, s.width, s.depth, s.resolution, "fp32")
+                for s, x in zip(specs, skip, strict=True)
+                if not x
+            ]
+            + [REFERENCE_SPEC],
+            cache_dir,
         )
     except Exception as exc:
-        for row in rows:
-            row["status"] = f"failed: export: {type(exc).__name__}: {exc}"[:300]
+        for row, x in zip(rows, skip, strict=True):
+            if not x:
+                row["status"] = f"failed: export: {type(exc).__name__}: {exc}"[:300]
         return rows
     tick()
     paths: list = [None] * len(rows)
     for i, spec in enumerate(specs):
+        if skip[i]:
+            tick()
+            continue
         try:
             paths[i] = prepare_onnx(spec, spec.precision, provider=provider, cache_dir=cache_dir)[0]
         except Exception as exc:  # e.g. fp16 without an fp16 kernel here
@@ -161,7 +253,11 @@ def confirm_points(
             ok = []
     from edgespace.meters import NullMeter, get_meter
 
-    power_meter = get_meter(meter)
+    power_meter = get_meter(meter, device="cpu")  # the device that runs: a CPU-domain meter or none
+    for i in ok:
+        rows[i].update(meter=power_meter.name, meter_domain=power_meter.domain or None)
+        if isinstance(power_meter, NullMeter):
+            rows[i]["energy_unavailable_reason"] = power_meter.reason
     if not isinstance(power_meter, NullMeter):
         runner = OnnxRuntimeRunner(provider)
         for i in ok:
@@ -177,6 +273,7 @@ def confirm_points(
                     meter=power_meter,
                 )
                 rows[i]["measured_energy_mj"] = m.energy_per_inference_mj
+                rows[i]["energy_unavailable_reason"] = m.energy_unavailable_reason
                 rows[i]["energy_error_pct"] = _error_pct(rows[i]["predicted_energy_mj"], m.energy_per_inference_mj)
             except Exception as exc:
                 rows[i]["status"] = f"failed: metered run: {type(exc).__name__}: {exc}"[:300]
@@ -204,7 +301,7 @@ def confirmations_frame(stored: list[dict] | None) -> pd.DataFrame:
 
 def merge_confirmations(stored: list[dict] | None, new: list[dict]) -> list[dict]:
     """Stored rows with ``new`` ones replacing those of the same point, backend and threads."""
-    key = (*POINT_COLUMNS, "backend", "provider", "threads")
+    key = (*POINT_COLUMNS, "profile", "backend", "provider", "threads")
     out = {tuple(r.get(k) for k in key): r for r in (stored or [])}
     for r in new:
         out[tuple(r.get(k) for k in key)] = r

@@ -107,12 +107,20 @@ class SearchResult:
         meter: str = "auto",
         progress: Callable[[int, int], None] | None = None,
         cache_dir=None,
+        proxy: bool = False,
     ) -> pd.DataFrame:
         """Run ``top`` points of the front for real and compare: spread evenly along the front
         (``by=None``) or the best ``top`` by the objective ``by``. Each is exported (a child
         process, cached), derived to its precision, and timed with ONNX Runtime on this machine
         as a calibration times its networks (reference-paired, ``rounds`` interleaved rounds,
-        ``threads`` pinned threads); energy is measured where a power meter works here.
+        ``threads`` pinned threads); energy is measured where a CPU-domain power meter works
+        here, and each row names its ``meter`` and ``meter_domain``.
+
+        The backend measures this machine (profile ``host``): a study of another device is
+        refused with a :class:`SearchError` naming both, unless ``proxy=True`` asks to time its
+        front here as a proxy; proxy rows say ``profile="host"`` and ``proxy_for`` the study's
+        device, with no power mode, placement or prediction. A point is measured at its own batch
+        and placement, or fails with the reason (this backend runs batch 1 on the CPU).
 
         Returns :meth:`confirmations` (all stored rows, these included): predicted against
         measured latency and energy with the error (``(predicted − measured) / measured``, %).
@@ -120,13 +128,28 @@ class SearchResult:
         ``failed: <reason>``; the search itself is untouched. The rows are stored in the study
         (user attr ``edgespace_confirmations``), so a resumed or reloaded study shows them.
         ``progress(done, total)`` is called as the work advances."""
-        from edgespace.study._confirm import CONFIRMATIONS_KEY, choose_points, confirm_points, merge_confirmations
+        from edgespace.study._confirm import (
+            CONFIRMATIONS_KEY,
+            check_machine,
+            choose_points,
+            confirm_points,
+            merge_confirmations,
+        )
 
+        check_machine(self.profile, backend, proxy)  # before any work
         points = choose_points(self.pareto_front(), top, by, self.objectives)
         if points.empty:
             return self.confirmations()
         rows = confirm_points(
-            points, backend=backend, threads=threads, rounds=rounds, meter=meter, progress=progress, cache_dir=cache_dir
+            points,
+            backend=backend,
+            threads=threads,
+            rounds=rounds,
+            meter=meter,
+            progress=progress,
+            cache_dir=cache_dir,
+            profile=self.profile,
+            proxy=proxy,
         )
         stored = merge_confirmations(self.study.user_attrs.get(CONFIRMATIONS_KEY), rows)
         self.study.set_user_attr(CONFIRMATIONS_KEY, stored)
@@ -135,8 +158,9 @@ class SearchResult:
     def confirmations(self) -> pd.DataFrame:
         """Confirmed design points stored with the study, one row each: the design point,
         ``backend``, ``provider``, ``threads``, predicted and measured latency (ms) and energy (mJ,
-        measured: None without a power meter), their errors (%), ``latency_source`` and
-        ``status`` (``ok`` or ``failed: <reason>``)."""
+        measured: None without a power meter), their errors (%), ``latency_source``, the machine
+        measured (``profile``; ``proxy_for`` on a proxy run), ``meter``, ``meter_domain``,
+        ``energy_unavailable_reason`` and ``status`` (``ok`` or ``failed: <reason>``)."""
         from edgespace.study._confirm import CONFIRMATIONS_KEY, confirmations_frame
 
         return confirmations_frame(self.study.user_attrs.get(CONFIRMATIONS_KEY))

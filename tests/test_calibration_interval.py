@@ -1,0 +1,135 @@
+"""Prediction intervals: a calibration's band from its own network-held-out errors (conformal),
+carried by calibrated estimates, estimate_many rows and trial rows, and kept in its file.
+
+The calibration here is fitted by the real segment model to segment times from a known cost
+law with per-network noise (fast, deterministic); real ONNX Runtime runs are in
+``benchmarks/few_shot.py``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import edgespace as es
+from edgespace.calibration import Calibration, draw_specs
+from edgespace.calibration._fitting import _fit, _report, conformal_band
+from edgespace.calibration._model import segment_features
+from edgespace.cost import load_calibration
+
+
+def _noisy_calibration(n: int, seed: int = 0) -> Calibration:
+    """Host calibration on segment times from a power law in MACs and output bytes, each
+    network's times scaled by its own lognormal factor (sigma 0.08): what no model can learn,
+    so the held-out error is that noise."""
+    rng = np.random.default_rng(seed)
+    specs = draw_specs(n, families=("mobilenetv2", "mobilenetv3_small"), seed=seed, ranges={"resolution": (96, 192)})
+    frames, runs = [], []
+    for k, spec in enumerate(specs):
+        f = segment_features(es.layer_table(spec))
+        f["time_us"] = 0.002 * (1 + f["macs"]) ** 0.8 * (1 + f["output_bytes"]) ** 0.1 * np.exp(rng.normal(0, 0.08))
+        f["run"] = k
+        frames.append(f.reset_index())
+        total = float(f["time_us"].sum()) / 1e3
+        runs.append(
+            {"run": k, "spec": spec.to_dict(), "e2e_ms": total, "node_ms": total, "profiled_ms": total}
+            | {"spread_pct": float("nan")}
+        )
+    samples, runs = pd.concat(frames, ignore_index=True), pd.DataFrame(runs).set_index("run")
+    params = {"trees": False}
+    model = _fit(samples, runs, params)
+    prov = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "runtime": "onnxruntime 1.x (synthetic law)",
+        "provider": "CPUExecutionProvider",
+        "threads": 1,
+        "precision": "fp32",
+        "networks": n,
+        "segments": len(samples),
+        "machine": "test",
+        "base_profile": "host",
+        "mode": "measured",
+    }
+    rep = _report(samples, runs, model, params)
+    return Calibration("host", prov, samples, runs, report=rep, model=model)
+
+
+def test_conformal_band_covers_its_stated_share_of_new_networks():
+    rng = np.random.default_rng(0)
+    hits = []
+    for _ in range(400):  # many calibrations of 20 held-out networks, each judged on fresh ones
+        bias = 1.05  # a fit that runs 5% slow on unseen networks
+        pred = rng.uniform(1, 50, 20)
+        band = conformal_band(pred, pred * bias * np.exp(rng.normal(0, 0.1, 20)))
+        new = rng.uniform(1, 50, 50)
+        meas = new * bias * np.exp(rng.normal(0, 0.1, 50))
+        hits.append(np.mean((meas >= new * band["low_factor"]) & (meas <= new * band["high_factor"])))
+    assert band["coverage"] == 0.9 and band["low_factor"] < bias < band["high_factor"]
+    assert 0.88 <= np.mean(hits) <= 0.95  # at least the stated share, not much more
+    assert conformal_band([1.0] * 8, [1.1] * 8) is None  # 8 scores cannot state 90%
+
+
+def test_calibrated_estimates_carry_the_band_and_analytic_ones_do_not(tmp_path):
+    few = _noisy_calibration(6)
+    assert few.latency_band() is None  # no folds below 10 networks, so no held-out errors
+    cal = _noisy_calibration(16, seed=1)
+    lo, hi, cov = cal.latency_band()
+    assert cov == 0.9 and lo < 1.0 < hi and hi / lo > 1.05  # the noise is 8%: a real width
+    assert cal.summary()["interval"]["n"] == 16
+    spec = es.ArchSpec("mobilenetv2", 0.75, 1.0, 128)
+    est = es.estimate(spec, "host", calibration=cal)
+    assert est.latency_source == f"calibrated:{cal.id}" and est.interval_coverage == 0.9
+    assert est.latency_low_ms == pytest.approx(est.latency_ms * lo) and est.latency_high_ms == pytest.approx(
+        est.latency_ms * hi
+    )
+    assert est.to_dict()["latency_high_ms"] == pytest.approx(est.latency_high_ms)
+    analytic = es.estimate(spec, "host")
+    assert np.isnan(analytic.latency_low_ms) and np.isnan(analytic.interval_coverage)
+    frame = es.estimate_many([spec, es.ArchSpec("mobilenetv3_small", 0.5, 1.0, 96)], "host", calibration=cal)
+    assert frame["latency_high_ms"].to_numpy() == pytest.approx(frame["latency_ms"].to_numpy() * hi)
+    elsewhere = es.estimate_many([spec], "raspberry-pi-5", calibration=cal)  # it does not apply: no interval
+    assert elsewhere["latency_low_ms"].isna().all()
+    back = load_calibration(cal.save(tmp_path / "cal.json"))
+    assert back.latency_band() == (lo, hi, cov) and back.id == cal.id
+
+
+def test_trial_rows_carry_the_interval():
+    from edgespace.study import MobileNetSpace, search
+
+    cal = _noisy_calibration(12, seed=2)
+    space = MobileNetSpace(families=("mobilenetv2",), widths=(0.5, 1.0), width_step=0.25, resolutions=(96, 160))
+    r = search(
+        space, "host", "accuracy,latency_ms", n_trials=6, sampler="random", storage="memory", seed=0, calibration=cal
+    )
+    rows = r.trials_frame()
+    lo, hi, _ = cal.latency_band()
+    fp32 = rows[rows["latency_source"] != "analytic"]
+    assert len(fp32) and np.allclose(fp32["latency_high_ms"], fp32["latency_ms"] * hi)
+    assert rows.loc[rows["latency_source"] == "analytic", "latency_high_ms"].isna().all()
+
+
+def test_confirmations_carry_the_interval_and_the_figure_draws_it():
+    from edgespace.report import predicted_vs_measured_figure
+    from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirmations_frame
+
+    assert {"predicted_latency_low_ms", "predicted_latency_high_ms"} <= set(CONFIRMATION_COLUMNS)
+    point = {"family": "mobilenetv2", "width": 0.5, "depth": 1.0, "resolution": 96, "precision": "fp32"}
+    point |= {"mode": "measured", "batch": 1, "placement": "auto"}
+    rows = [
+        point
+        | {"predicted_latency_ms": 10.0, "predicted_latency_low_ms": 9.0, "predicted_latency_high_ms": 12.0}
+        | {"measured_latency_ms": 11.0, "latency_source": "calibrated:abc", "status": "ok"},
+        point
+        | {
+            "resolution": 128,
+            "predicted_latency_ms": 20.0,
+            "measured_latency_ms": 19.0,
+            "latency_source": "analytic",
+            "status": "ok",
+        },
+    ]
+    fig = predicted_vs_measured_figure(confirmations_frame(rows))
+    bars = {t.name: t.error_y for t in fig.data if t.name and t.name.startswith("confirmed")}
+    cal = bars["confirmed, predicted by calibrated:abc (1)"]
+    assert list(cal.array) == [2.0] and list(cal.arrayminus) == [1.0]
+    assert bars["confirmed, predicted by analytic (1)"].array is None  # no interval, no bar

@@ -1,0 +1,68 @@
+"""Figures quoted in the docs match the stored benchmark results they name, and every stored
+result says when, where, with what and by which command it was produced."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ROW = re.compile(
+    r"^\| (?P<figure>[^|]+) \| (?P<value>[^|]+) \| `(?P<file>benchmarks/results/[^`]+)` \| `(?P<key>[^`]+)` \|$"
+)
+
+
+def _quoted(page: Path) -> list[dict]:
+    return [m.groupdict() for line in page.read_text().splitlines() if (m := ROW.match(line.strip()))]
+
+
+def _get(doc: dict, key: str):
+    for part in re.split(r"\.(?!5x)", key):  # "within_1.5x" is one key
+        doc = doc[part]
+    return doc
+
+
+def test_the_docs_quote_stored_results():
+    assert len(_quoted(ROOT / "docs" / "labels.md")) >= 7
+
+
+@pytest.mark.parametrize("row", _quoted(ROOT / "docs" / "labels.md"), ids=lambda r: r["figure"])
+def test_each_quoted_figure_matches_its_stored_result(row):
+    doc = json.loads((ROOT / row["file"]).read_text())
+    stored = _get(doc, row["key"])
+    assert str(stored) == row["value"].strip(), (row, stored)
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.glob("*.json")), ids=lambda p: p.name)
+def test_every_stored_result_says_when_where_with_what_and_how(path):
+    doc = json.loads(path.read_text())
+    assert {"date", "machine", "command"} <= set(doc), path.name
+    assert "benchmark" in doc or "format" in doc, path.name
+    assert doc["command"].startswith("python benchmarks/") and "/work" not in doc["command"]
+    # versions: their own field, or beside the machine they ran on
+    assert doc.get("versions") or "python" in doc["machine"], path.name
+
+
+def test_the_stored_layer_table_exactness_still_holds():
+    """The analytic MAC counts stored beside fvcore's are what the layer table gives today."""
+    from edgespace import ArchSpec, layer_table
+    from edgespace.layers import table_totals
+
+    doc = json.loads((RESULTS / "layer_table.json").read_text())
+    assert doc["macs_identical"] == doc["specs"] == len(doc["exactness"])
+    for e in doc["exactness"]:
+        assert e["analytic_macs"] == e["fvcore_macs"] == table_totals(layer_table(ArchSpec(**e["spec"])))["macs"]
+
+
+def test_the_stored_accuracy_fit_is_what_the_fit_gives_today():
+    from edgespace.accuracy._data import load_published
+    from edgespace.accuracy._published_fit import fit_published
+
+    doc = json.loads((RESULTS / "accuracy_fit.json").read_text())
+    rows = fit_published(load_published()).rows
+    for variant, anchor in doc["anchors"].items():
+        assert round(float(rows[rows["variant"] == variant].iloc[0].top1_fit), 4) == anchor["fitted"]
