@@ -32,6 +32,7 @@ __all__ = [
     "layer_table",
     "build",
     "export_onnx",
+    "export",
     # devices and the cost model
     "list_profiles",
     "load_profile",
@@ -66,6 +67,7 @@ __all__ = [
 _LAZY = {
     "build": "edgespace._build",
     "export_onnx": "edgespace._build",
+    "export": "edgespace.export",
     "list_profiles": "edgespace.profiles",
     "load_profile": "edgespace.profiles",
     "estimate": "edgespace.cost",

@@ -1,4 +1,5 @@
-"""``edgespace export``: ONNX files for timing on another device (a capture set)."""
+"""``edgespace export``: one deployable file (``--out``, any format), or ONNX files for timing on
+another device (a capture set, ``--out-dir``)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,17 @@ Then, here:  edgespace calibrate --profile PROFILE --from {d} --out PROFILE-cali
 def configure(sub) -> None:
     p = sub.add_parser(
         "export",
-        help="export ONNX models (a capture set) to time on another device",
-        description="Export ONNX files (uint8 NCHW input, preprocessing folded in) with a "
-        "manifest, to time them on a device and calibrate its profile from the "
-        "captured profiles with `edgespace calibrate --from DIR`.",
+        help="export one model (onnx, litert, executorch, coreml) or a capture set of ONNX models",
+        description="With --out: write one spec as a deployable file (uint8 RGB frame in, "
+        "preprocessing in the graph) in --format at --precision. With --out-dir: export ONNX files "
+        "with a manifest, to time them on a device and calibrate its profile from the captured "
+        "profiles with `edgespace calibrate --from DIR`.",
     )
-    p.add_argument("--out-dir", required=True, help="directory for the models and manifest.json (extended if present)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="write one model (needs --family) to this file (.onnx/.tflite/.pte/.mlpackage)")
+    where.add_argument("--out-dir", help="directory for the models and manifest.json (extended if present)")
+    p.add_argument("--format", default="onnx", help="with --out: onnx, litert, executorch or coreml (default onnx)")
+    p.add_argument("--precision", default="fp32", help="with --out: fp32, fp16 or int8, as the format allows")
     p.add_argument("--samples", type=int, default=None, help="draw this many random specs (as `calibrate` does)")
     p.add_argument("--seed", type=int, default=0, help="seed for drawing specs")
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
@@ -41,6 +47,10 @@ def _run(args) -> int:
     from edgespace.calibration import draw_specs, write_capture_set
     from edgespace.cli._common import parse_families
 
+    if args.out is not None:
+        return _run_one(args)
+    if args.format != "onnx":
+        raise ValueError(f"export --out-dir writes ONNX capture sets only; --format {args.format} needs --out FILE")
     if (args.samples is None) == (args.family is None):
         raise ValueError("export: pass either --samples N (random specs) or --family F (one spec)")
     output_dir(args.out_dir, "--out-dir", CalibrationError)  # before any export work
@@ -57,4 +67,16 @@ def _run(args) -> int:
     manifest = write_capture_set(specs, args.out_dir)
     print(f"wrote {len(specs)} model(s) and {manifest}")
     print(CAPTURE_HELP.format(d=args.out_dir))
+    return 0
+
+
+def _run_one(args) -> int:
+    from edgespace import ArchSpec
+    from edgespace.export import export
+
+    if args.family is None:
+        raise ValueError("export --out FILE: pass the spec with --family F (and --width/--depth/--resolution)")
+    spec = ArchSpec(args.family, args.width, args.depth, args.resolution, precision=args.precision)
+    path = export(spec, args.out, format=args.format, precision=args.precision)
+    print(f"wrote {path} ({args.format}, {args.precision}, {spec.short_name()})")
     return 0

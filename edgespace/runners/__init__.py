@@ -1,6 +1,6 @@
-"""Runners: real networks on real backends, measured: ONNX Runtime (CPU), ``torch-cuda`` (the timm
-module on an NVIDIA GPU) and ``tensorrt`` (where its Python package imports); others register by
-name.
+"""Runners: real networks on real backends, measured: ONNX Runtime (CPU), the phone runtimes
+``litert`` and ``executorch`` (XNNPACK on this CPU), ``torch-cuda`` (the timm module on an NVIDIA
+GPU) and ``tensorrt`` (where its Python package imports); others register by name.
 
 >>> from edgespace.runners import confirm
 >>> m = confirm(ArchSpec("mobilenetv3_small", 0.35, resolution=96), threads=1, runs=50)
@@ -24,11 +24,14 @@ from edgespace.runners.common import (
     register_runner,
 )
 from edgespace.runners.ort import OnnxRuntimeRunner
+from edgespace.runners.phone import ExecuTorchRunner, LiteRTRunner
 from edgespace.runners.tensorrt import TensorRTRunner
 from edgespace.runners.torch_cuda import CudaMeasurement, TorchCudaRunner
 
 __all__ = [
     "CudaMeasurement",
+    "ExecuTorchRunner",
+    "LiteRTRunner",
     "NodeProfile",
     "NodeTime",
     "REFERENCE_SPEC",

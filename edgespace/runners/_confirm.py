@@ -84,7 +84,9 @@ def confirm(
     ``precision`` also ``bf16``; ``compile=False`` for unfused CUDA graphs, ``tf32=True`` to allow
     TF32 at fp32), ``backend="tensorrt"`` builds a TensorRT engine from the exported fp32 ONNX file
     (fp32/fp16/int8; int8 calibrated on ``calibration_data``). ``batch`` (default: the spec's)
-    is images per call; their ``meter="auto"`` is NVML. A backend that cannot run here raises
+    is images per call; their ``meter="auto"`` is NVML. Phone runtimes: ``backend="litert"`` and
+    ``backend="executorch"`` export the spec with :func:`edgespace.export` (cached, in a child
+    process) and run it with XNNPACK on this CPU at ``threads`` threads (fp32/int8). A backend that cannot run here raises
     :class:`~edgespace.UnavailableError` naming what is missing, before any export.
     """
     if not isinstance(spec, ArchSpec):
@@ -115,6 +117,8 @@ def confirm(
             if hasattr(runner, "prepare_input")
             else (None, ())
         )
+        if getattr(runner, "takes_threads", False):
+            runner_options["threads"] = threads
         auto = getattr(runner, "default_meter", "auto") if meter == "auto" else meter
         return runner.measure(
             path,

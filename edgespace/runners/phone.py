@@ -1,0 +1,244 @@
+"""Phone runtimes on this CPU: LiteRT (``.tflite``) and ExecuTorch (``.pte``), both through
+XNNPACK, the CPU path phones themselves use. These are real runs of the phone runtimes' CPU
+kernels on this machine's x86 cores; not a phone, and not a phone's NPU.
+
+Models come from :func:`edgespace.export` (uint8 frame in, preprocessing in the graph), exported
+in a child process and cached by spec, format and precision, so that the converters (torch,
+litert-torch) do not run in the timing process.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgespace._errors import SpecError, UnavailableError
+from edgespace._ort_session import pinned_threads
+from edgespace._spec import ArchSpec
+from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
+from edgespace.runners.ort import rss_bytes
+
+__all__ = ["LiteRTRunner", "ExecuTorchRunner", "cached_phone_model"]
+
+NO_MEMORY = (
+    "not reported: the runtime's Python API exposes no arena accounting (rss_delta_bytes is the process's growth)"
+)
+
+
+def cached_phone_model(
+    spec: ArchSpec, fmt: str, precision: str, *, calibration_data=None, cache_dir: str | os.PathLike | None = None
+) -> Path:
+    """``spec`` exported to ``fmt`` at ``precision`` (cached; exported in a child process when missing).
+    ``calibration_data`` for int8: ``None`` (generated images) or an image folder."""
+    from edgespace.export import get_exporter
+
+    exporter = get_exporter(fmt)
+    if calibration_data is not None and not isinstance(calibration_data, (str, os.PathLike)):
+        raise SpecError("calibration_data: the phone backends take an image folder or None (generated images)")
+    key = dict(spec.to_dict(), precision=precision, format=fmt, calib=str(calibration_data or ""))
+    key.pop("batch", None)
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    if cache_dir is None:
+        from edgespace._cache import cache_dir as _cache_dir
+
+        cache_dir = _cache_dir() / fmt
+    path = Path(cache_dir) / f"{spec.short_name()}_{precision}_{digest}{exporter.suffix}"
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    job = {
+        "spec": spec.to_dict(),
+        "path": str(path),
+        "format": fmt,
+        "precision": precision,
+        "calib": calibration_data and str(calibration_data),
+    }
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    code = (
+        "import json,sys; from edgespace.export import export; from edgespace._spec import ArchSpec; "
+        "j=json.loads(sys.stdin.read()); export(ArchSpec(**j['spec']), j['path'], j['format'], j['precision'], calibration_data=j['calib'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), text=True, capture_output=True, env=env)
+    if proc.returncode != 0 or not path.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise UnavailableError(
+            f"{fmt} export of {spec.short_name()} ({precision}) failed in the child process: {tail[0]}"
+        )
+    return path
+
+
+def time_calls(invoke, *, warmup: int, runs: int | None, duration_s: float | None, rounds: int, meter) -> dict:
+    """Time ``invoke()`` back to back: latency statistics, round medians, energy window."""
+    for _ in range(max(0, warmup)):
+        invoke()
+    lat: list[float] = []
+    token = meter.begin_window()
+    t_start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        invoke()
+        t1 = time.perf_counter()
+        lat.append(t1 - t0)
+        if (duration_s is not None and t1 - t_start >= duration_s) or (duration_s is None and len(lat) >= runs):
+            break
+    wall = time.perf_counter() - t_start
+    window = meter.end_window(token)
+    lat_ms = np.array(lat) * 1e3
+    medians = np.array([np.median(g) for g in np.array_split(lat_ms, max(1, min(rounds, len(lat_ms)))) if len(g)])
+    p50, p90, p99 = (float(v) for v in np.percentile(lat_ms, [50, 90, 99]))
+    robust = float(medians.min())
+    per_inf = window.energy_mj / len(lat_ms) if window.energy_mj is not None else None
+    return dict(
+        runs=len(lat_ms),
+        rounds=len(medians),
+        latency_p50_ms=p50,
+        latency_p90_ms=p90,
+        latency_p99_ms=p99,
+        latency_mean_ms=float(lat_ms.mean()),
+        latency_min_ms=float(lat_ms.min()),
+        latency_robust_ms=robust,
+        latency_spread_pct=float((medians.max() - robust) / robust * 100),
+        throughput_fps=float(len(lat_ms) / wall),
+        duration_s=float(wall) if duration_s is not None else None,
+        round_medians_ms=tuple(float(m) for m in medians),
+        energy_per_inference_mj=per_inf,
+        energy_window_mj=window.energy_mj,
+        energy_window_s=float(window.duration_s) if window.energy_mj is not None else None,
+        energy_unavailable_reason=window.energy_unavailable_reason,
+        avg_power_w=window.avg_power_w,
+        meter=window.meter,
+        meter_domain=window.domain,
+    )
+
+
+class _PhoneRunner(Runner):
+    """Shared by the phone runtimes: export (cached), open, time, report."""
+
+    format = ""
+    module = ""
+    precisions = ("fp32", "int8")
+    takes_threads = True
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        import importlib.util
+
+        if importlib.util.find_spec(cls.module) is None:
+            return f"backend {cls.name!r} needs the {cls.module} package (pip install 'edgespace[phone]')"
+        return None
+
+    def prepare_input(self, spec: ArchSpec, precision: str, *, model=None, calibration_data=None, cache_dir=None):
+        if model is not None:
+            raise SpecError(
+                f"confirm(backend={self.name!r}) exports from the spec; model= is not supported (use export(..., checkpoint=))"
+            )
+        path = cached_phone_model(spec, self.format, precision, calibration_data=calibration_data, cache_dir=cache_dir)
+        return str(path), (f"{self.format} model from edgespace.export ({precision}), cached",)
+
+    def _open(self, path: str, spec: ArchSpec, threads: int):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def measure(
+        self,
+        path,
+        spec: ArchSpec,
+        *,
+        precision: str = "fp32",
+        threads: int = 1,
+        warmup: int = 10,
+        runs: int | None = 100,
+        duration_s: float | None = None,
+        rounds: int = 5,
+        meter=None,
+        notes: tuple[str, ...] = (),
+        model=None,
+        calibration_data=None,
+        profile: bool = True,
+        profile_runs: int = 10,
+        pin_threads: bool = True,
+    ) -> Measurement:
+        from edgespace.meters import get_meter
+
+        if spec.batch != 1:
+            raise SpecError(f"confirm(batch={spec.batch}): backend {self.name!r} runs one frame per call")
+        meter = meter if meter is not None else get_meter("auto")
+        rss0 = rss_bytes()
+        with pinned_threads(threads, pin_threads) as affinity:
+            invoke, version = self._open(str(path), spec, int(threads))
+            stats = time_calls(invoke, warmup=warmup, runs=runs, duration_s=duration_s, rounds=rounds, meter=meter)
+        rss1 = rss_bytes()
+        extra = ("threads pinned to this process's first CPUs",) if affinity is not None else ()
+        if profile:
+            extra += (
+                f"no per-operator profile: {self.name}'s Python API has none (its benchmark tool on a phone does)",
+            )
+        return Measurement(
+            spec=spec,
+            backend=self.name,
+            provider="XNNPACK",
+            precision=precision,
+            threads=int(threads),
+            warmup=int(warmup),
+            peak_activation_bytes=None,
+            memory_source=NO_MEMORY,
+            rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
+            onnx_path=str(path),
+            runtime_version=version,
+            clean_process=torch_never_imported(),
+            date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            notes=tuple(notes) + extra,
+            **stats,
+        )
+
+
+@register_runner
+class LiteRTRunner(_PhoneRunner):
+    """LiteRT's interpreter with its default XNNPACK delegate; uint8 NHWC frame in."""
+
+    name = "litert"
+    format = "litert"
+    module = "ai_edge_litert"
+
+    def _open(self, path: str, spec: ArchSpec, threads: int):
+        from importlib.metadata import version
+
+        from ai_edge_litert.interpreter import Interpreter
+
+        interp = Interpreter(model_path=path, num_threads=threads)
+        interp.allocate_tensors()
+        inp = interp.get_input_details()[0]
+        frame = np.random.default_rng(0).integers(0, 256, size=tuple(inp["shape"]), dtype=np.uint8)
+        interp.set_tensor(inp["index"], frame.astype(inp["dtype"]))
+        return interp.invoke, f"ai-edge-litert {version('ai-edge-litert')} (XNNPACK)"
+
+
+@register_runner
+class ExecuTorchRunner(_PhoneRunner):
+    """ExecuTorch's runtime with the program's XNNPACK delegate; uint8 NCHW frame in."""
+
+    name = "executorch"
+    format = "executorch"
+    module = "executorch"
+
+    def _open(self, path: str, spec: ArchSpec, threads: int):
+        from importlib.metadata import version
+
+        import torch
+        from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+        from executorch.runtime import Runtime
+
+        _unsafe_reset_threadpool(threads)  # XNNPACK's thread pool
+        method = Runtime.get().load_program(path).load_method("forward")
+        r = spec.resolution
+        frame = [torch.from_numpy(np.random.default_rng(0).integers(0, 256, size=(1, 3, r, r), dtype=np.uint8))]
+        return (lambda: method.execute(frame)), f"executorch {version('executorch')} (XNNPACK)"

@@ -1,0 +1,180 @@
+"""Phone exports (ExecuTorch .pte, LiteRT .tflite, Core ML .mlpackage) with the preprocessing in the
+graph, checked against the torch model with the same preprocessing done in numpy.
+
+Tolerances, relative to the largest reference logit magnitude: fp32 5e-4 (float reassociation in
+XNNPACK's kernels); int8 by the correlation of the logits with the reference's, at least 0.9
+(random-weight networks have nearly flat logits, so their ranks are not a usable check).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgespace import ArchSpec, SpecError, UnavailableError, mobilenet
+from edgespace.archs import get_family
+
+pytest.importorskip("executorch", reason="the phone extra is not installed (pip install 'edgespace[phone]')")
+
+SPECS = {
+    "mobilenetv3_large": mobilenet("mobilenetv3_large", 1.0, 224),
+    "efficientnet_b0": ArchSpec("efficientnet", 1.0, 1.0, 224),
+}
+FP32_RTOL = 5e-4
+
+
+@pytest.fixture(scope="module", params=sorted(SPECS))
+def trained(request, tmp_path_factory):
+    """A spec, a checkpoint of one random-weight module, that module, and a frame to compare on."""
+    import torch
+
+    from edgespace import build
+
+    spec = SPECS[request.param]
+    torch.manual_seed(0)
+    model = build(spec)
+    # Random weights with BatchNorm's default statistics make EfficientNet's activations vanish
+    # (logits ~1e-5, all alike), which no int8 model can reproduce; batch statistics from a few
+    # frames give the activation ranges a trained network has.
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(8, 3, spec.resolution, spec.resolution))
+    model.eval()
+    ckpt = tmp_path_factory.mktemp(request.param) / "weights.pt"
+    torch.save(model.state_dict(), ckpt)
+    frame = np.random.default_rng(1).integers(0, 256, (1, 3, spec.resolution, spec.resolution), dtype=np.uint8)
+    return spec, ckpt, model, frame
+
+
+def reference(spec, model, frame) -> np.ndarray:
+    """The torch model on the frame preprocessed in numpy: scale to 0-1, subtract mean, divide by std."""
+    import torch
+
+    family = get_family(spec.family)
+    mean = np.array(family.mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    std = np.array(family.std, dtype=np.float32).reshape(1, 3, 1, 1)
+    x = (frame.astype(np.float32) / 255.0 - mean) / std
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
+
+
+def check(out: np.ndarray, ref: np.ndarray, precision: str) -> None:
+    assert out.shape == ref.shape
+    if precision == "fp32":
+        err = float(np.abs(out - ref).max()) / float(np.abs(ref).max())
+        assert err <= FP32_RTOL, f"fp32 relative error {err:.2e} > {FP32_RTOL}"
+    else:
+        assert np.corrcoef(out.ravel(), ref.ravel())[0, 1] >= 0.9
+
+
+def run_pte(path, frame) -> np.ndarray:
+    import torch
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(str(path)).load_method("forward")
+    return method.execute([torch.from_numpy(frame)])[0].numpy()
+
+
+def run_tflite(path, frame_nhwc) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path), num_threads=1)  # XNNPACK is its default CPU delegate
+    interp.allocate_tensors()
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    assert inp["dtype"] == np.uint8 and tuple(inp["shape"]) == frame_nhwc.shape
+    interp.set_tensor(inp["index"], frame_nhwc)
+    interp.invoke()
+    return interp.get_tensor(out["index"])
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_executorch_pte_matches_torch(trained, precision, tmp_path):
+    from edgespace import export
+
+    spec, ckpt, model, frame = trained
+    path = export(spec, tmp_path / "m.pte", format="executorch", precision=precision, checkpoint=ckpt)
+    check(run_pte(path, frame), reference(spec, model, frame), precision)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_litert_tflite_matches_torch(trained, precision, tmp_path):
+    from edgespace import export
+    from edgespace.export._litert_env import converter_python
+
+    if converter_python() is None:
+        pytest.skip("the LiteRT converter environment is not cached here (export(format='litert') creates it, ~1 GB)")
+    spec, ckpt, model, frame = trained
+    path = export(spec, tmp_path / "m.tflite", format="litert", precision=precision, checkpoint=ckpt)
+    check(run_tflite(path, frame.transpose(0, 2, 3, 1).copy()), reference(spec, model, frame), precision)
+
+
+def test_litert_without_a_converter_says_so(tmp_path, monkeypatch):
+    from edgespace import export
+
+    monkeypatch.setenv("EDGESPACE_LITERT_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(UnavailableError, match="EDGESPACE_LITERT_PYTHON.*not a file"):
+        export(SPECS["mobilenetv3_large"], tmp_path / "m.tflite", format="litert")
+
+
+@pytest.mark.parametrize("family", ["efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small"])
+def test_every_family_converts_to_coreml(family, tmp_path):
+    from edgespace import export
+
+    spec = ArchSpec(family, 1.0, 1.0, 160)
+    path = export(spec, tmp_path / "m.mlpackage", format="coreml")
+    import coremltools as ct
+
+    model = ct.models.MLModel(str(path), skip_model_load=True)
+    spec_pb = model.get_spec()
+    assert spec_pb.WhichOneof("Type") == "mlProgram"
+    assert spec_pb.description.input[0].type.WhichOneof("Type") == "imageType"  # the camera's pixel buffer
+    ops = [
+        op.type
+        for block in spec_pb.mlProgram.functions["main"].block_specializations.values()
+        for op in block.operations
+    ]
+    assert "conv" in ops and ops.count("conv") >= 10
+
+
+def test_coreml_int8_quantizes_weights_and_prediction_needs_macos(tmp_path):
+    import sys
+
+    from edgespace import export
+    from edgespace.export._coreml import require_macos_for_prediction
+
+    path = export(SPECS["mobilenetv3_large"], tmp_path / "m.mlpackage", format="coreml", precision="int8")
+    import coremltools as ct
+
+    spec_pb = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
+    ops = [
+        op.type
+        for block in spec_pb.mlProgram.functions["main"].block_specializations.values()
+        for op in block.operations
+    ]
+    assert "constexpr_affine_dequantize" in ops or "constexpr_blockwise_shift_scale" in ops
+    if sys.platform != "darwin":
+        with pytest.raises(UnavailableError, match="only on macOS or iOS"):
+            require_macos_for_prediction()
+
+
+def test_bad_export_arguments_name_what_is_allowed(tmp_path):
+    from edgespace import export
+
+    spec = SPECS["mobilenetv3_large"]
+    with pytest.raises(SpecError, match="format='tflite'.*allowed: coreml, executorch, litert, onnx"):
+        export(spec, tmp_path / "m.tflite", format="tflite")
+    with pytest.raises(SpecError, match="precision='fp16'.*executorch exports fp32, int8"):
+        export(spec, tmp_path / "m.pte", format="executorch", precision="fp16")
+    with pytest.raises(SpecError, match=r"must end in \.mlpackage"):
+        export(spec, tmp_path / "m.coreml", format="coreml")
+
+
+def test_cli_export_one_file_and_bad_format_exit_2(tmp_path, capsys):
+    from edgespace.cli import main
+
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--family", "mobilenetv3_small", "--resolution", "96", "--out", str(out)]) == 0
+    assert out.is_file() and "wrote" in capsys.readouterr().out
+    assert main(["export", "--family", "mobilenetv3_small", "--out", str(tmp_path / "m.x"), "--format", "x"]) == 2
+    assert "allowed: coreml, executorch, litert, onnx" in capsys.readouterr().err
