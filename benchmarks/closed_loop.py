@@ -11,7 +11,7 @@
    times its networks) and print predicted vs measured latency per point and the share within
    ±10%. Goal: >= 90% of the calibrated front's points within ±10%.
 
-The timing needs a quiet machine (see the README's timing protocol); on a shared one the
+The timing needs a quiet machine (see docs/measuring.md, "How it times, and why"); on a shared one the
 measured side moves by tens of percent between rounds. ``--json PATH`` writes every figure.
 """
 

@@ -2,7 +2,7 @@
 
 A *capture set* is a directory with ``manifest.json`` (``format: edgespace-captures/1``) and one
 ONNX file per spec. On the device, each model's profile is saved next to it under the model's
-name (the README gives the command lines):
+name (docs/measuring.md gives the command lines):
 
 * ONNX Runtime: ``NAME.ort.json`` (the file ``InferenceSession.end_profiling()`` writes) and,
   optionally, ``NAME.latency.json`` holding ``{"latency_ms": ...}`` measured without the profiler;

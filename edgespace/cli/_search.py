@@ -75,7 +75,7 @@ def configure(sub) -> None:
     p = sub.add_parser("search", help="multi-objective search of a design space; prints the Pareto front")
     p.add_argument("--profile", required=True, help="a profile name (see `edgespace profiles list`) or a YAML path")
     p.add_argument("--space", default="all", help=f"one of: {', '.join(_SPACES)} (default: all)")
-    p.add_argument("--objectives", default="accuracy,energy_mj", help="comma-separated; see the README for the list")
+    p.add_argument("--objectives", default="accuracy,energy_mj", help="comma-separated; an unknown one lists them")
     p.add_argument(
         "--constraint",
         action="append",
