@@ -13,11 +13,11 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 import edgespace as es
+from edgespace._precision import quantize_int8
 from edgespace.accuracy import load_published
 from edgespace.accuracy._published_fit import _curve, fit_published
 from edgespace.archs import get_family
 from edgespace.layers import table_totals
-from edgespace.runners._precision import quantize_int8
 from edgespace.spec import efficientnet, efficientnetv2_preset
 from edgespace.study import named_space, search, space_from_dict
 

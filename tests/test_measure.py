@@ -18,6 +18,7 @@ import pytest
 
 import edgespace as es
 from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, live_bytes, peak_activation_bytes
+from edgespace._precision import fp16_supported
 from edgespace.calibration import (
     IngestError,
     calibrate,
@@ -34,7 +35,6 @@ from edgespace.layers import table_totals
 from edgespace.meters import NullMeter, RaplMeter, get_meter
 from edgespace.runners import Fp16UnavailableError, confirm, read_ort_profile
 from edgespace.runners._export import export_many
-from edgespace.runners._precision import fp16_supported
 from edgespace.runners.common import torch_never_imported
 
 DATA = Path(__file__).resolve().parent / "data"

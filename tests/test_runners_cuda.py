@@ -265,7 +265,7 @@ def test_tensorrt_layer_times_map_to_layer_rows():
 
 
 def test_tensorrt_calibration_batches_and_engine_cache_key(tmp_path):
-    from edgespace.runners._precision import calibration_images
+    from edgespace._precision import calibration_images
     from edgespace.runners.tensorrt import calibration_batches, engine_cache_path, onnx_digest
 
     images = calibration_images(None, 64, count=5)  # the same images ONNX Runtime calibrates on

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edgespace import UnavailableError
-from edgespace.runners._precision import fp16_supported
+from edgespace._precision import fp16_supported
 
 
 def test_a_probe_on_a_missing_provider_says_so_instead_of_answering_for_the_cpu():
@@ -77,7 +77,7 @@ def test_the_real_cpu_probe_agrees_with_the_fp16_conversion(tmp_path):
     """The real answer here decides what convert_fp16 does: a copy, or the reason it refuses."""
     from onnx import TensorProto, helper, save
 
-    from edgespace.runners._precision import Fp16UnavailableError, convert_fp16
+    from edgespace._precision import Fp16UnavailableError, convert_fp16
 
     supported = fp16_supported("CPUExecutionProvider")
     assert isinstance(supported, bool)

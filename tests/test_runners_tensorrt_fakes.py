@@ -258,7 +258,7 @@ def test_engine_cache_is_keyed_by_the_onnx_content(tmp_path):
 
 
 def test_tensorrt_10_int8_is_explicit_quantization_and_older_calibrates(fakes, tmp_path):
-    from edgespace.runners._precision import calibration_images
+    from edgespace._precision import calibration_images
     from edgespace.runners._trt_build import build_engine
 
     images = calibration_images(None, 64, count=4)

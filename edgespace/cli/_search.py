@@ -209,7 +209,7 @@ def _run_search(args) -> int:
     args.confirm_rounds = 10 if args.confirm_rounds is None else args.confirm_rounds
     if args.report is not None:  # checked before the search, not after it
         from edgespace._paths import report_file
-        from edgespace.study._storage import storage_files
+        from edgespace.study import storage_files
 
         report_file(args.report, "search: --report", ValueError, protected=storage_files(args.storage or ""))
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ Each format is one module registered here by name (``onnx``, ``litert``, ``execu
 ``coreml``). Every exported model takes the camera's frame as its runtime expects it (uint8 RGB
 values 0–255; NCHW, or NHWC for LiteRT) and scales, normalises and reorders it in the graph, as
 :func:`edgespace.export_onnx` does. int8 goes through each toolchain's own quantizer, calibrated
-on the same images as ONNX Runtime's int8 (:func:`edgespace.runners._precision.calibration_images`).
+on the same images as ONNX Runtime's int8 (:func:`edgespace._precision.calibration_images`).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def preprocessed_module(spec: ArchSpec, layout: str, checkpoint=None):
 
 def calibration_frames(spec: ArchSpec, layout: str, calibration_data=None):
     """uint8 frames (one per calibration step) in ``layout``: the images ONNX Runtime's int8 uses."""
-    from edgespace.runners._precision import calibration_images
+    from edgespace._precision import calibration_images
 
     images = calibration_images(calibration_data, spec.resolution)  # [N, 3, R, R] uint8
     return images.transpose(0, 2, 3, 1).copy() if layout == "nhwc" else images

@@ -14,7 +14,7 @@ def _export(spec, path: Path, precision: str, calibration_data, checkpoint) -> P
     export_onnx(spec, fp32, checkpoint=checkpoint)
     if precision == "fp32":
         return path
-    from edgespace.runners._precision import quantize_int8
+    from edgespace._precision import quantize_int8
 
     path.unlink(missing_ok=True)  # the quantizer reuses an existing output file
     try:

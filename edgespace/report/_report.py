@@ -346,7 +346,7 @@ def report(
 def _output(path, obj) -> Path:
     """The checked report path: never the study's storage, nor a file that is not a report."""
     from edgespace._paths import report_file
-    from edgespace.study._storage import storage_files
+    from edgespace.study import storage_files
 
     storage = getattr(obj, "storage", None)
     protected = storage_files(storage) if isinstance(storage, str) else []

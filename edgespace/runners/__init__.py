@@ -9,12 +9,12 @@ GPU) and ``tensorrt`` (where its Python package imports); others register by nam
 
 from __future__ import annotations
 
+from edgespace._precision import Fp16UnavailableError, calibration_images
 from edgespace.runners._confirm import confirm, prepare_onnx
 from edgespace.runners._export import export_many
 from edgespace.runners._gpu_window import settled_idle_power
 from edgespace.runners._interleaved import REFERENCE_SPEC, measure_interleaved
 from edgespace.runners._ort_profile import NodeProfile, NodeTime, read_ort_profile
-from edgespace.runners._precision import Fp16UnavailableError, calibration_images
 from edgespace.runners.common import (
     Measurement,
     Runner,

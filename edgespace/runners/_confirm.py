@@ -23,8 +23,8 @@ def prepare_onnx(
     cache_dir: str | os.PathLike | None = None,
 ) -> tuple[str, tuple[str, ...]]:
     """The ONNX file to run for ``spec`` at ``precision`` (and notes on how it was made)."""
+    from edgespace._precision import calibration_images, convert_fp16, quantize_int8
     from edgespace.runners._export import export_many
-    from edgespace.runners._precision import calibration_images, convert_fp16, quantize_int8
 
     notes: list[str] = []
     if model is not None:

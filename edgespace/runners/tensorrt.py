@@ -14,7 +14,7 @@ ONNX file, quantized by ONNX Runtime's static quantization with symmetric int8 a
 TensorRT 10 it sets ``BuilderFlag.INT8`` (and FP16, for the layers TensorRT keeps out of int8) with
 an ``IInt8EntropyCalibrator2``; both are fed the same calibration images as ONNX Runtime's static
 quantization
-(``calibration_images`` in ``runners/_precision.py``: a folder, an array, or generated images), its
+(``calibration_images`` in ``edgespace/_precision.py``: a folder, an array, or generated images), its
 scale cache next to the engine. Engines are cached under the cache directory, keyed by the
 ONNX file (which is keyed by the spec), the precision, the batch, the device (GPU name and
 compute capability) and the TensorRT version, plus the calibration images for int8.
@@ -222,8 +222,8 @@ class TensorRTRunner(Runner):
         import tensorrt as trt
         import torch
 
+        from edgespace._precision import calibration_images
         from edgespace.runners._gpu_window import timed_and_metered
-        from edgespace.runners._precision import calibration_images
         from edgespace.runners._timing import CudaEventTimer
         from edgespace.runners.torch_cuda import _measurement
 
@@ -241,7 +241,7 @@ class TensorRTRunner(Runner):
             digest = hashlib.sha1(images.tobytes()).hexdigest()[:8]
             src = "generated images" if calibration_data is None else f"{len(images)} calibration images"
             if explicit_quantization(trt):
-                from edgespace.runners._precision import quantize_int8
+                from edgespace._precision import quantize_int8
 
                 onnx_path = quantize_int8(Path(onnx_path), images, symmetric=True)
                 notes.append(

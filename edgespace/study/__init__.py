@@ -31,6 +31,7 @@ from edgespace.study._pareto import hypervolume, pareto_mask
 from edgespace.study._result import SearchResult, screen
 from edgespace.study._samplers import SAMPLERS
 from edgespace.study._space import Space, UnionSpace
+from edgespace.study._storage import storage_file, storage_files
 from edgespace.study._worker import run_worker
 
 __all__ = [
@@ -59,4 +60,6 @@ __all__ = [
     "screen",
     "search",
     "space_from_dict",
+    "storage_file",
+    "storage_files",
 ]
