@@ -25,6 +25,7 @@ __all__ = [
     "TimedRun",
     "WallTimer",
     "chunk_size",
+    "call_latency_fields",
     "latency_summary",
     "throughput_windows",
     "time_calls",
@@ -259,3 +260,25 @@ class TelemetrySampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def call_latency_fields(lat_ms: np.ndarray, medians: np.ndarray, wall_s: float, duration_s: float | None) -> dict:
+    """The latency fields of a Measurement from per-call times ``lat_ms`` (ms), the medians of
+    its rounds (ms), the wall time of the timed window (s) and the requested duration (s, or None
+    for a count of runs): percentiles, the robust figure (the fastest round's median) and its
+    spread, and the throughput over the window."""
+    p50, p90, p99 = (float(v) for v in np.percentile(lat_ms, [50, 90, 99]))
+    robust = float(medians.min())
+    return {
+        "runs": len(lat_ms),
+        "rounds": len(medians),
+        "latency_p50_ms": p50,
+        "latency_p90_ms": p90,
+        "latency_p99_ms": p99,
+        "latency_mean_ms": float(lat_ms.mean()),
+        "latency_min_ms": float(lat_ms.min()),
+        "latency_robust_ms": robust,
+        "latency_spread_pct": float((medians.max() - robust) / robust * 100),
+        "throughput_fps": float(len(lat_ms) / wall_s),
+        "duration_s": float(wall_s) if duration_s is not None else None,
+    }

@@ -22,6 +22,7 @@ from edgespace._ort_session import check_provider, make_session, pinned_threads
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._ort_profile import read_ort_profile
+from edgespace.runners._timing import call_latency_fields
 from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
 
 __all__ = ["OnnxRuntimeRunner", "input_for", "rss_bytes"]
@@ -176,13 +177,11 @@ class OnnxRuntimeRunner(Runner):
         else:
             groups = np.array_split(lat_ms, max(1, min(rounds, len(lat_ms))))
         medians = np.array([np.median(g) for g in groups if len(g)])
-        robust = float(medians.min())
         prof = (
             self.profile(onnx_path, spec, threads=threads, runs=profile_runs, worker_affinity=worker_affinity)
             if profile
             else None
         )
-        p50, p90, p99 = _percentiles(lat_ms)
         energy_reason = window.energy_unavailable_reason
         per_inf = window.energy_mj / len(lat_ms) if window.energy_mj is not None else None
         return Measurement(
@@ -192,17 +191,7 @@ class OnnxRuntimeRunner(Runner):
             precision=precision,
             threads=int(threads),
             warmup=int(warmup),
-            runs=len(lat_ms),
-            rounds=len(medians),
-            latency_p50_ms=p50,
-            latency_p90_ms=p90,
-            latency_p99_ms=p99,
-            latency_mean_ms=float(lat_ms.mean()),
-            latency_min_ms=float(lat_ms.min()),
-            latency_robust_ms=robust,
-            latency_spread_pct=float((medians.max() - robust) / robust * 100),
-            throughput_fps=float(len(lat_ms) / wall),
-            duration_s=float(wall) if duration_s is not None else None,
+            **call_latency_fields(lat_ms, medians, wall, duration_s),
             throughput_series=series,
             peak_fps=peak_fps,
             sustained_fps=sustained_fps,

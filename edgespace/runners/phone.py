@@ -23,6 +23,7 @@ import numpy as np
 from edgespace._errors import SpecError, UnavailableError
 from edgespace._ort_session import pinned_threads
 from edgespace._spec import ArchSpec
+from edgespace.runners._timing import call_latency_fields
 from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
 from edgespace.runners.ort import rss_bytes
 
@@ -95,21 +96,9 @@ def time_calls(invoke, *, warmup: int, runs: int | None, duration_s: float | Non
     window = meter.end_window(token)
     lat_ms = np.array(lat) * 1e3
     medians = np.array([np.median(g) for g in np.array_split(lat_ms, max(1, min(rounds, len(lat_ms)))) if len(g)])
-    p50, p90, p99 = (float(v) for v in np.percentile(lat_ms, [50, 90, 99]))
-    robust = float(medians.min())
     per_inf = window.energy_mj / len(lat_ms) if window.energy_mj is not None else None
     return dict(
-        runs=len(lat_ms),
-        rounds=len(medians),
-        latency_p50_ms=p50,
-        latency_p90_ms=p90,
-        latency_p99_ms=p99,
-        latency_mean_ms=float(lat_ms.mean()),
-        latency_min_ms=float(lat_ms.min()),
-        latency_robust_ms=robust,
-        latency_spread_pct=float((medians.max() - robust) / robust * 100),
-        throughput_fps=float(len(lat_ms) / wall),
-        duration_s=float(wall) if duration_s is not None else None,
+        **call_latency_fields(lat_ms, medians, wall, duration_s),
         round_medians_ms=tuple(float(m) for m in medians),
         energy_per_inference_mj=per_inf,
         energy_window_mj=window.energy_mj,
