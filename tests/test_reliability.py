@@ -191,7 +191,7 @@ CLI_CASES = [
     ("nested-100000-deep", ["profiles", "validate", "{tmp}/deep.yaml"], ["deep.yaml", "nested too deeply"], None),
     ("profile-is-dir", ["profiles", "validate", "{tmp}/a-dir"], ["a-dir", "is a directory"], None),
     # numbers and types
-    ("ambient-nan", [*EST, "--ambient-c", "nan"], ["ambient_c", "nan", "-60 to 100"], None),
+    ("ambient-nan", [*EST, "--ambient-c", "nan"], ["--ambient-c", "nan", "finite"], None),
     ("ambient-minus-300", [*EST, "--ambient-c", "-300"], ["ambient_c", "-300"], None),
     ("ambient-1e9", [*EST, "--ambient-c", "1e9"], ["ambient_c", "out of range"], None),
     ("width-zero", [*EST, "--width", "0"], ["width", "0.1 to 4.0"], None),
@@ -427,7 +427,7 @@ API_CASES = [
         "confirm-tensorrt",
         lambda: _confirm(backend="tensorrt"),
         UnavailableError,
-        ["tensorrt", "unavailable", "available here: onnxruntime"],
+        ["tensorrt", "unavailable", "available here:", "onnxruntime"],
     ),
     (
         "meter-bogus",

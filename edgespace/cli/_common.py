@@ -23,7 +23,7 @@ def positive_seconds(text: str) -> float:
     import math
 
     try:
-        value = float(_plain(text, "number of seconds"))
+        value = float(_plain(text, "number of seconds", "a finite number of seconds > 0"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: not a number; allowed: seconds > 0") from None
     if not math.isfinite(value) or value <= 0:
@@ -34,12 +34,13 @@ def positive_seconds(text: str) -> float:
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-def _plain(text: str, what: str) -> str:
+def _plain(text: str, what: str, allowed: str = "a finite number") -> str:
     import argparse
 
     if not _NUMBER.fullmatch(text.strip()):
         raise argparse.ArgumentTypeError(
-            f"invalid {what} value: {text!r}; allowed: ASCII digits 0-9 (no '_' separators, no other scripts' digits)"
+            f"invalid {what} value: {text!r}; allowed: {allowed}, in ASCII digits 0-9 (no '_' separators, no other "
+            "scripts' digits)"
         )
     return text.strip()
 
