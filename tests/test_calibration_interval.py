@@ -8,13 +8,12 @@ law with per-network noise (fast, deterministic); real ONNX Runtime runs are in
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from test_closed_loop import synthetic_calibration
 
 import edgespace as es
-from edgespace.calibration import Calibration, draw_specs
-from edgespace.calibration._fitting import _fit, _report, conformal_band
-from edgespace.calibration._model import segment_features
+from edgespace.calibration import Calibration
+from edgespace.calibration._fitting import conformal_band
 from edgespace.cost import load_calibration
 
 
@@ -22,36 +21,7 @@ def _noisy_calibration(n: int, seed: int = 0) -> Calibration:
     """Host calibration on segment times from a power law in MACs and output bytes, each
     network's times scaled by its own lognormal factor (sigma 0.08): what no model can learn,
     so the held-out error is that noise."""
-    rng = np.random.default_rng(seed)
-    specs = draw_specs(n, families=("mobilenetv2", "mobilenetv3_small"), seed=seed, ranges={"resolution": (96, 192)})
-    frames, runs = [], []
-    for k, spec in enumerate(specs):
-        f = segment_features(es.layer_table(spec))
-        f["time_us"] = 0.002 * (1 + f["macs"]) ** 0.8 * (1 + f["output_bytes"]) ** 0.1 * np.exp(rng.normal(0, 0.08))
-        f["run"] = k
-        frames.append(f.reset_index())
-        total = float(f["time_us"].sum()) / 1e3
-        runs.append(
-            {"run": k, "spec": spec.to_dict(), "e2e_ms": total, "node_ms": total, "profiled_ms": total}
-            | {"spread_pct": float("nan")}
-        )
-    samples, runs = pd.concat(frames, ignore_index=True), pd.DataFrame(runs).set_index("run")
-    params = {"trees": False}
-    model = _fit(samples, runs, params)
-    prov = {
-        "date": "2026-01-01T00:00:00+00:00",
-        "runtime": "onnxruntime 1.x (synthetic law)",
-        "provider": "CPUExecutionProvider",
-        "threads": 1,
-        "precision": "fp32",
-        "networks": n,
-        "segments": len(samples),
-        "machine": "test",
-        "base_profile": "host",
-        "mode": "measured",
-    }
-    rep = _report(samples, runs, model, params)
-    return Calibration("host", prov, samples, runs, report=rep, model=model)
+    return synthetic_calibration(n=n, seed=seed, noise_sigma=0.08, params={"trees": False})
 
 
 def test_conformal_band_covers_its_stated_share_of_new_networks():

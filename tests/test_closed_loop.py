@@ -33,15 +33,27 @@ SPACE = MobileNetSpace(
 
 
 def synthetic_calibration(
-    scale: float = 1.0, n: int = 10, seed: int = 0, mode: str = "measured", *, report: bool = True
+    scale: float = 1.0,
+    n: int = 10,
+    seed: int = 0,
+    mode: str = "measured",
+    *,
+    report: bool = True,
+    noise_sigma: float = 0.0,
+    params: dict | None = None,
 ) -> Calibration:
     """A host calibration fitted to segment times from a known power law in each segment's MACs
-    and output bytes (inside the model's class, so the fit converges fast), times ``scale``."""
+    and output bytes (inside the model's class, so the fit converges fast), times ``scale``;
+    ``noise_sigma`` > 0 scales each network's times by its own lognormal factor (what no model
+    can learn). ``params``: the model's (for the fit and the held-out report)."""
+    rng = np.random.default_rng(seed)
     specs = draw_specs(n, families=("mobilenetv2", "mobilenetv3_small"), seed=seed, ranges={"resolution": (96, 192)})
     frames, runs = [], []
     for k, spec in enumerate(specs):
         f = segment_features(es.layer_table(spec))
         f["time_us"] = scale * 0.002 * (1 + f["macs"]) ** 0.8 * (1 + f["output_bytes"]) ** 0.1
+        if noise_sigma > 0:
+            f["time_us"] *= np.exp(rng.normal(0, noise_sigma))
         f["run"] = k
         frames.append(f.reset_index())
         total = float(f["time_us"].sum()) / 1e3
@@ -57,7 +69,8 @@ def synthetic_calibration(
         )
     samples = pd.concat(frames, ignore_index=True)
     runs = pd.DataFrame(runs).set_index("run")
-    params = None if report else {"trees": False}  # the others: one quick fit
+    if params is None and not report:
+        params = {"trees": False}  # no report: one quick fit
     model = _fit(samples, runs, params)
     prov = {
         "date": "2026-01-01T00:00:00+00:00",
@@ -76,7 +89,7 @@ def synthetic_calibration(
         provenance=prov,
         samples=samples,
         runs=runs,
-        report=_report(samples, runs, model, None) if report else {},
+        report=_report(samples, runs, model, params) if report else {},
         model=model,
     )
 
