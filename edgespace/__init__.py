@@ -33,6 +33,7 @@ __all__ = [
     "build",
     "export_onnx",
     "export",
+    "coverage",
     # devices and the cost model
     "list_profiles",
     "load_profile",
@@ -68,6 +69,7 @@ _LAZY = {
     "build": "edgespace._build",
     "export_onnx": "edgespace._build",
     "export": "edgespace.export",
+    "coverage": "edgespace.export",
     "list_profiles": "edgespace.profiles",
     "load_profile": "edgespace.profiles",
     "estimate": "edgespace.cost",

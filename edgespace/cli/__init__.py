@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "edgespace.cli._estimate",
     "edgespace.cli._budget",
     "edgespace.cli._export",
+    "edgespace.cli._coverage",
     "edgespace.cli._calibrate",
     "edgespace.cli._search",
     "edgespace.cli._report",

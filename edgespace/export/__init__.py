@@ -17,7 +17,17 @@ from pathlib import Path
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
 
-__all__ = ["Exporter", "register_exporter", "get_exporter", "list_formats", "export"]
+__all__ = [
+    "Exporter",
+    "register_exporter",
+    "get_exporter",
+    "list_formats",
+    "export",
+    "cached_phone_model",
+    "coverage",
+    "list_coverage_runtimes",
+    "COVERAGE_COLUMNS",
+]
 
 
 @dataclass(frozen=True)
@@ -117,3 +127,16 @@ def calibration_frames(spec: ArchSpec, layout: str, calibration_data=None):
 
     images = calibration_images(calibration_data, spec.resolution)  # [N, 3, R, R] uint8
     return images.transpose(0, 2, 3, 1).copy() if layout == "nhwc" else images
+
+
+def __getattr__(name: str):
+    # cached files and operator coverage live in their own modules (they import the exporters)
+    if name == "cached_phone_model":
+        from edgespace.export._cached import cached_phone_model
+
+        return cached_phone_model
+    if name in ("coverage", "list_coverage_runtimes", "COVERAGE_COLUMNS"):
+        from edgespace.export import _coverage
+
+        return getattr(_coverage, name)
+    raise AttributeError(f"module 'edgespace.export' has no attribute {name!r}")

@@ -31,12 +31,10 @@ def quantize_pt2e(wrapped, example, frames, quantizer):
     return convert_pt2e(prepared)
 
 
-def lowered_program(spec, precision: str, calibration_data=None, checkpoint=None):
-    """The edge program lowered to XNNPACK (before serialisation), for export and coverage."""
+def exported_program(spec, precision: str, calibration_data=None, checkpoint=None):
+    """``torch.export`` of the preprocessed module (PT2E-quantized with the XNNPACK quantizer at int8)."""
     _require()
     import torch
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
 
     wrapped, example = preprocessed_module(spec, "nchw", checkpoint)
     if precision == "int8":
@@ -48,7 +46,15 @@ def lowered_program(spec, precision: str, calibration_data=None, checkpoint=None
         quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
         wrapped = quantize_pt2e(wrapped, example, calibration_frames(spec, "nchw", calibration_data), quantizer)
     with torch.no_grad():
-        program = torch.export.export(wrapped, (example,))
+        return torch.export.export(wrapped, (example,))
+
+
+def lowered_program(spec, precision: str, calibration_data=None, checkpoint=None):
+    """The edge program lowered to XNNPACK (before serialisation), for export and coverage."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    program = exported_program(spec, precision, calibration_data, checkpoint)
     return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
 
 

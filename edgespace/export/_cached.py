@@ -1,0 +1,60 @@
+"""Phone-format files cached by spec, format and precision, exported in a child process when
+missing, so that the converters (torch, litert-torch) never run in a timing process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from edgespace._errors import SpecError, UnavailableError
+from edgespace._spec import ArchSpec
+
+__all__ = ["cached_phone_model"]
+
+
+def cached_phone_model(
+    spec: ArchSpec, fmt: str, precision: str, *, calibration_data=None, cache_dir: str | os.PathLike | None = None
+) -> Path:
+    """``spec`` exported to ``fmt`` at ``precision`` (cached; exported in a child process when missing).
+    ``calibration_data`` for int8: ``None`` (generated images) or an image folder."""
+    from edgespace.export import get_exporter
+
+    exporter = get_exporter(fmt)
+    if calibration_data is not None and not isinstance(calibration_data, (str, os.PathLike)):
+        raise SpecError("calibration_data: the phone backends take an image folder or None (generated images)")
+    key = dict(spec.to_dict(), precision=precision, format=fmt, calib=str(calibration_data or ""))
+    key.pop("batch", None)
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    if cache_dir is None:
+        from edgespace._cache import cache_dir as _cache_dir
+
+        cache_dir = _cache_dir() / fmt
+    path = Path(cache_dir) / f"{spec.short_name()}_{precision}_{digest}{exporter.suffix}"
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    job = {
+        "spec": spec.to_dict(),
+        "path": str(path),
+        "format": fmt,
+        "precision": precision,
+        "calib": calibration_data and str(calibration_data),
+    }
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    code = (
+        "import json,sys; from edgespace.export import export; from edgespace._spec import ArchSpec; "
+        "j=json.loads(sys.stdin.read()); export(ArchSpec(**j['spec']), j['path'], j['format'], j['precision'], calibration_data=j['calib'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), text=True, capture_output=True, env=env)
+    if proc.returncode != 0 or not path.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise UnavailableError(
+            f"{fmt} export of {spec.short_name()} ({precision}) failed in the child process: {tail[0]}"
+        )
+    return path
