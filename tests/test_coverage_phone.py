@@ -1,19 +1,19 @@
 """Operator coverage read from the phone toolchains: ExecuTorch's XNNPACK and Core ML
 partitioners, LiteRT's XNNPACK delegate and model analyzer, Core ML's MIL program. One small
-network (MobileNetV3-Small, width 0.5, 64 px); each program is converted once per module."""
+network (MobileNetV3-Small, width and depth 0.5, 64 px); each program is converted once per module."""
 
 from __future__ import annotations
 
 import pytest
 
-from edgespace import SpecError, coverage, layer_table, mobilenet
+from edgespace import ArchSpec, SpecError, coverage, layer_table
 from edgespace._layer_table import CONV_OPS
 from edgespace.export import COVERAGE_COLUMNS, list_coverage_runtimes
 from edgespace.export._coverage import rows_for
 
 pytest.importorskip("executorch", reason="the phone extra is not installed (pip install 'edgespace[phone]')")
 
-SPEC = mobilenet("mobilenetv3_small", 0.5, 64)
+SPEC = ArchSpec("mobilenetv3_small", 0.5, 0.5, 64)
 
 
 def conv_rows_covered(frame, table) -> set[str]:

@@ -14,7 +14,7 @@ from edgespace.cost._calibration_door import (
 from edgespace.cost._estimate import ESTIMATE_COLUMNS, SOURCE_COLUMNS, Estimate, estimate
 from edgespace.cost._estimate_many import estimate_many
 from edgespace.cost._evaluate import sustainable_power_w
-from edgespace.cost._params import compile_mode
+from edgespace.cost._params import compile_mode, runs_on
 from edgespace.cost._thermal_sim import simulate_thermal
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "estimate_many",
     "load_calibration",
     "register_calibration_format",
+    "runs_on",
     "simulate_thermal",
     "sustainable_power_w",
 ]
