@@ -14,6 +14,7 @@ import pandas as pd
 from edgespace._errors import CalibrationError
 from edgespace._layer_table import layer_table
 from edgespace.calibration._calibrate import Calibration, latency_errors
+from edgespace.calibration._e2e import SPLIT_PROFILE, SPLIT_ROUNDS, e2e_samples, fit_resplit, is_e2e_only
 from edgespace.calibration._ingest import NodeProfile
 from edgespace.calibration._mapping import map_nodes
 from edgespace.calibration._model import SegmentLatencyModel, segment_features
@@ -25,7 +26,9 @@ __all__ = ["training_samples", "calibrate"]
 def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(samples, runs) from measurements: each item is a :class:`~edgespace.runners.Measurement`
     with a node profile, or a ``(spec, NodeProfile, e2e_ms)`` triple (times captured elsewhere;
-    ``e2e_ms`` may be None, then the node total stands in).
+    ``e2e_ms`` may be None, then the node total stands in). A measurement from a runtime that
+    reports end-to-end times only (``litert``, ``executorch``) has its latency split over its
+    segments by a CPU roofline (see :mod:`edgespace.calibration._e2e`).
 
     With ``normalize`` (the default), each network's segment times are scaled so that they sum to
     its clean end-to-end latency: the profiler's per-node overhead (about a quarter of the total
@@ -34,6 +37,20 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
     how it splits over the segments."""
     sample_frames, runs = [], []
     for k, item in enumerate(items):
+        if is_e2e_only(item):
+            e2e = float(item.latency_calibration_ms)
+            sample_frames.append(e2e_samples(item.spec, e2e, k))
+            runs.append(
+                {
+                    "run": k,
+                    "spec": item.spec.to_dict(),
+                    "e2e_ms": e2e,
+                    "node_ms": e2e,
+                    "profiled_ms": float("nan"),
+                    "spread_pct": item.latency_spread_pct,
+                }
+            )
+            continue
         if isinstance(item, tuple):
             spec, prof, e2e = item
             spread = float("nan")
@@ -67,11 +84,15 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
     return pd.concat(sample_frames, ignore_index=True), pd.DataFrame(runs).set_index("run")
 
 
-def _fit(samples: pd.DataFrame, runs: pd.DataFrame, params: dict | None = None) -> SegmentLatencyModel:
+def _fit(samples: pd.DataFrame, runs: pd.DataFrame, params: dict | None = None, e2e_runs=()) -> SegmentLatencyModel:
+    if len(e2e_runs):
+        return fit_resplit(samples, runs, params, e2e_runs)[0]
     return SegmentLatencyModel(**(params or {})).fit(samples, runs)
 
 
-def _report(samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyModel, params: dict | None) -> dict:
+def _report(
+    samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyModel, params: dict | None, e2e_runs=()
+) -> dict:
     def predict(m: SegmentLatencyModel, run_ids) -> np.ndarray:
         out = []
         for r in run_ids:
@@ -88,7 +109,7 @@ def _report(samples: pd.DataFrame, runs: pd.DataFrame, model: SegmentLatencyMode
         pred = pd.Series(index=ids, dtype=float)
         for fold in folds:
             keep = ~runs.index.isin(fold)
-            m = _fit(samples[~samples["run"].isin(fold)], runs[keep], params)
+            m = _fit(samples[~samples["run"].isin(fold)], runs[keep], params, e2e_runs)
             pred.loc[fold] = predict(m, fold)
         rep["held_out_5fold"] = latency_errors(pred.loc[ids].to_numpy(), runs["e2e_ms"].to_numpy())
         rep["interval"] = conformal_band(pred.loc[ids].to_numpy(), runs["e2e_ms"].to_numpy())
@@ -149,6 +170,7 @@ def calibrate(
 
         profile = load_profile(profile)
     samples, runs = training_samples(items, normalize=normalize)
+    e2e_runs = [k for k, item in enumerate(items) if is_e2e_only(item)]
     first = items[0]
     if not isinstance(first, tuple):
         threads = first.threads if threads is None else threads
@@ -161,7 +183,8 @@ def calibrate(
     mode_name = mode
     if profile is not None and hasattr(profile, "mode"):
         mode_name = profile.mode(mode).name  # a bad mode fails here, naming the allowed ones
-    model = _fit(samples, runs, model_params)
+    first_split = samples
+    model, samples = fit_resplit(samples, runs, model_params, e2e_runs)
     prov = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "runtime": runtime,
@@ -176,6 +199,12 @@ def calibrate(
         "mode": mode_name,
         "normalized_to_e2e": bool(normalize),
     }
+    if e2e_runs:
+        prov["segment_times"] = (
+            f"{len(e2e_runs)} network(s) timed end to end only (the runtime reports no per-operator times): "
+            f"each latency split over its segments by the {SPLIT_PROFILE} profile's CPU roofline, then by the "
+            f"fitted model ({SPLIT_ROUNDS} rounds); held-out folds repeat the split on their own networks"
+        )
     if note:
         prov["note"] = note
     power = {}
@@ -205,7 +234,9 @@ def calibrate(
         provenance=prov,
         samples=samples,
         runs=runs,
-        report=_report(samples, runs, model, model_params),
+        report=_report(first_split, runs, model, model_params, e2e_runs)
+        if e2e_runs
+        else _report(samples, runs, model, model_params),
         model=model,
         power=power,
     )

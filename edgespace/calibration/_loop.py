@@ -15,6 +15,7 @@ from edgespace.runners import REFERENCE_SPEC
 
 __all__ = [
     "collect",
+    "collect_phone",
     "run_calibration",
     "calibrate_from_captures",
     "run_gpu_calibration",
@@ -65,10 +66,37 @@ def collect(
     )
 
 
+def collect_phone(specs, *, backend: str, threads: int, rounds: int = 10, progress=None, precision: str = "fp32"):
+    """Export ``specs`` for the phone ``backend`` (``litert`` or ``executorch``; a child process
+    each, cached) and time each through its XNNPACK CPU path: a list of
+    :class:`~edgespace.runners.Measurement` (end-to-end times; the runtimes report no per-operator
+    times, see :mod:`edgespace.calibration._e2e`)."""
+    from edgespace.runners import get_runner
+
+    runner = get_runner(backend)
+    specs = [ArchSpec(s.family, s.width, s.depth, s.resolution, precision, s.num_classes) for s in specs]
+    paths = []
+    for k, spec in enumerate(specs):
+        paths.append(runner.prepare_input(spec, precision)[0])
+        if progress is not None:
+            progress(k + 1, 2 * len(specs))
+    out = []
+    for k, (spec, path) in enumerate(zip(specs, paths, strict=True)):
+        out.append(
+            runner.measure(
+                path, spec, precision=precision, threads=threads, runs=10 * rounds, rounds=rounds, profile=False
+            )
+        )
+        if progress is not None:
+            progress(len(specs) + k + 1, 2 * len(specs))
+    return out
+
+
 def run_calibration(
     profile: str = "host",
     samples: int = 30,
     *,
+    backend: str = "onnxruntime",
     threads: int = 1,
     seed: int = 0,
     families=DEFAULT_FAMILIES,
@@ -85,7 +113,11 @@ def run_calibration(
     Returns (calibration, path written, measurements).
 
     ``progress(stage, step, total)`` is called as the work advances: stage ``"export"`` (0/1,
-    then 1/1), ``"measure"`` (units of timing work) and ``"fit"``; the CLI draws a bar from it."""
+    then 1/1), ``"measure"`` (units of timing work) and ``"fit"``; the CLI draws a bar from it.
+
+    ``backend``: ``onnxruntime`` (interleaved, reference-paired, profiled per node), or a phone
+    runtime on this CPU, ``litert`` or ``executorch`` (XNNPACK; end-to-end times, fitted per
+    network; the file is written as ``<profile>-<backend>-<threads>t.json``)."""
     if isinstance(samples, bool) or not isinstance(samples, int) or not 3 <= samples <= 10_000:
         raise SpecError(f"samples={samples!r}: allowed: an integer from 3 to 10,000 (networks to measure)")
     if not isinstance(threads, int) or threads < 1:
@@ -98,6 +130,23 @@ def run_calibration(
 
     base = load_profile(profile)
     specs = draw_specs(samples, families=tuple(families), ranges=ranges, seed=seed, design=design)
+    if backend != "onnxruntime":
+        from edgespace.calibration._e2e import E2E_BACKENDS
+
+        if backend not in E2E_BACKENDS:
+            raise SpecError(f"backend={backend!r}: allowed: onnxruntime, {', '.join(E2E_BACKENDS)}")
+        report("export", 0, 1)
+        ms = collect_phone(
+            specs, backend=backend, threads=threads, rounds=rounds, progress=lambda s, t: report("measure", s, t)
+        )
+        report("fit", 0, 1)
+        cal = calibrate(
+            base, ms, threads=threads, note=f"{backend} on this CPU; networks by the {design} design, seed {seed}"
+        )
+        report("fit", 1, 1)
+        name = f"{base.name}-{backend}"
+        path = cal.save(out if out is not None else default_calibration_path(name, threads))
+        return cal, path, ms
     report("export", 0, 1)
     ms = collect(
         specs,

@@ -49,8 +49,9 @@ def configure(sub) -> None:
     g.add_argument(
         "--backend",
         default="onnxruntime",
-        choices=("onnxruntime", "torch-cuda", "tensorrt"),
-        help="runner to measure with (default onnxruntime; torch-cuda/tensorrt need an NVIDIA GPU)",
+        choices=("onnxruntime", "litert", "executorch", "torch-cuda", "tensorrt"),
+        help="runner to measure with (default onnxruntime; litert/executorch: the phone runtimes on this CPU "
+        "through XNNPACK, end-to-end times; torch-cuda/tensorrt need an NVIDIA GPU)",
     )
     g.add_argument("--batches", default="1,32", help="GPU: comma-separated batch sizes, each fitted (default 1,32)")
     g.add_argument(
@@ -142,8 +143,10 @@ def _run(args) -> int:
         from edgespace._paths import output_file
 
         output_file(args.out, "--out", CalibrationError)
-    if args.backend != "onnxruntime":
+    if args.backend in ("torch-cuda", "tensorrt"):
         return _run_gpu(args)
+    if args.backend != "onnxruntime" and args.from_dir is not None:
+        raise ValueError(f"--from reads device captures; --backend {args.backend} measures here: pass one of them")
     if args.from_dir is not None:
         return _run_from(args)
     from edgespace.calibration import run_calibration
@@ -159,6 +162,7 @@ def _run(args) -> int:
         cal, path, _ = run_calibration(
             args.profile,
             args.samples,
+            backend=args.backend,
             threads=args.threads,
             seed=args.seed,
             families=families,

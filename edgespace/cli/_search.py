@@ -103,7 +103,9 @@ def configure(sub) -> None:
         help="also write the search as one self-contained HTML report (e.g. runs/report.html)",
     )
     add_budget_options(p, required=False)  # constrain with e.g. --constraint 'days_autonomy>=7'
-    c = p.add_argument_group("confirm the front (real ONNX Runtime runs on this machine)")
+    c = p.add_argument_group(
+        "confirm the front (real runs on this machine: ONNX Runtime, or LiteRT / ExecuTorch on XNNPACK)"
+    )
     c.add_argument(
         "--confirm",
         type=int_option,
@@ -113,7 +115,12 @@ def configure(sub) -> None:
     c.add_argument(
         "--confirm-by", metavar="OBJECTIVE", help="the best K by this objective (default: K spread along the front)"
     )
-    c.add_argument("--threads", type=int_option, help="ONNX Runtime threads for --confirm (default 1)")
+    c.add_argument(
+        "--backend",
+        default="onnxruntime",
+        help="runtime that times --confirm: onnxruntime (default), litert or executorch (XNNPACK on this CPU)",
+    )
+    c.add_argument("--threads", type=int_option, help="runtime threads for --confirm (default 1)")
     c.add_argument(
         "--confirm-proxy",
         action="store_true",
@@ -205,6 +212,10 @@ def _run_search(args) -> int:
         raise ValueError(
             "search: --threads and --confirm-rounds apply only with --confirm K (they time the front's runs)"
         )
+    from edgespace.study import MEASURED_MACHINE
+
+    if args.backend not in MEASURED_MACHINE:
+        raise ValueError(f"search: --backend {args.backend!r}: allowed: {', '.join(MEASURED_MACHINE)}")
     args.threads = 1 if args.threads is None else args.threads
     args.confirm_rounds = 10 if args.confirm_rounds is None else args.confirm_rounds
     if args.report is not None:  # checked before the search, not after it
@@ -237,6 +248,7 @@ def _run_search(args) -> int:
         with _Progress(not (args.quiet or args.json), f"confirm {args.confirm} front points") as progress:
             confirmed = result.confirm(
                 args.confirm,
+                backend=args.backend,
                 threads=args.threads,
                 by=args.confirm_by,
                 rounds=args.confirm_rounds,

@@ -24,6 +24,7 @@ __all__ = [
     "list_formats",
     "export",
     "cached_phone_model",
+    "cached_phone_models",
     "coverage",
     "list_coverage_runtimes",
     "COVERAGE_COLUMNS",
@@ -131,10 +132,10 @@ def calibration_frames(spec: ArchSpec, layout: str, calibration_data=None):
 
 def __getattr__(name: str):
     # cached files and operator coverage live in their own modules (they import the exporters)
-    if name == "cached_phone_model":
-        from edgespace.export._cached import cached_phone_model
+    if name in ("cached_phone_model", "cached_phone_models"):
+        from edgespace.export import _cached
 
-        return cached_phone_model
+        return getattr(_cached, name)
     if name in ("coverage", "list_coverage_runtimes", "COVERAGE_COLUMNS"):
         from edgespace.export import _coverage
 

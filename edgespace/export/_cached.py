@@ -13,14 +13,10 @@ from pathlib import Path
 from edgespace._errors import SpecError, UnavailableError
 from edgespace._spec import ArchSpec
 
-__all__ = ["cached_phone_model"]
+__all__ = ["cached_phone_model", "cached_phone_models"]
 
 
-def cached_phone_model(
-    spec: ArchSpec, fmt: str, precision: str, *, calibration_data=None, cache_dir: str | os.PathLike | None = None
-) -> Path:
-    """``spec`` exported to ``fmt`` at ``precision`` (cached; exported in a child process when missing).
-    ``calibration_data`` for int8: ``None`` (generated images) or an image folder."""
+def _cached_path(spec: ArchSpec, fmt: str, precision: str, calibration_data, cache_dir) -> Path:
     from edgespace.export import get_exporter
 
     exporter = get_exporter(fmt)
@@ -33,28 +29,51 @@ def cached_phone_model(
         from edgespace._cache import cache_dir as _cache_dir
 
         cache_dir = _cache_dir() / fmt
-    path = Path(cache_dir) / f"{spec.short_name()}_{precision}_{digest}{exporter.suffix}"
-    if path.is_file():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    job = {
-        "spec": spec.to_dict(),
-        "path": str(path),
-        "format": fmt,
-        "precision": precision,
-        "calib": calibration_data and str(calibration_data),
-    }
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    code = (
-        "import json,sys; from edgespace.export import export; from edgespace._spec import ArchSpec; "
-        "j=json.loads(sys.stdin.read()); export(ArchSpec(**j['spec']), j['path'], j['format'], j['precision'], calibration_data=j['calib'])"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), text=True, capture_output=True, env=env)
-    if proc.returncode != 0 or not path.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise UnavailableError(
-            f"{fmt} export of {spec.short_name()} ({precision}) failed in the child process: {tail[0]}"
+    return Path(cache_dir) / f"{spec.short_name()}_{precision}_{digest}{exporter.suffix}"
+
+
+def cached_phone_model(
+    spec: ArchSpec, fmt: str, precision: str, *, calibration_data=None, cache_dir: str | os.PathLike | None = None
+) -> Path:
+    """``spec`` exported to ``fmt`` at ``precision`` (cached; exported in a child process when missing).
+    ``calibration_data`` for int8: ``None`` (generated images) or an image folder."""
+    return cached_phone_models([spec], fmt, precision, calibration_data=calibration_data, cache_dir=cache_dir)[0]
+
+
+def cached_phone_models(
+    specs, fmt: str, precision: str, *, calibration_data=None, cache_dir: str | os.PathLike | None = None
+) -> list[Path]:
+    """:func:`cached_phone_model` for many specs: the missing ones are exported in one child process
+    (LiteRT: in one run of its converter interpreter), so torch and the converter load once."""
+    specs = list(specs)
+    paths = [_cached_path(s, fmt, precision, calibration_data, cache_dir) for s in specs]
+    todo = [(s, p) for s, p in zip(specs, paths, strict=True) if not p.is_file()]
+    if not todo:
+        return paths
+    todo[0][1].parent.mkdir(parents=True, exist_ok=True)
+    calib = calibration_data and str(calibration_data)
+    if fmt == "litert":  # the converter runs in its own interpreter already
+        from edgespace.export._litert import convert_many
+
+        convert_many(todo, precision, calib)
+    else:
+        jobs = [{"spec": s.to_dict(), "path": str(p)} for s, p in todo]
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        code = (
+            "import json,sys; from edgespace.export import export; from edgespace._spec import ArchSpec; "
+            "j=json.loads(sys.stdin.read()); "
+            "[export(ArchSpec(**x['spec']), x['path'], j['format'], j['precision'], calibration_data=j['calib']) for x in j['jobs']]"
         )
-    return path
+        job = {"jobs": jobs, "format": fmt, "precision": precision, "calib": calib}
+        proc = subprocess.run(
+            [sys.executable, "-c", code], input=json.dumps(job), text=True, capture_output=True, env=env
+        )
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+            raise UnavailableError(f"{fmt} export ({precision}) failed in the child process: {tail[0]}")
+    for s, p in todo:
+        if not p.is_file():
+            raise UnavailableError(f"{fmt} export of {s.short_name()} ({precision}) wrote no file")
+    return paths

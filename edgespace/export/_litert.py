@@ -14,56 +14,68 @@ from edgespace._errors import UnavailableError
 from edgespace.export import Exporter, calibration_frames, preprocessed_module, register_exporter
 
 
-def _export(spec, path: Path, precision: str, calibration_data, checkpoint, *, timeout_s: float = 1800) -> Path:
+def _export(spec, path: Path, precision: str, calibration_data, checkpoint) -> Path:
+    convert_many([(spec, path)], precision, calibration_data, checkpoint)
+    return path
+
+
+def convert_many(todo, precision: str, calibration_data=None, checkpoint=None, *, timeout_s: float = 3600) -> None:
+    """Convert each ``(spec, path)`` of ``todo`` in one run of the converter interpreter."""
     from edgespace.export._litert_env import ensure_converter_python
 
     python = ensure_converter_python()
-    frames_path = path.with_suffix(".calib.npy")
-    job = {
-        "spec": spec.to_dict(),
-        "path": str(path),
-        "precision": precision,
-        "checkpoint": checkpoint and str(checkpoint),
-    }
-    if precision == "int8":
-        import numpy as np
+    jobs, frames = [], []
+    for spec, path in todo:
+        job = {"spec": spec.to_dict(), "path": str(path), "checkpoint": checkpoint and str(checkpoint)}
+        if precision == "int8":
+            import numpy as np
 
-        np.save(frames_path, calibration_frames(spec, "nhwc", calibration_data))
-        job["frames"] = str(frames_path)
+            frames_path = Path(path).with_suffix(".calib.npy")
+            np.save(frames_path, calibration_frames(spec, "nhwc", calibration_data))
+            job["frames"] = str(frames_path)
+            frames.append(frames_path)
+        jobs.append(job)
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         proc = subprocess.run(
             [str(python), "-m", "edgespace.export._litert"],
-            input=json.dumps(job),
+            input=json.dumps({"precision": precision, "jobs": jobs}),
             text=True,
             capture_output=True,
             env=env,
             timeout=timeout_s,
         )
     finally:
-        frames_path.unlink(missing_ok=True)
-    if proc.returncode != 0 or not path.is_file():
+        for f in frames:
+            f.unlink(missing_ok=True)
+    missing = [spec for spec, path in todo if not Path(path).is_file()]
+    if proc.returncode != 0 or missing:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        names = ", ".join(s.short_name() for s in missing) or "?"
         raise UnavailableError(
-            f"LiteRT conversion of {spec.short_name()} ({precision}) failed in the converter interpreter {python}: {tail[0]}"
+            f"LiteRT conversion of {names} ({precision}) failed in the converter interpreter {python}: {tail[0]}"
         )
-    return path
 
 
 def _child() -> None:  # pragma: no cover - runs in the converter interpreter
+    batch = json.loads(sys.stdin.read())
+    for job in batch["jobs"]:
+        _convert_one(job, batch["precision"])
+
+
+def _convert_one(job: dict, precision: str) -> None:  # pragma: no cover - runs in the converter interpreter
     import litert_torch
     import numpy as np
     import torch
 
     from edgespace._spec import ArchSpec
 
-    job = json.loads(sys.stdin.read())
     spec = ArchSpec(**job["spec"])
     wrapped, example = preprocessed_module(spec, "nhwc", job["checkpoint"])
     kwargs = {}
-    if job["precision"] == "int8":
+    if precision == "int8":
         from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
         from litert_torch.quantize.quant_config import QuantConfig
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e

@@ -18,7 +18,7 @@ definition stored with a study), ``_samplers``, ``_loop`` (the ask/tell loop, ``
 
 from __future__ import annotations
 
-from edgespace.study._confirm import CONFIRMATION_COLUMNS
+from edgespace.study._confirm import CONFIRMATION_COLUMNS, MEASURED_MACHINE
 from edgespace.study._definition import DEFINITION_KEY, RUN_KEY
 from edgespace.study._errors import SearchError
 from edgespace.study._family_space import EfficientNetSpace, MobileNetSpace
@@ -36,6 +36,7 @@ from edgespace.study._worker import run_worker
 
 __all__ = [
     "CONFIRMATION_COLUMNS",
+    "MEASURED_MACHINE",
     "DEFINITION_KEY",
     "RUN_KEY",
     "EfficientNetSpace",

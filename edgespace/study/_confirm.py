@@ -52,7 +52,13 @@ CONFIRMATION_COLUMNS = (
 )
 
 #: The machine each confirm backend measures (a profile name) and the placements it runs.
-MEASURED_MACHINE = {"onnxruntime": ("host", ("auto", "cpu"))}
+MEASURED_MACHINE = {
+    "onnxruntime": ("host", ("auto", "cpu")),
+    "litert": ("host", ("auto", "cpu")),
+    "executorch": ("host", ("auto", "cpu")),
+}
+#: Backends timed through their own runner (XNNPACK on this CPU), one point after another.
+PHONE_BACKENDS = ("litert", "executorch")
 
 
 def choose_points(front: pd.DataFrame, top: int, by: str | None, objectives) -> pd.DataFrame:
@@ -126,13 +132,15 @@ def confirm_points(
 
     if backend not in MEASURED_MACHINE:
         raise SearchError(
-            f"confirm(backend={backend!r}): allowed here: onnxruntime (other backends: "
+            f"confirm(backend={backend!r}): allowed here: {', '.join(MEASURED_MACHINE)} (other backends: "
             "edgespace.confirm(spec, backend=...) on their device)"
         )
     if not (isinstance(threads, int) and threads >= 1):
         raise SearchError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
     proxy_for = check_machine(profile, backend, bool(proxy))
     machine, placements = MEASURED_MACHINE[backend]
+    if backend in PHONE_BACKENDS:
+        provider = "XNNPACK"
     rows, specs, skip = [], [], []
     seen = set()
     for r in points.to_dict(orient="records"):
@@ -189,6 +197,11 @@ def confirm_points(
     if all(skip):
         if progress is not None:
             progress(1, 1)
+        return rows
+    if backend in PHONE_BACKENDS:
+        _measure_phone(
+            rows, specs, skip, backend=backend, threads=threads, rounds=rounds, meter=meter, progress=progress
+        )
         return rows
     total = len(rows) * (rounds + 3) + 1
     step = 0
@@ -280,6 +293,49 @@ def confirm_points(
     if progress is not None:
         progress(total, total)
     return rows
+
+
+def _measure_phone(rows, specs, skip, *, backend: str, threads: int, rounds: int, meter: str, progress) -> None:
+    """Time each point with the phone runtime's own runner (XNNPACK on this CPU): the model is
+    exported (a child process, cached), then timed in ``rounds`` rounds of back-to-back calls;
+    the measured latency is the one a calibration fits to (the median of the round medians)."""
+    from edgespace.meters import NullMeter, get_meter
+    from edgespace.runners import get_runner
+
+    power_meter = get_meter(meter, device="cpu")
+    todo = [i for i, x in enumerate(skip) if not x]
+    for n, i in enumerate(todo):
+        row, spec = rows[i], specs[i]
+        try:
+            runner = get_runner(backend)
+            if spec.precision not in runner.precisions:
+                raise SearchError(f"backend {backend!r} runs {', '.join(runner.precisions)}, not {spec.precision}")
+            path, _notes = runner.prepare_input(spec, spec.precision)
+            m = runner.measure(
+                path,
+                spec,
+                precision=spec.precision,
+                threads=threads,
+                runs=max(20, 10 * rounds),
+                rounds=rounds,
+                meter=power_meter,
+                profile=False,
+            )
+        except Exception as exc:
+            row["status"] = f"failed: {type(exc).__name__}: {exc}"[:300]
+            continue
+        row["measured_latency_ms"] = float(m.latency_calibration_ms)
+        row["latency_error_pct"] = _error_pct(row["predicted_latency_ms"], row["measured_latency_ms"])
+        row.update(meter=m.meter, meter_domain=m.meter_domain or None)
+        if isinstance(power_meter, NullMeter) or m.energy_per_inference_mj is None:
+            row["energy_unavailable_reason"] = m.energy_unavailable_reason or getattr(power_meter, "reason", None)
+        else:
+            row["measured_energy_mj"] = m.energy_per_inference_mj
+            row["energy_error_pct"] = _error_pct(row["predicted_energy_mj"], m.energy_per_inference_mj)
+        if progress is not None:
+            progress(n + 1, len(todo))
+    if progress is not None and not todo:
+        progress(1, 1)
 
 
 def _num(v) -> float | None:

@@ -111,9 +111,10 @@ class SearchResult:
     ) -> pd.DataFrame:
         """Run ``top`` points of the front for real and compare: spread evenly along the front
         (``by=None``) or the best ``top`` by the objective ``by``. Each is exported (a child
-        process, cached), derived to its precision, and timed with ONNX Runtime on this machine
+        process, cached), derived to its precision, and timed on this machine: with ONNX Runtime
         as a calibration times its networks (reference-paired, ``rounds`` interleaved rounds,
-        ``threads`` pinned threads); energy is measured where a CPU-domain power meter works
+        ``threads`` pinned threads), or with ``backend="litert"`` / ``"executorch"`` through the
+        phone runtime's XNNPACK CPU path (``rounds`` rounds of back-to-back calls); energy is measured where a CPU-domain power meter works
         here, and each row names its ``meter`` and ``meter_domain``.
 
         The backend measures this machine (profile ``host``): a study of another device is
