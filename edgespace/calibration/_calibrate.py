@@ -205,7 +205,7 @@ class Calibration(CalibrationBase):
                     "spec": r.spec,
                     "e2e_ms": r.e2e_ms,
                     "node_ms": r.node_ms,
-                    "profiled_ms": r.profiled_ms,
+                    "profiled_ms": None if pd.isna(r.profiled_ms) else r.profiled_ms,
                     "spread_pct": None if pd.isna(r.spread_pct) else r.spread_pct,
                 }
                 for r in self.runs.itertuples()

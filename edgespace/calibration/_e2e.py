@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from edgespace._layer_table import layer_table
-from edgespace.calibration._mapping import segment_ids
+from edgespace.calibration._mapping import INPUT_SEGMENT, segment_ids
 from edgespace.calibration._model import SegmentLatencyModel, segment_features
 
 __all__ = ["E2E_BACKENDS", "SPLIT_PROFILE", "SPLIT_ROUNDS", "e2e_samples", "fit_resplit", "is_e2e_only"]
@@ -35,13 +35,20 @@ def is_e2e_only(item) -> bool:
 def e2e_samples(spec, e2e_ms: float, run: int) -> pd.DataFrame:
     """Segment features of ``spec`` with ``e2e_ms`` split over them by the roofline shares."""
     from edgespace.cost import estimate
+    from edgespace.profiles import load_profile
 
     table = layer_table(spec)
-    est = estimate(spec, SPLIT_PROFILE, placement="cpu")
+    est = estimate(spec, SPLIT_PROFILE)
     seg = segment_ids(table)
     per_row = est.layers.set_index("name")["time_ms"].reindex(table["name"]).fillna(0.0).to_numpy()
     shares = pd.Series(per_row).groupby(seg).sum()
     feats = segment_features(table)
+    # the preprocessing (segment -1) is not in the estimate's rows: one memory-bound pass over the frame
+    mem = load_profile(SPLIT_PROFILE).mode(None).memory
+    bw = mem.peak_bandwidth_gb_s.value * mem.achievable_fraction.value * 1e9
+    if INPUT_SEGMENT in feats.index:
+        pre = feats.loc[INPUT_SEGMENT]
+        shares.loc[INPUT_SEGMENT] = (pre["input_bytes"] + pre["output_bytes"]) / bw * 1e3
     w = shares.reindex(feats.index).fillna(0.0).to_numpy()
     if w.sum() <= 0:
         w = np.ones(len(feats))

@@ -1,0 +1,159 @@
+"""Rank agreement between ONNX Runtime, LiteRT and ExecuTorch on this CPU, and a LiteRT (and
+ExecuTorch) calibration's held-out accuracy, from the same runs.
+
+    python benchmarks/phone_rank.py                   # 20 networks, 64-128 px; writes benchmarks/results/phone_rank.json
+    python benchmarks/phone_rank.py --networks 24 --rounds 10 --out /tmp/r.json
+
+1. Draw ``--networks`` specs over the five families (Latin hypercube; width 0.35-1.0, depth
+   0.5-1.0, 64-128 px: small, so that the exports and the run stay within minutes).
+2. Export each (fp32) to ONNX, ExecuTorch (.pte, XNNPACK) and LiteRT (.tflite): in child
+   processes, cached, so this process never imports torch and a rerun skips the exports.
+3. Time at ``--threads`` pinned threads: ``--rounds`` rounds, each visiting every network on
+   every runtime in turn (``--calls`` back-to-back calls, their median), so a noisy spell hits
+   all three alike. A network's latency per runtime is the median of its round medians.
+4. Kendall τ (scipy.stats.kendalltau) between the runtimes' latencies over the networks.
+5. ``edgespace.calibrate('host', runs)`` on the LiteRT runs and on the ExecuTorch runs
+   (end-to-end times, fitted per network): the share of networks within ±10% when each is held
+   out of the fit (5 folds), the figure ``calibrate`` reports.
+
+The machine's load average before and after is stored with the result; on a busy machine
+(load above half the cores, or round spreads above 10%) the JSON says so. Rerun on a quiet
+machine to reproduce: the exports are cached, the timing takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _results import write_result  # noqa: E402
+
+RUNTIMES = ("onnxruntime", "litert", "executorch")
+
+
+def main(argv=None) -> int:
+    from scipy.stats import kendalltau
+
+    from edgespace.calibration import calibrate, draw_specs
+    from edgespace.export import cached_phone_models
+    from edgespace.runners import get_runner
+    from edgespace.runners._export import export_many
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--networks", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--calls", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    load_before = os.getloadavg()
+    t0 = time.time()
+    ranges = {"width": (0.35, 1.0), "depth": (0.5, 1.0), "resolution": (64, 128)}
+    specs = draw_specs(args.networks, ranges=ranges, seed=args.seed, design="lhs")
+    print(f"{len(specs)} networks; exporting (cached)", flush=True)
+    paths = {"onnxruntime": [str(p) for p in export_many(specs)]}
+    print(f"  onnx {time.time() - t0:.0f}s", flush=True)
+    paths["executorch"] = [str(p) for p in cached_phone_models(specs, "executorch", "fp32")]
+    print(f"  executorch {time.time() - t0:.0f}s", flush=True)
+    paths["litert"] = [str(p) for p in cached_phone_models(specs, "litert", "fp32")]
+    t_export = time.time() - t0
+    print(f"  litert {t_export:.0f}s", flush=True)
+
+    runners = {rt: get_runner(rt) for rt in RUNTIMES}
+    medians = {rt: np.zeros((args.rounds, len(specs))) for rt in RUNTIMES}
+    last = {rt: [None] * len(specs) for rt in RUNTIMES}
+    t1 = time.time()
+    for r in range(args.rounds):
+        for i, spec in enumerate(specs):
+            for rt in RUNTIMES:
+                m = runners[rt].measure(
+                    paths[rt][i], spec, threads=args.threads, warmup=3, runs=args.calls, rounds=1, profile=False
+                )
+                medians[rt][r, i] = m.latency_p50_ms
+                last[rt][i] = m
+        print(f"  round {r + 1}/{args.rounds} {time.time() - t1:.0f}s", flush=True)
+    t_time = time.time() - t1
+
+    lat = {rt: np.median(medians[rt], axis=0) for rt in RUNTIMES}
+    spread = {rt: (medians[rt].max(0) - medians[rt].min(0)) / medians[rt].min(0) * 100 for rt in RUNTIMES}
+    taus = {}
+    for a, b in (("onnxruntime", "litert"), ("onnxruntime", "executorch"), ("litert", "executorch")):
+        res = kendalltau(lat[a], lat[b])
+        taus[f"{a}~{b}"] = {"tau": float(res.statistic), "p_value": float(res.pvalue)}
+    ratios = {
+        f"{rt}/onnxruntime": {
+            "median": float(np.median(lat[rt] / lat["onnxruntime"])),
+            "min": float(np.min(lat[rt] / lat["onnxruntime"])),
+            "max": float(np.max(lat[rt] / lat["onnxruntime"])),
+        }
+        for rt in ("litert", "executorch")
+    }
+    calibrations = {}
+    for rt in ("litert", "executorch"):
+        runs = [
+            dataclasses.replace(
+                last[rt][i],
+                round_medians_ms=tuple(float(x) for x in medians[rt][:, i]),
+                latency_robust_ms=float(medians[rt][:, i].min()),
+                latency_spread_pct=float(spread[rt][i]),
+            )
+            for i in range(len(specs))
+        ]
+        cal = calibrate("host", runs, threads=args.threads, note=f"benchmarks/phone_rank.py, {rt}")
+        calibrations[rt] = {
+            "id": cal.id,
+            "networks": len(runs),
+            "held_out_5fold": cal.report.get("held_out_5fold"),
+            "in_sample": cal.report.get("in_sample"),
+            "segment_times": cal.provenance.get("segment_times"),
+            "runtime": cal.provenance.get("runtime"),
+        }
+    load_after = os.getloadavg()
+    cores = os.cpu_count() or 1
+    med_spread = {rt: float(np.median(spread[rt])) for rt in RUNTIMES}
+    busy = max(load_before[0], load_after[0]) > cores / 2 or max(med_spread.values()) > 10
+    doc = {
+        "what": "Kendall tau between ONNX Runtime, LiteRT and ExecuTorch latencies (fp32, XNNPACK for the phone "
+        "runtimes) on this CPU, and the held-out accuracy of calibrations fitted to the LiteRT and ExecuTorch runs",
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "calls_per_round": args.calls,
+        "statistic": "per network and runtime: the median over rounds of each round's median call time",
+        "machine_busy": bool(busy),
+        "load_average_1min": {"before": load_before[0], "after": load_after[0], "cores": cores},
+        "median_round_spread_pct": med_spread,
+        "seconds": {"export": round(t_export, 1), "timing": round(t_time, 1)},
+        "kendall_tau": taus,
+        "latency_ratio": ratios,
+        "calibration": calibrations,
+        "networks": [
+            {
+                "spec": s.to_dict(),
+                **{f"{rt}_ms": float(lat[rt][i]) for rt in RUNTIMES},
+                **{f"{rt}_spread_pct": float(spread[rt][i]) for rt in RUNTIMES},
+            }
+            for i, s in enumerate(specs)
+        ],
+    }
+    path = write_result("phone_rank", doc, args.out)
+    print({k: round(v["tau"], 3) for k, v in taus.items()})
+    for rt, c in calibrations.items():
+        print(rt, "held-out within ±10%:", (c["held_out_5fold"] or {}).get("within_10pct"))
+    print(f"machine busy: {busy} (load {load_before[0]:.1f} -> {load_after[0]:.1f} on {cores} cores)")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
