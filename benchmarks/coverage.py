@@ -15,6 +15,7 @@ compiler plugin its vendor library) are recorded with the tool's own error.
 
     python benchmarks/coverage.py            # writes benchmarks/results/coverage.json
     python benchmarks/coverage.py --families mobilenetv3_small --out /tmp/c.json
+    python benchmarks/coverage.py --table benchmarks/results/coverage.json   # the docs table
 """
 
 from __future__ import annotations
@@ -146,6 +147,40 @@ def unobservable() -> list[dict]:
     return out
 
 
+ENGINES = (
+    ("apple-a17-pro", "ane"),
+    ("apple-a17-pro", "cpu"),
+    ("snapdragon-8-gen-3", "cpu"),
+    ("google-tensor-g3", "cpu"),
+    ("google-tensor-g3", "gpu"),
+)
+
+
+def markdown_table(path: Path) -> str:
+    """The stored result as the markdown table the docs quote."""
+    import json
+
+    doc = json.loads(path.read_text())
+    head = ["family", "observation", "delegated"] + [f"{p.split('-')[0]} {e}" for p, e in ENGINES] + ["disagreements"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in doc["results"]:
+        obs = f"{r['runtime']} {r['delegate']} {r['precision']}"
+        if "error" in r:
+            lines.append(f"| {r['family']} | {obs} | error: {r['error'][:80]} |" + " |" * (len(head) - 3))
+            continue
+        cells = {(c["profile"], c["engine"]): f"{c['agree']}/{c['rows_compared']}" for c in r["comparisons"]}
+        dis = sorted(
+            {
+                f"{d['op_class']}{'/' + d['act'] if d['act'] else ''} ({d['runtime_ops'] or 'no op'})"
+                for c in r["comparisons"]
+                for d in c["disagreements"]
+            }
+        )
+        row = [r["family"], obs, f"{r['delegated']}/{r['operators']}"] + [cells.get(k, "") for k in ENGINES]
+        lines.append("| " + " | ".join(row + ["; ".join(dis) or "none"]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     import edgespace
     from edgespace import layer_table, load_profile
@@ -154,7 +189,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default=",".join(list_families()))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--table", metavar="JSON", help="print the docs table of a stored result and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table(Path(args.table)))
+        return 0
     profiles = {n: load_profile(n) for n in ("apple-a17-pro", "snapdragon-8-gen-3", "google-tensor-g3")}
     results, t_start = [], time.time()
     for family in args.families.split(","):

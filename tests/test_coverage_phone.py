@@ -127,3 +127,20 @@ def test_cli_coverage_bad_input_exits_2(capsys):
 
     assert main(["coverage", "--family", "mobilenetv3_small", "--runtime", "tensorrt"]) == 2
     assert "allowed: coreml, executorch, litert" in capsys.readouterr().err
+
+
+def test_cli_coverage_prints_the_left_out_operators_and_json(litert_int8, capsys):
+    import json
+
+    from edgespace.cli import main
+
+    argv = ["coverage", "--family", "mobilenetv3_small", "--width", "0.5", "--depth", "0.5", "--resolution", "64"]
+    argv += ["--runtime", "litert", "--precision", "int8"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"{int(litert_int8['delegated'].sum())} of {len(litert_int8)} operators delegated" in out
+    assert "HARD_SWISH" in out
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["n_operators"] == len(doc["operators"]) == len(litert_int8)
+    assert doc["source"].startswith("observed: ai-edge-litert")

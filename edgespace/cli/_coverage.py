@@ -34,7 +34,7 @@ def _run(args) -> int:
 
     spec = ArchSpec(args.family, args.width, args.depth, args.resolution, precision=args.precision)
     frame = coverage(spec, args.runtime, args.precision, delegate=args.delegate)
-    counts = {"operators": len(frame), "delegated": int(frame["delegated"].sum())}
+    counts = {"n_operators": len(frame), "n_delegated": int(frame["delegated"].sum())}
     if args.json:
         rows = frame.assign(layer_rows=frame["layer_rows"].map(list), op_classes=frame["op_classes"].map(list))
         doc = {"spec": spec.to_dict(), **frame.attrs, **counts, "operators": rows.to_dict(orient="records")}
@@ -42,7 +42,7 @@ def _run(args) -> int:
         return 0
     print(
         f"{spec.short_name()} on {args.runtime} ({args.precision}, delegate {frame.attrs['delegate']}): "
-        f"{counts['delegated']} of {counts['operators']} operators delegated"
+        f"{counts['n_delegated']} of {counts['n_operators']} operators delegated"
     )
     print(f"source: {frame.attrs['source']}")
     shown = frame if args.all else frame[~frame["delegated"]]

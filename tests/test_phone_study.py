@@ -1,0 +1,91 @@
+"""The phone runtimes through the study and the calibration door: a front point confirmed with
+LiteRT (XNNPACK on this CPU), and a calibration fitted to end-to-end-only runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgespace import ArchSpec, CalibrationError, estimate
+from edgespace.calibration import calibrate
+from edgespace.cost import load_calibration
+
+pytest.importorskip("ai_edge_litert", reason="the phone extra is not installed (pip install 'edgespace[phone]')")
+
+# the network the coverage tests convert (its .tflite is cached by spec, format and precision)
+SPEC = ArchSpec("mobilenetv3_small", 0.5, 0.5, 64, "int8")
+
+
+def _point(spec: ArchSpec, **kw) -> dict:
+    row = dict(spec.to_dict(), mode=None, placement=None, latency_ms=1.0, energy_mj=None, latency_source="analytic")
+    row.update(kw)
+    return row
+
+
+@pytest.fixture(scope="module")
+def litert_run():
+    from edgespace.export._litert_env import converter_python
+    from edgespace.runners import get_runner
+
+    if converter_python() is None:
+        pytest.skip("the LiteRT converter environment is not cached here (created on first LiteRT export)")
+    runner = get_runner("litert")
+    path, _ = runner.prepare_input(SPEC, "int8")
+    return runner.measure(path, SPEC, precision="int8", threads=1, runs=20, rounds=2, profile=False)
+
+
+def test_confirm_points_times_the_front_with_litert(litert_run):
+    from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirm_points
+
+    fp16 = dataclasses.replace(SPEC, precision="fp16")
+    rows = confirm_points(pd.DataFrame([_point(SPEC), _point(fp16)]), backend="litert", rounds=2, profile="host")
+    ok, bad = rows
+    assert set(ok) == set(CONFIRMATION_COLUMNS)
+    assert ok["status"] == "ok" and ok["backend"] == "litert" and ok["provider"] == "XNNPACK"
+    assert ok["measured_latency_ms"] > 0 and ok["latency_error_pct"] is not None
+    assert ok["measured_energy_mj"] is None and ok["energy_unavailable_reason"]  # no meter works here
+    assert bad["status"].startswith("failed:") and "fp16" in bad["status"] and bad["measured_latency_ms"] is None
+
+
+def test_calibrate_fits_end_to_end_phone_runs_per_network(litert_run, tmp_path):
+    # Synthetic latencies: one real LiteRT measurement re-labelled with 10 specs, each given
+    # 0.3x the raspberry-pi-5 profile's analytic latency (the door, not the figures, is tested).
+    from edgespace.calibration import draw_specs
+
+    specs = draw_specs(10, families=("efficientnet", "mobilenetv3_small", "mobilenetv3_large"), seed=1, design="lhs")
+    runs = [
+        dataclasses.replace(
+            litert_run, spec=s, round_medians_ms=(0.3 * estimate(s, "raspberry-pi-5").latency_ms,), precision="fp32"
+        )
+        for s in specs
+    ]
+    cal = calibrate("host", runs, threads=1)
+    assert "end to end only" in cal.provenance["segment_times"] and cal.provenance["runtime"].startswith(
+        "ai-edge-litert"
+    )
+    assert cal.report["held_out_5fold"]["n"] == 10
+    # the in-sample fit reproduces the whole-network latencies it was given
+    assert cal.report["in_sample"]["within_10pct"] >= 0.9
+    back = load_calibration(cal.save(tmp_path / "litert.json"))
+    pred = [cal.predict_latency_ms(s) for s in specs[:3]]
+    assert np.allclose(pred, [back.predict_latency_ms(s) for s in specs[:3]])
+    assert np.allclose(pred, [r.latency_calibration_ms for r in runs[:3]], rtol=0.1)
+
+
+def test_onnxruntime_runs_without_node_times_are_still_refused(litert_run):
+    runs = [dataclasses.replace(litert_run, backend="onnxruntime") for _ in range(3)]
+    with pytest.raises(CalibrationError, match="has no node times"):
+        calibrate("host", runs)
+
+
+def test_cli_refuses_unknown_confirm_backend_and_phone_backend_with_from(capsys, tmp_path):
+    from edgespace.cli import main
+
+    argv = ["search", "--profile", "host", "--space", "mobilenetv2", "--trials", "2", "--confirm", "1"]
+    assert main([*argv, "--backend", "tflite"]) == 2
+    assert "allowed: onnxruntime, litert, executorch" in capsys.readouterr().err
+    assert main(["calibrate", "--profile", "host", "--backend", "litert", "--from", str(tmp_path)]) == 2
+    assert "--from reads device captures" in capsys.readouterr().err
