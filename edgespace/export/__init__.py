@@ -130,14 +130,6 @@ def calibration_frames(spec: ArchSpec, layout: str, calibration_data=None):
     return images.transpose(0, 2, 3, 1).copy() if layout == "nhwc" else images
 
 
-def __getattr__(name: str):
-    # cached files and operator coverage live in their own modules (they import the exporters)
-    if name in ("cached_phone_model", "cached_phone_models"):
-        from edgespace.export import _cached
-
-        return getattr(_cached, name)
-    if name in ("coverage", "list_coverage_runtimes", "COVERAGE_COLUMNS"):
-        from edgespace.export import _coverage
-
-        return getattr(_coverage, name)
-    raise AttributeError(f"module 'edgespace.export' has no attribute {name!r}")
+# cached phone files and operator coverage use the exporters above (their heavy imports are inside functions)
+from edgespace.export._cached import cached_phone_model, cached_phone_models  # noqa: E402
+from edgespace.export._coverage import COVERAGE_COLUMNS, coverage, list_coverage_runtimes  # noqa: E402
