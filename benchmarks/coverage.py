@@ -39,7 +39,8 @@ COMPARE = {
     ),
     ("executorch", "coreml", "fp32"): (
         [("apple-a17-pro", "ane")],
-        "the Core ML partitioner checks what Core ML converts; Core ML then places ops on the ANE, GPU or CPU on the device",
+        "the Core ML partitioner checks what Core ML converts, whatever the precision; compared with the ANE's "
+        "support at fp16, the precision the ANE computes in (Core ML places ops on the ANE, GPU or CPU on the device)",
     ),
     ("litert", "xnnpack", "int8"): (
         [("google-tensor-g3", "cpu"), ("snapdragon-8-gen-3", "cpu")],
@@ -58,6 +59,9 @@ COMPARE = {
         "the ML program's MIL operations; the ANE computes in fp16, so the fp16 program is the one it runs",
     ),
 }
+
+#: The precision a profile engine is asked about, where it differs from the observed program's.
+PROFILE_PRECISION = {("executorch", "coreml", "fp32"): "fp16"}
 
 #: MIL operation types the community list of layers that leave the Neural Engine names (hollance/neural-engine).
 ANE_LEAVERS = {"gather", "gather_nd", "gather_along_axis", "lstm", "rnn", "gru", "custom_layer"}
@@ -161,7 +165,8 @@ def markdown_table(path: Path) -> str:
     import json
 
     doc = json.loads(path.read_text())
-    head = ["family", "observation", "delegated"] + [f"{p.split('-')[0]} {e}" for p, e in ENGINES] + ["disagreements"]
+    label = {"apple-a17-pro": "A17 Pro", "snapdragon-8-gen-3": "SD 8 Gen 3", "google-tensor-g3": "Tensor G3"}
+    head = ["family", "observation", "delegated"] + [f"{label[p]} {e}" for p, e in ENGINES] + ["disagreements"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in doc["results"]:
         obs = f"{r['runtime']} {r['delegate']} {r['precision']}"
@@ -190,6 +195,13 @@ def main(argv=None) -> int:
     ap.add_argument("--families", default=",".join(list_families()))
     ap.add_argument("--out", default=None)
     ap.add_argument("--table", metavar="JSON", help="print the docs table of a stored result and exit")
+    ap.add_argument(
+        "--observations",
+        default=None,
+        help="only these runtime:delegate:precision observations (comma-separated); with --merge, they replace "
+        "their entries in the stored result",
+    )
+    ap.add_argument("--merge", action="store_true", help="update the stored result instead of writing a new one")
     args = ap.parse_args(argv)
     if args.table:
         print(markdown_table(Path(args.table)))
@@ -200,6 +212,8 @@ def main(argv=None) -> int:
         spec = edgespace.ArchSpec(family, 0.5, 0.5, 64)
         table = layer_table(spec)
         for (runtime, delegate, precision), (engines, why) in COMPARE.items():
+            if args.observations and f"{runtime}:{delegate}:{precision}" not in args.observations.split(","):
+                continue
             t0 = time.time()
             entry = {"family": family, "spec": spec.to_dict(), "runtime": runtime, "delegate": delegate}
             entry["precision"] = precision
@@ -224,12 +238,28 @@ def main(argv=None) -> int:
                     ).items()
                 ],
                 speaks_for=why,
-                comparisons=compare(f, table, profiles, engines, precision),
+                comparisons=compare(
+                    f, table, profiles, engines, PROFILE_PRECISION.get((runtime, delegate, precision), precision)
+                ),
             )
             if runtime == "coreml":
                 entry["ane_leaving_ops"] = sorted(set(f["op"]) & ANE_LEAVERS)
             results.append(entry)
             print(family, runtime, delegate, precision, f"{entry['delegated']}/{entry['operators']}", flush=True)
+    if args.merge:
+        import json
+
+        out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "coverage.json"
+        stored = json.loads(out.read_text())
+        key = lambda r: (r["family"], r["runtime"], r["delegate"], r["precision"])  # noqa: E731
+        new = {key(r): r for r in results}
+        stored["results"] = [new.pop(key(r), r) for r in stored["results"]] + list(new.values())
+        stored.setdefault("updated_by", []).append(
+            {"command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        )
+        out.write_text(json.dumps(stored, indent=1, default=float) + "\n")
+        print(f"updated {out}")
+        return 0
     doc = {
         "what": "operator coverage observed from the phone toolchains vs. the phone profiles' op_support",
         "specs": "each family at width 0.5, depth 0.5, 64 px (random weights; int8 calibrated on the generated images)",
