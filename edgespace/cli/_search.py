@@ -18,7 +18,11 @@ _SPACES = (
     "mobilenetv2",
     "mobilenetv3_large",
     "mobilenetv3_small",
+    "mobilenetv4_conv_small",
+    "mobilenetv4_conv_medium",
+    "mobilenetv4_conv_large",
     "mobilenet",
+    "mobilenetv4",
     "all",
 )
 _SHOWN = (
