@@ -234,3 +234,14 @@ def test_mobilenetv4_estimates_on_every_shipped_profile(family):
             est = es.estimate(es.ArchSpec(family, 0.75, 1.0, 192, precision), profile)
             assert np.isfinite(est.latency_ms) and est.latency_ms > 0, (profile, precision)
             assert est.total_memory_mb > 0
+
+
+def test_calibration_draws_keep_mobilenetv4_at_depth_one():
+    from edgespace.calibration import draw_specs
+
+    for design in ("lhs", "random", "spread"):
+        specs = draw_specs(6, families=("mobilenetv4_conv_small", "efficientnetv2"), design=design, seed=1)
+        mnv4 = [s for s in specs if s.family == "mobilenetv4_conv_small"]
+        assert mnv4 and all(s.depth == 1.0 for s in mnv4), design
+        if design == "lhs":  # a Latin hypercube: the other family's depths still differ
+            assert len({s.depth for s in specs if s.family == "efficientnetv2"}) == 3

@@ -6,6 +6,7 @@ import numpy as np
 
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
+from edgespace.archs import get_family
 
 #: Most specs one draw returns: a calibration or capture set measures each one (seconds each), so
 #: more is a typo, and the draw itself must stay bounded in time and memory.
@@ -25,7 +26,8 @@ def _snap(fam: str, u: np.ndarray, r: dict, precision: str) -> tuple[tuple, Arch
     d = round((r["depth"][0] + u[1] * (r["depth"][1] - r["depth"][0])) / 0.1) * 0.1
     res = int(16 * round((r["resolution"][0] + u[2] * (r["resolution"][1] - r["resolution"][0])) / 16))
     w = min(max(w, r["width"][0]), r["width"][1])
-    d = min(max(d, r["depth"][0]), r["depth"][1])
+    # a family whose generator has no depth multiplier (MobileNetV4) stays at depth 1.0
+    d = min(max(d, r["depth"][0]), r["depth"][1]) if get_family(fam).depth_knob else 1.0
     res = min(max(res, 16 * int(np.ceil(r["resolution"][0] / 16))), 16 * int(r["resolution"][1] // 16))
     key = (fam, round(w, 2), round(d, 1), res)
     return key, ArchSpec(fam, round(w, 2), round(d, 1), res, precision)
