@@ -20,6 +20,7 @@ from edgespace.accuracy import load_published
 from edgespace.accuracy._published_fit import _curve, fit_published
 from edgespace.archs import get_family
 from edgespace.layers import table_totals
+from edgespace.report._data import arch_label
 from edgespace.spec import efficientnet, efficientnetv2_preset, mobilenet
 from edgespace.study import named_space, search, space_from_dict
 
@@ -161,10 +162,13 @@ def test_mobilenetv4_spaces():
         {"family": "mobilenetv4_conv_small", "width": 0.5, "resolution": 160, "precision": "int8", "mode": "sustained"}
     )
     assert point["depth"] == 1.0 and point["family"] == "mobilenetv4_conv_small"
+    assert arch_label(point | {"precision": "int8"}) == "MobileNetV4-Conv-S w0.5 d1 160px int8"
 
 
 def test_search_over_the_default_space_visits_the_new_families():
-    result = search("all", "snapdragon-8-gen-3", ["accuracy", "sustained_latency_ms"], n_trials=60, seed=0)
+    result = search(
+        "all", "snapdragon-8-gen-3", ["accuracy", "sustained_latency_ms"], n_trials=60, seed=0, storage="memory"
+    )
     visited = set(result.trials_frame(complete_only=True)["family"])
     assert len(visited & set(NEW_FAMILIES)) >= 3, visited
 
