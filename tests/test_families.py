@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pandas as pd
 import pytest
 import timm
 import torch
@@ -204,6 +205,9 @@ def test_mobilenetv4_has_no_depth_knob():
     with pytest.raises(es.SpecError, match=r"allowed: 1\.0"):
         mobilenet("mobilenetv4_conv_small", 1.0, 224, depth=0.5)
     assert not get_family("mobilenetv4_conv_small").depth_knob and get_family("efficientnetv2").depth_knob
+    frame = pd.DataFrame({"family": ["mobilenetv4_conv_large"], "width": [1.0], "depth": [1.5], "resolution": [256]})
+    with pytest.raises(es.SpecError, match=r"depth=1\.5 for family 'mobilenetv4_conv_large'.*allowed: 1\.0"):
+        es.accuracy.PublishedAccuracy().predict_many(frame)
 
 
 def test_mobilenetv4_stem_is_fixed_below_width_one_and_uib_rows():
