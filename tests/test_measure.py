@@ -46,6 +46,8 @@ FAMILY_TINY = [
     es.ArchSpec("mobilenetv2", 0.35, 0.5, 64),
     es.ArchSpec("mobilenetv3_large", 0.35, 0.5, 64),
     es.ArchSpec("efficientnetv2", 0.35, 0.5, 64),
+    es.ArchSpec("mobilenetv4_conv_small", 0.35, 1.0, 64),  # UIB IR/ExtraDW/ConvNeXt, cn blocks
+    es.ArchSpec("mobilenetv4_conv_medium", 0.35, 1.0, 64),  # UIB FFN, fused IB, normed head
 ]
 #: what `edgespace calibrate --samples 3 --families mobilenetv3_small --seed 0` draws, and more
 CAL_SPECS = draw_specs(6, families=("mobilenetv3_small",), seed=0, ranges={"resolution": (64, 128)})
