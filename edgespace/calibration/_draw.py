@@ -14,7 +14,16 @@ MAX_DRAWN = 10_000
 
 __all__ = ["draw_specs", "DEFAULT_FAMILIES", "DEFAULT_RANGES"]
 
-DEFAULT_FAMILIES = ("efficientnet", "efficientnetv2", "mobilenetv2", "mobilenetv3_small", "mobilenetv3_large")
+DEFAULT_FAMILIES = (
+    "efficientnet",
+    "efficientnetv2",
+    "mobilenetv2",
+    "mobilenetv3_small",
+    "mobilenetv3_large",
+    "mobilenetv4_conv_small",
+    "mobilenetv4_conv_medium",
+    "mobilenetv4_conv_large",
+)
 #: (low, high) per knob: wide enough to cover what a search on a small device visits, small enough
 #: that one measurement takes well under a second on two cores.
 DEFAULT_RANGES = {"width": (0.35, 1.3), "depth": (0.5, 1.4), "resolution": (96, 256)}
