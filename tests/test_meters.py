@@ -12,8 +12,8 @@ import pytest
 import edgespace as es
 from edgespace.budget import Budget, BudgetError, feasibility
 from edgespace.meters import MeterInitError, NullMeter, RaplMeter
+from edgespace.runners import OnnxRuntimeRunner, TimingPlan
 from edgespace.runners._export import export_many
-from edgespace.runners.ort import OnnxRuntimeRunner
 
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
 
@@ -64,7 +64,12 @@ def metered(tmp_path, tiny_onnx):
     counter = PowercapCounter(tmp_path, power_w=6.0)
     meter = RaplMeter(root=tmp_path)
     m = OnnxRuntimeRunner().measure(
-        tiny_onnx, TINY, threads=1, warmup=3, runs=400, rounds=4, profile=False, meter=meter, idle_s=0.3
+        tiny_onnx,
+        TINY,
+        threads=1,
+        timing=TimingPlan(warmup=3, runs=400, rounds=4, profile=False),
+        meter=meter,
+        idle_s=0.3,
     )
     counter.close()
     return m
@@ -102,10 +107,7 @@ def test_an_unmetered_measurement_gives_feasibility_its_reason(tiny_onnx):
         tiny_onnx,
         TINY,
         threads=1,
-        warmup=1,
-        runs=5,
-        rounds=1,
-        profile=False,
+        timing=TimingPlan(warmup=1, runs=5, rounds=1, profile=False),
         meter=NullMeter("no power meter available: RAPL: no package domain"),
     )
     assert m.energy_mj is None and m.energy_window_mj is None and m.idle_power_w is None and m.meter_domain == ""

@@ -44,7 +44,7 @@ from edgespace._errors import SpecError
 from edgespace._spec import BATCH_RANGE, ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._gpu_window import timed_and_metered
-from edgespace.runners._timing import CudaEventTimer, WallTimer
+from edgespace.runners._timing import DEFAULT_TIMING, CudaEventTimer, TimingPlan, WallTimer
 from edgespace.runners.common import Measurement, Runner, register_runner
 
 __all__ = [
@@ -327,15 +327,16 @@ class TorchCudaRunner(Runner):
         model=None,
         precision: str = "fp32",
         batch: int | None = None,
+        timing: TimingPlan = DEFAULT_TIMING,
         meter: PowerMeter | None = None,
         **kwargs,
     ) -> CudaMeasurement:
-        """Build ``spec``'s module (or take ``model``) and time it; ``onnx_path`` is not used.
-        Keyword arguments as :func:`measure_module`; ``threads``, ``profile``, ``profile_runs``
+        """Build ``spec``'s module (or take ``model``) and time it by ``timing`` (no per-operator
+        profile); ``onnx_path`` is not used. Other keywords as :func:`measure_module`; ``threads``
         and ``calibration_data`` (the ONNX runners') are accepted and ignored."""
         from edgespace._build import build
 
-        for key in ("threads", "profile", "profile_runs", "calibration_data"):
+        for key in ("threads", "calibration_data"):
             kwargs.pop(key, None)
         kwargs.setdefault("compile", self.compile)
         kwargs.setdefault("tf32", self.tf32)
@@ -347,5 +348,6 @@ class TorchCudaRunner(Runner):
             precision=precision,
             batch=spec.batch if batch is None else batch,
             meter=meter,
+            **timing.calls,
             **kwargs,
         )
