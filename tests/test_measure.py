@@ -102,7 +102,7 @@ def test_clean_process_is_true_only_where_torch_was_never_imported(tiny_run, mon
     # a torch submodule alone is enough to make the process not clean
     monkeypatch.setitem(sys.modules, "torch._labels_probe", types.ModuleType("torch._labels_probe"))
     m = OnnxRuntimeRunner().measure(
-        tiny_run.onnx_path, TINY, timing=TimingPlan(runs=3, warmup=1, profile=False), meter=NullMeter()
+        tiny_run.model_path, TINY, timing=TimingPlan(runs=3, warmup=1, profile=False), meter=NullMeter()
     )
     assert m.clean_process is False
     from edgespace.runners import Measurement
@@ -121,7 +121,7 @@ def test_int8_static_qdq_runs_and_has_quantize_nodes(cache):
     import onnx
 
     m = confirm(TINY, precision="int8", threads=1, warmup=2, runs=10, profile=False)
-    graph = onnx.load(m.onnx_path).graph
+    graph = onnx.load(m.model_path).graph
     assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 10
     assert m.precision == "int8" and m.latency_p50_ms > 0 and any("QDQ" in n for n in m.notes)
 

@@ -205,7 +205,7 @@ class OnnxRuntimeRunner(Runner):
             meter=window.meter,
             meter_domain=window.domain,
             node_profile=prof,
-            onnx_path=str(onnx_path),
+            model_path=str(onnx_path),
             runtime_version=f"onnxruntime {ort.__version__}",
             clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

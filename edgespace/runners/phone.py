@@ -179,7 +179,7 @@ class _PhoneRunner(Runner):
             peak_activation_bytes=None,
             memory_source=NO_MEMORY,
             rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
-            onnx_path=str(path),
+            model_path=str(path),
             runtime_version=version,
             clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -295,7 +295,7 @@ class TensorRTRunner(Runner):
             warmup=timing.warmup,
             **fields,
             node_profile=node_profile,
-            onnx_path=str(onnx_path),
+            model_path=str(onnx_path),
             peak_activation_bytes=_device_memory(engine),
             memory_source="TensorRT ICudaEngine.device_memory_size(_v2): the execution context's activation and "
             "scratch memory at the profile's largest shape (weights excluded)",
