@@ -7,10 +7,10 @@ of the timed graph; the ONNX runners fold it in, which costs one element-wise pa
 
 How it runs: by default through ``torch.compile(mode="reduce-overhead")`` — Inductor fuses the
 element-wise tails into the convolutions and the result is replayed as a CUDA graph, the closest
-to a TensorRT engine that plain PyTorch gives (measured on an H200 with torch 2.11 on 2026-11-29,
-fp16, batch 1: EfficientNet-B0 / MobileNetV2 / MobileNetV3-Large 0.529 / 0.317 / 0.410 ms against
-the ``nvidia-h100`` profile's 0.535 / 0.288 / 0.396 ms; unfused CUDA graphs about twice as slow;
-``benchmarks/gpu_fidelity.py`` measures it again and stores the runs). Compiling takes tens of
+to a TensorRT engine that plain PyTorch gives (measured on an H200 with torch 2.11 on 2026-12-04,
+fp16, batch 1: EfficientNet-B0 / MobileNetV2 / MobileNetV3-Large 0.519 / 0.302 / 0.404 ms against
+the ``nvidia-h200`` profile's 0.528 / 0.284 / 0.392 ms; unfused CUDA graphs about twice as slow;
+stored in ``benchmarks/results/h200_first_run/``, by ``benchmarks/gpu_fidelity.py``). Compiling takes tens of
 seconds per network; Inductor's on-disk cache (under edgespace's cache directory unless
 ``TORCHINDUCTOR_CACHE_DIR`` is set) makes a repeat cheap, and the time is reported apart in
 ``compile_s``. ``compile=False`` captures the eager module into a ``torch.cuda.CUDAGraph``
