@@ -122,7 +122,14 @@ def confirm_points(
     (refused unless it is the machine ``backend`` measures, or ``proxy=True``; see
     :func:`check_machine`)."""
     from edgespace._spec import ArchSpec
-    from edgespace.runners import REFERENCE_SPEC, OnnxRuntimeRunner, export_many, measure_interleaved, prepare_onnx
+    from edgespace.runners import (
+        REFERENCE_SPEC,
+        OnnxRuntimeRunner,
+        TimingPlan,
+        export_many,
+        measure_interleaved,
+        prepare_onnx,
+    )
 
     if backend not in MEASURED_MACHINE:
         raise SearchError(
@@ -267,9 +274,7 @@ def confirm_points(
                     specs[i],
                     threads=threads,
                     precision=specs[i].precision,
-                    runs=None,
-                    duration_s=2.0,
-                    profile=False,
+                    timing=TimingPlan(runs=None, duration_s=2.0, profile=False),
                     meter=power_meter,
                 )
                 rows[i]["measured_energy_mj"] = m.energy_per_inference_mj
