@@ -210,10 +210,7 @@ def _walk_ir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.bn(f"{name}.bn1", act)
     walk.conv(f"{name}.conv_dw", mid_chs, blk.kernel_size, blk.stride, groups=mid_chs)
     walk.bn(f"{name}.bn2", act)
-    if blk.se_ratio:
-        walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
-    walk.conv(f"{name}.conv_pwl", out_chs, 1)
-    walk.bn(f"{name}.bn3", None)
+    _se_and_project(walk, blk, name, out_chs, act, "bn3")
 
 
 def _walk_cn(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
@@ -229,10 +226,15 @@ def _walk_er(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     mid_chs = make_divisible(walk.c * blk.exp_ratio)
     walk.conv(f"{name}.conv_exp", mid_chs, blk.kernel_size, blk.stride)
     walk.bn(f"{name}.bn1", act)
+    _se_and_project(walk, blk, name, out_chs, act, "bn2")
+
+
+def _se_and_project(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str, bn_name: str) -> None:
+    """The tail timm's InvertedResidual and EdgeResidual share: [SE] → pw project (conv_pwl) → BN."""
     if blk.se_ratio:
         walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
     walk.conv(f"{name}.conv_pwl", out_chs, 1)
-    walk.bn(f"{name}.bn2", None)
+    walk.bn(f"{name}.{bn_name}", None)
 
 
 def _walk_uir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:

@@ -11,20 +11,9 @@ from edgespace._json import jsonable
 from edgespace.cli._budget import add_budget_options, budget_from_args
 from edgespace.cli._common import int_option, positive_seconds
 from edgespace.spec import PRECISIONS
+from edgespace.study import SPACE_NAMES
 
-_SPACES = (
-    "efficientnet",
-    "efficientnetv2",
-    "mobilenetv2",
-    "mobilenetv3_large",
-    "mobilenetv3_small",
-    "mobilenetv4_conv_small",
-    "mobilenetv4_conv_medium",
-    "mobilenetv4_conv_large",
-    "mobilenet",
-    "mobilenetv4",
-    "all",
-)
+_SPACES = SPACE_NAMES  # the study's named spaces: one list
 _SHOWN = (
     "accuracy",
     "energy_mj",
