@@ -158,6 +158,13 @@ class Calibration(CalibrationBase):
         specs = list(specs)
         return model.predict_energy_mj(specs, [self.predict_latency_ms(s) for s in specs])
 
+    def with_runs(self, measurements, *, note: str = "") -> Calibration:
+        """This calibration refitted on its runs plus ``measurements`` (see
+        :func:`~edgespace.calibration._refit.fold_runs`): a new calibration with a new ``id``."""
+        from edgespace.calibration._refit import fold_runs
+
+        return fold_runs(self, measurements, note=note)
+
     def latency_band(self) -> tuple[float, float, float] | None:
         """``(low_factor, high_factor, coverage)`` from the network-held-out errors of the fit
         (``report["interval"]``, see :func:`~edgespace.calibration._fitting.conformal_band`);
