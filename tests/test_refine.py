@@ -144,3 +144,16 @@ def test_cli_refine_runs_and_refuses_bad_input(cal, tmp_path, capsys):
         assert main([*base, *bad]) == 2
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_gpu_calibration_says_it_cannot_take_confirmed_runs():
+    import numpy as np
+    from test_calibration_gpu import _runs
+
+    from edgespace.calibration import CalibrationError, draw_specs
+    from edgespace.calibration._gpu import calibrate_gpu
+
+    runs = _runs(draw_specs(7, precision="fp16"), (1,), np.random.default_rng(1), energy=False)
+    gpu = calibrate_gpu("nvidia-h200", runs)
+    with pytest.raises(CalibrationError, match="GpuCalibration .* cannot take confirmed runs"):
+        gpu.with_runs(runs)
