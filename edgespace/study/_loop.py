@@ -402,7 +402,7 @@ def search(
         told=ctx.told,
         calibration=cal,
         search_args={
-            "profile": profile_ref,
+            "profile": profile,  # as given: a profile object need not be loadable by its name
             "accuracy": accuracy,
             "ambient_c": ambient_c,
             "budget": budget,

@@ -60,12 +60,8 @@ ROUND_COLUMNS = (
 
 
 def rounds_frame(study) -> pd.DataFrame:
-    frame = pd.DataFrame(list(study.user_attrs.get(REFINE_KEY) or []))
-    for c in ROUND_COLUMNS:
-        if c not in frame.columns:
-            frame[c] = pd.Series(dtype=object)
-    frame = frame[list(ROUND_COLUMNS)].reset_index(drop=True).astype(object)
-    return frame.where(frame.notna(), None)
+    rows = [{c: r.get(c) for c in ROUND_COLUMNS} for r in study.user_attrs.get(REFINE_KEY) or []]
+    return pd.DataFrame(rows, columns=list(ROUND_COLUMNS), dtype=object)
 
 
 def _key(row) -> tuple:
