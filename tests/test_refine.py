@@ -18,7 +18,7 @@ from edgespace.study import MobileNetSpace, SearchError, load_result, search
 
 SPACE = MobileNetSpace(
     families=("mobilenetv3_small",),
-    widths=(0.35, 0.65),
+    widths=(0.35, 0.5),
     width_step=0.15,
     resolutions=(96, 128),
     resolution_step=16,
@@ -97,6 +97,11 @@ def test_refine_runs_two_rounds_refits_and_stores_them(refined, cal):
     assert again.refine_rounds()["refit_to"].iloc[0] == new_id
     assert set(again.pareto_front().latency_source) == {f"calibrated:{new_id}"}
     assert len(again.confirmations()) == len(conf)
+    # and resumes by name with its refit; the original calibration is refused
+    resumed = search(SPACE, "host", "accuracy,latency_ms", n_trials=0, storage=storage, study_name="ref")
+    assert resumed.calibration.id == new_id and resumed.told == 0
+    with pytest.raises(SearchError, match="another definition"):
+        search(SPACE, "host", "accuracy,latency_ms", n_trials=0, storage=storage, study_name="ref", calibration=cal)
 
 
 def test_refine_refuses_what_it_cannot_do(refined, tmp_path):
