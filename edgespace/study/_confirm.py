@@ -127,7 +127,14 @@ def confirm_points(
     :class:`~edgespace.runners.Measurement` by row index (with its node profile of
     ``profile_runs`` runs: what a calibration is refitted with)."""
     from edgespace._spec import ArchSpec
-    from edgespace.runners import REFERENCE_SPEC, OnnxRuntimeRunner, export_many, measure_interleaved, prepare_onnx
+    from edgespace.runners import (
+        REFERENCE_SPEC,
+        OnnxRuntimeRunner,
+        TimingPlan,
+        export_many,
+        measure_interleaved,
+        prepare_onnx,
+    )
 
     if backend not in MEASURED_MACHINE:
         raise SearchError(
@@ -275,9 +282,7 @@ def confirm_points(
                     specs[i],
                     threads=threads,
                     precision=specs[i].precision,
-                    runs=None,
-                    duration_s=2.0,
-                    profile=False,
+                    timing=TimingPlan(runs=None, duration_s=2.0, profile=False),
                     meter=power_meter,
                 )
                 rows[i]["measured_energy_mj"] = m.energy_per_inference_mj
