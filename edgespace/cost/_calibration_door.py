@@ -80,6 +80,11 @@ class CalibrationBase(abc.ABC):
         prediction; None where the calibration states no interval."""
         return None
 
+    def energy_band(self, mode: str) -> tuple[float, float, float] | None:
+        """``(low_factor, high_factor, coverage)`` around the metered energy of ``mode``; None
+        where the calibration states no energy interval."""
+        return None
+
     def with_runs(self, measurements, *, note: str = "") -> CalibrationBase:
         """A new calibration fitted to this one's runs plus ``measurements`` (real runs of
         the networks a search confirmed, timed and profiled as this calibration's own were).
