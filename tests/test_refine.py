@@ -162,3 +162,30 @@ def test_a_gpu_calibration_says_it_cannot_take_confirmed_runs():
     gpu = calibrate_gpu("nvidia-h200", runs)
     with pytest.raises(CalibrationError, match="GpuCalibration .* cannot take confirmed runs"):
         gpu.with_runs(runs)
+
+
+def test_points_that_decide_the_front_are_confirmed_first():
+    import pandas as pd
+
+    from edgespace.study import parse_objectives
+    from edgespace.study._refine import _key, choose_refine_points
+
+    def row(w, acc, lat, src="calibrated:c1", feasible=True):
+        return dict(
+            family="mobilenetv2", width=w, depth=1.0, resolution=96, precision="fp32", mode="m", batch=1,
+            placement="auto", accuracy=acc, latency_ms=lat, latency_low_ms=0.9 * lat, latency_high_ms=1.1 * lat,
+            latency_source=src, feasible=feasible,
+        )  # fmt: skip
+
+    objs = parse_objectives("accuracy,latency_ms")
+    front = pd.DataFrame([row(0.3, 60, 1.0), row(0.5, 70, 2.0), row(0.7, 75, 4.0), row(0.9, 80, 8.0, "analytic")])
+    # three trials dominated by the w0.5 point alone, one by the w0.7 point alone, one by both
+    rest = pd.DataFrame([row(1.0 + i / 10, 65, 2.5) for i in range(3)] + [row(2.0, 74, 5.0), row(2.1, 69, 4.5)])
+    trials = pd.concat([front, rest], ignore_index=True)
+    picked = choose_refine_points(front, trials, objs, 3, "calibrated:c1", done=set())
+    # the analytic point is never picked; w0.5 decides 3, w0.7 1, w0.3 none (then the wider interval)
+    assert list(picked.width) == [0.5, 0.7, 0.3] and list(picked.decides_front) == [3, 1, 0]
+    # a point an earlier round confirmed goes after those not yet confirmed
+    done = {_key(front.iloc[1].to_dict())}
+    picked = choose_refine_points(front, trials, objs, 2, "calibrated:c1", done=done)
+    assert list(picked.width) == [0.7, 0.3]
