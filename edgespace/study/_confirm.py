@@ -49,6 +49,7 @@ CONFIRMATION_COLUMNS = (
     "meter_domain",
     "energy_unavailable_reason",
     "status",
+    "round",
 )
 
 #: The machine each confirm backend measures (a profile name) and the placements it runs.
@@ -114,13 +115,17 @@ def confirm_points(
     progress: Callable[[int, int], None] | None = None,
     profile=None,
     proxy: bool = False,
+    profile_runs: int = 1,
+    measured: dict | None = None,
 ) -> list[dict]:
     """Export and run ``points`` (rows with the design-point columns, ``latency_ms``,
     ``energy_mj`` and ``latency_source`` predicted); one dict per point with
     :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
     ``failed: <reason>``; the others are still measured. ``profile``: the study's profile
     (refused unless it is the machine ``backend`` measures, or ``proxy=True``; see
-    :func:`check_machine`)."""
+    :func:`check_machine`). ``measured``: a dict that receives each measured row's
+    :class:`~edgespace.runners.Measurement` by row index (with its node profile of
+    ``profile_runs`` runs: what a calibration is refitted with)."""
     from edgespace._spec import ArchSpec
     from edgespace.runners import (
         REFERENCE_SPEC,
@@ -164,6 +169,7 @@ def confirm_points(
             meter_domain=None,
             energy_unavailable_reason=None,
             status="ok",
+            round=None,
         )
         why = None
         if proxy_for is not None:
@@ -243,13 +249,15 @@ def confirm_points(
                 threads=threads,
                 rounds=rounds,
                 provider=provider,
-                profile_runs=1,
+                profile_runs=profile_runs,
                 reference_path=ref,
                 reference_name=REFERENCE_SPEC.short_name(),
                 progress=None if progress is None else lambda s, t: progress(min(base + s, total), total),
             )
             step += len(ok) * (rounds + 2)
             for i, m in zip(ok, ms, strict=True):
+                if measured is not None:
+                    measured[i] = m
                 rows[i]["measured_latency_ms"] = float(m.latency_calibration_ms)
                 rows[i]["latency_error_pct"] = _error_pct(
                     rows[i]["predicted_latency_ms"], rows[i]["measured_latency_ms"]
@@ -306,7 +314,7 @@ def confirmations_frame(stored: list[dict] | None) -> pd.DataFrame:
 
 def merge_confirmations(stored: list[dict] | None, new: list[dict]) -> list[dict]:
     """Stored rows with ``new`` ones replacing those of the same point, backend and threads."""
-    key = (*POINT_COLUMNS, "profile", "backend", "provider", "threads")
+    key = (*POINT_COLUMNS, "profile", "backend", "provider", "threads", "round")
     out = {tuple(r.get(k) for k in key): r for r in (stored or [])}
     for r in new:
         out[tuple(r.get(k) for k in key)] = r
