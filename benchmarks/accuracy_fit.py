@@ -3,8 +3,8 @@
 Prints, in top-1 points:
 
 * leave-one-out (LOO) MAE: refit without each fp32 row in turn and predict it, over all fitted
-  rows, over the authors' own results (recipe "reference"), and over those of the families
-  edgespace builds; "inside the range" keeps rows strictly inside their family's width/depth/
+  rows, per family, over the authors' own results (recipe "reference"), and over those of the
+  families edgespace builds; "inside the range" keeps rows strictly inside their family's width/depth/
   resolution range (a held-out corner is an extrapolation, reported apart);
 * leave-one-family-out (LOFO) MAE: refit without a whole family and predict its rows with the
   mean family offset (how wrong a *new* architecture would be);
@@ -151,6 +151,11 @@ def main() -> int:
             "all_rows_inside_range": round(float(rows.loc[rows["interior"], "loo"].dropna().abs().mean()), 4),
             "authors_results": round(float(ref["loo"].dropna().abs().mean()), 4),
             "rows": int(rows["loo"].notna().sum()),
+            "by_family": {
+                fam: {"mae": round(float(grp["loo"].dropna().abs().mean()), 4), "rows": int(grp["loo"].notna().sum())}
+                for fam, grp in rows.groupby("family")
+                if grp["loo"].notna().any()
+            },
         },
         "lofo_mae_points": round(float(np.mean(lofo_all)), 4),
         "anchors": anchors,

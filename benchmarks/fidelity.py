@@ -32,12 +32,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _results import write_result  # noqa: E402
+
 from edgespace import estimate, load_profile  # noqa: E402
 from edgespace._liveness import ORT_CPU_UNFUSED_ACTS, peak_activation_bytes  # noqa: E402
 from edgespace.calibration import calibrate, draw_specs, latency_errors  # noqa: E402
 from edgespace.calibration._loop import collect  # noqa: E402
 from edgespace.layers import layer_table, table_totals  # noqa: E402
-from edgespace.runners._export import export_many
+from edgespace.runners._export import export_many  # noqa: E402
 
 TRAIN_FAMILIES = ("efficientnet", "mobilenetv2", "mobilenetv3_small")
 HELD_OUT_FAMILY = "mobilenetv3_large"
@@ -70,8 +72,9 @@ def main(argv=None) -> int:
         "--save",
         default=None,
         metavar="DIR",
-        help="write every measurement (JSON, with node times) to DIR/fidelity-<threads>t.json",
+        help="also write every measurement (JSON, with node times) to DIR/fidelity-<threads>t.json",
     )
+    ap.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/fidelity.json)")
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when piped to a file
 
@@ -82,6 +85,13 @@ def main(argv=None) -> int:
     export_many(train + test + fam)
     print(f"exported {len(train) + len(test) + len(fam)} networks in {time.perf_counter() - t0:.0f} s (child process)")
     host = load_profile("host")
+    doc: dict = {
+        "train_families": list(TRAIN_FAMILIES),
+        "held_out_family": HELD_OUT_FAMILY,
+        "networks": {"train": len(train), "test": len(test), "held_out_family": len(fam)},
+        "seed": args.seed,
+        "by_threads": {},
+    }
 
     for threads in [int(t) for t in args.threads.split(",")]:
         t0 = time.perf_counter()
@@ -101,6 +111,12 @@ def main(argv=None) -> int:
         e2e_tr = np.array([m.latency_calibration_ms for m in m_train])
         k_flops = float(np.median(e2e_tr / macs_tr))
         print(f"  {'latency (vs measured)':<26} {'±10%':>7} {'τ':>7} {'MAPE':>8} {'worst':>8}")
+        run = doc["by_threads"][str(threads)] = {
+            "rounds": rounds,
+            "measure_s": round(elapsed, 1),
+            "round_spread_pct": {"median": float(np.median(spreads)), "p90": float(np.percentile(spreads, 90))},
+            "reference": ms[0].reference,
+        }
         for label, group, rep_group in (
             ("same families", m_test, again[: len(test)]),
             (f"held-out {HELD_OUT_FAMILY}", m_fam, again[len(test) :]),
@@ -108,14 +124,18 @@ def main(argv=None) -> int:
             y = np.array([m.latency_calibration_ms for m in group])
             print(f" {label}:")
             pred = cal.predict_many_ms([m.spec for m in group])
-            print(_row("calibrated (per-segment)", latency_errors(pred, y)))
             macs = np.array([table_totals(layer_table(m.spec))["macs"] for m in group], float)
-            print(_row("FLOPs-proportional", latency_errors(k_flops * macs, y)))
             roof = np.array([estimate(m.spec, host).latency_ms for m in group])
-            print(_row("roofline (uncalibrated)", latency_errors(roof, y)))
             y2 = np.array([m.latency_calibration_ms for m in rep_group])
-            print(_row("noise: 2nd measurement", latency_errors(y2, y)))
-            print(_row("noise: 2nd, level-free", latency_errors(y2 * np.median(y / y2), y)))
+            rows = run[label] = {
+                "calibrated (per-segment)": latency_errors(pred, y),
+                "FLOPs-proportional": latency_errors(k_flops * macs, y),
+                "roofline (uncalibrated)": latency_errors(roof, y),
+                "noise: 2nd measurement": latency_errors(y2, y),
+                "noise: 2nd, level-free": latency_errors(y2 * np.median(y / y2), y),
+            }
+            for name, rep in rows.items():
+                print(_row(name, rep))
             worst = np.argsort(-np.abs(pred / y - 1))[:3]
             print(
                 "  worst calibrated: "
@@ -134,6 +154,13 @@ def main(argv=None) -> int:
             f"  peak memory (liveness vs ORT accounting): {np.mean(rel <= 0.20):.0%} within ±20%, "
             f"median error {np.median(rel) * 100:.2f}%, worst {rel.max() * 100:.2f}% (n={len(rel)})"
         )
+        run["peak_memory"] = {
+            "within_20pct": float(np.mean(rel <= 0.20)),
+            "median_error_pct": float(np.median(rel) * 100),
+            "worst_error_pct": float(rel.max() * 100),
+            "n": int(len(rel)),
+        }
+        run["calibration_summary"] = cal.summary()
         print(f"  calibration file report: {cal.report}")
         if args.save:
             out = Path(args.save) / f"fidelity-{threads}t.json"
@@ -141,6 +168,7 @@ def main(argv=None) -> int:
             sets = {"train": m_train, "test": m_test, "held_out_family": m_fam, "repeat": again}
             out.write_text(json.dumps({k: [m.to_dict() for m in v] for k, v in sets.items()}))
             print(f"  measurements written to {out}")
+    print(f"stored: {write_result('fidelity', doc, args.json)}")
     return 0
 
 

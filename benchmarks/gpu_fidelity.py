@@ -48,7 +48,7 @@ from _gpu_fidelity_figures import check, load_records, print_figures, result, te
 
 from edgespace import ArchSpec, mobilenet
 from edgespace.calibration import draw_specs
-from edgespace.runners._timing import WallTimer, latency_summary, time_calls
+from edgespace.runners._timing import TimingPlan, WallTimer, latency_summary, time_calls
 from edgespace.runners.torch_cuda import cuda_unavailable_reason
 from edgespace.spec import efficientnet_preset
 
@@ -174,7 +174,11 @@ class TorchRuns:
         self.meter = get_meter("nvml", device=device) if self.gpu else NullMeter("dry run on the CPU: no GPU meter")
         # the runner's rules: warm-up outside the window, an energy window of at least 2 s (NVML's
         # counter is averaged over tens of ms), five rounds, the idle power measured once, apart
-        self.kw = {"warmup": 20, "runs": 200 if self.gpu else 20, "rounds": 5, "idle_s": 0.0, "energy_min_s": 2.0}
+        self.kw = {
+            "timing": TimingPlan(warmup=20, runs=200 if self.gpu else 20, rounds=5),
+            "idle_s": 0.0,
+            "energy_min_s": 2.0,
+        }
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0

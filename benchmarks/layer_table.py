@@ -35,7 +35,7 @@ from rich.progress import track  # noqa: E402
 from edgespace import ArchSpec, build, layer_table
 from edgespace._layer_table import _decoded, layer_skeleton  # noqa: E402
 from edgespace._timing import best_seconds  # noqa: E402
-from edgespace.archs import list_families
+from edgespace.archs import get_family, list_families  # noqa: E402
 from edgespace.layers import table_totals  # noqa: E402
 
 
@@ -44,10 +44,13 @@ def _draw(n: int, seed: int) -> list[ArchSpec]:
     families = list_families()
     specs: list[ArchSpec] = []
     while len(specs) < n:
+        family = families[len(specs) % len(families)]
+        width = round(float(rng.uniform(0.35, 2.0)), 4)
+        depth = round(float(rng.uniform(1.0, 3.1)), 4)
         spec = ArchSpec(
-            families[len(specs) % len(families)],
-            round(float(rng.uniform(0.35, 2.0)), 4),
-            round(float(rng.uniform(1.0, 3.1)), 4),
+            family,
+            width,
+            depth if get_family(family).depth_knob else 1.0,  # MobileNetV4: no depth knob
             int(rng.integers(96, 601)),
         )
         if table_totals(layer_table(spec))["macs"] <= 2e9:

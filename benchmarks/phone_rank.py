@@ -47,7 +47,7 @@ def main(argv=None) -> int:
 
     from edgespace.calibration import calibrate, draw_specs
     from edgespace.export import cached_phone_models
-    from edgespace.runners import get_runner
+    from edgespace.runners import TimingPlan, get_runner
     from edgespace.runners._export import export_many
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,15 +73,14 @@ def main(argv=None) -> int:
     print(f"  litert {t_export:.0f}s", flush=True)
 
     runners = {rt: get_runner(rt) for rt in RUNTIMES}
+    plan = TimingPlan(warmup=3, runs=args.calls, rounds=1, profile=False)
     medians = {rt: np.zeros((args.rounds, len(specs))) for rt in RUNTIMES}
     last = {rt: [None] * len(specs) for rt in RUNTIMES}
     t1 = time.time()
     for r in range(args.rounds):
         for i, spec in enumerate(specs):
             for rt in RUNTIMES:
-                m = runners[rt].measure(
-                    paths[rt][i], spec, threads=args.threads, warmup=3, runs=args.calls, rounds=1, profile=False
-                )
+                m = runners[rt].measure(paths[rt][i], spec, threads=args.threads, timing=plan)
                 medians[rt][r, i] = m.latency_p50_ms
                 last[rt][i] = m
         print(f"  round {r + 1}/{args.rounds} {time.time() - t1:.0f}s", flush=True)

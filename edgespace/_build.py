@@ -35,8 +35,9 @@ def build(spec: ArchSpec, checkpoint: str | os.PathLike | None = None) -> torch.
     """The real timm module for ``spec``, in eval mode.
 
     Built by timm's own generator for the family (``_gen_efficientnet``, ``_gen_mobilenet_v2``,
-    ``_gen_mobilenet_v3``) with ``channel_multiplier=spec.width`` and
-    ``depth_multiplier=spec.depth``, so timm's channel rounding and depth scaling apply.
+    ``_gen_mobilenet_v3``, ``_gen_mobilenet_v4``, ...) with ``channel_multiplier=spec.width`` and,
+    where the generator has one, ``depth_multiplier=spec.depth``, so timm's channel rounding and
+    depth scaling apply.
     Weights are random (timm's own initialisation) unless ``checkpoint`` names a local file
     holding a state dict (plain, or under a ``"state_dict"`` / ``"model"`` key); nothing is
     ever downloaded. The precision of the spec does not change the module (fp32): precision is
@@ -47,12 +48,13 @@ def build(spec: ArchSpec, checkpoint: str | os.PathLike | None = None) -> torch.
     if not isinstance(spec, ArchSpec):
         raise SpecTypeError(f"build() takes an ArchSpec, got {type(spec).__name__}")
     family, gen = _generator(spec)
+    depth = {"depth_multiplier": spec.depth} if family.depth_knob else {}
     model = gen(
         family.timm_variant,
         channel_multiplier=spec.width,
-        depth_multiplier=spec.depth,
         pretrained=False,
         num_classes=spec.num_classes,
+        **depth,
     )
     if checkpoint is not None:
         path = Path(checkpoint)

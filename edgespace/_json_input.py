@@ -9,17 +9,19 @@ import os
 from pathlib import Path
 
 from edgespace._errors import IngestError
+from edgespace._paths import read_input
 
 __all__ = ["read_json_source", "json_number"]
 
 
 def read_json_source(path_or_data, what: str):
     """(data, where) from a JSON file path, or ``(path_or_data, "<data>")`` for data already read;
-    an :class:`IngestError` names the file and what was expected."""
+    an :class:`IngestError` names the file and what was expected. Files are size-checked and
+    special files refused before reading (:func:`~edgespace._paths.read_input`)."""
     if isinstance(path_or_data, (str, os.PathLike)):
         p = Path(path_or_data)
         try:
-            return json.loads(p.read_text()), str(p)
+            return json.loads(read_input(p, IngestError)), str(p)
         except FileNotFoundError:
             raise IngestError(f"{p}: no such file ({what} expected)") from None
         except OSError as exc:

@@ -210,10 +210,7 @@ def _walk_ir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     walk.bn(f"{name}.bn1", act)
     walk.conv(f"{name}.conv_dw", mid_chs, blk.kernel_size, blk.stride, groups=mid_chs)
     walk.bn(f"{name}.bn2", act)
-    if blk.se_ratio:
-        walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
-    walk.conv(f"{name}.conv_pwl", out_chs, 1)
-    walk.bn(f"{name}.bn3", None)
+    _se_and_project(walk, blk, name, out_chs, act, "bn3")
 
 
 def _walk_cn(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
@@ -229,13 +226,49 @@ def _walk_er(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> 
     mid_chs = make_divisible(walk.c * blk.exp_ratio)
     walk.conv(f"{name}.conv_exp", mid_chs, blk.kernel_size, blk.stride)
     walk.bn(f"{name}.bn1", act)
+    _se_and_project(walk, blk, name, out_chs, act, "bn2")
+
+
+def _se_and_project(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str, bn_name: str) -> None:
+    """The tail timm's InvertedResidual and EdgeResidual share: [SE] → pw project (conv_pwl) → BN."""
     if blk.se_ratio:
         walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
     walk.conv(f"{name}.conv_pwl", out_chs, 1)
-    walk.bn(f"{name}.bn2", None)
+    walk.bn(f"{name}.{bn_name}", None)
 
 
-_BLOCK_WALKERS = {"ds": _walk_ds, "dsa": _walk_ds, "ir": _walk_ir, "er": _walk_er, "cn": _walk_cn}
+def _walk_uir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
+    """timm ``UniversalInvertedResidual`` (MobileNetV4's UIB): [dw_start k=a → BN] → pw_exp →
+    BN+act → [dw_mid k → BN+act] → [SE] → pw_proj → BN → [dw_end k=p → BN]. The stride sits on
+    the first depthwise conv that exists among mid, start, end (timm's order of preference)."""
+    in_chs = walk.c
+    start, mid, end = blk.start_kernel_size, blk.kernel_size, blk.end_kernel_size
+    if start:
+        walk.conv(f"{name}.dw_start.conv", in_chs, start, 1 if mid else blk.stride, groups=in_chs)
+        walk.bn(f"{name}.dw_start.bn", None)
+    mid_chs = make_divisible(in_chs * blk.exp_ratio)
+    walk.conv(f"{name}.pw_exp.conv", mid_chs, 1)
+    walk.bn(f"{name}.pw_exp.bn", act)
+    if mid:
+        walk.conv(f"{name}.dw_mid.conv", mid_chs, mid, blk.stride, groups=mid_chs)
+        walk.bn(f"{name}.dw_mid.bn", act)
+    if blk.se_ratio:
+        walk.squeeze_excite(f"{name}.se", blk.exp_ratio, blk.se_ratio, act)
+    walk.conv(f"{name}.pw_proj.conv", out_chs, 1)
+    walk.bn(f"{name}.pw_proj.bn", None)
+    if end:
+        walk.conv(f"{name}.dw_end.conv", out_chs, end, 1 if (start or mid) else blk.stride, groups=out_chs)
+        walk.bn(f"{name}.dw_end.bn", None)
+
+
+_BLOCK_WALKERS = {
+    "ds": _walk_ds,
+    "dsa": _walk_ds,
+    "ir": _walk_ir,
+    "er": _walk_er,
+    "cn": _walk_cn,
+    "uir": _walk_uir,
+}
 
 
 def _has_skip(blk: BlockSpec, in_chs: int, out_chs: int) -> bool:
@@ -262,4 +295,14 @@ def _head_pool_conv(walk: _Walk, num_features: int) -> None:
     walk.linear("classifier", walk.num_classes)
 
 
-_HEAD_WALKERS = {"conv_pool": _head_conv_pool, "pool_conv": _head_pool_conv}
+def _head_pool_conv_norm(walk: _Walk, num_features: int) -> None:
+    """MobileNetV4 head (timm ``head_norm=True``): global_pool → conv_head (no bias) →
+    norm_head (BN+act) → flatten → classifier."""
+    walk.pool("global_pool")
+    walk.conv("conv_head", num_features, 1)
+    walk.bn("norm_head", walk.family.act)
+    walk.reshape("flatten")
+    walk.linear("classifier", walk.num_classes)
+
+
+_HEAD_WALKERS = {"conv_pool": _head_conv_pool, "pool_conv": _head_pool_conv, "pool_conv_norm": _head_pool_conv_norm}

@@ -69,6 +69,16 @@ EFFICIENTNETV2_PRESETS: dict[str, tuple[float, float, int]] = {
     "b3": (1.2, 1.4, 300),
 }
 
+#: Families :func:`mobilenet` builds specs for (width multiplier × resolution).
+MOBILENET_SPEC_FAMILIES = (
+    "mobilenetv2",
+    "mobilenetv3_large",
+    "mobilenetv3_small",
+    "mobilenetv4_conv_small",
+    "mobilenetv4_conv_medium",
+    "mobilenetv4_conv_large",
+)
+
 #: Families that compound scaling (:func:`efficientnet`) applies to: a B0 base network scaled
 #: in width, depth and resolution together.
 COMPOUND_FAMILIES = ("efficientnet", "efficientnetv2")
@@ -173,6 +183,11 @@ class ArchSpec:
             object.__setattr__(self, name, plain(getattr(self, name)))
         _check_range("width", self.width, *WIDTH_RANGE)
         _check_range("depth", self.depth, *DEPTH_RANGE)
+        if self.depth != 1.0 and not get_family(self.family).depth_knob:
+            raise SpecError(
+                f"ArchSpec.depth={self.depth!r}: family {self.family!r} has no depth multiplier "
+                "(its timm generator takes none); allowed: 1.0"
+            )
         if isinstance(self.resolution, float) and self.resolution.is_integer():
             object.__setattr__(self, "resolution", int(self.resolution))
         if not isinstance(self.resolution, int) or isinstance(self.resolution, bool):
@@ -298,11 +313,10 @@ def mobilenet(
     precision: str = "fp32",
     num_classes: int = 1000,
 ) -> ArchSpec:
-    """MobileNetV2/V3 width-multiplier × resolution (``family`` = ``mobilenetv2``,
-    ``mobilenetv3_large`` or ``mobilenetv3_small``)."""
-    if family not in ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small"):
+    """MobileNetV2/V3/V4 width-multiplier × resolution (``family`` = one of
+    :data:`MOBILENET_SPEC_FAMILIES`; MobileNetV4's have no depth knob: keep ``depth`` 1.0)."""
+    if family not in MOBILENET_SPEC_FAMILIES:
         raise SpecError(
-            f"mobilenet(family={family!r}) is not a MobileNet family; "
-            "allowed: mobilenetv2, mobilenetv3_large, mobilenetv3_small"
+            f"mobilenet(family={family!r}) is not a MobileNet family; allowed: {', '.join(MOBILENET_SPEC_FAMILIES)}"
         )
     return ArchSpec(family, width, depth, resolution, precision, num_classes)

@@ -38,6 +38,13 @@ def test_decode_matches_timm(family, depth):
             if ours_b.block_type == "ir":
                 assert ours_b.exp_ratio == theirs_b["exp_ratio"]
                 assert ours_b.kernel_size == theirs_b["dw_kernel_size"]
+            if ours_b.block_type == "uir":
+                assert ours_b.exp_ratio == theirs_b["exp_ratio"]
+                assert (ours_b.start_kernel_size, ours_b.kernel_size, ours_b.end_kernel_size) == (
+                    theirs_b["dw_kernel_size_start"],
+                    theirs_b["dw_kernel_size_mid"],
+                    theirs_b["dw_kernel_size_end"],
+                )
 
 
 def test_decode_tokens():
@@ -48,6 +55,9 @@ def test_decode_tokens():
     assert decode_block_str("ds_r1_k3_s1_c16_noskip")[0].noskip
     assert decode_block_str("dsa_r1_k3_s1_c16")[0].noskip  # timm: dsa never has a skip
     assert decode_block_str("cn_r1_k1_s1_c960_skip")[0].force_skip
+    uib, repeats = decode_block_str("uir_r2_a5_k0_s1_e4_c512")  # MobileNetV4 "ConvNeXt" UIB
+    assert repeats == 2 and (uib.start_kernel_size, uib.kernel_size, uib.end_kernel_size) == (5, 0, 0)
+    assert uib.exp_ratio == 4.0 and not uib.noskip
 
 
 @pytest.mark.parametrize(
@@ -58,6 +68,10 @@ def test_decode_tokens():
         ("ir_r1_k3_s1_e6_c16_nzz", "unknown token 'nzz'"),
         ("ir_r1_k3_s1_c16", "missing token(s) e"),
         ("ir_r1_k3_s3_e6_c16", "stride s3 not allowed"),
+        ("ir_r1_a3_k3_s1_e6_c16", "only 'uir' blocks take 'a'/'p'"),
+        ("uir_r1_a0_k0_s2_e4_c16", "a strided 'uir' block needs a depthwise conv"),
+        ("uir_r1_a3_k3_s1_c16", "missing token(s) e"),
+        ("ir_r1_k0_s1_e6_c16", "kernel k0 not allowed"),
         ("ir_r1_k3_s1_e6_cX", "unknown token 'cX'"),
         ("ir_r1_k3_s1_e6.5.5_c16", "'e6.5.5' is not e<number>"),
         ("", "non-empty"),

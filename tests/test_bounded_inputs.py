@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 import edgespace.cost._estimate_many as E
+from edgespace._errors import IngestError
 from edgespace._paths import read_input
-from edgespace.calibration import CalibrationError
+from edgespace.calibration import CalibrationError, read_trtexec_profile
 from edgespace.cli import main
 from edgespace.cost import load_calibration
+from edgespace.runners import read_ort_profile
 
 PROFILE = "jetson-orin-nano-8gb"
 
@@ -33,6 +35,12 @@ def test_special_and_oversized_files_are_refused_before_reading(tmp_path, capsys
         f.truncate(2048)
     with pytest.raises(CalibrationError, match="2,048 bytes: larger than the 1,024"):
         read_input(big, CalibrationError, limit=1024)
+    # profiler output (ONNX Runtime, trtexec) goes through the same check
+    for reader in (read_ort_profile, read_trtexec_profile):
+        with pytest.raises(IngestError, match="/dev/zero: not a regular file"):
+            reader("/dev/zero")
+        with pytest.raises(IngestError, match="pipe.json: not a regular file"):
+            reader(fifo)
 
 
 def _frame(rows: int) -> pd.DataFrame:

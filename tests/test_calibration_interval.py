@@ -103,3 +103,46 @@ def test_confirmations_carry_the_interval_and_the_figure_draws_it():
     cal = bars["confirmed, predicted by calibrated:abc (1)"]
     assert list(cal.array) == [2.0] and list(cal.arrayminus) == [1.0]
     assert bars["confirmed, predicted by analytic (1)"].array is None  # no interval, no bar
+
+
+def test_metered_energy_carries_a_band_from_both_held_out_errors():
+    from test_closed_loop import _pi5_latency_s, _power_runs
+
+    from edgespace.calibration._power import fit_power_model
+
+    lat_cal = _noisy_calibration(16, seed=1)
+    power = fit_power_model(_power_runs(_pi5_latency_s), "measured", domain="cpu-package")
+    band = power.report["interval"]
+    assert band["coverage"] == 0.9 and band["n"] == 40 and band["low_factor"] < 1 < band["high_factor"]
+    # fresh metered runs (other scatter and meter noise) fall in the power band at their measured latency
+    fresh = _power_runs(_pi5_latency_s, seed=7)
+    pred = power.predict_energy_mj([r["spec"] for r in fresh], [r["latency_ms"] for r in fresh])
+    meas = np.array([r["energy_mj"] for r in fresh])
+    assert np.mean((meas >= pred * band["low_factor"]) & (meas <= pred * band["high_factor"])) >= 0.8
+    cal = Calibration(
+        profile=lat_cal.profile,
+        provenance=lat_cal.provenance,
+        samples=lat_cal.samples,
+        runs=lat_cal.runs,
+        report=lat_cal.report,
+        model=lat_cal.model,
+        power={"measured": power},
+    )
+    lo_l, hi_l, _ = cal.latency_band()
+    lo, hi, cov = cal.energy_band("measured")
+    assert cov == pytest.approx(0.8)  # two 90% bands: both hold at least 80% of the time
+    assert lo == pytest.approx(min(band["low_factor"], 1) * min(lo_l, 1))
+    assert hi == pytest.approx(max(band["high_factor"], 1) * max(hi_l, 1))
+    spec = es.ArchSpec("mobilenetv2", 0.75, 1.0, 128)
+    est = es.estimate(spec, "host", calibration=cal)
+    assert est.energy_source == f"metered:{cal.id}" and est.energy_interval_coverage == pytest.approx(0.8)
+    assert est.energy_low_mj == pytest.approx(est.energy_mj * lo) and est.energy_high_mj == pytest.approx(
+        est.energy_mj * hi
+    )
+    frame = es.estimate_many([spec], "host", calibration=cal)
+    assert frame["energy_high_mj"].to_numpy() == pytest.approx(frame["energy_mj"].to_numpy() * hi)
+    # the latency alone calibrated (no power model): the energy is estimated, with no band
+    plain = es.estimate(spec, "host", calibration=lat_cal)
+    assert (
+        plain.energy_source == "estimated" and np.isnan(plain.energy_low_mj) and lat_cal.energy_band("measured") is None
+    )

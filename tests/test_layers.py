@@ -13,13 +13,13 @@ from fvcore.nn import FlopCountAnalysis
 
 from edgespace import ArchSpec, build, layer_table
 from edgespace.accuracy import load_published
-from edgespace.archs import FamilyDef, list_families, register_family, unregister_family
+from edgespace.archs import FamilyDef, get_family, list_families, register_family, unregister_family
 from edgespace.layers import CONV_OPS, table_totals
 from edgespace.spec import efficientnet_preset, efficientnetv2_preset
 
 
 def _exactness_specs() -> list[ArchSpec]:
-    """≥ 60 specs over all four families, widths 0.35–2.0, depths 1.0–3.1, resolutions 96–600.
+    """≥ 60 specs over every registered family, widths 0.35–2.0, depths 1.0–3.1, resolutions 96–600.
 
     Drawn with a fixed seed; big networks at big resolutions cost seconds each on a 2-core
     CPU, so a draw is kept only under a compute budget (counted analytically), and the
@@ -39,17 +39,22 @@ def _exactness_specs() -> list[ArchSpec]:
         efficientnetv2_preset("b0"),
         efficientnetv2_preset("b3"),
         ArchSpec("efficientnetv2", 0.37, 1.0, 131),  # round_limit 0: rounding below the scaled width
+        ArchSpec("mobilenetv4_conv_small", 0.35, 1.0, 127),  # fixed stem below width 1.0
+        ArchSpec("mobilenetv4_conv_large", 1.0, 1.0, 96),
     ]
     rng = np.random.default_rng(20261125)
     drawn: list[ArchSpec] = []
     families = list_families()
     while len(drawn) < 50:
+        family = families[len(drawn) % len(families)]
+        width = round(float(rng.uniform(0.35, 2.0)), 3)
+        # depths skewed to the shallow end: tracing cost grows with depth, and the corners
+        # above already hold the deepest networks
+        depth = round(1.0 + 2.1 * float(rng.uniform()) ** 2, 3)
         spec = ArchSpec(
-            families[len(drawn) % len(families)],
-            round(float(rng.uniform(0.35, 2.0)), 3),
-            # depths skewed to the shallow end: tracing cost grows with depth, and the corners
-            # above already hold the deepest networks
-            round(1.0 + 2.1 * float(rng.uniform()) ** 2, 3),
+            family,
+            width,
+            depth if get_family(family).depth_knob else 1.0,  # MobileNetV4: no depth knob
             int(rng.integers(96, 601)),
         )
         if table_totals(layer_table(spec))["macs"] <= 0.6e9:

@@ -33,7 +33,7 @@ from edgespace.cli import main
 from edgespace.cost import load_calibration
 from edgespace.layers import table_totals
 from edgespace.meters import NullMeter, RaplMeter, get_meter
-from edgespace.runners import Fp16UnavailableError, confirm, read_ort_profile
+from edgespace.runners import Fp16UnavailableError, TimingPlan, confirm, read_ort_profile
 from edgespace.runners._export import export_many
 from edgespace.runners.common import torch_never_imported
 
@@ -46,6 +46,8 @@ FAMILY_TINY = [
     es.ArchSpec("mobilenetv2", 0.35, 0.5, 64),
     es.ArchSpec("mobilenetv3_large", 0.35, 0.5, 64),
     es.ArchSpec("efficientnetv2", 0.35, 0.5, 64),
+    es.ArchSpec("mobilenetv4_conv_small", 0.35, 1.0, 64),  # UIB IR/ExtraDW/ConvNeXt, cn blocks
+    es.ArchSpec("mobilenetv4_conv_medium", 0.35, 1.0, 64),  # UIB FFN, fused IB, normed head
 ]
 #: what `edgespace calibrate --samples 3 --families mobilenetv3_small --seed 0` draws, and more
 CAL_SPECS = draw_specs(6, families=("mobilenetv3_small",), seed=0, ranges={"resolution": (64, 128)})
@@ -101,7 +103,9 @@ def test_clean_process_is_true_only_where_torch_was_never_imported(tiny_run, mon
     assert out.stdout.split() == ["True", "False"]
     # a torch submodule alone is enough to make the process not clean
     monkeypatch.setitem(sys.modules, "torch._labels_probe", types.ModuleType("torch._labels_probe"))
-    m = OnnxRuntimeRunner().measure(tiny_run.onnx_path, TINY, runs=3, warmup=1, profile=False, meter=NullMeter())
+    m = OnnxRuntimeRunner().measure(
+        tiny_run.model_path, TINY, timing=TimingPlan(runs=3, warmup=1, profile=False), meter=NullMeter()
+    )
     assert m.clean_process is False
     from edgespace.runners import Measurement
 
@@ -119,7 +123,7 @@ def test_int8_static_qdq_runs_and_has_quantize_nodes(cache):
     import onnx
 
     m = confirm(TINY, precision="int8", threads=1, warmup=2, runs=10, profile=False)
-    graph = onnx.load(m.onnx_path).graph
+    graph = onnx.load(m.model_path).graph
     assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 10
     assert m.precision == "int8" and m.latency_p50_ms > 0 and any("QDQ" in n for n in m.notes)
 
@@ -134,6 +138,12 @@ def test_fp16_on_cpu_gives_a_clear_error(cache):
 def test_confirm_rejects_bad_arguments():
     with pytest.raises(ValueError, match="exactly one of runs"):
         confirm(TINY, runs=None, duration_s=None)
+    with pytest.raises(ValueError, match="runs=0: allowed: an integer >= 1"):
+        confirm(TINY, runs=0)
+    with pytest.raises(ValueError, match="warmup=-1: allowed: an integer >= 0"):
+        TimingPlan(warmup=-1)
+    with pytest.raises(ValueError, match="duration_s=0: allowed: 0 < seconds"):
+        TimingPlan(runs=None, duration_s=0)
     with pytest.raises(ValueError, match="precision='bf16'"):
         confirm(TINY, precision="bf16")
     with pytest.raises(ValueError, match="backend='nope'"):

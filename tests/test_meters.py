@@ -1,19 +1,20 @@
 """Power meters and metered Measurements: energy per inference from a real ONNX Runtime run
 read through a powercap tree we drive ourselves, feasibility from a real Measurement, and the
-Jetson readers (tegrastats logs, INA3221 sysfs trees) on fixtures laid out as NVIDIA documents."""
+Jetson readers (tegrastats logs, INA3221 sysfs trees) on fixtures laid out as NVIDIA documents and on real logs from public repositories."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import edgespace as es
 from edgespace.budget import Budget, BudgetError, feasibility
 from edgespace.meters import MeterInitError, NullMeter, RaplMeter
+from edgespace.runners import OnnxRuntimeRunner, TimingPlan
 from edgespace.runners._export import export_many
-from edgespace.runners.ort import OnnxRuntimeRunner
 
 TINY = es.ArchSpec("mobilenetv3_small", 0.35, 1.0, 64)
 
@@ -64,7 +65,12 @@ def metered(tmp_path, tiny_onnx):
     counter = PowercapCounter(tmp_path, power_w=6.0)
     meter = RaplMeter(root=tmp_path)
     m = OnnxRuntimeRunner().measure(
-        tiny_onnx, TINY, threads=1, warmup=3, runs=400, rounds=4, profile=False, meter=meter, idle_s=0.3
+        tiny_onnx,
+        TINY,
+        threads=1,
+        timing=TimingPlan(warmup=3, runs=400, rounds=4, profile=False),
+        meter=meter,
+        idle_s=0.3,
     )
     counter.close()
     return m
@@ -102,10 +108,7 @@ def test_an_unmetered_measurement_gives_feasibility_its_reason(tiny_onnx):
         tiny_onnx,
         TINY,
         threads=1,
-        warmup=1,
-        runs=5,
-        rounds=1,
-        profile=False,
+        timing=TimingPlan(warmup=1, runs=5, rounds=1, profile=False),
         meter=NullMeter("no power meter available: RAPL: no package domain"),
     )
     assert m.energy_mj is None and m.energy_window_mj is None and m.idle_power_w is None and m.meter_domain == ""
@@ -397,6 +400,39 @@ def test_a_jetpack5_log_that_skips_seconds_spans_its_real_duration_and_reports_t
     # without timestamps (L4T 32) the interval is all there is, and no gap can be told
     plain = parse_tegrastats("\n".join([XAVIER_NX.format(p=4023)] * 5), interval_s=0.5)
     assert plain.timed_by == "interval" and list(plain.times_s) == [0.0, 0.5, 1.0, 1.5, 2.0] and plain.gaps() == []
+
+
+REAL_LOGS = Path(__file__).parent / "data" / "tegrastats"  # sources in SOURCES.md there
+
+
+def test_a_real_jetpack_log_that_skips_seconds_spans_its_real_105_s_as_one_run():
+    """A real Orin log (not synthetic): 103 lines printed over 105 s. Its own running averages
+    follow every line, so it is one run, and the last average tegrastats printed is the mean of
+    the current values read here (both in whole mW)."""
+    from edgespace.meters.tegrastats import parse_tegrastats, window_energy
+
+    log = parse_tegrastats(REAL_LOGS / "orin_jetpack_skips_seconds.log", interval_s=1.0)
+    assert log.lines == 103 and log.timed_by == "timestamps"
+    assert log.times_s[-1] == 105.0  # 102 s by line count
+    assert log.gaps() == [(16, 2.0), (46, 2.0), (79, 2.0)]
+    assert log.run_starts() == [0]
+    vdd_in = log.power_mw["VDD_IN"]
+    assert log.module_input_rail() == "VDD_IN" and abs(vdd_in.mean() - log.average_mw["VDD_IN"][-1]) <= 1.0
+    w = window_energy(log, 0.0, 105.0)
+    assert w["samples"] == 103 and w["energy_window_s"] == 105.0
+    assert vdd_in.min() / 1e3 < w["avg_power_w"] < vdd_in.max() / 1e3
+
+
+def test_a_real_agx_orin_log_has_no_module_input_rail_and_energy_says_so():
+    from edgespace.meters.tegrastats import TegrastatsError, parse_tegrastats, window_energy
+
+    log = parse_tegrastats(REAL_LOGS / "agx_orin_jetpack6.log", interval_s=1.0)
+    assert log.lines == 15 and log.times_s[-1] == 15.0 and log.gaps() == [(4, 2.0)] and log.run_starts() == [0]
+    assert log.gpu_mhz[0] == 305 and log.cpu_mhz[0] == 1728
+    with pytest.raises(TegrastatsError, match="no module-input rail.*VDD_CPU_CV, VDD_GPU_SOC, VIN_SYS_5V0"):
+        log.module_input_rail()
+    w = window_energy(log, 0.0, 15.0)
+    assert w["energy_window_mj"] is None and "module-input" in w["energy_unavailable_reason"]
 
 
 def test_two_runs_appended_to_one_log_are_found_split_and_refused_as_one_series():

@@ -28,13 +28,13 @@ def _point(spec: ArchSpec, **kw) -> dict:
 @pytest.fixture(scope="module")
 def litert_run():
     from edgespace.export._litert_env import converter_python
-    from edgespace.runners import get_runner
+    from edgespace.runners import TimingPlan, get_runner
 
     if converter_python() is None:
         pytest.skip("the LiteRT converter environment is not cached here (created on first LiteRT export)")
     runner = get_runner("litert")
     path, _ = runner.prepare_input(SPEC, "int8")
-    return runner.measure(path, SPEC, precision="int8", threads=1, runs=20, rounds=2, profile=False)
+    return runner.measure(path, SPEC, precision="int8", threads=1, timing=TimingPlan(runs=20, rounds=2, profile=False))
 
 
 def test_confirm_points_times_the_front_with_litert(litert_run):

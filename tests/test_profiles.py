@@ -462,6 +462,7 @@ def test_host_profile_is_measured_cached_and_remeasured(tmp_path, monkeypatch):
     import time
 
     monkeypatch.setenv("EDGESPACE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("EDGESPACE_HOST_PROFILE")  # this test measures the machine itself
     t0 = time.perf_counter()
     p = load_profile("host")
     assert time.perf_counter() - t0 < 15  # "a few seconds", with margin for a busy shared machine
@@ -486,6 +487,26 @@ def test_host_profile_is_measured_cached_and_remeasured(tmp_path, monkeypatch):
     assert "broken" not in cache.read_text()
     again = load_profile("host", remeasure=True)
     assert again.name == "host" and cache.stat().st_mtime_ns != stamp
+
+
+def test_a_pinned_host_profile_is_read_not_measured_and_refuses_a_remeasure(tmp_path, monkeypatch):
+    from edgespace.profiles import _host
+
+    pinned = ROOT / "tests" / "data" / "host_pinned.yaml"
+    monkeypatch.setenv("EDGESPACE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("EDGESPACE_HOST_PROFILE", str(pinned))
+    made = _host.measurements_made
+    p = load_profile("host")
+    assert p.origin == str(pinned.resolve()) and _host.measurements_made == made
+    assert not (tmp_path / "host.yaml").exists()  # nothing measured, nothing cached
+    with pytest.raises(ProfileError, match="EDGESPACE_HOST_PROFILE=.*pinned.*unset"):
+        load_profile("host", remeasure=True)
+    monkeypatch.setenv("EDGESPACE_HOST_PROFILE", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ProfileError, match="missing.yaml: no such profile file"):
+        load_profile("host")
+    monkeypatch.setenv("EDGESPACE_HOST_PROFILE", str(builtin_profile_dir() / "raspberry-pi-5.yaml"))
+    with pytest.raises(ProfileError, match="name: 'raspberry-pi-5'.*takes a host profile"):
+        load_profile("host")
 
 
 # -- packaging: a non-editable install ships the YAML files --------------------------------------

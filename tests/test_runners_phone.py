@@ -36,7 +36,7 @@ def test_confirm_on_a_phone_runtime_measures_latency(cache, backend, precision):
     assert 0 < m.latency_min_ms <= m.latency_p50_ms <= m.latency_p99_ms
     assert m.latency_robust_ms == min(m.round_medians_ms)
     assert m.runtime_version.startswith("executorch" if backend == "executorch" else "ai-edge-litert")
-    assert m.onnx_path.endswith(".pte" if backend == "executorch" else ".tflite")
+    assert m.model_path.endswith(".pte" if backend == "executorch" else ".tflite")
     assert m.peak_activation_bytes is None and "not reported" in m.memory_source
     assert (m.energy_mj is None) == (m.energy_unavailable_reason is not None)
 

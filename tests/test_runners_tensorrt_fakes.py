@@ -16,6 +16,7 @@ import pytest
 
 from edgespace import ArchSpec
 from edgespace.meters import NullMeter
+from edgespace.runners import TimingPlan
 
 TINY = ArchSpec("mobilenetv3_small", 0.35, resolution=64)
 _ptr = itertools.count(1 << 20)
@@ -226,12 +227,9 @@ def test_tensorrt_runs_on_a_created_stream_shared_with_its_events(fakes, tmp_pat
         TINY,
         precision="fp16",
         batch=4,
-        warmup=2,
-        runs=10,
-        rounds=2,
+        timing=TimingPlan(warmup=2, runs=10, rounds=2, profile_runs=3),
         meter=NullMeter("none"),
         idle_s=0.0,
-        profile_runs=3,
     )
     handles = {h for h, _ in log["execute"]}
     assert handles and 0 not in handles  # never the legacy default stream
@@ -283,7 +281,12 @@ def test_tensorrt_10_int8_builds_from_a_symmetric_qdq_network(fakes, tmp_path):
     fp32, _ = runner.prepare_input(TINY, "int8", cache_dir=tmp_path)  # before the fakes: a real export
     _, log = fakes("10.3.0")
     m = runner.measure(
-        fp32, TINY, precision="int8", warmup=1, runs=4, rounds=2, meter=NullMeter("none"), idle_s=0.0, profile=False
+        fp32,
+        TINY,
+        precision="int8",
+        timing=TimingPlan(warmup=1, runs=4, rounds=2, profile=False),
+        meter=NullMeter("none"),
+        idle_s=0.0,
     )
     assert "explicit quantization" in " ".join(m.notes)
     qdq = onnx.load_from_string(log["parsed"])

@@ -54,6 +54,7 @@ from edgespace._errors import SpecError, SpecTypeError
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.accuracy._published_fit import _M_REF, _P_REF, K_OUT, PublishedFit, _curve, _default_fit, _macs_params
 from edgespace.accuracy._quant import INT8_DROP, QUANTIZATION_MODES
+from edgespace.archs import get_family
 
 __all__ = [
     "AccuracyEstimate",
@@ -282,6 +283,13 @@ def _validate_columns(fit, family, width, depth, resolution, precision) -> None:
             )
     if not np.array_equal(resolution, np.round(resolution)):
         raise SpecError("predict_many(): resolution must be whole pixels")
+    for fam in np.unique(family):
+        sel = family == fam
+        if not get_family(fam).depth_knob and (depth[sel] != 1.0).any():
+            raise SpecError(
+                f"predict_many(): depth={float(depth[sel][depth[sel] != 1.0][0])!r} for family {fam!r}, "
+                "which has no depth multiplier; allowed: 1.0"
+            )
     bad = sorted(set(precision) - set(PRECISIONS))
     if bad:
         raise SpecError(f"predict_many(): precision={bad[0]!r} is not allowed; allowed: {', '.join(PRECISIONS)}")

@@ -28,13 +28,19 @@ __all__ = [
 
 #: Block types understood here: depthwise-separable, the same with an activation after the
 #: pointwise conv, inverted residual (MBConv), edge residual (fused-MBConv: a dense k×k
-#: expansion conv in place of 1×1 expand + depthwise, EfficientNetV2), and plain conv + BN + act.
-BLOCK_TYPES = ("ds", "dsa", "ir", "er", "cn")
+#: expansion conv in place of 1×1 expand + depthwise, EfficientNetV2), plain conv + BN + act,
+#: and the universal inverted residual (MobileNetV4's UIB: optional depthwise convs before the
+#: expansion (``a``), between expansion and projection (``k``, 0 for none) and after the
+#: projection (``p``)).
+BLOCK_TYPES = ("ds", "dsa", "ir", "er", "cn", "uir")
 
 #: The ``n<act>`` token's activation names, as in timm's decoder.
 ACT_TOKENS = {"re": "relu", "r6": "relu6", "hs": "hard_swish", "sw": "silu"}
 
-_NUMERIC_KEYS = {"r": int, "k": int, "s": int, "e": float, "c": int, "se": float}
+_NUMERIC_KEYS = {"r": int, "k": int, "s": int, "e": float, "c": int, "se": float, "a": int, "p": int}
+
+#: Block types with an expansion ratio (the ``e`` token is required and used).
+_EXPANDING = ("ir", "er", "uir")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ class BlockSpec:
     act: str | None = None
     noskip: bool = False
     force_skip: bool = False
+    #: ``uir`` only: kernel of the depthwise conv before the expansion (``a``) and after the
+    #: projection (``p``); 0 = none (``kernel_size`` 0 = no middle depthwise conv).
+    start_kernel_size: int = 0
+    end_kernel_size: int = 0
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
@@ -102,14 +112,15 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
         if match is None or match.group(1) not in _NUMERIC_KEYS:
             raise SpecError(
                 f"arch-def {block_str!r}: unknown token {token!r}; allowed: "
-                f"r<int>, k<int>, s<int>, e<float>, c<int>, se<float>, n{{{','.join(ACT_TOKENS)}}}, skip, noskip"
+                f"r<int>, k<int>, s<int>, e<float>, c<int>, se<float>, a<int>, p<int>, "
+                f"n{{{','.join(ACT_TOKENS)}}}, skip, noskip"
             )
         key, number = match.groups()
         try:
             values[key] = _NUMERIC_KEYS[key](number)
         except ValueError:
             raise SpecError(f"arch-def {block_str!r}: token {token!r} is not {key}<number>") from None
-    required = ("r", "k", "s", "c") + (("e",) if block_type in ("ir", "er") else ())
+    required = ("r", "k", "s", "c") + (("e",) if block_type in _EXPANDING else ())
     missing = [k for k in required if k not in values]
     if missing:
         raise SpecError(f"arch-def {block_str!r}: missing token(s) {', '.join(missing)} for block type {block_type!r}")
@@ -117,17 +128,25 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
         raise SpecError(f"arch-def {block_str!r}: stride s{values['s']} not allowed; allowed: s1, s2")
     if block_type == "cn" and values.get("se", 0.0):
         raise SpecError(f"arch-def {block_str!r}: 'cn' blocks take no squeeze-excite ('se') token")
+    if block_type != "uir" and ("a" in values or "p" in values):
+        raise SpecError(f"arch-def {block_str!r}: only 'uir' blocks take 'a'/'p' (extra depthwise) tokens")
+    if block_type == "uir" and values["s"] > 1 and not (values["k"] or values.get("a") or values.get("p")):
+        raise SpecError(f"arch-def {block_str!r}: a strided 'uir' block needs a depthwise conv (a, k or p > 0)")
+    if block_type != "uir" and values["k"] < 1:
+        raise SpecError(f"arch-def {block_str!r}: kernel k{values['k']} not allowed; allowed: k >= 1")
     spec = BlockSpec(
         block_type=block_type,
         out_chs=int(values["c"]),
         stride=int(values["s"]),
         kernel_size=int(values["k"]),
-        exp_ratio=float(values["e"]) if block_type in ("ir", "er") else 1.0,
+        exp_ratio=float(values["e"]) if block_type in _EXPANDING else 1.0,
         se_ratio=float(values.get("se", 0.0)),
         act=act,
         # timm: 'dsa' never has a skip; 'cn' has one only when forced with 'skip'.
         noskip=(block_type == "dsa") or skip is False,
         force_skip=block_type == "cn" and skip is True,
+        start_kernel_size=int(values.get("a", 0)),
+        end_kernel_size=int(values.get("p", 0)),
     )
     return spec, int(values["r"])
 

@@ -38,12 +38,15 @@ class FamilyDef:
 
     ``head``: ``"conv_pool"`` = 1×1 conv → BN → act → global pool → linear (EfficientNet,
     MobileNetV2); ``"pool_conv"`` = global pool → 1×1 conv with bias → act → flatten → linear
-    (MobileNetV3). ``num_features_rule``: ``"round"`` scales the head width with the
+    (MobileNetV3); ``"pool_conv_norm"`` = global pool → 1×1 conv without bias → BN → act →
+    flatten → linear (MobileNetV4's ``head_norm``). ``num_features_rule``: ``"round"`` scales the head width with the
     multiplier, ``"max_round"`` takes ``max(num_features, round(...))`` (MobileNetV2),
     ``"fixed"`` keeps it (MobileNetV3). ``fix_stem_below_width``: stem channels are not scaled
     for widths below this (MobileNetV3's ``fix_stem = multiplier < 0.75``).
     ``timm_generator``: ``"module:function"`` of timm's private generator, called with
-    ``(timm_variant, channel_multiplier=width, depth_multiplier=depth)``.
+    ``(timm_variant, channel_multiplier=width, depth_multiplier=depth)``; without
+    ``depth_multiplier`` when ``depth_knob`` is false (MobileNetV4's generator has no depth
+    knob: a spec of such a family must keep depth 1.0).
     ``round_limit``: the ``round_limit`` of the generator's channel rounding (timm's default 0.9:
     never more than 10 % below the scaled width; EfficientNetV2's generator passes 0).
     """
@@ -61,6 +64,7 @@ class FamilyDef:
     fix_stem_below_width: float = 0.0
     channel_divisor: int = 8
     round_limit: float = 0.9
+    depth_knob: bool = True
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     description: str = ""

@@ -158,6 +158,13 @@ class Calibration(CalibrationBase):
         specs = list(specs)
         return model.predict_energy_mj(specs, [self.predict_latency_ms(s) for s in specs])
 
+    def with_runs(self, measurements, *, note: str = "") -> Calibration:
+        """This calibration refitted on its runs plus ``measurements`` (see
+        :func:`~edgespace.calibration._refit.fold_runs`): a new calibration with a new ``id``."""
+        from edgespace.calibration._refit import fold_runs
+
+        return fold_runs(self, measurements, note=note)
+
     def latency_band(self) -> tuple[float, float, float] | None:
         """``(low_factor, high_factor, coverage)`` from the network-held-out errors of the fit
         (``report["interval"]``, see :func:`~edgespace.calibration._fitting.conformal_band`);
@@ -166,6 +173,22 @@ class Calibration(CalibrationBase):
         if not band:
             return None
         return float(band["low_factor"]), float(band["high_factor"]), float(band["coverage"])
+
+    def energy_band(self, mode: str) -> tuple[float, float, float] | None:
+        """``(low_factor, high_factor, coverage)`` around the metered energy of ``mode``: the
+        power model's own band (its held-out networks' energy at their measured latency) times
+        the latency band, each widened to contain 1. Energy at a latency ``c`` times another is
+        at most ``c`` times the energy for ``c >= 1`` (and at least for ``c <= 1``), so the
+        product covers whenever both bands do: with probability at least the sum of their
+        coverages minus 1 (0.8 for two 90% bands). None without either band."""
+        model = self.power.get(mode)
+        lat = self.latency_band()
+        band = (model.report or {}).get("interval") if model is not None else None
+        if not band or lat is None:
+            return None
+        lo = min(float(band["low_factor"]), 1.0) * min(lat[0], 1.0)
+        hi = max(float(band["high_factor"]), 1.0) * max(lat[1], 1.0)
+        return lo, hi, max(0.0, float(band["coverage"]) + lat[2] - 1.0)
 
     def summary(self) -> dict:
         """What a study stores (and a report shows): id, applicability, provenance, the error on

@@ -6,6 +6,7 @@ import numpy as np
 
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
+from edgespace.archs import get_family
 
 #: Most specs one draw returns: a calibration or capture set measures each one (seconds each), so
 #: more is a typo, and the draw itself must stay bounded in time and memory.
@@ -13,7 +14,16 @@ MAX_DRAWN = 10_000
 
 __all__ = ["draw_specs", "DEFAULT_FAMILIES", "DEFAULT_RANGES"]
 
-DEFAULT_FAMILIES = ("efficientnet", "efficientnetv2", "mobilenetv2", "mobilenetv3_small", "mobilenetv3_large")
+DEFAULT_FAMILIES = (
+    "efficientnet",
+    "efficientnetv2",
+    "mobilenetv2",
+    "mobilenetv3_small",
+    "mobilenetv3_large",
+    "mobilenetv4_conv_small",
+    "mobilenetv4_conv_medium",
+    "mobilenetv4_conv_large",
+)
 #: (low, high) per knob: wide enough to cover what a search on a small device visits, small enough
 #: that one measurement takes well under a second on two cores.
 DEFAULT_RANGES = {"width": (0.35, 1.3), "depth": (0.5, 1.4), "resolution": (96, 256)}
@@ -25,7 +35,8 @@ def _snap(fam: str, u: np.ndarray, r: dict, precision: str) -> tuple[tuple, Arch
     d = round((r["depth"][0] + u[1] * (r["depth"][1] - r["depth"][0])) / 0.1) * 0.1
     res = int(16 * round((r["resolution"][0] + u[2] * (r["resolution"][1] - r["resolution"][0])) / 16))
     w = min(max(w, r["width"][0]), r["width"][1])
-    d = min(max(d, r["depth"][0]), r["depth"][1])
+    # a family whose generator has no depth multiplier (MobileNetV4) stays at depth 1.0
+    d = min(max(d, r["depth"][0]), r["depth"][1]) if get_family(fam).depth_knob else 1.0
     res = min(max(res, 16 * int(np.ceil(r["resolution"][0] / 16))), 16 * int(r["resolution"][1] // 16))
     key = (fam, round(w, 2), round(d, 1), res)
     return key, ArchSpec(fam, round(w, 2), round(d, 1), res, precision)

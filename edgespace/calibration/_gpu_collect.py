@@ -48,7 +48,7 @@ def collect_gpu(
 
     from edgespace._build import build
     from edgespace.meters import get_meter
-    from edgespace.runners import get_runner, settled_idle_power
+    from edgespace.runners import TimingPlan, get_runner, settled_idle_power
 
     specs = list(specs)
     wrong = sorted({s.precision for s in specs} - {precision})
@@ -79,13 +79,10 @@ def collect_gpu(
                 model=model,
                 precision=precision,
                 batch=int(b),
-                warmup=warmup,
-                runs=runs,
-                rounds=rounds,
+                timing=TimingPlan(warmup=warmup, runs=runs, rounds=rounds, profile=False),
                 meter=meter,
                 idle_s=0.0,
                 energy_min_s=energy_min_s,
-                profile=False,
             )
             out.append(m)
             step += 1

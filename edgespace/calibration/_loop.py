@@ -71,7 +71,7 @@ def collect_phone(specs, *, backend: str, threads: int, rounds: int = 10, progre
     each, cached) and time each through its XNNPACK CPU path: a list of
     :class:`~edgespace.runners.Measurement` (end-to-end times; the runtimes report no per-operator
     times, see :mod:`edgespace.calibration._e2e`)."""
-    from edgespace.runners import get_runner
+    from edgespace.runners import TimingPlan, get_runner
 
     runner = get_runner(backend)
     specs = [ArchSpec(s.family, s.width, s.depth, s.resolution, precision, s.num_classes) for s in specs]
@@ -84,7 +84,11 @@ def collect_phone(specs, *, backend: str, threads: int, rounds: int = 10, progre
     for k, (spec, path) in enumerate(zip(specs, paths, strict=True)):
         out.append(
             runner.measure(
-                path, spec, precision=precision, threads=threads, runs=10 * rounds, rounds=rounds, profile=False
+                path,
+                spec,
+                precision=precision,
+                threads=threads,
+                timing=TimingPlan(runs=10 * rounds, rounds=rounds, profile=False),
             )
         )
         if progress is not None:

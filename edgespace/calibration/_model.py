@@ -182,6 +182,18 @@ def _elem_design(feats: pd.DataFrame) -> np.ndarray:
     return np.column_stack(per_kind + [(c > 0).astype(float) for c in per_kind])
 
 
+#: How far outside the measured segments' times (as a factor) the power-law part of a segment
+#: may go, besides what its extra work allows.
+EXTRAPOLATION_FACTOR = 4.0
+
+
+def _log_work(feats: pd.DataFrame) -> np.ndarray:
+    """Per segment: log MACs and log bytes moved (input + output + weights)."""
+    macs = feats["macs"].to_numpy(np.float64)
+    moved = feats[["input_bytes", "output_bytes", "weight_bytes"]].to_numpy(np.float64).sum(axis=1)
+    return np.column_stack([np.log1p(macs), np.log1p(moved)])
+
+
 def _tree_x(feats: pd.DataFrame) -> np.ndarray:
     x = np.log1p(feats[list(NUMERIC)].to_numpy(np.float64))
     return np.column_stack([x, feats[list(CATEGORICAL)].to_numpy(np.float64)])
@@ -295,10 +307,30 @@ class SegmentLatencyModel:
         )
         self.coef_ = sol.x[:nc]
         self.elem_coef_us_ = np.exp(sol.x[nc:])
+        self.log_time_range_ = (float(y.min()), float(y.max()))
+        work = _log_work(samples)
+        self.log_work_range_ = (work.min(axis=0), work.max(axis=0))
 
     def _base_us(self, feats: pd.DataFrame) -> np.ndarray:
-        conv = np.exp(np.clip(_conv_design(feats) @ self.coef_, -30, 30))
-        return conv + (_elem_design(feats) / self.elem_scale_) @ self.elem_coef_us_
+        return self._conv_us(feats) + (_elem_design(feats) / self.elem_scale_) @ self.elem_coef_us_
+
+    def _conv_us(self, feats: pd.DataFrame) -> np.ndarray:
+        """The power-law part, bounded: its log lies within the range of the measured segments'
+        log times, widened by :data:`EXTRAPOLATION_FACTOR` and by how far the segment's work
+        (log MACs, log bytes moved) lies beyond the measured segments' (time at most
+        proportional to work outside the measured range). A power law fitted to a few networks
+        can have exponents far from 1; unbounded, it put a segment twice as large as any
+        measured at thousands of times the slowest measured time."""
+        z = _conv_design(feats) @ self.coef_
+        rng = getattr(self, "log_time_range_", None)
+        if rng is None:  # a model fitted before the bound existed
+            return np.exp(np.clip(z, -30, 30))
+        work = _log_work(feats)
+        lo_w, hi_w = self.log_work_range_
+        beyond = np.clip(work - hi_w, 0.0, None).max(axis=1)
+        below = np.clip(lo_w - work, 0.0, None).max(axis=1)
+        slack = np.log(EXTRAPOLATION_FACTOR)
+        return np.exp(np.clip(z, rng[0] - slack - below, rng[1] + slack + beyond))
 
     def predict_segments_us(self, feats: pd.DataFrame) -> np.ndarray:
         if self.coef_ is None:

@@ -10,17 +10,11 @@ import time
 from edgespace._json import jsonable
 from edgespace.cli._budget import add_budget_options, budget_from_args
 from edgespace.cli._common import int_option, positive_seconds
+from edgespace.cli._refine import add_refine_options, check_refine_args, print_rounds, run_refine
 from edgespace.spec import PRECISIONS
+from edgespace.study import SPACE_NAMES
 
-_SPACES = (
-    "efficientnet",
-    "efficientnetv2",
-    "mobilenetv2",
-    "mobilenetv3_large",
-    "mobilenetv3_small",
-    "mobilenet",
-    "all",
-)
+_SPACES = SPACE_NAMES  # the study's named spaces: one list
 _SHOWN = (
     "accuracy",
     "energy_mj",
@@ -127,6 +121,7 @@ def configure(sub) -> None:
         help="time the front of another device's study on this machine as a proxy (rows say profile host)",
     )
     c.add_argument("--confirm-rounds", type=int_option, help="interleaved timing rounds for --confirm (default 10)")
+    add_refine_options(c)
     _add_run_options(p)
     p.set_defaults(func=_run_search)
 
@@ -216,6 +211,7 @@ def _run_search(args) -> int:
 
     if args.backend not in MEASURED_MACHINE:
         raise ValueError(f"search: --backend {args.backend!r}: allowed: {', '.join(MEASURED_MACHINE)}")
+    check_refine_args(args)
     args.threads = 1 if args.threads is None else args.threads
     args.confirm_rounds = 10 if args.confirm_rounds is None else args.confirm_rounds
     if args.report is not None:  # checked before the search, not after it
@@ -242,9 +238,12 @@ def _run_search(args) -> int:
             calibration=args.calibration,
         )
     confirmed = None
-    if args.confirm is not None:
-        if args.confirm < 1 or args.threads < 1 or args.confirm_rounds < 1:
-            raise ValueError("search: --confirm, --threads and --confirm-rounds: allowed: integers >= 1")
+    if args.confirm is not None and (args.confirm < 1 or args.threads < 1 or args.confirm_rounds < 1):
+        raise ValueError("search: --confirm, --threads and --confirm-rounds: allowed: integers >= 1")
+    if args.refine is not None:
+        with _Progress(not (args.quiet or args.json), f"refine: {args.confirm} points a round") as progress:
+            confirmed = run_refine(result, args, progress)
+    elif args.confirm is not None:
         with _Progress(not (args.quiet or args.json), f"confirm {args.confirm} front points") as progress:
             confirmed = result.confirm(
                 args.confirm,
@@ -310,6 +309,8 @@ def _print(result, args, seconds: float, confirmed=None) -> int:
         }
         if confirmed is not None:
             doc["confirmations"] = confirmed.to_dict(orient="records")
+        if getattr(args, "refine", None) is not None:
+            doc["refine_rounds"] = result.refine_rounds().to_dict(orient="records")
         print(json.dumps(jsonable(doc)))
         return 0
     from rich.console import Console
@@ -333,6 +334,8 @@ def _print(result, args, seconds: float, confirmed=None) -> int:
     )
     if confirmed is not None:
         _print_confirmations(console, confirmed)
+    if getattr(args, "refine", None) is not None:
+        print_rounds(console, result.refine_rounds())
     return 0
 
 

@@ -80,6 +80,21 @@ class CalibrationBase(abc.ABC):
         prediction; None where the calibration states no interval."""
         return None
 
+    def energy_band(self, mode: str) -> tuple[float, float, float] | None:
+        """``(low_factor, high_factor, coverage)`` around the metered energy of ``mode``; None
+        where the calibration states no energy interval."""
+        return None
+
+    def with_runs(self, measurements, *, note: str = "") -> CalibrationBase:
+        """A new calibration fitted to this one's runs plus ``measurements`` (real runs of
+        the networks a search confirmed, timed and profiled as this calibration's own were).
+        It has a new ``id``. A calibration that cannot take such runs raises
+        :class:`CalibrationError` naming its kind."""
+        raise CalibrationError(
+            f"{type(self).__name__} {self.id}: cannot take confirmed runs into its fit; refine needs a "
+            "per-operator calibration (edgespace calibrate, or calibrate --from a capture set)"
+        )
+
     @abc.abstractmethod
     def summary(self) -> dict:
         """What a study stores in its definition and a report shows."""

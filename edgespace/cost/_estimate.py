@@ -108,6 +108,10 @@ class Estimate:
     latency_low_ms: float = float("nan")
     latency_high_ms: float = float("nan")
     interval_coverage: float = float("nan")
+    #: where the energy is metered: the band around it and the share it covers at least; NaN elsewhere
+    energy_low_mj: float = float("nan")
+    energy_high_mj: float = float("nan")
+    energy_interval_coverage: float = float("nan")
 
     @property
     def n_fallback_ops(self) -> int:
@@ -192,7 +196,10 @@ def estimate(
     cal = as_calibration(calibration)
     mp, sk, ev, sources = _evaluate_one(spec, prof, pm, placement, cal, ambient_c, keep_layers=True)
     cols = _columns(ev, mp, spec.precision)
-    cols.update(interval_columns(cal, cols["latency_ms"], sources[0] != "analytic"))
+    metered = sources[1].startswith("metered:")
+    cols.update(
+        interval_columns(cal, cols["latency_ms"], sources[0] != "analytic", cols["energy_mj"], pm.name, metered)
+    )
     cols = {k: v[0] for k, v in cols.items()}
     names = np.asarray(sk.name, dtype=object)
     return Estimate(

@@ -197,7 +197,14 @@ def estimate_many(
                 )
                 for k, v in _columns(ev, mp, precision).items():
                     cols[k][part] = v
-                for k, v in interval_columns(cal, cols["latency_ms"][part], lat_s is not None).items():
+                for k, v in interval_columns(
+                    cal,
+                    cols["latency_ms"][part],
+                    lat_s is not None,
+                    cols["energy_mj"][part],
+                    pm.name,
+                    energy_j is not None,
+                ).items():
                     cols[k][part] = v
                 lat_src[part], energy_src[part] = sources
         block = frame.copy()

@@ -3,7 +3,9 @@ network-held-out errors, a band ``[low_factor, high_factor]`` around its predict
 of networks it covers (see :meth:`~edgespace.cost.CalibrationBase.latency_band`); an estimate
 carries ``latency_low_ms`` / ``latency_high_ms`` and ``interval_coverage`` where its latency is
 calibrated and the calibration states a band, NaN elsewhere (analytic numbers have no measured
-error to draw an interval from)."""
+error to draw an interval from); likewise ``energy_low_mj`` / ``energy_high_mj`` and
+``energy_interval_coverage`` where the energy is metered (see
+:meth:`~edgespace.cost.CalibrationBase.energy_band`)."""
 
 from __future__ import annotations
 
@@ -11,21 +13,34 @@ import numpy as np
 
 __all__ = ["INTERVAL_COLUMNS", "interval_columns"]
 
-#: The interval fields of an Estimate (per call, as ``latency_ms``), and the coverage they state.
-INTERVAL_COLUMNS = ("latency_low_ms", "latency_high_ms", "interval_coverage")
+#: The interval fields of an Estimate (per call, as ``latency_ms``; energy per image, as
+#: ``energy_mj``), and the coverage each states.
+INTERVAL_COLUMNS = (
+    "latency_low_ms",
+    "latency_high_ms",
+    "interval_coverage",
+    "energy_low_mj",
+    "energy_high_mj",
+    "energy_interval_coverage",
+)
 
 
-def interval_columns(cal, latency_ms, calibrated: bool) -> dict[str, np.ndarray]:
-    """The :data:`INTERVAL_COLUMNS` for rows of ``latency_ms`` (all calibrated by ``cal``, or
-    none of them)."""
-    lat = np.asarray(latency_ms, dtype=np.float64)
-    band = cal.latency_band() if calibrated and cal is not None else None
+def _band(values, band, names) -> dict[str, np.ndarray]:
+    v = np.asarray(values, dtype=np.float64)
     if band is None:
-        nan = np.full(lat.shape, np.nan)
-        return {"latency_low_ms": nan, "latency_high_ms": nan.copy(), "interval_coverage": nan.copy()}
+        return {n: np.full(v.shape, np.nan) for n in names}
     lo, hi, coverage = band
-    return {
-        "latency_low_ms": lat * float(lo),
-        "latency_high_ms": lat * float(hi),
-        "interval_coverage": np.full(lat.shape, float(coverage)),
-    }
+    return dict(zip(names, (v * float(lo), v * float(hi), np.full(v.shape, float(coverage))), strict=True))
+
+
+def interval_columns(
+    cal, latency_ms, calibrated: bool, energy_mj=None, mode: str | None = None, metered: bool = False
+) -> dict[str, np.ndarray]:
+    """The :data:`INTERVAL_COLUMNS` for rows of ``latency_ms`` (all calibrated by ``cal``, or
+    none of them) and ``energy_mj`` (all metered by ``cal``'s power model of ``mode``, or none)."""
+    lat_band = cal.latency_band() if calibrated and cal is not None else None
+    out = _band(latency_ms, lat_band, INTERVAL_COLUMNS[:3])
+    e_band = cal.energy_band(mode) if metered and cal is not None and mode is not None else None
+    energy = latency_ms if energy_mj is None else energy_mj
+    out.update(_band(energy, e_band, INTERVAL_COLUMNS[3:]))
+    return out

@@ -21,6 +21,10 @@ user cache directory, e.g. ``~/.cache/edgespace``) as ``host.yaml``, a normal pr
 ``edgespace profiles validate`` accepts; it is re-measured when the machine's fingerprint
 (CPU model, core count, library versions) changes or when asked (``remeasure=True``).
 
+``$EDGESPACE_HOST_PROFILE`` pins ``host`` to a profile file instead (one measured once and kept, so
+that a CI job or a colleague's machine estimates with the same numbers): nothing is measured, and
+the file's own labels say where its figures came from.
+
 Timings on a busy machine vary; best-of-N keeps the peak estimate stable. Measure in a process
 that has not just run torch work (its OpenMP threads keep spinning and steal cores).
 """
@@ -51,7 +55,10 @@ from edgespace.profiles._host_probe import (
 )
 from edgespace.profiles._profile import HardwareProfile
 
-__all__ = ["CACHE_DIR_ENV", "host_cache_path", "host_profile", "measure_host"]
+__all__ = ["CACHE_DIR_ENV", "HOST_PROFILE_ENV", "host_cache_path", "host_profile", "measure_host"]
+
+#: Environment variable naming a profile file that stands for ``host`` (nothing is measured).
+HOST_PROFILE_ENV = "EDGESPACE_HOST_PROFILE"
 
 _FINGERPRINT = "fingerprint: "
 
@@ -97,9 +104,12 @@ def _cached(path: Path) -> HardwareProfile | None:
 def host_profile(*, remeasure: bool = False) -> HardwareProfile:
     """The cached host profile, measuring it first if there is none, it is from another
     machine, or ``remeasure`` is true. Concurrent processes wait on a file lock for one
-    measurement and all read its result."""
+    measurement and all read its result. Where ``$EDGESPACE_HOST_PROFILE`` names a profile file,
+    that file is the host profile (see the module docstring) and ``remeasure`` is refused."""
     from filelock import Timeout
 
+    if pinned := os.environ.get(HOST_PROFILE_ENV):
+        return _pinned(pinned, remeasure)
     path = host_cache_path()
     if not remeasure and (found := _cached(path)) is not None:
         return found
@@ -117,6 +127,29 @@ def host_profile(*, remeasure: bool = False) -> HardwareProfile:
         raise ProfileError(
             f"{path}.lock: cannot lock the host profile cache: {exc.strerror or exc} (set {CACHE_DIR_ENV})"
         ) from None
+
+
+def _pinned(text: str, remeasure: bool) -> HardwareProfile:
+    from edgespace.profiles._parse import _load_file
+
+    path = Path(text).expanduser()
+    if remeasure:
+        raise ProfileError(
+            f"{HOST_PROFILE_ENV}={text}: the host profile is pinned to this file, so it is not re-measured; "
+            f"unset {HOST_PROFILE_ENV} to measure this machine"
+        )
+    if not path.is_file():
+        raise ProfileError(
+            f"{HOST_PROFILE_ENV}={text}: no such profile file (allowed: a profile .yaml file, or unset it to "
+            "measure this machine)"
+        )
+    profile = _load_file(path)
+    if profile.name != "host":
+        raise ProfileError(
+            f"{path}: name: {profile.name!r}: {HOST_PROFILE_ENV} takes a host profile (name: host), as "
+            "`edgespace profiles show host` writes one"
+        )
+    return profile
 
 
 def measure_host(*, cache: bool = True) -> HardwareProfile:

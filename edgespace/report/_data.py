@@ -60,6 +60,10 @@ _SHORT = {
     "mobilenetv2": "MobileNetV2",
     "mobilenetv3_large": "MobileNetV3-L",
     "mobilenetv3_small": "MobileNetV3-S",
+    "efficientnetv2": "EfficientNetV2",
+    "mobilenetv4_conv_small": "MobileNetV4-Conv-S",
+    "mobilenetv4_conv_medium": "MobileNetV4-Conv-M",
+    "mobilenetv4_conv_large": "MobileNetV4-Conv-L",
 }
 
 

@@ -102,6 +102,9 @@ def predicted_vs_measured_figure(
         if "latency_source" in ok.columns
         else pd.Series("analytic", index=ok.index)
     )
+    if "round" in ok.columns:  # refine rounds: one trace per round (each has its own calibration)
+        rnd = pd.to_numeric(ok["round"], errors="coerce")
+        source = source.where(rnd.isna(), "round " + rnd.fillna(0).astype(int).astype(str) + ", " + source)
     for i, src in enumerate(dict.fromkeys(source)):
         part = ok[source == src]
         labels = (
@@ -119,7 +122,7 @@ def predicted_vs_measured_figure(
                 name=f"confirmed, predicted by {src} ({len(part)})",
                 marker={
                     "size": 11,
-                    "symbol": symbols.get(src.split(":")[0], "circle"),
+                    "symbol": symbols.get(src.split(", ")[-1].split(":")[0], "circle"),
                     "color": _PALETTE[i % len(_PALETTE)],
                     "line": {"color": "#000", "width": 1},
                 },
@@ -231,3 +234,38 @@ def _interval_bars(part: pd.DataFrame) -> dict | None:
         "color": "#555",
         "thickness": 1,
     }
+
+
+def refine_notes(rounds: pd.DataFrame | None) -> list[tuple[str, None, str]]:
+    """One note per refine round (``SearchResult.refine_rounds()``) for the predicted-vs-measured
+    section: the calibration its predictions came from, how many confirmed points held, the
+    errors, the refit and how the front moved. Empty without rounds."""
+    import html
+
+    if rounds is None or not len(rounds):
+        return []
+
+    def num(v) -> float | None:
+        v = pd.to_numeric(v, errors="coerce")
+        return None if pd.isna(v) else float(v)
+
+    out = []
+    for r in rounds.to_dict(orient="records"):
+        med, worst = num(r.get("median_abs_error_pct")), num(r.get("max_abs_error_pct"))
+        text = (
+            f"Refine round {r['round']}: predicted by calibrated:{r['calibration_id']}; "
+            f"{r.get('within_tolerance') or 0} of {r.get('confirmed') or 0} confirmed points within "
+            f"±{num(r.get('tolerance_pct')) or 0:g} %"
+        )
+        if med is not None:
+            text += f" (median |error| {med:.1f} %, worst {worst:.1f} %)"
+        if r.get("refit_to"):
+            text += (
+                f"; runs folded in, refitted to calibrated:{r['refit_to']}, {int(num(r.get('trials_added')) or 0)} "
+                f"trials added; front: {int(num(r.get('front_kept')) or 0)} points kept, "
+                f"{int(num(r.get('front_joined')) or 0)} joined, {int(num(r.get('front_left')) or 0)} left"
+            )
+        if r.get("stopped"):
+            text += f"; stopped: {r['stopped']}"
+        out.append(("", None, html.escape(text)))
+    return out

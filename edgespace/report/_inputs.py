@@ -36,6 +36,7 @@ class ReportInputs:
     budget_point: dict | None = None
     confirmations: pd.DataFrame | None = None
     calibration: Any = None
+    refine_rounds: pd.DataFrame | None = None  # SearchResult.refine_rounds(), where the study was refined
 
 
 def _is_result(obj) -> bool:
@@ -59,6 +60,8 @@ def _from_result(result, inputs: ReportInputs) -> None:
         conf = result.confirmations()
         if conf is not None and len(conf):
             inputs.confirmations = conf
+    if hasattr(result, "refine_rounds") and len(rounds := result.refine_rounds()):
+        inputs.refine_rounds = rounds
 
 
 def _from_frame(frame: pd.DataFrame, inputs: ReportInputs, objectives, profile, constraints) -> None:

@@ -30,7 +30,7 @@ from edgespace.report._data import (
 )
 from edgespace.report._figures_budget import battery_figure, energy_balance_figure
 from edgespace.report._figures_device import roofline_figure, throttling_figure
-from edgespace.report._figures_runs import predicted_vs_measured_figure
+from edgespace.report._figures_runs import predicted_vs_measured_figure, refine_notes
 from edgespace.report._inputs import ReportInputs, collect
 
 __all__ = ["report", "write_png"]
@@ -248,19 +248,9 @@ def _figures(inputs: ReportInputs, *, thermal_candidates: int, top: int, ambient
     if inputs.confirmations is not None or inputs.calibration is not None:
         runs = calibration_frame(inputs.calibration) if inputs.calibration is not None else None
         held = (inputs.calibration.report or {}).get("held_out_5fold") if inputs.calibration is not None else None
-        out.append(
-            (
-                "measured",
-                "Predicted vs measured",
-                [
-                    (
-                        "fig-predicted-measured",
-                        predicted_vs_measured_figure(inputs.confirmations, runs, held_out=held),
-                        "",
-                    )
-                ],
-            )
-        )
+        fig = predicted_vs_measured_figure(inputs.confirmations, runs, held_out=held)
+        figs = [("fig-predicted-measured", fig, ""), *refine_notes(inputs.refine_rounds)]
+        out.append(("measured", "Predicted vs measured", figs))
     return out
 
 

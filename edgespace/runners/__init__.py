@@ -15,6 +15,7 @@ from edgespace.runners._export import export_many
 from edgespace.runners._gpu_window import settled_idle_power
 from edgespace.runners._interleaved import REFERENCE_SPEC, measure_interleaved
 from edgespace.runners._ort_profile import NodeProfile, NodeTime, read_ort_profile
+from edgespace.runners._timing import TimingPlan
 from edgespace.runners.common import (
     Measurement,
     Runner,
@@ -40,6 +41,7 @@ __all__ = [
     "OnnxRuntimeRunner",
     "Runner",
     "TensorRTRunner",
+    "TimingPlan",
     "TorchCudaRunner",
     "calibration_images",
     "calibration_latency_ms",

@@ -8,6 +8,7 @@ import sys
 from edgespace._errors import SpecError, SpecTypeError
 from edgespace._spec import PRECISIONS, ArchSpec
 from edgespace.meters import get_meter
+from edgespace.runners._timing import TimingPlan
 from edgespace.runners.common import RUNNERS, Measurement, get_runner
 
 __all__ = ["confirm", "prepare_onnx"]
@@ -101,12 +102,9 @@ def confirm(
         import dataclasses
 
         spec = dataclasses.replace(spec, batch=batch)  # validated by ArchSpec
-    if (runs is None) == (duration_s is None):
-        raise SpecError("confirm(): give exactly one of runs=N or duration_s=S")
-    if runs is not None and (not isinstance(runs, int) or runs < 1):
-        raise SpecError(f"confirm(runs={runs!r}): allowed: an integer >= 1")
-    if duration_s is not None and not (isinstance(duration_s, (int, float)) and 0 < duration_s <= 86400):
-        raise SpecError(f"confirm(duration_s={duration_s!r}): allowed: 0 < seconds <= 86400")
+    timing = TimingPlan(
+        warmup=warmup, runs=runs, duration_s=duration_s, rounds=rounds, profile=profile, profile_runs=profile_runs
+    )
     threads = threads if threads is not None else (os.cpu_count() or 1)
     if not isinstance(threads, int) or threads < 1:
         raise SpecError(f"confirm(threads={threads!r}): allowed: an integer >= 1")
@@ -124,15 +122,10 @@ def confirm(
             path,
             spec,
             precision=precision,
-            warmup=warmup,
-            runs=runs,
-            duration_s=duration_s,
-            rounds=rounds,
+            timing=timing,
             model=model,
             calibration_data=calibration_data,
             meter=get_meter(auto),
-            profile=profile,
-            profile_runs=profile_runs,
             notes=notes,
             **runner_options,
         )
@@ -155,12 +148,7 @@ def confirm(
         spec,
         precision=precision,
         threads=threads,
-        warmup=warmup,
-        runs=runs,
-        duration_s=duration_s,
-        rounds=rounds,
-        profile=profile,
-        profile_runs=profile_runs,
+        timing=timing,
         meter=get_meter(meter, device="cpu"),  # a CPU run: a CPU-domain meter or none
         notes=notes,
     )

@@ -182,7 +182,7 @@ def _measure_interleaved(
                 memory_source=MEMORY_SOURCE,
                 energy_unavailable_reason="not metered in interleaved calibration runs",
                 node_profile=prof,
-                onnx_path=str(path),
+                model_path=str(path),
                 runtime_version=f"onnxruntime {ort.__version__}",
                 clean_process=torch_never_imported(),
                 date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -23,6 +23,7 @@ __all__ = [
     "CudaEventTimer",
     "TelemetrySampler",
     "TimedRun",
+    "TimingPlan",
     "WallTimer",
     "chunk_size",
     "call_latency_fields",
@@ -75,6 +76,44 @@ class CudaEventTimer:
 
     def synchronize(self) -> None:
         self._torch.cuda.synchronize(self._device)
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How a runner times a network, whatever the backend: ``warmup`` discarded calls, then either
+    ``runs`` calls in ``rounds`` rounds or calls for ``duration_s`` seconds (exactly one of the two);
+    ``profile``: also a per-operator profile of ``profile_runs`` runs where the backend has one.
+    Checked when made, so every runner gets a valid plan."""
+
+    warmup: int = 10
+    runs: int | None = 100
+    duration_s: float | None = None
+    rounds: int = 5
+    profile: bool = True
+    profile_runs: int = 10
+
+    def __post_init__(self) -> None:
+        from edgespace._errors import SpecError
+
+        if (self.runs is None) == (self.duration_s is None):
+            raise SpecError("give exactly one of runs=N or duration_s=S")
+        for name, least in (("warmup", 0), ("runs", 1), ("rounds", 1), ("profile_runs", 1)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise SpecError(f"{name}={value!r}: allowed: an integer >= {least}")
+        if self.duration_s is not None and not (
+            isinstance(self.duration_s, (int, float)) and 0 < self.duration_s <= 86400
+        ):
+            raise SpecError(f"duration_s={self.duration_s!r}: allowed: 0 < seconds <= 86400")
+
+    @property
+    def calls(self) -> dict:
+        """The keywords :func:`time_calls` takes."""
+        return {"warmup": self.warmup, "runs": self.runs, "duration_s": self.duration_s, "rounds": self.rounds}
+
+
+#: The plan a runner uses when given none.
+DEFAULT_TIMING = TimingPlan()
 
 
 @dataclass

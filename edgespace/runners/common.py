@@ -88,7 +88,7 @@ class Measurement:
     meter: str = "none"
     meter_domain: str = ""
     node_profile: object | None = field(default=None, repr=False, compare=False)
-    onnx_path: str = ""
+    model_path: str = ""  # the file the runtime ran (.onnx, .tflite, .pte); empty where it ran a module
     runtime_version: str = ""
     clean_process: bool = False
     date: str = ""
@@ -147,7 +147,7 @@ def calibration_latency_ms(m) -> float:
 
 
 class Runner(abc.ABC):
-    """A backend that runs ONNX files. A backend says once why it cannot run here
+    """A backend that runs a network's file (ONNX, .tflite, .pte) or module. A backend says once why it cannot run here
     (:meth:`unavailable_reason`); ``measure`` does the work."""
 
     name: str = "runner"
@@ -164,8 +164,9 @@ class Runner(abc.ABC):
         return cls.unavailable_reason() is None
 
     @abc.abstractmethod
-    def measure(self, onnx_path, spec: ArchSpec, **kwargs) -> Measurement:
-        """Time ``onnx_path`` (the network of ``spec``) and return what was measured."""
+    def measure(self, model_path, spec: ArchSpec, **kwargs) -> Measurement:
+        """Time ``model_path`` (the network of ``spec`` in the backend's format; None for a backend
+        that builds the module itself) and return what was measured."""
 
 
 RUNNERS: dict[str, type[Runner]] = {}

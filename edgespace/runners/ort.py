@@ -22,7 +22,7 @@ from edgespace._ort_session import check_provider, make_session, pinned_threads
 from edgespace._spec import ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._ort_profile import read_ort_profile
-from edgespace.runners._timing import call_latency_fields
+from edgespace.runners._timing import DEFAULT_TIMING, TimingPlan, call_latency_fields
 from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
 
 __all__ = ["OnnxRuntimeRunner", "input_for", "rss_bytes"]
@@ -117,12 +117,7 @@ class OnnxRuntimeRunner(Runner):
         worker_affinity: str | None = None,
         precision: str = "fp32",
         threads: int = 1,
-        warmup: int = 10,
-        runs: int | None = 100,
-        duration_s: float | None = None,
-        rounds: int = 5,
-        profile: bool = True,
-        profile_runs: int = 10,
+        timing: TimingPlan = DEFAULT_TIMING,
         meter: PowerMeter | None = None,
         idle_s: float = 0.5,
         notes: tuple[str, ...] = (),
@@ -133,7 +128,8 @@ class OnnxRuntimeRunner(Runner):
         rss0 = rss_bytes()
         sess = make_session(onnx_path, threads, provider=self.provider, worker_affinity=worker_affinity)
         feed = input_for(sess, spec.resolution)
-        for _ in range(max(0, warmup)):
+        duration_s = timing.duration_s
+        for _ in range(timing.warmup):
             sess.run(None, feed)
         lat: list[float] = []
         ends: list[float] = []
@@ -151,7 +147,7 @@ class OnnxRuntimeRunner(Runner):
                 if t1 - t_start >= duration_s:
                     break
         else:
-            for _ in range(int(runs)):
+            for _ in range(int(timing.runs)):
                 t0 = time.perf_counter()
                 sess.run(None, feed)
                 t1 = time.perf_counter()
@@ -175,11 +171,11 @@ class OnnxRuntimeRunner(Runner):
             sustained_fps = float(np.median(fps[-max(1, n_win // 3) :]))
             groups = np.array_split(lat_ms, n_win)
         else:
-            groups = np.array_split(lat_ms, max(1, min(rounds, len(lat_ms))))
+            groups = np.array_split(lat_ms, max(1, min(timing.rounds, len(lat_ms))))
         medians = np.array([np.median(g) for g in groups if len(g)])
         prof = (
-            self.profile(onnx_path, spec, threads=threads, runs=profile_runs, worker_affinity=worker_affinity)
-            if profile
+            self.profile(onnx_path, spec, threads=threads, runs=timing.profile_runs, worker_affinity=worker_affinity)
+            if timing.profile
             else None
         )
         energy_reason = window.energy_unavailable_reason
@@ -190,7 +186,7 @@ class OnnxRuntimeRunner(Runner):
             provider=self.provider,
             precision=precision,
             threads=int(threads),
-            warmup=int(warmup),
+            warmup=timing.warmup,
             **call_latency_fields(lat_ms, medians, wall, duration_s),
             throughput_series=series,
             peak_fps=peak_fps,
@@ -209,14 +205,14 @@ class OnnxRuntimeRunner(Runner):
             meter=window.meter,
             meter_domain=window.domain,
             node_profile=prof,
-            onnx_path=str(onnx_path),
+            model_path=str(onnx_path),
             runtime_version=f"onnxruntime {ort.__version__}",
             clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             notes=tuple(notes)
             + (
                 ()
-                if profile or self.provider == "CPUExecutionProvider"
+                if timing.profile or self.provider == "CPUExecutionProvider"
                 else (f"not profiled: which provider ran each kernel was not checked ({self.provider} asked)",)
             ),
             round_medians_ms=tuple(float(m) for m in medians),

@@ -17,7 +17,7 @@ import numpy as np
 from edgespace._errors import SpecError
 from edgespace._ort_session import pinned_threads
 from edgespace._spec import ArchSpec
-from edgespace.runners._timing import call_latency_fields
+from edgespace.runners._timing import DEFAULT_TIMING, TimingPlan, call_latency_fields
 from edgespace.runners.common import Measurement, Runner, register_runner, torch_never_imported
 from edgespace.runners.ort import rss_bytes
 
@@ -28,9 +28,10 @@ NO_MEMORY = (
 )
 
 
-def time_calls(invoke, *, warmup: int, runs: int | None, duration_s: float | None, rounds: int, meter) -> dict:
+def time_calls(invoke, timing: TimingPlan, meter) -> dict:
     """Time ``invoke()`` back to back: latency statistics, round medians, energy window."""
-    for _ in range(max(0, warmup)):
+    runs, duration_s = timing.runs, timing.duration_s
+    for _ in range(timing.warmup):
         invoke()
     lat: list[float] = []
     token = meter.begin_window()
@@ -45,7 +46,9 @@ def time_calls(invoke, *, warmup: int, runs: int | None, duration_s: float | Non
     wall = time.perf_counter() - t_start
     window = meter.end_window(token)
     lat_ms = np.array(lat) * 1e3
-    medians = np.array([np.median(g) for g in np.array_split(lat_ms, max(1, min(rounds, len(lat_ms)))) if len(g)])
+    medians = np.array(
+        [np.median(g) for g in np.array_split(lat_ms, max(1, min(timing.rounds, len(lat_ms)))) if len(g)]
+    )
     per_inf = window.energy_mj / len(lat_ms) if window.energy_mj is not None else None
     return dict(
         **call_latency_fields(lat_ms, medians, wall, duration_s),
@@ -96,16 +99,11 @@ class _PhoneRunner(Runner):
         *,
         precision: str = "fp32",
         threads: int = 1,
-        warmup: int = 10,
-        runs: int | None = 100,
-        duration_s: float | None = None,
-        rounds: int = 5,
+        timing: TimingPlan = DEFAULT_TIMING,
         meter=None,
         notes: tuple[str, ...] = (),
         model=None,
         calibration_data=None,
-        profile: bool = True,
-        profile_runs: int = 10,
         pin_threads: bool = True,
     ) -> Measurement:
         from edgespace.meters import get_meter
@@ -116,10 +114,10 @@ class _PhoneRunner(Runner):
         rss0 = rss_bytes()
         with pinned_threads(threads, pin_threads) as affinity:
             invoke, version = self._open(str(path), spec, int(threads))
-            stats = time_calls(invoke, warmup=warmup, runs=runs, duration_s=duration_s, rounds=rounds, meter=meter)
+            stats = time_calls(invoke, timing, meter)
         rss1 = rss_bytes()
         extra = ("threads pinned to this process's first CPUs",) if affinity is not None else ()
-        if profile:
+        if timing.profile:
             extra += (
                 f"no per-operator profile: {self.name}'s Python API has none (its benchmark tool on a phone does)",
             )
@@ -129,11 +127,11 @@ class _PhoneRunner(Runner):
             provider="XNNPACK",
             precision=precision,
             threads=int(threads),
-            warmup=int(warmup),
+            warmup=timing.warmup,
             peak_activation_bytes=None,
             memory_source=NO_MEMORY,
             rss_delta_bytes=(rss1 - rss0) if rss0 is not None and rss1 is not None else None,
-            onnx_path=str(path),
+            model_path=str(path),
             runtime_version=version,
             clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -54,6 +54,7 @@ import numpy as np
 from edgespace._errors import SpecError
 from edgespace._spec import ArchSpec
 from edgespace.meters import PowerMeter, get_meter
+from edgespace.runners._timing import DEFAULT_TIMING, TimingPlan
 from edgespace.runners._trt_build import (
     TensorRTError,
     _device_key,
@@ -156,68 +157,29 @@ class TensorRTRunner(Runner):
         path, notes = prepare_onnx(dataclasses.replace(spec, batch=1), "fp32", model=model, cache_dir=cache_dir)
         return path, notes + (f"TensorRT builds the {precision} engine from the fp32 ONNX file",)
 
-    def measure(
-        self,
-        onnx_path,
-        spec: ArchSpec,
-        *,
-        precision: str = "fp16",
-        batch: int | None = None,
-        warmup: int = 10,
-        runs: int | None = 100,
-        duration_s: float | None = None,
-        rounds: int = 5,
-        profile: bool = True,
-        profile_runs: int = 10,
-        meter: PowerMeter | None = None,
-        calibration_data=None,
-        idle_s: float = 2.0,
-        energy_min_s: float = 2.0,
-        notes: tuple[str, ...] = (),
-        **_ignored,
-    ) -> Measurement:
+    def measure(self, onnx_path, spec: ArchSpec, **options) -> Measurement:
         """Build (or read from the cache) the engine for ``onnx_path`` and time it (see the module
-        docstring). Runs with the runner's device as the current CUDA device (TensorRT puts the
-        engine and its context on the current device)."""
+        docstring; keywords as :meth:`_measure`). Runs with the runner's device as the current CUDA
+        device (TensorRT puts the engine and its context on the current device)."""
         import torch
 
         with torch.cuda.device(torch.device(self.device)):
-            return self._measure(
-                onnx_path,
-                spec,
-                precision=precision,
-                batch=batch,
-                warmup=warmup,
-                runs=runs,
-                duration_s=duration_s,
-                rounds=rounds,
-                profile=profile,
-                profile_runs=profile_runs,
-                meter=meter,
-                calibration_data=calibration_data,
-                idle_s=idle_s,
-                energy_min_s=energy_min_s,
-                notes=notes,
-            )
+            return self._measure(onnx_path, spec, **options)
 
     def _measure(
         self,
         onnx_path,
         spec: ArchSpec,
         *,
-        precision,
-        batch,
-        warmup,
-        runs,
-        duration_s,
-        rounds,
-        profile,
-        profile_runs,
-        meter,
-        calibration_data,
-        idle_s,
-        energy_min_s,
-        notes,
+        precision: str = "fp16",
+        batch: int | None = None,
+        timing: TimingPlan = DEFAULT_TIMING,
+        meter: PowerMeter | None = None,
+        calibration_data=None,
+        idle_s: float = 2.0,
+        energy_min_s: float = 2.0,
+        notes: tuple[str, ...] = (),
+        **_ignored,
     ) -> Measurement:
         import tensorrt as trt
         import torch
@@ -301,16 +263,13 @@ class TensorRTRunner(Runner):
             timer,
             meter if meter is not None else get_meter("nvml", device=dev),
             batch=batch,
-            warmup=warmup,
-            runs=runs,
-            duration_s=duration_s,
-            rounds=rounds,
+            **timing.calls,
             idle_s=idle_s,
             energy_min_s=energy_min_s,
             notes=notes,
         )
         node_profile = None
-        if profile:
+        if timing.profile:
             recorder = LayerTimeRecorder()
 
             class _Profiler(trt.IProfiler):
@@ -322,10 +281,10 @@ class TensorRTRunner(Runner):
 
             prof_ctx = context()
             prof_ctx.profiler = _Profiler()
-            for _ in range(max(1, profile_runs)):
+            for _ in range(timing.profile_runs):
                 prof_ctx.execute_async_v3(stream)
                 created.synchronize()
-            node_profile = recorder.node_profile(f"tensorrt {trt.__version__} IProfiler, {profile_runs} runs")
+            node_profile = recorder.node_profile(f"tensorrt {trt.__version__} IProfiler, {timing.profile_runs} runs")
         notes.append(f"timing: {timer.kind}")
         return _measurement(
             spec=spec,
@@ -333,10 +292,10 @@ class TensorRTRunner(Runner):
             provider=f"{dev} {torch.cuda.get_device_name(dev)}",
             precision=precision,
             threads=1,
-            warmup=int(warmup),
+            warmup=timing.warmup,
             **fields,
             node_profile=node_profile,
-            onnx_path=str(onnx_path),
+            model_path=str(onnx_path),
             peak_activation_bytes=_device_memory(engine),
             memory_source="TensorRT ICudaEngine.device_memory_size(_v2): the execution context's activation and "
             "scratch memory at the profile's largest shape (weights excluded)",

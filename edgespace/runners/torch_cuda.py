@@ -7,10 +7,10 @@ of the timed graph; the ONNX runners fold it in, which costs one element-wise pa
 
 How it runs: by default through ``torch.compile(mode="reduce-overhead")`` — Inductor fuses the
 element-wise tails into the convolutions and the result is replayed as a CUDA graph, the closest
-to a TensorRT engine that plain PyTorch gives (measured on an H200 with torch 2.11 on 2026-11-29,
-fp16, batch 1: EfficientNet-B0 / MobileNetV2 / MobileNetV3-Large 0.529 / 0.317 / 0.410 ms against
-the ``nvidia-h100`` profile's 0.535 / 0.288 / 0.396 ms; unfused CUDA graphs about twice as slow;
-``benchmarks/gpu_fidelity.py`` measures it again and stores the runs). Compiling takes tens of
+to a TensorRT engine that plain PyTorch gives (measured on an H200 with torch 2.11 on 2026-12-04,
+fp16, batch 1: EfficientNet-B0 / MobileNetV2 / MobileNetV3-Large 0.519 / 0.302 / 0.404 ms against
+the ``nvidia-h200`` profile's 0.528 / 0.284 / 0.392 ms; unfused CUDA graphs about twice as slow;
+stored in ``benchmarks/results/h200_first_run/``, by ``benchmarks/gpu_fidelity.py``). Compiling takes tens of
 seconds per network; Inductor's on-disk cache (under edgespace's cache directory unless
 ``TORCHINDUCTOR_CACHE_DIR`` is set) makes a repeat cheap, and the time is reported apart in
 ``compile_s``. ``compile=False`` captures the eager module into a ``torch.cuda.CUDAGraph``
@@ -44,7 +44,7 @@ from edgespace._errors import SpecError
 from edgespace._spec import BATCH_RANGE, ArchSpec
 from edgespace.meters import NullMeter, PowerMeter, get_meter
 from edgespace.runners._gpu_window import timed_and_metered
-from edgespace.runners._timing import CudaEventTimer, WallTimer
+from edgespace.runners._timing import DEFAULT_TIMING, CudaEventTimer, TimingPlan, WallTimer
 from edgespace.runners.common import Measurement, Runner, register_runner
 
 __all__ = [
@@ -327,15 +327,16 @@ class TorchCudaRunner(Runner):
         model=None,
         precision: str = "fp32",
         batch: int | None = None,
+        timing: TimingPlan = DEFAULT_TIMING,
         meter: PowerMeter | None = None,
         **kwargs,
     ) -> CudaMeasurement:
-        """Build ``spec``'s module (or take ``model``) and time it; ``onnx_path`` is not used.
-        Keyword arguments as :func:`measure_module`; ``threads``, ``profile``, ``profile_runs``
+        """Build ``spec``'s module (or take ``model``) and time it by ``timing`` (no per-operator
+        profile); ``onnx_path`` is not used. Other keywords as :func:`measure_module`; ``threads``
         and ``calibration_data`` (the ONNX runners') are accepted and ignored."""
         from edgespace._build import build
 
-        for key in ("threads", "profile", "profile_runs", "calibration_data"):
+        for key in ("threads", "calibration_data"):
             kwargs.pop(key, None)
         kwargs.setdefault("compile", self.compile)
         kwargs.setdefault("tf32", self.tf32)
@@ -347,5 +348,6 @@ class TorchCudaRunner(Runner):
             precision=precision,
             batch=spec.batch if batch is None else batch,
             meter=meter,
+            **timing.calls,
             **kwargs,
         )

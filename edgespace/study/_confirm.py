@@ -49,6 +49,7 @@ CONFIRMATION_COLUMNS = (
     "meter_domain",
     "energy_unavailable_reason",
     "status",
+    "round",
 )
 
 #: The machine each confirm backend measures (a profile name) and the placements it runs.
@@ -120,15 +121,26 @@ def confirm_points(
     progress: Callable[[int, int], None] | None = None,
     profile=None,
     proxy: bool = False,
+    profile_runs: int = 1,
+    measured: dict | None = None,
 ) -> list[dict]:
     """Export and run ``points`` (rows with the design-point columns, ``latency_ms``,
     ``energy_mj`` and ``latency_source`` predicted); one dict per point with
     :data:`CONFIRMATION_COLUMNS`. A point that cannot be prepared or run gets status
     ``failed: <reason>``; the others are still measured. ``profile``: the study's profile
     (refused unless it is the machine ``backend`` measures, or ``proxy=True``; see
-    :func:`check_machine`)."""
+    :func:`check_machine`). ``measured``: a dict that receives each measured row's
+    :class:`~edgespace.runners.Measurement` by row index (with its node profile of
+    ``profile_runs`` runs: what a calibration is refitted with)."""
     from edgespace._spec import ArchSpec
-    from edgespace.runners import REFERENCE_SPEC, OnnxRuntimeRunner, export_many, measure_interleaved, prepare_onnx
+    from edgespace.runners import (
+        REFERENCE_SPEC,
+        OnnxRuntimeRunner,
+        TimingPlan,
+        export_many,
+        measure_interleaved,
+        prepare_onnx,
+    )
 
     if backend not in MEASURED_MACHINE:
         raise SearchError(
@@ -165,6 +177,7 @@ def confirm_points(
             meter_domain=None,
             energy_unavailable_reason=None,
             status="ok",
+            round=None,
         )
         why = None
         if proxy_for is not None:
@@ -249,13 +262,15 @@ def confirm_points(
                 threads=threads,
                 rounds=rounds,
                 provider=provider,
-                profile_runs=1,
+                profile_runs=profile_runs,
                 reference_path=ref,
                 reference_name=REFERENCE_SPEC.short_name(),
                 progress=None if progress is None else lambda s, t: progress(min(base + s, total), total),
             )
             step += len(ok) * (rounds + 2)
             for i, m in zip(ok, ms, strict=True):
+                if measured is not None:
+                    measured[i] = m
                 rows[i]["measured_latency_ms"] = float(m.latency_calibration_ms)
                 rows[i]["latency_error_pct"] = _error_pct(
                     rows[i]["predicted_latency_ms"], rows[i]["measured_latency_ms"]
@@ -280,9 +295,7 @@ def confirm_points(
                     specs[i],
                     threads=threads,
                     precision=specs[i].precision,
-                    runs=None,
-                    duration_s=2.0,
-                    profile=False,
+                    timing=TimingPlan(runs=None, duration_s=2.0, profile=False),
                     meter=power_meter,
                 )
                 rows[i]["measured_energy_mj"] = m.energy_per_inference_mj
@@ -300,7 +313,7 @@ def _measure_phone(rows, specs, skip, *, backend: str, threads: int, rounds: int
     exported (a child process, cached), then timed in ``rounds`` rounds of back-to-back calls;
     the measured latency is the one a calibration fits to (the median of the round medians)."""
     from edgespace.meters import NullMeter, get_meter
-    from edgespace.runners import get_runner
+    from edgespace.runners import TimingPlan, get_runner
 
     power_meter = get_meter(meter, device="cpu")
     todo = [i for i, x in enumerate(skip) if not x]
@@ -316,10 +329,8 @@ def _measure_phone(rows, specs, skip, *, backend: str, threads: int, rounds: int
                 spec,
                 precision=spec.precision,
                 threads=threads,
-                runs=max(20, 10 * rounds),
-                rounds=rounds,
+                timing=TimingPlan(runs=max(20, 10 * rounds), rounds=rounds, profile=False),
                 meter=power_meter,
-                profile=False,
             )
         except Exception as exc:
             row["status"] = f"failed: {type(exc).__name__}: {exc}"[:300]
@@ -357,7 +368,7 @@ def confirmations_frame(stored: list[dict] | None) -> pd.DataFrame:
 
 def merge_confirmations(stored: list[dict] | None, new: list[dict]) -> list[dict]:
     """Stored rows with ``new`` ones replacing those of the same point, backend and threads."""
-    key = (*POINT_COLUMNS, "profile", "backend", "provider", "threads")
+    key = (*POINT_COLUMNS, "profile", "backend", "provider", "threads", "round")
     out = {tuple(r.get(k) for k in key): r for r in (stored or [])}
     for r in new:
         out[tuple(r.get(k) for k in key)] = r

@@ -14,10 +14,12 @@ from edgespace._spec import COMPOUND_FAMILIES, DEPTH_RANGE, PRECISIONS, RESOLUTI
 from edgespace.study._errors import SearchError
 from edgespace.study._space import _DECIMALS, Space, _choices, _range, _steps
 
-__all__ = ["MOBILENET_FAMILIES", "EfficientNetSpace", "MobileNetSpace"]
+__all__ = ["MOBILENET_FAMILIES", "MOBILENETV4_FAMILIES", "EfficientNetSpace", "MobileNetSpace"]
 
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
+#: MobileNetV4's convolutional families: width multiplier and resolution, as the MobileNets.
+MOBILENETV4_FAMILIES = ("mobilenetv4_conv_small", "mobilenetv4_conv_medium", "mobilenetv4_conv_large")
 
 
 class EfficientNetSpace(Space):
@@ -149,7 +151,9 @@ class EfficientNetSpace(Space):
 
 
 class MobileNetSpace(Space):
-    """MobileNetV2/V3: ``families`` × width multipliers × input resolutions (depth 1.0)."""
+    """MobileNetV2/V3/V4: ``families`` × width multipliers × input resolutions (depth 1.0).
+    Default: the three MobileNetV2/V3 families; MobileNetV4's (:data:`MOBILENETV4_FAMILIES`) are
+    allowed too."""
 
     kind = "mobilenet"
 
@@ -167,7 +171,7 @@ class MobileNetSpace(Space):
         placements: Sequence[str] | None = None,
         batches: Sequence[int] = (1,),
     ) -> None:
-        self.families = _choices("MobileNetSpace(families)", families, MOBILENET_FAMILIES)
+        self.families = _choices("MobileNetSpace(families)", families, MOBILENET_FAMILIES + MOBILENETV4_FAMILIES)
         super().__init__(
             precisions=precisions,
             modes=modes,

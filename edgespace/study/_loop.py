@@ -401,4 +401,13 @@ def search(
         storage=store_text,
         told=ctx.told,
         calibration=cal,
+        search_args={
+            "profile": profile,  # as given: a profile object need not be loadable by its name
+            "accuracy": accuracy,
+            "ambient_c": ambient_c,
+            "budget": budget,
+            "sampler": sampler,
+            "seed": seed,
+            "population_size": population_size,
+        },
     )

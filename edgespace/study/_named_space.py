@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from edgespace._spec import COMPOUND_FAMILIES, PRECISIONS
 from edgespace.study._errors import SearchError
-from edgespace.study._family_space import MOBILENET_FAMILIES, EfficientNetSpace, MobileNetSpace
+from edgespace.study._family_space import MOBILENET_FAMILIES, MOBILENETV4_FAMILIES, EfficientNetSpace, MobileNetSpace
 from edgespace.study._space import Space, UnionSpace
 
 __all__ = ["space_from_dict", "SPACE_NAMES", "named_space"]
@@ -34,7 +34,7 @@ def space_from_dict(doc: dict) -> Space:
 
 
 #: Names the CLI's ``--space`` takes.
-SPACE_NAMES = (*COMPOUND_FAMILIES, *MOBILENET_FAMILIES, "mobilenet", "all")
+SPACE_NAMES = (*COMPOUND_FAMILIES, *MOBILENET_FAMILIES, *MOBILENETV4_FAMILIES, "mobilenet", "mobilenetv4", "all")
 
 
 def named_space(
@@ -46,17 +46,25 @@ def named_space(
     batches: Sequence[int] = (1,),
 ) -> Space:
     """The default space for a name: ``efficientnet`` or ``efficientnetv2`` (compound scaling, φ
-    −2…4 in steps of 0.25), one MobileNet family, ``mobilenet`` (all three), or ``all``
-    (EfficientNet | EfficientNetV2 | MobileNet).
+    −2…4 in steps of 0.25), one MobileNet family, ``mobilenet`` (MobileNetV2 and V3 Large/Small),
+    ``mobilenetv4`` (MobileNetV4 Conv Small/Medium/Large), or ``all``
+    (EfficientNet | EfficientNetV2 | MobileNet | MobileNetV4).
     ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension,
     ``batches`` (e.g. ``(1, 8, 32)``) a batch dimension."""
     kw = {"precisions": precisions, "modes": modes, "placements": placements, "batches": batches}
     if name in COMPOUND_FAMILIES:
         return EfficientNetSpace(family=name, **kw)
-    if name in MOBILENET_FAMILIES:
+    if name in MOBILENET_FAMILIES + MOBILENETV4_FAMILIES:
         return MobileNetSpace(families=(name,), **kw)
     if name == "mobilenet":
         return MobileNetSpace(**kw)
+    if name == "mobilenetv4":
+        return MobileNetSpace(families=MOBILENETV4_FAMILIES, name="mobilenetv4", **kw)
     if name == "all":
-        return EfficientNetSpace(**kw) | EfficientNetSpace(family="efficientnetv2", **kw) | MobileNetSpace(**kw)
+        return (
+            EfficientNetSpace(**kw)
+            | EfficientNetSpace(family="efficientnetv2", **kw)
+            | MobileNetSpace(**kw)
+            | MobileNetSpace(families=MOBILENETV4_FAMILIES, name="mobilenetv4", **kw)
+        )
     raise SearchError(f"space {name!r} is unknown; allowed: {', '.join(SPACE_NAMES)}")

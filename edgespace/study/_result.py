@@ -35,6 +35,7 @@ class SearchResult:
         storage: str = "memory",
         told: int = 0,
         calibration=None,
+        search_args: dict | None = None,
     ) -> None:
         self.study = study
         self.space = space
@@ -44,6 +45,7 @@ class SearchResult:
         self.storage = storage
         self.told = told  # trials this call evaluated and told
         self.calibration = calibration  # the Calibration the study's latencies came from, or None
+        self.search_args = search_args  # what search() was given beyond the definition (refine continues with it)
 
     @property
     def study_name(self) -> str:
@@ -86,7 +88,7 @@ class SearchResult:
     def pareto_front(self) -> pd.DataFrame:
         """The complete, feasible, non-dominated trials, one row per distinct design point,
         sorted by the first objective (best first)."""
-        frame = self.trials_frame(complete_only=True)
+        frame = self._current(self.trials_frame(complete_only=True))
         if frame.empty:
             return frame
         frame = frame.drop_duplicates(
@@ -169,7 +171,78 @@ class SearchResult:
     def hypervolume(self, reference: Sequence[float] | Mapping[str, float]) -> float:
         """Hypervolume of the feasible front against ``reference`` (natural units, one value per
         objective in order, or a dict by objective name)."""
-        return _hypervolume(self.trials_frame(complete_only=True), self.objectives, reference)
+        return _hypervolume(self._current(self.trials_frame(complete_only=True)), self.objectives, reference)
+
+    def _current(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` without the trials predicted by a calibration the study no longer uses (a
+        refined study keeps them as history; its front is the current calibration's)."""
+        from edgespace.study._definition import CALIBRATION_KEY
+
+        if frame.empty or "latency_source" not in frame.columns:
+            return frame
+        current = self.calibration.id if self.calibration is not None else None
+        if current is None:
+            current = (self.study.user_attrs.get(CALIBRATION_KEY) or {}).get("id")
+        if current is None:
+            return frame
+        src = frame["latency_source"].astype(str)
+        return frame[~src.str.startswith("calibrated:") | (src == f"calibrated:{current}")]
+
+    def refine(
+        self,
+        top: int = 4,
+        max_rounds: int = 3,
+        tolerance_pct: float = 10.0,
+        *,
+        threads: int = 1,
+        backend: str = "onnxruntime",
+        confirm_rounds: int = 10,
+        trials_per_round: int | None = None,
+        meter: str = "auto",
+        progress: Callable[[str, int, int], None] | None = None,
+        cache_dir=None,
+    ) -> pd.DataFrame:
+        """Confirm the front, fold the runs into the calibration, search again, until the
+        confirmed front holds. Each round confirms ``top`` calibrated front points not confirmed
+        before (those that decide the most of the front first: see
+        :func:`~edgespace.study._refine.choose_refine_points`), and stops when every one of them
+        is within ``tolerance_pct`` of its prediction or after ``max_rounds`` rounds. Otherwise
+        the runs are folded into the calibration (:meth:`CalibrationBase.with_runs`: a new id,
+        stored with the study), the earlier trials' points are evaluated again under it (the
+        points of the new front join the study as trials, so the front is the new
+        calibration's), and the search continues with ``trials_per_round`` more trials (default:
+        one population; none for the grid sampler).
+
+        ``backend`` must confirm on this machine (``onnxruntime``); the calibration must be one
+        that takes runs (a per-operator calibration measured at ``threads`` threads). Returns
+        :meth:`confirmations` (their ``round`` column says which round ran them);
+        :meth:`refine_rounds` has one row per round. ``progress(stage, done, total)``."""
+        from edgespace.study._refine import refine_study
+
+        return refine_study(
+            self,
+            top=top,
+            max_rounds=max_rounds,
+            tolerance_pct=tolerance_pct,
+            threads=threads,
+            backend=backend,
+            confirm_rounds=confirm_rounds,
+            trials_per_round=trials_per_round,
+            meter=meter,
+            progress=progress,
+            cache_dir=cache_dir,
+        )
+
+    def refine_rounds(self) -> pd.DataFrame:
+        """One row per refine round stored with the study: ``round``, the ``calibration_id`` its
+        predictions came from, ``confirmed``, ``failed``, ``within_tolerance``, ``tolerance_pct``,
+        ``median_abs_error_pct``, ``max_abs_error_pct``, ``front_size``, ``refit_to`` (the new
+        calibration's id, None when the round ended the refine), ``trials_added``,
+        ``front_kept``/``front_joined``/``front_left`` (how the front moved under the refit) and
+        ``stopped`` (``held``, ``rounds spent``, or why it stopped; None when it went on)."""
+        from edgespace.study._refine import rounds_frame
+
+        return rounds_frame(self.study)
 
     def __repr__(self) -> str:
         return (
