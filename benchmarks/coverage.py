@@ -132,7 +132,7 @@ def unobservable() -> list[dict]:
         ("google-tensor-g3", "tpu", "Google", "Tensor_G3", "google_tensor"),
         ("snapdragon-8-gen-3", "htp", "Qualcomm", "SM8650", "qualcomm"),
     ):
-        tflite = edgespace.export.cached_phone_model(spec, "litert", "int8")
+        tflite = edgespace.exporters.cached_phone_model(spec, "litert", "int8")
         proc = subprocess.run(
             [str(tool), "--cmd=partition", f"--model={tflite}", f"--soc_manufacturer={maker}", f"--soc_model={soc}",
              f"--libs={root / 'vendors' / lib / 'compiler'}", "--o=none", "--err=-"],

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from scipy.stats import kendalltau
 
     from edgespace.calibration import calibrate, draw_specs
-    from edgespace.export import cached_phone_models
+    from edgespace.exporters import cached_phone_models
     from edgespace.runners import TimingPlan, get_runner
     from edgespace.runners._export import export_many
 

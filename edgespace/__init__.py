@@ -68,8 +68,8 @@ __all__ = [
 _LAZY = {
     "build": "edgespace._build",
     "export_onnx": "edgespace._build",
-    "export": "edgespace.export",
-    "coverage": "edgespace.export",
+    "export": "edgespace.exporters",
+    "coverage": "edgespace.exporters",
     "list_profiles": "edgespace.profiles",
     "load_profile": "edgespace.profiles",
     "estimate": "edgespace.cost",

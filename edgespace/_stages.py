@@ -10,7 +10,7 @@ module with :mod:`ast` and holds this.
    know nothing of networks or devices.
 2. **spec** (``archs``, ``_spec``, ``spec``): the design point and its families.
 3. **layers** (``_layer_table``, ``_layer_walk``, ``_liveness``, ``layers``): the per-operator table of a spec.
-4. **real runs** (``_build``, ``_precision``, ``export``, ``meters``, ``runners``): real modules, exported graphs and
+4. **real runs** (``_build``, ``_precision``, ``exporters``, ``meters``, ``runners``): real modules, exported graphs and
    timed, metered runs. They need a spec, not a device description.
 5. **profiles**: device descriptions; the host probe measures this machine with the session
    factory of the base stage, so profiles sit above the runs and do not load the runners.
@@ -48,7 +48,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     "spec": ("archs", "_spec", "spec"),
     "layers": ("_layer_table", "_layer_walk", "_liveness", "layers"),
-    "real runs": ("_build", "_precision", "export", "meters", "runners"),
+    "real runs": ("_build", "_precision", "exporters", "meters", "runners"),
     "profiles": ("profiles",),
     "cost": ("cost",),
     "accuracy": ("accuracy",),

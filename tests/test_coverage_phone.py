@@ -8,8 +8,8 @@ import pytest
 
 from edgespace import ArchSpec, SpecError, coverage, layer_table
 from edgespace._layer_table import CONV_OPS
-from edgespace.export import COVERAGE_COLUMNS, list_coverage_runtimes
-from edgespace.export._coverage import rows_for
+from edgespace.exporters import COVERAGE_COLUMNS, list_coverage_runtimes
+from edgespace.exporters._coverage import rows_for
 
 pytest.importorskip("executorch", reason="the phone extra is not installed (pip install 'edgespace[phone]')")
 
@@ -70,7 +70,7 @@ def test_coreml_program_lists_its_mil_operations(table):
 @pytest.fixture(scope="module")
 def litert_int8():
     pytest.importorskip("ai_edge_litert")
-    from edgespace.export._litert_env import converter_python
+    from edgespace.exporters._litert_env import converter_python
 
     if converter_python() is None:
         pytest.skip("the LiteRT converter environment is not cached here (created on first LiteRT export)")
@@ -81,7 +81,7 @@ def test_litert_int8_xnnpack_leaves_out_int8_hard_swish(litert_int8, table):
     f = litert_int8
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from edgespace.export import cached_phone_model
+    from edgespace.exporters import cached_phone_model
 
     # one row per operator of the .tflite, as the interpreter without delegates lists them
     plain = Interpreter(

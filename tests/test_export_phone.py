@@ -100,7 +100,7 @@ def test_executorch_pte_matches_torch(trained, precision, tmp_path):
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_litert_tflite_matches_torch(trained, precision, tmp_path):
     from edgespace import export
-    from edgespace.export._litert_env import converter_python
+    from edgespace.exporters._litert_env import converter_python
 
     if converter_python() is None:
         pytest.skip("the LiteRT converter environment is not cached here (export(format='litert') creates it, ~1 GB)")
@@ -141,7 +141,7 @@ def test_coreml_int8_quantizes_weights_and_prediction_needs_macos(tmp_path):
     import sys
 
     from edgespace import export
-    from edgespace.export._coreml import require_macos_for_prediction
+    from edgespace.exporters._coreml import require_macos_for_prediction
 
     path = export(SPECS["mobilenetv3_large"], tmp_path / "m.mlpackage", format="coreml", precision="int8")
     import coremltools as ct
@@ -156,6 +156,19 @@ def test_coreml_int8_quantizes_weights_and_prediction_needs_macos(tmp_path):
     if sys.platform != "darwin":
         with pytest.raises(UnavailableError, match="only on macOS or iOS"):
             require_macos_for_prediction()
+
+
+def test_the_top_level_export_stays_the_function_once_its_package_is_imported():
+    """The exporters live in ``edgespace.exporters``: a subpackage named like the top-level
+    function would replace it with the module the moment anything imported the package."""
+    import subprocess
+    import sys
+
+    code = (
+        "import edgespace as es, edgespace.exporters; es.coverage; "
+        "assert callable(es.export) and es.export.__module__ == 'edgespace.exporters', es.export"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 def test_bad_export_arguments_name_what_is_allowed(tmp_path):

@@ -27,7 +27,7 @@ def _point(spec: ArchSpec, **kw) -> dict:
 
 @pytest.fixture(scope="module")
 def litert_run():
-    from edgespace.export._litert_env import converter_python
+    from edgespace.exporters._litert_env import converter_python
     from edgespace.runners import TimingPlan, get_runner
 
     if converter_python() is None:

@@ -14,7 +14,7 @@ SPEC = ArchSpec("mobilenetv3_small", 0.5, 1.0, 96)
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A fresh cache directory; the LiteRT converter interpreter, where one is cached, is kept."""
-    from edgespace.export._litert_env import converter_python
+    from edgespace.exporters._litert_env import converter_python
 
     found = converter_python()
     mp = pytest.MonkeyPatch()

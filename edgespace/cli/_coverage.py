@@ -30,7 +30,7 @@ def configure(sub) -> None:
 
 def _run(args) -> int:
     from edgespace import ArchSpec
-    from edgespace.export import coverage
+    from edgespace.exporters import coverage
 
     spec = ArchSpec(args.family, args.width, args.depth, args.resolution, precision=args.precision)
     frame = coverage(spec, args.runtime, args.precision, delegate=args.delegate)

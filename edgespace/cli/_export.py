@@ -73,7 +73,7 @@ def _run(args) -> int:
 
 def _run_one(args) -> int:
     from edgespace import ArchSpec
-    from edgespace.export import export
+    from edgespace.exporters import export
 
     if args.family is None:
         raise ValueError("export --out FILE: pass the spec with --family F (and --width/--depth/--resolution)")

@@ -84,7 +84,7 @@ class _PhoneRunner(Runner):
             raise SpecError(
                 f"confirm(backend={self.name!r}) exports from the spec; model= is not supported (use export(..., checkpoint=))"
             )
-        from edgespace.export import cached_phone_model
+        from edgespace.exporters import cached_phone_model
 
         path = cached_phone_model(spec, self.format, precision, calibration_data=calibration_data, cache_dir=cache_dir)
         return str(path), (f"{self.format} model from edgespace.export ({precision}), cached",)

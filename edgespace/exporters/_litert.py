@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from edgespace._errors import UnavailableError
-from edgespace.export import Exporter, calibration_frames, preprocessed_module, register_exporter
+from edgespace.exporters import Exporter, calibration_frames, preprocessed_module, register_exporter
 
 
 def _export(spec, path: Path, precision: str, calibration_data, checkpoint) -> Path:
@@ -21,7 +21,7 @@ def _export(spec, path: Path, precision: str, calibration_data, checkpoint) -> P
 
 def convert_many(todo, precision: str, calibration_data=None, checkpoint=None, *, timeout_s: float = 3600) -> None:
     """Convert each ``(spec, path)`` of ``todo`` in one run of the converter interpreter."""
-    from edgespace.export._litert_env import ensure_converter_python
+    from edgespace.exporters._litert_env import ensure_converter_python
 
     python = ensure_converter_python()
     jobs, frames = [], []
@@ -40,7 +40,7 @@ def convert_many(todo, precision: str, calibration_data=None, checkpoint=None, *
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         proc = subprocess.run(
-            [str(python), "-m", "edgespace.export._litert"],
+            [str(python), "-m", "edgespace.exporters._litert"],
             input=json.dumps({"precision": precision, "jobs": jobs}),
             text=True,
             capture_output=True,

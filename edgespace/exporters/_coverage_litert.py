@@ -18,7 +18,7 @@ import re
 from importlib.metadata import version
 
 from edgespace._errors import UnavailableError
-from edgespace.export._coverage import CoverageReader, OpRow, register_coverage
+from edgespace.exporters._coverage import CoverageReader, OpRow, register_coverage
 
 _CONV = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 
@@ -116,7 +116,7 @@ def _read(spec, precision: str, delegate: str, calibration_data):
         raise UnavailableError(
             f"LiteRT coverage needs ai-edge-litert (pip install 'edgespace[phone]'): {exc}"
         ) from None
-    from edgespace.export._cached import cached_phone_model
+    from edgespace.exporters._cached import cached_phone_model
 
     path = cached_phone_model(spec, "litert", precision, calibration_data=calibration_data)
     tool = f"ai-edge-litert {version('ai-edge-litert')}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgespace._errors import UnavailableError
-from edgespace.export import Exporter, calibration_frames, preprocessed_module, register_exporter
+from edgespace.exporters import Exporter, calibration_frames, preprocessed_module, register_exporter
 
 
 def _require():

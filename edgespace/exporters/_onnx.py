@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgespace.export import Exporter, calibration_frames, register_exporter
+from edgespace.exporters import Exporter, calibration_frames, register_exporter
 
 
 def _export(spec, path: Path, precision: str, calibration_data, checkpoint) -> Path:

@@ -59,7 +59,7 @@ def register_exporter(exporter: Exporter) -> Exporter:
 def _load_builtins() -> None:
     if all(name in _REGISTRY for name in _BUILTIN):
         return
-    from edgespace.export import _coreml, _executorch, _litert, _onnx  # noqa: F401 - they register themselves
+    from edgespace.exporters import _coreml, _executorch, _litert, _onnx  # noqa: F401 - they register themselves
 
 
 def list_formats() -> list[str]:
@@ -131,5 +131,5 @@ def calibration_frames(spec: ArchSpec, layout: str, calibration_data=None):
 
 
 # cached phone files and operator coverage use the exporters above (their heavy imports are inside functions)
-from edgespace.export._cached import cached_phone_model, cached_phone_models  # noqa: E402
-from edgespace.export._coverage import COVERAGE_COLUMNS, coverage, list_coverage_runtimes  # noqa: E402
+from edgespace.exporters._cached import cached_phone_model, cached_phone_models  # noqa: E402
+from edgespace.exporters._coverage import COVERAGE_COLUMNS, coverage, list_coverage_runtimes  # noqa: E402

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from importlib.metadata import version
 
 from edgespace._errors import UnavailableError
-from edgespace.export._coverage import CoverageReader, OpRow, register_coverage
+from edgespace.exporters._coverage import CoverageReader, OpRow, register_coverage
 
 _SKIP = ("getitem", "executorch_call_delegate")
 
@@ -73,7 +73,7 @@ def _row(node, delegated: bool, delegate: str = "", reason: str = "") -> OpRow:
 def _xnnpack(spec, precision: str, calibration_data) -> list[OpRow]:
     from executorch.backends.xnnpack.partition.config import ALL_PARTITIONER_CONFIGS
 
-    from edgespace.export._executorch import lowered_program
+    from edgespace.exporters._executorch import lowered_program
 
     known = {c.target_name for c in ALL_PARTITIONER_CONFIGS}
     with _why("executorch.backends.xnnpack") as why:
@@ -105,7 +105,7 @@ def _xnnpack(spec, precision: str, calibration_data) -> list[OpRow]:
 def _tagging(spec, precision: str, calibration_data, delegate: str) -> list[OpRow]:
     from executorch.exir import to_edge
 
-    from edgespace.export._executorch import exported_program
+    from edgespace.exporters._executorch import exported_program
 
     edge = to_edge(exported_program(spec, precision, calibration_data))
     if delegate == "coreml":

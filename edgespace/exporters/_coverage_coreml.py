@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from edgespace.export._coverage import CoverageReader, OpRow, register_coverage
+from edgespace.exporters._coverage import CoverageReader, OpRow, register_coverage
 
 _CONSTS = ("const", "constexpr_")
 _PLACEMENT = (
@@ -40,7 +40,7 @@ def _weight_paths(op, producers: dict[str, str], underscored: dict[str, str]) ->
 
 def _read(spec, precision: str, delegate: str, calibration_data):
     from edgespace._layer_table import layer_table
-    from edgespace.export._coreml import convert
+    from edgespace.exporters._coreml import convert
 
     model = convert(spec, precision)
     fn = model.get_spec().mlProgram.functions["main"]

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from edgespace._errors import UnavailableError
-from edgespace.export import Exporter, preprocessed_module, register_exporter
+from edgespace.exporters import Exporter, preprocessed_module, register_exporter
 
 __all__ = ["convert", "require_macos_for_prediction"]
 

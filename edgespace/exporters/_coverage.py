@@ -81,7 +81,7 @@ def register_coverage(reader: CoverageReader) -> CoverageReader:
 def _load_builtins() -> None:
     if {"executorch", "litert", "coreml"} <= set(_READERS):
         return
-    from edgespace.export import _coverage_coreml, _coverage_executorch, _coverage_litert  # noqa: F401
+    from edgespace.exporters import _coverage_coreml, _coverage_executorch, _coverage_litert  # noqa: F401
 
 
 def list_coverage_runtimes() -> dict[str, tuple[str, ...]]:

@@ -17,7 +17,7 @@ __all__ = ["cached_phone_model", "cached_phone_models"]
 
 
 def _cached_path(spec: ArchSpec, fmt: str, precision: str, calibration_data, cache_dir) -> Path:
-    from edgespace.export import get_exporter
+    from edgespace.exporters import get_exporter
 
     exporter = get_exporter(fmt)
     if calibration_data is not None and not isinstance(calibration_data, (str, os.PathLike)):
@@ -53,7 +53,7 @@ def cached_phone_models(
     todo[0][1].parent.mkdir(parents=True, exist_ok=True)
     calib = calibration_data and str(calibration_data)
     if fmt == "litert":  # the converter runs in its own interpreter already
-        from edgespace.export._litert import convert_many
+        from edgespace.exporters._litert import convert_many
 
         convert_many(todo, precision, calib)
     else:
@@ -62,7 +62,7 @@ def cached_phone_models(
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         code = (
-            "import json,sys; from edgespace.export import export; from edgespace._spec import ArchSpec; "
+            "import json,sys; from edgespace.exporters import export; from edgespace._spec import ArchSpec; "
             "j=json.loads(sys.stdin.read()); "
             "[export(ArchSpec(**x['spec']), x['path'], j['format'], j['precision'], calibration_data=j['calib']) for x in j['jobs']]"
         )
