@@ -61,3 +61,11 @@ def write_result(name: str, doc: dict, path: str | os.PathLike | None = None) ->
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"benchmark": name, **provenance(), **doc}, indent=1, default=float) + "\n")
     return out
+
+
+def fill_defaults(args, defaults: dict) -> None:
+    """Set each option left unset on the command line (None) to its full or ``--quick`` default:
+    ``defaults`` maps the option's name to ``(full, quick)``."""
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)

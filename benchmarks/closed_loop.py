@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _results import write_result  # noqa: E402
+from _results import fill_defaults, write_result  # noqa: E402
 
 
 def _space(quick: bool):
@@ -197,29 +197,35 @@ def _print(doc: dict) -> None:
     )
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def loop_options(ap: argparse.ArgumentParser, name: str, networks: int, per_search: str) -> None:
+    """The options the closed-loop and refine benchmarks share (``name``: the result and run folder)."""
     ap.add_argument("--quick", action="store_true", help="few networks, small search (CI)")
-    ap.add_argument("--networks", type=int, help="calibration networks (default 36; --quick 8)")
-    ap.add_argument("--trials", type=int, help="search trials per search (default 600; --quick 40)")
+    ap.add_argument("--networks", type=int, help=f"calibration networks (default {networks}; --quick 8)")
+    ap.add_argument("--trials", type=int, help=f"search trials{per_search} (default 600; --quick 40)")
     ap.add_argument("--population", type=int, help="NSGA-II population (default 60; --quick 20)")
-    ap.add_argument("--confirm", type=int, help="front points confirmed per search (default 5; --quick 3)")
     ap.add_argument("--rounds", type=int, help="interleaved timing rounds (default 10; --quick 3)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="runs/closed_loop", help="where the calibration file goes")
-    ap.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/closed_loop.json)")
+    ap.add_argument("--out", default=f"runs/{name}", help="where the calibration file goes")
+    ap.add_argument("--json", metavar="PATH", help=f"result file (default benchmarks/results/{name}.json)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    loop_options(ap, "closed_loop", 36, " per search")
+    ap.add_argument("--confirm", type=int, help="front points confirmed per search (default 5; --quick 3)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
-    for k, full, quick in (
-        ("networks", 36, 8),
-        ("trials", 600, 40),
-        ("population", 60, 20),
-        ("confirm", 5, 3),
-        ("rounds", 10, 3),
-    ):
-        if getattr(args, k) is None:
-            setattr(args, k, quick if args.quick else full)
+    fill_defaults(
+        args,
+        {
+            "networks": (36, 8),
+            "trials": (600, 40),
+            "population": (60, 20),
+            "confirm": (5, 3),
+            "rounds": (10, 3),
+        },
+    )
     doc = run(args)
     _print(doc)
     print(f"stored: {write_result('closed_loop', doc, args.json)}")

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _results import write_result  # noqa: E402
-from closed_loop import _space  # noqa: E402
+from _results import fill_defaults, write_result  # noqa: E402
+from closed_loop import _space, loop_options  # noqa: E402
 
 
 def run(args) -> dict:
@@ -146,29 +146,22 @@ def _print(doc: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="few networks, small search")
-    ap.add_argument("--networks", type=int, help="calibration networks (default 16; --quick 8)")
-    ap.add_argument("--trials", type=int, help="search trials (default 600; --quick 40)")
-    ap.add_argument("--population", type=int, help="NSGA-II population (default 60; --quick 20)")
+    loop_options(ap, "refine", 16, "")
     ap.add_argument("--top", type=int, help="points confirmed a round (default 4; --quick 3)")
     ap.add_argument("--max-rounds", type=int, help="refine rounds (default 3; --quick 2)")
-    ap.add_argument("--rounds", type=int, help="interleaved timing rounds (default 10; --quick 3)")
     ap.add_argument("--tolerance-pct", type=float, default=10.0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="runs/refine", help="where the calibration file goes")
-    ap.add_argument("--json", metavar="PATH", help="result file (default benchmarks/results/refine.json)")
     args = ap.parse_args(argv)
-    for k, full, quick in (
-        ("networks", 16, 8),
-        ("trials", 600, 40),
-        ("population", 60, 20),
-        ("top", 4, 3),
-        ("max_rounds", 3, 2),
-        ("rounds", 10, 3),
-    ):
-        if getattr(args, k) is None:
-            setattr(args, k, quick if args.quick else full)
+    fill_defaults(
+        args,
+        {
+            "networks": (16, 8),
+            "trials": (600, 40),
+            "population": (60, 20),
+            "top": (4, 3),
+            "max_rounds": (3, 2),
+            "rounds": (10, 3),
+        },
+    )
     doc = run(args)
     _print(doc)
     name = "refine_quick" if args.quick else "refine"
