@@ -197,6 +197,10 @@ def _print(doc: dict) -> None:
     )
 
 
+#: The shared options' full and ``--quick`` defaults (see :func:`loop_options`).
+LOOP_DEFAULTS = {"trials": (600, 40), "population": (60, 20), "rounds": (10, 3)}
+
+
 def loop_options(ap: argparse.ArgumentParser, name: str, networks: int, per_search: str) -> None:
     """The options the closed-loop and refine benchmarks share (``name``: the result and run folder)."""
     ap.add_argument("--quick", action="store_true", help="few networks, small search (CI)")
@@ -216,16 +220,7 @@ def main(argv=None) -> int:
     ap.add_argument("--confirm", type=int, help="front points confirmed per search (default 5; --quick 3)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
-    fill_defaults(
-        args,
-        {
-            "networks": (36, 8),
-            "trials": (600, 40),
-            "population": (60, 20),
-            "confirm": (5, 3),
-            "rounds": (10, 3),
-        },
-    )
+    fill_defaults(args, {**LOOP_DEFAULTS, "networks": (36, 8), "confirm": (5, 3)})
     doc = run(args)
     _print(doc)
     print(f"stored: {write_result('closed_loop', doc, args.json)}")

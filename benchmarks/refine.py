@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _results import fill_defaults, write_result  # noqa: E402
-from closed_loop import _space, loop_options  # noqa: E402
+from closed_loop import LOOP_DEFAULTS, _space, loop_options  # noqa: E402
 
 
 def run(args) -> dict:
@@ -151,17 +151,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-rounds", type=int, help="refine rounds (default 3; --quick 2)")
     ap.add_argument("--tolerance-pct", type=float, default=10.0)
     args = ap.parse_args(argv)
-    fill_defaults(
-        args,
-        {
-            "networks": (16, 8),
-            "trials": (600, 40),
-            "population": (60, 20),
-            "top": (4, 3),
-            "max_rounds": (3, 2),
-            "rounds": (10, 3),
-        },
-    )
+    fill_defaults(args, {**LOOP_DEFAULTS, "networks": (16, 8), "top": (4, 3), "max_rounds": (3, 2)})
     doc = run(args)
     _print(doc)
     name = "refine_quick" if args.quick else "refine"
