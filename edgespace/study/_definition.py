@@ -15,6 +15,7 @@ from edgespace.study._space import Space
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = [
+    "stored_search_args",
     "DEFINITION_KEY",
     "RUN_KEY",
     "RECORD_KEY",
@@ -185,3 +186,27 @@ def load_search(storage, study_name: str, *, with_attrs: bool = False):
     if with_attrs:
         return attrs[DEFINITION_KEY], attrs.get(RUN_KEY, {}), attrs
     return attrs[DEFINITION_KEY], attrs.get(RUN_KEY, {})
+
+
+def stored_search_args(definition: dict, run: dict, study_name: str, *, accuracy=None, accuracy_hint: str) -> dict:
+    """The :func:`search` keywords a stored study's definition and run record hold: ``profile``,
+    ``accuracy`` (the published model it names; ``accuracy`` given is used as it is), ``ambient_c``,
+    ``budget``, ``sampler`` and ``population_size``. A study searched with another accuracy model
+    cannot be rebuilt: the :class:`SearchError` ends with ``accuracy_hint`` (what to pass instead)."""
+    acc = definition.get("accuracy", "published:ptq")
+    if accuracy is None and not acc.startswith("published:"):
+        raise SearchError(f"study {study_name!r} uses accuracy model {acc!r}; {accuracy_hint}")
+    if accuracy is None and acc != "published:ptq":
+        from edgespace.accuracy import PublishedAccuracy
+
+        accuracy = PublishedAccuracy(quantization=acc.split(":", 1)[1])
+    from edgespace.budget import Budget
+
+    return {
+        "profile": definition["profile"],
+        "accuracy": accuracy,
+        "ambient_c": definition.get("ambient_c"),
+        "budget": Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
+        "sampler": run.get("sampler", "nsga2"),
+        "population_size": run.get("population_size", 50),
+    }

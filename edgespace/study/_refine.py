@@ -30,9 +30,16 @@ from edgespace.study._confirm import (
     confirm_points,
     merge_confirmations,
 )
-from edgespace.study._definition import CALIBRATION_KEY, DEFINITION_KEY, RUN_KEY, pack_calibration, unpack_calibration
+from edgespace.study._definition import (
+    CALIBRATION_KEY,
+    DEFINITION_KEY,
+    RUN_KEY,
+    pack_calibration,
+    stored_search_args,
+    unpack_calibration,
+)
 from edgespace.study._errors import SearchError
-from edgespace.study._pareto import pareto_mask
+from edgespace.study._pareto import minimisation_matrix, pareto_mask
 
 __all__ = ["REFINE_KEY", "ROUND_COLUMNS", "choose_refine_points", "refine_study", "rounds_frame"]
 
@@ -68,16 +75,6 @@ def _key(row) -> tuple:
     return tuple(None if (isinstance(row.get(c), float) and math.isnan(row[c])) else row.get(c) for c in POINT_COLUMNS)
 
 
-def _signed(frame: pd.DataFrame, objectives) -> np.ndarray:
-    """Objective values, each turned into one to minimise (NaN: the worst)."""
-    cols = []
-    for o in objectives:
-        v = pd.to_numeric(frame[o.name], errors="coerce").to_numpy(float)
-        v = v if o.direction == "minimize" else -v
-        cols.append(np.where(np.isfinite(v), v, np.inf))
-    return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
-
-
 def choose_refine_points(
     front: pd.DataFrame, trials: pd.DataFrame, objectives, top: int, source: str, done
 ) -> pd.DataFrame:
@@ -101,7 +98,7 @@ def choose_refine_points(
     keys = {_key(r) for r in front.to_dict(orient="records")}
     rest = rest[[_key(r) not in keys for r in rest.to_dict(orient="records")]]
     rest = rest.drop_duplicates(subset=[c for c in POINT_COLUMNS if c in rest.columns])
-    f, o = _signed(front, objectives), _signed(rest, objectives)
+    f, o = minimisation_matrix(front, objectives), minimisation_matrix(rest, objectives)
     dom = np.all(f[:, None, :] <= o[None, :, :], axis=2) & np.any(f[:, None, :] < o[None, :, :], axis=2)
     alone = dom[:, dom.sum(axis=0) == 1].sum(axis=1) if len(o) else np.zeros(len(f), int)
     decides = pd.Series(alone, index=front.index)
@@ -148,35 +145,23 @@ def _search_args(result) -> dict:
     run = result.study.user_attrs.get(RUN_KEY, {})
     if result.search_args is not None:
         return dict(result.search_args)
-    from edgespace.budget import Budget
     from edgespace.study._samplers import SAMPLERS
 
-    acc = definition.get("accuracy", "published:ptq")
-    if not acc.startswith("published:"):
-        raise SearchError(
-            f"refine(): study {result.study_name!r} uses accuracy model {acc!r}; refine the result that "
-            "search(..., accuracy=...) returned"
+    try:
+        args = stored_search_args(
+            definition,
+            run,
+            result.study_name,
+            accuracy_hint="refine the result that search(..., accuracy=...) returned",
         )
-    accuracy = None
-    if acc != "published:ptq":
-        from edgespace.accuracy import PublishedAccuracy
-
-        accuracy = PublishedAccuracy(quantization=acc.split(":", 1)[1])
-    sampler = run.get("sampler", "nsga2")
-    if sampler not in SAMPLERS:
+    except SearchError as exc:
+        raise SearchError(f"refine(): {exc}") from None
+    if args["sampler"] not in SAMPLERS:
         raise SearchError(
-            f"refine(): study {result.study_name!r} was searched with a sampler object ({sampler}); refine "
+            f"refine(): study {result.study_name!r} was searched with a sampler object ({args['sampler']}); refine "
             "the result that search() returned"
         )
-    return {
-        "profile": definition["profile"],
-        "accuracy": accuracy,
-        "ambient_c": definition.get("ambient_c"),
-        "budget": Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
-        "sampler": sampler,
-        "seed": run.get("seed"),
-        "population_size": run.get("population_size", 50),
-    }
+    return {**args, "seed": run.get("seed")}
 
 
 def _new_front_points(result, args: dict, cal) -> list[dict]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from edgespace.budget import Budget
 from edgespace.study._definition import (
     CALIBRATION_KEY,
     FORMAT,
     load_search,
+    stored_search_args,
     unpack_calibration,
 )
 from edgespace.study._errors import SearchError
@@ -66,29 +66,23 @@ def run_worker(
             f"study {study_name!r} has {definition['callable_constraints']} callable constraint(s), which cannot "
             "be stored; run its workers from Python with search(..., study_name=...) instead"
         )
-    acc = definition.get("accuracy", "published:ptq")
-    if accuracy is None and not acc.startswith("published:"):
-        raise SearchError(
-            f"study {study_name!r} uses accuracy model {acc!r}; pass the same model to run_worker(accuracy=...)"
-        )
-    if accuracy is None and acc != "published:ptq":
-        from edgespace.accuracy import PublishedAccuracy
-
-        accuracy = PublishedAccuracy(quantization=acc.split(":", 1)[1])
+    args = stored_search_args(
+        definition,
+        run,
+        study_name,
+        accuracy=accuracy,
+        accuracy_hint="pass the same model to run_worker(accuracy=...)",
+    )
     return search(
         space_from_dict(definition["space"]),
-        definition["profile"],
+        args.pop("profile"),
         definition["objectives"],
         definition["constraints"],
         n_trials=run.get("n_trials", 1000) if n_trials is None else n_trials,
-        sampler=run.get("sampler", "nsga2"),
         storage=storage,
         study_name=study_name,
         seed=seed,
-        accuracy=accuracy,
-        ambient_c=definition.get("ambient_c"),
-        budget=Budget.from_dict(definition["budget"]) if definition.get("budget") else None,
-        population_size=run.get("population_size", 50),
+        **args,
         progress=progress,
         calibration=cal,
         **kwargs,
