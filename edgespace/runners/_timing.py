@@ -237,18 +237,26 @@ def latency_summary(run: TimedRun, rounds: int) -> dict:
     else:
         groups = np.array_split(lat, max(1, min(rounds, len(lat))))
     medians = np.array([np.median(g) for g in groups if len(g)])
+    return {
+        **_latency_stats(lat, medians),
+        "round_medians_ms": tuple(float(m) for m in medians),
+        "rounds": len(medians),
+    }
+
+
+def _latency_stats(lat_ms: np.ndarray, medians: np.ndarray) -> dict:
+    """Percentiles, mean and minimum of per-call times (ms), the robust figure (the fastest
+    round's median) and the spread of the round medians (%)."""
+    p50, p90, p99 = (float(v) for v in np.percentile(lat_ms, [50, 90, 99]))
     robust = float(medians.min())
-    p50, p90, p99 = (float(v) for v in np.percentile(lat, [50, 90, 99]))
     return {
         "latency_p50_ms": p50,
         "latency_p90_ms": p90,
         "latency_p99_ms": p99,
-        "latency_mean_ms": float(lat.mean()),
-        "latency_min_ms": float(lat.min()),
+        "latency_mean_ms": float(lat_ms.mean()),
+        "latency_min_ms": float(lat_ms.min()),
         "latency_robust_ms": robust,
         "latency_spread_pct": float((medians.max() - robust) / robust * 100),
-        "round_medians_ms": tuple(float(m) for m in medians),
-        "rounds": len(medians),
     }
 
 
@@ -306,18 +314,10 @@ def call_latency_fields(lat_ms: np.ndarray, medians: np.ndarray, wall_s: float, 
     its rounds (ms), the wall time of the timed window (s) and the requested duration (s, or None
     for a count of runs): percentiles, the robust figure (the fastest round's median) and its
     spread, and the throughput over the window."""
-    p50, p90, p99 = (float(v) for v in np.percentile(lat_ms, [50, 90, 99]))
-    robust = float(medians.min())
     return {
         "runs": len(lat_ms),
         "rounds": len(medians),
-        "latency_p50_ms": p50,
-        "latency_p90_ms": p90,
-        "latency_p99_ms": p99,
-        "latency_mean_ms": float(lat_ms.mean()),
-        "latency_min_ms": float(lat_ms.min()),
-        "latency_robust_ms": robust,
-        "latency_spread_pct": float((medians.max() - robust) / robust * 100),
+        **_latency_stats(lat_ms, medians),
         "throughput_fps": float(len(lat_ms) / wall_s),
         "duration_s": float(wall_s) if duration_s is not None else None,
     }

@@ -28,7 +28,7 @@ NO_MEMORY = (
 )
 
 
-def time_calls(invoke, timing: TimingPlan, meter) -> dict:
+def _time_invocations(invoke, timing: TimingPlan, meter) -> dict:
     """Time ``invoke()`` back to back: latency statistics, round medians, energy window."""
     runs, duration_s = timing.runs, timing.duration_s
     for _ in range(timing.warmup):
@@ -114,7 +114,7 @@ class _PhoneRunner(Runner):
         rss0 = rss_bytes()
         with pinned_threads(threads, pin_threads) as affinity:
             invoke, version = self._open(str(path), spec, int(threads))
-            stats = time_calls(invoke, timing, meter)
+            stats = _time_invocations(invoke, timing, meter)
         rss1 = rss_bytes()
         extra = ("threads pinned to this process's first CPUs",) if affinity is not None else ()
         if timing.profile:
