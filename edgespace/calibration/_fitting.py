@@ -18,6 +18,7 @@ from edgespace.calibration._e2e import SPLIT_PROFILE, SPLIT_ROUNDS, e2e_samples,
 from edgespace.calibration._ingest import NodeProfile
 from edgespace.calibration._mapping import map_nodes
 from edgespace.calibration._model import SegmentLatencyModel, segment_features
+from edgespace.calibration._op_order import has_module_paths, map_ordered_ops
 from edgespace.calibration._power import MIN_METERED_NETWORKS, fit_power_model
 
 __all__ = ["training_samples", "calibrate"]
@@ -61,7 +62,10 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
                 f"measurement {k} ({spec.short_name()}) has no node times; measure with profile=True"
             )
         table = layer_table(spec)
-        mapped = map_nodes(list(prof.nodes), table)
+        if has_module_paths(prof.nodes):
+            mapped = map_nodes(list(prof.nodes), table)
+        else:  # a phone runtime's operators: placed by their order
+            mapped = map_ordered_ops(list(prof.nodes), table, source=f"measurement {k} ({spec.short_name()})")
         seg_t = mapped.groupby("segment")["time_us"].sum()
         feats = segment_features(table)
         feats["time_us"] = seg_t.reindex(feats.index).fillna(0.0).to_numpy()

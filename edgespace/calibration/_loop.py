@@ -186,7 +186,8 @@ def calibrate_from_captures(
     if len(found.items) < 3:
         raise ValueError(
             f"--from {directory}: {len(found.items)} captured model(s); need at least 3 "
-            "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx)"
+            "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx; "
+            "NAME.benchmark_model.txt or NAME.etdp next to each phone model)"
         )
     e2e = Counter(found.e2e_from if len(set(found.e2e_from)) < 4 else ["per-model files"])
     cal = calibrate(
