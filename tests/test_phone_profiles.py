@@ -132,3 +132,22 @@ def test_committed_litert_model_runs_and_shows_its_int8_coverage():
     rows = _rows(str(path), "xnnpack")
     left = {r.op for r in rows if not r.delegated}
     assert "HARD_SWISH" in left and any(r.delegated and r.op == "CONV_2D" for r in rows)
+
+
+def test_operators_merged_across_delegate_partitions_are_refused_for_calibration(tmp_path):
+    # synthetic: the real LiteRT sample with one row's times-called edited to 2, as benchmark_model
+    # prints a name repeated over several XNNPACK partitions (int8 networks with builtin hard-swish)
+    from edgespace.calibration import calibrate
+
+    text = (DATA / "benchmark_model_litert2_fc.txt").read_text()
+    merged = tmp_path / "merged.txt"
+    merged.write_text(
+        text.replace(
+            "     0.000\t        1\tDelegate/Fully Connected", "     0.000\t        2\tDelegate/Fully Connected", 1
+        )
+    )
+    prof = read_benchmark_model(merged)
+    assert prof.meta["times_called"] == [1, 2] and prof.nodes[1].time_us == pytest.approx(764)  # avg x calls
+    spec = ArchSpec("mobilenetv3_small", 0.35, 0.5, 64)
+    with pytest.raises(CalibrationError, match="merged same-named operators"):
+        calibrate("host", [(spec, prof, 1.0)] * 3)

@@ -65,7 +65,13 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
         if has_module_paths(prof.nodes):
             mapped = map_nodes(list(prof.nodes), table)
         else:  # a phone runtime's operators: placed by their order
-            mapped = map_ordered_ops(list(prof.nodes), table, source=f"measurement {k} ({spec.short_name()})")
+            where = f"measurement {k} ({spec.short_name()}, {prof.source or prof.meta.get('tool', 'profile')})"
+            if any(c > 1 for c in prof.meta.get("times_called", ())):
+                raise CalibrationError(
+                    f"{where}: benchmark_model merged same-named operators of several delegate partitions into one "
+                    "row (times called > 1), so their order is lost; profile a program the delegate takes whole"
+                )
+            mapped = map_ordered_ops(list(prof.nodes), table, source=where)
         seg_t = mapped.groupby("segment")["time_us"].sum()
         feats = segment_features(table)
         feats["time_us"] = seg_t.reindex(feats.index).fillna(0.0).to_numpy()
