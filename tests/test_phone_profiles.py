@@ -132,6 +132,14 @@ def test_committed_litert_model_runs_and_shows_its_int8_coverage():
     rows = _rows(str(path), "xnnpack")
     left = {r.op for r in rows if not r.delegated}
     assert "HARD_SWISH" in left and any(r.delegated and r.op == "CONV_2D" for r in rows)
+    # the order rule holds for the converter's programs: its operators, in execution order (times
+    # left at 0: benchmark_model's come from a phone), start every segment of the layer table once
+    from edgespace.runners import NodeTime
+
+    ops = [NodeTime(str(i), r.op, 0.0) for i, r in enumerate(rows)]
+    mapped = map_ordered_ops(ops, layer_table(spec))
+    assert sorted(mapped.loc[mapped["anchor"] >= 0, "segment"]) == sorted(set(segment_ids(layer_table(spec))))
+    assert mapped["op_type"].iloc[0] == "CAST" and mapped["segment"].iloc[0] == INPUT_SEGMENT
 
 
 def test_operators_merged_across_delegate_partitions_are_refused_for_calibration(tmp_path):

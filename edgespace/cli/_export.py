@@ -29,9 +29,9 @@ Then, here:  edgespace calibrate --profile PROFILE --from {d} --out PROFILE-{run
 def configure(sub) -> None:
     p = sub.add_parser(
         "export",
-        help="export one model (onnx, litert, executorch, coreml) or a capture set of ONNX models",
+        help="export one model (onnx, litert, executorch, coreml) or a capture set (onnx, litert, executorch)",
         description="With --out: write one spec as a deployable file (uint8 RGB frame in, "
-        "preprocessing in the graph) in --format at --precision. With --out-dir: export ONNX files "
+        "preprocessing in the graph) in --format at --precision. With --capture-set: export ONNX, LiteRT or ExecuTorch files "
         "with a manifest, to time them on a device and calibrate its profile from the captured "
         "profiles with `edgespace calibrate --from DIR`.",
     )
@@ -39,8 +39,6 @@ def configure(sub) -> None:
     where.add_argument("--out", help="write one model (needs --family) to this file (.onnx/.tflite/.pte/.mlpackage)")
     where.add_argument(
         "--capture-set",
-        "--out-dir",
-        dest="out_dir",
         metavar="DIR",
         help="a capture set: the models (onnx, litert or executorch) and manifest.json with the command that "
         "profiles each on the device (extended if present)",
@@ -80,7 +78,7 @@ def _run(args) -> int:
         raise ValueError(f"--threads {args.threads}: allowed: an integer >= 1")
     if (args.samples is None) == (args.family is None):
         raise ValueError("export: pass either --samples N (random specs) or --family F (one spec)")
-    output_dir(args.out_dir, "--out-dir", CalibrationError)  # before any export work
+    output_dir(args.capture_set, "--capture-set", CalibrationError)  # before any export work
     if args.family is not None:
         specs = [ArchSpec(args.family, args.width, args.depth, args.resolution)]
     else:
@@ -92,11 +90,11 @@ def _run(args) -> int:
             )
         specs = draw_specs(args.samples, families=tuple(families), seed=args.seed, cover=True)
     manifest = write_capture_set(
-        specs, args.out_dir, format=args.format, precision=args.precision, threads=args.threads
+        specs, args.capture_set, format=args.format, precision=args.precision, threads=args.threads
     )
     print(f"wrote {len(specs)} model(s) and {manifest}")
     if args.format == "onnx":
-        print(CAPTURE_HELP.format(d=args.out_dir))
+        print(CAPTURE_HELP.format(d=args.capture_set))
         return 0
     from edgespace.calibration import PHONE_RUNTIMES
 
@@ -104,7 +102,7 @@ def _run(args) -> int:
     _, suffix, tool = PHONE_RUNTIMES[args.format]
     print(
         PHONE_HELP.format(
-            d=args.out_dir, tool=tool, example=first["capture"]["command"], suffix=suffix, runtime=args.format
+            d=args.capture_set, tool=tool, example=first["capture"]["command"], suffix=suffix, runtime=args.format
         )
     )
     return 0
