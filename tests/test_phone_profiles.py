@@ -41,6 +41,15 @@ def test_litert2_benchmark_output_keeps_operators_not_runtime_rows():
     assert p.meta["latency_ms"] == pytest.approx(0.46) and p.meta["latency_from"] == "Inference (avg)"
 
 
+def test_benchmark_model_table_with_spaces_for_tabs_is_read_alike(tmp_path):
+    # synthetic: the real LiteRT sample with its tabs expanded to spaces, as logs often keep it
+    text = (DATA / "benchmark_model_litert2_fc.txt").read_text()
+    spaced = tmp_path / "spaced.txt"
+    spaced.write_text(text.expandtabs(4))
+    a, b = read_benchmark_model(DATA / "benchmark_model_litert2_fc.txt"), read_benchmark_model(spaced)
+    assert [(n.name, n.op_type, n.time_us) for n in a.nodes] == [(n.name, n.op_type, n.time_us) for n in b.nodes]
+
+
 def test_benchmark_model_output_without_profiling_or_with_a_broken_row_is_refused(tmp_path):
     text = (DATA / "benchmark_model_litert2_fc.txt").read_text()
     plain = tmp_path / "plain.txt"
