@@ -195,7 +195,7 @@ def _measure(args, every, n_test, collect) -> tuple[dict, dict | None]:
             "shards": doc["shards"],
             "reference": doc["reference"],
             "reference_level_ms": doc["reference_level_ms"],
-            **({"measured_by": doc["measured_by"]} if "measured_by" in doc else {}),
+            **{k: doc[k] for k in ("measured_by", "machine", "load_average") if k in doc},
         }
 
     if args.from_runs:
