@@ -26,6 +26,9 @@ ExecuTorch) calibration's held-out accuracy, from the same runs.
 7. The noise ceiling: per runtime, the share of networks whose fastest even-numbered and fastest
    odd-numbered round agree within ±10% (no model can beat the measurement's own repeatability).
 
+``--latencies-from JSON`` reuses a stored run's round medians (the same networks) and only
+profiles and fits again: a later fitting method judged on the same latencies.
+
 The machine's load average before and after is stored with the result; on a busy machine
 (load above half the cores, or round spreads above 10%) the JSON says so. Rerun on a quiet
 machine to reproduce: the exports are cached, the timing takes a few minutes.
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -68,6 +72,12 @@ def main(argv=None) -> int:
     ap.add_argument("--statistic", choices=("min", "median"), default="min", help="over the round medians")
     ap.add_argument("--profile-runs", type=int, default=20, help="runs of each per-operator profile")
     ap.add_argument("--resolution", default="64,128", help="resolution range LO,HI of the drawn networks")
+    ap.add_argument(
+        "--latencies-from",
+        default=None,
+        metavar="JSON",
+        help="reuse the latencies a stored run measured (same networks): profile and fit again only",
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     load_before = os.getloadavg()
@@ -89,7 +99,16 @@ def main(argv=None) -> int:
     medians = {rt: np.zeros((args.rounds, len(specs))) for rt in RUNTIMES}
     last = {rt: [None] * len(specs) for rt in RUNTIMES}
     t1 = time.time()
-    for r in range(args.rounds):
+    stored = None
+    if args.latencies_from is not None:  # the stored run's round medians; one short run for each Measurement
+        stored = json.loads(Path(args.latencies_from).read_text())
+        if [n["spec"] for n in stored["networks"]] != [s.to_dict() for s in specs]:
+            raise SystemExit(f"--latencies-from {args.latencies_from}: not the networks drawn here")
+        for rt in RUNTIMES:
+            medians[rt] = np.array([n[f"{rt}_round_medians_ms"] for n in stored["networks"]]).T
+            for i, spec in enumerate(specs):
+                last[rt][i] = runners[rt].measure(paths[rt][i], spec, threads=args.threads, timing=plan)
+    for r in range(args.rounds if stored is None else 0):
         for i, spec in enumerate(specs):
             for rt in RUNTIMES:
                 m = runners[rt].measure(paths[rt][i], spec, threads=args.threads, timing=plan)
@@ -179,10 +198,21 @@ def main(argv=None) -> int:
         "what": "Kendall tau between ONNX Runtime, LiteRT and ExecuTorch latencies (fp32, XNNPACK for the phone "
         "runtimes) on this CPU, and the held-out accuracy of calibrations fitted to the LiteRT and ExecuTorch runs",
         "threads": args.threads,
-        "rounds": args.rounds,
+        "rounds": int(medians["litert"].shape[0]),
         "calls_per_round": args.calls,
         "statistic": f"per network and runtime: the {args.statistic} over rounds of each round's median call time",
         "machine_busy": bool(busy),
+        "latencies_from": None
+        if stored is None
+        else {
+            "file": Path(args.latencies_from).name,
+            "date": stored["date"],
+            "command": stored["command"],
+            "load_average_1min": stored["load_average_1min"],
+            "median_round_spread_pct": stored["median_round_spread_pct"],
+            "note": "latencies, Kendall tau and noise ceiling are that run's; the per-operator profiles and "
+            "the fits were made again in this run (load_average_1min below is this run's)",
+        },
         "load_average_1min": {"before": load_before[0], "after": load_after[0], "cores": cores},
         "median_round_spread_pct": med_spread,
         "seconds": {"export": round(t_export, 1), "timing": round(t_time, 1), "profiling": round(t_profile, 1)},
