@@ -19,6 +19,7 @@ import pandas as pd
 from edgespace._json import jsonable
 from edgespace._spec import POINT_COLUMNS, check_ambient_c, check_number
 from edgespace.study._batch_ask import ask_batch
+from edgespace.study._batch_write import tell_trials
 from edgespace.study._definition import (
     CALIBRATION_KEY,
     CONSTRAINT_KEY,
@@ -149,20 +150,23 @@ def _tell_batch(ctx: _Context, batch: list) -> None:
     for j, o in enumerate(ctx.objectives):
         values[~np.isfinite(values[:, j]), j] = o.worst()
     records = frame.to_dict(orient="records")
-    import optuna
+    from optuna.study._constrained_optimization import _CONSTRAINTS_KEY as _CONSTRAINTS
 
-    for i, trial in enumerate(batch):
-        try:
-            trial.set_user_attr(RECORD_KEY, _record(records[i], list(cons[i]), feasible[i], ctx.worker))
-            with warnings.catch_warnings():  # a re-queued trial carries its first run's (equal) value
-                warnings.filterwarnings("ignore", message="The constraint value is ignored")
-                trial.set_constraint(CONSTRAINT_KEY, float(np.clip(cons[i], 0.0, None).sum()))
-            ctx.study.tell(trial, list(values[i]))
-            ctx.told += 1
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # another worker presumed it dead and queued a copy; that copy is evaluated instead
-        finally:
-            ctx.own_running.discard(trial.number)
+    items = [
+        (
+            trial._trial_id,
+            {RECORD_KEY: _record(records[i], list(cons[i]), feasible[i], ctx.worker)},
+            # Trial.set_constraint's key; a re-queued trial keeps its first run's (equal) value
+            {f"{_CONSTRAINTS}:{CONSTRAINT_KEY}": float(np.clip(cons[i], 0.0, None).sum())},
+            [float(v) for v in values[i]],
+        )
+        for i, trial in enumerate(batch)
+    ]
+    try:
+        # a trial another worker presumed dead meanwhile is left to the copy it queued
+        ctx.told += len(tell_trials(ctx.study, items, {t._trial_id: t for t in batch}))
+    finally:
+        ctx.own_running.difference_update(t.number for t in batch)
 
 
 def _loop(ctx: _Context, errors: list) -> None:
@@ -184,7 +188,7 @@ def _loop(ctx: _Context, errors: list) -> None:
 
                 for t in batch:  # leave nothing RUNNING behind on an error of ours
                     try:
-                        ctx.study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+                        ctx.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
                     except Exception:
                         pass
                 raise
