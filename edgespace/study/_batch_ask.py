@@ -29,10 +29,12 @@ from edgespace.study._snapshot import snapshot_storage
 __all__ = ["ask_batch"]
 
 
-def ask_batch(study, distributions: dict, k: int) -> list[Any]:
+def ask_batch(study, distributions: dict, k: int, trials: list | None = None) -> list[Any]:
     """``k`` new trials of ``study``, RUNNING, params suggested from ``distributions``, as
     ``FrozenTrial`` objects (read them only; tell them with
-    :func:`~edgespace.study._batch_write.tell_trials`, or ``study.tell`` by number)."""
+    :func:`~edgespace.study._batch_write.tell_trials`, or ``study.tell`` by number).
+    ``trials``: the study's trials as the caller just read them (``deepcopy=False``), to save a
+    read."""
     import optuna
     from optuna.trial import FrozenTrial, TrialState
 
@@ -40,13 +42,15 @@ def ask_batch(study, distributions: dict, k: int) -> list[Any]:
         return []
     if isinstance(study._storage, optuna.storages.InMemoryStorage):  # nothing to save
         return [study.ask(distributions)._cached_frozen_trial for _ in range(k)]
-    trials = study.get_trials(deepcopy=False)
+    if trials is None:
+        trials = study.get_trials(deepcopy=False)
     waiting = sum(t.state == TrialState.WAITING for t in trials)
     out = [study.ask(distributions)._cached_frozen_trial for _ in range(min(waiting, k))]
     if len(out) == k:
         return out
     if out:
         trials = study.get_trials(deepcopy=False)
+    _check_distributions(trials, distributions)
     storage = study._storage
     snapshot = snapshot_storage(
         study, [t for t in trials if t.state != TrialState.WAITING], storage.get_study_system_attrs(study._study_id)
@@ -75,3 +79,16 @@ def ask_batch(study, distributions: dict, k: int) -> list[Any]:
     for key, value in snapshot.changed_system_attrs.items():
         storage.set_study_system_attr(study._study_id, key, value)
     return out
+
+
+def _check_distributions(trials, distributions: dict) -> None:
+    """Each parameter's distribution as the study's trials have it (Optuna checks the same,
+    parameter by parameter, on every write)."""
+    from optuna.distributions import check_distribution_compatibility
+
+    todo = dict(distributions)
+    for t in trials:
+        for name in [n for n in todo if n in t.distributions]:
+            check_distribution_compatibility(t.distributions[name], todo.pop(name))
+        if not todo:
+            return

@@ -112,30 +112,28 @@ def _rdb_create(cached, rdb, study_id: int, templates) -> list[int]:
         order = sorted(range(len(rows)), key=lambda i: rows[i].trial_id)
         for n, i in enumerate(order):
             rows[i].number = base + n
-        extra: list = []
+        params, system, user, beats = [], [], [], []
         for row, t in zip(rows, templates, strict=True):
-            for name, value in t.params.items():
-                dist = t.distributions[name]
-                extra.append(
-                    models.TrialParamModel(
-                        trial_id=row.trial_id,
-                        param_name=name,
-                        param_value=dist.to_internal_repr(value),
-                        distribution_json=_dist_json(dist),
-                    )
-                )
-            for key, value in t.system_attrs.items():
-                extra.append(
-                    models.TrialSystemAttributeModel(trial_id=row.trial_id, key=key, value_json=json.dumps(value))
-                )
-            for key, value in t.user_attrs.items():
-                extra.append(
-                    models.TrialUserAttributeModel(trial_id=row.trial_id, key=key, value_json=json.dumps(value))
-                )
-            if leased:
-                extra.append(models.TrialHeartbeatModel(trial_id=row.trial_id))
-        session.add_all(extra)
-        session.flush()
+            tid = row.trial_id
+            params += [
+                {
+                    "trial_id": tid,
+                    "param_name": name,
+                    "param_value": t.distributions[name].to_internal_repr(value),
+                    "distribution_json": _dist_json(t.distributions[name]),
+                }
+                for name, value in t.params.items()
+            ]
+            system += [{"trial_id": tid, "key": k, "value_json": json.dumps(v)} for k, v in t.system_attrs.items()]
+            user += [{"trial_id": tid, "key": k, "value_json": json.dumps(v)} for k, v in t.user_attrs.items()]
+            beats += [{"trial_id": tid}] if leased else []
+        _insert_many(
+            session,
+            (models.TrialParamModel, params),
+            (models.TrialSystemAttributeModel, system),
+            (models.TrialUserAttributeModel, user),
+            (models.TrialHeartbeatModel, beats),
+        )
         out = [(row.trial_id, row.number, row.datetime_start) for row in rows]
     import copy
 
@@ -148,6 +146,15 @@ def _rdb_create(cached, rdb, study_id: int, templates) -> list[int]:
         with cached._lock:
             cached._add_trials_to_cache(study_id, [copy.copy(f) for f in frozen])
     return frozen
+
+
+def _insert_many(session, *tables) -> None:
+    """One executemany INSERT per table (SQLAlchemy Core: no ORM objects, no ids read back)."""
+    import sqlalchemy
+
+    for model, rows in tables:
+        if rows:
+            session.execute(sqlalchemy.insert(model), rows)
 
 
 def _dist_json(dist) -> str:
@@ -171,7 +178,10 @@ def tell_trials(study, items: Sequence[TellItem], frozen: dict) -> set[int]:
     if (journal := _journal_of(storage)) is not None:
         return _journal_tell(journal, items)
     if (rdb := _rdb_of(storage)) is not None:
-        return _rdb_tell(rdb, items)
+        told, now = _rdb_tell(rdb, items)
+        if storage is not rdb:  # the cache holds them finished: not read back (see _rdb.cached)
+            _cache_told(storage, study._study_id, [i for i in items if i[0] in told], frozen, now)
+        return told
     told = set()
     for tid, user, system, values in items:
         import optuna
@@ -232,7 +242,7 @@ def _journal_tell(storage, items) -> set[int]:
         return {tid for tid in logged if trials[tid].state == TrialState.COMPLETE}
 
 
-def _rdb_tell(rdb, items) -> set[int]:
+def _rdb_tell(rdb, items) -> tuple[set[int], _dt.datetime]:
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
     from optuna.trial import TrialState
@@ -254,7 +264,8 @@ def _rdb_tell(rdb, items) -> set[int]:
             for a in session.query(model).filter(model.trial_id.in_(live)).all():
                 have[(model, a.trial_id, a.key)] = a
         now = _dt.datetime.now()
-        extra: list = []
+        new: dict = {models.TrialUserAttributeModel: [], models.TrialSystemAttributeModel: []}
+        values_rows = []
         for tid, user, system, values in items:
             if tid not in live:
                 continue
@@ -265,14 +276,30 @@ def _rdb_tell(rdb, items) -> set[int]:
                 for key, value in attrs.items():
                     old = have.get((model, tid, key))
                     if old is None:
-                        extra.append(model(trial_id=tid, key=key, value_json=json.dumps(value)))
+                        new[model].append({"trial_id": tid, "key": key, "value_json": json.dumps(value)})
                     elif replace:
                         old.value_json = json.dumps(value)
             for objective, v in enumerate(values):
                 stored, kind = models.TrialValueModel.value_to_stored_repr(float(v))
-                extra.append(models.TrialValueModel(trial_id=tid, objective=objective, value=stored, value_type=kind))
+                values_rows.append({"trial_id": tid, "objective": objective, "value": stored, "value_type": kind})
             rows[tid].state = TrialState.COMPLETE
             rows[tid].datetime_complete = now
             told.add(tid)
-        session.add_all(extra)
-    return told
+        _insert_many(session, *new.items(), (models.TrialValueModel, values_rows))
+    return told, now
+
+
+def _cache_told(cache, study_id: int, items, frozen: dict, now) -> None:
+    import copy
+
+    from optuna.trial import TrialState
+
+    done = []
+    for tid, user, system, values in items:
+        f = copy.copy(frozen[tid])
+        f.user_attrs = {**f.user_attrs, **user}
+        f.system_attrs = {**system, **f.system_attrs}
+        f.state, f.values, f.datetime_complete = TrialState.COMPLETE, [float(v) for v in values], now
+        done.append(f)
+    with cache._lock:
+        cache._add_trials_to_cache(study_id, done)

@@ -38,7 +38,7 @@ from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
 from edgespace.study._journal import lease_path, record_lease
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
-from edgespace.study._rdb import database_errors
+from edgespace.study._rdb import cached, database_errors
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
 from edgespace.study._space import Space
@@ -97,7 +97,8 @@ def _ask_batch(ctx: _Context) -> list:
 
     with ctx.lock:
         _fail_stale(ctx)
-        trials = ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+        every = ctx.study.get_trials(deepcopy=False)  # one read: ask_batch samples against it
+        trials = [t for t in every if t.state in (TrialState.COMPLETE, TrialState.RUNNING)]
         done = sum(t.state == TrialState.COMPLETE for t in trials)
         if ctx.progress is not None:
             ctx.progress(done, ctx.target)
@@ -106,7 +107,7 @@ def _ask_batch(ctx: _Context) -> list:
         # presumed dead (heartbeat grace, lease, stale_after_s) and retried, rather than return.
         foreign = sum(t.state == TrialState.RUNNING and t.number not in ctx.own_running for t in trials)
         ctx.waiting = k <= 0 and done < ctx.target and foreign > 0 and (ctx.heartbeat or ctx.stale_after_s is not None)
-        batch = ask_batch(ctx.study, ctx.distributions, k)
+        batch = ask_batch(ctx.study, ctx.distributions, k, every)
         ctx.own_running.update(t.number for t in batch)
         return batch
 
@@ -336,7 +337,7 @@ def search(
     with warnings.catch_warnings(), database_errors(store_text):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
-            storage=store,
+            storage=cached(store),
             sampler=make_sampler(
                 sampler, seed=seed, population_size=population_size, grid_size=0 if grid is None else len(grid)
             ),

@@ -40,6 +40,8 @@ def _snapshot_class() -> type:
             self.system_attrs = dict(system_attrs)
             self.changed_system_attrs: dict = {}
             self.trials = list(trials)
+            self.held = len(self.trials)  # the snapshot's own trials; asked ones follow
+            self.filtered: dict = {}
             self.by_id = {t._trial_id: t for t in self.trials}
             self.next_number = 1 + max((t.number for t in self.trials), default=-1)
             self.new: list[FrozenTrial] = []
@@ -144,7 +146,13 @@ def _snapshot_class() -> type:
         def get_all_trials(
             self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
         ) -> list[FrozenTrial]:
-            out = self.trials if states is None else [t for t in self.trials if t.state in states]
-            return copy.deepcopy(out) if deepcopy else list(out)
+            if states is None:
+                out = list(self.trials)
+            else:  # the snapshot's part filtered once per states asked (samplers ask often)
+                key = frozenset(states)
+                if key not in self.filtered:
+                    self.filtered[key] = [t for t in self.trials[: self.held] if t.state in key]
+                out = self.filtered[key] + [t for t in self.new if t.state in key]
+            return copy.deepcopy(out) if deepcopy else out
 
     return SnapshotStorage
