@@ -111,9 +111,12 @@ def cached(storage):
     """``storage`` behind the cache Optuna puts in front of an ``RDBStorage`` (any other storage
     as is), re-reading less: Optuna's cache reads again, on every read of the study's trials,
     each trial it has not seen finished (with all its params and attributes: tens of
-    milliseconds for a batch); this one first reads the ids and states of those trials and loads
-    only the ones it does not hold finished (a trial this process told is put into the cache
-    finished, see :mod:`edgespace.study._batch_write`)."""
+    milliseconds for a batch, and every other worker's batch twice); this one first reads the ids
+    and states of those trials and loads only the ones it does not hold in the same state (a
+    trial this process told is put into the cache finished, see
+    :mod:`edgespace.study._batch_write`). A running trial is loaded when first seen and again
+    when its state changes: edgespace creates a trial whole, so only a plain Optuna client that
+    writes a running trial's params one by one would show partly in the cache until it ends."""
     from optuna.storages import RDBStorage
 
     return _lean_cache()(storage) if isinstance(storage, RDBStorage) else storage
@@ -147,7 +150,7 @@ def _lean_cache() -> type:
                 held = {}
                 for tid, number, state in rows:
                     have = study.trials.get(number)
-                    if have is not None and have._trial_id == tid and have.state.is_finished() and state == have.state:
+                    if have is not None and have._trial_id == tid and state == have.state:
                         held[tid] = have
                 need = {tid for tid, _, _ in rows if tid not in held}
                 loaded = (
