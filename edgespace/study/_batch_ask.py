@@ -52,9 +52,7 @@ def ask_batch(study, distributions: dict, k: int, trials: list | None = None) ->
         trials = study.get_trials(deepcopy=False)
     _check_distributions(trials, distributions)
     storage = study._storage
-    snapshot = snapshot_storage(
-        study, [t for t in trials if t.state != TrialState.WAITING], storage.get_study_system_attrs(study._study_id)
-    )
+    snapshot = snapshot_storage(study, trials, storage.get_study_system_attrs(study._study_id))
     mirror = optuna.Study(study.study_name, storage=snapshot, sampler=study.sampler)
     templates = []
     for _ in range(k - len(out)):

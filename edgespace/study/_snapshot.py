@@ -146,6 +146,8 @@ def _snapshot_class() -> type:
         def get_all_trials(
             self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
         ) -> list[FrozenTrial]:
+            if tuple(states or ()) == (TrialState.WAITING,):
+                return []  # queued trials are popped by Study.ask on the study itself, never here
             if states is None:
                 out = list(self.trials)
             else:  # the snapshot's part filtered once per states asked (samplers ask often)
