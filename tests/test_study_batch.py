@@ -71,6 +71,16 @@ def test_every_storage_proposes_and_records_what_memory_does(tmp_path):
             store, _ = open_storage(storage, "b")
             assert _records(optuna.load_study(study_name="b", storage=store)) == runs[kind]
     assert runs["sqlite"] == runs["memory"] and runs["journal"] == runs["memory"]
+    # the plain reader other workers' trials come through gives what Optuna's ORM gives
+    from edgespace.study._rdb_read import load_trials
+
+    rdb = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'b.db'}")
+    study = optuna.load_study(study_name="b", storage=rdb)
+    study.tell(study.ask({"x": optuna.distributions.FloatDistribution(0, 1)}), [float("inf"), 1.0])
+    study._storage.set_trial_intermediate_value(study.ask()._trial_id, 3, float("-inf"))
+    theirs = rdb.get_all_trials(study._study_id)
+    ours = load_trials(rdb, [t._trial_id for t in theirs])
+    assert [t.__dict__ for t in ours] == [t.__dict__ for t in theirs]
     assert all(r[1] == "COMPLETE" and r[5]["feasible"] in (True, False) for r in runs["memory"])
 
 

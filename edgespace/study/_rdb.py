@@ -128,6 +128,8 @@ def _lean_cache() -> type:
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
+    from edgespace.study._rdb_read import load_trials
+
     class LeanCache(_CachedStorage):
         def _read_trials_from_remote_storage(self, study_id: int) -> None:
             import sqlalchemy
@@ -153,13 +155,7 @@ def _lean_cache() -> type:
                     if have is not None and have._trial_id == tid and state == have.state:
                         held[tid] = have
                 need = {tid for tid, _, _ in rows if tid not in held}
-                loaded = (
-                    self._backend._get_trials(
-                        study_id, states=None, included_trial_ids=need, trial_id_greater_than=max(need)
-                    )
-                    if need
-                    else []
-                )
+                loaded = load_trials(self._backend, need) if need else []
                 self._add_trials_to_cache(study_id, loaded)
                 for t in [*loaded, *held.values()]:
                     if not t.state.is_finished():
