@@ -120,7 +120,17 @@ def _workers(url: str, trials: int, n: int, server_pid: int | None) -> dict:
             raise SystemExit(f"worker failed: {err.decode()[-400:]}")
     cpu = _children_cpu_s() - cpu
     done, rate = _study_rate(url, study)
-    out = {"trials_per_s": round(rate, 2), "complete": done, "workers_cpu_ms_per_trial": round(1000 * cpu / done, 2)}
+    # one more worker on the finished study: what starting and stopping a worker costs
+    idle = _children_cpu_s()
+    subprocess.run(cmd[:-2] + [str(done), "--quiet"], check=True, env=_env(), capture_output=True)
+    idle = _children_cpu_s() - idle
+    out = {
+        "trials_per_s": round(rate, 2),
+        "complete": done,
+        "workers_cpu_ms_per_trial": round(1000 * cpu / done, 2),
+        "worker_start_cpu_s": round(idle, 2),
+        "work_cpu_ms_per_trial": round(1000 * (cpu - n * idle) / done, 2),
+    }
     if server is not None:
         out["server_cpu_ms_per_trial"] = round(1000 * (_server_cpu_s(server_pid) - server) / done, 2)
     return {**out, "load_before": before, "load_after": _load()}
@@ -155,7 +165,7 @@ def _server_cpu_s(pid: int | None) -> float | None:
 def _summary(runs: list[dict]) -> dict:
     rates = [r["trials_per_s"] for r in runs]
     out = {"median": round(statistics.median(rates), 2), "min": min(rates), "max": max(rates), "runs": runs}
-    for key in ("workers_cpu_ms_per_trial", "server_cpu_ms_per_trial"):
+    for key in ("workers_cpu_ms_per_trial", "work_cpu_ms_per_trial", "server_cpu_ms_per_trial"):
         if key in runs[0]:
             out[key] = round(statistics.median(r[key] for r in runs), 2)
     if "last_over_first" in runs[0]:
@@ -205,11 +215,20 @@ def _workers_part(args) -> dict:
     summary = {k: _summary(v) for k, v in runs.items()}
     one = summary[str(counts[0])]["median"]
     speedup = {k: round(v["median"] / one, 3) for k, v in summary.items()}
+    # Where a worker has a core of its own, N workers reach N / (work CPU a trial at N); one
+    # server core serves at most 1 / (its CPU a trial) whatever the number of workers.
+    last = summary[str(counts[-1])]
+    bound = {
+        "workers_each_on_a_core": {k: round(int(k) * 1000 / v["work_cpu_ms_per_trial"], 1) for k, v in summary.items()}
+    }
+    if "server_cpu_ms_per_trial" in last:
+        bound["server_core_at_most"] = round(1000 / last["server_cpu_ms_per_trial"], 1)
     return {
         "trials": args.worker_trials,
         "space": SPACE,
         "workers": summary,
         "speedup_over_one": speedup,
+        "cpu_bound_trials_per_s": bound,
         "targets": {"2_workers_at_least_1.7x": speedup["2"] >= 1.7} if "2" in speedup else {},
     }
 
