@@ -137,3 +137,30 @@ def test_a_trial_finished_by_another_worker_is_not_told_again(tmp_path, kind):
         ("COMPLETE", {"r": 1}, [1.0]),
     ]
     assert [t.params for t in fresh] == [{"x": 1}, {"x": 1}]
+
+
+def test_a_point_another_worker_evaluated_is_not_evaluated_again(tmp_path, monkeypatch):
+    import edgespace.study._loop as loop
+    from edgespace._spec import POINT_COLUMNS
+
+    url = f"journal:{tmp_path / 'w.journal'}"
+    _run(url, "w", trials=100)
+    evaluated = []
+    real = loop.evaluate_points
+    monkeypatch.setattr(
+        loop, "evaluate_points", lambda points, *a, **k: (evaluated.append(len(points)), real(points, *a, **k))[1]
+    )
+    study = _run(url, "w", trials=200).study  # as another process: its own cache starts empty
+    by_point: dict = {}
+    for t in study.get_trials(deepcopy=False):
+        rec = dict(t.user_attrs["edgespace"])
+        rec.pop("worker")
+        key = tuple(rec[c] for c in POINT_COLUMNS)
+        constraint = {k: v for k, v in t.system_attrs.items() if k.startswith("constraints")}
+        by_point.setdefault(key, []).append((t.number, rec, t.values, constraint))
+    # every trial of a point holds what evaluating it gives, whoever evaluated it
+    assert all(all(r[1:] == same[0][1:] for r in same) for same in by_point.values())
+    first = {k for k, v in by_point.items() if min(r[0] for r in v) < 100}
+    later = {k for k, v in by_point.items() if max(r[0] for r in v) >= 100}
+    assert later & first  # the second run proposed points the first had evaluated ...
+    assert sum(evaluated) == len(later - first)  # ... and evaluated only the new ones

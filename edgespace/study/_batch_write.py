@@ -24,6 +24,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from edgespace.study._rdb import _retrying
+
 __all__ = ["create_trials", "tell_trials", "TellItem"]
 
 #: One trial's results: (trial id, user attributes, system attributes to set if absent, values).
@@ -58,7 +60,9 @@ def create_trials(storage, study_id: int, templates: Sequence[Any]) -> list[Any]
     if (journal := _journal_of(storage)) is not None:
         return _journal_create(journal, study_id, templates)
     if (rdb := _rdb_of(storage)) is not None:
-        return _rdb_create(storage, rdb, study_id, templates)
+        # as Optuna's own create: a transaction that lost a race (SQLite's "database is locked",
+        # a deadlock) was rolled back whole, and is tried again
+        return _retrying(_rdb_create, storage, rdb, study_id, templates)
     return [storage.get_trial(storage.create_new_trial(study_id, template_trial=t)) for t in templates]
 
 
@@ -178,7 +182,7 @@ def tell_trials(study, items: Sequence[TellItem], frozen: dict) -> set[int]:
     if (journal := _journal_of(storage)) is not None:
         return _journal_tell(journal, items)
     if (rdb := _rdb_of(storage)) is not None:
-        told, now = _rdb_tell(rdb, items)
+        told, now = _retrying(_rdb_tell, rdb, items)
         if storage is not rdb:  # the cache holds them finished: not read back (see _rdb.cached)
             _cache_told(storage, study._study_id, [i for i in items if i[0] in told], frozen, now)
         return told

@@ -41,11 +41,15 @@ from edgespace.study._objectives import Constraint, Objective, parse_constraints
 from edgespace.study._rdb import cached, database_errors
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
+from edgespace.study._shared import SharedResults
 from edgespace.study._space import Space
 from edgespace.study._stale import _fail_stale, _Heartbeat
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = ["search"]
+
+#: Optuna's key of a trial's constraint values (``Trial.set_constraint``).
+_CONSTRAINTS = "constraints"
 
 
 @dataclass
@@ -74,6 +78,7 @@ class _Context:
     lease: Any = None  # <journal>.owners for journal files (see _journal), else None
     cache: dict = field(default_factory=dict)  # design point -> evaluated row
     waiting: bool = False  # the last ask found only other workers' RUNNING trials left
+    shared: Any = None  # the study's complete trials by design point (see _shared)
 
 
 #: Pause between asks while only other workers' trials are RUNNING (seconds).
@@ -98,6 +103,7 @@ def _ask_batch(ctx: _Context) -> list:
     with ctx.lock:
         _fail_stale(ctx)
         every = ctx.study.get_trials(deepcopy=False)  # one read: ask_batch samples against it
+        ctx.shared.update(every)
         trials = [t for t in every if t.state in (TrialState.COMPLETE, TrialState.RUNNING)]
         done = sum(t.state == TrialState.COMPLETE for t in trials)
         if ctx.progress is not None:
@@ -142,6 +148,25 @@ def _tell_batch(ctx: _Context, batch: list) -> None:
         points = ctx.grid.iloc[[int(t.params["point"]) for t in batch]].reset_index(drop=True)
     else:
         points = pd.DataFrame([ctx.space.decode(t.params) for t in batch])
+    # a point this process evaluated comes from its cache; one only another worker evaluated,
+    # from that worker's trial (the same result)
+    keys = list(points[list(POINT_COLUMNS)].itertuples(index=False, name=None))
+    reused = [
+        None if k in ctx.cache else ctx.shared.told(k, t._trial_id, ctx.worker)
+        for k, t in zip(keys, batch, strict=True)
+    ]
+    fresh = [i for i, item in enumerate(reused) if item is None]
+    items = [item for item in reused if item is not None]
+    if fresh:
+        items += _evaluated_items(ctx, [batch[i] for i in fresh], points.iloc[fresh].reset_index(drop=True))
+    try:
+        # a trial another worker presumed dead meanwhile is left to the copy it queued
+        ctx.told += len(tell_trials(ctx.study, items, {t._trial_id: t for t in batch}))
+    finally:
+        ctx.own_running.difference_update(t.number for t in batch)
+
+
+def _evaluated_items(ctx: _Context, batch: list, points: pd.DataFrame) -> list:
     frame = _evaluate_cached(ctx, points)
     runnable = frame["runnable"].to_numpy(dtype=float)
     cons = [np.where(runnable > 0, 0.0, 1.0)] + [c.violation(frame) for c in ctx.constraints]
@@ -151,9 +176,7 @@ def _tell_batch(ctx: _Context, batch: list) -> None:
     for j, o in enumerate(ctx.objectives):
         values[~np.isfinite(values[:, j]), j] = o.worst()
     records = frame.to_dict(orient="records")
-    from optuna.study._constrained_optimization import _CONSTRAINTS_KEY as _CONSTRAINTS
-
-    items = [
+    return [
         (
             trial._trial_id,
             {RECORD_KEY: _record(records[i], list(cons[i]), feasible[i], ctx.worker)},
@@ -163,11 +186,6 @@ def _tell_batch(ctx: _Context, batch: list) -> None:
         )
         for i, trial in enumerate(batch)
     ]
-    try:
-        # a trial another worker presumed dead meanwhile is left to the copy it queued
-        ctx.told += len(tell_trials(ctx.study, items, {t._trial_id: t for t in batch}))
-    finally:
-        ctx.own_running.difference_update(t.number for t in batch)
 
 
 def _loop(ctx: _Context, errors: list) -> None:
@@ -391,6 +409,7 @@ def search(
         heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None,
         progress=progress,
         lease=lease_path(store),
+        shared=SharedResults(RECORD_KEY, f"{_CONSTRAINTS}:{CONSTRAINT_KEY}"),
     )
     with warnings.catch_warnings(), database_errors(store_text):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
