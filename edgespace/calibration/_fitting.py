@@ -15,6 +15,7 @@ from edgespace._errors import CalibrationError
 from edgespace._layer_table import layer_table
 from edgespace.calibration._calibrate import Calibration, latency_errors
 from edgespace.calibration._e2e import SPLIT_PROFILE, SPLIT_ROUNDS, e2e_samples, fit_resplit, is_e2e_only
+from edgespace.calibration._folds import family_folds
 from edgespace.calibration._ingest import NodeProfile
 from edgespace.calibration._mapping import map_nodes
 from edgespace.calibration._model import SegmentLatencyModel, segment_features
@@ -104,8 +105,7 @@ def _report(
     ids = runs.index.to_numpy()
     rep = {"in_sample": latency_errors(predict(model, ids), runs["e2e_ms"].to_numpy())}
     if len(ids) >= 10:
-        rng = np.random.default_rng(0)
-        folds = np.array_split(rng.permutation(ids), 5)
+        folds = [ids[f] for f in family_folds(r["family"] for r in runs["spec"])]
         pred = pd.Series(index=ids, dtype=float)
         for fold in folds:
             keep = ~runs.index.isin(fold)
@@ -142,7 +142,8 @@ def conformal_band(predicted, measured, coverage: float = INTERVAL_COVERAGE) -> 
         "low_factor": float(np.exp(c - q)),
         "high_factor": float(np.exp(c + q)),
         "n": n,
-        "method": "conformal over the 5-fold held-out predictions: |log(measured/predicted)| about its median",
+        "method": "conformal over the 5-fold held-out predictions (each family spread over the folds): "
+        "|log(measured/predicted)| about its median",
     }
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 
 from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import CalibrationError, latency_errors
+from edgespace.calibration._folds import family_folds
 from edgespace.cost import APPLIES_KEYS, CalibrationBase
 from edgespace.runners import calibration_latency_ms
 
@@ -105,6 +106,12 @@ def _errors(predicted, measured) -> dict:
     out = latency_errors(predicted, measured)
     out["within_15pct"] = errors_within(predicted, measured, 15)
     return out
+
+
+def _by_family(part: pd.DataFrame, held: np.ndarray) -> dict:
+    """The held-out errors per family (a family's segment kinds are what a new family adds)."""
+    fam = part["spec"].map(lambda d: d["family"]).to_numpy()
+    return {f: _errors(held[fam == f], part["latency_ms"].to_numpy()[fam == f]) for f in sorted(set(fam))}
 
 
 def _nnls_relative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -338,7 +345,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
         held_lat = np.full(len(part), np.nan)
         held_en = np.full(len(part), np.nan)
         if len(part) >= 10:
-            folds = np.array_split(np.random.default_rng(0).permutation(len(part)), 5)
+            folds = family_folds(d["family"] for d in part["spec"])
             for fold in folds:
                 keep = np.setdiff1d(np.arange(len(part)), fold)
                 flw, few = _fit(part.iloc[keep])
@@ -352,6 +359,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
         }
         if np.isfinite(held_lat).all():
             b["latency"]["held_out_5fold"] = _errors(held_lat, part["latency_ms"])
+            b["latency"]["held_out_by_family"] = _by_family(part, held_lat)
             pooled["lat"].append((held_lat, part["latency_ms"].to_numpy()))
         pooled["lat_in"].append((lat_in, part["latency_ms"].to_numpy()))
         if ew is not None:
