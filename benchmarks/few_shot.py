@@ -234,7 +234,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, help="seeds per design and size (default 3; --quick 2)")
     ap.add_argument("--test", type=int, help="held-out test networks (default 24; --quick 8)")
     ap.add_argument("--rounds", type=int, help="interleaved timing rounds (default 10; --quick 3)")
-    ap.add_argument("--families", help="comma-separated (default: the calibration's default families)")
+    ap.add_argument(
+        "--families",
+        help="comma-separated (default: the calibration's default families; with --from-runs, those measured)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--shards", type=int, default=1, help="measure in this many processes, one per core")
     ap.add_argument("--runs-file", metavar="PATH", help="where --shards keeps the runs (default beside --json)")
@@ -249,6 +252,11 @@ def main(argv=None) -> int:
     args.rounds = args.rounds or (3 if q else 10)
     from edgespace.calibration import DEFAULT_FAMILIES
 
+    if args.from_runs and not args.families:  # the families measured, so that the draws are the same
+        from _sharded import load_runs
+
+        measured = {spec.family for spec in load_runs(args.from_runs)[1]}
+        args.families = ",".join(f for f in DEFAULT_FAMILIES if f in measured)
     args.families = args.families or ("mobilenetv2,mobilenetv3_small" if q else ",".join(DEFAULT_FAMILIES))
     doc = run(args)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
