@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from edgespace._layer_table import CONV_OPS, layer_skeleton
+from edgespace._layer_table import layer_skeleton
+from edgespace._ops import MAC_OPS
 from edgespace.accuracy._data import load_published
 from edgespace.accuracy._quant import WIDTH_EXPONENT_DEFAULT
 
@@ -20,11 +21,11 @@ __all__ = ["K_OUT", "PublishedFit", "fit_width_exponent", "fit_published"]
 
 
 #: Extra uncertainty per log2 unit of distance from the family's data, in top-1 points.
-#: From benchmarks/accuracy_fit.py: holding out each family's extreme rows per axis gave 2.5 points
+#: From benchmarks/accuracy_fit.py: holding out each family's extreme rows per axis gave 2.4 points
 #: of error (beyond the interior LOO error) per log2 unit of distance to the nearest kept row
 #: (2.0 with one shared parameter slope: the family slopes fit inside the data better and
 #: extrapolate a little worse).
-K_OUT = 2.5
+K_OUT = 2.4
 
 
 _M_REF = 300e6
@@ -60,15 +61,15 @@ _HEAD_NOT_BUILT = {
 
 @functools.lru_cache(maxsize=4096)
 def _conv_structure(family: str, width: float, depth: float) -> tuple[np.ndarray, np.ndarray, tuple, float]:
-    """MACs per output pixel and output level of every conv-like row, the level definitions,
-    and the body parameter count (every layer before the global pool), for an ImageNet
-    (1000-class) head. Cached: a search revisits the same (family, width, depth) at many
+    """MACs per pixel factor of every MAC row (conv-like and attention matmul), which rows those
+    are, the skeleton, and the body parameter count (every layer before the global pool), for an
+    ImageNet (1000-class) head. Cached: a search revisits the same (family, width, depth) at many
     resolutions."""
     sk = layer_skeleton(family, float(width), float(depth), 1000)
     ops = np.asarray(sk.op, dtype=object)
-    conv = np.isin(ops, CONV_OPS)
+    mac = np.isin(ops, MAC_OPS)
     body = np.arange(len(ops)) < int(np.flatnonzero(ops == "pool")[-1])
-    return sk.macs_per_px[conv].astype(np.float64), sk.out_level[conv], sk, float(sk.params[body].sum())
+    return sk.macs_per_px[mac].astype(np.float64), mac, sk, float(sk.params[body].sum())
 
 
 def _head_params_not_built(family: str, width: float, recipe: str) -> float:
@@ -81,7 +82,7 @@ def _head_params_not_built(family: str, width: float, recipe: str) -> float:
 
 
 def _macs_params(family: str, width: float, depth: float, resolution) -> tuple[np.ndarray, float]:
-    """Conv+linear MACs (one per resolution given) and body params (before the global pool),
+    """Conv, linear and attention matmul MACs (one per resolution given) and body params (before the global pool),
     as edgespace's layer table counts them.
 
     The layers after the pool (the classifier, and the 1x1 conv of MobileNetV3/V4's head) are left
@@ -89,10 +90,10 @@ def _macs_params(family: str, width: float, depth: float, resolution) -> tuple[n
     they hold most of a narrow network's parameters and none of what the multiplier removes
     (MobileNetV4-Conv-Small: 2.24 M parameters at width 0.5 against 3.77 M at 1.0, but 0.34 M
     against 1.26 M before the pool)."""
-    macs_px, out_level, sk, params = _conv_structure(family, width, depth)
-    sizes = sk.level_sizes(np.asarray(resolution, dtype=np.int64)).astype(np.float64)
-    px = sizes[..., out_level] ** 2
-    return px @ macs_px, params
+    macs_px, mac, sk, params = _conv_structure(family, width, depth)
+    sizes = sk.level_sizes(np.asarray(resolution, dtype=np.int64))
+    _, mac_px, _ = sk.px_factors(sizes)
+    return mac_px[..., mac] @ macs_px, params
 
 
 def _row_features(frame: pd.DataFrame, buildable: set[str], table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
