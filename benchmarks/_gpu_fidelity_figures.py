@@ -62,6 +62,7 @@ def summary(cal, batches) -> dict:
         rl = rep.get("latency", {})
         lat[str(b)] = {k: rl.get(f) for k, f in (("held_out", "held_out_5fold"), ("in_sample", "in_sample"))}
         lat[str(b)]["uncalibrated"] = rl.get("uncalibrated")
+        lat[str(b)]["held_out_by_family"] = rl.get("held_out_by_family")
         energy = rep.get("energy", {})
         en[str(b)] = (
             {"unavailable": energy["unavailable"]}
@@ -187,6 +188,10 @@ def print_figures(doc: dict) -> None:
             line += f" | energy/image within ±15% {e['held_out']['within_15pct']:.0%}"
             line += f" (uncalibrated MAPE {e['uncalibrated']['mape_pct']:.0f}%)"
         print(line)
+        for fam, f in (lat.get("held_out_by_family") or {}).items():
+            print(
+                f"      {fam:26s} {f['n']:2d} networks, within ±10% {f['within_10pct']:.0%}, MAPE {f['mape_pct']:.1f}%"
+            )
     for r in doc.get("fused_check", []):
         print(
             f"  fused {r['network']}: measured {r['measured_ms']:.3f} ms, profile {r['uncalibrated_predicted_ms']:.3f} ms"

@@ -4,6 +4,8 @@ draws, and the coverage of the calibration's prediction interval on held-out net
 
     python benchmarks/few_shot.py                 # the full run (quiet machine: ~25-40 min)
     python benchmarks/few_shot.py --quick         # two families, small ranges (a few minutes)
+    python benchmarks/few_shot.py --shards 12     # one process per core on a many-core machine
+    python benchmarks/few_shot.py --from-runs benchmarks/results/few_shot_runs.json.gz   # refit, anywhere
 
 Every network (the union of all the calibration sets and a uniform random test set none of them
 contains) is exported once and timed once with ONNX Runtime (``--threads`` threads, interleaved
@@ -49,9 +51,8 @@ def _versions() -> dict:
 
 
 def run(args) -> dict:
-    from edgespace.calibration import calibrate, draw_specs, latency_errors
+    from edgespace.calibration import draw_specs
     from edgespace.calibration._loop import collect
-    from edgespace.profiles import load_profile
 
     families = tuple(args.families.split(","))
     ranges = {"width": (0.35, 1.0), "resolution": (96, 160)} if args.quick else None
@@ -66,39 +67,23 @@ def run(args) -> dict:
     union = list(dict.fromkeys(sp for specs in sets.values() for sp in specs))
     test = draw_specs(args.test, families=families, ranges=ranges, seed=10_000, design="random", exclude=union)
     every = union + test
-    print(f"measuring {len(every)} networks ({len(test)} held out) ...", file=sys.stderr, flush=True)
-    ms = collect(every, threads=args.threads, rounds=args.rounds)
-    by_spec = dict(zip(every, ms, strict=True))
-    measured = np.array([by_spec[s].latency_calibration_ms for s in test])
+    by_spec, runs_doc = _measure(args, every, len(test), collect)
+    unmeasured = [s.short_name() for s in every if s not in by_spec]  # a failed shard's: said, not hidden
+    test = [s for s in test if s in by_spec]
+    sets = {k: v for k, v in sets.items() if all(s in by_spec for s in v)}
+    measured = np.array([_latency_ms(by_spec[s]) for s in test])
     t_measure = time.perf_counter() - t0
-    base = load_profile("host")
-    rows = []
-    for (d, s, n), specs in sets.items():
-        cal = calibrate(base, [by_spec[sp] for sp in specs], threads=args.threads)
-        pred = cal.predict_many_ms(test)
-        err = latency_errors(pred, measured)
-        band = cal.latency_band()
-        covered = float(np.mean((measured >= pred * band[0]) & (measured <= pred * band[1]))) if band else float("nan")
-        rows.append(
-            {
-                "design": d,
-                "seed": s,
-                "networks": n,
-                "calibration_id": cal.id,
-                "held_out_within_10pct": err["within_10pct"],
-                "held_out_mape_pct": err["mape_pct"],
-                "held_out_worst_pct": err["worst_pct"],
-                "interval": None if band is None else {"low_factor": band[0], "high_factor": band[1]},
-                "interval_stated_coverage": band[2] if band else None,
-                "interval_coverage": covered,
-            }
-        )
-        print(
-            f"  {d:7s} seed {s} N={n:3d}: {err['within_10pct']:.0%} within ±10%, MAPE {err['mape_pct']:.1f}%"
-            + (f", interval covers {covered:.0%}" if band else ""),
-            file=sys.stderr,
-            flush=True,
-        )
+    jobs = [
+        {"key": k, "items": [by_spec[sp] for sp in specs], "test": test, "measured": measured, "threads": args.threads}
+        for k, specs in sets.items()
+    ]
+    if args.jobs > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            rows = list(pool.imap(_judge, jobs))
+    else:
+        rows = [_judge(j) for j in jobs]
     summary = {}
     for d in DESIGNS:
         for n in args.sizes:
@@ -136,8 +121,109 @@ def run(args) -> dict:
         "total_s": round(time.perf_counter() - t0, 1),
         "summary": summary,
         "runs": rows,
-        "measured": {s.short_name(): by_spec[s].latency_calibration_ms for s in every},
+        "measured": {s.short_name(): _latency_ms(by_spec[s]) for s in every if s in by_spec},
+        "unmeasured": unmeasured,
+        **({} if runs_doc is None else {"runs_file": runs_doc}),
     }
+
+
+def _judge(job: dict) -> dict:
+    """Fit one calibration set and judge it on the test networks (one process of a pool)."""
+    from edgespace.calibration import calibrate, latency_errors
+    from edgespace.profiles import load_profile
+
+    (d, s, n), test, measured = job["key"], job["test"], job["measured"]
+    cal = calibrate(load_profile("host"), job["items"], threads=job["threads"])
+    pred = cal.predict_many_ms(test)
+    err = latency_errors(pred, measured)
+    band = cal.latency_band()
+    covered = float(np.mean((measured >= pred * band[0]) & (measured <= pred * band[1]))) if band else float("nan")
+    print(
+        f"  {d:7s} seed {s} N={n:3d}: {err['within_10pct']:.0%} within ±10%, MAPE {err['mape_pct']:.1f}%"
+        + (f", interval covers {covered:.0%}" if band else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "design": d,
+        "seed": s,
+        "networks": n,
+        "calibration_id": cal.id,
+        "held_out_within_10pct": err["within_10pct"],
+        "held_out_mape_pct": err["mape_pct"],
+        "held_out_worst_pct": err["worst_pct"],
+        "interval": None if band is None else {"low_factor": band[0], "high_factor": band[1]},
+        "interval_stated_coverage": band[2] if band else None,
+        "interval_coverage": covered,
+    }
+
+
+def _host_profile_yaml() -> str:
+    """The ``host`` profile of the machine that measured (the refit uses it, not its own)."""
+    from edgespace.profiles import load_profile
+    from edgespace.profiles._host import HOST_PROFILE_ENV, host_cache_path
+
+    load_profile("host")  # measured now if not cached
+    return Path(os.environ.get(HOST_PROFILE_ENV) or host_cache_path()).read_text()
+
+
+def _pin_host_profile(text: str) -> None:
+    import tempfile
+
+    from edgespace.profiles._host import HOST_PROFILE_ENV
+
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    f.write(text)
+    f.close()
+    os.environ[HOST_PROFILE_ENV] = f.name  # the fitting processes inherit it
+
+
+def _latency_ms(item) -> float:
+    """A measurement's calibration latency, or a stored run's (a ``(spec, profile, ms)`` triple)."""
+    return float(item[2]) if isinstance(item, tuple) else float(item.latency_calibration_ms)
+
+
+def _measure(args, every, n_test, collect) -> tuple[dict, dict | None]:
+    """``{spec: measurement or stored run}`` for every network, and what the runs file says of
+    itself: read from ``--from-runs``, measured in ``--shards`` processes (then saved to
+    ``--runs-file``), or measured here in one."""
+    from _sharded import load_runs, measure_sharded, run_items, save_runs
+
+    def note(doc, path):
+        return {
+            "path": Path(path).name,
+            "shards": doc["shards"],
+            "reference": doc["reference"],
+            "reference_level_ms": doc["reference_level_ms"],
+            **({"measured_by": doc["measured_by"]} if "measured_by" in doc else {}),
+        }
+
+    if args.from_runs:
+        doc, items = load_runs(args.from_runs)
+        if doc.get("host_profile_yaml"):
+            _pin_host_profile(doc["host_profile_yaml"])
+        missing = [s.short_name() for s in every if s not in items]
+        if len(missing) == len(every):
+            raise SystemExit(
+                f"{args.from_runs}: {len(missing)} of the {len(every)} networks these options draw are not in it "
+                f"(e.g. {missing[0]}); pass the options it was measured with: {doc.get('measured_by', '?')}"
+            )
+        return {s: items[s] for s in every if s in items}, note(doc, args.from_runs)
+    print(f"measuring {len(every)} networks ({n_test} held out) ...", file=sys.stderr, flush=True)
+    if args.shards > 1 or args.runs_file:
+        doc = measure_sharded(
+            every, shards=args.shards, threads=args.threads, rounds=args.rounds, log=lambda m: print(m, file=sys.stderr)
+        )
+        doc["measured_by"] = "python benchmarks/few_shot.py " + " ".join(sys.argv[1:])
+        doc["machine"] = f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} cores"
+        doc["load_average"] = os.getloadavg()
+        doc["host_profile_yaml"] = _host_profile_yaml()
+        path = Path(args.runs_file or Path(args.json).with_name(Path(args.json).stem + "_runs.json.gz"))
+        save_runs(doc, path)
+        items = run_items(doc)
+        return {s: items[s] for s in every if s in items}, note(doc, path)
+    ms = collect(every, threads=args.threads, rounds=args.rounds)
+    return dict(zip(every, ms, strict=True)), None
 
 
 def main(argv=None) -> int:
@@ -149,6 +235,10 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, help="interleaved timing rounds (default 10; --quick 3)")
     ap.add_argument("--families", help="comma-separated (default: the calibration's default families)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--shards", type=int, default=1, help="measure in this many processes, one per core")
+    ap.add_argument("--runs-file", metavar="PATH", help="where --shards keeps the runs (default beside --json)")
+    ap.add_argument("--jobs", type=int, default=1, help="fit the calibrations in this many processes")
+    ap.add_argument("--from-runs", metavar="PATH", help="refit from a runs file instead of measuring")
     ap.add_argument("--json", metavar="PATH", default=str(ROOT / "benchmarks" / "results" / "few_shot.json"))
     args = ap.parse_args(argv)
     q = args.quick

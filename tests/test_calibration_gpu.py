@@ -63,6 +63,9 @@ def test_gpu_calibration_recovers_a_known_gpu_and_round_trips(tmp_path):
         assert rep["latency"]["held_out_5fold"]["within_10pct"] == 1.0
         assert rep["latency"]["held_out_5fold"]["mape_pct"] < 1.0
         assert rep["energy"]["held_out_5fold"]["within_15pct"] == 1.0
+        by_family = rep["latency"]["held_out_by_family"]  # one entry per family drawn, its networks counted
+        assert set(by_family) == {s.family for s in specs}
+        assert sum(f["n"] for f in by_family.values()) == 14
         # the uncalibrated profile's error on the same networks sits beside it
         assert rep["latency"]["uncalibrated"]["mape_pct"] > rep["latency"]["held_out_5fold"]["mape_pct"]
     assert cal.report["held_out_5fold"]["n"] == 28

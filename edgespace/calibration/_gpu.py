@@ -107,6 +107,12 @@ def _errors(predicted, measured) -> dict:
     return out
 
 
+def _by_family(part: pd.DataFrame, held: np.ndarray) -> dict:
+    """The held-out errors per family (a family's segment kinds are what a new family adds)."""
+    fam = part["spec"].map(lambda d: d["family"]).to_numpy()
+    return {f: _errors(held[fam == f], part["latency_ms"].to_numpy()[fam == f]) for f in sorted(set(fam))}
+
+
 def _nnls_relative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     from scipy.optimize import nnls
 
@@ -352,6 +358,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
         }
         if np.isfinite(held_lat).all():
             b["latency"]["held_out_5fold"] = _errors(held_lat, part["latency_ms"])
+            b["latency"]["held_out_by_family"] = _by_family(part, held_lat)
             pooled["lat"].append((held_lat, part["latency_ms"].to_numpy()))
         pooled["lat_in"].append((lat_in, part["latency_ms"].to_numpy()))
         if ew is not None:

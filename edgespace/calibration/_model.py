@@ -147,7 +147,12 @@ def _one_thread():
     """scikit-learn's OpenMP threads and BLAS's threads spin on a small shared machine (a tree
     fit took 10x longer on two busy cores than on one; the base's least squares, 30x: 268 s
     against 8 s for six fits on a loaded 2-core machine); the problems are small, one thread is
-    fastest."""
+    fastest. The fit's libraries are imported first: threadpoolctl limits only the thread pools
+    loaded when it is entered, and a BLAS that scipy loads on first use inside the block would run
+    that first fit multi-threaded, with a different rounding (a fit with fewer networks than
+    columns then landed elsewhere than the same fit repeated in that process)."""
+    import scipy.optimize  # noqa: F401 - loaded before the limit, see above
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
