@@ -195,7 +195,7 @@ def _measure(args, every, n_test, collect) -> tuple[dict, dict | None]:
             "shards": doc["shards"],
             "reference": doc["reference"],
             "reference_level_ms": doc["reference_level_ms"],
-            **({"measured_by": doc["measured_by"]} if "measured_by" in doc else {}),
+            **{k: doc[k] for k in ("measured_by", "machine", "load_average_start", "load_average") if k in doc},
         }
 
     if args.from_runs:
@@ -211,12 +211,13 @@ def _measure(args, every, n_test, collect) -> tuple[dict, dict | None]:
         return {s: items[s] for s in every if s in items}, note(doc, args.from_runs)
     print(f"measuring {len(every)} networks ({n_test} held out) ...", file=sys.stderr, flush=True)
     if args.shards > 1 or args.runs_file:
+        load_start = os.getloadavg()
         doc = measure_sharded(
             every, shards=args.shards, threads=args.threads, rounds=args.rounds, log=lambda m: print(m, file=sys.stderr)
         )
         doc["measured_by"] = "python benchmarks/few_shot.py " + " ".join(sys.argv[1:])
         doc["machine"] = f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} cores"
-        doc["load_average"] = os.getloadavg()
+        doc["load_average_start"], doc["load_average"] = load_start, os.getloadavg()
         doc["host_profile_yaml"] = _host_profile_yaml()
         path = Path(args.runs_file or Path(args.json).with_name(Path(args.json).stem + "_runs.json.gz"))
         save_runs(doc, path)

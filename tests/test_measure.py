@@ -432,7 +432,7 @@ def test_capture_set_pairs_trtexec_files_and_rejects_bad_sets(cache, tmp_path, c
 
 def test_cli_export_writes_a_capture_set_and_says_how_to_capture(cache, tmp_path, capsys):
     d = tmp_path / "set"
-    argv = ["export", "--family", "mobilenetv3_small", "--width", "0.35", "--resolution", "64", "--out-dir", str(d)]
+    argv = ["export", "--family", "mobilenetv3_small", "--width", "0.35", "--resolution", "64", "--capture-set", str(d)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "trtexec --onnx=" in out and f"edgespace calibrate --profile PROFILE --from {d}" in out
@@ -451,7 +451,7 @@ def test_cli_export_writes_a_capture_set_and_says_how_to_capture(cache, tmp_path
                 "0.5",
                 "--resolution",
                 "64",
-                "--out-dir",
+                "--capture-set",
                 str(d),
             ]
         )
@@ -459,9 +459,9 @@ def test_cli_export_writes_a_capture_set_and_says_how_to_capture(cache, tmp_path
     )
     assert len(json.loads((d / "manifest.json").read_text())["models"]) == 2
     for bad, needle in (
-        (["export", "--out-dir", str(d)], "either --samples N"),
-        (["export", "--samples", "2", "--out-dir", str(d)], "--samples 2"),
-        (["export", "--samples", "3", "--families", "resnet", "--out-dir", str(d)], "unknown ['resnet']"),
+        (["export", "--capture-set", str(d)], "either --samples N"),
+        (["export", "--samples", "2", "--capture-set", str(d)], "--samples 2"),
+        (["export", "--samples", "3", "--families", "resnet", "--capture-set", str(d)], "unknown ['resnet']"),
     ):
         assert main(bad) == 2
         err = capsys.readouterr().err.strip()

@@ -27,18 +27,24 @@ def _point(spec: ArchSpec, **kw) -> dict:
 
 @pytest.fixture(scope="module")
 def litert_run():
-    from edgespace.exporters._litert_env import converter_python
+    """A real LiteRT run of the small int8 .tflite committed in tests/data/phone (made by edgespace's
+    converter; no converter needed here)."""
+    from pathlib import Path
+
     from edgespace.runners import TimingPlan, get_runner
+
+    path = Path(__file__).parent / "data" / "phone" / "litert_mobilenetv3_small_w0.35_d0.5_r64_c10_int8.tflite"
+    spec = ArchSpec("mobilenetv3_small", 0.35, 0.5, 64, "int8", 10)
+    timing = TimingPlan(runs=20, rounds=2, profile=False)
+    return get_runner("litert").measure(path, spec, precision="int8", threads=1, timing=timing)
+
+
+def test_confirm_points_times_the_front_with_litert():
+    from edgespace.exporters._litert_env import converter_python
+    from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirm_points
 
     if converter_python() is None:
         pytest.skip("the LiteRT converter environment is not cached here (created on first LiteRT export)")
-    runner = get_runner("litert")
-    path, _ = runner.prepare_input(SPEC, "int8")
-    return runner.measure(path, SPEC, precision="int8", threads=1, timing=TimingPlan(runs=20, rounds=2, profile=False))
-
-
-def test_confirm_points_times_the_front_with_litert(litert_run):
-    from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirm_points
 
     fp16 = dataclasses.replace(SPEC, precision="fp16")
     rows = confirm_points(pd.DataFrame([_point(SPEC), _point(fp16)]), backend="litert", rounds=2, profile="host")

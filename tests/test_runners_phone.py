@@ -48,3 +48,58 @@ def test_phone_backends_refuse_what_they_cannot_run(cache):
         confirm(SPEC, backend="executorch", model=object())
     with pytest.raises(SpecError, match="image folder or None"):
         confirm(SPEC, backend="executorch", precision="int8", calibration_data=[1, 2])
+
+
+def test_executorch_confirm_profiles_operators_and_calibrates_per_segment(cache):
+    # the event tracer's per-operator times (XNNPACK's own) come with the timed run, and the
+    # calibration door places them on the layer table's segments instead of splitting a total
+    from edgespace import layer_table
+    from edgespace.calibration import map_ordered_ops
+    from edgespace.calibration._e2e import is_e2e_only
+
+    m = confirm(SPEC, backend="executorch", threads=1, runs=20, rounds=2, profile_runs=3)
+    prof = m.node_profile
+    assert prof is not None and prof.meta["tool"] == "etdump" and prof.runs == 3
+    assert any(n.op_type.startswith("Convolution (NHWC, F32)") for n in prof.nodes)
+    assert any("per-operator times: etdump" in n for n in m.notes) and not is_e2e_only(m)
+    mapped = map_ordered_ops(list(prof.nodes), layer_table(SPEC))
+    assert (mapped["anchor"] >= 0).sum() == layer_table(SPEC)["op"].isin(
+        ["conv", "depthwise", "pointwise", "linear"]
+    ).sum()
+
+
+def test_phone_capture_set_round_trip_on_this_cpu(cache, tmp_path, capsys):
+    # write the capture set with the CLI, "capture" it as the phone would (ExecuTorch's runtime
+    # with its event tracer, here), and read the ETDump back next to its spec
+    import json
+
+    import numpy as np
+    import torch
+    from executorch.extension.pybindings.portable_lib import _load_for_executorch
+
+    from edgespace.calibration import read_capture_set
+    from edgespace.cli import main
+
+    d = tmp_path / "phone"
+    argv = ["export", "--capture-set", str(d), "--format", "executorch", "--family", SPEC.family]
+    argv += ["--width", str(SPEC.width), "--depth", str(SPEC.depth), "--resolution", str(SPEC.resolution)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    doc = json.loads((d / "manifest.json").read_text())
+    (entry,) = doc["models"]
+    assert doc["runtime"] == "executorch" and entry["model"].endswith(".pte") and (d / entry["model"]).is_file()
+    assert f"--etdump_path={entry['name']}.etdp" in entry["capture"]["command"] and "executor_runner" in out
+    assert read_capture_set(d).missing == [entry["name"]]  # nothing captured yet
+    module = _load_for_executorch(str(d / entry["model"]), enable_etdump=True, debug_buffer_size=0)
+    frame = torch.from_numpy(np.zeros((1, 3, SPEC.resolution, SPEC.resolution), dtype=np.uint8))
+    for _ in range(3):
+        module.forward([frame])
+    module.write_etdump_result_to_file(str(d / f"{entry['name']}.etdp"))
+    found = read_capture_set(d)
+    ((spec, prof, e2e),) = found.items
+    assert spec == SPEC and found.sources == ["executorch"] and e2e == prof.meta["latency_ms"] > 0
+    # a capture set holds one runtime; a bad format is refused with the allowed ones
+    assert main(["export", "--capture-set", str(d), "--format", "onnx", "--family", SPEC.family]) == 2
+    assert "capture set for executorch" in capsys.readouterr().err
+    assert main(["export", "--capture-set", str(d), "--format", "coreml", "--family", SPEC.family]) == 2
+    assert "allowed: onnx, litert, executorch" in capsys.readouterr().err

@@ -232,18 +232,3 @@ def test_server_shutdown_mid_search_is_one_line_and_the_study_resumes(own_postgr
     _resume(url, "shutdown", target)
     done = _complete(url, "shutdown")
     assert all(done.get(n) == v for n, v in before.items()) and len(done) == target
-
-
-def test_batch_ask_on_sql_samples_what_one_by_one_asks_sample(tmp_path):
-    """The SQL path samples a batch against one snapshot of the study; with the same seed it
-    proposes exactly the trials an in-memory study asked one by one proposes."""
-    from edgespace.study import named_space
-
-    runs = {}
-    for storage in ("memory", f"sqlite:///{tmp_path / 'b.db'}"):
-        r = search(
-            named_space(SPACE), PROFILE, n_trials=60, population_size=20, storage=storage, study_name="b", seed=3
-        )
-        runs[storage] = [(t.number, t.params, t.values) for t in r.study.get_trials(deepcopy=False)]
-    memory, sql = runs.values()
-    assert memory == sql

@@ -119,15 +119,20 @@ def test_worker_killed_with_sigkill_loses_no_completed_trial(tmp_path):
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(tmp_path))
     journal = tmp_path / "killed.journal"
-    # Wait for the event (60 trials told), not for a time: a cold interpreter on a busy machine may
-    # take minutes to start. The bound only stops a hung run. Counting told trials in the file is
-    # cheap, so the polling does not slow the search down.
+    # Wait for the event (60 trials told and a batch asked, not yet told), not for a time: a cold
+    # interpreter on a busy machine may take minutes to start. The bound only stops a hung run.
+    # The process is stopped while the file is looked at, so what it shows is what it holds.
     deadline = time.monotonic() + 600
     try:
-        while _told_in(journal) < 60:
+        while True:
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "the search wrote fewer than 60 trials in 600 s"
-            time.sleep(0.2)
+            if _told_in(journal) >= 60:
+                proc.send_signal(signal.SIGSTOP)
+                if _batch_in_flight(journal):
+                    break
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
         proc.send_signal(signal.SIGKILL)  # mid-search: the process holds asked, untold trials
     finally:
         proc.kill()
@@ -167,6 +172,12 @@ def _told_in(journal: Path) -> int:
         return journal.read_bytes().count(b'"state":1,')
     except FileNotFoundError:
         return 0
+
+
+def _batch_in_flight(journal: Path) -> bool:
+    """The journal's last entry, complete, creates a trial (a batch is asked and not yet told)."""
+    data = journal.read_bytes()
+    return data.endswith(b"\n") and data.rstrip().rsplit(b"\n", 1)[-1].startswith(b'{"op_code":4,')
 
 
 def test_rdb_heartbeat_retries_the_trial_of_a_dead_worker(tmp_path):

@@ -1,5 +1,6 @@
 """Calibration: per-node profiler times mapped to layer-table rows, a per-operator latency model
-fitted to them, and readers for profiles captured on other devices (ONNX Runtime, TensorRT).
+fitted to them, and readers for profiles captured on other devices (ONNX Runtime, TensorRT,
+LiteRT's benchmark_model, ExecuTorch's ETDump).
 
 >>> from edgespace.calibration import calibrate
 >>> from edgespace.cost import load_calibration
@@ -26,6 +27,8 @@ from edgespace.calibration._loop import (
 )
 from edgespace.calibration._mapping import map_nodes
 from edgespace.calibration._mode_tag import tag_mode
+from edgespace.calibration._op_order import map_ordered_ops
+from edgespace.calibration._phone_captures import PHONE_RUNTIMES
 from edgespace.cost import register_calibration_format
 
 __all__ = [
@@ -51,6 +54,8 @@ __all__ = [
     "read_trtexec_profile",
     "read_trtexec_times",
     "map_nodes",
+    "map_ordered_ops",
+    "PHONE_RUNTIMES",
     "tag_mode",
 ]
 

@@ -7,7 +7,10 @@ name (docs/measuring.md gives the command lines):
 * ONNX Runtime: ``NAME.ort.json`` (the file ``InferenceSession.end_profiling()`` writes) and,
   optionally, ``NAME.latency.json`` holding ``{"latency_ms": ...}`` measured without the profiler;
 * TensorRT: ``NAME.profile.json`` (``trtexec --exportProfile``) and ``NAME.times.json``
-  (``trtexec --exportTimes``).
+  (``trtexec --exportTimes``);
+* phones (a capture set written with ``format="litert"`` or ``"executorch"``): LiteRT's
+  ``benchmark_model`` output ``NAME.benchmark_model.txt`` or ExecuTorch's ETDump ``NAME.etdp``
+  (see :mod:`edgespace.calibration._phone_captures`).
 
 :func:`read_capture_set` pairs the files with the manifest's specs into the
 ``(spec, NodeProfile, end_to_end_ms)`` triples :func:`~edgespace.calibration.calibrate` takes.
@@ -35,6 +38,7 @@ from edgespace.calibration._ingest import (
     read_trtexec_profile,
     read_trtexec_times,
 )
+from edgespace.calibration._phone_captures import phone_capture_files, read_phone_capture
 
 __all__ = ["CAPTURE_FORMAT", "CaptureSet", "write_capture_set", "read_capture_set"]
 
@@ -80,23 +84,58 @@ def _name(spec: ArchSpec) -> str:
     return spec.short_name().replace("_fp32", "")
 
 
-def write_capture_set(specs, out_dir: str | os.PathLike, *, cache_dir=None) -> Path:
-    """Export ``specs`` (fp32 ONNX, uint8 NCHW input, preprocessing folded in; the export runs in a
-    child process and is cached) into ``out_dir`` with a manifest. Returns the manifest's path.
-    An existing manifest in ``out_dir`` is kept and extended, never overwritten with less."""
+def write_capture_set(
+    specs,
+    out_dir: str | os.PathLike,
+    *,
+    cache_dir=None,
+    format: str = "onnx",
+    precision: str = "fp32",
+    threads: int = 1,
+) -> Path:
+    """Export ``specs`` into ``out_dir`` with a manifest; returns the manifest's path. ``format``:
+    ``onnx`` (fp32, uint8 NCHW input, preprocessing folded in; timed with ONNX Runtime or
+    TensorRT on the device), or a phone runtime, ``litert`` or ``executorch`` at ``precision``
+    (the manifest holds the command that profiles each model on the phone with ``threads``
+    threads; see :mod:`edgespace.calibration._phone_captures`). Exports run in a child process
+    and are cached. An existing manifest in ``out_dir`` is kept and extended, never overwritten
+    with less; one capture set holds one runtime."""
     from edgespace._paths import output_dir
+    from edgespace.calibration._phone_captures import PHONE_RUNTIMES, write_phone_models
     from edgespace.runners import export_many
 
     specs = list(specs)
     if not specs:
         raise SpecError("write_capture_set(): no specs given")
+    if format != "onnx" and format not in PHONE_RUNTIMES:
+        raise SpecError(f"write_capture_set(format={format!r}): allowed: onnx, {', '.join(PHONE_RUNTIMES)}")
     out = output_dir(out_dir, "capture set folder", IngestError)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     entries: dict[str, dict] = {}
+    runtime = "onnxruntime" if format == "onnx" else format
     if manifest_path.is_file():
-        for e in _load_manifest(out)["models"]:
+        old = _load_manifest(out)
+        if old.get("runtime", "onnxruntime") != runtime:
+            raise IngestError(
+                f"{manifest_path}: a capture set for {old.get('runtime', 'onnxruntime')}; write the {runtime} models to another folder"
+            )
+        for e in old["models"]:
             entries[e["name"]] = e
+    if format != "onnx":
+        names = [f"{_name(s)}_{precision}" for s in specs]
+        for e in write_phone_models(specs, names, out, format, precision, threads):
+            entries[e["name"]] = e
+        doc = {
+            "format": CAPTURE_FORMAT,
+            "runtime": runtime,
+            "threads": int(threads),
+            "models": sorted(entries.values(), key=lambda e: e["name"]),
+        }
+        tmp = manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, manifest_path)
+        return manifest_path
     paths = export_many(specs, cache_dir)
     for spec, src in zip(specs, paths, strict=True):
         name = _name(spec)
@@ -165,7 +204,13 @@ def read_capture_set(directory: str | os.PathLike) -> CaptureSet:
             raise IngestError(f"{d / MANIFEST}: models[{i}].spec: {exc}") from None
         name = str(e["name"])
         ort_p, trt_p, times_p = d / f"{name}.ort.json", d / f"{name}.profile.json", d / f"{name}.times.json"
-        if ort_p.is_file():
+        phone = phone_capture_files(d, name)
+        if phone is not None:
+            prof, e2e, how = read_phone_capture(phone[0], phone[1], d / f"{name}.latency.json", _read_latency)
+            out.sources.append(phone[0])
+            if isinstance(doc.get("threads"), int):
+                threads_seen.add(doc["threads"])
+        elif ort_p.is_file():
             prof: NodeProfile = read_ort_profile(ort_p)
             lat_p = d / f"{name}.latency.json"
             if lat_p.is_file():

@@ -15,9 +15,11 @@ from edgespace._errors import CalibrationError
 from edgespace._layer_table import layer_table
 from edgespace.calibration._calibrate import Calibration, latency_errors
 from edgespace.calibration._e2e import SPLIT_PROFILE, SPLIT_ROUNDS, e2e_samples, fit_resplit, is_e2e_only
+from edgespace.calibration._folds import family_folds
 from edgespace.calibration._ingest import NodeProfile
 from edgespace.calibration._mapping import map_nodes
 from edgespace.calibration._model import SegmentLatencyModel, segment_features
+from edgespace.calibration._op_order import has_module_paths, map_ordered_ops
 from edgespace.calibration._power import MIN_METERED_NETWORKS, fit_power_model
 
 __all__ = ["training_samples", "calibrate"]
@@ -61,7 +63,16 @@ def training_samples(items, *, normalize: bool = True) -> tuple[pd.DataFrame, pd
                 f"measurement {k} ({spec.short_name()}) has no node times; measure with profile=True"
             )
         table = layer_table(spec)
-        mapped = map_nodes(list(prof.nodes), table)
+        if has_module_paths(prof.nodes):
+            mapped = map_nodes(list(prof.nodes), table)
+        else:  # a phone runtime's operators: placed by their order
+            where = f"measurement {k} ({spec.short_name()}, {prof.source or prof.meta.get('tool', 'profile')})"
+            if any(c > 1 for c in prof.meta.get("times_called", ())):
+                raise CalibrationError(
+                    f"{where}: benchmark_model merged same-named operators of several delegate partitions into one "
+                    "row (times called > 1), so their order is lost; profile a program the delegate takes whole"
+                )
+            mapped = map_ordered_ops(list(prof.nodes), table, source=where)
         seg_t = mapped.groupby("segment")["time_us"].sum()
         feats = segment_features(table)
         feats["time_us"] = seg_t.reindex(feats.index).fillna(0.0).to_numpy()
@@ -104,8 +115,7 @@ def _report(
     ids = runs.index.to_numpy()
     rep = {"in_sample": latency_errors(predict(model, ids), runs["e2e_ms"].to_numpy())}
     if len(ids) >= 10:
-        rng = np.random.default_rng(0)
-        folds = np.array_split(rng.permutation(ids), 5)
+        folds = [ids[f] for f in family_folds(r["family"] for r in runs["spec"])]
         pred = pd.Series(index=ids, dtype=float)
         for fold in folds:
             keep = ~runs.index.isin(fold)
@@ -142,7 +152,8 @@ def conformal_band(predicted, measured, coverage: float = INTERVAL_COVERAGE) -> 
         "low_factor": float(np.exp(c - q)),
         "high_factor": float(np.exp(c + q)),
         "n": n,
-        "method": "conformal over the 5-fold held-out predictions: |log(measured/predicted)| about its median",
+        "method": "conformal over the 5-fold held-out predictions (each family spread over the folds): "
+        "|log(measured/predicted)| about its median",
     }
 
 

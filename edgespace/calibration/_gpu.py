@@ -35,6 +35,7 @@ import pandas as pd
 
 from edgespace._spec import ArchSpec
 from edgespace.calibration._calibrate import CalibrationError, latency_errors
+from edgespace.calibration._folds import family_folds
 from edgespace.cost import APPLIES_KEYS, CalibrationBase
 from edgespace.runners import calibration_latency_ms
 
@@ -344,7 +345,7 @@ def _report(frame: pd.DataFrame) -> tuple[dict, dict, dict]:
         held_lat = np.full(len(part), np.nan)
         held_en = np.full(len(part), np.nan)
         if len(part) >= 10:
-            folds = np.array_split(np.random.default_rng(0).permutation(len(part)), 5)
+            folds = family_folds(d["family"] for d in part["spec"])
             for fold in folds:
                 keep = np.setdiff1d(np.arange(len(part)), fold)
                 flw, few = _fit(part.iloc[keep])

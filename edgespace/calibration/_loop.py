@@ -69,8 +69,9 @@ def collect(
 def collect_phone(specs, *, backend: str, threads: int, rounds: int = 10, progress=None, precision: str = "fp32"):
     """Export ``specs`` for the phone ``backend`` (``litert`` or ``executorch``; a child process
     each, cached) and time each through its XNNPACK CPU path: a list of
-    :class:`~edgespace.runners.Measurement` (end-to-end times; the runtimes report no per-operator
-    times, see :mod:`edgespace.calibration._e2e`)."""
+    :class:`~edgespace.runners.Measurement`. ExecuTorch's come with per-operator times from its
+    event tracer; LiteRT's Python interpreter has none, so its runs are end-to-end times (see
+    :mod:`edgespace.calibration._e2e`)."""
     from edgespace.runners import TimingPlan, get_runner
 
     runner = get_runner(backend)
@@ -88,7 +89,7 @@ def collect_phone(specs, *, backend: str, threads: int, rounds: int = 10, progre
                 spec,
                 precision=precision,
                 threads=threads,
-                timing=TimingPlan(runs=10 * rounds, rounds=rounds, profile=False),
+                timing=TimingPlan(runs=10 * rounds, rounds=rounds, profile=backend == "executorch"),
             )
         )
         if progress is not None:
@@ -120,8 +121,9 @@ def run_calibration(
     then 1/1), ``"measure"`` (units of timing work) and ``"fit"``; the CLI draws a bar from it.
 
     ``backend``: ``onnxruntime`` (interleaved, reference-paired, profiled per node), or a phone
-    runtime on this CPU, ``litert`` or ``executorch`` (XNNPACK; end-to-end times, fitted per
-    network; the file is written as ``<profile>-<backend>-<threads>t.json``)."""
+    runtime on this CPU, ``litert`` or ``executorch`` (XNNPACK; ExecuTorch profiled per operator
+    through its event tracer, LiteRT end-to-end times fitted per network; the file is written as
+    ``<profile>-<backend>-<threads>t.json``)."""
     if isinstance(samples, bool) or not isinstance(samples, int) or not 3 <= samples <= 10_000:
         raise SpecError(f"samples={samples!r}: allowed: an integer from 3 to 10,000 (networks to measure)")
     if not isinstance(threads, int) or threads < 1:
@@ -186,7 +188,8 @@ def calibrate_from_captures(
     if len(found.items) < 3:
         raise ValueError(
             f"--from {directory}: {len(found.items)} captured model(s); need at least 3 "
-            "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx)"
+            "(NAME.ort.json, or NAME.profile.json + NAME.times.json, next to each NAME.onnx; "
+            "NAME.benchmark_model.txt or NAME.etdp next to each phone model)"
         )
     e2e = Counter(found.e2e_from if len(set(found.e2e_from)) < 4 else ["per-model files"])
     cal = calibrate(

@@ -40,6 +40,7 @@ import pandas as pd
 
 from edgespace._layer_table import CONV_OPS, layer_table
 from edgespace._spec import ArchSpec
+from edgespace.calibration._folds import family_folds
 
 __all__ = [
     "PowerModel",
@@ -181,10 +182,10 @@ def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> Pow
     )
     pred_in = (idle_w * t + x @ coef) * 1e3
     report = {"in_sample": _errors(pred_in, e * 1e3)}
-    ids = np.random.default_rng(0).permutation(len(rows))
+    ids = np.arange(len(rows))
     pred = np.empty(len(rows))
     fold_coefs = []
-    for fold in np.array_split(ids, folds):
+    for fold in family_folds((r["spec"]["family"] for r in rows), k=folds):
         keep = np.setdiff1d(ids, fold)
         c = _nnls(x[keep], y[keep])
         fold_coefs.append(c)

@@ -105,7 +105,9 @@ def capture(
     d = Path(directory)
     models = sorted(p for p in d.glob("*.onnx"))
     if not models:
-        raise SystemExit(f"capture: {d}: no .onnx files (write a capture set with `edgespace export --out-dir {d}`)")
+        raise SystemExit(
+            f"capture: {d}: no .onnx files (write a capture set with `edgespace export --capture-set {d}`)"
+        )
     if provider not in ort.get_available_providers():
         raise SystemExit(
             f"capture: --provider {provider}: not available; available: {', '.join(ort.get_available_providers())}"

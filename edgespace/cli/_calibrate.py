@@ -51,7 +51,7 @@ def configure(sub) -> None:
         default="onnxruntime",
         choices=("onnxruntime", "litert", "executorch", "torch-cuda", "tensorrt"),
         help="runner to measure with (default onnxruntime; litert/executorch: the phone runtimes on this CPU "
-        "through XNNPACK, end-to-end times; torch-cuda/tensorrt need an NVIDIA GPU)",
+        "through XNNPACK (ExecuTorch per operator, LiteRT end-to-end); torch-cuda/tensorrt need an NVIDIA GPU)",
     )
     g.add_argument("--batches", default="1,32", help="GPU: comma-separated batch sizes, each fitted (default 1,32)")
     g.add_argument(

@@ -1,7 +1,9 @@
-"""``edgespace export``: one deployable file (``--out``, any format), or ONNX files for timing on
-another device (a capture set, ``--out-dir``)."""
+"""``edgespace export``: one deployable file (``--out``, any format), or a capture set of models to
+profile on another device (``--capture-set``: ONNX, LiteRT or ExecuTorch)."""
 
 from __future__ import annotations
+
+import json
 
 from edgespace.calibration import DEFAULT_FAMILIES
 from edgespace.cli._common import float_option, int_option
@@ -17,21 +19,37 @@ Next, on the device, save each model's profile next to it (NAME = the file name 
      as NAME.ort.json; optionally {{"latency_ms": ...}} without the profiler in NAME.latency.json)
 Then, here:  edgespace calibrate --profile PROFILE --from {d} --out PROFILE-calibration.json"""
 
+PHONE_HELP = """\
+Next, on the phone, profile each model with {tool} (the commands are in {d}/manifest.json, e.g.):
+  {example}
+  and copy the outputs ({suffix} per model) back into {d}.
+Then, here:  edgespace calibrate --profile PROFILE --from {d} --out PROFILE-{runtime}.json"""
+
 
 def configure(sub) -> None:
     p = sub.add_parser(
         "export",
-        help="export one model (onnx, litert, executorch, coreml) or a capture set of ONNX models",
+        help="export one model (onnx, litert, executorch, coreml) or a capture set (onnx, litert, executorch)",
         description="With --out: write one spec as a deployable file (uint8 RGB frame in, "
-        "preprocessing in the graph) in --format at --precision. With --out-dir: export ONNX files "
+        "preprocessing in the graph) in --format at --precision. With --capture-set: export ONNX, LiteRT or ExecuTorch files "
         "with a manifest, to time them on a device and calibrate its profile from the captured "
         "profiles with `edgespace calibrate --from DIR`.",
     )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", help="write one model (needs --family) to this file (.onnx/.tflite/.pte/.mlpackage)")
-    where.add_argument("--out-dir", help="directory for the models and manifest.json (extended if present)")
-    p.add_argument("--format", default="onnx", help="with --out: onnx, litert, executorch or coreml (default onnx)")
-    p.add_argument("--precision", default="fp32", help="with --out: fp32, fp16 or int8, as the format allows")
+    where.add_argument(
+        "--capture-set",
+        metavar="DIR",
+        help="a capture set: the models (onnx, litert or executorch) and manifest.json with the command that "
+        "profiles each on the device (extended if present)",
+    )
+    p.add_argument(
+        "--format", default="onnx", help="onnx, litert, executorch or coreml (capture sets: onnx, litert, executorch)"
+    )
+    p.add_argument("--precision", default="fp32", help="fp32, fp16 or int8, as the format allows")
+    p.add_argument(
+        "--threads", type=int_option, default=1, help="capture sets of phone models: threads to profile with"
+    )
     p.add_argument("--samples", type=int_option, default=None, help="draw this many random specs (as `calibrate` does)")
     p.add_argument("--seed", type=int_option, default=0, help="seed for drawing specs")
     p.add_argument("--families", default=",".join(DEFAULT_FAMILIES), help="comma-separated families to draw from")
@@ -50,11 +68,17 @@ def _run(args) -> int:
 
     if args.out is not None:
         return _run_one(args)
-    if args.format != "onnx":
-        raise ValueError(f"export --out-dir writes ONNX capture sets only; --format {args.format} needs --out FILE")
+    if args.format not in ("onnx", "litert", "executorch"):
+        raise ValueError(f"export --capture-set: --format {args.format}: allowed: onnx, litert, executorch")
+    if args.format == "onnx" and args.precision != "fp32":
+        raise ValueError(
+            f"export --capture-set --format onnx: --precision {args.precision}: ONNX capture sets are fp32"
+        )
+    if args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: allowed: an integer >= 1")
     if (args.samples is None) == (args.family is None):
         raise ValueError("export: pass either --samples N (random specs) or --family F (one spec)")
-    output_dir(args.out_dir, "--out-dir", CalibrationError)  # before any export work
+    output_dir(args.capture_set, "--capture-set", CalibrationError)  # before any export work
     if args.family is not None:
         specs = [ArchSpec(args.family, args.width, args.depth, args.resolution)]
     else:
@@ -65,9 +89,22 @@ def _run(args) -> int:
                 "to 10,000 (each is exported)"
             )
         specs = draw_specs(args.samples, families=tuple(families), seed=args.seed, cover=True)
-    manifest = write_capture_set(specs, args.out_dir)
+    manifest = write_capture_set(
+        specs, args.capture_set, format=args.format, precision=args.precision, threads=args.threads
+    )
     print(f"wrote {len(specs)} model(s) and {manifest}")
-    print(CAPTURE_HELP.format(d=args.out_dir))
+    if args.format == "onnx":
+        print(CAPTURE_HELP.format(d=args.capture_set))
+        return 0
+    from edgespace.calibration import PHONE_RUNTIMES
+
+    first = json.loads(manifest.read_text())["models"][0]
+    _, suffix, tool = PHONE_RUNTIMES[args.format]
+    print(
+        PHONE_HELP.format(
+            d=args.capture_set, tool=tool, example=first["capture"]["command"], suffix=suffix, runtime=args.format
+        )
+    )
     return 0
 
 

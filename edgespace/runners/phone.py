@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -92,6 +93,11 @@ class _PhoneRunner(Runner):
     def _open(self, path: str, spec: ArchSpec, threads: int):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _profile(self, path: str, spec: ArchSpec, runs: int):
+        """Per-operator times from the runtime's own profiler (a NodeProfile), or None where its
+        Python API has none."""
+        return None
+
     def measure(
         self,
         path,
@@ -115,12 +121,16 @@ class _PhoneRunner(Runner):
         with pinned_threads(threads, pin_threads) as affinity:
             invoke, version = self._open(str(path), spec, int(threads))
             stats = _time_invocations(invoke, timing, meter)
-        rss1 = rss_bytes()
+            del invoke
+            rss1 = rss_bytes()
+            prof = self._profile(str(path), spec, timing.profile_runs) if timing.profile else None
         extra = ("threads pinned to this process's first CPUs",) if affinity is not None else ()
-        if timing.profile:
+        if timing.profile and prof is None:
             extra += (
                 f"no per-operator profile: {self.name}'s Python API has none (its benchmark tool on a phone does)",
             )
+        elif prof is not None:
+            extra += (f"per-operator times: {prof.meta.get('tool')} of a separate profiled pass ({prof.runs} runs)",)
         return Measurement(
             spec=spec,
             backend=self.name,
@@ -136,6 +146,7 @@ class _PhoneRunner(Runner):
             clean_process=torch_never_imported(),
             date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             notes=tuple(notes) + extra,
+            node_profile=prof,
             **stats,
         )
 
@@ -181,3 +192,23 @@ class ExecuTorchRunner(_PhoneRunner):
         r = spec.resolution
         frame = [torch.from_numpy(np.random.default_rng(0).integers(0, 256, size=(1, 3, r, r), dtype=np.uint8))]
         return (lambda: method.execute(frame)), f"executorch {version('executorch')} (XNNPACK)"
+
+    def _profile(self, path: str, spec: ArchSpec, runs: int):
+        """ETDump of ``runs`` executions (the runtime's event tracer, XNNPACK's per-operator
+        times included), read back with ExecuTorch's Inspector."""
+        import tempfile
+
+        import torch
+        from executorch.extension.pybindings.portable_lib import _load_for_executorch
+
+        from edgespace.runners._phone_profile import read_etdump
+
+        module = _load_for_executorch(path, enable_etdump=True, debug_buffer_size=0)
+        r = spec.resolution
+        frame = [torch.from_numpy(np.random.default_rng(0).integers(0, 256, size=(1, 3, r, r), dtype=np.uint8))]
+        for _ in range(runs):  # the first (cold) run is one of them: each operator's time is its median
+            module.forward(frame)
+        with tempfile.TemporaryDirectory() as tmp:
+            etdp = Path(tmp) / "run.etdp"
+            module.write_etdump_result_to_file(str(etdp))
+            return read_etdump(etdp)

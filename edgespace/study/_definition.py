@@ -169,11 +169,10 @@ def check_definition(study, definition: dict) -> None:
 def load_search(storage, study_name: str, *, with_attrs: bool = False):
     """The stored definition and last run settings of an edgespace study (for workers); with
     ``with_attrs`` also all of the study's user attrs."""
-    import optuna
-
     store, _ = open_storage(storage, check_study_name(study_name))
     try:
-        summaries = {s.study_name: s for s in optuna.get_all_study_summaries(store, include_best_trial=False)}
+        # the studies' names and attributes only: a study summary reads every trial of every study
+        summaries = {s.study_name: s for s in store.get_all_studies()}
     except Exception as exc:
         raise SearchError(f"storage {storage!r}: cannot read studies: {exc}") from None
     if study_name not in summaries:

@@ -19,6 +19,7 @@ import pandas as pd
 from edgespace._json import jsonable
 from edgespace._spec import POINT_COLUMNS, check_ambient_c, check_number
 from edgespace.study._batch_ask import ask_batch
+from edgespace.study._batch_write import tell_trials
 from edgespace.study._definition import (
     CALIBRATION_KEY,
     CONSTRAINT_KEY,
@@ -37,14 +38,18 @@ from edgespace.study._errors import SearchError
 from edgespace.study._evaluate import evaluate_points
 from edgespace.study._journal import lease_path, record_lease
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
-from edgespace.study._rdb import database_errors
+from edgespace.study._rdb import cached, database_errors
 from edgespace.study._result import SearchResult
 from edgespace.study._samplers import SAMPLERS, default_batch_size, make_sampler
+from edgespace.study._shared import SharedResults
 from edgespace.study._space import Space
 from edgespace.study._stale import _fail_stale, _Heartbeat
 from edgespace.study._storage import check_study_name, open_storage
 
 __all__ = ["search"]
+
+#: Optuna's key of a trial's constraint values (``Trial.set_constraint``).
+_CONSTRAINTS = "constraints"
 
 
 @dataclass
@@ -73,6 +78,7 @@ class _Context:
     lease: Any = None  # <journal>.owners for journal files (see _journal), else None
     cache: dict = field(default_factory=dict)  # design point -> evaluated row
     waiting: bool = False  # the last ask found only other workers' RUNNING trials left
+    shared: Any = None  # the study's complete trials by design point (see _shared)
 
 
 #: Pause between asks while only other workers' trials are RUNNING (seconds).
@@ -96,7 +102,9 @@ def _ask_batch(ctx: _Context) -> list:
 
     with ctx.lock:
         _fail_stale(ctx)
-        trials = ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+        every = ctx.study.get_trials(deepcopy=False)  # one read: ask_batch samples against it
+        ctx.shared.update(every)
+        trials = [t for t in every if t.state in (TrialState.COMPLETE, TrialState.RUNNING)]
         done = sum(t.state == TrialState.COMPLETE for t in trials)
         if ctx.progress is not None:
             ctx.progress(done, ctx.target)
@@ -105,7 +113,7 @@ def _ask_batch(ctx: _Context) -> list:
         # presumed dead (heartbeat grace, lease, stale_after_s) and retried, rather than return.
         foreign = sum(t.state == TrialState.RUNNING and t.number not in ctx.own_running for t in trials)
         ctx.waiting = k <= 0 and done < ctx.target and foreign > 0 and (ctx.heartbeat or ctx.stale_after_s is not None)
-        batch = ask_batch(ctx.study, ctx.distributions, k)
+        batch = ask_batch(ctx.study, ctx.distributions, k, every)
         ctx.own_running.update(t.number for t in batch)
         return batch
 
@@ -140,6 +148,25 @@ def _tell_batch(ctx: _Context, batch: list) -> None:
         points = ctx.grid.iloc[[int(t.params["point"]) for t in batch]].reset_index(drop=True)
     else:
         points = pd.DataFrame([ctx.space.decode(t.params) for t in batch])
+    # a point this process evaluated comes from its cache; one only another worker evaluated,
+    # from that worker's trial (the same result)
+    keys = list(points[list(POINT_COLUMNS)].itertuples(index=False, name=None))
+    reused = [
+        None if k in ctx.cache else ctx.shared.told(k, t._trial_id, ctx.worker)
+        for k, t in zip(keys, batch, strict=True)
+    ]
+    fresh = [i for i, item in enumerate(reused) if item is None]
+    items = [item for item in reused if item is not None]
+    if fresh:
+        items += _evaluated_items(ctx, [batch[i] for i in fresh], points.iloc[fresh].reset_index(drop=True))
+    try:
+        # a trial another worker presumed dead meanwhile is left to the copy it queued
+        ctx.told += len(tell_trials(ctx.study, items, {t._trial_id: t for t in batch}))
+    finally:
+        ctx.own_running.difference_update(t.number for t in batch)
+
+
+def _evaluated_items(ctx: _Context, batch: list, points: pd.DataFrame) -> list:
     frame = _evaluate_cached(ctx, points)
     runnable = frame["runnable"].to_numpy(dtype=float)
     cons = [np.where(runnable > 0, 0.0, 1.0)] + [c.violation(frame) for c in ctx.constraints]
@@ -149,20 +176,16 @@ def _tell_batch(ctx: _Context, batch: list) -> None:
     for j, o in enumerate(ctx.objectives):
         values[~np.isfinite(values[:, j]), j] = o.worst()
     records = frame.to_dict(orient="records")
-    import optuna
-
-    for i, trial in enumerate(batch):
-        try:
-            trial.set_user_attr(RECORD_KEY, _record(records[i], list(cons[i]), feasible[i], ctx.worker))
-            with warnings.catch_warnings():  # a re-queued trial carries its first run's (equal) value
-                warnings.filterwarnings("ignore", message="The constraint value is ignored")
-                trial.set_constraint(CONSTRAINT_KEY, float(np.clip(cons[i], 0.0, None).sum()))
-            ctx.study.tell(trial, list(values[i]))
-            ctx.told += 1
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # another worker presumed it dead and queued a copy; that copy is evaluated instead
-        finally:
-            ctx.own_running.discard(trial.number)
+    return [
+        (
+            trial._trial_id,
+            {RECORD_KEY: _record(records[i], list(cons[i]), feasible[i], ctx.worker)},
+            # Trial.set_constraint's key; a re-queued trial keeps its first run's (equal) value
+            {f"{_CONSTRAINTS}:{CONSTRAINT_KEY}": float(np.clip(cons[i], 0.0, None).sum())},
+            [float(v) for v in values[i]],
+        )
+        for i, trial in enumerate(batch)
+    ]
 
 
 def _loop(ctx: _Context, errors: list) -> None:
@@ -184,7 +207,7 @@ def _loop(ctx: _Context, errors: list) -> None:
 
                 for t in batch:  # leave nothing RUNNING behind on an error of ours
                     try:
-                        ctx.study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+                        ctx.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
                     except Exception:
                         pass
                 raise
@@ -332,7 +355,7 @@ def search(
     with warnings.catch_warnings(), database_errors(store_text):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
-            storage=store,
+            storage=cached(store),
             sampler=make_sampler(
                 sampler, seed=seed, population_size=population_size, grid_size=0 if grid is None else len(grid)
             ),
@@ -386,6 +409,7 @@ def search(
         heartbeat=getattr(store, "get_heartbeat_interval", lambda: None)() is not None,
         progress=progress,
         lease=lease_path(store),
+        shared=SharedResults(RECORD_KEY, f"{_CONSTRAINTS}:{CONSTRAINT_KEY}"),
     )
     with warnings.catch_warnings(), database_errors(store_text):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
