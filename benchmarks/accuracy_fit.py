@@ -41,7 +41,9 @@ def _predict_rows(fit, rows, family_offset=None):
         else np.full(len(rows), family_offset)
     )
     off = off + rows["recipe"].map(t.recipe_offset).to_numpy(dtype=float)
-    return _curve(t.shape, off, rows["lm"].to_numpy(), rows["lp"].to_numpy())
+    # a held-out family has no slope of its own: it gets the shared one
+    slope = rows["family"].map(t.params_slope).fillna(t.shape[1]).to_numpy(dtype=float)
+    return _curve(t.shape, off, rows["lm"].to_numpy(), rows["lp"].to_numpy(), slope)
 
 
 def main() -> int:

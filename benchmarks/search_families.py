@@ -5,7 +5,7 @@
 Space ``all`` (EfficientNet | EfficientNetV2 | MobileNet | MobileNetV4, every precision and power
 mode), objectives accuracy (max) and sustained_latency_ms (min), NSGA-II in memory, one run per
 seed. Stores, per seed, the trials and front points of each family, and how many of the newer
-families (EfficientNetV2 and the MobileNetV4 Conv networks) the run visited.
+families (EfficientNetV2 and the MobileNetV4 Conv and Hybrid networks) the run visited.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from _results import write_result  # noqa: E402
 
 from edgespace.study import search  # noqa: E402
 
-NEWER = ("efficientnetv2", "mobilenetv4_conv_small", "mobilenetv4_conv_medium", "mobilenetv4_conv_large")
+NEWER = (
+    "efficientnetv2",
+    "mobilenetv4_conv_small",
+    "mobilenetv4_conv_medium",
+    "mobilenetv4_conv_large",
+    "mobilenetv4_hybrid_medium",
+    "mobilenetv4_hybrid_large",
+)
 OBJECTIVES = ["accuracy", "sustained_latency_ms"]
 
 

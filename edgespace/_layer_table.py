@@ -9,8 +9,13 @@ style through ``_HEAD_WALKERS``, as fvcore dispatches on operator name. Counting
   ``params`` = weights (+ bias where the module has one).
 * ``bn``: 2·C parameters (scale, shift; running statistics are buffers), 2 element ops per
   output element before it is folded into the preceding conv at deployment.
-* ``act``, ``mul``, ``add``: 1 element op per output element; ``pool`` (global average): 1 per
-  input element; ``reshape``: none.
+* ``matmul`` (attention): ``macs`` = out elements × the length of the summed axis (key/value
+  dim for the scores, the key/value token count for the context), what fvcore counts for
+  ``aten::matmul``; the scores hold heads × queries × keys values, so their work and size grow with
+  the square of the token count.
+* ``act``, ``mul``, ``add``: 1 element op per output element; ``softmax``: 5 (max, subtract, exp,
+  sum, divide); ``pool`` (global average): 1 per input element; ``reshape``, ``transpose``: none
+  (a transpose moves its bytes).
 * bytes at the spec's precision: ``weight_bytes`` = params × element size, ``input_bytes`` =
   every tensor read (both operands for ``mul``/``add``), ``output_bytes`` = the tensor written.
 * ``reads``: indices of the rows whose outputs this row reads; ``-1`` is the network input.
@@ -31,7 +36,7 @@ import pandas as pd
 
 from edgespace._errors import SpecError, SpecTypeError
 from edgespace._layer_walk import _BLOCK_WALKERS, _HEAD_WALKERS, _has_skip, _Walk
-from edgespace._ops import ACTIVATIONS, CONV_OPS, OP_CLASSES
+from edgespace._ops import ACTIVATIONS, CONV_OPS, MAC_OPS, OP_CLASSES
 from edgespace._spec import ArchSpec
 from edgespace.archs import BlockSpec, FamilyDef, decode_arch_def, get_family, round_channels
 
@@ -73,6 +78,11 @@ class LayerSkeleton:
     from its parent with timm's padding. Counts that scale with the feature map are stored
     per output pixel (``macs_per_px``, ``elem_ops_per_px``), so a whole table for any
     resolution, or for many resolutions at once, is a handful of vector operations.
+
+    Attention rows carry a second pixel count: ``tok_level`` (0 for every other row) multiplies
+    a row's output elements, MACs and element ops by that level's pixel count (the scores hold
+    heads × queries × keys values), ``red_level`` multiplies only its MACs (the context sums over
+    the keys), and ``in_tok_level`` (the ``tok_level`` of the row read) its input elements.
     """
 
     name: np.ndarray
@@ -94,6 +104,9 @@ class LayerSkeleton:
     extra_in_c: np.ndarray
     extra_in_level: np.ndarray
     reads: np.ndarray
+    tok_level: np.ndarray
+    red_level: np.ndarray
+    in_tok_level: np.ndarray
     #: (parent level, kernel, stride) for levels 2, 3, ...
     level_defs: tuple[tuple[int, int, int], ...]
 
@@ -106,6 +119,15 @@ class LayerSkeleton:
             pad = ((stride - 1) + (kernel - 1)) // 2
             sizes.append((sizes[parent] + 2 * pad - kernel) // stride + 1)
         return np.stack(sizes, axis=-1)
+
+    def px_factors(self, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row, for level sizes ``sizes`` (``(L,)`` or ``(N, L)``): output pixels × token
+        pixels (what output elements and element ops scale with), the same × reduced pixels
+        (what MACs scale with), and input pixels × input token pixels."""
+        px = (sizes * sizes).astype(np.float64)
+        take = (lambda lv: px[..., lv]) if px.ndim > 1 else (lambda lv: px[lv])
+        out = take(self.out_level) * take(self.tok_level)
+        return out, out * take(self.red_level), take(self.in_level) * take(self.in_tok_level)
 
     def __len__(self) -> int:
         return len(self.name)
@@ -185,6 +207,8 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     read_b = np.where(read_b >= 0, read_b + offset, read_b)
     reads = np.empty(n, dtype=object)
     reads[:] = [(a,) if b == -2 else (a, b) for a, b in zip(read_a.tolist(), read_b.tolist(), strict=True)]
+    tok_level = ints(19)
+    in_tok_level = np.where(read_a >= 0, tok_level[np.maximum(read_a, 0)], 0)
 
     # Every row speaks the one operator vocabulary (edgespace._ops) that profiles and cost
     # models use; a family with an activation no profile can describe is refused here.
@@ -221,6 +245,9 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
         extra_in_c=ints(16),
         extra_in_level=ints(17),
         reads=reads,
+        tok_level=tok_level,
+        red_level=ints(20),
+        in_tok_level=in_tok_level,
         level_defs=tuple(walk.level_defs),
     )
     for value in vars(skeleton).values():
@@ -241,8 +268,7 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
     sizes = sk.level_sizes(spec.resolution)
     in_hw = sizes[sk.in_level]
     out_hw = sizes[sk.out_level]
-    in_px = in_hw * in_hw
-    out_px = out_hw * out_hw
+    out_px, mac_px, in_px = (v.astype(np.int64) for v in sk.px_factors(sizes))
     is_pool = sk.kernel == 0
     # Global pooling reads every input pixel; its "kernel" is the whole input map.
     batch = spec.batch
@@ -266,7 +292,7 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
             "kernel": np.where(is_pool, in_hw, sk.kernel),
             "stride": sk.stride.copy(),
             "groups": sk.groups.copy(),
-            "macs": sk.macs_per_px * out_px * batch,
+            "macs": sk.macs_per_px * mac_px * batch,
             "params": sk.params.copy(),
             "elem_ops": elem_ops,
             "weight_bytes": sk.params * bpe,
@@ -281,8 +307,9 @@ def layer_table(spec: ArchSpec) -> pd.DataFrame:
 
 
 def table_totals(table: pd.DataFrame) -> dict:
-    """Whole-network totals of a layer table: conv-like MACs, params, weight megabytes."""
-    conv_like = table["op"].isin(CONV_OPS).to_numpy()
+    """Whole-network totals of a layer table: MACs (conv-like and attention matmul rows), params,
+    weight megabytes."""
+    conv_like = table["op"].isin(MAC_OPS).to_numpy()
     return {
         "macs": int(table["macs"].to_numpy()[conv_like].sum()),
         "params": int(table["params"].sum()),

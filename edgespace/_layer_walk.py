@@ -47,6 +47,8 @@ class _Walk:
         reads,
         extra_in_c=0,
         extra_in_level=0,
+        tok_level=0,
+        red_level=0,
     ) -> int:
         self.rows.append(
             (
@@ -69,6 +71,8 @@ class _Walk:
                 extra_in_c,
                 extra_in_level,
                 reads,
+                tok_level,
+                red_level,
             )
         )
         self.c, self.level = out_c, out_level
@@ -157,6 +161,54 @@ class _Walk:
             in_f * out_features,
             0,
             (self.last,),
+        )
+
+    def scale(self, name: str) -> int:
+        """timm ``LayerScale2d``: the current tensor times a learned per-channel vector (C
+        parameters, one multiply per element); a deployed graph folds it into the conv before."""
+        c = self.c
+        return self._emit(name, True, "mul", "", c, self.level, 1, 1, 1, c, 0, c, (self.last,))
+
+    def transpose(self, name: str, tok_level: int = 0) -> int:
+        """A layout change of the current tensor (attention's head split and merge): every
+        element moved, no arithmetic, no parameters. ``tok_level``: see :meth:`matmul`."""
+        return self._emit(
+            name, False, "transpose", "", self.c, self.level, 1, 1, 1, 0, 0, 0, (self.last,), tok_level=tok_level
+        )
+
+    def matmul(self, name: str, other: int, out_c: int, macs_per_px: int, tok_level: int, red_level: int) -> int:
+        """Attention's batched product of the current tensor and row ``other``'s output. The
+        output holds ``out_c`` values per pixel of the current level times the pixels of
+        ``tok_level`` (0: none), and each output value costs ``macs_per_px / out_c`` MACs times
+        the pixels of ``red_level`` (the summed token axis; 0: none): scores = Q·Kᵀ have
+        ``tok_level`` = the key/value level, context = softmax·V has ``red_level`` = it."""
+        o_c, o_level = self.rows[self.pos_of[other]][7], self.rows[self.pos_of[other]][15]
+        return self._emit(
+            name,
+            False,
+            "matmul",
+            "",
+            out_c,
+            self.level,
+            1,
+            1,
+            1,
+            0,
+            macs_per_px,
+            0,
+            (self.last, other),
+            extra_in_c=o_c,
+            extra_in_level=o_level,
+            tok_level=tok_level,
+            red_level=red_level,
+        )
+
+    def softmax(self, name: str, tok_level: int) -> int:
+        """Softmax over the token axis of the current tensor (scores): max, subtract, exp, sum
+        and divide, 5 element operations per value."""
+        c = self.c
+        return self._emit(
+            name, False, "softmax", "", c, self.level, 1, 1, 1, 0, 0, 5 * c, (self.last,), tok_level=tok_level
         )
 
     def reshape(self, name: str) -> int:
@@ -259,6 +311,46 @@ def _walk_uir(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) ->
     if end:
         walk.conv(f"{name}.dw_end.conv", out_chs, end, 1 if (start or mid) else blk.stride, groups=out_chs)
         walk.bn(f"{name}.dw_end.bn", None)
+    if walk.family.layer_scale:
+        walk.scale(f"{name}.layer_scale")
+
+
+def _walk_mqa(walk: _Walk, blk: BlockSpec, name: str, out_chs: int, act: str) -> None:
+    """timm ``MobileAttention`` with ``MultiQueryAttention2d`` (MobileNetV4's Mobile MQA): norm
+    (BN) → query 1×1 conv to heads·d; key and value each [stride-v depthwise k×k → BN] → 1×1 conv
+    to d (one key and one value shared by all heads); scores = Q·Kᵀ (heads × queries × keys),
+    softmax over the keys, context = softmax·V; heads merged → 1×1 output conv → [layer scale].
+
+    The transposes are the ones the exported graph keeps as kernels of their own: queries split
+    into heads, keys and values laid out as tokens, heads merged back (the 1/√d scale and Kᵀ
+    are folded into the score matmul, as fused attention kernels and ONNX Runtime's MatMul
+    fusions do)."""
+    chs, level = walk.c, walk.level
+    heads, dim = blk.num_heads, blk.key_dim
+    attn = f"{name}.attn"
+    normed = walk.bn(f"{name}.norm", None)
+    walk.conv(f"{attn}.query.proj", heads * dim, 1)
+    q_level = walk.level
+    q = walk.transpose(f"{attn}.query_heads")
+
+    def key_or_value(branch: str) -> tuple[int, int]:
+        walk.c, walk.level, walk.last = chs, level, normed
+        if blk.kv_stride > 1:
+            walk.conv(f"{attn}.{branch}.down_conv", chs, blk.kernel_size, blk.kv_stride, groups=chs)
+            walk.bn(f"{attn}.{branch}.norm", None)
+        walk.conv(f"{attn}.{branch}.proj", dim, 1)
+        return walk.transpose(f"{attn}.{branch}_tokens"), walk.level
+
+    k, kv_level = key_or_value("key")
+    v, _ = key_or_value("value")
+    walk.c, walk.level, walk.last = heads * dim, q_level, q
+    walk.matmul(f"{attn}.scores", k, heads, heads * dim, tok_level=kv_level, red_level=0)
+    walk.softmax(f"{attn}.softmax", tok_level=kv_level)
+    walk.matmul(f"{attn}.context", v, heads * dim, heads * dim, tok_level=0, red_level=kv_level)
+    walk.transpose(f"{attn}.merge_heads")
+    walk.conv(f"{attn}.output.proj", out_chs, 1)
+    if walk.family.layer_scale:
+        walk.scale(f"{name}.layer_scale")
 
 
 _BLOCK_WALKERS = {
@@ -268,6 +360,7 @@ _BLOCK_WALKERS = {
     "er": _walk_er,
     "cn": _walk_cn,
     "uir": _walk_uir,
+    "mqa": _walk_mqa,
 }
 
 

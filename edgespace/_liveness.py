@@ -8,7 +8,8 @@ input stays live across the whole block, as on a device.
 
 Rows in ``alias_ops`` (by default batch norm, activations and reshapes, which a deployed graph
 folds into the conv before them or runs in place) write no new tensor: their output *is* their
-input's buffer, which then lives until the alias's last reader. An activation whose ``act`` is in
+input's buffer, which then lives until the alias's last reader; so does a one-operand ``mul`` (a
+per-channel constant scale, which ONNX Runtime's Conv-Mul fusion folds into the conv). An activation whose ``act`` is in
 ``unfused_acts`` is the exception: the runtime runs it as a kernel of its own writing a new
 tensor. ONNX Runtime's CPU provider fuses ReLU, ReLU6 (Clip), hard-swish and the sigmoid gates
 into the conv before them, but runs SiLU/Swish as a separate ``QuickGelu`` kernel
@@ -43,6 +44,8 @@ def live_bytes(
     # buffer id of each row's output: itself, or (for an alias) its first input's buffer
     buf = np.arange(n)
     alias = np.isin(ops, list(alias_ops)) & ~((ops == "act") & np.isin(table["act"].to_numpy(), list(unfused_acts)))
+    # a one-operand mul (a per-channel constant scale) is folded into the conv before it
+    alias |= (ops == "mul") & np.array([len(r) == 1 for r in reads], dtype=bool)
     for i in range(n):
         if alias[i] and len(reads[i]):
             src = reads[i][0]

@@ -7,18 +7,40 @@ engine runs in these words, so a new operator is added here once.
 
 from __future__ import annotations
 
-__all__ = ["ACTIVATIONS", "CONV_OPS", "ENGINE_KINDS", "OP_CLASSES", "PLACEMENTS"]
+__all__ = ["ACTIVATIONS", "CONV_OPS", "ENGINE_KINDS", "MAC_OPS", "OP_CLASSES", "PLACEMENTS"]
 
 #: Operator classes of the layer table (``op`` column), used by op support and efficiency.
-OP_CLASSES = ("conv", "depthwise", "pointwise", "linear", "bn", "act", "pool", "mul", "add", "reshape")
-#: Conv-like operator classes: the rows whose MACs fvcore counts (matrix-unit work).
+#: ``matmul`` is attention's batched product of two activations (scores = Q·Kᵀ, context =
+#: softmax·V): its work grows with the product of the query and key/value token counts.
+#: ``transpose`` is a layout change that moves every element (the head split and merge around
+#: attention); ``reshape`` moves nothing.
+OP_CLASSES = (
+    "conv",
+    "depthwise",
+    "pointwise",
+    "linear",
+    "matmul",
+    "bn",
+    "act",
+    "pool",
+    "mul",
+    "add",
+    "softmax",
+    "transpose",
+    "reshape",
+)
+#: Conv-like operator classes: the rows whose MACs fvcore counts as conv/linear (weights times
+#: activations).
 CONV_OPS = ("conv", "depthwise", "pointwise", "linear")
+#: Every operator class whose work is multiply-accumulates (matrix-unit work): the conv-like ones
+#: and attention's activation-by-activation ``matmul``.
+MAC_OPS = (*CONV_OPS, "matmul")
 #: Activation kinds of the layer table (``act`` column).
-ACTIVATIONS = ("silu", "relu", "relu6", "hard_swish", "sigmoid", "hard_sigmoid")
+ACTIVATIONS = ("silu", "relu", "relu6", "hard_swish", "sigmoid", "hard_sigmoid", "gelu")
 #: Kinds of compute engine a profile may describe.
 ENGINE_KINDS = ("gpu", "cpu", "npu", "dla", "tpu")
 #: Where a network is placed on a mode with several accelerators: ``auto`` is the profile's
 #: primary engine; ``gpu`` / ``dla`` put the network on that engine (with its declared fallback).
 PLACEMENTS = ("auto", "gpu", "dla")
 
-assert set(CONV_OPS) <= set(OP_CLASSES)
+assert set(MAC_OPS) <= set(OP_CLASSES)

@@ -77,6 +77,8 @@ MOBILENET_SPEC_FAMILIES = (
     "mobilenetv4_conv_small",
     "mobilenetv4_conv_medium",
     "mobilenetv4_conv_large",
+    "mobilenetv4_hybrid_medium",
+    "mobilenetv4_hybrid_large",
 )
 
 #: Families that compound scaling (:func:`efficientnet`) applies to: a B0 base network scaled

@@ -328,3 +328,35 @@ def test_evaluator_builds_the_real_model_by_default(tmp_path):
     assert EvaluatorAccuracy(fn, name="count", cache_path=tmp_path / "c.json").predict(spec).top1 == 50.0
     assert seen["classes"] == 10
     assert seen["params"] == int(edgespace.layer_table(spec)["params"].sum())
+
+
+@pytest.mark.parametrize(
+    "family, width, timm_name",
+    [
+        ("mobilenetv4_conv_small", 0.5, "mobilenetv4_conv_small_050"),
+        ("mobilenetv3_small", 1.0, "mobilenetv3_small_100"),
+        ("efficientnet", 1.0, "efficientnet_b0"),
+    ],
+)
+def test_the_parameter_feature_counts_the_layers_before_the_global_pool(family, width, timm_name):
+    import timm
+    from timm.models.mobilenetv3 import MobileNetV3
+
+    from edgespace.accuracy._published_fit import _macs_params
+
+    model = timm.create_model(timm_name)
+    # timm's MobileNetV3 class applies its 1x1 conv head after the pool; EfficientNet before it
+    after_pool = ("conv_head.", "norm_head.", "classifier.") if isinstance(model, MobileNetV3) else ("classifier.",)
+    body = sum(p.numel() for n, p in model.named_parameters() if not n.startswith(after_pool))
+    assert _macs_params(family, width, 1.0, 224)[1] == body < sum(p.numel() for p in model.parameters())
+
+
+def test_family_parameter_slopes_are_pulled_toward_the_shared_one():
+    from edgespace.accuracy._published_fit import fit_published
+
+    t = fit_published().top1
+    shared = t.shape[1]
+    # two widths in its rows: its own, steeper slope; one width only: the shared slope
+    assert t.params_slope["mobilenetv4_conv_small"] > shared + 0.02
+    assert abs(t.params_slope["mobilenetv4_conv_medium"] - shared) < 1e-3
+    assert min(t.params_slope.values()) >= 0.0

@@ -143,14 +143,15 @@ def test_gpu_fidelity_benchmark_cpu_path_writes_its_json(tmp_path):
 def _kernel_roofline_gpu_ms(spec: ArchSpec, fused: bool) -> float:
     """A GPU of another form than the model's: every kernel costs the largest of a 4 µs floor,
     its arithmetic at a per-class efficiency of 990 TFLOP/s and its bytes at 4.3 TB/s; unfused,
-    every bn and act is a kernel of its own. 15 µs per call."""
-    from edgespace.layers import CONV_OPS
+    every bn, act and layer scale is a kernel of its own. 15 µs per call."""
+    from edgespace._ops import MAC_OPS  # conv-like rows and attention matmuls: matrix-unit work
 
     t = layer_table(spec)
     op = t["op"].to_numpy()
-    rows = (op != "reshape") & (~np.isin(op, ("bn", "act")) if fused else True)
-    flops = np.where(np.isin(op, CONV_OPS), 2 * t["macs"], t["elem_ops"]).astype(float)
-    eff = np.where(op == "depthwise", 0.02, np.where(np.isin(op, CONV_OPS), 0.5, 0.01))
+    scale = (op == "mul") & np.array([len(r) == 1 for r in t["reads"]])  # a per-channel layer scale
+    rows = (op != "reshape") & (~(np.isin(op, ("bn", "act")) | scale) if fused else True)
+    flops = np.where(np.isin(op, MAC_OPS), 2 * t["macs"], t["elem_ops"]).astype(float)
+    eff = np.where(op == "depthwise", 0.02, np.where(np.isin(op, MAC_OPS), 0.5, 0.01))
     nbytes = (t["input_bytes"] + t["output_bytes"] + t["weight_bytes"]).to_numpy(float)
     per = np.maximum.reduce([np.full(len(t), 4e-6), flops / (990e12 * eff), nbytes / 4.3e12])
     return float(per[rows].sum() * 1e3 + 0.015)

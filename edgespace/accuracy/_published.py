@@ -1,12 +1,13 @@
 """ImageNet top-1 from published results: a small saturating model fitted once to the shipped table.
 
-Functional form (top-1 in percent; m = conv+linear MACs, p = parameters, both of the network as
-edgespace builds it, so a prediction and the layer table agree)::
+Functional form (top-1 in percent; m = conv+linear MACs, p = body parameters (every layer before
+the global pool), both of the network as edgespace builds it, so a prediction and the layer table
+agree)::
 
     lm = ln(m / 300 M),  lp = ln(p / 3.5 M)
     g  = (1 - exp(-k * lm)) / k                 # concave in log-compute, strictly increasing
-    z  = c_family + c_recipe + a * g + b * lp
-    top1 = A / (1 + exp(-z))                    # logistic, saturating at A (< 100)
+    z  = c_family + c_recipe + a * g + b_family * lp
+    top1 = A / (1 + exp(-z))                    # logistic, saturating at A (<= 100)
 
 Why this shape:
 
@@ -18,7 +19,14 @@ Why this shape:
   width and depth move both. The parameter term is what separates a narrow, high-resolution
   network from a wide, low-resolution one of equal MACs (MobileNetV1 0.25/224 vs 0.5/128:
   41 vs 49 MMACs, 49.8 vs 56.3%).
-* ``a > 0``, ``b >= 0`` and ``k >= 0`` are bounds of the fit, so the prediction is smooth and
+* The parameters after the global pool (classifier, and MobileNetV3/V4's post-pool 1x1 conv)
+  are left out: their width is fixed, so in a narrow network they are most of the parameters and
+  none of what the width multiplier took away.
+* Each family has its own parameter slope ``b_family``, pulled toward a shared ``b`` by a penalty
+  in the fit: a family whose rows span widths (MobileNetV3/V4-Small lose more top-1 per halving of
+  width than a resolution cut of equal MACs costs them) departs from ``b`` as far as its rows
+  demand; a family with one width keeps ``b``.
+* ``a > 0``, ``b, b_family >= 0`` and ``k >= 0`` are bounds of the fit, so the prediction is smooth and
   monotone in width, depth and resolution everywhere, not only inside the data.
 * Architecture enters as one offset per family (``c_family``); training recipe as one offset
   per recipe (``c_recipe``: 0 for the authors' own results, fitted for timm's evaluation of the
@@ -104,7 +112,7 @@ def _check_quantization(quantization: str) -> None:
 
 
 def _features_many(family: str, width: np.ndarray, depth: np.ndarray, resolution: np.ndarray):
-    """ln(MACs/300M) and ln(params/3.5M) for arrays of specs of one family."""
+    """ln(MACs/300M) and ln(body params/3.5M) for arrays of specs of one family."""
     n = len(width)
     lm = np.empty(n)
     lp = np.empty(n)
@@ -141,7 +149,7 @@ def _predict_arrays(
     lm, lp = features
     n = len(width)
     t1 = fit.top1
-    top1 = _curve(t1.shape, np.full(n, t1.family_offset[family]), lm, lp)
+    top1 = _curve(t1.shape, np.full(n, t1.family_offset[family]), lm, lp, t1.params_slope[family])
     logs = np.log2(np.stack([width, depth, resolution.astype(float)], axis=1))
     pts = fit.points[family]
     dist = np.sqrt(((logs[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
@@ -153,7 +161,7 @@ def _predict_arrays(
     top5 = top5_std = None
     if fit.top5 is not None and family in fit.top5.family_offset:
         t5 = fit.top5
-        top5 = _curve(t5.shape, np.full(n, t5.family_offset[family]), lm, lp)
+        top5 = _curve(t5.shape, np.full(n, t5.family_offset[family]), lm, lp, t5.params_slope[family])
         top5_std = np.sqrt(t5.family_rms[family] ** 2 + extra)
 
     is_int8 = precision == "int8"

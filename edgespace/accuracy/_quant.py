@@ -81,6 +81,20 @@ INT8_DROP: dict[str, Int8Drop] = {
         )
         for name in ("mobilenetv4_conv_small", "mobilenetv4_conv_medium", "mobilenetv4_conv_large")
     },
+    # MobileNetV4 Hybrid: the Conv blocks above plus Mobile MQA attention, whose softmax output
+    # and score matmul are the operands 8-bit PTQ handles worst in vision transformers (PTQ4ViT,
+    # Yuan et al., ECCV 2022: twin-uniform quantisation needed for post-softmax and post-GELU
+    # values); Hybrid-Large adds GELU. No int8 figure is published: a wider estimate.
+    **{
+        name: Int8Drop(
+            1.5,
+            1.0,
+            1.0,
+            0.5,
+            "estimate: MobileNetV4 Conv's 0.8 plus attention softmax/matmul in 8 bits (PTQ4ViT); no published figure",
+        )
+        for name in ("mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_large")
+    },
 }
 
 #: drop(width) = drop(1.0) * width ** -WIDTH_EXPONENT, fitted by :func:`fit_width_exponent` to

@@ -31,13 +31,27 @@ __all__ = [
 #: expansion conv in place of 1×1 expand + depthwise, EfficientNetV2), plain conv + BN + act,
 #: and the universal inverted residual (MobileNetV4's UIB: optional depthwise convs before the
 #: expansion (``a``), between expansion and projection (``k``, 0 for none) and after the
-#: projection (``p``)).
-BLOCK_TYPES = ("ds", "dsa", "ir", "er", "cn", "uir")
+#: projection (``p``)), and MobileNetV4's Mobile MQA attention block (``mqa``: ``h`` heads sharing
+#: one key and one value of dimension ``d``, keys/values downsampled by a stride-``v`` depthwise
+#: conv of kernel ``k``).
+BLOCK_TYPES = ("ds", "dsa", "ir", "er", "cn", "uir", "mqa")
 
 #: The ``n<act>`` token's activation names, as in timm's decoder.
 ACT_TOKENS = {"re": "relu", "r6": "relu6", "hs": "hard_swish", "sw": "silu"}
 
-_NUMERIC_KEYS = {"r": int, "k": int, "s": int, "e": float, "c": int, "se": float, "a": int, "p": int}
+_NUMERIC_KEYS = {
+    "r": int,
+    "k": int,
+    "s": int,
+    "e": float,
+    "c": int,
+    "se": float,
+    "a": int,
+    "p": int,
+    "h": int,
+    "v": int,
+    "d": int,
+}
 
 #: Block types with an expansion ratio (the ``e`` token is required and used).
 _EXPANDING = ("ir", "er", "uir")
@@ -64,6 +78,10 @@ class BlockSpec:
     #: projection (``p``); 0 = none (``kernel_size`` 0 = no middle depthwise conv).
     start_kernel_size: int = 0
     end_kernel_size: int = 0
+    #: ``mqa`` only: query heads, key/value stride (1 = no downsampling) and key (= value) dim.
+    num_heads: int = 0
+    kv_stride: int = 1
+    key_dim: int = 0
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
@@ -112,7 +130,7 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
         if match is None or match.group(1) not in _NUMERIC_KEYS:
             raise SpecError(
                 f"arch-def {block_str!r}: unknown token {token!r}; allowed: "
-                f"r<int>, k<int>, s<int>, e<float>, c<int>, se<float>, a<int>, p<int>, "
+                f"r<int>, k<int>, s<int>, e<float>, c<int>, se<float>, a<int>, p<int>, h<int>, v<int>, d<int>, "
                 f"n{{{','.join(ACT_TOKENS)}}}, skip, noskip"
             )
         key, number = match.groups()
@@ -120,7 +138,11 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
             values[key] = _NUMERIC_KEYS[key](number)
         except ValueError:
             raise SpecError(f"arch-def {block_str!r}: token {token!r} is not {key}<number>") from None
-    required = ("r", "k", "s", "c") + (("e",) if block_type in _EXPANDING else ())
+    required = (
+        ("r", "k", "s", "c")
+        + (("e",) if block_type in _EXPANDING else ())
+        + (("h", "d") if block_type == "mqa" else ())
+    )
     missing = [k for k in required if k not in values]
     if missing:
         raise SpecError(f"arch-def {block_str!r}: missing token(s) {', '.join(missing)} for block type {block_type!r}")
@@ -132,6 +154,12 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
         raise SpecError(f"arch-def {block_str!r}: only 'uir' blocks take 'a'/'p' (extra depthwise) tokens")
     if block_type == "uir" and values["s"] > 1 and not (values["k"] or values.get("a") or values.get("p")):
         raise SpecError(f"arch-def {block_str!r}: a strided 'uir' block needs a depthwise conv (a, k or p > 0)")
+    if block_type != "mqa" and any(k in values for k in ("h", "v", "d")):
+        raise SpecError(f"arch-def {block_str!r}: only 'mqa' blocks take 'h'/'v'/'d' (attention) tokens")
+    if block_type == "mqa" and (values["h"] < 1 or values["d"] < 1 or values.get("v", 1) not in (1, 2)):
+        raise SpecError(f"arch-def {block_str!r}: 'mqa' needs h >= 1, d >= 1 and v1 or v2")
+    if block_type == "mqa" and (values["s"] != 1 or values.get("se", 0.0)):
+        raise SpecError(f"arch-def {block_str!r}: 'mqa' blocks take stride s1 and no squeeze-excite")
     if block_type != "uir" and values["k"] < 1:
         raise SpecError(f"arch-def {block_str!r}: kernel k{values['k']} not allowed; allowed: k >= 1")
     spec = BlockSpec(
@@ -147,6 +175,9 @@ def decode_block_str(block_str: str) -> tuple[BlockSpec, int]:
         force_skip=block_type == "cn" and skip is True,
         start_kernel_size=int(values.get("a", 0)),
         end_kernel_size=int(values.get("p", 0)),
+        num_heads=int(values.get("h", 0)),
+        kv_stride=int(values.get("v", 1)),
+        key_dim=int(values.get("d", 0)),
     )
     return spec, int(values["r"])
 

@@ -65,6 +65,9 @@ class FamilyDef:
     channel_divisor: int = 8
     round_limit: float = 0.9
     depth_knob: bool = True
+    #: timm ``layer_scale_init_value`` set (MobileNetV4 hybrids): every ``uir`` and ``mqa`` block
+    #: ends with a learned per-channel scale (``layer_scale.gamma``, C parameters).
+    layer_scale: bool = False
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     description: str = ""

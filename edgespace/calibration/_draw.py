@@ -23,6 +23,8 @@ DEFAULT_FAMILIES = (
     "mobilenetv4_conv_small",
     "mobilenetv4_conv_medium",
     "mobilenetv4_conv_large",
+    "mobilenetv4_hybrid_medium",
+    "mobilenetv4_hybrid_large",
 )
 #: (low, high) per knob: wide enough to cover what a search on a small device visits, small enough
 #: that one measurement takes well under a second on two cores.

@@ -60,7 +60,7 @@ LATENCY_FEATURES = (
     "call",
 )
 ENERGY_FEATURES = ("latency_ms", "gflop", "gbyte")
-_DENSE = ("conv", "pointwise", "linear")
+_DENSE = ("conv", "pointwise", "linear", "matmul")  # matrix-unit work (attention matmuls too)
 
 
 def gpu_features(spec: ArchSpec, profile, mode: str | None = None) -> dict:

@@ -19,7 +19,10 @@ The mapping rule (tested on real exports in tests/test_measure.py):
 2. **Anchor row.** The layer-table row whose name is the longest dotted prefix of the path. Where
    the path names a module with operator-less children (a block's ``skip_add``, an SE module's
    ``mean``), the node's op type picks among them (Add/Sum → ``add``, ReduceMean /
-   GlobalAveragePool → ``pool``).
+   GlobalAveragePool → ``pool``). Inside an attention module (operator-less ``matmul``,
+   ``softmax`` and ``transpose`` rows), the op type picks the class and the exporter's node number
+   (``Transpose_2``, ``MatMul_1``) the row of that class, in order; shape arithmetic and the
+   scale go with the score matmul.
 3. **Rows covered.** Rows are cut into *segments*, one per conv-like row (``conv``,
    ``depthwise``, ``pointwise``, ``linear``) holding it and the non-conv rows after it up to the
    next conv-like row. Within a segment, a node covers the rows after the previous node's rows
@@ -56,6 +59,16 @@ _SUFFIXES = re.compile(r"(_kernel_time|_fence_before|_fence_after)$")
 _MANGLE = re.compile(r"(_nchwc|_token_\d+)")
 _POOL_OPS = {"ReduceMean", "GlobalAveragePool", "AveragePool"}
 _ADD_OPS = {"Add", "Sum"}
+#: Attention nodes by op type: the layer-table operator class they run. Any other node inside an
+#: attention module (the 1/sqrt(d) scale, shape arithmetic) belongs with the score matmul.
+_ATTENTION_OPS = {
+    "MatMul": "matmul",
+    "FusedMatMul": "matmul",
+    "Softmax": "softmax",
+    "Transpose": "transpose",
+    "Reshape": "transpose",
+}
+_EXPORT_INDEX = re.compile(r"_(\d+)$")
 
 
 def _clean(name: str) -> str:
@@ -121,7 +134,16 @@ class _RowIndex:
                         return i
             if prefix in self.by_name:
                 return self.by_name[prefix]
-            for i in self.children.get(prefix, []):  # a block path with one child row
+            kids = self.children.get(prefix, [])
+            if any(self.ops[i] == "matmul" for i in kids):
+                # An attention module: its operator-less rows by class, the exporter's node number
+                # (Transpose, Transpose_1, ...: queries, keys, values, then the merge) picking
+                # among rows of one class in order.
+                same = [i for i in kids if self.ops[i] == _ATTENTION_OPS.get(op_type, "matmul")]
+                number = _EXPORT_INDEX.search(parts[k]) if k < len(parts) and op_type in _ATTENTION_OPS else None
+                if same:
+                    return same[min(int(number.group(1)) if number else 0, len(same) - 1)]
+            for i in kids:  # a block path with one child row
                 if want is None or self.ops[i] == want:
                     return i
         return None

@@ -7,7 +7,9 @@ call it, so single and batch answers are the same numbers. Pure numpy: no I/O, n
 Equations (SI units; n = design point, r = layer row, j = DVFS level of the primary engine,
 s_j = f_j / f_max its clock ratio):
 
-* ops_r = 2·MACs (conv-like) or element operations (bn, act, pool, mul, add); fused rows 0.
+* ops_r = 2·MACs (conv-like and attention matmul) or element operations (bn, act, pool, mul,
+  add, softmax); fused rows 0. Attention rows scale with the query pixels times the key/value
+  pixels (the layer skeleton's token levels), so their share grows with the resolution.
 * bytes_r = (weights + inputs + outputs)·element size; fused rows 0 (see ``_graph``).
 * t_r,j = max(ops_r / (peak_e · eff_e,op · s_j), t_mem,r) + dispatch_e  (roofline, one
   kernel per unfused row; s_j applies to rows on the primary engine; dispatch_e at the
@@ -143,14 +145,12 @@ def evaluate(
     bb = b[:, None]
 
     sizes = sk.level_sizes(res)  # (N, L)
-    out_hw = sizes[:, sk.out_level]
-    in_hw = sizes[:, sk.in_level]
     ex_hw = sizes[:, sk.extra_in_level]
-    out_px = (out_hw * out_hw).astype(np.float64)
-    in_px = (in_hw * in_hw).astype(np.float64)
+    # output and input pixels (times attention's token pixels), and the pixels MACs scale with
+    out_px, mac_px, in_px = sk.px_factors(sizes)
     active = ~pl.fused
 
-    macs = np.where(st.conv_like, sk.macs_per_px * out_px, 0.0) * bb
+    macs = np.where(st.conv_like, sk.macs_per_px * mac_px, 0.0) * bb
     ops = np.where(st.conv_like, 2.0 * macs, sk.elem_ops_per_px * np.where(st.is_pool, in_px, out_px) * bb) * active
     elems_out = sk.out_c * out_px  # per image
     elems_in = sk.in_c * in_px + sk.extra_in_c * (ex_hw * ex_hw)

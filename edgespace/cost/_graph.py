@@ -6,8 +6,11 @@ they are computed once and shared by every resolution of the same structure.
 
 Fusion rule (what TensorRT, ONNX Runtime, TFLite and NPU compilers all do at inference): a
 ``bn`` that reads a conv-like row on the same engine is folded into that conv's weights and
-bias; an ``act`` that reads a conv-like row or a folded ``bn`` on the same engine runs in the
-conv's epilogue; ``reshape`` moves no data. A fused row costs no time, no traffic and no
+bias, and so is a per-channel constant scale (a one-operand ``mul``: MobileNetV4's layer scale)
+that reads a conv-like row or a folded ``bn``/scale (ONNX Runtime's Conv-Mul fusion, TensorRT's
+scale fusion); an ``act`` that reads a conv-like row or a folded ``bn`` on the same engine runs in
+the conv's epilogue; ``reshape`` moves no data. Attention's ``matmul``, ``softmax`` and
+``transpose`` rows are kernels of their own: the head split/merge transposes are not fused. A fused row costs no time, no traffic and no
 dispatch of its own, and its tensor never exists in memory: the chain writes one tensor.
 """
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgespace._layer_table import LayerSkeleton
-from edgespace._ops import CONV_OPS
+from edgespace._ops import MAC_OPS
 from edgespace._spec import PRECISIONS
 from edgespace.cost._params import ACT_INDEX, FALLBACK, OP_INDEX, PRIMARY, ModeParams
 
@@ -34,6 +37,7 @@ class Structure:
     act_idx: np.ndarray  # -1 where the row has no activation
     conv_like: np.ndarray
     is_bn: np.ndarray
+    is_scale: np.ndarray  # a one-operand ``mul``: a per-channel constant scale (layer scale)
     is_act: np.ndarray
     is_reshape: np.ndarray
     is_pool: np.ndarray
@@ -49,8 +53,9 @@ def structure_of(sk: LayerSkeleton) -> Structure:
     return Structure(
         op_idx=np.array([OP_INDEX[o] for o in ops], dtype=np.int64),
         act_idx=np.array([ACT_INDEX.get(a, -1) for a in acts], dtype=np.int64),
-        conv_like=np.isin(ops, CONV_OPS),
+        conv_like=np.isin(ops, MAC_OPS),
         is_bn=ops == "bn",
+        is_scale=(ops == "mul") & np.array([len(r) == 1 for r in reads], dtype=bool),
         is_act=ops == "act",
         is_reshape=ops == "reshape",
         is_pool=ops == "pool",
@@ -115,6 +120,7 @@ def _place(sk: LayerSkeleton, mp: ModeParams, p: int) -> Placement:
         if (
             st.is_reshape[r]
             or (st.is_bn[r] and st.conv_like[src])
+            or (st.is_scale[r] and (st.conv_like[src] or ((st.is_bn[src] or st.is_scale[src]) and fused[src])))
             or (st.is_act[r] and (st.conv_like[src] or (st.is_bn[src] and fused[src])))
         ):
             fused[r] = True
@@ -150,7 +156,8 @@ def _place(sk: LayerSkeleton, mp: ModeParams, p: int) -> Placement:
                 last_use[group[src]] = max(last_use[group[src]], r)
 
     folded_bn = fused & st.is_bn
-    weight_elems = int(sk.params[~folded_bn].sum() + sk.out_c[folded_bn].sum())
+    folded_scale = fused & st.is_scale  # multiplied into the conv's weights: no parameters left
+    weight_elems = int(sk.params[~folded_bn & ~folded_scale].sum() + sk.out_c[folded_bn].sum())
     return Placement(
         runnable=not unsupported,
         unsupported=unsupported,

@@ -29,6 +29,9 @@ ESTIMATED_EFFICIENCY: dict[str, dict[str, float]] = {
         "pool": 0.03,
         "mul": 0.03,
         "add": 0.03,
+        "matmul": 0.3,
+        "softmax": 0.02,
+        "transpose": 1.0,
         "reshape": 1.0,
     },
     "cpu": {
@@ -41,6 +44,9 @@ ESTIMATED_EFFICIENCY: dict[str, dict[str, float]] = {
         "pool": 0.15,
         "mul": 0.15,
         "add": 0.15,
+        "matmul": 0.4,
+        "softmax": 0.05,
+        "transpose": 1.0,
         "reshape": 1.0,
     },
     "npu": {
@@ -53,11 +59,14 @@ ESTIMATED_EFFICIENCY: dict[str, dict[str, float]] = {
         "pool": 0.05,
         "mul": 0.05,
         "add": 0.05,
+        "matmul": 0.3,
+        "softmax": 0.03,
+        "transpose": 1.0,
         "reshape": 1.0,
     },
 }
 #: A deep-learning accelerator (NVDLA) is estimated as an NPU whose fully connected layers reach less.
-ESTIMATED_EFFICIENCY["dla"] = {**ESTIMATED_EFFICIENCY["npu"], "linear": 0.3}
+ESTIMATED_EFFICIENCY["dla"] = {**ESTIMATED_EFFICIENCY["npu"], "linear": 0.3, "matmul": 0.2}
 #: An Edge TPU is estimated as an NPU (a systolic matrix unit with vector units beside it).
 ESTIMATED_EFFICIENCY["tpu"] = dict(ESTIMATED_EFFICIENCY["npu"])
 
@@ -72,6 +81,9 @@ EFFICIENCY_RATIONALE = {
     "mul": "element-wise on vector units",
     "add": "element-wise on vector units",
     "reshape": "moves no arithmetic",
+    "matmul": "attention's batched matmul: small inner dimension (key/value dim 48-64), both operands activations (nothing stays resident): about half a conv GEMM's fraction",
+    "softmax": "exp and a row reduction on vector units: below other element-wise operators",
+    "transpose": "moves every element and no arithmetic: bound by its bytes",
 }
 
 #: Share of an engine's full-load power it draws whenever it executes a kernel, whatever the

@@ -64,6 +64,8 @@ _SHORT = {
     "mobilenetv4_conv_small": "MobileNetV4-Conv-S",
     "mobilenetv4_conv_medium": "MobileNetV4-Conv-M",
     "mobilenetv4_conv_large": "MobileNetV4-Conv-L",
+    "mobilenetv4_hybrid_medium": "MobileNetV4-Hybrid-M",
+    "mobilenetv4_hybrid_large": "MobileNetV4-Hybrid-L",
 }
 
 

@@ -18,8 +18,15 @@ __all__ = ["MOBILENET_FAMILIES", "MOBILENETV4_FAMILIES", "EfficientNetSpace", "M
 
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
-#: MobileNetV4's convolutional families: width multiplier and resolution, as the MobileNets.
-MOBILENETV4_FAMILIES = ("mobilenetv4_conv_small", "mobilenetv4_conv_medium", "mobilenetv4_conv_large")
+#: MobileNetV4's convolutional and hybrid (Mobile MQA attention) families: width multiplier and
+#: resolution, as the MobileNets.
+MOBILENETV4_FAMILIES = (
+    "mobilenetv4_conv_small",
+    "mobilenetv4_conv_medium",
+    "mobilenetv4_conv_large",
+    "mobilenetv4_hybrid_medium",
+    "mobilenetv4_hybrid_large",
+)
 
 
 class EfficientNetSpace(Space):

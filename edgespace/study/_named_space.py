@@ -47,7 +47,7 @@ def named_space(
 ) -> Space:
     """The default space for a name: ``efficientnet`` or ``efficientnetv2`` (compound scaling, φ
     −2…4 in steps of 0.25), one MobileNet family, ``mobilenet`` (MobileNetV2 and V3 Large/Small),
-    ``mobilenetv4`` (MobileNetV4 Conv Small/Medium/Large), or ``all``
+    ``mobilenetv4`` (MobileNetV4 Conv Small/Medium/Large and Hybrid Medium/Large), or ``all``
     (EfficientNet | EfficientNetV2 | MobileNet | MobileNetV4).
     ``placements`` (e.g. ``["auto", "dla"]`` on Jetson Orin NX / AGX Orin) adds a placement dimension,
     ``batches`` (e.g. ``(1, 8, 32)``) a batch dimension."""
