@@ -232,3 +232,20 @@ def test_server_shutdown_mid_search_is_one_line_and_the_study_resumes(own_postgr
     _resume(url, "shutdown", target)
     done = _complete(url, "shutdown")
     assert all(done.get(n) == v for n, v in before.items()) and len(done) == target
+
+
+def test_psycopg_s_pipeline_warning_on_a_lost_connection_is_not_printed(caplog):
+    """When the server goes away while a batch is written through a pipeline, psycopg warns
+    "error ignored terminating <psycopg.Pipeline [BAD]>" on its own logger as it unwinds; the search
+    already says the database went away, in one line, so that warning must not reach any handler
+    (it reached stderr, intermittently, in the shutdown test above)."""
+    import logging
+
+    from edgespace.study._rdb import leased_rdb_storage
+
+    leased_rdb_storage()
+    with caplog.at_level(logging.WARNING, logger="psycopg"):
+        logging.getLogger("psycopg").warning("error ignored terminating %r: %s", "<psycopg.Pipeline [BAD]>", "lost")
+        logging.getLogger("psycopg").warning("a warning of another kind")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["a warning of another kind"], messages

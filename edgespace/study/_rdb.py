@@ -60,6 +60,7 @@ def leased_rdb_storage() -> type:
     from optuna.trial import TrialState
 
     logging.getLogger("optuna.storages._rdb.storage").addFilter(_QuietLostConnection())
+    logging.getLogger("psycopg").addFilter(_QuietLostConnection())
 
     class LeasedRDBStorage(RDBStorage):
         def __init__(self, url: str, **kwargs: Any) -> None:
@@ -201,10 +202,11 @@ def _driver_error(exc: BaseException) -> BaseException:
 
 
 class _QuietLostConnection:
-    """Drops Optuna's multi-line warning about a failed query (the search reports it once)."""
+    """Drops Optuna's multi-line warning about a failed query and psycopg's warning when a batch's
+    pipeline cannot be closed on a lost connection (the search reports the loss once)."""
 
     def filter(self, record) -> bool:
-        return not str(record.getMessage()).startswith("Caught an error from sqlalchemy")
+        return not str(record.getMessage()).startswith(("Caught an error from sqlalchemy", "error ignored terminating"))
 
 
 @contextlib.contextmanager
