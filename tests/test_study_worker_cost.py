@@ -112,3 +112,50 @@ def test_the_search_space_is_optunas_and_each_complete_trial_is_intersected_once
     # each complete trial is compared once (17 distributions at most), whatever is RUNNING
     complete = sum(t.state == TrialState.COMPLETE for t in study.trials)
     assert sum(own_cost) <= 17 * complete, (sum(own_cost), complete)
+
+
+def test_trials_are_numbered_in_id_order_even_if_the_database_gives_ids_out_of_order(tmp_path, monkeypatch):
+    """Trials are numbered as they are inserted (no UPDATE a row); were the ids to come out of
+    the VALUES order, the trials are renumbered so that each number still counts the study's
+    trials with a smaller id, as Optuna defines it."""
+    import sqlite3
+
+    import optuna
+    from optuna.distributions import IntDistribution
+    from optuna.trial import FrozenTrial, TrialState
+
+    from edgespace.study import _batch_write
+    from edgespace.study._batch_write import create_trials
+    from edgespace.study._rdb import cached
+    from edgespace.study._storage import open_storage
+
+    real = _batch_write.insert_rows
+
+    def reversed_insert(session, table, columns, rows, **kw):  # the last row gets the first id
+        return real(session, table, columns, list(reversed(rows)), **kw)
+
+    store, _ = open_storage(f"sqlite:///{tmp_path / 'n.db'}", "n")
+    study = optuna.create_study(storage=cached(store), study_name="n", directions=["minimize"])
+    study.tell(study.ask({"x": IntDistribution(0, 3)}), 1.0)  # one trial before: numbers start at 1
+    template = FrozenTrial(
+        number=0,
+        state=TrialState.RUNNING,
+        value=None,
+        values=None,
+        datetime_start=_dt.datetime.now(),
+        datetime_complete=None,
+        params={"x": 1},
+        distributions={"x": IntDistribution(0, 3)},
+        user_attrs={},
+        system_attrs={},
+        intermediate_values={},
+        trial_id=0,
+    )
+    for insert in (real, reversed_insert):
+        monkeypatch.setattr(_batch_write, "insert_rows", insert)
+        batch = create_trials(study._storage, study._study_id, [template] * 3)
+        stored = dict(sqlite3.connect(tmp_path / "n.db").execute("select trial_id, number from trials"))
+        assert [stored[t._trial_id] for t in batch] == [t.number for t in batch]
+        assert sorted(stored.values()) == list(range(len(stored)))
+        assert [n for _, n in sorted(stored.items())] == list(range(len(stored)))  # numbers in id order
+    assert [t.number for t in batch] == [6, 5, 4]  # the reversed insert was renumbered
