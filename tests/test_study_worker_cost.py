@@ -159,3 +159,30 @@ def test_trials_are_numbered_in_id_order_even_if_the_database_gives_ids_out_of_o
         assert sorted(stored.values()) == list(range(len(stored)))
         assert [n for _, n in sorted(stored.items())] == list(range(len(stored)))  # numbers in id order
     assert [t.number for t in batch] == [6, 5, 4]  # the reversed insert was renumbered
+
+
+def test_within_a_batch_s_snapshot_the_trials_are_looked_at_once():
+    """A batch's snapshot keeps its trials' states (new trials are asked RUNNING), so the search
+    space is computed once per snapshot, not once per trial sampled."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState
+
+    from edgespace.study._snapshot import snapshot_storage
+
+    class Snap(_Study):
+        reads, study_name, directions = 0, "s", ()
+
+        def _get_trials(self, deepcopy=False, use_cache=False, states=None):
+            Snap.reads += 1
+            return self.trials
+
+    dists = {"x": FloatDistribution(0, 1)}
+    first, second = Snap(), Snap()
+    first._storage, second._storage = snapshot_storage(first, [], {}), snapshot_storage(second, [], {})
+    assert first._storage.fixed_states
+    first.trials = second.trials = [_trial(i, TrialState.COMPLETE, dists) for i in range(5)]
+    space = IncrementalIntersection()
+    for study in (first, first, first, second, second):
+        assert space.calculate(study) == dists
+        study.trials.append(_trial(len(study.trials), TrialState.RUNNING, dists))
+    assert Snap.reads == 2  # once per snapshot

@@ -67,7 +67,9 @@ class IncrementalIntersection:
     other workers on the study their RUNNING trials hold the cursor back, and each worker
     re-intersected the trials of the others' batches (17 distribution comparisons a trial) for
     every trial it sampled: a cost that grew with the number of workers. This one intersects
-    each complete trial once (it remembers which, by number) and gives the same dictionary."""
+    each complete trial once (it remembers which, by number) and gives the same dictionary; on
+    a storage that promises ``fixed_states`` (a batch's snapshot, see
+    :mod:`edgespace.study._snapshot`) it looks at the trials once per storage, not per trial."""
 
     def __init__(self) -> None:
         self.space: dict | None = None
@@ -75,6 +77,7 @@ class IncrementalIntersection:
         self.done: set[int] = set()  # complete trials at or above ``below`` that are in it
         self.sorted: dict = {}
         self.study_id: int | None = None
+        self.last_storage = None
 
     def calculate(self, study) -> dict:
         from optuna.trial import TrialState
@@ -83,6 +86,12 @@ class IncrementalIntersection:
             self.study_id = study._study_id
         elif self.study_id != study._study_id:
             raise ValueError("`IntersectionSearchSpace` cannot handle multiple studies.")
+        storage = getattr(study, "_storage", None)
+        if getattr(storage, "fixed_states", False) and storage is self.last_storage:
+            # a batch's snapshot: its trials keep their states and new ones are asked RUNNING,
+            # so the space cannot have changed since the last trial of the batch was sampled
+            return dict(self.sorted)
+        self.last_storage = storage
         finished = (TrialState.COMPLETE,)
         skip = (TrialState.FAIL, TrialState.PRUNED)  # as Optuna's without include_pruned
         trials = study._get_trials(deepcopy=False, use_cache=False)
