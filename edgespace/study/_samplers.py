@@ -78,6 +78,23 @@ class IncrementalIntersection:
         self.sorted: dict = {}
         self.study_id: int | None = None
         self.last_storage = None
+        self.equal: dict = {}  # (id, id) -> (a, b, a == b): the pair is kept, so ids stay theirs
+
+    def _same(self, a, b) -> bool:
+        """``a == b`` for two distributions, remembered by identity: a storage hands out the same
+        few distribution objects again and again, and comparing two (a categorical's choices one
+        by one) cost more than the rest of a trial's intersection."""
+        if a is b:
+            return True
+        if a is None:
+            return False
+        key = (id(a), id(b))
+        hit = self.equal.get(key)
+        if hit is None:
+            if len(self.equal) >= 4096:  # a storage that makes new objects for every trial
+                self.equal.clear()
+            hit = self.equal[key] = (a, b, a == b)
+        return hit[2]
 
     def calculate(self, study) -> dict:
         from optuna.trial import TrialState
@@ -109,7 +126,7 @@ class IncrementalIntersection:
             if self.space is None:
                 self.space = dict(t.distributions)
             else:
-                self.space = {n: d for n, d in self.space.items() if t.distributions.get(n) == d}
+                self.space = {n: d for n, d in self.space.items() if self._same(t.distributions.get(n), d)}
         # move the floor up to the oldest trial still open (or past the newest one)
         floor = lowest_open if lowest_open is not None else (trials[-1].number + 1 if trials else -1)
         if floor > self.below:
