@@ -167,13 +167,31 @@ def _host_profile_yaml() -> str:
     return Path(os.environ.get(HOST_PROFILE_ENV) or host_cache_path()).read_text()
 
 
+def current_host_yaml(text: str) -> str:
+    """A stored host profile brought up to this version's operator classes: each engine's
+    ``efficiency`` gets the estimate the host measurement itself writes for every class added
+    since the runs were measured (the host's efficiencies are all such estimates, and no network
+    of an older runs file has an operator of a class added later, so the figures do not move)."""
+    import yaml
+
+    from edgespace.profiles._defaults import estimated_engine_fields
+
+    data = yaml.safe_load(text)
+    for mode in data.get("modes", {}).values():
+        for engine in mode.get("engines", {}).values():
+            eff = engine.setdefault("efficiency", {})
+            for op, entry in estimated_engine_fields(engine["kind"])["efficiency"].items():
+                eff.setdefault(op, entry)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
 def _pin_host_profile(text: str) -> None:
     import tempfile
 
     from edgespace.profiles._host import HOST_PROFILE_ENV
 
     f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    f.write(text)
+    f.write(current_host_yaml(text))
     f.close()
     os.environ[HOST_PROFILE_ENV] = f.name  # the fitting processes inherit it
 
