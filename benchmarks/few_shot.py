@@ -136,8 +136,9 @@ def _judge(job: dict) -> dict:
     cal = calibrate(load_profile("host"), job["items"], threads=job["threads"])
     pred = cal.predict_many_ms(test)
     err = latency_errors(pred, measured)
-    band = cal.latency_band()
+    band = cal.latency_band(test)
     covered = float(np.mean((measured >= pred * band[0]) & (measured <= pred * band[1]))) if band else float("nan")
+    shown = (cal.summary().get("interval") or {}) if band else {}
     print(
         f"  {d:7s} seed {s} N={n:3d}: {err['within_10pct']:.0%} within ±10%, MAPE {err['mape_pct']:.1f}%"
         + (f", interval covers {covered:.0%}" if band else ""),
@@ -152,7 +153,13 @@ def _judge(job: dict) -> dict:
         "held_out_within_10pct": err["within_10pct"],
         "held_out_mape_pct": err["mape_pct"],
         "held_out_worst_pct": err["worst_pct"],
-        "interval": None if band is None else {"low_factor": band[0], "high_factor": band[1]},
+        "interval": None
+        if band is None
+        else {
+            "at_measured": shown["at_measured"],
+            "at_typical": shown["at_typical"],
+            "median_width_pct": float(np.median(band[1] / band[0] - 1) * 100),
+        },
         "interval_stated_coverage": band[2] if band else None,
         "interval_coverage": covered,
     }
