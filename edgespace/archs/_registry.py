@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from edgespace._errors import SpecError
 
-__all__ = ["FamilyDef", "SEDef", "register_family", "unregister_family", "get_family", "list_families"]
+__all__ = [
+    "EfficientViTDef",
+    "FamilyDef",
+    "SEDef",
+    "register_family",
+    "unregister_family",
+    "get_family",
+    "list_families",
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,20 @@ class SEDef:
     act: str | None = None
     rd_round: str = "round"
     from_exp: bool = False
+
+
+@dataclass(frozen=True)
+class EfficientViTDef:
+    """An EfficientViT (MIT) B-series network as timm's ``EfficientVit`` class takes it: the stem
+    and four stage widths, the stem's residual DSConv count and each stage's depth (stages 3 and
+    4 count their EfficientViT blocks after the strided MBConv), the linear attention's head
+    dimension, the classifier head's two widths and the MBConv expansion ratio."""
+
+    widths: tuple[int, int, int, int, int]
+    depths: tuple[int, int, int, int, int]
+    head_dim: int
+    head_widths: tuple[int, int]
+    expand_ratio: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +90,13 @@ class FamilyDef:
     #: timm ``layer_scale_init_value`` set (MobileNetV4 hybrids): every ``uir`` and ``mqa`` block
     #: ends with a learned per-channel scale (``layer_scale.gamma``, C parameters).
     layer_scale: bool = False
+    #: Set for a network that is not an arch-def of blocks (EfficientViT): the layer table walks
+    #: it whole and ``arch_def`` stays empty.
+    efficientvit: EfficientViTDef | None = None
+    #: The family whose fitted accuracy terms (offset, parameter slope) this one shares, where the
+    #: published rows describe one design scaled into several registered families (EfficientViT
+    #: B0–B3, as EfficientNet's B0–B7 are one family); empty: its own.
+    accuracy_family: str = ""
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     description: str = ""
