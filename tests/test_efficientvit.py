@@ -235,3 +235,39 @@ def test_exports_and_runs_in_onnx_runtime(tmp_path, family, int8):
         graph = onnx.load(str(q_path)).graph
         assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 10
         assert {"MatMul", "Div", "Pad", "Concat"} <= {n.op_type for n in graph.node}
+
+
+def test_profiler_nodes_of_a_real_export_land_on_the_linear_attention_rows(tmp_path):
+    from edgespace.calibration._mapping import map_nodes, module_path, segment_ids
+    from edgespace.runners.ort import OnnxRuntimeRunner
+
+    # EfficientViT's scopes restart at each container: stages/stages.2/blocks/blocks.1
+    node = "/model/stages/stages.2/blocks/blocks.1/context_module/main/aggreg.0/aggreg.0.1/Conv"
+    assert module_path(node) == "stages.2.blocks.1.context_module.main.aggreg.0.1.Conv"
+    spec = es.ArchSpec("efficientvit_b0", 0.35, 1.0, 64)
+    path = es.export_onnx(spec, tmp_path / "evit.onnx")  # in this process: node names, not timings
+    prof = OnnxRuntimeRunner().profile(path, spec, threads=1, runs=1)
+    table = es.layer_table(spec)
+    mapped = map_nodes(list(prof.nodes), table)
+    assert {i for rows in mapped["rows"] for i in rows} == set(range(len(table)))  # every row covered
+    seg = segment_ids(table)
+    assert all(seg[r] == s for rows, s in zip(mapped["rows"], mapped["segment"], strict=True) for r in rows)
+    names = table["name"].to_numpy()
+    main = "stages.2.blocks.1.context_module.main"
+    block = mapped[mapped["node"].str.contains("/blocks.1/context_module/main/")]
+    anchored = {
+        (n.split("/main/", 1)[1].split("_kernel")[0], names[a])
+        for n, a in zip(block["node"], block["anchor"], strict=True)
+    }
+    want = {
+        ("MatMul", f"{main}.kv"),
+        ("MatMul_1", f"{main}.context"),
+        ("Pad", f"{main}.value_pad"),
+        ("Div_1", f"{main}.normalize"),
+        ("kernel_func/Relu", f"{main}.kernel_q"),
+        ("kernel_func_1/Relu", f"{main}.kernel_k"),
+        ("Concat", f"{main}.concat"),
+        ("Transpose", f"{main}.tokens"),
+        ("Transpose_3", f"{main}.merge_heads"),
+    }
+    assert want <= anchored, sorted(anchored)
