@@ -209,11 +209,11 @@ def test_spaces():
 
 
 @pytest.mark.parametrize(
-    "family, int8", [("efficientvit_b0", True), ("efficientvit_b1", False), ("efficientvit_b2", True)]
+    "family, int8", [("efficientvit_b0", True), ("efficientvit_b1", False), ("efficientvit_b2", False)]
 )
 def test_exports_and_runs_in_onnx_runtime(tmp_path, family, int8):
-    """fp32 and int8 on B0 and B2 (head dimensions 16 and 32), fp32 on B1. B3 adds no operator,
-    only depth, and its export and int8 calibration cost 25 s on two cores: it is left out here."""
+    """fp32 and int8 on B0; fp32 on B1 and B2 (head dimension 32). B1-B3 add no operator, only
+    width and depth; their int8 calibrations (10-25 s each on two busy cores) are left out here."""
     spec = es.ArchSpec(family, 0.35, 1.0, 64)
     torch.manual_seed(0)
     model = es.build(spec)
