@@ -65,7 +65,8 @@ class FamilyDef:
     multiplier, ``"max_round"`` takes ``max(num_features, round(...))`` (MobileNetV2),
     ``"fixed"`` keeps it (MobileNetV3). ``fix_stem_below_width``: stem channels are not scaled
     for widths below this (MobileNetV3's ``fix_stem = multiplier < 0.75``).
-    ``timm_generator``: ``"module:function"`` of timm's private generator, called with
+    ``timm_generator``: ``"module:function"`` of timm's private generator (EfficientViT: edgespace's
+    wrapper of timm's ``_create_efficientvit``), called with
     ``(timm_variant, channel_multiplier=width, depth_multiplier=depth)``; without
     ``depth_multiplier`` when ``depth_knob`` is false (MobileNetV4's generator has no depth
     knob: a spec of such a family must keep depth 1.0).
