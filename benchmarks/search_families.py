@@ -2,10 +2,11 @@
 
     python benchmarks/search_families.py [--trials 200] [--profile snapdragon-8-gen-3] [--seeds 0,1,2]
 
-Space ``all`` (EfficientNet | EfficientNetV2 | MobileNet | MobileNetV4, every precision and power
-mode), objectives accuracy (max) and sustained_latency_ms (min), NSGA-II in memory, one run per
+Space ``all`` (EfficientNet | EfficientNetV2 | MobileNet | MobileNetV4 | EfficientViT, every
+precision and power mode), objectives accuracy (max) and sustained_latency_ms (min), NSGA-II in memory, one run per
 seed. Stores, per seed, the trials and front points of each family, and how many of the newer
-families (EfficientNetV2 and the MobileNetV4 Conv and Hybrid networks) the run visited.
+families (EfficientNetV2, the MobileNetV4 Conv and Hybrid networks and EfficientViT B0-B3) the run
+visited.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ NEWER = (
     "mobilenetv4_conv_large",
     "mobilenetv4_hybrid_medium",
     "mobilenetv4_hybrid_large",
+    "efficientvit_b0",
+    "efficientvit_b1",
+    "efficientvit_b2",
+    "efficientvit_b3",
 )
 OBJECTIVES = ["accuracy", "sustained_latency_ms"]
 

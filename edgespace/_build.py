@@ -37,7 +37,8 @@ def build(spec: ArchSpec, checkpoint: str | os.PathLike | None = None) -> torch.
     Built by timm's own generator for the family (``_gen_efficientnet``, ``_gen_mobilenet_v2``,
     ``_gen_mobilenet_v3``, ``_gen_mobilenet_v4``, ...) with ``channel_multiplier=spec.width`` and,
     where the generator has one, ``depth_multiplier=spec.depth``, so timm's channel rounding and
-    depth scaling apply.
+    depth scaling apply. EfficientViT's generator (``edgespace.archs._efficientvit``) hands timm's
+    ``EfficientVit`` class the preset's arguments with the stage widths scaled.
     Weights are random (timm's own initialisation) unless ``checkpoint`` names a local file
     holding a state dict (plain, or under a ``"state_dict"`` / ``"model"`` key); nothing is
     ever downloaded. The precision of the spec does not change the module (fp32): precision is

@@ -14,8 +14,10 @@ style through ``_HEAD_WALKERS``, as fvcore dispatches on operator name. Counting
   ``aten::matmul``; the scores hold heads × queries × keys values, so their work and size grow with
   the square of the token count.
 * ``act``, ``mul``, ``add``: 1 element op per output element; ``softmax``: 5 (max, subtract, exp,
-  sum, divide); ``pool`` (global average): 1 per input element; ``reshape``, ``transpose``: none
-  (a transpose moves its bytes).
+  sum, divide); ``pool`` (global average): 1 per input element; ``reshape``, ``transpose``,
+  ``concat``, ``pad``: none (all but a reshape move their bytes). EfficientViT's linear attention
+  (``_layer_walk_vit``): ``div`` (its normaliser) 1 per value plus 1 per denominator;
+  ``layernorm``: 5 per element (fvcore's count), 2·C parameters.
 * bytes at the spec's precision: ``weight_bytes`` = params × element size, ``input_bytes`` =
   every tensor read (both operands for ``mul``/``add``), ``output_bytes`` = the tensor written.
 * ``reads``: indices of the rows whose outputs this row reads; ``-1`` is the network input.
@@ -36,6 +38,7 @@ import pandas as pd
 
 from edgespace._errors import SpecError, SpecTypeError
 from edgespace._layer_walk import _BLOCK_WALKERS, _HEAD_WALKERS, _has_skip, _Walk
+from edgespace._layer_walk_vit import walk_efficientvit
 from edgespace._ops import ACTIVATIONS, CONV_OPS, MAC_OPS, OP_CLASSES
 from edgespace._spec import ArchSpec
 from edgespace.archs import BlockSpec, FamilyDef, decode_arch_def, get_family, round_channels
@@ -155,6 +158,16 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     precisions. The arrays are read-only; :func:`layer_table` hands out copies."""
     fam = get_family(family)
     walk = _Walk(fam, num_classes)
+    if fam.efficientvit is not None:
+        walk_efficientvit(walk, width)
+    else:
+        _walk_blocks(walk, fam, width, depth)
+    return _skeleton_of(walk)
+
+
+def _walk_blocks(walk: _Walk, fam: FamilyDef, width: float, depth: float) -> None:
+    """An arch-def family: stem, the decoded blocks (a repeat of the block before recorded, not
+    walked again), the head."""
     stem = (
         fam.stem_size
         if width < fam.fix_stem_below_width
@@ -183,6 +196,9 @@ def layer_skeleton(family: str, width: float, depth: float, num_classes: int = 1
     walk.stage, walk.block = -1, "head"
     _HEAD_WALKERS[fam.head](walk, _num_features(fam, width))
 
+
+def _skeleton_of(walk: _Walk) -> LayerSkeleton:
+    """The walked rows as a :class:`LayerSkeleton`, repeated blocks expanded."""
     cols = list(zip(*walk.rows, strict=True))
     walked = len(walk.rows)
     pos = np.array(walk.pos_of, dtype=np.int64)

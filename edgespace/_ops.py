@@ -13,7 +13,10 @@ __all__ = ["ACTIVATIONS", "CONV_OPS", "ENGINE_KINDS", "MAC_OPS", "OP_CLASSES", "
 #: ``matmul`` is attention's batched product of two activations (scores = Q·Kᵀ, context =
 #: softmax·V): its work grows with the product of the query and key/value token counts.
 #: ``transpose`` is a layout change that moves every element (the head split and merge around
-#: attention); ``reshape`` moves nothing.
+#: attention); ``reshape`` moves nothing. EfficientViT's linear attention adds ``concat`` (tensors
+#: joined along the channel axis: every element copied, no arithmetic), ``pad`` (a constant
+#: appended along an axis: every element copied), ``div``
+#: (element-wise division: its normaliser) and ``layernorm`` (its classifier head).
 OP_CLASSES = (
     "conv",
     "depthwise",
@@ -27,6 +30,10 @@ OP_CLASSES = (
     "add",
     "softmax",
     "transpose",
+    "concat",
+    "pad",
+    "div",
+    "layernorm",
     "reshape",
 )
 #: Conv-like operator classes: the rows whose MACs fvcore counts as conv/linear (weights times

@@ -9,7 +9,7 @@ module with :mod:`ast` and holds this.
    errors, JSON, paths, the operator classes and the one ONNX Runtime session factory; they
    know nothing of networks or devices.
 2. **spec** (``archs``, ``_spec``, ``spec``): the design point and its families.
-3. **layers** (``_layer_table``, ``_layer_walk``, ``_liveness``, ``layers``): the per-operator table of a spec.
+3. **layers** (``_layer_table``, ``_layer_walk``, ``_layer_walk_vit``, ``_liveness``, ``layers``): the per-operator table of a spec.
 4. **real runs** (``_build``, ``_precision``, ``exporters``, ``meters``, ``runners``): real modules, exported graphs and
    timed, metered runs. They need a spec, not a device description.
 5. **profiles**: device descriptions; the host probe measures this machine with the session
@@ -47,7 +47,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "data",
     ),
     "spec": ("archs", "_spec", "spec"),
-    "layers": ("_layer_table", "_layer_walk", "_liveness", "layers"),
+    "layers": ("_layer_table", "_layer_walk", "_layer_walk_vit", "_liveness", "layers"),
     "real runs": ("_build", "_precision", "exporters", "meters", "runners"),
     "profiles": ("profiles",),
     "cost": ("cost",),

@@ -43,11 +43,21 @@ def _exactness_specs() -> list[ArchSpec]:
         ArchSpec("mobilenetv4_conv_large", 1.0, 1.0, 96),
         ArchSpec("mobilenetv4_hybrid_medium", 0.62, 1.0, 113),  # key/value stride 2 at odd sizes
         ArchSpec("mobilenetv4_hybrid_large", 0.6, 1.0, 88),  # GELU; a 1.3-wide one builds 60 M parameters
+        # linear attention, timm's B0-B3 (odd sizes: the padding rule); random widths: test_efficientvit.py
+        ArchSpec("efficientvit_b0", 1.0, 1.0, 224),
+        ArchSpec("efficientvit_b1", 1.0, 1.0, 161),
+        ArchSpec("efficientvit_b2", 1.0, 1.0, 127),
+        ArchSpec("efficientvit_b3", 1.0, 1.0, 97),
     ]
     rng = np.random.default_rng(20261125)
     drawn: list[ArchSpec] = []
-    # The attention hybrids cost several times a conv family's trace: their two specs are the corners.
-    families = [f for f in list_families() if not any(b.startswith("mqa") for st in get_family(f).arch_def for b in st)]
+    # The attention hybrids cost several times a conv family's trace: their two specs are the corners
+    # (EfficientViT's four too; its random widths and resolutions are drawn in test_efficientvit.py).
+    families = [
+        f
+        for f in list_families()
+        if not any(b.startswith("mqa") for st in get_family(f).arch_def for b in st) and not get_family(f).efficientvit
+    ]
     while len(drawn) < 50:
         family = families[len(drawn) % len(families)]
         width = round(float(rng.uniform(0.35, 2.0)), 3)

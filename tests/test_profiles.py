@@ -187,7 +187,7 @@ def test_accessors_are_in_si_units_and_unknown_names_are_listed():
     with pytest.raises(ProfileError, match="allowed: fp32, fp16, int8"):
         cpu.peak_ops_per_s("int4")
     with pytest.raises(ProfileError, match="allowed: conv"):
-        cpu.efficiency_for("layernorm")
+        cpu.efficiency_for("groupnorm")
 
 
 def test_efficiency_is_complete_and_every_entry_has_provenance():

@@ -66,3 +66,20 @@ def test_the_stored_accuracy_fit_is_what_the_fit_gives_today():
     rows = fit_published(load_published()).rows
     for variant, anchor in doc["anchors"].items():
         assert round(float(rows[rows["variant"] == variant].iloc[0].top1_fit), 4) == anchor["fitted"]
+
+
+def test_a_stored_few_shot_runs_file_still_refits_with_this_version(monkeypatch, tmp_path):
+    """``few_shot.py --from-runs`` pins the measuring machine's host profile; one stored before an
+    operator class was added must still load (it failed once matmul/softmax/transpose came in)."""
+    import gzip
+    import sys
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from few_shot import current_host_yaml
+
+    from edgespace.profiles._parse import parse_profile
+
+    doc = json.loads(gzip.open(RESULTS / "few_shot_runs.json.gz").read())
+    profile = parse_profile(current_host_yaml(doc["host_profile_yaml"]), origin="few_shot_runs.json.gz")
+    assert profile.name == "host"
+    sys.modules.pop("few_shot", None)

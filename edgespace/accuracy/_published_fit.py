@@ -21,11 +21,11 @@ __all__ = ["K_OUT", "PublishedFit", "fit_width_exponent", "fit_published"]
 
 
 #: Extra uncertainty per log2 unit of distance from the family's data, in top-1 points.
-#: From benchmarks/accuracy_fit.py: holding out each family's extreme rows per axis gave 2.4 points
+#: From benchmarks/accuracy_fit.py: holding out each family's extreme rows per axis gave 2.6 points
 #: of error (beyond the interior LOO error) per log2 unit of distance to the nearest kept row
-#: (2.0 with one shared parameter slope: the family slopes fit inside the data better and
-#: extrapolate a little worse).
-K_OUT = 2.4
+#: (2.4 before EfficientViT's rows joined the shared terms; 2.0 with one shared parameter slope:
+#: the family slopes fit inside the data better and extrapolate a little worse).
+K_OUT = 2.6
 
 
 _M_REF = 300e6
@@ -169,8 +169,8 @@ def _fit_target(rows: pd.DataFrame, column: str) -> _Target:
     from scipy.optimize import least_squares
 
     rows = rows[rows[column].notna()]
-    fams = sorted(rows["family"].unique())
-    fi = np.array([fams.index(f) for f in rows["family"]])
+    fams = sorted(rows["group"].unique())
+    fi = np.array([fams.index(f) for f in rows["group"]])
     ri = np.array([_RECIPES_FITTED.index(r) + 1 if r in _RECIPES_FITTED else 0 for r in rows["recipe"]])
     lm, lp, y = rows["lm"].to_numpy(), rows["lp"].to_numpy(), rows[column].to_numpy()
     nf, nr = len(fams), len(_RECIPES_FITTED)
@@ -205,13 +205,32 @@ def _fit_target(rows: pd.DataFrame, column: str) -> _Target:
         family_rms[f] = float(np.sqrt((n * scale * np.mean(r**2) + _SHRINK_ROWS * rms**2) / (n + _SHRINK_ROWS)))
     cf, cr, shape, bf = unpack(x)
     return _Target(
-        family_offset=dict(zip(fams, cf.tolist(), strict=True)),
-        params_slope=dict(zip(fams, bf.tolist(), strict=True)),
+        family_offset=_members(dict(zip(fams, cf.tolist(), strict=True))),
+        params_slope=_members(dict(zip(fams, bf.tolist(), strict=True))),
         recipe_offset=dict(zip(("reference", *_RECIPES_FITTED), cr.tolist(), strict=True)),
         shape=np.asarray(shape, dtype=float),
-        family_rms=family_rms,
+        family_rms=_members(family_rms),
         rms=rms,
     )
+
+
+def _group(family: str) -> str:
+    """The accuracy family a family's rows are fitted in (``FamilyDef.accuracy_family``)."""
+    from edgespace.archs import get_family, list_families
+
+    return (get_family(family).accuracy_family or family) if family in list_families() else family
+
+
+def _members(by_group: dict) -> dict:
+    """A per-group dict with every registered family of a group given its group's value."""
+    from edgespace.archs import list_families
+
+    out = dict(by_group)
+    for fam in list_families():
+        group = _group(fam)
+        if group != fam and group in by_group:
+            out[fam] = by_group[group]
+    return out
 
 
 def fit_width_exponent(table: pd.DataFrame) -> float:
@@ -243,7 +262,8 @@ def fit_published(table: pd.DataFrame | None = None, *, exclude=None) -> Publish
     if exclude is not None:
         rows = rows.drop(index=[i for i in exclude if i in rows.index])
     rows["lm"], rows["lp"] = np.log(rows["macs"] / _M_REF), np.log(rows["params"] / _P_REF)
-    families = sorted(rows["family"].unique())
+    rows["group"] = rows["family"].map(_group)
+    families = sorted(rows["group"].unique())
     top1 = _fit_target(rows, "top1")
     # top-5 is published for fewer rows (none for the MobileNetV3 reference releases); fit it
     # only where enough rows carry it.
@@ -251,9 +271,10 @@ def fit_published(table: pd.DataFrame | None = None, *, exclude=None) -> Publish
     logs = np.log2(rows[["width", "depth", "resolution"]].to_numpy(dtype=float))
     points, box = {}, {}
     for f in families:
-        sel = (rows["family"] == f).to_numpy()
+        sel = (rows["group"] == f).to_numpy()
         points[f] = logs[sel]
         box[f] = (logs[sel].min(axis=0), logs[sel].max(axis=0))
+    points, box = _members(points), _members(box)
     rows["top1_fit"] = _curve(
         top1.shape,
         rows["family"].map(top1.family_offset).to_numpy() + rows["recipe"].map(top1.recipe_offset).to_numpy(),

@@ -95,6 +95,21 @@ INT8_DROP: dict[str, Int8Drop] = {
         )
         for name in ("mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_large")
     },
+    # EfficientViT B0-B3: hard-swish everywhere (MobileNetV3-Large's published 1.3) plus the
+    # linear attention's kᵀv sums over every token and the division that normalises them, both in
+    # 8 bits (the ranges PTQ handles worst in vision transformers, PTQ4ViT). No int8 figure is
+    # published by its authors: a wide estimate.
+    **{
+        name: Int8Drop(
+            2.0,
+            1.5,
+            1.0,
+            0.5,
+            "estimate: MobileNetV3-Large's 1.3 (hard-swish) plus linear attention sums and division in 8 bits; "
+            "no published figure",
+        )
+        for name in ("efficientvit_b0", "efficientvit_b1", "efficientvit_b2", "efficientvit_b3")
+    },
 }
 
 #: drop(width) = drop(1.0) * width ** -WIDTH_EXPONENT, fitted by :func:`fit_width_exponent` to

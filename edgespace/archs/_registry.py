@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from edgespace._errors import SpecError
 
-__all__ = ["FamilyDef", "SEDef", "register_family", "unregister_family", "get_family", "list_families"]
+__all__ = [
+    "EfficientViTDef",
+    "FamilyDef",
+    "SEDef",
+    "register_family",
+    "unregister_family",
+    "get_family",
+    "list_families",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,20 @@ class SEDef:
 
 
 @dataclass(frozen=True)
+class EfficientViTDef:
+    """An EfficientViT (MIT) B-series network as timm's ``EfficientVit`` class takes it: the stem
+    and four stage widths, the stem's residual DSConv count and each stage's depth (stages 3 and
+    4 count their EfficientViT blocks after the strided MBConv), the linear attention's head
+    dimension, the classifier head's two widths and the MBConv expansion ratio."""
+
+    widths: tuple[int, int, int, int, int]
+    depths: tuple[int, int, int, int, int]
+    head_dim: int
+    head_widths: tuple[int, int]
+    expand_ratio: float = 4.0
+
+
+@dataclass(frozen=True)
 class FamilyDef:
     """Everything needed to decode, count, build and export one family.
 
@@ -43,7 +65,8 @@ class FamilyDef:
     multiplier, ``"max_round"`` takes ``max(num_features, round(...))`` (MobileNetV2),
     ``"fixed"`` keeps it (MobileNetV3). ``fix_stem_below_width``: stem channels are not scaled
     for widths below this (MobileNetV3's ``fix_stem = multiplier < 0.75``).
-    ``timm_generator``: ``"module:function"`` of timm's private generator, called with
+    ``timm_generator``: ``"module:function"`` of timm's private generator (EfficientViT: edgespace's
+    wrapper of timm's ``_create_efficientvit``), called with
     ``(timm_variant, channel_multiplier=width, depth_multiplier=depth)``; without
     ``depth_multiplier`` when ``depth_knob`` is false (MobileNetV4's generator has no depth
     knob: a spec of such a family must keep depth 1.0).
@@ -68,6 +91,13 @@ class FamilyDef:
     #: timm ``layer_scale_init_value`` set (MobileNetV4 hybrids): every ``uir`` and ``mqa`` block
     #: ends with a learned per-channel scale (``layer_scale.gamma``, C parameters).
     layer_scale: bool = False
+    #: Set for a network that is not an arch-def of blocks (EfficientViT): the layer table walks
+    #: it whole and ``arch_def`` stays empty.
+    efficientvit: EfficientViTDef | None = None
+    #: The family whose fitted accuracy terms (offset, parameter slope) this one shares, where the
+    #: published rows describe one design scaled into several registered families (EfficientViT
+    #: B0–B3, as EfficientNet's B0–B7 are one family); empty: its own.
+    accuracy_family: str = ""
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     description: str = ""

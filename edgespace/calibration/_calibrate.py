@@ -27,6 +27,8 @@ import pandas as pd
 from edgespace._errors import CalibrationError, ProfileError
 from edgespace._layer_table import layer_table
 from edgespace._spec import ArchSpec
+from edgespace.calibration._band import band_factors
+from edgespace.calibration._design import design_features
 from edgespace.calibration._mapping import INPUT_SEGMENT
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel, segment_columns
 from edgespace.cost import APPLIES_KEYS, CalibrationBase
@@ -165,29 +167,38 @@ class Calibration(CalibrationBase):
 
         return fold_runs(self, measurements, note=note)
 
-    def latency_band(self) -> tuple[float, float, float] | None:
-        """``(low_factor, high_factor, coverage)`` from the network-held-out errors of the fit
-        (``report["interval"]``, see :func:`~edgespace.calibration._fitting.conformal_band`);
-        None when too few networks were measured for folds."""
+    def latency_band(self, specs) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """``(low_factors, high_factors, coverage)`` for ``specs`` from the network-held-out
+        errors of the fit (``report["interval"]``, see :mod:`edgespace.calibration._band`): each
+        network's band is wider the farther it lies from the networks measured. None when too
+        few networks were measured for folds."""
         band = self.report.get("interval")
         if not band:
             return None
-        return float(band["low_factor"]), float(band["high_factor"]), float(band["coverage"])
+        specs = list(specs)
+        todo = [s for s in dict.fromkeys(specs) if ("band", s) not in self._cache]
+        if todo:
+            low, high = band_factors(band, np.array([design_features(s) for s in todo]))
+            for s, lo, hi in zip(todo, low, high, strict=True):
+                self._cache[("band", s)] = (float(lo), float(hi))
+        pairs = np.array([self._cache[("band", s)] for s in specs], dtype=np.float64).reshape(len(specs), 2)
+        return pairs[:, 0], pairs[:, 1], float(band["coverage"])
 
-    def energy_band(self, mode: str) -> tuple[float, float, float] | None:
-        """``(low_factor, high_factor, coverage)`` around the metered energy of ``mode``: the
-        power model's own band (its held-out networks' energy at their measured latency) times
-        the latency band, each widened to contain 1. Energy at a latency ``c`` times another is
-        at most ``c`` times the energy for ``c >= 1`` (and at least for ``c <= 1``), so the
-        product covers whenever both bands do: with probability at least the sum of their
-        coverages minus 1 (0.8 for two 90% bands). None without either band."""
+    def energy_band(self, mode: str, specs) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """``(low_factors, high_factors, coverage)`` for ``specs`` around the metered energy of
+        ``mode``: the power model's own band (its held-out networks' energy at their measured
+        latency) times each network's latency band, each widened to contain 1. Energy at a
+        latency ``c`` times another is at most ``c`` times the energy for ``c >= 1`` (and at
+        least for ``c <= 1``), so the product covers whenever both bands do: with probability at
+        least the sum of their coverages minus 1 (0.8 for two 90% bands). None without either
+        band."""
         model = self.power.get(mode)
-        lat = self.latency_band()
         band = (model.report or {}).get("interval") if model is not None else None
-        if not band or lat is None:
+        lat = self.latency_band(specs) if band else None
+        if lat is None:
             return None
-        lo = min(float(band["low_factor"]), 1.0) * min(lat[0], 1.0)
-        hi = max(float(band["high_factor"]), 1.0) * max(lat[1], 1.0)
+        lo = min(float(band["low_factor"]), 1.0) * np.minimum(lat[0], 1.0)
+        hi = max(float(band["high_factor"]), 1.0) * np.maximum(lat[1], 1.0)
         return lo, hi, max(0.0, float(band["coverage"]) + lat[2] - 1.0)
 
     def summary(self) -> dict:
@@ -205,7 +216,7 @@ class Calibration(CalibrationBase):
             "networks": self.provenance.get("networks"),
             "held_out": self.report.get("held_out_5fold"),
             "in_sample": self.report.get("in_sample"),
-            "interval": self.report.get("interval"),
+            "interval": _shown(self.report.get("interval")),
             "power_modes": sorted(self.power),
         }
 
@@ -248,6 +259,13 @@ class Calibration(CalibrationBase):
         tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=float))
         os.replace(tmp, p)
         return p
+
+
+def _shown(band: dict | None) -> dict | None:
+    """The band as a summary shows it: without the calibration networks' feature rows."""
+    if not band:
+        return band
+    return {k: v for k, v in band.items() if k not in ("features", "feature_mean", "feature_scale")}
 
 
 _ = (INPUT_SEGMENT, ProfileError)

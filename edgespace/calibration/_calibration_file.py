@@ -12,7 +12,7 @@ import pandas as pd
 
 from edgespace._errors import CalibrationError
 from edgespace.calibration._calibrate import Calibration
-from edgespace.calibration._fitting import _fit
+from edgespace.calibration._fitting import _fit, _report
 from edgespace.calibration._model import FEATURES, SegmentLatencyModel
 
 __all__ = ["calibration_from_doc"]
@@ -45,6 +45,10 @@ def calibration_from_doc(data: dict, p) -> Calibration:
         _FITTED[key] = model
         while len(_FITTED) > 8:
             _FITTED.pop(next(iter(_FITTED)))
+    report = data.get("report", {})
+    if (report.get("interval") or {}) and "quantile" not in report["interval"]:
+        # stated by an earlier version (one band for every network): recomputed from the runs
+        report = {**report, **_report(samples, runs, model, params)}
     power = {}
     if data.get("power"):
         from edgespace.calibration._power import PowerModel
@@ -58,7 +62,7 @@ def calibration_from_doc(data: dict, p) -> Calibration:
         provenance=data["provenance"],
         samples=samples,
         runs=runs,
-        report=data.get("report", {}),
+        report=report,
         model=model,
         applies_to=data.get("applies_to") or {},
         power=power,

@@ -13,7 +13,10 @@ import pandas as pd
 
 from edgespace._errors import CalibrationError
 from edgespace._layer_table import layer_table
+from edgespace._spec import ArchSpec
+from edgespace.calibration._band import network_band
 from edgespace.calibration._calibrate import Calibration, latency_errors
+from edgespace.calibration._design import design_features
 from edgespace.calibration._e2e import SPLIT_PROFILE, SPLIT_ROUNDS, e2e_samples, fit_resplit, is_e2e_only
 from edgespace.calibration._folds import family_folds
 from edgespace.calibration._ingest import NodeProfile
@@ -115,46 +118,17 @@ def _report(
     ids = runs.index.to_numpy()
     rep = {"in_sample": latency_errors(predict(model, ids), runs["e2e_ms"].to_numpy())}
     if len(ids) >= 10:
-        folds = [ids[f] for f in family_folds(r["family"] for r in runs["spec"])]
+        positions = family_folds(r["family"] for r in runs["spec"])
         pred = pd.Series(index=ids, dtype=float)
-        for fold in folds:
+        for fold in (ids[f] for f in positions):
             keep = ~runs.index.isin(fold)
             m = _fit(samples[~samples["run"].isin(fold)], runs[keep], params, e2e_runs)
             pred.loc[fold] = predict(m, fold)
-        rep["held_out_5fold"] = latency_errors(pred.loc[ids].to_numpy(), runs["e2e_ms"].to_numpy())
-        rep["interval"] = conformal_band(pred.loc[ids].to_numpy(), runs["e2e_ms"].to_numpy())
+        held_out = pred.loc[ids].to_numpy()
+        rep["held_out_5fold"] = latency_errors(held_out, runs["e2e_ms"].to_numpy())
+        features = np.array([design_features(ArchSpec(**r)) for r in runs["spec"]])
+        rep["interval"] = network_band(held_out, runs["e2e_ms"].to_numpy(), features, positions)
     return rep
-
-
-#: Share of networks a calibration's prediction interval is to cover.
-INTERVAL_COVERAGE = 0.9
-
-
-def conformal_band(predicted, measured, coverage: float = INTERVAL_COVERAGE) -> dict | None:
-    """A band ``[low_factor, high_factor]`` around predictions from their errors on networks
-    held out of the fit (cross-validated: each network predicted by a model that never saw it).
-    Scores are ``|log(measured / predicted) - c|`` about the median log ratio ``c`` (the fit's
-    bias on unseen networks); the band is ``exp(c ± q)`` with ``q`` the ``ceil(coverage·(n+1))``-th
-    smallest score, the split-conformal quantile, which covers a new network exchangeable with
-    the held-out ones with probability at least ``coverage``. None when too few networks for it
-    (``ceil(coverage·(n+1)) > n``)."""
-    p, m = np.asarray(predicted, float), np.asarray(measured, float)
-    ok = (p > 0) & (m > 0)
-    s = np.log(m[ok] / p[ok])
-    n = len(s)
-    k = int(np.ceil(coverage * (n + 1)))
-    if n == 0 or k > n:
-        return None
-    c = float(np.median(s))
-    q = float(np.sort(np.abs(s - c))[k - 1])
-    return {
-        "coverage": float(coverage),
-        "low_factor": float(np.exp(c - q)),
-        "high_factor": float(np.exp(c + q)),
-        "n": n,
-        "method": "conformal over the 5-fold held-out predictions (each family spread over the folds): "
-        "|log(measured/predicted)| about its median",
-    }
 
 
 def calibrate(

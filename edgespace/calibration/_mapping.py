@@ -11,18 +11,20 @@ TensorRT joins the names of fused layers with ``" + "``.
 The mapping rule (tested on real exports in tests/test_measure.py):
 
 1. **Module path.** Drop the profiler's suffixes (``_kernel_time``, ``_nchwc``, ``_token_N``) and
-   the leading ``/model/`` scope; join the scopes, where a scope that starts with the path so far
-   plus ``"."`` replaces it (``blocks`` → ``blocks.1`` → ``blocks.1.0``) and any other scope is
-   appended (``conv_dw``). A name outside ``/model/`` is either the folded preprocessing (``/Cast``,
+   the leading ``/model/`` scope; join the scopes, where a scope that starts with the scope before
+   it plus ``"."`` replaces it (``blocks`` → ``blocks.1`` → ``blocks.1.0``; EfficientViT's
+   ``stages/stages.2/blocks/blocks.1`` is ``stages.2.blocks.1``) and any other scope is appended
+   (``conv_dw``). A name outside ``/model/`` is either the folded preprocessing (``/Cast``,
    ``/Mul``, ``/Add``: the *input* group) or a layout node ORT inserted (``ReorderInput``,
    ``ReorderOutput``: no path).
 2. **Anchor row.** The layer-table row whose name is the longest dotted prefix of the path. Where
    the path names a module with operator-less children (a block's ``skip_add``, an SE module's
    ``mean``), the node's op type picks among them (Add/Sum → ``add``, ReduceMean /
    GlobalAveragePool → ``pool``). Inside an attention module (operator-less ``matmul``,
-   ``softmax`` and ``transpose`` rows), the op type picks the class and the exporter's node number
-   (``Transpose_2``, ``MatMul_1``) the row of that class, in order; shape arithmetic and the
-   scale go with the score matmul.
+   ``softmax`` and ``transpose`` rows; EfficientViT's linear attention adds ``act``, ``concat``,
+   ``pad`` and ``div`` ones), the op type picks the class and the exporter's node number
+   (``Transpose_2``, ``MatMul_1``, ``kernel_func_1/Relu``) the row of that class, in order; shape
+   arithmetic, slices and the scale go with the first matmul.
 3. **Rows covered.** Rows are cut into *segments*, one per conv-like row (``conv``,
    ``depthwise``, ``pointwise``, ``linear``) holding it and the non-conv rows after it up to the
    next conv-like row. Within a segment, a node covers the rows after the previous node's rows
@@ -60,13 +62,17 @@ _MANGLE = re.compile(r"(_nchwc|_token_\d+)")
 _POOL_OPS = {"ReduceMean", "GlobalAveragePool", "AveragePool"}
 _ADD_OPS = {"Add", "Sum"}
 #: Attention nodes by op type: the layer-table operator class they run. Any other node inside an
-#: attention module (the 1/sqrt(d) scale, shape arithmetic) belongs with the score matmul.
+#: attention module (the 1/sqrt(d) scale, shape arithmetic, slices) belongs with its first matmul.
 _ATTENTION_OPS = {
     "MatMul": "matmul",
     "FusedMatMul": "matmul",
     "Softmax": "softmax",
     "Transpose": "transpose",
     "Reshape": "transpose",
+    "Relu": "act",
+    "Concat": "concat",
+    "Pad": "pad",
+    "Div": "div",
 }
 _EXPORT_INDEX = re.compile(r"_(\d+)$")
 
@@ -86,17 +92,15 @@ def module_path(node_name: str) -> str | None:
     if not s.startswith("/model/"):
         return ""
     parts = s[len("/model/") :].split("/")
-    path = ""
+    scopes: list[str] = []
     for seg in parts:
         if not seg:
             continue
-        if path and seg.startswith(path + "."):
-            path = seg
-        elif not path and "." in seg:  # a full path already (e.g. a hand-named node)
-            path = seg
+        if scopes and seg.startswith(scopes[-1] + "."):
+            scopes[-1] = seg  # a numbered child of a container: its name includes the container's
         else:
-            path = f"{path}.{seg}" if path else seg
-    return path
+            scopes.append(seg)
+    return ".".join(scopes)
 
 
 def segment_ids(table: pd.DataFrame) -> np.ndarray:

@@ -40,6 +40,7 @@ import pandas as pd
 
 from edgespace._layer_table import CONV_OPS, layer_table
 from edgespace._spec import ArchSpec
+from edgespace.calibration._band import conformal_band
 from edgespace.calibration._folds import family_folds
 
 __all__ = [
@@ -191,8 +192,6 @@ def fit_power_model(runs, mode: str, *, domain: str = "", folds: int = 5) -> Pow
         fold_coefs.append(c)
         pred[fold] = (idle_w * t[fold] + x[fold] @ c) * 1e3
     report["held_out_5fold"] = _errors(pred, e * 1e3)
-    from edgespace.calibration._fitting import conformal_band
-
     band = conformal_band(pred, e * 1e3)
     if band is not None:
         band["method"] = "conformal over the 5-fold held-out energies at the measured latency"

@@ -74,15 +74,16 @@ class CalibrationBase(abc.ABC):
     def predict_energy_mj(self, mode: str, specs) -> np.ndarray | None:
         """Metered-model energy per image (mJ) of ``specs`` in ``mode``, or None where it has none."""
 
-    def latency_band(self) -> tuple[float, float, float] | None:
-        """``(low_factor, high_factor, coverage)``: the share ``coverage`` of networks measured
-        but held out of the fit had their latency within ``[low_factor, high_factor]`` times the
-        prediction; None where the calibration states no interval."""
+    def latency_band(self, specs) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """``(low_factors, high_factors, coverage)`` for each of ``specs``: the calibration
+        states that the share ``coverage`` of networks like those it measured and held out of
+        its fit have their latency within ``[low_factor, high_factor]`` times the prediction;
+        None where it states no interval."""
         return None
 
-    def energy_band(self, mode: str) -> tuple[float, float, float] | None:
-        """``(low_factor, high_factor, coverage)`` around the metered energy of ``mode``; None
-        where the calibration states no energy interval."""
+    def energy_band(self, mode: str, specs) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """``(low_factors, high_factors, coverage)`` around the metered energy of ``mode`` for
+        each of ``specs``; None where the calibration states no energy interval."""
         return None
 
     def with_runs(self, measurements, *, note: str = "") -> CalibrationBase:

@@ -198,7 +198,7 @@ def estimate(
     cols = _columns(ev, mp, spec.precision)
     metered = sources[1].startswith("metered:")
     cols.update(
-        interval_columns(cal, cols["latency_ms"], sources[0] != "analytic", cols["energy_mj"], pm.name, metered)
+        interval_columns(cal, [spec], cols["latency_ms"], sources[0] != "analytic", cols["energy_mj"], pm.name, metered)
     )
     cols = {k: v[0] for k, v in cols.items()}
     names = np.asarray(sk.name, dtype=object)

@@ -199,6 +199,7 @@ def estimate_many(
                     cols[k][part] = v
                 for k, v in interval_columns(
                     cal,
+                    _band_specs(lat_s, family, width, depth, num_classes, precision, res_all[part]),
                     cols["latency_ms"][part],
                     lat_s is not None,
                     cols["energy_mj"][part],
@@ -217,3 +218,10 @@ def estimate_many(
         block["energy_source"] = energy_src
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
+
+
+def _band_specs(lat_s, family, width, depth, num_classes, precision, resolutions) -> list[ArchSpec]:
+    """The networks of a calibrated chunk, for their latency bands (none where not calibrated)."""
+    if lat_s is None:
+        return []
+    return [ArchSpec(family, float(width), float(depth), int(r), precision, int(num_classes)) for r in resolutions]

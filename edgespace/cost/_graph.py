@@ -10,7 +10,9 @@ bias, and so is a per-channel constant scale (a one-operand ``mul``: MobileNetV4
 that reads a conv-like row or a folded ``bn``/scale (ONNX Runtime's Conv-Mul fusion, TensorRT's
 scale fusion); an ``act`` that reads a conv-like row or a folded ``bn`` on the same engine runs in
 the conv's epilogue; ``reshape`` moves no data. Attention's ``matmul``, ``softmax`` and
-``transpose`` rows are kernels of their own: the head split/merge transposes are not fused. A fused row costs no time, no traffic and no
+``transpose`` rows are kernels of their own: the head split/merge transposes are not fused; so are
+EfficientViT's ``concat``, ``pad``, ``div`` and ``layernorm`` rows, and its linear attention's
+ReLUs (they read a transpose, not a conv). A fused row costs no time, no traffic and no
 dispatch of its own, and its tensor never exists in memory: the chain writes one tensor.
 """
 

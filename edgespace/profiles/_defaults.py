@@ -32,6 +32,10 @@ ESTIMATED_EFFICIENCY: dict[str, dict[str, float]] = {
         "matmul": 0.3,
         "softmax": 0.02,
         "transpose": 1.0,
+        "concat": 1.0,
+        "pad": 1.0,
+        "div": 0.03,
+        "layernorm": 0.02,
         "reshape": 1.0,
     },
     "cpu": {
@@ -47,6 +51,10 @@ ESTIMATED_EFFICIENCY: dict[str, dict[str, float]] = {
         "matmul": 0.4,
         "softmax": 0.05,
         "transpose": 1.0,
+        "concat": 1.0,
+        "pad": 1.0,
+        "div": 0.1,
+        "layernorm": 0.05,
         "reshape": 1.0,
     },
     "npu": {
@@ -62,6 +70,10 @@ ESTIMATED_EFFICIENCY: dict[str, dict[str, float]] = {
         "matmul": 0.3,
         "softmax": 0.03,
         "transpose": 1.0,
+        "concat": 1.0,
+        "pad": 1.0,
+        "div": 0.03,
+        "layernorm": 0.03,
         "reshape": 1.0,
     },
 }
@@ -84,6 +96,10 @@ EFFICIENCY_RATIONALE = {
     "matmul": "attention's batched matmul: small inner dimension (key/value dim 48-64), both operands activations (nothing stays resident): about half a conv GEMM's fraction",
     "softmax": "exp and a row reduction on vector units: below other element-wise operators",
     "transpose": "moves every element and no arithmetic: bound by its bytes",
+    "concat": "copies every element and no arithmetic: bound by its bytes",
+    "pad": "copies every element and writes the constant: bound by its bytes",
+    "div": "element-wise division on vector units: a reciprocal and a multiply, below the other element-wise operators on a CPU's vectors",
+    "layernorm": "a mean and a variance reduction over the channels, then element-wise scale and shift: like softmax, a reduction on vector units",
 }
 
 #: Share of an engine's full-load power it draws whenever it executes a kernel, whatever the

@@ -66,6 +66,10 @@ _SHORT = {
     "mobilenetv4_conv_large": "MobileNetV4-Conv-L",
     "mobilenetv4_hybrid_medium": "MobileNetV4-Hybrid-M",
     "mobilenetv4_hybrid_large": "MobileNetV4-Hybrid-L",
+    "efficientvit_b0": "EfficientViT-B0",
+    "efficientvit_b1": "EfficientViT-B1",
+    "efficientvit_b2": "EfficientViT-B2",
+    "efficientvit_b3": "EfficientViT-B3",
 }
 
 

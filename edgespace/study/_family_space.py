@@ -14,7 +14,7 @@ from edgespace._spec import COMPOUND_FAMILIES, DEPTH_RANGE, PRECISIONS, RESOLUTI
 from edgespace.study._errors import SearchError
 from edgespace.study._space import _DECIMALS, Space, _choices, _range, _steps
 
-__all__ = ["MOBILENET_FAMILIES", "MOBILENETV4_FAMILIES", "EfficientNetSpace", "MobileNetSpace"]
+__all__ = ["EFFICIENTVIT_FAMILIES", "MOBILENET_FAMILIES", "MOBILENETV4_FAMILIES", "EfficientNetSpace", "MobileNetSpace"]
 
 
 MOBILENET_FAMILIES = ("mobilenetv2", "mobilenetv3_large", "mobilenetv3_small")
@@ -27,6 +27,9 @@ MOBILENETV4_FAMILIES = (
     "mobilenetv4_hybrid_medium",
     "mobilenetv4_hybrid_large",
 )
+#: EfficientViT (MIT) B0–B3: the width multiplier (edgespace's own knob) and resolution, as the
+#: MobileNets.
+EFFICIENTVIT_FAMILIES = ("efficientvit_b0", "efficientvit_b1", "efficientvit_b2", "efficientvit_b3")
 
 
 class EfficientNetSpace(Space):
@@ -158,9 +161,10 @@ class EfficientNetSpace(Space):
 
 
 class MobileNetSpace(Space):
-    """MobileNetV2/V3/V4: ``families`` × width multipliers × input resolutions (depth 1.0).
-    Default: the three MobileNetV2/V3 families; MobileNetV4's (:data:`MOBILENETV4_FAMILIES`) are
-    allowed too."""
+    """MobileNetV2/V3/V4 and EfficientViT: ``families`` × width multipliers × input resolutions
+    (depth 1.0). Default: the three MobileNetV2/V3 families; MobileNetV4's
+    (:data:`MOBILENETV4_FAMILIES`) and EfficientViT's (:data:`EFFICIENTVIT_FAMILIES`) are allowed
+    too."""
 
     kind = "mobilenet"
 
@@ -178,7 +182,9 @@ class MobileNetSpace(Space):
         placements: Sequence[str] | None = None,
         batches: Sequence[int] = (1,),
     ) -> None:
-        self.families = _choices("MobileNetSpace(families)", families, MOBILENET_FAMILIES + MOBILENETV4_FAMILIES)
+        self.families = _choices(
+            "MobileNetSpace(families)", families, MOBILENET_FAMILIES + MOBILENETV4_FAMILIES + EFFICIENTVIT_FAMILIES
+        )
         super().__init__(
             precisions=precisions,
             modes=modes,

@@ -85,9 +85,9 @@ def choose_refine_points(
 
     A front point *decides* the feasible evaluated points that it alone dominates: were it
     slower than predicted, those points would join the front. Points are ranked by that count,
-    then by the absolute width of their latency interval (``latency_high_ms - latency_low_ms``;
-    the interval has one relative width for every point, so among equals the slower point, whose
-    error costs the most milliseconds, goes first), then by predicted latency."""
+    then by the absolute width of their latency interval (``latency_high_ms - latency_low_ms``:
+    wider for a point far from the networks measured, and for a slower point, whose error costs
+    more milliseconds), then by predicted latency."""
     if front.empty:
         return front
     cand = front[(front["latency_source"].astype(str) == source)]
