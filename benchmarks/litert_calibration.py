@@ -232,7 +232,7 @@ def judge(cal_items, test_items, threads: int) -> dict:
     measured = np.array([m.latency_calibration_ms for m in test_items])
     pred = cal.predict_many_ms([m.spec for m in test_items])
     err = latency_errors(pred, measured)
-    band = cal.latency_band()
+    band = cal.latency_band([m.spec for m in test_items])  # per network: wider farther from the measured ones
     covered = None if band is None else float(np.mean((measured >= pred * band[0]) & (measured <= pred * band[1])))
     rel = (pred - measured) / measured
     per_family = {}
@@ -243,7 +243,14 @@ def judge(cal_items, test_items, threads: int) -> dict:
         "calibration_networks": len(cal_items),
         "held_out_networks": len(test_items),
         "held_out": err,
-        "interval": None if band is None else {"low_factor": band[0], "high_factor": band[1], "stated": band[2]},
+        "interval": None
+        if band is None
+        else {
+            "median_low_factor": float(np.median(band[0])),
+            "median_high_factor": float(np.median(band[1])),
+            "median_width_pct": float(np.median(band[1] / band[0] - 1) * 100),
+            "stated": band[2],
+        },
         "interval_coverage": covered,
         "calibration_5fold": cal.report.get("held_out_5fold"),
         "held_out_error_pct_by_family": per_family,
