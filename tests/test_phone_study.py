@@ -95,3 +95,34 @@ def test_cli_refuses_unknown_confirm_backend_and_phone_backend_with_from(capsys,
     assert "allowed: onnxruntime, litert, executorch" in capsys.readouterr().err
     assert main(["calibrate", "--profile", "host", "--backend", "litert", "--from", str(tmp_path)]) == 2
     assert "--from reads device captures" in capsys.readouterr().err
+
+
+def test_phone_runs_are_interleaved_and_paired_with_a_reference():
+    # the committed int8 .tflite timed twice over (two specs) and paired with itself as the reference:
+    # the paired latency is the reference's level times a ratio near 1, and calibration fits to it
+    from pathlib import Path
+
+    from edgespace.runners import calibration_latency_ms, measure_phone_interleaved
+
+    path = Path(__file__).parent / "data" / "phone" / "litert_mobilenetv3_small_w0.35_d0.5_r64_c10_int8.tflite"
+    spec = ArchSpec("mobilenetv3_small", 0.35, 0.5, 64, "int8", 10)
+    steps = []
+    ms = measure_phone_interleaved(
+        [path, path],
+        [spec, dataclasses.replace(spec, width=0.4)],
+        backend="litert",
+        threads=1,
+        precision="int8",
+        rounds=3,
+        round_s=0.01,
+        reference_path=path,
+        reference=spec,
+        progress=lambda step, total: steps.append((step, total)),
+    )
+    assert [m.spec.width for m in ms] == [0.35, 0.4] and steps[-1] == (2 * 5, 2 * 5)
+    for m in ms:
+        assert m.backend == "litert" and m.precision == "int8" and m.reference == spec.short_name()
+        assert len(m.round_medians_ms) == 3 and m.node_profile is None
+        assert m.latency_paired_ms is not None and calibration_latency_ms(m) == m.latency_paired_ms
+        assert 0.5 < m.latency_paired_ms / m.latency_p50_ms < 2.0  # the same model as its reference
+        assert any("reference-paired" in n for n in m.notes)

@@ -66,35 +66,48 @@ def collect(
     )
 
 
-def collect_phone(specs, *, backend: str, threads: int, rounds: int = 10, progress=None, precision: str = "fp32"):
-    """Export ``specs`` for the phone ``backend`` (``litert`` or ``executorch``; a child process
-    each, cached) and time each through its XNNPACK CPU path: a list of
-    :class:`~edgespace.runners.Measurement`. ExecuTorch's come with per-operator times from its
-    event tracer; LiteRT's Python interpreter has none, so its runs are end-to-end times (see
+def collect_phone(
+    specs,
+    *,
+    backend: str,
+    threads: int,
+    rounds: int = 10,
+    round_s: float = 0.08,
+    progress=None,
+    precision: str = "fp32",
+    reference: ArchSpec | None = REFERENCE_SPEC,
+    profile_runs: int = 20,
+):
+    """Export ``specs`` for the phone ``backend`` (``litert`` or ``executorch``; one child process,
+    cached) and time them through its XNNPACK CPU path as ONNX Runtime's calibration runs are timed:
+    interleaved rounds, each network's batches paired with a run of ``reference`` (exported to the
+    same backend and precision; None: unpaired). A list of :class:`~edgespace.runners.Measurement`.
+    ExecuTorch's come with per-operator times from its event tracer (``profile_runs`` runs); LiteRT's
+    Python interpreter has none, so its runs are end-to-end times (see
     :mod:`edgespace.calibration._e2e`)."""
-    from edgespace.runners import TimingPlan, get_runner
+    from edgespace.exporters import cached_phone_models
+    from edgespace.runners import get_runner, measure_phone_interleaved
 
-    runner = get_runner(backend)
+    fmt = get_runner(backend).format
     specs = [ArchSpec(s.family, s.width, s.depth, s.resolution, precision, s.num_classes) for s in specs]
-    paths = []
-    for k, spec in enumerate(specs):
-        paths.append(runner.prepare_input(spec, precision)[0])
-        if progress is not None:
-            progress(k + 1, 2 * len(specs))
-    out = []
-    for k, (spec, path) in enumerate(zip(specs, paths, strict=True)):
-        out.append(
-            runner.measure(
-                path,
-                spec,
-                precision=precision,
-                threads=threads,
-                timing=TimingPlan(runs=10 * rounds, rounds=rounds, profile=backend == "executorch"),
-            )
-        )
-        if progress is not None:
-            progress(len(specs) + k + 1, 2 * len(specs))
-    return out
+    ref = None
+    if reference is not None:
+        ref = ArchSpec(reference.family, reference.width, reference.depth, reference.resolution, precision)
+    paths = [str(p) for p in cached_phone_models(specs + ([ref] if ref is not None else []), fmt, precision)]
+    ref_path = paths.pop() if ref is not None else None
+    return measure_phone_interleaved(
+        paths,
+        specs,
+        backend=backend,
+        threads=threads,
+        precision=precision,
+        rounds=rounds,
+        round_s=round_s,
+        reference_path=ref_path,
+        reference=ref,
+        profile_runs=profile_runs if backend == "executorch" else 0,
+        progress=progress,
+    )
 
 
 def run_calibration(

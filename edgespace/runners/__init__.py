@@ -15,6 +15,7 @@ from edgespace.runners._export import export_many
 from edgespace.runners._gpu_window import settled_idle_power
 from edgespace.runners._interleaved import REFERENCE_SPEC, measure_interleaved
 from edgespace.runners._ort_profile import NodeProfile, NodeTime, read_ort_profile
+from edgespace.runners._phone_interleaved import measure_phone_interleaved
 from edgespace.runners._phone_profile import read_benchmark_model, read_etdump
 from edgespace.runners._timing import TimingPlan
 from edgespace.runners.common import (
@@ -49,6 +50,7 @@ __all__ = [
     "confirm",
     "export_many",
     "measure_interleaved",
+    "measure_phone_interleaved",
     "prepare_onnx",
     "read_ort_profile",
     "read_benchmark_model",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import time
 
 import numpy as np
@@ -15,7 +16,7 @@ from edgespace._spec import ArchSpec
 from edgespace.runners.common import Measurement, torch_never_imported
 from edgespace.runners.ort import MEMORY_SOURCE, OnnxRuntimeRunner, _percentiles, _pin_note, input_for
 
-__all__ = ["REFERENCE_SPEC", "measure_interleaved"]
+__all__ = ["REFERENCE_SPEC", "measure_interleaved", "time_interleaved"]
 
 
 #: The network every calibration measurement is paired with (timed back to back, see
@@ -101,56 +102,25 @@ def _measure_interleaved(
         if progress is not None:
             progress(step, total)
 
-    def warm(session, feed) -> float:
-        t0 = time.perf_counter()
-        for _ in range(warmup):
-            session.run(None, feed)
-        return (time.perf_counter() - t0) / max(1, warmup)
-
-    ref = ref_feed = None
-    ref_s = 0.0
-    if reference_path is not None:
-        ref = make_session(reference_path, threads, provider=provider, worker_affinity=affinity)
-        ref_inp = ref.get_inputs()[0]
-        ref_feed = input_for(ref, int(ref_inp.shape[2]))
-        ref_s = warm(ref, ref_feed)
-    sessions, feeds, counts, batch = [], [], [], []
-    for path, spec in zip(paths, specs, strict=True):
-        s = make_session(path, threads, provider=provider, worker_affinity=affinity)
-        f = input_for(s, spec.resolution)
-        per = max(warm(s, f), 1e-5)
-        sessions.append(s)
-        feeds.append(f)
-        counts.append(int(min(50, max(3, round(round_s / per)))))
-        # runs per reference run: the batch lasts about as long as one reference run
-        batch.append(int(min(20, max(1, round(ref_s / per)))) if ref is not None else 1)
-        tick()
-    lat: list[list[list[float]]] = [[] for _ in specs]
-    ratios: list[list[float]] = [[] for _ in specs]
-    ref_times: list[float] = []
-    for _ in range(rounds):
-        for i, (s, f) in enumerate(zip(sessions, feeds, strict=True)):
-            one = []
-            n = 0
-            while n < counts[i]:
-                if ref is not None:
-                    t0 = time.perf_counter()
-                    ref.run(None, ref_feed)
-                    t_ref = time.perf_counter() - t0
-                    ref_times.append(t_ref)
-                times = []
-                for _ in range(batch[i]):
-                    t0 = time.perf_counter()
-                    s.run(None, f)
-                    times.append(time.perf_counter() - t0)
-                if ref is not None:
-                    ratios[i].append(float(np.median(times)) / t_ref)
-                one += times
-                n += len(times)
-            lat[i].append(one)
+    def round_done() -> None:  # a round is one step per network
+        nonlocal step
         step += len(specs) - 1
         tick()
-    del sessions, ref
+
+    ref_run = None
+    if reference_path is not None:
+        ref = make_session(reference_path, threads, provider=provider, worker_affinity=affinity)
+        ref_feed = input_for(ref, int(ref.get_inputs()[0].shape[2]))
+        ref_run = functools.partial(ref.run, None, ref_feed)
+    sessions, runs = [], []
+    for path, spec in zip(paths, specs, strict=True):
+        s = make_session(path, threads, provider=provider, worker_affinity=affinity)
+        sessions.append(s)
+        runs.append(functools.partial(s.run, None, input_for(s, spec.resolution)))
+    lat, ratios, ref_times = time_interleaved(
+        runs, ref_run, rounds=rounds, round_s=round_s, warmup=warmup, tick=round_done, opened=tick
+    )
+    del sessions, runs, ref_run
     ref_level_ms = float(np.median(ref_times)) * 1e3 if ref_times else None
     out = []
     for i, (path, spec) in enumerate(zip(paths, specs, strict=True)):
@@ -192,3 +162,51 @@ def _measure_interleaved(
             )
         )
     return out
+
+
+def time_interleaved(runs, ref_run=None, *, rounds: int, round_s: float, warmup: int, tick=None, opened=None):
+    """The timing loop of :func:`measure_interleaved`, over plain callables (one inference each), so
+    that every runtime measures alike: ``(lat, ratios, ref_times)`` with ``lat[i]`` the per-round
+    call times (s) of ``runs[i]``, ``ratios[i]`` its (batch median / reference run) ratios, and
+    ``ref_times`` every reference run's time (s). ``opened()`` is called once per network after its
+    warm-up, ``tick()`` once per round."""
+
+    def warm(run) -> float:
+        t0 = time.perf_counter()
+        for _ in range(warmup):
+            run()
+        return (time.perf_counter() - t0) / max(1, warmup)
+
+    ref_s = warm(ref_run) if ref_run is not None else 0.0
+    counts, batch = [], []
+    for run in runs:
+        per = max(warm(run), 1e-5)
+        counts.append(int(min(50, max(3, round(round_s / per)))))
+        # runs per reference run: the batch lasts about as long as one reference run
+        batch.append(int(min(20, max(1, round(ref_s / per)))) if ref_run is not None else 1)
+        if opened is not None:
+            opened()
+    lat: list[list[list[float]]] = [[] for _ in runs]
+    ratios: list[list[float]] = [[] for _ in runs]
+    ref_times: list[float] = []
+    for _ in range(rounds):
+        for i, run in enumerate(runs):
+            one = []
+            while len(one) < counts[i]:
+                if ref_run is not None:
+                    t0 = time.perf_counter()
+                    ref_run()
+                    t_ref = time.perf_counter() - t0
+                    ref_times.append(t_ref)
+                times = []
+                for _ in range(batch[i]):
+                    t0 = time.perf_counter()
+                    run()
+                    times.append(time.perf_counter() - t0)
+                if ref_run is not None:
+                    ratios[i].append(float(np.median(times)) / t_ref)
+                one += times
+            lat[i].append(one)
+        if tick is not None:
+            tick()
+    return lat, ratios, ref_times
