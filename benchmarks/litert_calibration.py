@@ -84,7 +84,7 @@ def draw(args) -> tuple[list, list]:
     from edgespace.calibration import draw_specs
 
     fams = tuple(args.families.split(","))
-    cal = draw_specs(args.calibration, families=fams, ranges=RANGES, seed=args.seed, design="spread")
+    cal = draw_specs(args.calibration, families=fams, ranges=RANGES, seed=args.seed, design=args.design)
     test = draw_specs(args.test, families=fams, ranges=RANGES, seed=10_000 + args.seed, design="random", exclude=cal)
     return cal, test
 
@@ -265,6 +265,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibration", type=int, default=16, help="calibration networks (the library's design)")
     ap.add_argument("--test", type=int, default=24, help="held-out networks (uniform random)")
+    ap.add_argument("--design", default="spread", help="the calibration set's design: spread, lhs or random")
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--precisions", default=",".join(PRECISIONS))
     ap.add_argument("--seed", type=int, default=0)
