@@ -20,7 +20,7 @@ def test_defaults_and_normalisation():
 @pytest.mark.parametrize(
     "kwargs, field, fragment",
     [
-        (dict(family="resnet50"), "family", "allowed: efficientnet, efficientnetv2, mobilenetv2"),
+        (dict(family="resnet50"), "family", "allowed: efficientnet, efficientnetv2, efficientvit_b0"),
         (dict(width=0.0), "width", "allowed: 0.1 to 4.0"),
         (dict(width=35), "width", "35"),
         (dict(width=float("nan")), "width", "finite"),
