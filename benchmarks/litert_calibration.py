@@ -195,6 +195,8 @@ def _timed(jobs, threads, rounds, passes, log) -> dict:
 def _plain(m) -> dict:
     d = m.to_dict()
     d.pop("energy_mj", None)
+    if d.get("model_path"):
+        d["model_path"] = Path(d["model_path"]).name  # the cache's location is this machine's, not the result's
     return d
 
 

@@ -83,3 +83,14 @@ def test_a_stored_few_shot_runs_file_still_refits_with_this_version(monkeypatch,
     profile = parse_profile(current_host_yaml(doc["host_profile_yaml"]), origin="few_shot_runs.json.gz")
     assert profile.name == "host"
     sys.modules.pop("few_shot", None)
+
+
+@pytest.mark.parametrize("path", sorted([*RESULTS.glob("*.json"), *RESULTS.glob("*.json.gz")]), ids=lambda p: p.name)
+def test_no_stored_result_names_a_path_of_the_machine_that_made_it(path):
+    """A stored result is read on other machines: a home or cache directory in it says nothing
+    there (the LiteRT runs files once kept each model's cache path)."""
+    import gzip
+
+    text = gzip.open(path, "rt").read() if path.suffix == ".gz" else path.read_text()
+    found = re.findall(r'"(/(?:root|home|tmp|Users)/[^"]*)"', text)
+    assert not found, found[:3]
