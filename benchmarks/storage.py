@@ -1,8 +1,8 @@
 """Trials per second of a search on each storage, as the study grows, and of N workers on one
-PostgreSQL study, with the CPU each trial costs the workers and the server.
+PostgreSQL study.
 
     python benchmarks/storage.py --postgres postgresql://user:pw@127.0.0.1/db [--trials 10000] [--repeats 3]
-    python benchmarks/storage.py --postgres URL --server-pid PID --only workers [--worker-trials 2000] [--workers 1,2,4]
+    python benchmarks/storage.py --postgres URL --only workers [--worker-trials 2000] [--workers 1,2,4]
 
 ``storages``: for each storage (journal file, SQLite file, PostgreSQL) one process runs
 ``edgespace.search`` on the default space (``all``, NSGA-II, population 50, the same seed) to
@@ -13,20 +13,9 @@ grows. ``workers``: a study is defined (no trials), then N ``edgespace worker`` 
 together on it until it holds ``--worker-trials`` trials; the rate is those trials over the time
 from the first trial's start to the last trial's end, read from the study (process starts are
 not counted). Each configuration runs ``--repeats`` times, interleaved; the median and range
-are kept, with the machine's load average before and after each run.
-
-CPU per trial (``workers`` part): the workers' CPU (from ``getrusage`` of the children) less N
-times what one worker costs to start, warm up and run one trial (measured on the finished
-study), over the trials; and, with ``--server-pid`` (the postmaster's pid, the server on this
-machine: ``head -1 $PGDATA/postmaster.pid``), the server's CPU (postmaster, backends,
-autovacuum) over the trials. These do not depend on what else the machine runs, so they are the
-figures to compare on a shared machine; the wall rates are not. From them the script predicts
-the speedup of N workers over one on this machine's C cores with the server beside them: one
-worker runs at 1/w1 trials per ms (the server works on another core meanwhile); N workers at
-most min(N/wN, C/(wN + sN)), so the ratio is at most min(N/wN, C/(wN + sN)) * w1. Rerun the
-``workers`` part on a quiet machine (nothing else running) with a private server
-(``initdb``, ``pg_ctl start``) to store comparable wall rates; ``--only`` keeps the other part of
-an existing file. Writes ``benchmarks/results/storage.json``.
+are kept, with the machine's load average before and after each run (the machine may be
+shared: compare the ratios, and rerun ``--only workers`` on a quiet or bigger machine).
+Writes ``benchmarks/results/storage.json`` (``--only`` keeps the other part of an existing file).
 """
 
 from __future__ import annotations
@@ -131,10 +120,9 @@ def _workers(url: str, trials: int, n: int, server_pid: int | None) -> dict:
             raise SystemExit(f"worker failed: {err.decode()[-400:]}")
     cpu = _children_cpu_s() - cpu
     done, rate = _study_rate(url, study)
-    # one more worker on the finished study, running one trial: what starting a worker, warming it
-    # up (imports, the accuracy model's fit) and stopping it costs
+    # one more worker on the finished study: what starting and stopping a worker costs
     idle = _children_cpu_s()
-    subprocess.run(cmd[:-2] + [str(done + 1), "--quiet"], check=True, env=_env(), capture_output=True)
+    subprocess.run(cmd[:-2] + [str(done), "--quiet"], check=True, env=_env(), capture_output=True)
     idle = _children_cpu_s() - idle
     out = {
         "trials_per_s": round(rate, 2),
@@ -223,9 +211,7 @@ def _workers_part(args) -> dict:
     for _ in range(args.repeats):
         for n in counts:
             runs.setdefault(str(n), []).append(_workers(args.postgres, args.worker_trials, n, args.server_pid))
-            r = runs[str(n)][-1]
-            cpu = f"CPU a trial: workers {r['work_cpu_ms_per_trial']} ms, server {r.get('server_cpu_ms_per_trial')} ms"
-            print(f"{n} workers", r["trials_per_s"], f"trials/s; {cpu}; start {r['worker_start_cpu_s']} s", flush=True)
+            print(f"{n} workers", runs[str(n)][-1]["trials_per_s"], "trials/s", flush=True)
     summary = {k: _summary(v) for k, v in runs.items()}
     one = summary[str(counts[0])]["median"]
     speedup = {k: round(v["median"] / one, 3) for k, v in summary.items()}
@@ -237,31 +223,12 @@ def _workers_part(args) -> dict:
     }
     if "server_cpu_ms_per_trial" in last:
         bound["server_core_at_most"] = round(1000 / last["server_cpu_ms_per_trial"], 1)
-    cpu = {
-        "workers_ms": {k: v["work_cpu_ms_per_trial"] for k, v in summary.items()},
-        "server_ms": {k: v.get("server_cpu_ms_per_trial") for k, v in summary.items()},
-        "worker_start_cpu_s": {
-            k: statistics.median(r["worker_start_cpu_s"] for r in v["runs"]) for k, v in summary.items()
-        },
-    }
-    predicted = {}
-    if all(v is not None for v in cpu["server_ms"].values()):
-        w1, cores = cpu["workers_ms"][str(counts[0])], os.cpu_count() or 1
-        for k in summary:
-            wn, sn = cpu["workers_ms"][k], cpu["server_ms"][k]
-            predicted[k] = round(min(int(k) / wn, cores / (wn + sn)) * w1 / counts[0], 3)
-        print("CPU a trial (ms), workers:", cpu["workers_ms"], "server:", cpu["server_ms"], flush=True)
-        print(f"speedup over one worker the CPU allows on {cores} cores:", predicted, flush=True)
     return {
         "trials": args.worker_trials,
         "space": SPACE,
         "workers": summary,
         "speedup_over_one": speedup,
         "cpu_bound_trials_per_s": bound,
-        "cpu_per_trial": cpu,
-        # min(N / wN, cores / (wN + sN)) * w1: the ratio the CPU accounting allows here
-        "cpu_predicted_speedup_over_one": predicted,
-        "cpu_predicted_for_cores": os.cpu_count(),
         "targets": {"2_workers_at_least_1.7x": speedup["2"] >= 1.7} if "2" in speedup else {},
     }
 

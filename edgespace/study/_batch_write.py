@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from edgespace.study._rdb import _retrying
-from edgespace.study._rdb_insert import insert_rows, multirow_supported
 
 __all__ = ["create_trials", "tell_trials", "TellItem"]
 
@@ -98,42 +97,54 @@ def _journal_create(storage, study_id: int, templates) -> list[int]:
 
 
 def _rdb_create(cached, rdb, study_id: int, templates) -> list[int]:
-    import copy
-
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
+    from optuna.trial import TrialState
 
     leased = rdb.heartbeat_interval is not None
     with _create_scoped_session(rdb.scoped_session) as session:
-        # as Optuna: the study row is locked while trial numbers are counted (every writer of
-        # the study's trials takes this lock first, so the study holds no trial newer than ours)
+        # as Optuna: the study row is locked while trial numbers are counted
         models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
-        insert = _insert_trials if multirow_supported(session.connection().dialect) else _orm_insert_trials
-        ids, numbers, starts = insert(session, study_id, templates)
-        params, system, user = [], [], []
-        for tid, t in zip(ids, templates, strict=True):
+        rows = [
+            models.TrialModel(study_id=study_id, number=None, state=TrialState.RUNNING, datetime_start=t.datetime_start)
+            for t in templates
+        ]
+        session.add_all(rows)
+        session.flush()
+        first = min(r.trial_id for r in rows)
+        base = models.TrialModel(study_id=study_id, trial_id=first).count_past_trials(session)
+        order = sorted(range(len(rows)), key=lambda i: rows[i].trial_id)
+        for n, i in enumerate(order):
+            rows[i].number = base + n
+        params, system, user, beats = [], [], [], []
+        for row, t in zip(rows, templates, strict=True):
+            tid = row.trial_id
             params += [
-                (tid, name, t.distributions[name].to_internal_repr(value), _dist_json(t.distributions[name]))
+                {
+                    "trial_id": tid,
+                    "param_name": name,
+                    "param_value": t.distributions[name].to_internal_repr(value),
+                    "distribution_json": _dist_json(t.distributions[name]),
+                }
                 for name, value in t.params.items()
             ]
-            system += [(tid, k, json.dumps(v)) for k, v in t.system_attrs.items()]
-            user += [(tid, k, json.dumps(v)) for k, v in t.user_attrs.items()]
+            system += [{"trial_id": tid, "key": k, "value_json": json.dumps(v)} for k, v in t.system_attrs.items()]
+            user += [{"trial_id": tid, "key": k, "value_json": json.dumps(v)} for k, v in t.user_attrs.items()]
+            beats += [{"trial_id": tid}] if leased else []
         _insert_many(
             session,
-            (models.TrialParamModel, ("trial_id", "param_name", "param_value", "distribution_json"), params),
-            (models.TrialSystemAttributeModel, ("trial_id", "key", "value_json"), system),
-            (models.TrialUserAttributeModel, ("trial_id", "key", "value_json"), user),
+            (models.TrialParamModel, params),
+            (models.TrialSystemAttributeModel, system),
+            (models.TrialUserAttributeModel, user),
+            (models.TrialHeartbeatModel, beats),
         )
-        if leased:  # the server's clock, as Optuna's own heartbeats
-            _insert_many(
-                session,
-                (models.TrialHeartbeatModel, ("trial_id",), [(tid,) for tid in ids]),
-                literals={"heartbeat": "CURRENT_TIMESTAMP"},
-            )
+        out = [(row.trial_id, row.number, row.datetime_start) for row in rows]
+    import copy
+
     frozen = []
-    for tid, start, t in zip(ids, starts, templates, strict=True):
+    for (tid, number, start), t in zip(out, templates, strict=True):
         f = copy.copy(t)
-        f.number, f._trial_id, f.datetime_start = numbers[tid], tid, start
+        f.number, f._trial_id, f.datetime_start = number, tid, start
         frozen.append(f)
     if cached is not rdb:  # Optuna's cache in front of the database: it holds what it created
         with cached._lock:
@@ -141,84 +152,13 @@ def _rdb_create(cached, rdb, study_id: int, templates) -> list[int]:
     return frozen
 
 
-def _utc_naive(when: _dt.datetime) -> _dt.datetime:
-    """As Optuna's ``TrialModel`` stores a datetime: naive UTC."""
-    return when.astimezone(_dt.UTC).replace(tzinfo=None)
-
-
-def _local_naive(utc: _dt.datetime) -> _dt.datetime:
-    """As Optuna's ``TrialModel`` reads one back: naive local time."""
-    return utc.replace(tzinfo=_dt.UTC).astimezone().replace(tzinfo=None)
-
-
-def _insert_trials(session, study_id: int, templates) -> tuple[list[int], dict, list]:
-    """The trial rows of a batch in one INSERT, numbered in the templates' order after the
-    study's ``base`` trials (all older: see the lock above). Their ids in the templates' order,
-    their numbers by id, and their start times as Optuna reads them back."""
-    import sqlalchemy
-    from optuna.storages._rdb import models
-
-    T = models.TrialModel
-    base = session.query(sqlalchemy.func.count(T.trial_id)).filter(T.study_id == study_id).scalar()
-    starts = [_utc_naive(t.datetime_start) for t in templates]
-    rows = [(base + i, study_id, "RUNNING", start) for i, start in enumerate(starts)]
-    back = dict(
-        (number, tid)
-        for tid, number in insert_rows(
-            session,
-            T.__table__,
-            ("number", "study_id", "state", "datetime_start"),
-            rows,
-            returning=("trial_id", "number"),
-        )
-    )
-    ids = [back[base + i] for i in range(len(templates))]
-    # Optuna's number is the count of the study's trials with a smaller id. The database gives
-    # the ids in the order of the VALUES (PostgreSQL, SQLite); were it not to, the trials are
-    # renumbered in id order.
-    numbers = {tid: base + i for i, tid in enumerate(sorted(ids))}
-    for i, tid in enumerate(ids):
-        if numbers[tid] != base + i:
-            session.execute(sqlalchemy.update(T.__table__).where(T.trial_id == tid).values(number=numbers[tid]))
-    return ids, numbers, [_local_naive(s) for s in starts]
-
-
-def _orm_insert_trials(session, study_id: int, templates) -> tuple[list[int], dict, list]:
-    """Optuna's way (numbers counted after the insert), for drivers without multi-row VALUES."""
-    from optuna.storages._rdb import models
-    from optuna.trial import TrialState
-
-    rows = [
-        models.TrialModel(study_id=study_id, number=None, state=TrialState.RUNNING, datetime_start=t.datetime_start)
-        for t in templates
-    ]
-    session.add_all(rows)
-    session.flush()
-    first = min(r.trial_id for r in rows)
-    base = models.TrialModel(study_id=study_id, trial_id=first).count_past_trials(session)
-    order = sorted(range(len(rows)), key=lambda i: rows[i].trial_id)
-    for n, i in enumerate(order):
-        rows[i].number = base + n
-    session.flush()
-    return [r.trial_id for r in rows], {r.trial_id: r.number for r in rows}, [r.datetime_start for r in rows]
-
-
-def _insert_many(session, *tables, literals: dict[str, str] | None = None) -> None:
-    """The rows of each ``(model, columns, rows)``: one multi-row INSERT per table where the
-    driver allows (:mod:`edgespace.study._rdb_insert`), else one ``executemany``."""
+def _insert_many(session, *tables) -> None:
+    """One executemany INSERT per table (SQLAlchemy Core: no ORM objects, no ids read back)."""
     import sqlalchemy
 
-    multirow = multirow_supported(session.connection().dialect)
-    for model, columns, rows in tables:
-        if not rows:
-            continue
-        if multirow:
-            insert_rows(session, model.__table__, columns, rows, literals=literals)
-        else:
-            stmt = sqlalchemy.insert(model.__table__)
-            if literals:
-                stmt = stmt.values({k: sqlalchemy.literal_column(v) for k, v in literals.items()})
-            session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows])
+    for model, rows in tables:
+        if rows:
+            session.execute(sqlalchemy.insert(model), rows)
 
 
 def _dist_json(dist) -> str:
@@ -307,59 +247,50 @@ def _journal_tell(storage, items) -> set[int]:
 
 
 def _rdb_tell(rdb, items) -> tuple[set[int], _dt.datetime]:
-    import sqlalchemy
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
     from optuna.trial import TrialState
 
-    T, U, S = models.TrialModel, models.TrialUserAttributeModel, models.TrialSystemAttributeModel
+    told: set[int] = set()
     ids = [tid for tid, *_ in items]
     with _create_scoped_session(rdb.scoped_session) as session:
-        states = dict(
-            session.execute(
-                sqlalchemy.select(T.trial_id, T.state).where(T.trial_id.in_(ids)).order_by(T.trial_id).with_for_update()
-            ).all()
-        )
-        live = [i for i in ids if i in states and not states[i].is_finished()]
-        if not live:
-            return set(), _dt.datetime.now()
-        have: dict[tuple, int] = {}
-        for model, pk in ((U, U.trial_user_attribute_id), (S, S.trial_system_attribute_id)):
-            q = sqlalchemy.select(pk, model.trial_id, model.key).where(model.trial_id.in_(live))
-            for row_id, tid, key in session.execute(q).all():
-                have[(model, tid, key)] = row_id
+        rows = {
+            r.trial_id: r
+            for r in session.query(models.TrialModel)
+            .filter(models.TrialModel.trial_id.in_(ids))
+            .order_by(models.TrialModel.trial_id)
+            .with_for_update()
+            .all()
+        }
+        live = [i for i in ids if i in rows and not rows[i].state.is_finished()]
+        have: dict[tuple, Any] = {}
+        for model in (models.TrialUserAttributeModel, models.TrialSystemAttributeModel):
+            for a in session.query(model).filter(model.trial_id.in_(live)).all():
+                have[(model, a.trial_id, a.key)] = a
         now = _dt.datetime.now()
-        new: dict = {U: [], S: []}
+        new: dict = {models.TrialUserAttributeModel: [], models.TrialSystemAttributeModel: []}
         values_rows = []
-        alive = set(live)
         for tid, user, system, values in items:
-            if tid not in alive:
+            if tid not in live:
                 continue
-            for model, attrs, replace in ((U, user, True), (S, system, False)):
+            for model, attrs, replace in (
+                (models.TrialUserAttributeModel, user, True),
+                (models.TrialSystemAttributeModel, system, False),
+            ):
                 for key, value in attrs.items():
                     old = have.get((model, tid, key))
                     if old is None:
-                        new[model].append((tid, key, json.dumps(value)))
-                    elif replace:  # a retried trial's attribute (rare): replaced, as Optuna does
-                        pk = U.trial_user_attribute_id
-                        session.execute(sqlalchemy.update(U).where(pk == old).values(value_json=json.dumps(value)))
+                        new[model].append({"trial_id": tid, "key": key, "value_json": json.dumps(value)})
+                    elif replace:
+                        old.value_json = json.dumps(value)
             for objective, v in enumerate(values):
                 stored, kind = models.TrialValueModel.value_to_stored_repr(float(v))
-                values_rows.append((tid, objective, stored, kind))
-        attr_cols = ("trial_id", "key", "value_json")
-        _insert_many(
-            session,
-            (U, attr_cols, new[U]),
-            (S, attr_cols, new[S]),
-            (models.TrialValueModel, ("trial_id", "objective", "value", "value_type"), values_rows),
-        )
-        # the batch's trials complete in one statement (the ORM updated them one row at a time)
-        session.execute(
-            sqlalchemy.update(T.__table__)
-            .where(T.trial_id.in_(live))
-            .values(state=TrialState.COMPLETE, datetime_complete=_utc_naive(now))
-        )
-    return alive, now
+                values_rows.append({"trial_id": tid, "objective": objective, "value": stored, "value_type": kind})
+            rows[tid].state = TrialState.COMPLETE
+            rows[tid].datetime_complete = now
+            told.add(tid)
+        _insert_many(session, *new.items(), (models.TrialValueModel, values_rows))
+    return told, now
 
 
 def _cache_told(cache, study_id: int, items, frozen: dict, now) -> None:

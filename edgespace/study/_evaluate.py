@@ -15,7 +15,7 @@ from edgespace._spec import ARCH_COLUMNS, ArchSpec
 from edgespace.cost import ESTIMATE_COLUMNS, SOURCE_COLUMNS, estimate_many
 from edgespace.study._errors import SearchError
 
-__all__ = ["evaluate_points", "accuracy_ref", "warm_up_accuracy", "BUDGET_COLUMNS"]
+__all__ = ["evaluate_points", "accuracy_ref", "BUDGET_COLUMNS"]
 
 #: Columns added when a search runs under an energy budget (constraints may name them).
 BUDGET_COLUMNS = ("days_autonomy", "budget_daily_margin_j", "budget_margin_fraction", "budget_feasible")
@@ -35,15 +35,6 @@ def accuracy_ref(accuracy: Any) -> str:
     name = getattr(accuracy, "name", None)
     version = getattr(accuracy, "version", None)
     return f"custom:{type(accuracy).__name__}" + (f":{name}" if name else "") + (f":{version}" if version else "")
-
-
-def warm_up_accuracy() -> None:
-    """Fit the default accuracy model now (once a process: about 0.4 s of CPU). A search calls
-    this before it asks its first trial, so that the fit does not fall inside a leased batch
-    (with N workers on a study, N fits fell inside the search's time and its CPU per trial)."""
-    from edgespace.accuracy import PublishedAccuracy
-
-    PublishedAccuracy().fit  # noqa: B018 - computed on first access, and kept
 
 
 def _predict_accuracy(frame: pd.DataFrame, accuracy: Any) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from edgespace.study._definition import (
     unpack_calibration,
 )
 from edgespace.study._errors import SearchError
-from edgespace.study._evaluate import evaluate_points, warm_up_accuracy
+from edgespace.study._evaluate import evaluate_points
 from edgespace.study._journal import lease_path, record_lease
 from edgespace.study._objectives import Constraint, Objective, parse_constraints, parse_objectives
 from edgespace.study._rdb import cached, database_errors
@@ -413,9 +413,6 @@ def search(
     )
     with warnings.catch_warnings(), database_errors(store_text):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        complete = optuna.trial.TrialState.COMPLETE
-        if accuracy is None and len(study.get_trials(deepcopy=False, states=(complete,))) < n_trials:
-            warm_up_accuracy()  # before the first trial is leased, not while its batch waits
         # we beat for asked trials ourselves (_Heartbeat), which Optuna does only in optimize()
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         _run(ctx, n_jobs)

@@ -45,9 +45,6 @@ def _snapshot_class() -> type:
             self.by_id = {t._trial_id: t for t in self.trials}
             self.next_number = 1 + max((t.number for t in self.trials), default=-1)
             self.new: list[FrozenTrial] = []
-            # the trials held keep their states and trials asked are RUNNING: what a sampler has
-            # computed from the trials' states holds for the whole snapshot (see _samplers)
-            self.fixed_states = True
 
         # --- the study
         def create_new_study(self, directions, study_name=None) -> int:
