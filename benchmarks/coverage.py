@@ -1,7 +1,7 @@
 """Operator coverage observed from the phone toolchains, compared with the phone profiles' operator
 and precision support (``op_support`` and the engine's peaks).
 
-For every family (its smallest variant: width 0.5, depth 0.5, 64 px; coverage depends on which
+For every family (its smallest variant: width 0.5, depth 0.5 where the family has a depth multiplier, 64 px; coverage depends on which
 operators a network holds, not on their sizes) and every observation the tools here can make,
 ``edgespace.coverage`` reads the converted program; each layer-table row is then *observed
 taken* (every operator implementing it is delegated), *observed left out* (one is not) or
@@ -189,7 +189,7 @@ def markdown_table(path: Path) -> str:
 def main(argv=None) -> int:
     import edgespace
     from edgespace import layer_table, load_profile
-    from edgespace.archs import list_families
+    from edgespace.archs import get_family, list_families
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default=",".join(list_families()))
@@ -209,7 +209,8 @@ def main(argv=None) -> int:
     profiles = {n: load_profile(n) for n in ("apple-a17-pro", "snapdragon-8-gen-3", "google-tensor-g3")}
     results, t_start = [], time.time()
     for family in args.families.split(","):
-        spec = edgespace.ArchSpec(family, 0.5, 0.5, 64)
+        # depth 0.5 where the family has a depth multiplier; MobileNetV4 and EfficientViT have none
+        spec = edgespace.ArchSpec(family, 0.5, 0.5 if get_family(family).depth_knob else 1.0, 64)
         table = layer_table(spec)
         for (runtime, delegate, precision), (engines, why) in COMPARE.items():
             if args.observations and f"{runtime}:{delegate}:{precision}" not in args.observations.split(","):
@@ -262,7 +263,8 @@ def main(argv=None) -> int:
         return 0
     doc = {
         "what": "operator coverage observed from the phone toolchains vs. the phone profiles' op_support",
-        "specs": "each family at width 0.5, depth 0.5, 64 px (random weights; int8 calibrated on the generated images)",
+        "specs": "each family at width 0.5, depth 0.5 (1.0 for the families without a depth multiplier: MobileNetV4, "
+        "EfficientViT), 64 px (random weights; int8 calibrated on the generated images)",
         "results": results,
         "not_observable_here": unobservable(),
         "seconds": round(time.time() - t_start, 1),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgespace import ArchSpec, SpecError, UnavailableError, mobilenet
-from edgespace.archs import get_family
+from edgespace.archs import get_family, list_families
 
 pytest.importorskip("executorch", reason="the phone extra is not installed (pip install 'edgespace[phone]')")
 
@@ -98,12 +98,9 @@ def test_executorch_pte_matches_torch(trained, precision, tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_litert_tflite_matches_torch(trained, precision, tmp_path):
+def test_litert_tflite_matches_torch(trained, precision, tmp_path, litert_converter):
     from edgespace import export
-    from edgespace.exporters._litert_env import converter_python
 
-    if converter_python() is None:
-        pytest.skip("the LiteRT converter environment is not cached here (export(format='litert') creates it, ~1 GB)")
     spec, ckpt, model, frame = trained
     path = export(spec, tmp_path / "m.tflite", format="litert", precision=precision, checkpoint=ckpt)
     check(run_tflite(path, frame.transpose(0, 2, 3, 1).copy()), reference(spec, model, frame), precision)
@@ -117,11 +114,12 @@ def test_litert_without_a_converter_says_so(tmp_path, monkeypatch):
         export(SPECS["mobilenetv3_large"], tmp_path / "m.tflite", format="litert")
 
 
-@pytest.mark.parametrize("family", ["efficientnet", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small"])
+@pytest.mark.parametrize("family", list_families())
 def test_every_family_converts_to_coreml(family, tmp_path):
+    """Every registered family, the attention ones (EfficientViT, MobileNetV4 Hybrid) included."""
     from edgespace import export
 
-    spec = ArchSpec(family, 1.0, 1.0, 160)
+    spec = ArchSpec(family, resolution=96)
     path = export(spec, tmp_path / "m.mlpackage", format="coreml")
     import coremltools as ct
 

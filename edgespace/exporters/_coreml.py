@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import warnings
 from pathlib import Path
 
 from edgespace._errors import UnavailableError
@@ -27,12 +26,13 @@ def convert(spec, precision: str, checkpoint=None):
 
     wrapped, example = preprocessed_module(spec, "nchw", checkpoint)
     example = example.to(torch.float32)  # Core ML hands the model the pixel values as floats 0-255
-    # coremltools converts TorchScript most completely; torch's deprecation notice for trace is silenced.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        traced = torch.jit.trace(wrapped, example)
+    # torch.export, not TorchScript: a static-shape export folds the attention blocks' shape arithmetic
+    # (EfficientViT, MobileNetV4 Hybrid), which coremltools 9.0's TorchScript frontend cannot cast to an
+    # integer under NumPy 2.4; coremltools takes the ATen dialect, hence run_decompositions({}).
+    with torch.no_grad():
+        program = torch.export.export(wrapped.eval(), (example,)).run_decompositions({})
     model = ct.convert(
-        traced,
+        program,
         inputs=[ct.ImageType(name="image", shape=tuple(example.shape), color_layout=ct.colorlayout.RGB)],
         outputs=[ct.TensorType(name="logits")],
         convert_to="mlprogram",

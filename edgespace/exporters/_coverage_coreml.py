@@ -4,7 +4,7 @@ Every operation is in the Core ML program (the converter fails on one it cannot 
 ``delegated`` is true throughout); which compute unit runs each one (Neural Engine, GPU or CPU)
 Core ML decides when the model loads on the device, and only macOS (``MLComputePlan``, macOS
 14.4+) reports it. Layer rows come from the names of the weight constants an operation reads
-(``model_blocks_0_0_conv_dw_weight``) or, for convolutions whose folded weights lost their
+(``p_model_blocks_0_0_conv_dw_weight``: torch.export's parameter names) or, for convolutions whose folded weights lost their
 names, from their order; operations without weights have no row.
 """
 
@@ -22,15 +22,15 @@ _PLACEMENT = (
 
 
 def _weight_paths(op, producers: dict[str, str], underscored: dict[str, str]) -> tuple[str, ...]:
-    """Module paths of the weight constants ``op`` reads (``model_<row with _ for .>_weight``)."""
+    """Module paths of the weight constants ``op`` reads (``p_model_<row with _ for .>_weight``)."""
     out = []
     arg = op.inputs.get("weight")  # only the weight: equal constants (biases) are shared after dedup
     if arg is not None:
         for a in arg.arguments:
             name = producers.get(a.name, a.name)
-            if not name.startswith("model_"):
+            if not name.startswith("p_model_"):
                 continue
-            stem = name[len("model_") :]
+            stem = name[len("p_model_") :]
             for key in sorted(underscored, key=len, reverse=True):
                 if stem.startswith(key + "_"):
                     out.append(underscored[key])
