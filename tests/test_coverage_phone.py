@@ -68,12 +68,8 @@ def test_coreml_program_lists_its_mil_operations(table):
 
 
 @pytest.fixture(scope="module")
-def litert_int8():
+def litert_int8(litert_converter):
     pytest.importorskip("ai_edge_litert")
-    from edgespace.exporters._litert_env import converter_python
-
-    if converter_python() is None:
-        pytest.skip("the LiteRT converter environment is not cached here (created on first LiteRT export)")
     return coverage(SPEC, "litert", "int8")
 
 

@@ -39,12 +39,8 @@ def litert_run():
     return get_runner("litert").measure(path, spec, precision="int8", threads=1, timing=timing)
 
 
-def test_confirm_points_times_the_front_with_litert():
-    from edgespace.exporters._litert_env import converter_python
+def test_confirm_points_times_the_front_with_litert(litert_converter):
     from edgespace.study._confirm import CONFIRMATION_COLUMNS, confirm_points
-
-    if converter_python() is None:
-        pytest.skip("the LiteRT converter environment is not cached here (created on first LiteRT export)")
 
     fp16 = dataclasses.replace(SPEC, precision="fp16")
     rows = confirm_points(pd.DataFrame([_point(SPEC), _point(fp16)]), backend="litert", rounds=2, profile="host")
