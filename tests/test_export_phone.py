@@ -23,14 +23,13 @@ SPECS = {
 FP32_RTOL = 5e-4
 
 
-@pytest.fixture(scope="module", params=sorted(SPECS))
-def trained(request, tmp_path_factory):
+def trained(name: str, tmp_path_factory):
     """A spec, a checkpoint of one random-weight module, that module, and a frame to compare on."""
     import torch
 
     from edgespace import build
 
-    spec = SPECS[request.param]
+    spec = SPECS[name]
     torch.manual_seed(0)
     model = build(spec)
     # Random weights with BatchNorm's default statistics make EfficientNet's activations vanish
@@ -41,10 +40,53 @@ def trained(request, tmp_path_factory):
         for _ in range(4):
             model(torch.randn(8, 3, spec.resolution, spec.resolution))
     model.eval()
-    ckpt = tmp_path_factory.mktemp(request.param) / "weights.pt"
+    ckpt = tmp_path_factory.mktemp(name) / "weights.pt"
     torch.save(model.state_dict(), ckpt)
     frame = np.random.default_rng(1).integers(0, 256, (1, 3, spec.resolution, spec.resolution), dtype=np.uint8)
     return spec, ckpt, model, frame
+
+
+@pytest.fixture(scope="module")
+def networks(tmp_path_factory):
+    """Name -> :func:`trained` for every network in ``SPECS``."""
+    return {name: trained(name, tmp_path_factory) for name in sorted(SPECS)}
+
+
+@pytest.fixture(scope="module")
+def phone_exports(networks, tmp_path_factory):
+    """(name, format, precision) -> the exported file, or the export's error, for every comparison
+    below, made two at a time in worker processes: each export is mostly single-threaded, and the
+    eight take about three minutes one after another. LiteRT's only where its converter exists."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from edgespace import export
+    from edgespace.exporters._litert_env import converter_python
+
+    formats = {"executorch": "pte"} | ({"litert": "tflite"} if converter_python() is not None else {})
+    out = tmp_path_factory.mktemp("phone-exports")
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {
+            (name, fmt, precision): pool.submit(
+                export, spec, out / f"{name}_{precision}.{ext}", format=fmt, precision=precision, checkpoint=ckpt
+            )
+            for precision in ("int8", "fp32")  # the slower int8 exports first, so the two workers end together
+            for name, (spec, ckpt, _, _) in networks.items()
+            for fmt, ext in formats.items()
+        }
+        found = {}
+        for key, future in futures.items():
+            try:
+                found[key] = future.result()
+            except Exception as exc:  # reported by the comparison that needs it
+                found[key] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
+def exported(phone_exports, name: str, fmt: str, precision: str):
+    path = phone_exports[(name, fmt, precision)]
+    assert not isinstance(path, str), f"{name} did not export to {fmt} at {precision}: {path}"
+    return path
 
 
 def reference(spec, model, frame) -> np.ndarray:
@@ -88,21 +130,19 @@ def run_tflite(path, frame_nhwc) -> np.ndarray:
     return interp.get_tensor(out["index"])
 
 
+@pytest.mark.parametrize("name", sorted(SPECS))
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_executorch_pte_matches_torch(trained, precision, tmp_path):
-    from edgespace import export
-
-    spec, ckpt, model, frame = trained
-    path = export(spec, tmp_path / "m.pte", format="executorch", precision=precision, checkpoint=ckpt)
+def test_executorch_pte_matches_torch(name, precision, networks, phone_exports):
+    spec, _, model, frame = networks[name]
+    path = exported(phone_exports, name, "executorch", precision)
     check(run_pte(path, frame), reference(spec, model, frame), precision)
 
 
+@pytest.mark.parametrize("name", sorted(SPECS))
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_litert_tflite_matches_torch(trained, precision, tmp_path, litert_converter):
-    from edgespace import export
-
-    spec, ckpt, model, frame = trained
-    path = export(spec, tmp_path / "m.tflite", format="litert", precision=precision, checkpoint=ckpt)
+def test_litert_tflite_matches_torch(name, precision, litert_converter, networks, phone_exports):
+    spec, _, model, frame = networks[name]
+    path = exported(phone_exports, name, "litert", precision)
     check(run_tflite(path, frame.transpose(0, 2, 3, 1).copy()), reference(spec, model, frame), precision)
 
 
@@ -114,15 +154,40 @@ def test_litert_without_a_converter_says_so(tmp_path, monkeypatch):
         export(SPECS["mobilenetv3_large"], tmp_path / "m.tflite", format="litert")
 
 
-@pytest.mark.parametrize("family", list_families())
-def test_every_family_converts_to_coreml(family, tmp_path):
-    """Every registered family, the attention ones (EfficientViT, MobileNetV4 Hybrid) included."""
+@pytest.fixture(scope="module")
+def coreml_packages(tmp_path_factory):
+    """Every registered family exported to Core ML at width 0.5, 64 px (which operators a network
+    holds does not depend on its size), two conversions at a time: each is single-threaded, and the
+    fourteen take about 80 s one after another. Family -> the package's path, or the export's error."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from edgespace import export
 
-    spec = ArchSpec(family, width=0.5, resolution=64)  # which operators it holds does not depend on its size
-    path = export(spec, tmp_path / "m.mlpackage", format="coreml")
+    out = tmp_path_factory.mktemp("coreml")
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {
+            family: pool.submit(
+                export, ArchSpec(family, width=0.5, resolution=64), out / f"{family}.mlpackage", format="coreml"
+            )
+            for family in list_families()
+        }
+        found = {}
+        for family, future in futures.items():
+            try:
+                found[family] = future.result()
+            except Exception as exc:  # reported by the family's own test
+                found[family] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
+@pytest.mark.parametrize("family", list_families())
+def test_every_family_converts_to_coreml(family, coreml_packages):
+    """Every registered family, the attention ones (EfficientViT, MobileNetV4 Hybrid) included."""
     import coremltools as ct
 
+    path = coreml_packages[family]
+    assert not isinstance(path, str), f"{family} did not convert to Core ML: {path}"
     model = ct.models.MLModel(str(path), skip_model_load=True)
     spec_pb = model.get_spec()
     assert spec_pb.WhichOneof("Type") == "mlProgram"
