@@ -1,14 +1,15 @@
 """Operator coverage observed from the phone toolchains, compared with the phone profiles' operator
 and precision support (``op_support`` and the engine's peaks).
 
-For every family (its smallest variant: width 0.5, depth 0.5 where the family has a depth multiplier, 64 px; coverage depends on which
-operators a network holds, not on their sizes) and every observation the tools here can make,
-``edgespace.coverage`` reads the converted program; each layer-table row is then *observed
-taken* (every operator implementing it is delegated), *observed left out* (one is not) or
-*not observed* (no operator names it: folded by the converter). Each observation is compared
-with the profile engines it speaks for (``COMPARE``): the profile says a row runs on the engine
-(``edgespace.cost.runs_on``: the precision has a peak or a fallback there, and the operator class
-and activation are not listed unsupported). Agreement: both say taken, or both say not.
+For every family (its smallest variant: width 0.5, depth 0.5 where the family has a depth
+multiplier, 64 px; coverage depends on which operators a network holds, not on their sizes) and
+every observation the tools here can make, ``edgespace.coverage`` reads the converted program;
+each layer-table row is then *observed taken* (every operator implementing it is delegated),
+*observed left out* (one is not) or *not observed* (no operator names it: folded by the
+converter). Each observation is compared with the profile engines it speaks for (``COMPARE``): the
+profile says a row runs on the engine (``edgespace.cost.runs_on``: the precision has a peak or a
+fallback there, and the operator class and activation are not listed unsupported). Agreement: both
+say taken, or both say not.
 
 Engines no tool here can observe (the phone NPUs: QNN needs Qualcomm's SDK, the Google Tensor
 compiler plugin its vendor library) are recorded with the tool's own error.

@@ -52,35 +52,47 @@ def networks(tmp_path_factory):
     return {name: trained(name, tmp_path_factory) for name in sorted(SPECS)}
 
 
-@pytest.fixture(scope="module")
-def phone_exports(networks, tmp_path_factory):
-    """(name, format, precision) -> the exported file, or the export's error, for every comparison
-    below, made two at a time in worker processes: each export is mostly single-threaded, and the
-    eight take about three minutes one after another. LiteRT's only where its converter exists."""
+def export_two_at_a_time(jobs: dict) -> dict:
+    """``edgespace.export(spec, path, **options)`` for every ``key: (spec, path, options)``, two at a
+    time in worker processes (an export is mostly single-threaded). Key -> the exported path, or the
+    export's error as a string, for the test that needs it to report."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from edgespace import export
+
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {key: pool.submit(export, spec, path, **options) for key, (spec, path, options) in jobs.items()}
+        found = {}
+        for key, future in futures.items():
+            try:
+                found[key] = future.result()
+            except Exception as exc:
+                found[key] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
+@pytest.fixture(scope="module")
+def phone_exports(networks, tmp_path_factory):
+    """(name, format, precision) -> the exported file, or the export's error, for every comparison
+    below (the eight take about three minutes one after another). LiteRT's only where its converter
+    exists."""
     from edgespace.exporters._litert_env import converter_python
 
     formats = {"executorch": "pte"} | ({"litert": "tflite"} if converter_python() is not None else {})
     out = tmp_path_factory.mktemp("phone-exports")
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {
-            (name, fmt, precision): pool.submit(
-                export, spec, out / f"{name}_{precision}.{ext}", format=fmt, precision=precision, checkpoint=ckpt
+    return export_two_at_a_time(
+        {
+            (name, fmt, precision): (
+                spec,
+                out / f"{name}_{precision}.{ext}",
+                dict(format=fmt, precision=precision, checkpoint=ckpt),
             )
             for precision in ("int8", "fp32")  # the slower int8 exports first, so the two workers end together
             for name, (spec, ckpt, _, _) in networks.items()
             for fmt, ext in formats.items()
         }
-        found = {}
-        for key, future in futures.items():
-            try:
-                found[key] = future.result()
-            except Exception as exc:  # reported by the comparison that needs it
-                found[key] = f"{type(exc).__name__}: {exc}"
-    return found
+    )
 
 
 def exported(phone_exports, name: str, fmt: str, precision: str):
@@ -157,28 +169,15 @@ def test_litert_without_a_converter_says_so(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def coreml_packages(tmp_path_factory):
     """Every registered family exported to Core ML at width 0.5, 64 px (which operators a network
-    holds does not depend on its size), two conversions at a time: each is single-threaded, and the
-    fourteen take about 80 s one after another. Family -> the package's path, or the export's error."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from edgespace import export
-
+    holds does not depend on its size; the fourteen take about 80 s one after another). Family ->
+    the package's path, or the export's error."""
     out = tmp_path_factory.mktemp("coreml")
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {
-            family: pool.submit(
-                export, ArchSpec(family, width=0.5, resolution=64), out / f"{family}.mlpackage", format="coreml"
-            )
+    return export_two_at_a_time(
+        {
+            family: (ArchSpec(family, width=0.5, resolution=64), out / f"{family}.mlpackage", dict(format="coreml"))
             for family in list_families()
         }
-        found = {}
-        for family, future in futures.items():
-            try:
-                found[family] = future.result()
-            except Exception as exc:  # reported by the family's own test
-                found[family] = f"{type(exc).__name__}: {exc}"
-    return found
+    )
 
 
 @pytest.mark.parametrize("family", list_families())

@@ -4,8 +4,8 @@ Every operation is in the Core ML program (the converter fails on one it cannot 
 ``delegated`` is true throughout); which compute unit runs each one (Neural Engine, GPU or CPU)
 Core ML decides when the model loads on the device, and only macOS (``MLComputePlan``, macOS
 14.4+) reports it. Layer rows come from the names of the weight constants an operation reads
-(``p_model_blocks_0_0_conv_dw_weight``: torch.export's parameter names) or, for convolutions whose folded weights lost their
-names, from their order; operations without weights have no row.
+(``p_model_blocks_0_0_conv_dw_weight``: torch.export's parameter names) or, for convolutions
+whose folded weights lost their names, from their order; operations without weights have no row.
 """
 
 from __future__ import annotations
